@@ -1,0 +1,264 @@
+import base64
+import binascii
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.forms.models import construct_instance
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+
+from prm.tenancy.admin_base import (
+    TenantHistoryAdmin,
+    TenantModelAdmin,
+    TenantTabularInline,
+    tenant_admin_site,
+)
+from prm.tenancy.roles import Role
+
+from . import services
+from .models import Contact, Partner, Region, Tier
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+
+class AssignedToMeFilter(admin.SimpleListFilter):
+    title = "channel manager"
+    parameter_name = "manager"
+
+    def lookups(self, request, model_admin):
+        return [("me", "Assigned to me"), ("none", "Unassigned")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "me":
+            return queryset.filter(channel_manager=request.user)
+        if self.value() == "none":
+            return queryset.filter(channel_manager__isnull=True)
+        return queryset
+
+
+class ContactInline(TenantTabularInline):
+    model = Contact
+    fields = ["name", "email", "phone", "title", "is_primary"]
+
+
+class PartnerForm(forms.ModelForm):
+    # No Meta: the admin builds the model form per request, inside the
+    # tenant's scope, so choice querysets are never evaluated at import.
+
+    def __init__(self, *args, tenant=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tenant = tenant
+
+    def clean(self):
+        cleaned = super().clean()
+        name = cleaned.get("name")
+        website = cleaned.get("website", "")
+        if name is not None:
+            errors = services.duplicate_errors(
+                self.tenant, name=name, website=website or "", exclude=self.instance
+            )
+            for field_name, message in errors.items():
+                if field_name in self.fields:
+                    self.add_error(field_name, message)
+        return cleaned
+
+    def _post_clean(self):
+        # Copy the values onto the instance but leave model validation to the
+        # service, which derives the normalized name and domain first.
+        opts = self._meta
+        self.instance = construct_instance(self, self.instance, opts.fields, opts.exclude)
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text=f"Columns: {', '.join(services.CSV_COLUMNS)}. Required: "
+        f"{', '.join(sorted(services.REQUIRED_COLUMNS))}.",
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError("The file is larger than 5 MB; split it.")
+        raw = upload.read()
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise forms.ValidationError(
+                "The file is not UTF-8 text; save it as “CSV UTF-8” and try again."
+            ) from exc
+
+
+@admin.register(Partner, site=tenant_admin_site)
+class PartnerAdmin(TenantHistoryAdmin):
+    form = PartnerForm
+    list_display = [
+        "name",
+        "partner_type",
+        "tier",
+        "status",
+        "country",
+        "region",
+        "channel_manager",
+        "domain",
+    ]
+    list_filter = ["status", "partner_type", "tier", "region", AssignedToMeFilter]
+    search_fields = ["name", "legal_name", "domain", "contacts__email"]
+    list_select_related = ["tier", "region", "channel_manager"]
+    readonly_fields = ["domain", "created_at", "updated_at"]
+    inlines = [ContactInline]
+    user_fk_roles = {"channel_manager": (Role.CHANNEL_MANAGER,)}
+    actions = ["export_selected"]
+    change_list_template = "admin/partners/partner/change_list.html"
+    fieldsets = [
+        (None, {"fields": ["name", "legal_name", "website", "domain", "partner_type"]}),
+        ("Program", {"fields": ["tier", "status", "channel_manager"]}),
+        ("Location", {"fields": ["country", "region", "address", "phone"]}),
+        ("Notes", {"fields": ["notes", "created_at", "updated_at"]}),
+    ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        tenant = request.tenant
+
+        class TenantPartnerForm(form_class):
+            def __init__(self, *args, **kw):
+                super().__init__(*args, tenant=tenant, **kw)
+
+        return TenantPartnerForm
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        membership = request.membership
+        if membership.role == Role.CHANNEL_MANAGER:
+            # Channel managers keep their partners' records up to date; who
+            # manages a partner and its tier are ops decisions.
+            fields += ["channel_manager", "tier"]
+        return fields
+
+    def save_model(self, request, obj, form, change):
+        data = {f: form.cleaned_data[f] for f in services.PARTNER_FIELDS if f in form.cleaned_data}
+        try:
+            if change:
+                services.update_partner(obj, by=request.user, data=data)
+            else:
+                saved = services.create_partner(tenant=request.tenant, by=request.user, data=data)
+                obj.pk = saved.pk
+                obj.tenant = saved.tenant
+                obj._state.adding = False
+                obj._state.db = saved._state.db
+        except services.PartnerError as exc:
+            # The form checked the same rules; this is a race with another edit.
+            raise PermissionDenied(str(exc)) from exc
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("import/", wrap(self.import_view), name="partners_partner_import"),
+            path("export/", wrap(self.export_view), name="partners_partner_export"),
+            *super().get_urls(),
+        ]
+
+    def _require(self, request, perm: str) -> None:
+        if not request.membership.has_perm(perm):
+            raise PermissionDenied
+
+    def _csv_response(self, request, queryset) -> HttpResponse:
+        stamp = timezone.localtime(timezone.now(), request.tenant.tzinfo).strftime("%Y%m%d-%H%M")
+        response = HttpResponse(
+            services.export_partners_csv(queryset), content_type="text/csv; charset=utf-8"
+        )
+        filename = f"{request.tenant.slug}-partners-{stamp}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+    def export_view(self, request):
+        """The changelist as it is filtered and searched, as CSV."""
+        self._require(request, "partners.export_partner")
+        changelist = self.get_changelist_instance(request)
+        return self._csv_response(request, changelist.get_queryset(request))
+
+    @admin.action(description="Export selected partners to CSV")
+    def export_selected(self, request, queryset):
+        self._require(request, "partners.export_partner")
+        return self._csv_response(request, queryset)
+
+    def import_view(self, request):
+        """Upload a CSV, see a dry-run preview with each row's problems, then
+        import all rows or none."""
+        self._require(request, "partners.import_partner")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Import partners from CSV",
+            "columns": services.CSV_COLUMNS,
+        }
+        form = ImportForm()
+        if request.method == "POST" and "confirm" in request.POST:
+            try:
+                text = base64.b64decode(request.POST.get("payload", ""), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                messages.error(request, "The preview was damaged; upload the file again.")
+                return redirect("tenant_admin:partners_partner_import")
+            result = services.import_partners(tenant=request.tenant, by=request.user, text=text)
+            if result.ok:
+                messages.success(request, f"Imported {result.created} partners.")
+                return redirect("tenant_admin:partners_partner_changelist")
+            messages.error(request, "Nothing was imported: the file no longer validates.")
+            context["result"] = result
+        elif request.method == "POST":
+            form = ImportForm(request.POST, request.FILES)
+            if form.is_valid():
+                text = form.cleaned_data["file"]
+                result = services.parse_partner_csv(request.tenant, text)
+                context["result"] = result
+                if result.ok:
+                    context["payload"] = base64.b64encode(text.encode()).decode()
+        context["form"] = form
+        context["changelist_url"] = reverse("tenant_admin:partners_partner_changelist")
+        return TemplateResponse(request, "admin/partners/partner/import.html", context)
+
+    def changelist_view(self, request, extra_context=None):
+        membership = request.membership
+        extra_context = {
+            **(extra_context or {}),
+            "can_import": membership.has_perm("partners.import_partner"),
+            "can_export": membership.has_perm("partners.export_partner"),
+        }
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(Tier, site=tenant_admin_site)
+class TierAdmin(TenantHistoryAdmin):
+    list_display = ["name", "rank", "partner_count"]
+    ordering = ["rank"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(partner_total=Count("partners"))
+
+    @admin.display(description="partners", ordering="partner_total")
+    def partner_count(self, obj):
+        return obj.partner_total
+
+
+@admin.register(Region, site=tenant_admin_site)
+class RegionAdmin(TenantModelAdmin):
+    list_display = ["name", "code", "country_list"]
+    search_fields = ["name", "code"]
+
+    @admin.display(description="countries")
+    def country_list(self, obj):
+        return ", ".join(c.code for c in obj.countries)
+
+
+@admin.register(Contact, site=tenant_admin_site)
+class ContactAdmin(TenantModelAdmin):
+    list_display = ["name", "email", "partner", "title", "is_primary"]
+    search_fields = ["name", "email", "partner__name"]
+    list_select_related = ["partner"]
+    autocomplete_fields = ["partner"]

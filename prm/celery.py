@@ -1,0 +1,31 @@
+import os
+
+from celery import Celery, Task
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prm.settings")
+
+app = Celery("prm")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+class TenantTask(Task):
+    """Base for tasks that work on one tenant's data.
+
+    Callers pass ``tenant_id=`` (a string); the task re-fetches the tenant and
+    runs inside its scope, receiving the ``Tenant`` as ``tenant=``. Other
+    arguments should be ids too, re-fetched inside the scope. An inactive or
+    deleted tenant's queued work is dropped.
+    """
+
+    abstract = True
+
+    def __call__(self, *args, tenant_id, **kwargs):
+        from prm.tenancy.models import Tenant
+        from prm.tenancy.scoping import tenant_scope
+
+        tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
+        if tenant is None:
+            return None
+        with tenant_scope(tenant):
+            return super().__call__(*args, tenant=tenant, **kwargs)

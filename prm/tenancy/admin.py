@@ -1,0 +1,248 @@
+"""Admin registrations for people and access.
+
+Two sites: ``tenant_admin_site`` on each tenant's host (vendor staff, scoped
+to their tenant) and Django's default ``admin.site`` on the platform host
+(superusers only, across tenants on purpose: creating tenants and domains).
+"""
+
+from allauth.account.decorators import secure_admin_login
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
+
+from .admin_base import TenantModelAdmin, tenant_admin_site
+from .models import AuditEntry, Invitation, Membership, Tenant, TenantDomain, User
+from .roles import PARTNER_ROLES
+from .services import TenancyError, invite, set_membership_active
+
+# --- The tenant admin --------------------------------------------------------
+
+
+@admin.register(Membership, site=tenant_admin_site)
+class MembershipAdmin(TenantModelAdmin):
+    list_display = ["user", "user_email", "role", "partner", "title", "is_active", "created_at"]
+    list_filter = ["role", "is_active"]
+    search_fields = ["user__email", "user__full_name", "partner__name"]
+    list_select_related = ["user", "partner"]
+    fields = ["user", "role", "partner", "title", "is_active", "created_at"]
+    readonly_fields = ["user", "role", "partner", "is_active", "created_at"]
+    actions = ["deactivate", "reactivate"]
+
+    @admin.display(description="email", ordering="user__email")
+    def user_email(self, obj):
+        return obj.user.email
+
+    def has_add_permission(self, request, obj=None):
+        return False  # people join through invitations
+
+    def _set_active(self, request, queryset, active: bool):
+        done = 0
+        for membership in queryset.select_related("user", "partner"):
+            try:
+                set_membership_active(membership, by=request.membership, active=active)
+                done += 1
+            except TenancyError as exc:
+                messages.error(request, f"{membership.user}: {exc}")
+        if done:
+            verb = "Reactivated" if active else "Deactivated"
+            messages.success(request, f"{verb} {done} membership(s).")
+
+    @admin.action(description="Deactivate selected people (they lose access)")
+    def deactivate(self, request, queryset):
+        self._set_active(request, queryset, False)
+
+    @admin.action(description="Reactivate selected people")
+    def reactivate(self, request, queryset):
+        self._set_active(request, queryset, True)
+
+
+class InvitationForm(forms.ModelForm):
+    # No Meta: built per request by the admin, inside the tenant's scope.
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("role") in PARTNER_ROLES and not cleaned.get("partner"):
+            self.add_error("partner", "Partner roles must name the partner organisation.")
+        return cleaned
+
+    def _post_clean(self):
+        pass  # the invite service validates and creates
+
+
+@admin.register(Invitation, site=tenant_admin_site)
+class InvitationAdmin(TenantModelAdmin):
+    form = InvitationForm
+    list_display = ["email", "role", "partner", "invited_by", "created_at", "expires_at", "state"]
+    list_filter = ["role"]
+    search_fields = ["email"]
+    list_select_related = ["partner", "invited_by"]
+    actions = ["revoke"]
+
+    @admin.display(description="status")
+    def state(self, obj):
+        return obj.status()
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["email", "role", "partner"]
+        return [
+            "email",
+            "role",
+            "partner",
+            "invited_by",
+            "created_at",
+            "expires_at",
+            "accepted_at",
+            "accepted_by",
+            "revoked_at",
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.get_fields(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead; the record stays
+
+    def save_model(self, request, obj, form, change):
+        try:
+            invitation, _token = invite(
+                tenant=request.tenant,
+                by=request.membership,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                partner=form.cleaned_data.get("partner"),
+            )
+        except TenancyError as exc:
+            raise PermissionDenied(str(exc)) from exc
+        obj.pk = invitation.pk
+        obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change):
+        pass
+
+    @admin.action(description="Revoke selected open invitations")
+    def revoke(self, request, queryset):
+        from .services import revoke_invitation
+
+        for invitation in queryset:
+            try:
+                revoke_invitation(invitation, by=request.membership)
+            except TenancyError as exc:
+                messages.error(request, f"{invitation.email}: {exc}")
+
+
+@admin.register(AuditEntry, site=tenant_admin_site)
+class AuditEntryAdmin(TenantModelAdmin):
+    list_display = ["created_at", "actor", "action", "object_type", "object_repr"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["object_repr", "object_id", "actor__email"]
+    list_select_related = ["actor"]
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class TenantSettings(Tenant):
+    class Meta:
+        proxy = True
+        verbose_name = "program settings"
+        verbose_name_plural = "program settings"
+
+
+@admin.register(TenantSettings, site=tenant_admin_site)
+class TenantSettingsAdmin(TenantModelAdmin):
+    """Ops edit their own tenant's settings; the slug, domains and activation
+    are the platform operator's."""
+
+    fields = ["name", "timezone", "base_currency", "country", "require_staff_mfa", "support_email"]
+
+    def _perm(self, action: str) -> str:
+        return f"tenancy.{action}_tenant"
+
+    def get_queryset(self, request):
+        return Tenant.objects.filter(pk=request.tenant.pk)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if obj.pk != request.tenant.pk:
+            raise PermissionDenied
+        from .services import audit
+
+        obj.save(update_fields=self.fields)
+        audit(
+            request.tenant,
+            by=request.user,
+            action="tenant.settings_changed",
+            obj=obj,
+            data={f: str(form.cleaned_data.get(f)) for f in form.changed_data},
+        )
+
+
+# --- The platform admin (superusers, on the base domain) ----------------------
+
+
+class TenantDomainInline(admin.TabularInline):
+    model = TenantDomain
+    extra = 0
+
+
+@admin.register(Tenant)
+class PlatformTenantAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "timezone", "base_currency", "country", "is_active"]
+    search_fields = ["name", "slug"]
+    list_filter = ["is_active"]
+    inlines = [TenantDomainInline]
+
+
+class PlatformMembershipInline(admin.TabularInline):
+    model = Membership
+    fk_name = "user"
+    extra = 0
+    fields = ["tenant", "role", "partner", "is_active"]
+    readonly_fields = ["tenant", "role", "partner"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(User)
+class PlatformUserAdmin(DjangoUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "full_name", "is_active", "is_superuser", "date_joined"]
+    list_filter = ["is_active", "is_superuser"]
+    search_fields = ["email", "full_name"]
+    inlines = [PlatformMembershipInline]
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        ("Personal", {"fields": ["full_name", "phone"]}),
+        ("Access", {"fields": ["is_active", "is_superuser", "last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+    readonly_fields = ["last_login", "date_joined"]
+    filter_horizontal: list[str] = []
+
+
+# Django's default site serves the platform host: superusers only, logging in
+# through allauth (rate limits, two-factor) like everyone else.
+admin.site.site_header = "PRM platform administration"
+admin.site.site_title = "PRM platform"
+admin.site.login = secure_admin_login(admin.site.login)

@@ -1,0 +1,269 @@
+"""The tenant-aware Django admin: one site and one ModelAdmin base that every
+app's admin uses. Querysets, foreign-key and many-to-many choices, saved
+objects, inlines, actions and history are all limited to ``request.tenant``;
+permissions come from ``prm.tenancy.roles`` through the request's membership.
+"""
+
+from functools import update_wrapper
+
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import Membership, TenantOwned, User
+
+
+class TenantAdminSite(admin.AdminSite):
+    site_header = "Partner program administration"
+    index_title = "Administration"
+    index_template = "admin/tenant_index.html"
+    enable_nav_sidebar = True
+
+    def each_context(self, request):
+        context = super().each_context(request)
+        tenant = getattr(request, "tenant", None)
+        if tenant is not None:
+            context["site_header"] = f"{tenant.name} · partner program"
+            context["site_title"] = tenant.name
+        context["site_url"] = reverse("home")
+        return context
+
+    def has_permission(self, request) -> bool:
+        membership = getattr(request, "membership", None)
+        return bool(
+            getattr(request, "tenant", None) is not None
+            and membership is not None
+            and membership.has_perm("admin.access")
+        )
+
+    def admin_view(self, view, cacheable=False):
+        inner = super().admin_view(view, cacheable)
+
+        def wrapper(request, *args, **kwargs):
+            if request.user.is_authenticated and not self.has_permission(request):
+                raise PermissionDenied
+            return inner(request, *args, **kwargs)
+
+        return update_wrapper(wrapper, view)
+
+    def get_urls(self):
+        urls = super().get_urls()
+        # The content-type shortcut ("view on site") looks objects up through
+        # the unscoped base manager; the portal links objects directly instead.
+        return [u for u in urls if getattr(u, "name", None) != "view_on_site"]
+
+    def login(self, request, extra_context=None):
+        """Staff log in through allauth like everyone else, so rate limits and
+        two-factor authentication apply to the admin too."""
+        target = request.GET.get("next") or reverse("tenant_admin:index")
+        if request.user.is_authenticated:
+            if self.has_permission(request):
+                return redirect(target)
+            raise PermissionDenied
+        return redirect(f"{reverse('account_login')}?{urlencode({'next': target})}")
+
+    def logout(self, request, extra_context=None):
+        return redirect("account_logout")
+
+    def password_change(self, request, extra_context=None):
+        return redirect("account_change_password")
+
+    def password_change_done(self, request, extra_context=None):
+        return redirect("account_change_password")
+
+
+tenant_admin_site = TenantAdminSite(name="tenant_admin")
+
+
+def tenant_member_users(tenant, roles=None):
+    """People with an active membership in ``tenant`` (optionally with one of
+    ``roles``): the choices for any foreign key to a user."""
+    memberships = Membership.objects.filter(is_active=True)
+    if roles:
+        memberships = memberships.filter(role__in=list(roles))
+    return User.objects.filter(pk__in=memberships.values("user_id"), is_active=True)
+
+
+class TenantAdminMixin:
+    """What a ModelAdmin and an inline share: permissions from roles, scoped
+    querysets and choices."""
+
+    # For foreign keys to User: field name -> roles whose members may be chosen.
+    user_fk_roles: dict[str, tuple[str, ...]] = {}
+
+    def _perm(self, action: str) -> str:
+        return f"{self.opts.app_label}.{action}_{self.opts.model_name}"
+
+    def _membership(self, request):
+        return getattr(request, "membership", None)
+
+    def _allowed(self, request, action: str, obj=None) -> bool:
+        membership = self._membership(request)
+        return membership is not None and membership.has_perm(self._perm(action), obj)
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request, "view", obj) or self._allowed(request, "change", obj)
+
+    def has_add_permission(self, request, obj=None):
+        return self._allowed(request, "add", obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._allowed(request, "change", obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._allowed(request, "delete", obj)
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if issubclass(self.model, TenantOwned):
+            # The scope filters already; naming the tenant again makes the
+            # intent explicit and survives a manager that forgets the scope.
+            qs = qs.filter(tenant=request.tenant)
+        return qs
+
+    def _limit_choices(self, db_field, request, kwargs):
+        related = db_field.related_model
+        if related is User:
+            roles = self.user_fk_roles.get(db_field.name)
+            kwargs["queryset"] = tenant_member_users(request.tenant, roles)
+        elif issubclass(related, TenantOwned):
+            kwargs["queryset"] = related.objects.filter(tenant=request.tenant)
+        else:
+            raise PermissionDenied(f"{db_field.name} points outside the tenant")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        self._limit_choices(db_field, request, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        self._limit_choices(db_field, request, kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+def tenant_form(form_class, tenant):
+    """``form_class`` with the tenant set on new instances before validation,
+    so unique constraints that include ``tenant`` are checked as form errors
+    (Django skips constraints on fields a form does not show)."""
+
+    class TenantForm(form_class):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            if getattr(self.instance, "tenant_id", True) is None:
+                self.instance.tenant = tenant
+
+        def _get_validation_exclusions(self):
+            exclusions = super()._get_validation_exclusions()
+            exclusions.discard("tenant")
+            return exclusions
+
+    TenantForm.__name__ = form_class.__name__
+    return TenantForm
+
+
+class TenantInlineMixin(TenantAdminMixin):
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = tenant_form(formset.form, request.tenant)
+        return formset
+
+
+class TenantTabularInline(TenantInlineMixin, admin.TabularInline):
+    extra = 0
+
+
+class TenantStackedInline(TenantInlineMixin, admin.StackedInline):
+    extra = 0
+
+
+class TenantChangeList(ChangeList):
+    """Never let a changelist escape the tenant, whatever the filters say."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        qs = super().get_queryset(request, exclude_parameters)
+        if issubclass(self.model, TenantOwned):
+            qs = qs.filter(tenant=request.tenant)
+        return qs
+
+
+class TenantModelAdmin(TenantAdminMixin, admin.ModelAdmin):
+    list_per_page = 50
+    show_full_result_count = False
+
+    def get_changelist(self, request, **kwargs):
+        return TenantChangeList
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        if issubclass(self.model, TenantOwned):
+            form_class = tenant_form(form_class, request.tenant)
+        return form_class
+
+    def save_model(self, request, obj, form, change):
+        if issubclass(self.model, TenantOwned):
+            if not change:
+                obj.tenant = request.tenant
+            elif obj.tenant_id != request.tenant.pk:
+                raise PermissionDenied
+        super().save_model(request, obj, form, change)
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None and getattr(obj, "tenant_id", request.tenant.pk) != request.tenant.pk:
+            return None
+        return obj
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        # Deleting tenant data in bulk is for services with their own checks.
+        actions.pop("delete_selected", None)
+        return actions
+
+    def message_refusal(self, request, error: Exception) -> None:
+        messages.error(request, str(error))
+
+
+class TenantHistoryAdmin(SimpleHistoryAdmin, TenantModelAdmin):
+    """A TenantModelAdmin with django-simple-history's history pages, whose
+    lookups go through the historical tables directly: both are pinned to the
+    request's tenant here."""
+
+    def get_history_queryset(self, request, history_manager, pk_name, object_id):
+        qs = super().get_history_queryset(request, history_manager, pk_name, object_id)
+        return qs.filter(tenant_id=request.tenant.pk)
+
+    def history_view(self, request, object_id, extra_context=None):
+        if self.get_object(request, object_id) is None:
+            raise Http404
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        obj = self.get_object(request, object_id)
+        if obj is None:
+            raise Http404
+        history = self.model.history.filter(tenant_id=request.tenant.pk, history_id=version_id)
+        if not history.filter(**{self.opts.pk.attname: obj.pk}).exists():
+            raise Http404
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+def admin_url(obj: models.Model, view: str = "change") -> str:
+    opts = obj._meta
+    return reverse(f"tenant_admin:{opts.app_label}_{opts.model_name}_{view}", args=[obj.pk])
+
+
+__all__ = [
+    "TenantAdminSite",
+    "TenantHistoryAdmin",
+    "TenantModelAdmin",
+    "TenantStackedInline",
+    "TenantTabularInline",
+    "admin_url",
+    "tenant_admin_site",
+    "tenant_member_users",
+]

@@ -1,0 +1,42 @@
+"""Logging in is per tenant: the host decides which membership counts."""
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.auth_backends import AuthenticationBackend
+
+from .models import Membership, User
+
+
+def may_log_in_here(user: User, request) -> bool:
+    """A person may log in on a tenant's host only with an active membership
+    there, and on the platform host only as a superuser."""
+    if request is None or not user.is_active:
+        return False
+    tenant = getattr(request, "tenant", None)
+    if tenant is None:
+        return user.is_superuser
+    return Membership.objects.filter(user=user, is_active=True).exists()
+
+
+class TenantAuthenticationBackend(AuthenticationBackend):
+    """allauth's email/password backend, refusing people who are not members
+    of the request's tenant with the same message as a wrong password."""
+
+    def authenticate(self, request, **credentials):
+        user = super().authenticate(request, **credentials)
+        if user is not None and may_log_in_here(user, request):
+            return user
+        return None
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request) -> bool:
+        # People join a tenant through invitations (and, later, partner
+        # applications in onboarding), never by open sign-up.
+        return False
+
+    def format_email_subject(self, subject: str) -> str:
+        from django_scopes import get_scope
+
+        tenant = get_scope().get("tenant")
+        prefix = f"[{tenant.name}] " if tenant is not None else "[PRM] "
+        return prefix + subject

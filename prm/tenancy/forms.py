@@ -1,0 +1,64 @@
+from django import forms
+
+from partners.models import Partner
+
+from .models import Membership
+from .roles import PARTNER_ROLES, Role
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label="Email address")
+    role = forms.ChoiceField()
+    partner = forms.ModelChoiceField(
+        queryset=Partner.objects.none(),
+        required=False,
+        help_text="Required for partner roles.",
+    )
+
+    def __init__(self, *args, membership: Membership, roles: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        labels = dict(Role.choices)
+        self.fields["role"].choices = [(r, labels[r]) for r in roles]
+        if membership.role == Role.PARTNER_ADMIN:
+            del self.fields["partner"]
+        else:
+            self.fields["partner"].queryset = Partner.objects.exclude(
+                status=Partner.Status.TERMINATED
+            ).order_by("name")
+
+    def clean(self):
+        cleaned = super().clean()
+        if (
+            "partner" in self.fields
+            and cleaned.get("role") in PARTNER_ROLES
+            and not cleaned.get("partner")
+        ):
+            self.add_error("partner", "Choose the partner organisation this person works for.")
+        return cleaned
+
+
+class AcceptInvitationForm(forms.Form):
+    full_name = forms.CharField(max_length=200, label="Your name")
+    password = forms.CharField(widget=forms.PasswordInput, label="Password", strip=False)
+    password_confirm = forms.CharField(
+        widget=forms.PasswordInput, label="Password (again)", strip=False
+    )
+
+    def __init__(self, *args, existing_account: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.existing_account = existing_account
+        if existing_account:
+            del self.fields["password_confirm"]
+            self.fields["full_name"].required = False
+            self.fields["password"].label = "Your current password"
+            self.fields[
+                "password"
+            ].help_text = (
+                "You already have an account with this email address (in another program)."
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.existing_account and cleaned.get("password") != cleaned.get("password_confirm"):
+            self.add_error("password_confirm", "The two passwords differ.")
+        return cleaned

@@ -1,0 +1,193 @@
+"""Demo data: two vendors with tiers, regions, ~20 partners and one login per
+role each. Safe to run again: what exists is left as it is."""
+
+from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from partners import services as partner_services
+from partners.models import Contact, Partner, Region, Tier
+from partners.normalize import normalize_name
+from prm.tenancy.models import Membership, Tenant, User
+from prm.tenancy.roles import Role
+from prm.tenancy.scoping import tenant_scope
+
+DEMO_PASSWORD = "demo-pass-2026"
+
+TENANTS = [
+    {
+        "slug": "acme",
+        "name": "Acme Networks",
+        "timezone": "America/New_York",
+        "base_currency": "USD",
+        "country": "US",
+        "support_email": "partners@acme.example",
+    },
+    {
+        "slug": "globex",
+        "name": "Globex Security",
+        "timezone": "Europe/Berlin",
+        "base_currency": "EUR",
+        "country": "DE",
+        "support_email": "partners@globex.example",
+    },
+]
+
+TIERS = [
+    ("Registered", 1, "Portal access, deal registration, standard discount."),
+    ("Silver", 2, "Deal protection for 90 days, 5% rebate, MDF on request."),
+    (
+        "Gold",
+        3,
+        "Everything in Silver, 8% rebate, quarterly MDF allocation, named channel manager.",
+    ),
+    ("Platinum", 4, "Everything in Gold, 12% rebate, joint business planning, early access."),
+]
+
+REGIONS = [
+    ("North America", "na", ["US", "CA", "MX"]),
+    ("EMEA", "emea", ["GB", "DE", "FR", "NL", "ES", "IT", "SE", "PL", "AE", "ZA"]),
+    ("APAC", "apac", ["AU", "JP", "SG", "IN", "NZ", "KR"]),
+    ("Latin America", "latam", ["BR", "AR", "CL", "CO", "PE"]),
+]
+
+PARTNER_NAMES = [
+    "Northwind Solutions",
+    "Contoso Integration",
+    "Fabrikam Networks",
+    "Tailspin IT",
+    "Wide World Systems",
+    "Proseware Managed Services",
+    "Litware Distribution",
+    "Adventure Works Consulting",
+    "Blue Yonder Security",
+    "Coho Data Partners",
+    "Fourth Coffee Technologies",
+    "Graphic Design Institute IT",
+    "Humongous Reseller Group",
+    "Lucerne Cloud Services",
+    "Margie's Travel Tech",
+    "Nod Publishers Digital",
+    "Southridge Infrastructure",
+    "Trey Research Labs",
+    "Wingtip Networks",
+    "Alpine Ski IT",
+]
+COUNTRIES = ["US", "CA", "GB", "DE", "FR", "AU", "JP", "BR", "NL", "SG", "IN", "MX"]
+TYPES = [t.value for t in Partner.Type]
+STATUSES = ["active"] * 6 + ["onboarding", "prospect", "active", "suspended"]
+
+ROLE_LOGINS = [
+    (Role.OPS_ADMIN, "ops", "Olivia Ops"),
+    (Role.CHANNEL_MANAGER, "cm", "Carlos Channel"),
+    (Role.FINANCE, "finance", "Fiona Finance"),
+    (Role.EXECUTIVE, "exec", "Evan Executive"),
+    (Role.PARTNER_ADMIN, "partner.admin", "Paula Partner-Admin"),
+    (Role.PARTNER_USER, "partner.user", "Peter Partner-User"),
+]
+
+
+def _user(email: str, full_name: str, *, superuser: bool = False) -> User:
+    user = User.objects.filter(email__iexact=email).first()
+    if user is None:
+        user = User.objects.create_user(
+            email=email, password=DEMO_PASSWORD, full_name=full_name, is_superuser=superuser
+        )
+    EmailAddress.objects.update_or_create(
+        user=user, email=email, defaults={"verified": True, "primary": True}
+    )
+    return user
+
+
+class Command(BaseCommand):
+    help = "Create (or complete) the demo tenants acme and globex with their logins."
+
+    def handle(self, *args, **options):
+        logins: list[tuple[str, str, str]] = []
+        with transaction.atomic():
+            _user("admin@platform.example", "Platform Admin", superuser=True)
+            platform_url = f"{settings.PRM_URL_SCHEME}://{settings.PRM_BASE_DOMAIN}"
+            if settings.PRM_URL_PORT:
+                platform_url += f":{settings.PRM_URL_PORT}"
+            logins.append(("platform", "superuser", "admin@platform.example"))
+            for spec in TENANTS:
+                tenant, _ = Tenant.objects.get_or_create(slug=spec["slug"], defaults=spec)
+                with tenant_scope(tenant):
+                    logins += self._seed_tenant(tenant)
+        self.stdout.write(self.style.SUCCESS("Demo data is ready."))
+        self.stdout.write(f"Every demo login uses the password: {DEMO_PASSWORD}")
+        self.stdout.write(f"  {'where':<44} {'role':<16} email")
+        for where, role, email in logins:
+            url = f"{platform_url}/admin/" if where == "platform" else where
+            self.stdout.write(f"  {url:<44} {role:<16} {email}")
+
+    def _seed_tenant(self, tenant: Tenant) -> list[tuple[str, str, str]]:
+        slug = tenant.slug
+        tiers = {}
+        for name, rank, benefits in TIERS:
+            tiers[rank], _ = Tier.objects.get_or_create(
+                tenant=tenant, name=name, defaults={"rank": rank, "benefits": benefits}
+            )
+        for name, code, countries in REGIONS:
+            Region.objects.get_or_create(
+                tenant=tenant, code=code, defaults={"name": name, "countries": countries}
+            )
+
+        people = {}
+        for role, local, full_name in ROLE_LOGINS:
+            people[role] = _user(f"{local}@{slug}.example", full_name)
+        second_cm = _user(f"cm2@{slug}.example", "Chen Channel")
+        for role in (Role.OPS_ADMIN, Role.CHANNEL_MANAGER, Role.FINANCE, Role.EXECUTIVE):
+            Membership.objects.get_or_create(
+                tenant=tenant, user=people[role], defaults={"role": role}
+            )
+        Membership.objects.get_or_create(
+            tenant=tenant, user=second_cm, defaults={"role": Role.CHANNEL_MANAGER}
+        )
+        managers = [people[Role.CHANNEL_MANAGER], second_cm]
+        ops = people[Role.OPS_ADMIN]
+
+        partners = []
+        for i, name in enumerate(PARTNER_NAMES):
+            existing = Partner.objects.filter(normalized_name=normalize_name(name)).first()
+            if existing:
+                partners.append(existing)
+                continue
+            website = "https://{}.example".format(
+                normalize_name(name).replace(" ", "-").replace("'", "")
+            )
+            partner = partner_services.create_partner(
+                tenant=tenant,
+                by=ops,
+                data={
+                    "name": name,
+                    "legal_name": f"{name} Inc.",
+                    "website": website,
+                    "partner_type": TYPES[i % len(TYPES)],
+                    "country": COUNTRIES[i % len(COUNTRIES)],
+                    "tier": tiers[(i % 4) + 1] if i else tiers[3],
+                    "status": STATUSES[i % len(STATUSES)],
+                    "channel_manager": managers[i % 2],
+                    "phone": f"+1 555 01{i:02d}",
+                },
+            )
+            Contact.objects.create(
+                tenant=tenant,
+                partner=partner,
+                name=f"Sales lead at {name}",
+                email=f"sales@{partner.domain}",
+                title="Head of sales",
+                is_primary=True,
+            )
+            partners.append(partner)
+
+        home_partner = partners[0]
+        for role in (Role.PARTNER_ADMIN, Role.PARTNER_USER):
+            Membership.objects.get_or_create(
+                tenant=tenant,
+                user=people[role],
+                defaults={"role": role, "partner": home_partner},
+            )
+        host = tenant.absolute_url("/")
+        return [(host, role.value, people[role].email) for role, _l, _n in ROLE_LOGINS]

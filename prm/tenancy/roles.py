@@ -1,0 +1,88 @@
+"""Roles and what each may do: the one place where permissions are declared.
+
+Views check these through ``prm.tenancy.access`` (decorators and mixins), the
+Django admin through ``prm.tenancy.admin.TenantModelAdmin``; neither keeps a
+list of its own. A permission that is not listed here is refused to everyone.
+
+Permission names follow Django's ``<app_label>.<action>_<model>`` form for
+model permissions (so the admin can ask for them by name) and
+``<area>.<verb>`` for portal features.
+"""
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    OPS_ADMIN = "ops_admin", "Ops admin"
+    CHANNEL_MANAGER = "channel_manager", "Channel manager"
+    FINANCE = "finance", "Finance"
+    EXECUTIVE = "executive", "Executive"
+    PARTNER_ADMIN = "partner_admin", "Partner admin"
+    PARTNER_USER = "partner_user", "Partner user"
+
+
+STAFF_ROLES = frozenset({Role.OPS_ADMIN, Role.CHANNEL_MANAGER, Role.FINANCE, Role.EXECUTIVE})
+PARTNER_ROLES = frozenset({Role.PARTNER_ADMIN, Role.PARTNER_USER})
+ALL_ROLES = STAFF_ROLES | PARTNER_ROLES
+
+OPS = frozenset({Role.OPS_ADMIN})
+
+# Roles that hold a permission only on the objects assigned to them (through a
+# django-guardian object permission of the same name). Other listed roles hold
+# it on every object of the tenant.
+OBJECT_SCOPED: dict[str, frozenset[str]] = {
+    "partners.change_partner": frozenset({Role.CHANNEL_MANAGER}),
+    "partners.change_contact": frozenset({Role.CHANNEL_MANAGER}),
+    "partners.add_contact": frozenset({Role.CHANNEL_MANAGER}),
+    "partners.delete_contact": frozenset({Role.CHANNEL_MANAGER}),
+}
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    # Portal
+    "portal.partner_home": PARTNER_ROLES,
+    "portal.staff_home": STAFF_ROLES,
+    "people.manage_staff": OPS,
+    "people.manage_partner_colleagues": frozenset({Role.PARTNER_ADMIN}),
+    # Django admin: entry, then per model
+    "admin.access": STAFF_ROLES,
+    "partners.view_partner": STAFF_ROLES,
+    "partners.add_partner": OPS,
+    "partners.change_partner": frozenset({Role.OPS_ADMIN, Role.CHANNEL_MANAGER}),
+    "partners.delete_partner": OPS,
+    "partners.import_partner": OPS,
+    "partners.export_partner": frozenset({Role.OPS_ADMIN, Role.CHANNEL_MANAGER, Role.EXECUTIVE}),
+    "partners.view_contact": STAFF_ROLES,
+    "partners.add_contact": frozenset({Role.OPS_ADMIN, Role.CHANNEL_MANAGER}),
+    "partners.change_contact": frozenset({Role.OPS_ADMIN, Role.CHANNEL_MANAGER}),
+    "partners.delete_contact": frozenset({Role.OPS_ADMIN, Role.CHANNEL_MANAGER}),
+    "partners.view_tier": STAFF_ROLES,
+    "partners.add_tier": OPS,
+    "partners.change_tier": OPS,
+    "partners.delete_tier": OPS,
+    "partners.view_region": STAFF_ROLES,
+    "partners.add_region": OPS,
+    "partners.change_region": OPS,
+    "partners.delete_region": OPS,
+    "tenancy.view_membership": OPS,
+    "tenancy.change_membership": OPS,
+    "tenancy.view_invitation": OPS,
+    "tenancy.add_invitation": OPS,
+    "tenancy.delete_invitation": OPS,
+    "tenancy.view_auditentry": frozenset({Role.OPS_ADMIN, Role.EXECUTIVE}),
+    "tenancy.view_tenant": OPS,
+    "tenancy.change_tenant": OPS,
+}
+
+# Which roles a person holding a role may hand out through an invitation.
+INVITABLE_ROLES: dict[str, frozenset[str]] = {
+    Role.OPS_ADMIN: ALL_ROLES,
+    Role.PARTNER_ADMIN: PARTNER_ROLES,
+}
+
+
+def role_has_perm(role: str, perm: str) -> bool:
+    return role in PERMISSIONS.get(perm, frozenset())
+
+
+def is_object_scoped(role: str, perm: str) -> bool:
+    return role in OBJECT_SCOPED.get(perm, frozenset())

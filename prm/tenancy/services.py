@@ -1,0 +1,233 @@
+"""Business operations on tenants, people and memberships.
+
+Every write here runs in one transaction, refuses bad requests with
+``TenancyError`` (a message fit to show the person), writes an audit entry
+and defers side effects (mail) until the transaction commits.
+"""
+
+from datetime import datetime
+
+from allauth.account.models import EmailAddress
+from django.contrib.auth.password_validation import validate_password
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from .models import AuditEntry, Invitation, Membership, Tenant, User
+from .roles import INVITABLE_ROLES, PARTNER_ROLES, STAFF_ROLES, Role
+
+
+class TenancyError(Exception):
+    """A refused operation; ``str(error)`` is the message for the person."""
+
+
+def audit(
+    tenant: Tenant,
+    *,
+    by: User | None,
+    action: str,
+    obj: models.Model,
+    data: dict | None = None,
+    now: datetime | None = None,
+) -> AuditEntry:
+    return AuditEntry.objects.create(
+        tenant=tenant,
+        actor=by,
+        action=action,
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        object_repr=str(obj)[:200],
+        data=data or {},
+        created_at=now or timezone.now(),
+    )
+
+
+def invitable_roles(membership: Membership) -> list[str]:
+    allowed = INVITABLE_ROLES.get(membership.role, frozenset())
+    return [role.value for role in Role if role in allowed]
+
+
+def invite(
+    *,
+    tenant: Tenant,
+    by: Membership,
+    email: str,
+    role: str,
+    partner=None,
+    now: datetime | None = None,
+) -> tuple[Invitation, str]:
+    """Invite ``email`` into ``tenant`` with ``role``. Returns the invitation and
+    the token for its link (only its hash is stored). The mail goes out when
+    the transaction commits."""
+    from .tasks import send_invitation
+
+    now = now or timezone.now()
+    email = email.strip().lower()
+    if role not in invitable_roles(by):
+        raise TenancyError("You may not invite people with that role.")
+    if by.role == Role.PARTNER_ADMIN:
+        partner = by.partner
+    if role in PARTNER_ROLES and partner is None:
+        raise TenancyError("Choose the partner organisation this person works for.")
+    if role in STAFF_ROLES:
+        partner = None
+    if Membership.objects.filter(user__email__iexact=email, is_active=True).exists():
+        raise TenancyError(f"{email} is already a member of {tenant.name}.")
+    with transaction.atomic():
+        # An open invitation for the same address is replaced, not duplicated.
+        for old in Invitation.objects.select_for_update().filter(
+            email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
+        ):
+            old.revoked_at = now
+            old.save(update_fields=["revoked_at"])
+        token, token_hash = Invitation.new_token()
+        invitation = Invitation.objects.create(
+            tenant=tenant,
+            email=email,
+            role=role,
+            partner=partner,
+            token_hash=token_hash,
+            invited_by=by.user,
+        )
+        audit(
+            tenant,
+            by=by.user,
+            action="invitation.sent",
+            obj=invitation,
+            data={"role": role, "partner": str(partner.pk) if partner else None},
+            now=now,
+        )
+        transaction.on_commit(
+            lambda: send_invitation.delay(
+                tenant_id=str(tenant.pk), invitation_id=str(invitation.pk), token=token
+            )
+        )
+    return invitation, token
+
+
+def find_open_invitation(token: str, now: datetime | None = None) -> Invitation | None:
+    now = now or timezone.now()
+    invitation = (
+        Invitation.objects.select_related("partner", "invited_by")
+        .filter(token_hash=Invitation.hash_token(token))
+        .first()
+    )
+    if invitation is None or invitation.status(now) != "open":
+        return None
+    return invitation
+
+
+def accept_invitation(
+    invitation: Invitation,
+    *,
+    password: str,
+    full_name: str = "",
+    now: datetime | None = None,
+) -> Membership:
+    """Accept an open invitation. A new person sets their password; a person
+    who already has an account (in another tenant) proves it with theirs."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if invitation.status(now) != "open":
+            raise TenancyError("This invitation has already been used, revoked or has expired.")
+        user = User.objects.filter(email__iexact=invitation.email).first()
+        if user is None:
+            candidate = User(email=invitation.email, full_name=full_name.strip())
+            try:
+                validate_password(password, user=candidate)
+            except Exception as exc:
+                raise TenancyError(" ".join(exc.messages)) from exc
+            candidate.set_password(password)
+            candidate.save()
+            user = candidate
+        else:
+            if not user.is_active or not user.check_password(password):
+                raise TenancyError(
+                    "An account with this email already exists; enter its current password."
+                )
+            if full_name.strip() and not user.full_name:
+                user.full_name = full_name.strip()
+                user.save(update_fields=["full_name"])
+        EmailAddress.objects.update_or_create(
+            user=user,
+            email=invitation.email,
+            defaults={"verified": True, "primary": True},
+        )
+        membership = Membership.objects.filter(user=user).first()
+        if membership is not None and membership.is_active:
+            raise TenancyError("You are already a member here; log in instead.")
+        try:
+            if membership is None:
+                membership = Membership.objects.create(
+                    tenant=invitation.tenant,
+                    user=user,
+                    role=invitation.role,
+                    partner=invitation.partner,
+                )
+            else:
+                membership.role = invitation.role
+                membership.partner = invitation.partner
+                membership.is_active = True
+                membership.save(update_fields=["role", "partner", "is_active"])
+        except IntegrityError as exc:
+            raise TenancyError("You are already a member here; log in instead.") from exc
+        invitation.accepted_at = now
+        invitation.accepted_by = user
+        invitation.save(update_fields=["accepted_at", "accepted_by"])
+        audit(
+            invitation.tenant,
+            by=user,
+            action="invitation.accepted",
+            obj=membership,
+            data={"role": membership.role},
+            now=now,
+        )
+    return membership
+
+
+def _may_manage(by: Membership, target_partner) -> bool:
+    if by.role == Role.OPS_ADMIN:
+        return True
+    return (
+        by.role == Role.PARTNER_ADMIN
+        and target_partner is not None
+        and (target_partner.pk == by.partner_id)
+    )
+
+
+def revoke_invitation(invitation: Invitation, *, by: Membership) -> Invitation:
+    if not _may_manage(by, invitation.partner):
+        raise TenancyError("You may not revoke this invitation.")
+    with transaction.atomic():
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if invitation.status() != "open":
+            raise TenancyError("Only open invitations can be revoked.")
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        audit(invitation.tenant, by=by.user, action="invitation.revoked", obj=invitation)
+    return invitation
+
+
+def set_membership_active(membership: Membership, *, by: Membership, active: bool) -> Membership:
+    """Deactivate (or reactivate) someone's membership; they are logged out of
+    this tenant at their next request."""
+    if not _may_manage(by, membership.partner):
+        raise TenancyError("You may not change this person's access.")
+    if membership.pk == by.pk:
+        raise TenancyError("You cannot deactivate your own access.")
+    if by.role == Role.PARTNER_ADMIN and membership.role not in PARTNER_ROLES:
+        raise TenancyError("You may not change this person's access.")
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().get(pk=membership.pk)
+        if membership.is_active == active:
+            state = "active" if active else "deactivated"
+            raise TenancyError(f"{membership.user} is already {state}.")
+        membership.is_active = active
+        membership.save(update_fields=["is_active"])
+        audit(
+            membership.tenant,
+            by=by.user,
+            action="membership.reactivated" if active else "membership.deactivated",
+            obj=membership,
+        )
+    return membership

@@ -1,0 +1,31 @@
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from prm.celery import TenantTask, app
+
+from .models import Invitation
+
+
+@app.task(base=TenantTask, bind=True, max_retries=5, default_retry_delay=60)
+def send_invitation(self, *, tenant, invitation_id: str, token: str) -> bool:
+    """Mail an invitation link. Sent only while the invitation is still open,
+    so a retry after revocation or acceptance sends nothing."""
+    invitation = Invitation.objects.select_related("invited_by", "partner").get(pk=invitation_id)
+    if invitation.status() != "open":
+        return False
+    context = {
+        "tenant": tenant,
+        "invitation": invitation,
+        "url": tenant.absolute_url(reverse("accept_invitation", args=[token])),
+    }
+    try:
+        send_mail(
+            subject=f"[{tenant.name}] You are invited to the partner portal",
+            message=render_to_string("tenancy/email/invitation.txt", context),
+            from_email=None,
+            recipient_list=[invitation.email],
+        )
+    except OSError as exc:  # SMTP down: try again later
+        raise self.retry(exc=exc) from exc
+    return True

@@ -1,0 +1,205 @@
+from django.contrib import messages
+from django.contrib.auth import login
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from . import services
+from .access import role_required, visible_or_404
+from .forms import AcceptInvitationForm, InviteForm
+from .models import Invitation, Membership, User
+from .roles import PARTNER_ROLES, Role
+
+
+@role_required()
+def home(request):
+    membership = request.membership
+    if membership.is_partner_role:
+        partner = membership.partner
+        return render(
+            request,
+            "tenancy/partner_home.html",
+            {
+                "partner": partner,
+                "manager": partner.channel_manager,
+                "colleague_count": Membership.objects.filter(
+                    partner=partner, is_active=True
+                ).count(),
+            },
+        )
+    return render(request, "tenancy/staff_home.html", {"areas": staff_areas(membership)})
+
+
+def staff_areas(membership: Membership) -> list[dict]:
+    """The admin areas a staff member's role uses, for their home page."""
+    areas = []
+    candidates = [
+        (
+            "Partner directory",
+            "tenant_admin:partners_partner_changelist",
+            "partners.view_partner",
+            "Partners, tiers, contacts and their channel managers.",
+        ),
+        (
+            "Import partners",
+            "tenant_admin:partners_partner_import",
+            "partners.import_partner",
+            "Bring partners in from a CSV file, with a dry run first.",
+        ),
+        (
+            "Tiers",
+            "tenant_admin:partners_tier_changelist",
+            "partners.change_tier",
+            "Program tiers and their benefits.",
+        ),
+        (
+            "Regions",
+            "tenant_admin:partners_region_changelist",
+            "partners.change_region",
+            "Sales regions and the countries in each.",
+        ),
+        (
+            "People and access",
+            "people",
+            "people.manage_staff",
+            "Invite staff and partner admins, deactivate access.",
+        ),
+        (
+            "Audit log",
+            "tenant_admin:tenancy_auditentry_changelist",
+            "tenancy.view_auditentry",
+            "Who did what, when.",
+        ),
+        (
+            "Program settings",
+            "tenant_admin:tenancy_tenantsettings_changelist",
+            "tenancy.change_tenant",
+            "Time zone, currency, country, two-factor policy.",
+        ),
+    ]
+    for title, url_name, perm, description in candidates:
+        if membership.has_perm(perm):
+            areas.append({"title": title, "url_name": url_name, "description": description})
+    return areas
+
+
+def _people_scope(membership: Membership):
+    """Memberships and invitations a manager of people sees: all of the
+    tenant for ops, their own organisation for a partner admin."""
+    memberships = Membership.objects.select_related("user", "partner")
+    invitations = Invitation.objects.select_related("partner", "invited_by").filter(
+        accepted_at__isnull=True, revoked_at__isnull=True
+    )
+    if membership.role == Role.PARTNER_ADMIN:
+        memberships = memberships.filter(partner=membership.partner)
+        invitations = invitations.filter(partner=membership.partner)
+    return memberships, invitations
+
+
+PEOPLE_PERMS = ("people.manage_staff", "people.manage_partner_colleagues")
+
+
+@role_required(*PEOPLE_PERMS)
+def people(request, form=None):
+    membership = request.membership
+    memberships, invitations = _people_scope(membership)
+    form = form or InviteForm(membership=membership, roles=services.invitable_roles(membership))
+    return render(
+        request,
+        "tenancy/people.html",
+        {
+            "memberships": memberships.order_by("-is_active", "partner__name", "user__email"),
+            "invitations": invitations.order_by("-created_at"),
+            "form": form,
+        },
+        status=400 if form.is_bound else 200,
+    )
+
+
+@require_POST
+@role_required(*PEOPLE_PERMS)
+def people_invite(request):
+    membership = request.membership
+    form = InviteForm(
+        request.POST, membership=membership, roles=services.invitable_roles(membership)
+    )
+    if not form.is_valid():
+        return people(request, form=form)
+    try:
+        invitation, _token = services.invite(
+            tenant=request.tenant,
+            by=membership,
+            email=form.cleaned_data["email"],
+            role=form.cleaned_data["role"],
+            partner=form.cleaned_data.get("partner"),
+        )
+    except services.TenancyError as exc:
+        form.add_error("email", str(exc))
+        return people(request, form=form)
+    messages.success(request, f"Invitation sent to {invitation.email}.")
+    return redirect("people")
+
+
+@require_POST
+@role_required(*PEOPLE_PERMS)
+def invitation_revoke(request, invitation_id):
+    _memberships, invitations = _people_scope(request.membership)
+    invitation = visible_or_404(invitations, pk=invitation_id)
+    try:
+        services.revoke_invitation(invitation, by=request.membership)
+        messages.success(request, f"Invitation for {invitation.email} revoked.")
+    except services.TenancyError as exc:
+        messages.error(request, str(exc))
+    return redirect("people")
+
+
+@require_POST
+@role_required(*PEOPLE_PERMS)
+def membership_set_active(request, membership_id):
+    memberships, _invitations = _people_scope(request.membership)
+    target = visible_or_404(memberships, pk=membership_id)
+    active = request.POST.get("active") == "1"
+    try:
+        services.set_membership_active(target, by=request.membership, active=active)
+        verb = "reactivated" if active else "deactivated"
+        messages.success(request, f"{target.user} {verb}.")
+    except services.TenancyError as exc:
+        messages.error(request, str(exc))
+    return redirect("people")
+
+
+def accept_invitation(request, token):
+    invitation = services.find_open_invitation(token)
+    if invitation is None:
+        return render(request, "tenancy/invitation_invalid.html", status=404)
+    if request.user.is_authenticated:
+        messages.info(request, "You are already logged in here.")
+        return redirect("home")
+    existing = User.objects.filter(email__iexact=invitation.email).exists()
+    form = AcceptInvitationForm(request.POST or None, existing_account=existing)
+    if request.method == "POST" and form.is_valid():
+        try:
+            membership = services.accept_invitation(
+                invitation,
+                password=form.cleaned_data["password"],
+                full_name=form.cleaned_data.get("full_name", ""),
+            )
+        except services.TenancyError as exc:
+            form.add_error("password", str(exc))
+        else:
+            login(
+                request,
+                membership.user,
+                backend="prm.tenancy.auth.TenantAuthenticationBackend",
+            )
+            messages.success(request, f"Welcome to {request.tenant.name}.")
+            return redirect("home")
+    return render(
+        request,
+        "tenancy/accept_invitation.html",
+        {
+            "invitation": invitation,
+            "form": form,
+            "partner_role": invitation.role in PARTNER_ROLES,
+        },
+        status=400 if form.is_bound and form.errors else 200,
+    )

@@ -1,0 +1,25 @@
+"""URLs of a tenant's portal (any tenant host)."""
+
+from django.urls import include, path
+
+from prm.tenancy import views as tenancy_views
+from prm.tenancy.admin_base import tenant_admin_site
+
+urlpatterns = [
+    path("", tenancy_views.home, name="home"),
+    path("people/", tenancy_views.people, name="people"),
+    path("people/invite/", tenancy_views.people_invite, name="people_invite"),
+    path(
+        "people/invitations/<uuid:invitation_id>/revoke/",
+        tenancy_views.invitation_revoke,
+        name="invitation_revoke",
+    ),
+    path(
+        "people/members/<uuid:membership_id>/active/",
+        tenancy_views.membership_set_active,
+        name="membership_set_active",
+    ),
+    path("invitations/<str:token>/", tenancy_views.accept_invitation, name="accept_invitation"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", tenant_admin_site.urls),
+]

@@ -1,0 +1,12 @@
+"""URLs of the platform host (the base domain): the platform admin for
+superusers, and the login it needs."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False), name="home"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+]
