@@ -1,0 +1,47 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test setup venv services migrate seed lint format lock clean
+
+run: setup migrate seed
+	scripts/run_all.sh
+
+test: setup
+	scripts/ensure_chromium.sh
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run --settings=prm.test_settings >/dev/null \
+		|| (echo "Models changed without a migration: run manage.py makemigrations." >&2; exit 1)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+setup: venv services
+
+venv:
+	scripts/bootstrap.sh
+
+services: venv
+	scripts/ensure_services.sh
+
+migrate:
+	$(PY) manage.py migrate --noinput
+
+seed:
+	$(PY) manage.py seed_demo
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format:
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# Re-pin dependencies after editing pyproject.toml.
+lock: venv
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
+		--extra dev -o requirements.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles .run
