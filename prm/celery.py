@@ -19,6 +19,9 @@ class TenantTask(Task):
     """
 
     abstract = True
+    # Callers pass tenant_id where the function takes tenant; Celery's
+    # argument check at .delay() would refuse that.
+    typing = False
 
     def __call__(self, *args, tenant_id, **kwargs):
         from prm.tenancy.models import Tenant

@@ -9,6 +9,7 @@ from allauth.account.decorators import secure_admin_login
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 
 from .admin_base import TenantModelAdmin, tenant_admin_site
@@ -246,3 +247,5 @@ class PlatformUserAdmin(DjangoUserAdmin):
 admin.site.site_header = "PRM platform administration"
 admin.site.site_title = "PRM platform"
 admin.site.login = secure_admin_login(admin.site.login)
+# Permissions come from memberships and roles, not Django groups.
+admin.site.unregister(Group)

@@ -7,6 +7,7 @@ permissions come from ``prm.tenancy.roles`` through the request's membership.
 from functools import update_wrapper
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -42,11 +43,15 @@ class TenantAdminSite(admin.AdminSite):
             and membership.has_perm("admin.access")
         )
 
+    # Views that only send people on to allauth; anyone may follow them.
+    OPEN_VIEWS = frozenset({"login", "logout", "password_change", "password_change_done"})
+
     def admin_view(self, view, cacheable=False):
         inner = super().admin_view(view, cacheable)
+        is_open = getattr(view, "__name__", "") in self.OPEN_VIEWS
 
         def wrapper(request, *args, **kwargs):
-            if request.user.is_authenticated and not self.has_permission(request):
+            if not is_open and request.user.is_authenticated and not self.has_permission(request):
                 raise PermissionDenied
             return inner(request, *args, **kwargs)
 
@@ -194,6 +199,7 @@ class TenantChangeList(ChangeList):
 class TenantModelAdmin(TenantAdminMixin, admin.ModelAdmin):
     list_per_page = 50
     show_full_result_count = False
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_changelist(self, request, **kwargs):
         return TenantChangeList
@@ -218,6 +224,29 @@ class TenantModelAdmin(TenantAdminMixin, admin.ModelAdmin):
             return None
         return obj
 
+    def _require_object(self, request, object_id) -> None:
+        """404 before any permission check for ids outside the tenant, so
+        another tenant's object and a missing one answer alike."""
+        if self.get_object(request, unquote(object_id)) is None:
+            raise Http404("No such object.")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        self._require_object(request, object_id)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        self._require_object(request, object_id)
+        return super().delete_view(request, object_id, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._require_object(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # Django redirects to the index with "perhaps it was deleted"; another
+        # tenant's id must look exactly like one that never existed.
+        raise Http404("No such object.")
+
     def get_actions(self, request):
         actions = super().get_actions(request)
         # Deleting tenant data in bulk is for services with their own checks.
@@ -237,13 +266,8 @@ class TenantHistoryAdmin(SimpleHistoryAdmin, TenantModelAdmin):
         qs = super().get_history_queryset(request, history_manager, pk_name, object_id)
         return qs.filter(tenant_id=request.tenant.pk)
 
-    def history_view(self, request, object_id, extra_context=None):
-        if self.get_object(request, object_id) is None:
-            raise Http404
-        return super().history_view(request, object_id, extra_context)
-
     def history_form_view(self, request, object_id, version_id, extra_context=None):
-        obj = self.get_object(request, object_id)
+        obj = self.get_object(request, unquote(object_id))
         if obj is None:
             raise Http404
         history = self.model.history.filter(tenant_id=request.tenant.pk, history_id=version_id)
