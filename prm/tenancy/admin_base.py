@@ -124,6 +124,9 @@ class TenantAdminMixin:
     def has_delete_permission(self, request, obj=None):
         return self._allowed(request, "delete", obj)
 
+    def has_module_permission(self, request):
+        return any(self._allowed(request, action) for action in ("view", "add", "change", "delete"))
+
     def get_queryset(self, request):
         qs = super().get_queryset(request)
         if issubclass(self.model, TenantOwned):

@@ -23,7 +23,12 @@ class Command(BaseCommand):
         parser.add_argument("--timezone", default="UTC")
         parser.add_argument("--currency", default="USD")
         parser.add_argument("--country", default="US")
-        parser.add_argument("--domain", action="append", default=[], help="Custom host name")
+        parser.add_argument(
+            "--domain",
+            action="append",
+            default=[],
+            help="Custom host name (repeatable); the first is used in links sent by mail",
+        )
 
     def handle(self, *args, **opts):
         tenant = Tenant(
@@ -47,8 +52,11 @@ class Command(BaseCommand):
             password = getpass.getpass(f"Password for {email}: ")
         with transaction.atomic():
             tenant.save()
-            for host in opts["domain"]:
-                domain = tenant.domains.model(tenant=tenant, host=host.strip().lower())
+            for position, host in enumerate(opts["domain"]):
+                # The first custom domain is the one links in mails use.
+                domain = tenant.domains.model(
+                    tenant=tenant, host=host.strip().lower(), is_primary=position == 0
+                )
                 try:
                     domain.full_clean()
                 except ValidationError as exc:

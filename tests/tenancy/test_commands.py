@@ -1,0 +1,78 @@
+import pytest
+from django.core.management import CommandError, call_command
+from django_scopes import scopes_disabled
+
+from partners.models import Partner, Tier
+from prm.tenancy.models import Membership, Tenant, TenantDomain, User
+from prm.tenancy.roles import Role
+
+
+@pytest.mark.django_db
+def test_create_tenant_makes_the_tenant_and_its_first_ops_admin(capsys):
+    call_command(
+        "create_tenant",
+        "initech",
+        "Initech",
+        "--admin-email=Boss@Initech.test",
+        "--admin-password=a-long-enough-pass-1",
+        "--timezone=Europe/Paris",
+        "--currency=eur",
+        "--country=fr",
+        "--domain=partners.initech.test",
+    )
+    tenant = Tenant.objects.get(slug="initech")
+    assert (tenant.timezone, tenant.base_currency, tenant.country) == ("Europe/Paris", "EUR", "FR")
+    assert TenantDomain.objects.get(tenant=tenant).host == "partners.initech.test"
+    with scopes_disabled():
+        membership = Membership.objects.get(tenant=tenant)
+    assert membership.role == Role.OPS_ADMIN
+    assert membership.user.email == "boss@initech.test"
+    assert membership.user.check_password("a-long-enough-pass-1")
+    assert "http://partners.initech.test/" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["Bad_Slug", "X"], "lowercase letters"),
+        (["www", "X"], "reserved"),
+        (["ok", "X", "--timezone=Mars/Base"], "not a known time zone"),
+        (["ok", "X", "--currency=EURO"], "three-letter"),
+        (["ok", "X", "--domain=ok.localhost"], "come from the tenant's slug"),
+    ],
+)
+def test_create_tenant_refuses_bad_input_and_writes_nothing(args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("create_tenant", *args, "--admin-email=a@b.test", "--admin-password=x" * 12)
+    assert not Tenant.objects.exists()
+    assert not User.objects.exists()
+
+
+@pytest.mark.django_db
+def test_create_tenant_refuses_a_taken_slug():
+    Tenant.objects.create(slug="acme", name="Acme")
+    with pytest.raises(CommandError, match="already exists"):
+        call_command(
+            "create_tenant", "acme", "Other", "--admin-email=a@b.test", "--admin-password=x" * 12
+        )
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent(capsys):
+    call_command("seed_demo")
+    first = capsys.readouterr().out
+    call_command("seed_demo")
+    with scopes_disabled():
+        counts = {
+            "tenants": Tenant.objects.count(),
+            "partners": Partner.objects.count(),
+            "tiers": Tier.objects.count(),
+            "memberships": Membership.objects.count(),
+        }
+        assert counts == {"tenants": 2, "partners": 40, "tiers": 8, "memberships": 14}
+        for slug in ("acme", "globex"):
+            roles = set(Membership.objects.filter(tenant__slug=slug).values_list("role", flat=True))
+            assert roles == {r.value for r in Role}
+    assert "partner.user@acme.example" in first
+    assert "demo-pass-2026" in first
