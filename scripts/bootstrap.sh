@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv with the machine's Python 3.11 and install the locked dependencies.
+# Create .venv with the machine's Python 3.11 and install the locked dependencies
+# (requirements-dev.lock: the application's requirements.lock plus test and lint tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -11,10 +12,10 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-stamp=.venv/.installed-$(sha256sum requirements.lock | cut -c1-16)
+stamp=.venv/.installed-$(cat requirements.lock requirements-dev.lock | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -r requirements.lock
+  .venv/bin/python -m pip install --quiet -r requirements-dev.lock
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
