@@ -1,12 +1,13 @@
-import base64
-import binascii
+import secrets
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.forms.models import construct_instance
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -24,6 +25,16 @@ from . import services
 from .models import Contact, Partner, Region, Tier
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+# How long a checked file waits for its confirmation.
+IMPORT_PREVIEW_SECONDS = 60 * 60
+
+
+class _Refused(Exception):
+    """A service refused a partner form that had validated."""
+
+    def __init__(self, error: services.PartnerError):
+        super().__init__(str(error))
+        self.error = error
 
 
 class AssignedToMeFilter(admin.SimpleListFilter):
@@ -50,12 +61,17 @@ class PartnerForm(forms.ModelForm):
     # No Meta: the admin builds the model form per request, inside the
     # tenant's scope, so choice querysets are never evaluated at import.
 
-    def __init__(self, *args, tenant=None, **kwargs):
+    def __init__(self, *args, tenant=None, refusal=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.tenant = tenant
+        self.refusal = refusal
 
     def clean(self):
         cleaned = super().clean()
+        if self.refusal is not None:
+            # The service refused what this form accepted a moment ago.
+            field_name = self.refusal.field if self.refusal.field in self.fields else None
+            self.add_error(field_name, str(self.refusal))
         name = cleaned.get("name")
         website = cleaned.get("website", "")
         if name is not None:
@@ -125,10 +141,11 @@ class PartnerAdmin(TenantHistoryAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change=change, **kwargs)
         tenant = request.tenant
+        refusal = getattr(request, "_partner_refusal", None)
 
         class TenantPartnerForm(form_class):
             def __init__(self, *args, **kw):
-                super().__init__(*args, tenant=tenant, **kw)
+                super().__init__(*args, tenant=tenant, refusal=refusal, **kw)
 
         return TenantPartnerForm
 
@@ -153,8 +170,24 @@ class PartnerAdmin(TenantHistoryAdmin):
                 obj._state.adding = False
                 obj._state.db = saved._state.db
         except services.PartnerError as exc:
-            # The form checked the same rules; this is a race with another edit.
-            raise PermissionDenied(str(exc)) from exc
+            # The form checked the same rules; another edit got in between.
+            raise _Refused(exc) from exc
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _Refused as refused:
+            # Everything was rolled back; show the form again with the
+            # service's reason as a field error.
+            request._partner_refusal = refused.error
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def delete_model(self, request, obj):
+        services.delete_partner(obj, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for partner in queryset:
+            services.delete_partner(partner, by=request.user)
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
@@ -180,7 +213,10 @@ class PartnerAdmin(TenantHistoryAdmin):
     def export_view(self, request):
         """The changelist as it is filtered and searched, as CSV."""
         self._require(request, "partners.export_partner")
-        changelist = self.get_changelist_instance(request)
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return HttpResponseBadRequest("The filter in the address is not valid.")
         return self._csv_response(request, changelist.get_queryset(request))
 
     @admin.action(description="Export selected partners to CSV")
@@ -200,11 +236,15 @@ class PartnerAdmin(TenantHistoryAdmin):
         }
         form = ImportForm()
         if request.method == "POST" and "confirm" in request.POST:
-            try:
-                text = base64.b64decode(request.POST.get("payload", ""), validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                messages.error(request, "The preview was damaged; upload the file again.")
+            # The checked file waits on the server: the confirmation carries
+            # only a token (a file posted back as a form field would run into
+            # DATA_UPLOAD_MAX_MEMORY_SIZE), bound to this tenant and person.
+            key = self._preview_key(request, request.POST.get("token", ""))
+            text = cache.get(key)
+            if text is None:
+                messages.error(request, "The preview has expired; upload the file again.")
                 return redirect("tenant_admin:partners_partner_import")
+            cache.delete(key)
             result = services.import_partners(tenant=request.tenant, by=request.user, text=text)
             if result.ok:
                 messages.success(request, f"Imported {result.created} partners.")
@@ -218,10 +258,16 @@ class PartnerAdmin(TenantHistoryAdmin):
                 result = services.parse_partner_csv(request.tenant, text)
                 context["result"] = result
                 if result.ok:
-                    context["payload"] = base64.b64encode(text.encode()).decode()
+                    token = secrets.token_urlsafe(24)
+                    cache.set(self._preview_key(request, token), text, IMPORT_PREVIEW_SECONDS)
+                    context["token"] = token
         context["form"] = form
         context["changelist_url"] = reverse("tenant_admin:partners_partner_changelist")
         return TemplateResponse(request, "admin/partners/partner/import.html", context)
+
+    @staticmethod
+    def _preview_key(request, token: str) -> str:
+        return f"partners:import:{request.tenant.pk}:{request.user.pk}:{token}"
 
     def changelist_view(self, request, extra_context=None):
         membership = request.membership
@@ -262,3 +308,24 @@ class ContactAdmin(TenantModelAdmin):
     search_fields = ["name", "email", "partner__name"]
     list_select_related = ["partner"]
     autocomplete_fields = ["partner"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        membership = request.membership
+
+        class ContactForm(form_class):
+            def clean_partner(self):
+                # Channel managers hold contact permissions only on their own
+                # partners: a contact may not be added to, or moved to,
+                # another partner.
+                partner = self.cleaned_data.get("partner")
+                action = "add" if self.instance._state.adding else "change"
+                if partner is not None and not membership.has_perm(
+                    f"partners.{action}_contact", Contact(partner=partner)
+                ):
+                    raise forms.ValidationError(
+                        "You may only keep contacts of partners assigned to you."
+                    )
+                return partner
+
+        return ContactForm

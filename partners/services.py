@@ -2,11 +2,14 @@
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django_countries import countries
+from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
 
 from prm.tenancy.models import MANAGE_PARTNER_PERM, Membership, Tenant, User
@@ -75,10 +78,22 @@ def duplicate_errors(
     return errors
 
 
-def _check_channel_manager(user: User | None) -> None:
-    if user is None:
-        return
-    if not Membership.objects.filter(user=user, role=Role.CHANNEL_MANAGER, is_active=True).exists():
+def _check_references(tenant: Tenant, data: dict) -> None:
+    """Refuse a tier, region or channel manager that is not the tenant's own.
+
+    Model validation cannot catch it: Django checks foreign keys through the
+    unscoped base manager, where every tenant's rows exist."""
+    for name in ("tier", "region"):
+        value = data.get(name)
+        if value is not None and value.tenant_id != tenant.pk:
+            raise PartnerError(f"Choose a {name} of this program.", name)
+    user = data.get("channel_manager")
+    if (
+        user is not None
+        and not Membership.objects.filter(
+            tenant=tenant, user=user, role=Role.CHANNEL_MANAGER, is_active=True
+        ).exists()
+    ):
         raise PartnerError(
             f"{user} is not an active channel manager of this program.", "channel_manager"
         )
@@ -92,18 +107,43 @@ def _sync_manager_permission(partner: Partner, old: User | None, new: User | Non
         assign_perm(perm, new, partner)
 
 
+def _covers(region: Region | None, country_code: str) -> bool:
+    return region is not None and country_code in {c.code for c in region.countries}
+
+
 def _apply(partner: Partner, data: dict) -> None:
+    """Set ``data`` on ``partner`` and derive the normalized name, the domain
+    and, unless one was chosen, the region from the country.
+
+    A region that covered the old country but not a new one was derived (or
+    is now wrong either way) and follows the country; a region without that
+    link (e.g. "Key accounts") stays."""
+    old_country = str(partner.country or "")
+    old_region = partner.region if partner.region_id else None
     for name in PARTNER_FIELDS:
         if name in data:
             setattr(partner, name, data[name])
     partner.normalized_name = normalize_name(partner.name)
     partner.domain = normalize_domain(partner.website)
-    if partner.region is None and partner.country:
-        partner.region = region_for_country(str(partner.country))
+    country = str(partner.country or "")
+    region_chosen = "region" in data and data["region"] != old_region
+    if partner.region is None or (
+        not region_chosen
+        and country != old_country
+        and _covers(partner.region, old_country)
+        and not _covers(partner.region, country)
+    ):
+        partner.region = region_for_country(partner.tenant, country) if country else None
 
 
-def region_for_country(country_code: str) -> Region | None:
-    return Region.objects.filter(countries__contains=country_code).order_by("name").first()
+def region_for_country(tenant: Tenant, country_code: str) -> Region | None:
+    # Codes are two letters in a comma-separated list, so "contains" only
+    # matches whole codes.
+    return (
+        Region.objects.filter(tenant=tenant, countries__contains=country_code)
+        .order_by("name")
+        .first()
+    )
 
 
 def _save(partner: Partner) -> None:
@@ -118,12 +158,23 @@ def _save(partner: Partner) -> None:
         raise PartnerError("A partner with this name or domain was just added.") from exc
 
 
-def create_partner(*, tenant: Tenant, by: User | None, data: dict) -> Partner:
-    errors = duplicate_errors(tenant, name=data.get("name", ""), website=data.get("website", ""))
+def _refuse_duplicates(tenant: Tenant, *, name: str, website: str, exclude=None) -> None:
+    errors = duplicate_errors(tenant, name=name, website=website, exclude=exclude)
     if errors:
         field_name, message = next(iter(errors.items()))
         raise PartnerError(message, field_name)
-    _check_channel_manager(data.get("channel_manager"))
+
+
+def _snapshot(partner: Partner) -> dict[str, str]:
+    return {f: str(getattr(partner, f) or "") for f in PARTNER_FIELDS}
+
+
+def create_partner(*, tenant: Tenant, by: User | None, data: dict) -> Partner:
+    """Add a partner to ``tenant``'s directory. Refused (PartnerError, with
+    the form field it belongs to) for a duplicate name or domain, a tier,
+    region or channel manager from elsewhere, or an invalid value."""
+    _refuse_duplicates(tenant, name=data.get("name", ""), website=data.get("website", ""))
+    _check_references(tenant, data)
     with transaction.atomic():
         partner = Partner(tenant=tenant)
         _apply(partner, data)
@@ -134,36 +185,48 @@ def create_partner(*, tenant: Tenant, by: User | None, data: dict) -> Partner:
 
 
 def update_partner(partner: Partner, *, by: User | None, data: dict) -> Partner:
-    errors = duplicate_errors(
-        partner.tenant,
-        name=data.get("name", partner.name),
-        website=data.get("website", partner.website),
-        exclude=partner,
-    )
-    if errors:
-        field_name, message = next(iter(errors.items()))
-        raise PartnerError(message, field_name)
-    if "channel_manager" in data:
-        _check_channel_manager(data["channel_manager"])
+    """Change the fields in ``data`` (keys from PARTNER_FIELDS) of ``partner``.
+
+    The change is applied to the row as it is now in the database (locked),
+    not to the caller's possibly stale copy, so fields the caller did not
+    name keep their current values; ``partner`` is then refreshed to match.
+    A change of channel manager moves the object permission with it."""
     with transaction.atomic():
-        locked = Partner.objects.select_for_update().get(pk=partner.pk)
+        locked = Partner.objects.select_for_update().get(pk=partner.pk, tenant=partner.tenant_id)
+        _refuse_duplicates(
+            locked.tenant,
+            name=data.get("name", locked.name),
+            website=data.get("website", locked.website),
+            exclude=locked,
+        )
+        _check_references(locked.tenant, data)
         old_manager = locked.channel_manager
-        before = {f: str(getattr(locked, f) or "") for f in PARTNER_FIELDS}
-        _apply(partner, data)
-        _save(partner)
-        _sync_manager_permission(partner, old_manager, partner.channel_manager)
-        changed = {
-            f: [before[f], str(getattr(partner, f) or "")]
-            for f in PARTNER_FIELDS
-            if before[f] != str(getattr(partner, f) or "")
-        }
+        before = _snapshot(locked)
+        _apply(locked, data)
+        _save(locked)
+        _sync_manager_permission(locked, old_manager, locked.channel_manager)
+        after = _snapshot(locked)
+        changed = {f: [before[f], after[f]] for f in PARTNER_FIELDS if before[f] != after[f]}
         if changed:
-            audit(partner.tenant, by=by, action="partner.updated", obj=partner, data=changed)
+            audit(locked.tenant, by=by, action="partner.updated", obj=locked, data=changed)
+    for f in Partner._meta.concrete_fields:
+        setattr(partner, f.attname, getattr(locked, f.attname))
     return partner
 
 
 def assign_channel_manager(partner: Partner, manager: User | None, *, by: User | None) -> Partner:
     return update_partner(partner, by=by, data={"channel_manager": manager})
+
+
+def delete_partner(partner: Partner, *, by: User | None) -> None:
+    """Remove a partner with its contacts, its people's memberships and the
+    channel manager's object permission on it."""
+    with transaction.atomic():
+        audit(partner.tenant, by=by, action="partner.deleted", obj=partner)
+        UserObjectPermission.objects.filter(
+            content_type=ContentType.objects.get_for_model(Partner), object_pk=str(partner.pk)
+        ).delete()
+        partner.delete()
 
 
 # --- CSV import and export -------------------------------------------------
@@ -229,15 +292,73 @@ def _country(value: str) -> str:
     return code
 
 
+# Cells a spreadsheet would read as a formula. A quote in front makes them
+# text; ``+`` and ``-`` are left alone on plain numbers and phone numbers.
+_FORMULA_START = ("=", "@", "\t", "\r")
+_SIGN_START = ("+", "-")
+_PLAIN_NUMBER = re.compile(r"^[+-][0-9 ().,/-]*$")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """``value`` as a CSV cell that spreadsheets show as text, never run as
+    a formula (CWE-1236): a single quote is put in front of a cell starting
+    with ``=``, ``@``, tab or carriage return, and of one starting with
+    ``+`` or ``-`` unless it is a plain number or phone number."""
+    if value.startswith(_FORMULA_START) or (
+        value.startswith(_SIGN_START) and not _PLAIN_NUMBER.match(value)
+    ):
+        return "'" + value
+    return value
+
+
+def _unquote_cell(value: str) -> str:
+    """Undo ``spreadsheet_safe`` so an exported file imports as it was."""
+    if value.startswith("'") and (
+        value[1:].startswith(_FORMULA_START) or value[1:].startswith(_SIGN_START)
+    ):
+        return value[1:]
+    return value
+
+
+def _with_scheme(website: str) -> str:
+    return website if not website or "://" in website else f"https://{website}"
+
+
+def _field_errors(model, values: dict[str, str], prefix: str = "") -> list[str]:
+    """Messages for values a model field would refuse (length, format)."""
+    errors = []
+    for name, value in values.items():
+        try:
+            model._meta.get_field(name).clean(value, None)
+        except ValidationError as exc:
+            errors.append(f"{prefix}{name}: {' '.join(exc.messages)}")
+    return errors
+
+
 def parse_partner_csv(tenant: Tenant, text: str) -> ImportResult:
     """Validate a partner CSV without writing anything: every row gets the
     list of its problems (against the directory and the rest of the file)."""
     result = ImportResult(rows=[], errors=[])
+    if "\x00" in text:
+        result.errors.append(
+            "The file contains NUL characters (it may be UTF-16); save it as "
+            "“CSV UTF-8” and try again."
+        )
+        return result
+    try:
+        _parse_rows(tenant, text, result)
+    except csv.Error as exc:
+        result.rows = []
+        result.errors.append(f"The file is not valid CSV: {exc}.")
+    return result
+
+
+def _parse_rows(tenant: Tenant, text: str, result: ImportResult) -> None:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     headers = [h.strip().lower() for h in (reader.fieldnames or [])]
-    if not headers:
+    if not any(headers):
         result.errors.append("The file is empty.")
-        return result
+        return
     reader.fieldnames = headers
     missing = REQUIRED_COLUMNS - set(headers)
     if missing:
@@ -247,8 +368,11 @@ def parse_partner_csv(tenant: Tenant, text: str) -> ImportResult:
         result.errors.append(
             f"Unknown column(s): {', '.join(sorted(unknown))}. Allowed: {', '.join(CSV_COLUMNS)}."
         )
+    repeated = sorted({h for h in headers if headers.count(h) > 1})
+    if repeated:
+        result.errors.append(f"Column(s) named more than once: {', '.join(repeated)}.")
     if result.errors:
-        return result
+        return
 
     tiers = {t.name.lower(): t for t in Tier.objects.filter(tenant=tenant)}
     regions = {}
@@ -258,7 +382,7 @@ def parse_partner_csv(tenant: Tenant, text: str) -> ImportResult:
     managers = {
         m.user.email.lower(): m.user
         for m in Membership.objects.filter(
-            role=Role.CHANNEL_MANAGER, is_active=True
+            tenant=tenant, role=Role.CHANNEL_MANAGER, is_active=True
         ).select_related("user")
     }
     seen_names: dict[str, int] = {}
@@ -268,7 +392,7 @@ def parse_partner_csv(tenant: Tenant, text: str) -> ImportResult:
         if len(result.rows) >= MAX_IMPORT_ROWS:
             result.errors.append(f"The file has more than {MAX_IMPORT_ROWS} rows; split it.")
             break
-        values = {k: (v or "").strip() for k, v in raw.items() if k}
+        values = {k: _unquote_cell((v or "").strip()) for k, v in raw.items() if k}
         if not any(values.values()):
             continue
         row = ImportRow(line=number, values=values)
@@ -276,9 +400,10 @@ def parse_partner_csv(tenant: Tenant, text: str) -> ImportResult:
         data: dict = {
             "name": values.get("name", ""),
             "legal_name": values.get("legal_name", ""),
-            "website": values.get("website", ""),
+            "website": _with_scheme(values.get("website", "")),
             "phone": values.get("phone", ""),
         }
+        row.errors += _field_errors(Partner, {k: data[k] for k in ("legal_name", "phone")})
         for column, convert in (
             ("type", lambda v: _choice(v, Partner.Type.choices, "Type")),
             ("country", _country),
@@ -317,14 +442,21 @@ def parse_partner_csv(tenant: Tenant, text: str) -> ImportResult:
                 )
             else:
                 data["channel_manager"] = manager
-        for field_name, message in duplicate_errors(
-            tenant, name=data["name"], website=data["website"]
-        ).items():
-            row.errors.append(f"{'name' if field_name == 'name' else 'website'}: {message}")
+        if not data["name"]:
+            row.errors.append("name: this column is required.")
+        else:
+            row.errors += _field_errors(Partner, {"name": data["name"]})
+            for field_name, message in duplicate_errors(
+                tenant, name=data["name"], website=data["website"]
+            ).items():
+                row.errors.append(f"{field_name}: {message}")
+        if data["website"]:
+            row.errors += _field_errors(Partner, {"website": data["website"]})
         normalized = normalize_name(data["name"])
         if normalized and normalized in seen_names:
             row.errors.append(f"name: same partner as line {seen_names[normalized]} of this file.")
-        seen_names.setdefault(normalized, number)
+        if normalized:
+            seen_names.setdefault(normalized, number)
         try:
             domain = normalize_domain(data["website"])
         except ValueError:
@@ -343,11 +475,13 @@ def parse_partner_csv(tenant: Tenant, text: str) -> ImportResult:
                     "phone": values.get("contact_phone", ""),
                     "title": values.get("contact_title", ""),
                 }
+                row.errors += _field_errors(Contact, row.contact, prefix="contact_")
+        elif values.get("contact_phone") or values.get("contact_title"):
+            row.errors.append("contact: contact_phone and contact_title need a contact_name.")
         data.setdefault("status", Partner.Status.PROSPECT)
         row.data = data
     if not result.rows and not result.errors:
         result.errors.append("The file has a header but no rows.")
-    return result
 
 
 def import_partners(*, tenant: Tenant, by: User | None, text: str) -> ImportResult:
@@ -357,8 +491,8 @@ def import_partners(*, tenant: Tenant, by: User | None, text: str) -> ImportResu
         result = parse_partner_csv(tenant, text)
         if not result.ok:
             return result
-        try:
-            for row in result.rows:
+        for row in result.rows:
+            try:
                 partner = create_partner(tenant=tenant, by=by, data=row.data)
                 if row.contact:
                     contact = Contact(
@@ -366,14 +500,14 @@ def import_partners(*, tenant: Tenant, by: User | None, text: str) -> ImportResu
                     )
                     contact.full_clean(exclude=["tenant", "partner"])
                     contact.save()
-                result.created += 1
-        except (PartnerError, ValidationError) as exc:
-            transaction.set_rollback(True)
-            row.errors.append(
-                str(exc) if isinstance(exc, PartnerError) else "; ".join(exc.messages)
-            )
-            result.created = 0
-            return result
+            except (PartnerError, ValidationError) as exc:
+                transaction.set_rollback(True)
+                row.errors.append(
+                    str(exc) if isinstance(exc, PartnerError) else "; ".join(exc.messages)
+                )
+                result.created = 0
+                return result
+            result.created += 1
         audit(
             tenant,
             by=by,
@@ -385,7 +519,8 @@ def import_partners(*, tenant: Tenant, by: User | None, text: str) -> ImportResu
 
 
 def export_partners_csv(partners) -> str:
-    """The partners as CSV in the import format (a round trip re-imports)."""
+    """The partners as CSV in the import format (a round trip re-imports),
+    every cell safe to open in a spreadsheet."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
@@ -394,22 +529,21 @@ def export_partners_csv(partners) -> str:
     )
     for partner in partners:
         contact = next(iter(partner.contacts.all()), None)
-        writer.writerow(
-            [
-                partner.name,
-                partner.legal_name,
-                partner.website,
-                partner.partner_type,
-                partner.country.code,
-                partner.region.code if partner.region else "",
-                partner.tier.name,
-                partner.status,
-                partner.channel_manager.email if partner.channel_manager else "",
-                partner.phone,
-                contact.name if contact else "",
-                contact.email if contact else "",
-                contact.phone if contact else "",
-                contact.title if contact else "",
-            ]
-        )
+        row = [
+            partner.name,
+            partner.legal_name,
+            partner.website,
+            partner.partner_type,
+            partner.country.code,
+            partner.region.code if partner.region else "",
+            partner.tier.name,
+            partner.status,
+            partner.channel_manager.email if partner.channel_manager else "",
+            partner.phone,
+            contact.name if contact else "",
+            contact.email if contact else "",
+            contact.phone if contact else "",
+            contact.title if contact else "",
+        ]
+        writer.writerow([spreadsheet_safe(str(cell)) for cell in row])
     return out.getvalue()

@@ -89,7 +89,7 @@ tenant_admin_site = TenantAdminSite(name="tenant_admin")
 def tenant_member_users(tenant, roles=None):
     """People with an active membership in ``tenant`` (optionally with one of
     ``roles``): the choices for any foreign key to a user."""
-    memberships = Membership.objects.filter(is_active=True)
+    memberships = Membership.objects.filter(tenant=tenant, is_active=True)
     if roles:
         memberships = memberships.filter(role__in=list(roles))
     return User.objects.filter(pk__in=memberships.values("user_id"), is_active=True)
@@ -270,12 +270,18 @@ class TenantHistoryAdmin(SimpleHistoryAdmin, TenantModelAdmin):
         return qs.filter(tenant_id=request.tenant.pk)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
+        """A past version, read-only. simple-history would save a POSTed form
+        as a revert after checking only *view* permission; reverting is off
+        (SIMPLE_HISTORY_REVERT_DISABLED), so any write is refused here, after
+        the same 404 a foreign or missing version gets."""
         obj = self.get_object(request, unquote(object_id))
-        if obj is None:
+        if obj is None or not str(version_id).isdigit():
             raise Http404
         history = self.model.history.filter(tenant_id=request.tenant.pk, history_id=version_id)
         if not history.filter(**{self.opts.pk.attname: obj.pk}).exists():
             raise Http404
+        if request.method not in ("GET", "HEAD"):
+            raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)
 
 

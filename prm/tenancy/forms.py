@@ -18,7 +18,9 @@ class InviteForm(forms.Form):
     def __init__(self, *args, membership: Membership, roles: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         labels = dict(Role.choices)
-        self.fields["role"].choices = [(r, labels[r]) for r in roles]
+        # No preselected role: a quick "send" must not hand out the first
+        # (most powerful) role on the list.
+        self.fields["role"].choices = [("", "Choose a role"), *((r, labels[r]) for r in roles)]
         if membership.role == Role.PARTNER_ADMIN:
             del self.fields["partner"]
         else:
@@ -28,12 +30,13 @@ class InviteForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        if (
-            "partner" in self.fields
-            and cleaned.get("role") in PARTNER_ROLES
-            and not cleaned.get("partner")
-        ):
-            self.add_error("partner", "Choose the partner organisation this person works for.")
+        if "partner" in self.fields and cleaned.get("role"):
+            if cleaned["role"] in PARTNER_ROLES and not cleaned.get("partner"):
+                self.add_error("partner", "Choose the partner organisation this person works for.")
+            elif cleaned["role"] not in PARTNER_ROLES and cleaned.get("partner"):
+                self.add_error(
+                    "partner", "Vendor staff do not belong to a partner; leave this empty."
+                )
         return cleaned
 
 

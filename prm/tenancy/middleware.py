@@ -5,6 +5,7 @@ from django.db import connection
 from django.http import HttpResponse, HttpResponseNotFound, JsonResponse
 from django.shortcuts import redirect
 from django.template import loader
+from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from .hosts import is_platform_host, normalize_host, tenant_for_host
@@ -64,8 +65,13 @@ class TenantMiddleware:
             body = loader.render_to_string("tenancy/unknown_host.html", {"host": host})
             return HttpResponseNotFound(body)
         request.tenant = tenant
-        with tenant_scope(tenant):
-            return self.get_response(request)
+        # Dates in pages and forms are the tenant's local time.
+        timezone.activate(tenant.tzinfo)
+        try:
+            with tenant_scope(tenant):
+                return self.get_response(request)
+        finally:
+            timezone.deactivate()
 
 
 class MembershipMiddleware:

@@ -159,8 +159,16 @@ class UserManager(BaseUserManager):
         return self._create_user(email, password, **extra)
 
     def create_superuser(self, email, password=None, **extra):
+        """A platform operator (``manage.py createsuperuser``). Their address
+        counts as verified: they are created by someone with shell access."""
+        from allauth.account.models import EmailAddress
+
         extra["is_superuser"] = True
-        return self._create_user(email, password, **extra)
+        user = self._create_user(email, password, **extra)
+        EmailAddress.objects.update_or_create(
+            user=user, email=user.email, defaults={"verified": True, "primary": True}
+        )
+        return user
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -211,6 +219,30 @@ class TenantOwned(models.Model):
 
     class Meta:
         abstract = True
+
+    def clean(self) -> None:
+        super().clean()
+        self.validate_same_tenant()
+
+    def validate_same_tenant(self) -> None:
+        """Every foreign key to tenant-owned data must stay in this tenant.
+
+        Django validates foreign keys through the unscoped base manager, so
+        ``full_clean()`` alone would accept another tenant's row by its id."""
+        if self.tenant_id is None:
+            return
+        errors = {}
+        for f in self._meta.concrete_fields:
+            related = f.related_model if f.many_to_one else None
+            if related is None or f.name == "tenant" or not issubclass(related, TenantOwned):
+                continue
+            value = getattr(self, f.attname)
+            if value is None:
+                continue
+            if not related._base_manager.filter(pk=value, tenant_id=self.tenant_id).exists():
+                errors[f.name] = f"Select a valid {related._meta.verbose_name}."
+        if errors:
+            raise ValidationError(errors)
 
 
 class Membership(TenantOwned):

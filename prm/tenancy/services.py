@@ -73,21 +73,33 @@ def invite(
     if Membership.objects.filter(user__email__iexact=email, is_active=True).exists():
         raise TenancyError(f"{email} is already a member of {tenant.name}.")
     with transaction.atomic():
-        # An open invitation for the same address is replaced, not duplicated.
+        # An open invitation for the same address is replaced, not duplicated;
+        # but only by someone who could have revoked it (a partner admin must
+        # not silently cancel an invitation ops sent to a colleague).
         for old in Invitation.objects.select_for_update().filter(
             email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
         ):
+            if not _may_manage(by, old.partner):
+                raise TenancyError(
+                    f"{email} already has an open invitation from someone else; "
+                    "ask your program's ops team."
+                )
             old.revoked_at = now
             old.save(update_fields=["revoked_at"])
+            audit(tenant, by=by.user, action="invitation.replaced", obj=old, now=now)
         token, token_hash = Invitation.new_token()
-        invitation = Invitation.objects.create(
-            tenant=tenant,
-            email=email,
-            role=role,
-            partner=partner,
-            token_hash=token_hash,
-            invited_by=by.user,
-        )
+        try:
+            with transaction.atomic():
+                invitation = Invitation.objects.create(
+                    tenant=tenant,
+                    email=email,
+                    role=role,
+                    partner=partner,
+                    token_hash=token_hash,
+                    invited_by=by.user,
+                )
+        except IntegrityError as exc:  # a concurrent invitation for the same address
+            raise TenancyError(f"{email} was invited a moment ago; reload the page.") from exc
         audit(
             tenant,
             by=by.user,

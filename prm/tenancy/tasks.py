@@ -1,6 +1,7 @@
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from prm.celery import TenantTask, app
 
@@ -11,18 +12,22 @@ from .models import Invitation
 def send_invitation(self, *, tenant, invitation_id: str, token: str) -> bool:
     """Mail an invitation link. Sent only while the invitation is still open,
     so a retry after revocation or acceptance sends nothing."""
-    invitation = Invitation.objects.select_related("invited_by", "partner").get(pk=invitation_id)
-    if invitation.status() != "open":
+    invitation = (
+        Invitation.objects.select_related("invited_by", "partner").filter(pk=invitation_id).first()
+    )
+    if invitation is None or invitation.status() != "open":
         return False
     context = {
         "tenant": tenant,
         "invitation": invitation,
         "url": tenant.absolute_url(reverse("accept_invitation", args=[token])),
     }
+    with timezone.override(tenant.tzinfo):  # dates as the tenant's people read them
+        message = render_to_string("tenancy/email/invitation.txt", context)
     try:
         send_mail(
             subject=f"[{tenant.name}] You are invited to the partner portal",
-            message=render_to_string("tenancy/email/invitation.txt", context),
+            message=message,
             from_email=None,
             recipient_list=[invitation.email],
         )

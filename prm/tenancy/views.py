@@ -1,5 +1,8 @@
+from allauth.account.adapter import get_adapter as get_account_adapter
 from django.contrib import messages
 from django.contrib.auth import login
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -96,6 +99,7 @@ def _people_scope(membership: Membership):
 
 
 PEOPLE_PERMS = ("people.manage_staff", "people.manage_partner_colleagues")
+PEOPLE_PAGE_SIZE = 50
 
 
 @role_required(*PEOPLE_PERMS)
@@ -103,11 +107,16 @@ def people(request, form=None):
     membership = request.membership
     memberships, invitations = _people_scope(membership)
     form = form or InviteForm(membership=membership, roles=services.invitable_roles(membership))
+    members_page = Paginator(
+        memberships.order_by("-is_active", "partner__name", "user__email", "pk"),
+        PEOPLE_PAGE_SIZE,
+    ).get_page(request.GET.get("page"))
     return render(
         request,
         "tenancy/people.html",
         {
-            "memberships": memberships.order_by("-is_active", "partner__name", "user__email"),
+            "memberships": members_page.object_list,
+            "page_obj": members_page,
             "invitations": invitations.order_by("-created_at"),
             "form": form,
         },
@@ -115,8 +124,8 @@ def people(request, form=None):
     )
 
 
-@require_POST
 @role_required(*PEOPLE_PERMS)
+@require_POST
 def people_invite(request):
     membership = request.membership
     form = InviteForm(
@@ -139,8 +148,8 @@ def people_invite(request):
     return redirect("people")
 
 
-@require_POST
 @role_required(*PEOPLE_PERMS)
+@require_POST
 def invitation_revoke(request, invitation_id):
     _memberships, invitations = _people_scope(request.membership)
     invitation = visible_or_404(invitations, pk=invitation_id)
@@ -152,8 +161,8 @@ def invitation_revoke(request, invitation_id):
     return redirect("people")
 
 
-@require_POST
 @role_required(*PEOPLE_PERMS)
+@require_POST
 def membership_set_active(request, membership_id):
     memberships, _invitations = _people_scope(request.membership)
     target = visible_or_404(memberships, pk=membership_id)
@@ -178,11 +187,17 @@ def accept_invitation(request, token):
     form = AcceptInvitationForm(request.POST or None, existing_account=existing)
     if request.method == "POST" and form.is_valid():
         try:
+            if existing:
+                # Proving an existing account's password counts against the
+                # same failed-login limit as the login form.
+                get_account_adapter(request).pre_authenticate(request, email=invitation.email)
             membership = services.accept_invitation(
                 invitation,
                 password=form.cleaned_data["password"],
                 full_name=form.cleaned_data.get("full_name", ""),
             )
+        except ValidationError as exc:
+            form.add_error("password", exc)
         except services.TenancyError as exc:
             form.add_error("password", str(exc))
         else:

@@ -85,3 +85,20 @@ def test_tenant_task_runs_inside_the_tenants_scope(acme, globex):
     assert count_partners.delay(tenant_id=str(acme.tenant.pk)).get() is None
     with scope(tenant=globex.tenant):
         assert Partner.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_full_clean_refuses_a_foreign_key_into_another_tenant(acme, globex):
+    from django.core.exceptions import ValidationError
+
+    from partners.models import Contact
+
+    with acme.scope():
+        contact = Contact(
+            tenant=acme.tenant, partner=globex.partner, name="X", email="x@example.test"
+        )
+        with pytest.raises(ValidationError) as caught:
+            contact.full_clean()
+        assert "partner" in caught.value.message_dict
+        contact.partner = acme.partner
+        contact.full_clean()
