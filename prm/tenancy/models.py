@@ -268,8 +268,8 @@ class Membership(TenantOwned):
             models.UniqueConstraint(fields=["tenant", "user"], name="one_membership_per_tenant"),
             models.CheckConstraint(
                 condition=(
-                    models.Q(role__in=[r.value for r in PARTNER_ROLES], partner__isnull=False)
-                    | models.Q(role__in=[r.value for r in STAFF_ROLES], partner__isnull=True)
+                    models.Q(role__in=sorted(PARTNER_ROLES), partner__isnull=False)
+                    | models.Q(role__in=sorted(STAFF_ROLES), partner__isnull=True)
                 ),
                 name="partner_roles_name_a_partner",
             ),

@@ -148,7 +148,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='membership',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('partner__isnull', False), ('role__in', ['partner_admin', 'partner_user'])), models.Q(('partner__isnull', True), ('role__in', ['ops_admin', 'channel_manager', 'executive', 'finance'])), _connector='OR'), name='partner_roles_name_a_partner'),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('partner__isnull', False), ('role__in', ['partner_admin', 'partner_user'])), models.Q(('partner__isnull', True), ('role__in', ['channel_manager', 'executive', 'finance', 'ops_admin'])), _connector='OR'), name='partner_roles_name_a_partner'),
         ),
         migrations.AddConstraint(
             model_name='invitation',
