@@ -390,3 +390,24 @@ class AuditEntry(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_repr}"
+
+
+class Notification(TenantOwned):
+    """An in-app notification (also mailed): assignment, reminder,
+    escalation, decision, information request, expiry warning..."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=40)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "user", "read_at"], name="notification_unread")]
+
+    def __str__(self) -> str:
+        return self.title

@@ -35,6 +35,9 @@ OBJECT_SCOPED: dict[str, frozenset[str]] = {
     "partners.change_contact": frozenset({Role.CHANNEL_MANAGER}),
     "partners.add_contact": frozenset({Role.CHANNEL_MANAGER}),
     "partners.delete_contact": frozenset({Role.CHANNEL_MANAGER}),
+    "dealreg.change_dealregistration": frozenset({Role.CHANNEL_MANAGER}),
+    "dealreg.decide_dealregistration": frozenset({Role.CHANNEL_MANAGER}),
+    "dealreg.decide_extensionrequest": frozenset({Role.CHANNEL_MANAGER}),
 }
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -69,6 +72,37 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "tenancy.add_invitation": OPS,
     "tenancy.delete_invitation": OPS,
     "tenancy.view_auditentry": frozenset({Role.OPS_ADMIN, Role.EXECUTIVE}),
+    "notifications.view": ALL_ROLES,
+    # Deal registration: partners in the portal, staff in the admin.
+    "portal.dealreg": PARTNER_ROLES,
+    "dealreg.view_dealregistration": STAFF_ROLES,
+    "dealreg.change_dealregistration": frozenset({Role.OPS_ADMIN, Role.CHANNEL_MANAGER}),
+    "dealreg.decide_dealregistration": frozenset({Role.OPS_ADMIN, Role.CHANNEL_MANAGER}),
+    "dealreg.reassign_dealregistration": OPS,
+    "dealreg.export_dealregistration": frozenset(
+        {Role.OPS_ADMIN, Role.CHANNEL_MANAGER, Role.EXECUTIVE}
+    ),
+    "dealreg.view_extensionrequest": STAFF_ROLES,
+    "dealreg.decide_extensionrequest": frozenset({Role.OPS_ADMIN, Role.CHANNEL_MANAGER}),
+    "dealreg.view_directopportunity": frozenset(
+        {Role.OPS_ADMIN, Role.CHANNEL_MANAGER, Role.EXECUTIVE}
+    ),
+    "dealreg.add_directopportunity": OPS,
+    "dealreg.change_directopportunity": OPS,
+    "dealreg.delete_directopportunity": OPS,
+    "dealreg.import_directopportunity": OPS,
+    **{
+        f"dealreg.{action}_{model}": (STAFF_ROLES if action == "view" else OPS)
+        for model in (
+            "productline",
+            "routingrule",
+            "dealregsettings",
+            "closureday",
+            "tierprotection",
+            "customfield",
+        )
+        for action in ("view", "add", "change", "delete")
+    },
     "tenancy.view_tenant": OPS,
     "tenancy.change_tenant": OPS,
 }

@@ -12,7 +12,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from .models import AuditEntry, Invitation, Membership, Tenant, User
+from .models import AuditEntry, Invitation, Membership, Notification, Tenant, User
 from .roles import INVITABLE_ROLES, PARTNER_ROLES, STAFF_ROLES, Role
 
 
@@ -243,3 +243,42 @@ def set_membership_active(membership: Membership, *, by: Membership, active: boo
             obj=membership,
         )
     return membership
+
+
+def notify(
+    tenant: Tenant,
+    users,
+    *,
+    kind: str,
+    title: str,
+    body: str = "",
+    url: str = "",
+    email: bool = True,
+) -> list[Notification]:
+    """Tell people something, in the portal and (after commit) by mail.
+    ``users`` may contain None and duplicates; both are dropped."""
+    from .tasks import send_notification_email
+
+    unique = {u.pk: u for u in users if u is not None}
+    notes = Notification.objects.bulk_create(
+        Notification(tenant=tenant, user=u, kind=kind, title=title[:200], body=body, url=url)
+        for u in unique.values()
+    )
+    if email:
+        for note in notes:
+            transaction.on_commit(
+                lambda pk=note.pk: send_notification_email.delay(
+                    tenant_id=str(tenant.pk), notification_id=str(pk)
+                )
+            )
+    return notes
+
+
+def staff_with_role(role: str):
+    """Active users holding ``role`` in the current tenant."""
+    return [
+        m.user
+        for m in Membership.objects.filter(
+            role=role, is_active=True, user__is_active=True
+        ).select_related("user")
+    ]

@@ -34,3 +34,35 @@ def send_invitation(self, *, tenant, invitation_id: str, token: str) -> bool:
     except OSError as exc:  # SMTP down: try again later
         raise self.retry(exc=exc) from exc
     return True
+
+
+@app.task(base=TenantTask, bind=True, max_retries=5, default_retry_delay=60)
+def send_notification_email(self, *, tenant, notification_id: str) -> bool:
+    """Mail a notification once: a retry after success sends nothing."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from .models import Notification
+
+    with transaction.atomic():
+        note = (
+            Notification.objects.select_for_update()
+            .select_related("user")
+            .filter(pk=notification_id, emailed_at__isnull=True)
+            .first()
+        )
+        if note is None or not note.user.is_active:
+            return False
+        link = tenant.absolute_url(note.url) if note.url else tenant.absolute_url("/")
+        try:
+            send_mail(
+                subject=f"[{tenant.name}] {note.title}",
+                message=f"{note.body}\n\n{link}\n",
+                from_email=None,
+                recipient_list=[note.user.email],
+            )
+        except OSError as exc:
+            raise self.retry(exc=exc) from exc
+        note.emailed_at = timezone.now()
+        note.save(update_fields=["emailed_at"])
+    return True

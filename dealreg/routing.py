@@ -1,0 +1,92 @@
+"""Choosing who decides a new registration."""
+
+from django.db.models import Count
+
+from prm.tenancy.models import Membership, User
+from prm.tenancy.roles import Role
+
+from .models import DealRegistration, RoutingRule
+
+APPROVER_ROLES = (Role.CHANNEL_MANAGER, Role.OPS_ADMIN)
+
+
+def _active_approvers(users) -> list[User]:
+    ids = set(
+        Membership.objects.filter(
+            user__in=users, role__in=APPROVER_ROLES, is_active=True, user__is_active=True
+        ).values_list("user_id", flat=True)
+    )
+    return [u for u in users if u.pk in ids]
+
+
+def rule_matches(rule: RoutingRule, registration: DealRegistration, product_ids: set) -> bool:
+    partner = registration.partner
+    checks = [
+        not rule.countries or registration.customer_country in rule.countries,
+        not rule._regions or registration.customer_region_id in rule._regions,
+        not rule._tiers or partner.tier_id in rule._tiers,
+        not rule.partner_types or partner.partner_type in rule.partner_types,
+        not rule._products or bool(rule._products & product_ids),
+        rule.min_value is None or registration.estimated_value >= rule.min_value,
+        rule.max_value is None or registration.estimated_value <= rule.max_value,
+    ]
+    return all(checks)
+
+
+def _pick(rule: RoutingRule) -> User | None:
+    if rule.approver_id and _active_approvers([rule.approver]):
+        return rule.approver
+    pool = sorted(_active_approvers(list(rule.pool.all())), key=lambda u: u.email)
+    if not pool:
+        return None
+    # Round-robin: the next member after the last one assigned by this rule.
+    locked = RoutingRule.objects.select_for_update().get(pk=rule.pk)
+    emails = [u.email for u in pool]
+    last = locked.last_assigned.email if locked.last_assigned else None
+    position = (emails.index(last) + 1) % len(pool) if last in emails else 0
+    chosen = pool[position]
+    locked.last_assigned = chosen
+    locked.save(update_fields=["last_assigned"])
+    return chosen
+
+
+def choose_approver(registration: DealRegistration) -> tuple[User | None, RoutingRule | None]:
+    """The first matching active routing rule's approver (or the next of its
+    pool); else the partner's channel manager; else the channel manager with
+    the fewest pending registrations; else None (ops are told)."""
+    product_ids = set(registration.product_lines.values_list("id", flat=True))
+    rules = RoutingRule.objects.filter(is_active=True).prefetch_related(
+        "regions", "tiers", "product_lines", "pool"
+    )
+    for rule in rules:
+        rule._regions = {r.pk for r in rule.regions.all()}
+        rule._tiers = {t.pk for t in rule.tiers.all()}
+        rule._products = {p.pk for p in rule.product_lines.all()}
+        if rule_matches(rule, registration, product_ids):
+            chosen = _pick(rule)
+            if chosen is not None:
+                return chosen, rule
+    manager = registration.partner.channel_manager
+    if (
+        manager is not None
+        and Membership.objects.filter(
+            user=manager, role=Role.CHANNEL_MANAGER, is_active=True
+        ).exists()
+    ):
+        return manager, None
+    managers = list(
+        User.objects.filter(
+            memberships__tenant_id=registration.tenant_id,
+            memberships__role=Role.CHANNEL_MANAGER,
+            memberships__is_active=True,
+            is_active=True,
+        ).order_by("email")
+    )
+    if not managers:
+        return None, None
+    pending = dict(
+        DealRegistration.objects.filter(status__in=DealRegistration.PENDING, approver__in=managers)
+        .values_list("approver")
+        .annotate(n=Count("id"))
+    )
+    return min(managers, key=lambda u: (pending.get(u.pk, 0), u.email)), None

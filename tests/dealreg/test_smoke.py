@@ -1,0 +1,41 @@
+import pytest
+
+from dealreg import services
+from dealreg.conflicts import conflicts_of
+from dealreg.models import DealRegistration
+from prm.tenancy.roles import Role
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def test_submit_routes_to_the_partners_channel_manager_and_starts_the_clock(acme, submit_as):
+    registration = submit_as(acme)
+    assert registration.status == DealRegistration.Status.SUBMITTED
+    assert registration.approver == acme[Role.CHANNEL_MANAGER].user
+    assert registration.sla_due_at > registration.submitted_at
+    assert registration.code.startswith("DR-")
+
+
+def test_two_partners_same_customer_both_flagged_and_second_approval_needs_override(
+    acme, submit_as
+):
+    with acme.scope():
+        other_member = factories.make_member(
+            acme.tenant, Role.PARTNER_USER, partner=acme.other_partner
+        )
+    first = submit_as(acme)
+    second = submit_as(acme, member=other_member, customer_name="Initech Corp.")
+    with acme.scope():
+        first.refresh_from_db()
+        second.refresh_from_db()
+        assert first.conflict_state == second.conflict_state == "conflict"
+        rows = conflicts_of(second)
+        assert rows[0]["other"] == first
+        assert "same domain" in rows[0]["conflict"].reasons
+        ops = acme[Role.OPS_ADMIN]
+        services.approve(first, by=ops)
+        with pytest.raises(services.DealRegError, match="Give a reason"):
+            services.approve(second, by=ops)
+        approved = services.approve(second, by=ops, override_reason="Different division")
+        assert approved.status == DealRegistration.Status.APPROVED
