@@ -324,6 +324,12 @@ class DealRegistration(TenantOwned):
         null=True, blank=True, help_text="Business time left when the clock was paused."
     )
     sla_cycle = models.PositiveSmallIntegerField(default=0, editable=False)
+    sla_next_check_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the SLA sweep next has something to do (reminder, breach).",
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -359,6 +365,11 @@ class DealRegistration(TenantOwned):
             ),
             models.Index(fields=["tenant", "customer_domain"], name="dealreg_domain"),
             models.Index(fields=["tenant", "status", "sla_due_at"], name="dealreg_status_sla"),
+            models.Index(
+                fields=["tenant", "sla_next_check_at"],
+                condition=models.Q(sla_next_check_at__isnull=False),
+                name="dealreg_sla_next_check",
+            ),
             models.Index(
                 fields=["tenant", "partner", "-created_at"], name="dealreg_partner_recent"
             ),
