@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test setup venv services migrate seed lint format lock clean
+.PHONY: run test setup venv services migrate seed lint format lock clean bench-dealreg
 
 run: setup migrate seed
 	scripts/run_all.sh
@@ -46,3 +46,10 @@ lock: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles .run
+
+# Benchmarks (not part of `make test`): each seeds its own database.
+BENCH_DB := prm_bench
+bench-dealreg: setup
+	PRM_DB_NAME=$(BENCH_DB) scripts/ensure_services.sh
+	PRM_DB_NAME=$(BENCH_DB) $(PY) manage.py migrate --noinput -v0
+	PRM_DB_NAME=$(BENCH_DB) PRM_LOG_LEVEL=WARNING $(PY) manage.py bench_dealreg $(BENCH_ARGS)

@@ -7,13 +7,27 @@ normalized name, served by a GIN index), on at least one shared product
 line. Direct opportunities without product lines match on the customer
 alone. Each match is stored with its score and the reasons."""
 
+import uuid
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.search import TrigramSimilarity
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import (
+    BooleanField,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Value,
+)
 from django.utils import timezone
+from django_scopes import scope
+
+from prm.tenancy.models import Tenant
 
 from .models import Conflict, DealRegistration, DealRegSettings, DirectOpportunity
 
@@ -44,45 +58,127 @@ def _reasons(same_domain: bool, similarity: float, shared: list[str], threshold:
     return reasons
 
 
-def candidate_registrations(registration: DealRegistration, threshold: Decimal):
-    name, domain = registration.customer_name_normalized, registration.customer_domain
-    match = Q(customer_name_normalized__trigram_similar=name)
+def _same_domain(domain: str):
+    if not domain:
+        return Value(False, output_field=BooleanField())
+    return ExpressionWrapper(Q(customer_domain=domain), output_field=BooleanField())
+
+
+MATCH_COLUMNS = ("id", "kind", "similarity", "same_domain", "shared", "filed", "state")
+
+
+def _match_queryset(tenant_id, partner_id, registration_id, name: str, domain: str):
+    """The match as an ORM query (see ``match``)."""
+    customer = Q(customer_name_normalized__trigram_similar=name)
     if domain:
-        match |= Q(customer_domain=domain)
-    return (
-        DealRegistration.objects.filter(status__in=DealRegistration.ACTIVE)
-        .exclude(partner_id=registration.partner_id)
-        .exclude(pk=registration.pk)
-        .filter(match)
-        .annotate(similarity=TrigramSimilarity("customer_name_normalized", name))
-        .values("id", "similarity", "customer_domain", "submitted_at", "status")
+        customer |= Q(customer_domain=domain)
+    reg_products = DealRegistration.product_lines.through.objects
+    opp_products = DirectOpportunity.product_lines.through.objects
+    own = reg_products.filter(dealregistration_id=registration_id).values("productline_id")
+    reg_shared = reg_products.filter(dealregistration_id=OuterRef("pk"), productline_id__in=own)
+    opp_shared = opp_products.filter(directopportunity_id=OuterRef("pk"), productline_id__in=own)
+    registrations = (
+        DealRegistration.objects.filter(
+            customer, tenant_id=tenant_id, status__in=DealRegistration.ACTIVE
+        )
+        .exclude(partner_id=partner_id)
+        .exclude(pk=registration_id)
+        .filter(Exists(reg_shared))
+        .annotate(
+            kind=Value("registration"),
+            similarity=TrigramSimilarity("customer_name_normalized", name),
+            same_domain=_same_domain(domain),
+            shared=ArraySubquery(reg_shared.values("productline__name")),
+            filed=F("submitted_at"),
+            state=F("status"),
+        )
+        .order_by()
+        .values(*MATCH_COLUMNS)
     )
-
-
-def candidate_opportunities(registration: DealRegistration, threshold: Decimal):
-    name, domain = registration.customer_name_normalized, registration.customer_domain
-    match = Q(customer_name_normalized__trigram_similar=name)
-    if domain:
-        match |= Q(customer_domain=domain)
-    return (
-        DirectOpportunity.objects.filter(stage__in=DirectOpportunity.OPEN_STAGES)
-        .filter(match)
-        .annotate(similarity=TrigramSimilarity("customer_name_normalized", name))
-        .values("id", "similarity", "customer_domain")
+    opportunities = (
+        DirectOpportunity.objects.filter(
+            customer, tenant_id=tenant_id, stage__in=DirectOpportunity.OPEN_STAGES
+        )
+        .filter(
+            Exists(opp_shared) | ~Exists(opp_products.filter(directopportunity_id=OuterRef("pk")))
+        )
+        .annotate(
+            kind=Value("opportunity"),
+            similarity=TrigramSimilarity("customer_name_normalized", name),
+            same_domain=_same_domain(domain),
+            shared=ArraySubquery(opp_shared.values("productline__name")),
+            filed=Value(None, output_field=DateTimeField()),
+            state=F("stage"),
+        )
+        .order_by()
+        .values(*MATCH_COLUMNS)
     )
+    return registrations.union(opportunities, all=True)
 
 
-def _product_names(model, ids) -> dict:
-    """{object id: {product line id: name}} for the given ids."""
-    through = model.product_lines.through
-    owner = f"{model._meta.model_name}_id"
-    result: dict = {}
-    rows = through.objects.filter(**{f"{owner}__in": ids}).values_list(
-        owner, "productline_id", "productline__name"
-    )
-    for owner_id, product_id, product_name in rows:
-        result.setdefault(owner_id, {})[product_id] = product_name
-    return result
+# Placeholders the compiled query is built with; each stands for one input.
+_SLOTS = {
+    "tenant": uuid.UUID("00000000-0000-4000-8000-00000000a001"),
+    "partner": uuid.UUID("00000000-0000-4000-8000-00000000a002"),
+    "registration": uuid.UUID("00000000-0000-4000-8000-00000000a003"),
+    "name": "\x01name\x01",
+    "domain": "\x01domain\x01",
+}
+_compiled: dict[bool, tuple[str, list]] = {}
+
+
+def _compiled_match(with_domain: bool) -> tuple[str, list]:
+    """The ORM's SQL for the match, compiled once per process (and per
+    shape: with or without a domain) with placeholder inputs, and the map of
+    which parameter takes which input. Building and compiling this query
+    costs the ORM about twice what PostgreSQL needs to run it; every check
+    would pay that again for the same SQL."""
+    if with_domain not in _compiled:
+        tenant = Tenant(pk=_SLOTS["tenant"])
+        with scope(tenant=tenant):
+            queryset = _match_queryset(
+                _SLOTS["tenant"],
+                _SLOTS["partner"],
+                _SLOTS["registration"],
+                _SLOTS["name"],
+                _SLOTS["domain"] if with_domain else "",
+            )
+            sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+        slots = {value: key for key, value in _SLOTS.items()}
+        plan = [("slot", slots[p]) if _is_slot(p, slots) else ("value", p) for p in params]
+        _compiled[with_domain] = (sql, plan)
+    return _compiled[with_domain]
+
+
+def _is_slot(param, slots) -> bool:
+    try:
+        return param in slots
+    except TypeError:  # unhashable parameters (lists) are never slots
+        return False
+
+
+def match(registration: DealRegistration) -> list[dict]:
+    """Who else claims this customer, in one query: other partners' active
+    registrations sharing a product line, and open direct opportunities
+    sharing a product line (or with none recorded), whose domain is the same
+    or whose normalized name is similar enough (the % operator, with the
+    threshold set by ``_set_threshold``, so the GIN index serves it).
+
+    Rows: id, kind, similarity, same_domain, shared (product names), filed,
+    state. The tenant is bound explicitly (the compiled SQL runs outside the
+    ORM's scoped manager)."""
+    sql, plan = _compiled_match(bool(registration.customer_domain))
+    inputs = {
+        "tenant": registration.tenant_id,
+        "partner": registration.partner_id,
+        "registration": registration.pk,
+        "name": registration.customer_name_normalized,
+        "domain": registration.customer_domain,
+    }
+    params = [inputs[value] if kind == "slot" else value for kind, value in plan]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [dict(zip(MATCH_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
 
 
 def find_conflicts(
@@ -91,71 +187,50 @@ def find_conflicts(
     """Recompute and store the conflicts of ``registration``; mark it, and
     the registrations it conflicts with, as under conflict review."""
     now = now or timezone.now()
-    settings_row = DealRegSettings.for_tenant(registration.tenant)
-    threshold = settings_row.name_similarity_threshold
-    own_products = dict(registration.product_lines.values_list("id", "name"))
+    threshold = DealRegSettings.for_tenant(registration.tenant).name_similarity_threshold
     found: list[Conflict] = []
     with transaction.atomic():
+        # One check (or decision) per tenant at a time: two registrations of
+        # the same customer checked at once would otherwise deadlock flagging
+        # each other's rows, or one could reset the other's fresh "conflict"
+        # to "clear". The lock is the decisions' one, which approve() takes
+        # before this (it is re-entrant).
+        from .services import _serialize_decisions
+
+        _serialize_decisions(registration.tenant)
         _set_threshold(threshold)
-        others = list(candidate_registrations(registration, threshold))
-        other_products = _product_names(DealRegistration, [o["id"] for o in others])
-        for other in others:
-            shared = sorted(
-                name
-                for pid, name in own_products.items()
-                if pid in other_products.get(other["id"], {})
+        for row in match(registration):
+            shared = sorted(row["shared"])
+            reasons = _reasons(row["same_domain"], row["similarity"], shared, threshold)
+            conflict = Conflict(
+                tenant_id=registration.tenant_id,
+                registration=registration,
+                score=_score(row["same_domain"], row["similarity"]),
+                found_at=now,
             )
-            if not shared:
-                continue
-            same_domain = bool(registration.customer_domain) and (
-                other["customer_domain"] == registration.customer_domain
-            )
-            first = other["submitted_at"] is not None and (
-                registration.submitted_at is None
-                or other["submitted_at"] < registration.submitted_at
-            )
-            found.append(
-                Conflict(
-                    tenant_id=registration.tenant_id,
-                    registration=registration,
-                    other_registration_id=other["id"],
-                    score=_score(same_domain, other["similarity"]),
-                    reasons=_reasons(same_domain, other["similarity"], shared, threshold),
-                    other_filed_first=first or other["status"] == DealRegistration.Status.APPROVED,
-                    found_at=now,
+            if row["kind"] == "registration":
+                conflict.other_registration_id = row["id"]
+                conflict.reasons = reasons
+                conflict.other_filed_first = row["state"] == DealRegistration.Status.APPROVED or (
+                    row["filed"] is not None
+                    and (
+                        registration.submitted_at is None
+                        or row["filed"] < registration.submitted_at
+                    )
                 )
-            )
-        opportunities = list(candidate_opportunities(registration, threshold))
-        opp_products = _product_names(DirectOpportunity, [o["id"] for o in opportunities])
-        for opp in opportunities:
-            theirs = opp_products.get(opp["id"], {})
-            shared = sorted(name for pid, name in own_products.items() if pid in theirs)
-            if theirs and not shared:
-                continue
-            same_domain = bool(registration.customer_domain) and (
-                opp["customer_domain"] == registration.customer_domain
-            )
-            found.append(
-                Conflict(
-                    tenant_id=registration.tenant_id,
-                    registration=registration,
-                    direct_opportunity_id=opp["id"],
-                    score=_score(same_domain, opp["similarity"]),
-                    reasons=[
-                        "direct opportunity",
-                        *_reasons(same_domain, opp["similarity"], shared, threshold),
-                    ],
-                    other_filed_first=True,
-                    found_at=now,
-                )
-            )
+            else:
+                conflict.direct_opportunity_id = row["id"]
+                conflict.reasons = ["direct opportunity", *reasons]
+                conflict.other_filed_first = True
+            found.append(conflict)
+        found.sort(key=lambda c: c.score, reverse=True)
         Conflict.objects.filter(registration=registration).delete()
         Conflict.objects.bulk_create(found)
         other_ids = [c.other_registration_id for c in found if c.other_registration_id]
         if other_ids:
-            DealRegistration.objects.filter(pk__in=other_ids).update(
+            DealRegistration.objects.filter(pk__in=other_ids).exclude(
                 conflict_state=ConflictState.CONFLICT
-            )
+            ).update(conflict_state=ConflictState.CONFLICT)
         has_any = bool(found) or Conflict.objects.filter(other_registration=registration).exists()
         state = ConflictState.CONFLICT if has_any else ConflictState.CLEAR
         if registration.conflict_state != state:

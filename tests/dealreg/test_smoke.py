@@ -39,3 +39,32 @@ def test_two_partners_same_customer_both_flagged_and_second_approval_needs_overr
             services.approve(second, by=ops)
         approved = services.approve(second, by=ops, override_reason="Different division")
         assert approved.status == DealRegistration.Status.APPROVED
+
+
+@pytest.mark.parametrize("domain", ["initech.example", ""])
+def test_compiled_match_returns_what_the_orm_query_returns(acme, globex, submit_as, domain):
+    """The conflict match runs the ORM's SQL compiled once with placeholder
+    inputs; with real inputs it must give the ORM query's rows exactly, and
+    never rows of another tenant."""
+    from django.db import transaction
+
+    from dealreg.conflicts import _match_queryset, _set_threshold, match
+
+    with acme.scope():
+        other_member = factories.make_member(
+            acme.tenant, Role.PARTNER_USER, partner=acme.other_partner
+        )
+    submit_as(globex, customer_name="Initech Corporation", customer_domain=domain)
+    submit_as(acme, member=other_member, customer_name="Initech Corp", customer_domain=domain)
+    mine = submit_as(acme, customer_name="Initech Corporation", customer_domain=domain)
+    with acme.scope(), transaction.atomic():
+        _set_threshold("0.6")
+        compiled = match(mine)
+        orm = list(
+            _match_queryset(
+                mine.tenant_id, mine.partner_id, mine.pk, mine.customer_name_normalized, domain
+            )
+        )
+    assert compiled == orm
+    assert len(compiled) == 1 and compiled[0]["kind"] == "registration"
+    assert compiled[0]["shared"] == ["Firewall"]

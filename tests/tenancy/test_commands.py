@@ -2,6 +2,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django_scopes import scopes_disabled
 
+from dealreg.models import DealRegistration
 from partners.models import Partner, Tier
 from prm.tenancy.models import Membership, Tenant, TenantDomain, User
 from prm.tenancy.roles import Role
@@ -69,8 +70,17 @@ def test_seed_demo_is_idempotent(capsys):
             "partners": Partner.objects.count(),
             "tiers": Tier.objects.count(),
             "memberships": Membership.objects.count(),
+            "registrations": DealRegistration.objects.count(),
         }
-        assert counts == {"tenants": 2, "partners": 40, "tiers": 8, "memberships": 14}
+        assert counts == {
+            "tenants": 2,
+            "partners": 40,
+            "tiers": 8,
+            "memberships": 16,
+            "registrations": 10,
+        }
+        statuses = set(DealRegistration.objects.values_list("status", flat=True))
+        assert {"submitted", "approved", "won", "more_info_requested"} <= statuses
         for slug in ("acme", "globex"):
             roles = set(Membership.objects.filter(tenant__slug=slug).values_list("role", flat=True))
             assert roles == {r.value for r in Role}

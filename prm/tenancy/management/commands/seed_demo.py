@@ -78,6 +78,13 @@ COUNTRIES = ["US", "CA", "GB", "DE", "FR", "AU", "JP", "BR", "NL", "SG", "IN", "
 TYPES = [t.value for t in Partner.Type]
 STATUSES = ["active"] * 6 + ["onboarding", "prospect", "active", "suspended"]
 
+PRODUCT_LINES = [
+    ("fw", "Firewall"),
+    ("sdwan", "SD-WAN"),
+    ("edr", "Endpoint Security"),
+    ("cloud", "Cloud Security"),
+]
+
 ROLE_LOGINS = [
     (Role.OPS_ADMIN, "ops", "Olivia Ops"),
     (Role.CHANNEL_MANAGER, "cm", "Carlos Channel"),
@@ -189,5 +196,72 @@ class Command(BaseCommand):
                 user=people[role],
                 defaults={"role": role, "partner": home_partner},
             )
+        self._seed_dealreg(tenant, partners, people, second_cm)
         host = tenant.absolute_url("/")
         return [(host, role.value, people[role].email) for role, _l, _n in ROLE_LOGINS]
+
+    def _seed_dealreg(self, tenant, partners, people, second_cm) -> None:
+        """Product lines and a handful of registrations in every state, once."""
+        import uuid
+        from datetime import timedelta
+        from decimal import Decimal
+
+        from django.utils import timezone
+
+        from dealreg import services as dealreg
+        from dealreg.models import DealRegistration, DealRegSettings, ProductLine
+
+        DealRegSettings.for_tenant(tenant)
+        products = {}
+        for code, name in PRODUCT_LINES:
+            products[code], _ = ProductLine.objects.get_or_create(
+                tenant=tenant, code=code, defaults={"name": name}
+            )
+        if DealRegistration.objects.exists():
+            return
+        partner_user = Membership.objects.get(user=people[Role.PARTNER_USER])
+        other_member, _ = Membership.objects.get_or_create(
+            tenant=tenant,
+            user=_user(f"sales@{partners[1].domain}", f"{partners[1].name} Sales"),
+            defaults={"role": Role.PARTNER_USER, "partner": partners[1]},
+        )
+        ops = Membership.objects.get(user=people[Role.OPS_ADMIN])
+        today = timezone.localdate()
+
+        def register(member, customer, domain, value, lines, days=60):
+            return dealreg.submit(
+                tenant=tenant,
+                by=member,
+                given=dealreg.RegistrationInput(
+                    data={
+                        "customer_name": customer,
+                        "customer_domain": domain,
+                        "customer_country": "US",
+                        "customer_contact_name": "Head of IT",
+                        "customer_contact_email": f"it@{domain}",
+                        "estimated_value": Decimal(value),
+                        "currency": tenant.base_currency,
+                        "expected_close_date": today + timedelta(days=days),
+                        "description": "Demo registration",
+                    },
+                    product_lines=[products[c] for c in lines],
+                ),
+                client_token=uuid.uuid4(),
+            )
+
+        register(partner_user, "Initech Corporation", "initech.example", "48000", ["fw"])
+        approved = register(
+            partner_user, "Umbrella Health", "umbrella.example", "120000", ["fw", "edr"]
+        )
+        dealreg.approve(approved, by=ops, reason="Clear: no competing registrations.")
+        won = register(partner_user, "Stark Logistics", "stark.example", "30000", ["sdwan"])
+        dealreg.approve(won, by=ops)
+        dealreg.record_outcome(
+            won, by=partner_user, won=True, amount=Decimal("31500.00"), close_date=today
+        )
+        asked = register(partner_user, "Wayne Foods", "wayne.example", "22000", ["cloud"])
+        dealreg.request_info(
+            asked, by=ops, message="Who is the economic buyer, and is there a budget approved?"
+        )
+        # The same customer as the first registration, from another partner.
+        register(other_member, "Initech Corp.", "initech.example", "51000", ["fw"])

@@ -1,0 +1,559 @@
+"""`make bench-dealreg`: deal registration at scale.
+
+Seeds one tenant with 5,000 partners, BENCH_ROWS registrations (default
+1,000,000; a tenth of them waiting for a decision) and BENCH_ROWS/5 direct
+opportunities, in bulk SQL, then measures in one run:
+
+- the conflict check of new registrations (p50/p95), beside the same match
+  written as one hand-made SQL query;
+- the portal's registration list and the admin changelist (p95 server time
+  and query count, at two data sizes to show the count does not grow);
+- the SLA sweep with 100,000 open registrations.
+
+Run it on its own database (the Makefile uses PRM_DB_NAME=prm_bench): it
+replaces the bench tenant's data each time.
+"""
+
+import os
+import statistics
+import time
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from dealreg import services
+from dealreg.conflicts import _set_threshold, find_conflicts, match
+from dealreg.models import DealRegistration, DealRegSettings, ProductLine
+from partners.models import Partner, Tier
+from partners.normalize import normalize_name
+from prm.tenancy.models import Membership, Tenant, User
+from prm.tenancy.roles import Role
+from prm.tenancy.scoping import tenant_scope
+
+WORDS_A = [
+    "acme",
+    "apex",
+    "arc",
+    "atlas",
+    "aurora",
+    "beacon",
+    "blue",
+    "bright",
+    "cedar",
+    "cobalt",
+    "crest",
+    "delta",
+    "echo",
+    "ember",
+    "falcon",
+    "fusion",
+    "global",
+    "granite",
+    "harbor",
+    "helix",
+    "horizon",
+    "iron",
+    "jade",
+    "keystone",
+    "lumen",
+    "maple",
+    "matrix",
+    "meridian",
+    "nexus",
+    "north",
+    "nova",
+    "oak",
+    "orbit",
+    "peak",
+    "pine",
+    "pioneer",
+    "pivot",
+    "prime",
+    "quantum",
+    "radiant",
+    "red",
+    "river",
+    "rock",
+    "sage",
+    "sierra",
+    "silver",
+    "sky",
+    "solar",
+    "spark",
+    "sterling",
+    "stone",
+    "summit",
+    "swift",
+    "terra",
+    "titan",
+    "true",
+    "union",
+    "vertex",
+    "vista",
+    "wave",
+    "west",
+    "zenith",
+    "alpine",
+    "amber",
+    "bold",
+    "canyon",
+]
+WORDS_B = [
+    "analytics",
+    "bank",
+    "biotech",
+    "builders",
+    "capital",
+    "chemicals",
+    "cloud",
+    "consulting",
+    "data",
+    "design",
+    "devices",
+    "dynamics",
+    "energy",
+    "engineering",
+    "foods",
+    "freight",
+    "games",
+    "health",
+    "holdings",
+    "hotels",
+    "industries",
+    "insurance",
+    "labs",
+    "logistics",
+    "media",
+    "medical",
+    "metals",
+    "mining",
+    "motors",
+    "networks",
+    "partners",
+    "pharma",
+    "power",
+    "retail",
+    "robotics",
+    "security",
+    "semiconductors",
+    "shipping",
+    "software",
+    "solutions",
+    "steel",
+    "systems",
+    "telecom",
+    "textiles",
+    "therapeutics",
+    "transport",
+    "travel",
+    "ventures",
+    "water",
+    "wireless",
+    "works",
+]
+SUFFIXES = ["Inc", "LLC", "Ltd", "GmbH", "Corp", "SA", "", "", "", ""]
+
+PASSWORD = "bench-pass-2026"
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+class Command(BaseCommand):
+    help = "Seed a large deal registration data set and print the performance figures."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--rows", type=int, default=int(os.environ.get("BENCH_ROWS", 1_000_000))
+        )
+        parser.add_argument("--partners", type=int, default=5000)
+        parser.add_argument("--samples", type=int, default=200)
+        parser.add_argument("--requests", type=int, default=60)
+        parser.add_argument("--reuse", action="store_true", help="Keep already seeded data.")
+
+    def handle(self, *args, **opts):
+        if not connection.settings_dict["NAME"].startswith("prm_bench"):
+            raise CommandError("Run the benchmark on its own database: PRM_DB_NAME=prm_bench.")
+        rows = opts["rows"]
+        with scopes_disabled():
+            tenant = Tenant.objects.filter(slug="bench").first()
+        seeded = False
+        if tenant is None or not opts["reuse"]:
+            tenant = self.seed(rows, opts["partners"])
+            seeded = True
+        with tenant_scope(tenant):
+            results = {}
+            for step in (
+                lambda: self.bench_conflicts(tenant, opts["samples"]),
+                lambda: self.bench_pages(tenant, opts["requests"]),
+                lambda: self.bench_sla(tenant),
+            ):
+                figures = step()
+                self.log("  " + ", ".join(f"{k}={v:.2f}" for k, v in figures.items()))
+                results.update(figures)
+        self.report(rows, seeded, results)
+
+    # --- seeding ------------------------------------------------------------
+
+    def log(self, message: str) -> None:
+        self.stdout.write(message)
+        self.stdout.flush()
+
+    def seed(self, rows: int, partner_count: int) -> Tenant:
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            # A dedicated database: clearing every tenant and person is quick
+            # (cascading through a million rows with the ORM is not).
+            cursor.execute("TRUNCATE tenancy_tenant, tenancy_user CASCADE")
+        tenant = Tenant.objects.create(slug="bench", name="Bench Corp", timezone="America/New_York")
+        with tenant_scope(tenant), transaction.atomic():
+            tier = Tier.objects.create(tenant=tenant, name="Gold", rank=3)
+            products = [
+                ProductLine.objects.create(tenant=tenant, name=f"Product {i}", code=f"p{i}")
+                for i in range(10)
+            ]
+            users = {}
+            for role, local in (
+                (Role.OPS_ADMIN, "ops"),
+                (Role.CHANNEL_MANAGER, "cm"),
+                (Role.PARTNER_USER, "partner"),
+            ):
+                users[role] = User.objects.create_user(
+                    email=f"{local}@bench.example", password=PASSWORD
+                )
+            partners = Partner.objects.bulk_create(
+                Partner(
+                    tenant=tenant,
+                    name=f"Bench Partner {i:05d}",
+                    normalized_name=normalize_name(f"Bench Partner {i:05d}"),
+                    domain=f"partner{i:05d}.bench.example",
+                    website=f"https://partner{i:05d}.bench.example",
+                    partner_type=Partner.Type.RESELLER,
+                    country="US",
+                    tier=tier,
+                    status=Partner.Status.ACTIVE,
+                    channel_manager=users[Role.CHANNEL_MANAGER],
+                )
+                for i in range(partner_count)
+            )
+            Membership.objects.create(
+                tenant=tenant, user=users[Role.OPS_ADMIN], role=Role.OPS_ADMIN
+            )
+            Membership.objects.create(
+                tenant=tenant, user=users[Role.CHANNEL_MANAGER], role=Role.CHANNEL_MANAGER
+            )
+            Membership.objects.create(
+                tenant=tenant,
+                user=users[Role.PARTNER_USER],
+                role=Role.PARTNER_USER,
+                partner=partners[0],
+            )
+            DealRegSettings.for_tenant(tenant)
+        self.log(f"seed: tenant, {partner_count} partners ({time.perf_counter() - started:.1f}s)")
+        self.seed_registrations(tenant, rows, users, [p.pk for p in products])
+        self.log(f"seed: done in {time.perf_counter() - started:.1f}s")
+        return tenant
+
+    def seed_registrations(self, tenant, rows, users, product_ids) -> None:
+        started = time.perf_counter()
+        name_sql = (
+            "initcap((%(a)s::text[])[1 + (hashint4(n) & 2147483647) %% %(na)s] || ' ' || "
+            "(%(b)s::text[])[1 + (hashint4(n * 7 + 3) & 2147483647) %% %(nb)s] || ' ' || "
+            "(%(a)s::text[])[1 + (hashint4(n * 13 + 5) & 2147483647) %% %(na)s])"
+        )
+        params = {
+            "a": WORDS_A,
+            "na": len(WORDS_A),
+            "b": WORDS_B,
+            "nb": len(WORDS_B),
+            "tenant": tenant.pk,
+            "cm": users[Role.CHANNEL_MANAGER].pk,
+            "submitter": users[Role.PARTNER_USER].pk,
+            "rows": rows,
+            "opps": rows // 5,
+            "products": product_ids,
+        }
+        # One transaction: a failure leaves the indexes as they were.
+        with transaction.atomic(), connection.cursor() as cursor:
+            # Bulk load without the secondary indexes, then build them once.
+            cursor.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN "
+                "('dealreg_dealregistration', 'dealreg_directopportunity', "
+                "'dealreg_dealregistration_product_lines') AND indexdef NOT LIKE '%%UNIQUE%%'"
+            )
+            indexes = cursor.fetchall()
+            for name, _definition in indexes:
+                cursor.execute(f'DROP INDEX IF EXISTS "{name}"')
+            cursor.execute(
+                "CREATE TEMP TABLE bench_partners AS SELECT row_number() OVER (ORDER BY id) - 1"
+                " AS i, id FROM partners_partner WHERE tenant_id = %(tenant)s",
+                params,
+            )
+            cursor.execute(
+                f"""
+                INSERT INTO dealreg_dealregistration (
+                    id, tenant_id, code, partner_id, submitted_by_id, customer_name,
+                    customer_name_normalized, customer_domain, customer_country,
+                    customer_contact_name, customer_contact_email, customer_contact_phone,
+                    estimated_value, currency, expected_close_date, description, custom_data,
+                    status, conflict_state, approver_id, submitted_at, sla_due_at, sla_cycle,
+                    sla_next_check_at, decided_at, decision_reason, sla_met, protected_until,
+                    extension_count, won_currency, lost_reason, created_at, updated_at)
+                SELECT gen_random_uuid(), %(tenant)s, 'DR-' || lpad(upper(to_hex(n)), 8, '0'),
+                    p.id, %(submitter)s, s.name, lower(s.name),
+                    replace(lower(s.name), ' ', '-') || '.example', 'US', '', '', '',
+                    (1000 + n %% 500000)::numeric(14,2), 'USD',
+                    current_date + (n %% 180), '', '{{}}'::jsonb,
+                    s.status, 'clear', %(cm)s, s.at, s.at + interval '2 days', 1,
+                    CASE WHEN s.status = 'submitted'
+                         THEN now() + ((n %% 100) - 1) * interval '1 hour' END,
+                    CASE WHEN s.status <> 'submitted' THEN s.at + interval '1 day' END,
+                    '', CASE WHEN s.status <> 'submitted' THEN true END,
+                    CASE WHEN s.status = 'approved' THEN current_date + (n %% 90) END,
+                    0, '', '', s.at, s.at
+                FROM generate_series(1, %(rows)s) AS n
+                CROSS JOIN LATERAL (SELECT {name_sql} AS name,
+                    CASE WHEN n %% 10 = 0 THEN 'submitted' WHEN n %% 10 IN (1, 2) THEN 'approved'
+                         WHEN n %% 10 IN (3, 4, 5) THEN 'won' WHEN n %% 10 = 6 THEN 'rejected'
+                         ELSE 'lost' END AS status,
+                    now() - (n %% 720) * interval '1 hour' AS at) AS s
+                JOIN bench_partners p ON p.i = n %% (SELECT count(*) FROM bench_partners)
+                """,
+                params,
+            )
+            cursor.execute(
+                """
+                INSERT INTO dealreg_dealregistration_product_lines
+                    (dealregistration_id, productline_id)
+                SELECT r.id, (%(products)s::uuid[])[1 + (hashtext(r.code) & 2147483647) %% 10]
+                FROM dealreg_dealregistration r WHERE r.tenant_id = %(tenant)s
+                """,
+                params,
+            )
+            cursor.execute(
+                f"""
+                INSERT INTO dealreg_directopportunity (
+                    id, tenant_id, external_id, customer_name, customer_name_normalized,
+                    customer_domain, customer_country, owner_name, owner_email, stage, amount,
+                    currency, close_date, imported_at)
+                SELECT gen_random_uuid(), %(tenant)s, 'OPP-' || n, s.name, lower(s.name),
+                    replace(lower(s.name), ' ', '-') || '.example', 'US', 'Direct Rep', '',
+                    CASE WHEN n %% 3 = 0 THEN 'closed_won' ELSE 'negotiation' END,
+                    (5000 + n %% 100000)::numeric(14,2), 'USD', current_date + (n %% 90), now()
+                FROM generate_series(1, %(opps)s) AS n
+                CROSS JOIN LATERAL (SELECT {name_sql.replace("n * ", "(n + 7919) * ")} AS name) s
+                """,
+                params,
+            )
+            self.log(
+                f"seed: {rows} registrations + {rows // 5} opportunities inserted "
+                f"({time.perf_counter() - started:.1f}s)"
+            )
+            # Django's foreign keys are deferred; check them now so the
+            # indexes can be built inside this transaction.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            for _name, definition in indexes:
+                cursor.execute(definition)
+            cursor.execute("ANALYZE dealreg_dealregistration")
+            cursor.execute("ANALYZE dealreg_directopportunity")
+            cursor.execute("ANALYZE dealreg_dealregistration_product_lines")
+        self.log(f"seed: indexes rebuilt, analyzed ({time.perf_counter() - started:.1f}s)")
+
+    # --- measurements --------------------------------------------------------------
+
+    def bench_conflicts(self, tenant, samples: int) -> dict:
+        member = Membership.objects.select_related("user", "partner").get(role=Role.PARTNER_USER)
+        products = list(ProductLine.objects.all()[:2])
+        existing = list(
+            DealRegistration.objects.filter(status="approved")
+            .exclude(partner=member.partner)
+            .values_list("customer_name", flat=True)[: samples * 3 : 3]
+        )
+        check_ms, orm_ms, sql_ms, matches = [], [], [], []
+        settings_row = DealRegSettings.for_tenant(tenant)
+        for i, name in enumerate(existing[:samples]):
+            variant = name if i % 2 else f"{name} {SUFFIXES[i % len(SUFFIXES)]}".strip()
+            with transaction.atomic():
+                registration = services.submit(
+                    tenant=tenant,
+                    by=member,
+                    given=services.RegistrationInput(
+                        data={
+                            "customer_name": variant,
+                            "customer_domain": ""
+                            if i % 3
+                            else name.lower().replace(" ", "-") + ".example",
+                            "customer_country": "US",
+                            "estimated_value": Decimal("10000"),
+                            "currency": "USD",
+                            "expected_close_date": timezone.localdate() + timedelta(days=30),
+                        },
+                        product_lines=products,
+                    ),
+                    client_token=uuid.uuid4(),
+                )
+                started = time.perf_counter()
+                found = find_conflicts(registration)
+                check_ms.append((time.perf_counter() - started) * 1000)
+                matches.append(len(found))
+                started = time.perf_counter()
+                with transaction.atomic():
+                    _set_threshold(settings_row.name_similarity_threshold)
+                    match(registration)
+                orm_ms.append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                self.conflicts_sql(registration, settings_row.name_similarity_threshold)
+                sql_ms.append((time.perf_counter() - started) * 1000)
+                transaction.set_rollback(True)
+        return {
+            "conflict_p50_ms": statistics.median(check_ms),
+            "conflict_p95_ms": pct(check_ms, 95),
+            "match_p50_ms": statistics.median(orm_ms),
+            "match_p95_ms": pct(orm_ms, 95),
+            "sql_p50_ms": statistics.median(sql_ms),
+            "sql_p95_ms": pct(sql_ms, 95),
+            "conflict_matches_avg": statistics.mean(matches),
+        }
+
+    def conflicts_sql(self, registration, threshold) -> list:
+        """The same match as dealreg.conflicts.find_conflicts, as one query
+        (registrations and direct opportunities, product overlap, scores),
+        without storing the result."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('pg_trgm.similarity_threshold', %s, true)", [str(threshold)]
+            )
+            cursor.execute(
+                """
+                WITH own AS (
+                    SELECT productline_id FROM dealreg_dealregistration_product_lines
+                    WHERE dealregistration_id = %(id)s)
+                SELECT 'registration', r.id, similarity(r.customer_name_normalized, %(name)s),
+                       r.customer_domain = %(domain)s
+                FROM dealreg_dealregistration r
+                WHERE r.tenant_id = %(tenant)s AND r.partner_id <> %(partner)s AND r.id <> %(id)s
+                  AND r.status IN ('submitted', 'more_info_requested', 'approved')
+                  AND (r.customer_name_normalized %% %(name)s
+                       OR (%(domain)s <> '' AND r.customer_domain = %(domain)s))
+                  AND EXISTS (SELECT 1 FROM dealreg_dealregistration_product_lines x
+                              WHERE x.dealregistration_id = r.id
+                                AND x.productline_id IN (SELECT productline_id FROM own))
+                UNION ALL
+                SELECT 'opportunity', o.id, similarity(o.customer_name_normalized, %(name)s),
+                       o.customer_domain = %(domain)s
+                FROM dealreg_directopportunity o
+                WHERE o.tenant_id = %(tenant)s
+                  AND o.stage IN ('prospecting', 'qualification', 'proposal', 'negotiation')
+                  AND (o.customer_name_normalized %% %(name)s
+                       OR (%(domain)s <> '' AND o.customer_domain = %(domain)s))
+                  AND (NOT EXISTS (SELECT 1 FROM dealreg_directopportunity_product_lines y
+                                   WHERE y.directopportunity_id = o.id)
+                       OR EXISTS (SELECT 1 FROM dealreg_directopportunity_product_lines y
+                                  WHERE y.directopportunity_id = o.id
+                                    AND y.productline_id IN (SELECT productline_id FROM own)))
+                """,
+                {
+                    "id": registration.pk,
+                    "tenant": registration.tenant_id,
+                    "partner": registration.partner_id,
+                    "name": registration.customer_name_normalized,
+                    "domain": registration.customer_domain,
+                },
+            )
+            return cursor.fetchall()
+
+    def time_page(self, client: Client, url: str, requests: int) -> tuple[float, int]:
+        client.get(url)  # warm up
+        times, counts = [], []
+        for _ in range(requests):
+            with CaptureQueriesContext(connection) as queries:
+                started = time.perf_counter()
+                response = client.get(url)
+                times.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                raise CommandError(f"{url} answered {response.status_code}")
+            counts.append(len(queries.captured_queries))
+        return pct(times, 95), max(counts)
+
+    def bench_pages(self, tenant, requests: int) -> dict:
+        host = f"{tenant.slug}.localhost"
+        results = {}
+        partner_client = Client(HTTP_HOST=host)
+        partner_client.force_login(
+            User.objects.get(email="partner@bench.example"),
+            backend="prm.tenancy.auth.TenantAuthenticationBackend",
+        )
+        admin_client = Client(HTTP_HOST=host)
+        admin_client.force_login(
+            User.objects.get(email="cm@bench.example"),
+            backend="prm.tenancy.auth.TenantAuthenticationBackend",
+        )
+        pages = {
+            "portal_list": (partner_client, "/deals/"),
+            "portal_list_filtered": (partner_client, "/deals/?status=approved&q=a"),
+            "admin_list": (admin_client, "/admin/dealreg/dealregistration/"),
+            "admin_list_filtered": (
+                admin_client,
+                "/admin/dealreg/dealregistration/?status__exact=submitted",
+            ),
+        }
+        for key, (client, url) in pages.items():
+            p95, queries = self.time_page(client, url, requests)
+            results[f"{key}_p95_ms"] = p95
+            results[f"{key}_queries"] = queries
+        return results
+
+    def bench_sla(self, tenant) -> dict:
+        from dealreg import sla
+
+        open_count = DealRegistration.objects.filter(status__in=DealRegistration.PENDING).count()
+        with transaction.atomic():
+            started = time.perf_counter()
+            sla.sweep(tenant, now=timezone.now())
+            elapsed = time.perf_counter() - started
+            transaction.set_rollback(True)
+        return {"sla_sweep_s": elapsed, "sla_open": open_count}
+
+    def report(self, rows: int, seeded: bool, r: dict) -> None:
+        # The ratio compares like with like: the ORM match (what the check
+        # asks the database) against the same match as one hand-made query.
+        ratio = r["match_p95_ms"] / r["sql_p95_ms"] if r["sql_p95_ms"] else float("inf")
+        lines = [
+            "",
+            f"Deal registration benchmark: {rows:,} registrations"
+            + ("" if seeded else " (reused data)"),
+            f"{'measure':<44}{'value':>14}{'target':>14}",
+            f"{'conflict check p50 (ms)':<44}{r['conflict_p50_ms']:>14.2f}",
+            f"{'conflict check p95 (ms)':<44}{r['conflict_p95_ms']:>14.2f}{'<= 20':>14}",
+            f"{'  of which the ORM match p50 (ms)':<44}{r['match_p50_ms']:>14.2f}",
+            f"{'  of which the ORM match p95 (ms)':<44}{r['match_p95_ms']:>14.2f}",
+            f"{'hand-made SQL p50 (ms)':<44}{r['sql_p50_ms']:>14.2f}",
+            f"{'hand-made SQL p95 (ms)':<44}{r['sql_p95_ms']:>14.2f}",
+            f"{'ORM match / hand-made SQL (p95)':<44}{ratio:>14.2f}{'<= 1.5':>14}",
+            f"{'matches per check (mean)':<44}{r['conflict_matches_avg']:>14.1f}",
+        ]
+        for key in ("portal_list", "portal_list_filtered", "admin_list", "admin_list_filtered"):
+            lines.append(f"{key + ' p95 (ms)':<44}{r[key + '_p95_ms']:>14.2f}{'<= 100':>14}")
+            lines.append(f"{key + ' queries':<44}{r[key + '_queries']:>14d}")
+        lines.append(
+            f"{'SLA sweep over ' + format(r['sla_open'], ',') + ' open (s)':<44}"
+            f"{r['sla_sweep_s']:>14.3f}{'<= 1':>14}"
+        )
+        portal = max(r["portal_list_p95_ms"], r["portal_list_filtered_p95_ms"])
+        admin = max(r["admin_list_p95_ms"], r["admin_list_filtered_p95_ms"])
+        lines.append(
+            f"RESULT conflict_p95_ms={r['conflict_p95_ms']:.2f} conflict_vs_sql={ratio:.2f} "
+            f"portal_list_p95_ms={portal:.2f} admin_list_p95_ms={admin:.2f} "
+            f"sla_sweep_s={r['sla_sweep_s']:.3f}"
+        )
+        self.stdout.write("\n".join(lines))
