@@ -241,7 +241,8 @@ def find_conflicts(
 
 def conflicts_of(registration: DealRegistration) -> list[dict]:
     """Both sides of the stored conflicts, oldest filing first, for the
-    approver: [{"conflict", "other" (registration or None), "opportunity"}]."""
+    approver: [{"conflict", "other" (registration or None), "opportunity"}].
+    A pair checked from both sides is listed once, with its higher score."""
     rows = []
     for conflict in Conflict.objects.filter(registration=registration).select_related(
         "other_registration__partner", "direct_opportunity"
@@ -258,10 +259,17 @@ def conflicts_of(registration: DealRegistration) -> list[dict]:
     ):
         rows.append({"conflict": conflict, "other": conflict.registration, "opportunity": None})
 
+    best: dict = {}
+    for row in rows:
+        target = row["opportunity"] or row["other"]
+        key = (type(target), target.pk)
+        if key not in best or row["conflict"].score > best[key]["conflict"].score:
+            best[key] = row
+
     def filed(row):
         if row["opportunity"] is not None:
             return (0, timezone.now())
         other = row["other"]
         return (1, other.submitted_at or other.created_at)
 
-    return sorted(rows, key=filed)
+    return sorted(best.values(), key=filed)

@@ -19,11 +19,25 @@ def _active_approvers(users) -> list[User]:
     return [u for u in users if u.pk in ids]
 
 
-def rule_matches(rule: RoutingRule, registration: DealRegistration, product_ids: set) -> bool:
+def customer_region_id(registration: DealRegistration):
+    """The region a rule sees: the one the partner chose, else the region
+    whose countries include the customer's (the region is optional on the
+    form, and a region rule must still route a customer in that region)."""
+    if registration.customer_region_id:
+        return registration.customer_region_id
+    from partners.services import region_for_country
+
+    region = region_for_country(registration.tenant, str(registration.customer_country))
+    return region.pk if region else None
+
+
+def rule_matches(
+    rule: RoutingRule, registration: DealRegistration, product_ids: set, region_id=None
+) -> bool:
     partner = registration.partner
     checks = [
         not rule.countries or registration.customer_country in rule.countries,
-        not rule._regions or registration.customer_region_id in rule._regions,
+        not rule._regions or region_id in rule._regions,
         not rule._tiers or partner.tier_id in rule._tiers,
         not rule.partner_types or partner.partner_type in rule.partner_types,
         not rule._products or bool(rule._products & product_ids),
@@ -55,14 +69,19 @@ def choose_approver(registration: DealRegistration) -> tuple[User | None, Routin
     pool); else the partner's channel manager; else the channel manager with
     the fewest pending registrations; else None (ops are told)."""
     product_ids = set(registration.product_lines.values_list("id", flat=True))
-    rules = RoutingRule.objects.filter(is_active=True).prefetch_related(
-        "regions", "tiers", "product_lines", "pool"
+    rules = list(
+        RoutingRule.objects.filter(is_active=True).prefetch_related(
+            "regions", "tiers", "product_lines", "pool"
+        )
     )
     for rule in rules:
         rule._regions = {r.pk for r in rule.regions.all()}
         rule._tiers = {t.pk for t in rule.tiers.all()}
         rule._products = {p.pk for p in rule.product_lines.all()}
-        if rule_matches(rule, registration, product_ids):
+    needs_region = any(rule._regions for rule in rules)
+    region_id = customer_region_id(registration) if needs_region else None
+    for rule in rules:
+        if rule_matches(rule, registration, product_ids, region_id):
             chosen = _pick(rule)
             if chosen is not None:
                 return chosen, rule

@@ -28,7 +28,6 @@ from .models import (
     ProductLine,
     RegistrationEvent,
     TierProtection,
-    today_in,
 )
 
 Status = DealRegistration.Status
@@ -217,13 +216,47 @@ def _validate_for_submission(
         raise DealRegError("Enter the estimated deal value (more than zero).", "estimated_value")
     if registration.expected_close_date is None:
         raise DealRegError("Enter the expected close date.", "expected_close_date")
-    if registration.expected_close_date < today_in(registration.tenant):
+    if registration.expected_close_date < _local(now, registration.tenant).date():
         raise DealRegError("The expected close date is in the past.", "expected_close_date")
+    validate_custom_data(registration.custom_data or {})
     if registration.partner.status not in (Partner.Status.ACTIVE, Partner.Status.ONBOARDING):
         raise DealRegError(
             f"{registration.partner.name} is {registration.partner.get_status_display().lower()}"
             " and cannot register deals."
         )
+
+
+def validate_custom_data(data: dict) -> None:
+    """The tenant's active custom fields, answered as the form stores them:
+    required ones present, numbers as decimal strings, dates as ISO dates,
+    yes/no as booleans, choices among the options. Form field names are
+    ``cf_<key>``."""
+    from datetime import date
+    from decimal import InvalidOperation
+
+    from .models import CustomField
+
+    for definition in CustomField.objects.filter(is_active=True):
+        field_name = f"cf_{definition.key}"
+        value = data.get(definition.key)
+        if value in (None, "", []):
+            if definition.required and definition.field_type != CustomField.Type.CHECKBOX:
+                raise DealRegError(f"{definition.label}: this field is required.", field_name)
+            continue
+        kind = definition.field_type
+        try:
+            if kind == CustomField.Type.NUMBER:
+                Decimal(str(value))
+            elif kind == CustomField.Type.DATE:
+                date.fromisoformat(str(value))
+            elif (kind == CustomField.Type.CHECKBOX and not isinstance(value, bool)) or (
+                kind == CustomField.Type.CHOICE and value not in definition.choice_list()
+            ):
+                raise ValueError
+        except (ValueError, InvalidOperation) as exc:
+            raise DealRegError(
+                f"{definition.label}: “{value}” is not a valid answer.", field_name
+            ) from exc
 
 
 def _full_clean(registration: DealRegistration) -> None:
@@ -234,10 +267,16 @@ def _full_clean(registration: DealRegistration) -> None:
         raise DealRegError(" ".join(messages), field_name) from exc
 
 
-def _existing_for_token(tenant: Tenant, client_token) -> DealRegistration | None:
+def _existing_for_token(tenant: Tenant, by: Membership, client_token) -> DealRegistration | None:
+    """The registration an earlier press of the same form already made, if
+    any. A token is the organisation's own: another's is refused, without
+    saying whose."""
     if client_token is None:
         return None
-    return DealRegistration.objects.filter(tenant=tenant, client_token=client_token).first()
+    existing = DealRegistration.objects.filter(tenant=tenant, client_token=client_token).first()
+    if existing is not None and existing.partner_id != by.partner_id:
+        raise DealRegError("This form has expired; open a new one.")
+    return existing
 
 
 def save_draft(
@@ -255,7 +294,7 @@ def save_draft(
     if not by.is_partner_role:
         raise DealRegError("Only partners register deals.")
     if registration is None:
-        existing = _existing_for_token(tenant, client_token)
+        existing = _existing_for_token(tenant, by, client_token)
         if existing is not None:
             return existing
     with transaction.atomic():
@@ -279,7 +318,7 @@ def save_draft(
             with transaction.atomic():
                 registration.save()
         except IntegrityError:
-            existing = _existing_for_token(tenant, client_token)
+            existing = _existing_for_token(tenant, by, client_token)
             if existing is not None:
                 return existing
             raise
@@ -301,17 +340,19 @@ def submit(
     """Submit a new registration (``given``) or a draft. Starts the SLA clock,
     routes it to an approver and queues the conflict check. A repeated submit
     with the same form token returns the first registration."""
-    from . import routing
+    from . import routing, sla
     from .tasks import check_conflicts
 
     now = _now(now)
     if not by.is_partner_role:
         raise DealRegError("Only partners register deals.")
     if registration is None:
-        existing = _existing_for_token(tenant, client_token)
-        if existing is not None:
+        existing = _existing_for_token(tenant, by, client_token)
+        if existing is not None and existing.status != Status.DRAFT:
             return existing
-        if given is None:
+        # A form first saved as a draft and then submitted submits that draft.
+        registration = existing
+        if registration is None and given is None:
             raise DealRegError("Nothing to submit.")
     with transaction.atomic():
         if registration is None:
@@ -341,11 +382,15 @@ def submit(
             now, timedelta(hours=settings_row.sla_business_hours)
         )
         registration.conflict_state = DealRegistration.ConflictState.NOT_CHECKED
+        # A new cycle: no reminder has been sent in it yet.
+        registration.sla_next_check_at = sla.next_check_at(
+            registration, settings_row, now, sent=set()
+        )
         try:
             with transaction.atomic():
                 registration.save()
         except IntegrityError:
-            existing = _existing_for_token(tenant, client_token)
+            existing = _existing_for_token(tenant, by, client_token)
             if existing is not None:
                 return existing
             raise
@@ -403,8 +448,15 @@ def request_info(
         registration.status = Status.MORE_INFO
         registration.sla_paused_at = now
         registration.sla_remaining_seconds = int(left.total_seconds())
+        registration.sla_next_check_at = None  # the clock is paused
         registration.save(
-            update_fields=["status", "sla_paused_at", "sla_remaining_seconds", "updated_at"]
+            update_fields=[
+                "status",
+                "sla_paused_at",
+                "sla_remaining_seconds",
+                "sla_next_check_at",
+                "updated_at",
+            ]
         )
         _event(registration, Kind.INFO_REQUESTED, by=by.user, message=message.strip(), now=now)
         notify(
@@ -428,6 +480,7 @@ def provide_info(
 ) -> DealRegistration:
     """The partner answers; the SLA clock resumes with the time it had left.
     Changed customer details are checked for conflicts again."""
+    from . import sla
     from .tasks import check_conflicts
 
     now = _now(now)
@@ -442,12 +495,16 @@ def provide_info(
             _validate_for_submission(registration, given.product_lines, now)
             _full_clean(registration)
             registration.product_lines.set(given.product_lines)
-        calendar = DealRegSettings.for_tenant(registration.tenant).calendar()
+        settings_row = DealRegSettings.for_tenant(registration.tenant)
+        calendar = settings_row.calendar()
         remaining = timedelta(seconds=registration.sla_remaining_seconds or 0)
         registration.status = Status.SUBMITTED
         registration.sla_due_at = calendar.add(now, remaining) if remaining else now
         registration.sla_paused_at = None
         registration.sla_remaining_seconds = None
+        registration.sla_next_check_at = sla.next_check_at(
+            registration, settings_row, now, calendar=calendar
+        )
         registration.save()
         _event(registration, Kind.INFO_PROVIDED, by=by.user, message=message.strip(), now=now)
         notify(
@@ -544,15 +601,17 @@ def approve(
                     "Give a reason to approve it anyway.",
                     "override_reason",
                 )
-        registration.sla_met = _sla_met(registration, now)
+        # An automatic approval happens because the SLA has passed.
+        registration.sla_met = False if automatic else _sla_met(registration, now)
         registration.status = Status.APPROVED
         registration.decided_at = now
         registration.decided_by = by.user if by else None
         registration.decision_reason = reason.strip()
-        registration.protected_until = today_in(registration.tenant) + timedelta(
+        registration.protected_until = _local(now, registration.tenant).date() + timedelta(
             days=protection_days(registration)
         )
         registration.sla_paused_at = None
+        registration.sla_next_check_at = None
         registration.save()
         data = {
             "sla_met": registration.sla_met,
@@ -606,6 +665,7 @@ def reject(
         registration.decided_by = by.user
         registration.decision_reason = reason.strip()
         registration.sla_paused_at = None
+        registration.sla_next_check_at = None
         registration.save()
         _event(
             registration,
@@ -640,6 +700,7 @@ def withdraw(
         was_pending = registration.is_pending
         registration.status = Status.WITHDRAWN
         registration.sla_paused_at = None
+        registration.sla_next_check_at = None
         registration.save()
         _event(registration, Kind.WITHDRAWN, by=by.user, message=reason.strip(), now=now)
         if was_pending:
@@ -667,9 +728,12 @@ def reassign(
     now = _now(now)
     if not by.has_perm("dealreg.reassign_dealregistration"):
         raise DealRegError("Only ops admins reassign registrations.")
-    if not Membership.objects.filter(
-        user=approver, role__in=[Role.CHANNEL_MANAGER, Role.OPS_ADMIN], is_active=True
-    ).exists():
+    if (
+        not approver.is_active
+        or not Membership.objects.filter(
+            user=approver, role__in=[Role.CHANNEL_MANAGER, Role.OPS_ADMIN], is_active=True
+        ).exists()
+    ):
         raise DealRegError(f"{approver} cannot approve registrations here.", "approver")
     with transaction.atomic():
         registration = _lock(registration)
@@ -715,7 +779,8 @@ def add_message(
     if not text.strip():
         raise DealRegError("Write a message.", "text")
     partner_side = is_partner_member_of(by, registration)
-    if not partner_side and not (by.is_staff_role and by.has_perm("dealreg.view_dealregistration")):
+    if not partner_side and not can_decide(by, registration):
+        # Staff who may only view (executives, finance) read the thread.
         raise DealRegError("You may not write on this registration.")
     with transaction.atomic():
         event = _event(registration, Kind.MESSAGE, by=by.user, message=text.strip(), now=now)
@@ -805,7 +870,7 @@ def decide_extension(
         extension.decision_reason = reason.strip()
         if approve:
             _require_status(registration, [Status.APPROVED], "extended")
-            start = max(registration.protected_until, today_in(registration.tenant))
+            start = max(registration.protected_until, _local(now, registration.tenant).date())
             registration.protected_until = start + timedelta(days=extension.days)
             registration.extension_count += 1
             registration.save(update_fields=["protected_until", "extension_count", "updated_at"])
@@ -859,7 +924,7 @@ def record_outcome(
             raise DealRegError("Enter the amount the deal was won for.", "amount")
         if close_date is None:
             raise DealRegError("Enter the date the deal closed.", "close_date")
-        if close_date > today_in(registration.tenant):
+        if close_date > _local(now, registration.tenant).date():
             raise DealRegError("The close date cannot be in the future.", "close_date")
     elif not reason.strip():
         raise DealRegError("Say why the deal was lost.", "reason")

@@ -1,4 +1,11 @@
+from dataclasses import asdict
+
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
 from prm.celery import TenantTask, app
+from prm.tenancy.models import Tenant
 from prm.tenancy.services import notify
 
 from .models import DealRegistration, RegistrationEvent
@@ -42,3 +49,69 @@ def check_conflicts(*, tenant, registration_id: str) -> int:
                 url=admin_change_url(registration),
             )
     return len(found)
+
+
+# --- Beat: the SLA clock and protection periods --------------------------------------
+
+# A sweep that waited longer than its period is dropped: the next one does
+# the same work (sweeps are idempotent), so a backlog of them is pointless.
+SLA_SWEEP_EXPIRES = 5 * 60
+PROTECTION_SWEEP_EXPIRES = 60 * 60
+
+
+@app.task(base=TenantTask)
+def sweep_sla(*, tenant) -> dict:
+    """Reminders, escalations and automatic approvals due in one tenant."""
+    from .sla import sweep
+
+    return asdict(sweep(tenant))
+
+
+@app.task(base=TenantTask)
+def sweep_protection(*, tenant) -> dict:
+    """Expiry warnings and expiries due in one tenant (by its local date)."""
+    from .sla import sweep_protection as run
+
+    return asdict(run(tenant))
+
+
+@app.task
+def dispatch_sla_sweeps() -> int:
+    """Beat, every minute: one SLA sweep per active tenant that has a
+    registration whose next check has come.
+
+    A platform-level job: it lists tenants across the whole installation, so
+    it reads registrations under ``scopes_disabled()`` on purpose, and only
+    to learn which tenants to dispatch (an EXISTS probe of each tenant's
+    partial ``sla_next_check_at`` index). The work itself runs per tenant,
+    inside that tenant's scope (``TenantTask``).
+    """
+    now = timezone.now()
+    with scopes_disabled():
+        due = DealRegistration.objects.filter(tenant=OuterRef("pk"), sla_next_check_at__lte=now)
+        tenant_ids = list(
+            Tenant.objects.filter(is_active=True).filter(Exists(due)).values_list("pk", flat=True)
+        )
+    for tenant_id in tenant_ids:
+        sweep_sla.apply_async(kwargs={"tenant_id": str(tenant_id)}, expires=SLA_SWEEP_EXPIRES)
+    return len(tenant_ids)
+
+
+@app.task
+def dispatch_protection_sweeps() -> int:
+    """Beat, every hour: one protection sweep per active tenant.
+
+    Protection ends by date, in each tenant's time zone, so the work changes
+    only when a tenant's local day does; hourly catches every time zone's
+    midnight (including half-hour offsets) within the hour, at a 60th of
+    the cost of running every minute. Platform-level like
+    ``dispatch_sla_sweeps``: it only lists tenants (``Tenant`` is not scoped;
+    ``scopes_disabled()`` marks the cross-tenant read as deliberate).
+    """
+    with scopes_disabled():
+        tenant_ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        sweep_protection.apply_async(
+            kwargs={"tenant_id": str(tenant_id)}, expires=PROTECTION_SWEEP_EXPIRES
+        )
+    return len(tenant_ids)

@@ -242,7 +242,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Deal registration: SLA reminders/escalations every minute (only tenants
+    # with something due get a sweep), protection expiry by local date hourly.
+    "dealreg-sla": {"task": "dealreg.tasks.dispatch_sla_sweeps", "schedule": 60.0},
+    "dealreg-protection": {"task": "dealreg.tasks.dispatch_protection_sweeps", "schedule": 3600.0},
+}
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -20,6 +20,14 @@ urlpatterns = [
         name="membership_set_active",
     ),
     path("invitations/<str:token>/", tenancy_views.accept_invitation, name="accept_invitation"),
+    path("notifications/", tenancy_views.notifications, name="notifications"),
+    path(
+        "notifications/read-all/",
+        tenancy_views.notifications_read_all,
+        name="notifications_read_all",
+    ),
+    path("notifications/open/", tenancy_views.notification_open, name="notification_open"),
+    path("deals/", include("dealreg.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", tenant_admin_site.urls),
 ]

@@ -13,11 +13,15 @@ model an object factory in ADMIN_OBJECTS.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from dealreg.models import ProductLine
+from dealreg.services import RegistrationInput, save_draft
 from partners.models import Region
 from prm.tenancy.admin_base import tenant_admin_site
 from prm.tenancy.models import AuditEntry, Invitation, Membership
@@ -25,6 +29,11 @@ from prm.tenancy.roles import ALL_ROLES, PERMISSIONS, Role
 from prm.tenancy.services import invite
 
 from . import factories
+from .dealreg.admin_objects import (
+    DEALREG_ADMIN_NOBODY,
+    DEALREG_ADMIN_OBJECTS,
+    DEALREG_CUSTOM_ADMIN_VIEWS,
+)
 
 PLATFORM = "prm.urls_platform"
 STAFF = {Role.OPS_ADMIN, Role.CHANNEL_MANAGER, Role.FINANCE, Role.EXECUTIVE}
@@ -74,7 +83,31 @@ def _partner_user_membership(world):
     return [world[Role.PARTNER_USER].pk]
 
 
+def _deal_registration(world):
+    """A draft of the world's partner (whose members are the partner personas)."""
+    with world.scope():
+        product, _ = ProductLine.objects.get_or_create(
+            tenant=world.tenant, code="matrix", defaults={"name": "Matrix product"}
+        )
+        registration = save_draft(
+            tenant=world.tenant,
+            by=world[Role.PARTNER_USER],
+            given=RegistrationInput(
+                data={
+                    "customer_name": "Matrix Customer",
+                    "customer_country": "US",
+                    "estimated_value": Decimal("1000.00"),
+                    "currency": "USD",
+                    "expected_close_date": date.today() + timedelta(days=30),
+                },
+                product_lines=[product],
+            ),
+        )
+    return [registration.code]
+
+
 PEOPLE = {Role.OPS_ADMIN, Role.PARTNER_ADMIN}
+PARTNERS = {Role.PARTNER_ADMIN, Role.PARTNER_USER}
 PORTAL_ROUTES: dict[str, Route] = {
     "home": Route(allowed=ALL_ROLES),
     "people": Route(allowed=PEOPLE),
@@ -82,6 +115,22 @@ PORTAL_ROUTES: dict[str, Route] = {
     "invitation_revoke": Route(allowed=PEOPLE, method="post", args=_partner_invitation),
     "membership_set_active": Route(allowed=PEOPLE, method="post", args=_partner_user_membership),
     "accept_invitation": Route(allowed=ALL_ROLES, public=True, args=lambda w: ["no-such-token"]),
+    "notifications": Route(allowed=ALL_ROLES),
+    "notifications_read_all": Route(allowed=ALL_ROLES, method="post"),
+    # Without a notification id in the body: 400 (tests/tenancy/test_notifications.py
+    # covers other people's and other tenants' notifications).
+    "notification_open": Route(allowed=ALL_ROLES, method="post"),
+    "dealreg:list": Route(allowed=PARTNERS),
+    "dealreg:export": Route(allowed=PARTNERS),
+    "dealreg:new": Route(allowed=PARTNERS),
+    "dealreg:detail": Route(allowed=PARTNERS, args=_deal_registration),
+    "dealreg:edit": Route(allowed=PARTNERS, args=_deal_registration),
+    "dealreg:answer": Route(allowed=PARTNERS, args=_deal_registration),
+    "dealreg:submit": Route(allowed=PARTNERS, method="post", args=_deal_registration),
+    "dealreg:message": Route(allowed=PARTNERS, method="post", args=_deal_registration),
+    "dealreg:withdraw": Route(allowed=PARTNERS, method="post", args=_deal_registration),
+    "dealreg:extension": Route(allowed=PARTNERS, method="post", args=_deal_registration),
+    "dealreg:outcome": Route(allowed=PARTNERS, method="post", args=_deal_registration),
 }
 
 # allauth: pages for people who are not logged in, and pages for one's own
@@ -161,6 +210,7 @@ ADMIN_OBJECTS: dict[str, Callable] = {
     "tenancy.invitation": _invitation,
     "tenancy.auditentry": _audit_entry,
     "tenancy.tenantsettings": lambda w: w.tenant,
+    **DEALREG_ADMIN_OBJECTS,
 }
 # Where a model's admin allows less than the permission table: nobody may
 # add memberships (invitations do that), edit invitations or the audit log,
@@ -174,11 +224,13 @@ ADMIN_NOBODY = {
     ("tenancy.auditentry", "delete"),
     ("tenancy.tenantsettings", "add"),
     ("tenancy.tenantsettings", "delete"),
+    *DEALREG_ADMIN_NOBODY,
 }
 PERM_MODEL = {"tenancy.tenantsettings": "tenancy.tenant"}
 CUSTOM_ADMIN_VIEWS = {
     "partners_partner_import": "partners.import_partner",
     "partners_partner_export": "partners.export_partner",
+    **DEALREG_CUSTOM_ADMIN_VIEWS,
 }
 
 

@@ -1,15 +1,20 @@
+import uuid
+
 from allauth.account.adapter import get_adapter as get_account_adapter
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from . import services
 from .access import role_required, visible_or_404
 from .forms import AcceptInvitationForm, InviteForm
-from .models import Invitation, Membership, User
+from .models import Invitation, Membership, Notification, User
 from .roles import PARTNER_ROLES, Role
 
 
@@ -27,9 +32,19 @@ def home(request):
                 "colleague_count": Membership.objects.filter(
                     partner=partner, is_active=True
                 ).count(),
+                "deal_counts": _deal_counts(membership),
             },
         )
     return render(request, "tenancy/staff_home.html", {"areas": staff_areas(membership)})
+
+
+def _deal_counts(membership: Membership) -> list[dict] | None:
+    if not membership.has_perm("portal.dealreg"):
+        return None
+    from dealreg.views import organisation_registrations, status_counts
+
+    counts = status_counts(organisation_registrations(membership))
+    return [c for c in counts if c["count"]]
 
 
 def staff_areas(membership: Membership) -> list[dict]:
@@ -218,3 +233,49 @@ def accept_invitation(request, token):
         },
         status=400 if form.is_bound and form.errors else 200,
     )
+
+
+NOTIFICATIONS_PAGE_SIZE = 25
+
+
+@role_required("notifications.view")
+def notifications(request):
+    """The member's own notifications, newest first."""
+    mine = Notification.objects.filter(user=request.user).order_by("-created_at", "-pk")
+    page = Paginator(mine, NOTIFICATIONS_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "tenancy/notifications.html",
+        {"notifications": page.object_list, "page_obj": page},
+    )
+
+
+@role_required("notifications.view")
+@require_POST
+def notifications_read_all(request):
+    marked = Notification.objects.filter(user=request.user, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+    if marked:
+        messages.success(request, f"{marked} notification{'s' if marked != 1 else ''} marked read.")
+    return redirect("notifications")
+
+
+@role_required("notifications.view")
+@require_POST
+def notification_open(request):
+    """Mark one of the member's notifications read and go where it points
+    (back to the list when it points nowhere on this site)."""
+    try:
+        note_id = uuid.UUID(request.POST.get("notification", ""))
+    except ValueError:
+        return HttpResponseBadRequest("Say which notification to open.")
+    note = visible_or_404(Notification.objects.filter(user=request.user), pk=note_id)
+    if note.read_at is None:
+        Notification.objects.filter(pk=note.pk, read_at__isnull=True).update(read_at=timezone.now())
+    target = note.url
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect("notifications")

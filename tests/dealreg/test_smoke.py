@@ -68,3 +68,29 @@ def test_compiled_match_returns_what_the_orm_query_returns(acme, globex, submit_
     assert compiled == orm
     assert len(compiled) == 1 and compiled[0]["kind"] == "registration"
     assert compiled[0]["shared"] == ["Firewall"]
+
+
+def test_expiry_closes_a_pending_extension_request(acme, submit_as):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from dealreg import sla
+    from dealreg.models import ExtensionRequest
+
+    registration = submit_as(acme)
+    with acme.scope():
+        services.approve(registration, by=acme[Role.OPS_ADMIN])
+        request = services.request_extension(
+            registration, by=acme[Role.PARTNER_USER], reason="Budget slipped a quarter"
+        )
+        registration.refresh_from_db()
+        later = timezone.now() + timedelta(
+            days=(registration.protected_until - timezone.localdate()).days + 2
+        )
+        sla.sweep_protection(acme.tenant, now=later)
+        registration.refresh_from_db()
+        request.refresh_from_db()
+    assert registration.status == DealRegistration.Status.EXPIRED
+    assert request.status == ExtensionRequest.Status.REJECTED
+    assert "ended before" in request.decision_reason

@@ -1,0 +1,502 @@
+"""Partner portal: the organisation's deal registrations.
+
+Partner users and partner admins see and act on every registration of their
+organisation. A code that is unknown or another tenant's answers 404, staff
+(who work on registrations in the admin) get 403, and another partner's
+registration answers 404 like a missing one.
+"""
+
+import csv
+from datetime import date, timedelta
+from functools import wraps
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from partners.services import spreadsheet_safe
+from prm.tenancy.access import role_required, visible_or_404
+from prm.tenancy.models import Membership
+
+from . import services
+from .forms import (
+    AnswerForm,
+    ExtensionForm,
+    ListFilterForm,
+    MessageForm,
+    OutcomeForm,
+    RegistrationForm,
+    WithdrawForm,
+    add_service_error,
+)
+from .models import CustomField, DealRegistration, DealRegSettings, ExtensionRequest
+from .services import DealRegError
+
+PERM = "portal.dealreg"
+PAGE_SIZE = 25
+Status = DealRegistration.Status
+WITHDRAWABLE = (Status.DRAFT, *DealRegistration.PENDING, Status.APPROVED)
+Kind = services.Kind
+
+
+def organisation_registrations(membership):
+    return DealRegistration.objects.filter(partner_id=membership.partner_id)
+
+
+def status_counts(registrations) -> list[dict]:
+    """How many registrations are in each status (one query), in workflow order."""
+    counts = dict(registrations.order_by().values_list("status").annotate(n=Count("pk")))
+    return [
+        {"status": value, "label": label, "count": counts.get(value, 0)}
+        for value, label in Status.choices
+    ]
+
+
+def registration_view(view):
+    """A view of one of the organisation's registrations, found by its code."""
+
+    @role_required()
+    @wraps(view)
+    def wrapper(request, code, *args, **kwargs):
+        registration = visible_or_404(
+            DealRegistration.objects.select_related("partner", "tenant"), code=code.upper()
+        )
+        if not request.membership.has_perm(PERM):
+            raise PermissionDenied
+        if registration.partner_id != request.membership.partner_id:
+            raise Http404("No such object.")
+        return view(request, registration, *args, **kwargs)
+
+    return wrapper
+
+
+def _detail_url(registration: DealRegistration, anchor: str = "") -> str:
+    url = reverse("dealreg:detail", args=[registration.code])
+    return f"{url}#{anchor}" if anchor else url
+
+
+def business_duration(left: timedelta) -> str:
+    """Business time as "5 h 20 min" (business days vary in length)."""
+    minutes = max(int(left.total_seconds()) // 60, 0)
+    hours, minutes = divmod(minutes, 60)
+    if hours and minutes:
+        return f"{hours} h {minutes} min"
+    if hours:
+        return f"{hours} h"
+    return f"{minutes} min"
+
+
+# --- List and export -------------------------------------------------------------
+
+
+@role_required(PERM)
+def registration_list(request):
+    mine = organisation_registrations(request.membership)
+    filters = ListFilterForm(request.GET)
+    rows = filters.filter(mine).select_related("submitted_by").order_by("-created_at", "-pk")
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "dealreg/list.html",
+        {
+            "filters": filters,
+            "page_obj": page,
+            "registrations": page.object_list,
+            "counts": status_counts(mine),
+            "query": query.urlencode(),
+            "active_status": filters.cleaned_data.get("status") if filters.is_valid() else "",
+            "active_statuses": DealRegistration.ACTIVE,
+        },
+    )
+
+
+CSV_COLUMNS = [
+    "code",
+    "status",
+    "conflict review",
+    "customer",
+    "domain",
+    "country",
+    "region",
+    "contact name",
+    "contact email",
+    "contact phone",
+    "product lines",
+    "estimated value",
+    "currency",
+    "expected close date",
+    "submitted at",
+    "submitted by",
+    "decision due",
+    "protected until",
+    "won amount",
+    "won close date",
+    "lost reason",
+]
+
+
+def _csv_time(moment, tzinfo) -> str:
+    return timezone.localtime(moment, tzinfo).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+@role_required(PERM)
+def registration_export(request):
+    """The organisation's registrations as the list shows them filtered, as
+    CSV; every cell is safe to open in a spreadsheet."""
+    tenant = request.tenant
+    filters = ListFilterForm(request.GET)
+    rows = (
+        filters.filter(organisation_registrations(request.membership))
+        .select_related("submitted_by", "customer_region")
+        .prefetch_related("product_lines")
+        .order_by("-created_at", "-pk")
+    )
+    stamp = timezone.localtime(timezone.now(), tenant.tzinfo).strftime("%Y%m%d-%H%M")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{tenant.slug}-deal-registrations-{stamp}.csv"'
+    )
+    writer = csv.writer(response)
+    writer.writerow(CSV_COLUMNS)
+    tz = tenant.tzinfo
+    for reg in rows.iterator(chunk_size=500):
+        pending = reg.status in DealRegistration.PENDING
+        row = [
+            reg.code,
+            reg.get_status_display(),
+            "yes" if reg.conflict_state == DealRegistration.ConflictState.CONFLICT else "",
+            reg.customer_name,
+            reg.customer_domain,
+            reg.customer_country.code,
+            reg.customer_region.name if reg.customer_region else "",
+            reg.customer_contact_name,
+            reg.customer_contact_email,
+            reg.customer_contact_phone,
+            "; ".join(p.name for p in reg.product_lines.all()),
+            reg.estimated_value,
+            reg.currency,
+            reg.expected_close_date,
+            _csv_time(reg.submitted_at, tz),
+            reg.submitted_by.email,
+            _csv_time(reg.sla_due_at, tz) if pending and not reg.sla_paused else "",
+            reg.protected_until or "",
+            reg.won_amount if reg.won_amount is not None else "",
+            reg.won_close_date or "",
+            reg.lost_reason,
+        ]
+        writer.writerow([spreadsheet_safe(str(cell)) for cell in row])
+    return response
+
+
+# --- New registrations and drafts ---------------------------------------------------
+
+
+def _save(request, form: RegistrationForm, registration: DealRegistration | None):
+    """Save a draft or submit, as the button pressed says. Returns the
+    registration, or None with the refusal shown on the form."""
+    submitting = request.POST.get("action") == "submit"
+    operation = services.submit if submitting else services.save_draft
+    try:
+        saved = operation(
+            tenant=request.tenant,
+            by=request.membership,
+            given=form.to_input(),
+            registration=registration,
+            client_token=form.cleaned_data.get("client_token"),
+        )
+    except DealRegError as exc:
+        add_service_error(form, exc)
+        return None
+    if saved.partner_id != request.membership.partner_id:
+        # A form token only ever matches the organisation's own form.
+        form.add_error(None, "This form has expired; reload the page and enter it again.")
+        return None
+    if submitting and saved.status == Status.DRAFT:
+        messages.warning(
+            request, f"This form was already saved as draft {saved.code}; check it and submit it."
+        )
+    elif submitting:
+        messages.success(
+            request, f"{saved.code} submitted. We will tell you as soon as it is decided."
+        )
+    else:
+        messages.success(request, f"Draft {saved.code} saved.")
+    return saved
+
+
+@role_required(PERM)
+def registration_new(request):
+    form = RegistrationForm(request.POST or None, tenant=request.tenant, with_token=True)
+    if request.method == "POST" and form.is_valid():
+        saved = _save(request, form, None)
+        if saved is not None:
+            return redirect(_detail_url(saved))
+    if request.method == "GET":
+        form.initial.setdefault("customer_country", request.membership.partner.country.code)
+    return render(
+        request,
+        "dealreg/form.html",
+        {"form": form, "registration": None},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@registration_view
+def registration_edit(request, registration):
+    if registration.status != Status.DRAFT:
+        messages.info(request, f"{registration.code} is no longer a draft.")
+        return redirect(_detail_url(registration))
+    form = RegistrationForm(request.POST or None, tenant=request.tenant, registration=registration)
+    if request.method == "POST" and form.is_valid():
+        saved = _save(request, form, registration)
+        if saved is not None:
+            return redirect(_detail_url(saved))
+    return render(
+        request,
+        "dealreg/form.html",
+        {"form": form, "registration": registration},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@require_POST
+@registration_view
+def registration_submit(request, registration):
+    """Submit a draft as it was saved."""
+    try:
+        services.submit(tenant=request.tenant, by=request.membership, registration=registration)
+    except DealRegError as exc:
+        messages.error(request, f"{registration.code} was not submitted: {exc}")
+        if registration.status == Status.DRAFT:
+            return redirect("dealreg:edit", registration.code)
+        return redirect(_detail_url(registration))
+    messages.success(
+        request, f"{registration.code} submitted. We will tell you as soon as it is decided."
+    )
+    return redirect(_detail_url(registration))
+
+
+# --- Detail and actions -----------------------------------------------------------
+
+
+def _sla(registration: DealRegistration) -> dict | None:
+    state = services.sla_state(registration)
+    if not state:
+        return None
+    left = services.business_time_left(registration)
+    return {"state": state, "left": business_duration(left), "due": registration.sla_due_at}
+
+
+def _custom_answers(registration: DealRegistration) -> list[tuple[str, object]]:
+    stored = registration.custom_data or {}
+    answers = []
+    for definition in CustomField.objects.filter(key__in=list(stored)):
+        value = stored[definition.key]
+        if definition.field_type == CustomField.Type.CHECKBOX:
+            value = "Yes" if value else "No"
+        answers.append((definition.label, value))
+    return answers
+
+
+def _protected_until(event) -> date | None:
+    """The protection end an approval or an extension set, if any."""
+    value = (event.data or {}).get("protected_until") or (event.data or {}).get("new_until")
+    try:
+        return date.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _render_detail(request, registration, status: int = 200, **forms):
+    events = list(
+        registration.events.filter(visible_to_partner=True)
+        .select_related("actor")
+        .order_by("created_at", "pk")
+    )
+    for event in events:
+        event.protected_until = _protected_until(event)
+    settings_row = DealRegSettings.for_tenant(request.tenant)
+    pending_extension = registration.extension_requests.filter(
+        status=ExtensionRequest.Status.PENDING
+    ).first()
+    info_request = next(
+        (e for e in reversed(events) if e.kind == Kind.INFO_REQUESTED),
+        None,
+    )
+    can_extend = (
+        registration.status == Status.APPROVED
+        and pending_extension is None
+        and registration.extension_count < settings_row.max_extensions
+    )
+    # Only that the registration is under review: never whose claim it meets.
+    in_conflict_review = (
+        registration.conflict_state == DealRegistration.ConflictState.CONFLICT
+        and registration.status in DealRegistration.ACTIVE
+    )
+    context = {
+        "registration": registration,
+        "active_statuses": DealRegistration.ACTIVE,
+        "our_people": set(
+            Membership.objects.filter(partner_id=registration.partner_id).values_list(
+                "user_id", flat=True
+            )
+        ),
+        "timeline": [e for e in events if e.kind != Kind.MESSAGE],
+        "conversation": [e for e in events if e.kind == Kind.MESSAGE],
+        "info_request": info_request if registration.status == Status.MORE_INFO else None,
+        "sla": _sla(registration),
+        "product_lines": list(registration.product_lines.all()),
+        "custom_answers": _custom_answers(registration),
+        "settings": settings_row,
+        "pending_extension": pending_extension,
+        "can_withdraw": registration.status in WITHDRAWABLE,
+        "can_extend": can_extend,
+        "in_conflict_review": in_conflict_review,
+        "message_form": forms.get("message_form") or MessageForm(),
+        "answer_form": forms.get("answer_form") or AnswerForm(),
+        "withdraw_form": forms.get("withdraw_form") or WithdrawForm(),
+        "extension_form": forms.get("extension_form") or ExtensionForm(),
+        "outcome_form": forms.get("outcome_form") or OutcomeForm(registration=registration),
+    }
+    return render(request, "dealreg/detail.html", context, status=status)
+
+
+@registration_view
+def registration_detail(request, registration):
+    return _render_detail(request, registration)
+
+
+@require_POST
+@registration_view
+def registration_message(request, registration):
+    form = MessageForm(request.POST)
+    if form.is_valid():
+        try:
+            services.add_message(
+                registration, by=request.membership, text=form.cleaned_data["text"]
+            )
+        except DealRegError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, "Message sent.")
+            return redirect(_detail_url(registration, "messages"))
+    return _render_detail(request, registration, status=400, message_form=form)
+
+
+@registration_view
+def registration_answer(request, registration):
+    """Answer an information request: a message, and optionally corrected
+    details (sent only when something was changed)."""
+    if registration.status != Status.MORE_INFO:
+        messages.info(request, f"{registration.code} is not waiting for an answer.")
+        return redirect(_detail_url(registration))
+    posting = request.method == "POST"
+    with_details = not posting or request.POST.get("with_details") == "1"
+    answer = AnswerForm(request.POST if posting else None)
+    details = None
+    if with_details:
+        details = RegistrationForm(
+            request.POST if posting else None, tenant=request.tenant, registration=registration
+        )
+    if posting:
+        answer_ok = answer.is_valid()
+        details_ok = details is None or details.is_valid()
+        if answer_ok and details_ok:
+            given = (
+                details.to_input() if details is not None and details.details_changed() else None
+            )
+            try:
+                services.provide_info(
+                    registration,
+                    by=request.membership,
+                    message=answer.cleaned_data["message"],
+                    given=given,
+                )
+            except DealRegError as exc:
+                target = details if details is not None and exc.field in details.fields else answer
+                add_service_error(target, exc)
+            else:
+                messages.success(request, "Answer sent; the approver's clock runs again.")
+                return redirect(_detail_url(registration))
+        if details is None:
+            return _render_detail(request, registration, status=400, answer_form=answer)
+    return render(
+        request,
+        "dealreg/answer.html",
+        {
+            "registration": registration,
+            "answer_form": answer,
+            "form": details,
+            "info_request": registration.events.filter(kind=Kind.INFO_REQUESTED)
+            .order_by("-created_at")
+            .first(),
+        },
+        status=400 if posting else 200,
+    )
+
+
+@require_POST
+@registration_view
+def registration_withdraw(request, registration):
+    form = WithdrawForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, registration, status=400, withdraw_form=form)
+    try:
+        services.withdraw(registration, by=request.membership, reason=form.cleaned_data["reason"])
+    except DealRegError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{registration.code} withdrawn.")
+    return redirect(_detail_url(registration))
+
+
+@require_POST
+@registration_view
+def registration_extension(request, registration):
+    form = ExtensionForm(request.POST)
+    if form.is_valid():
+        try:
+            extension = services.request_extension(
+                registration, by=request.membership, reason=form.cleaned_data["reason"]
+            )
+        except DealRegError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(
+                request, f"Extension of {extension.days} days requested for {registration.code}."
+            )
+            return redirect(_detail_url(registration))
+    return _render_detail(request, registration, status=400, extension_form=form)
+
+
+@require_POST
+@registration_view
+def registration_outcome(request, registration):
+    form = OutcomeForm(request.POST, registration=registration)
+    if form.is_valid():
+        won = form.cleaned_data["outcome"] == OutcomeForm.WON
+        try:
+            services.record_outcome(
+                registration,
+                by=request.membership,
+                won=won,
+                amount=form.cleaned_data["amount"] if won else None,
+                close_date=form.cleaned_data["close_date"] if won else None,
+                reason="" if won else form.cleaned_data["reason"],
+            )
+        except DealRegError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(
+                request, f"{registration.code} recorded as {'won' if won else 'lost'}."
+            )
+            return redirect(_detail_url(registration))
+    return _render_detail(request, registration, status=400, outcome_form=form)

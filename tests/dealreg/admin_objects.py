@@ -1,0 +1,128 @@
+"""One object of a tenant per deal registration admin model, for the URL
+matrix (tests/test_url_matrix.py). Each factory returns the same object when
+called again for the same tenant."""
+
+import uuid
+from datetime import date, timedelta
+from decimal import Decimal
+
+from dealreg import services
+from dealreg.models import (
+    ClosureDay,
+    CustomField,
+    DealRegistration,
+    DealRegSettings,
+    DirectOpportunity,
+    ProductLine,
+    RoutingRule,
+    TierProtection,
+)
+from prm.tenancy.roles import Role
+
+
+def _product(world) -> ProductLine:
+    product, _ = ProductLine.objects.get_or_create(
+        tenant=world.tenant, code="matrix", defaults={"name": "Matrix product"}
+    )
+    return product
+
+
+def registration(world) -> DealRegistration:
+    """A submitted registration of the world's partner."""
+    with world.scope():
+        existing = DealRegistration.objects.exclude(status=DealRegistration.Status.DRAFT).first()
+        if existing is not None:
+            return existing
+        return services.submit(
+            tenant=world.tenant,
+            by=world[Role.PARTNER_USER],
+            given=services.RegistrationInput(
+                data={
+                    "customer_name": "Matrix Admin Customer",
+                    "customer_domain": "matrix-admin.example",
+                    "customer_country": "US",
+                    "estimated_value": Decimal("1000.00"),
+                    "currency": "USD",
+                    "expected_close_date": date.today() + timedelta(days=30),
+                },
+                product_lines=[_product(world)],
+            ),
+            client_token=uuid.uuid4(),
+        )
+
+
+def product_line(world) -> ProductLine:
+    with world.scope():
+        return _product(world)
+
+
+def routing_rule(world) -> RoutingRule:
+    with world.scope():
+        rule, _ = RoutingRule.objects.get_or_create(
+            tenant=world.tenant,
+            name="Matrix rule",
+            defaults={"approver": world[Role.CHANNEL_MANAGER].user, "priority": 500},
+        )
+        return rule
+
+
+def settings_row(world) -> DealRegSettings:
+    with world.scope():
+        return DealRegSettings.for_tenant(world.tenant)
+
+
+def closure_day(world) -> ClosureDay:
+    with world.scope():
+        day, _ = ClosureDay.objects.get_or_create(
+            tenant=world.tenant, day=date(2031, 12, 24), defaults={"name": "Matrix closure"}
+        )
+        return day
+
+
+def tier_protection(world) -> TierProtection:
+    with world.scope():
+        protection, _ = TierProtection.objects.get_or_create(
+            tenant=world.tenant, tier=world.partner.tier, defaults={"protection_days": 120}
+        )
+        return protection
+
+
+def custom_field(world) -> CustomField:
+    with world.scope():
+        field, _ = CustomField.objects.get_or_create(
+            tenant=world.tenant, key="matrix", defaults={"label": "Matrix question"}
+        )
+        return field
+
+
+def direct_opportunity(world) -> DirectOpportunity:
+    with world.scope():
+        opportunity, _ = DirectOpportunity.objects.get_or_create(
+            tenant=world.tenant,
+            external_id="MATRIX-1",
+            defaults={
+                "customer_name": "Matrix Direct Customer",
+                "customer_name_normalized": "matrix direct customer",
+            },
+        )
+        return opportunity
+
+
+DEALREG_ADMIN_OBJECTS = {
+    "dealreg.dealregistration": registration,
+    "dealreg.productline": product_line,
+    "dealreg.routingrule": routing_rule,
+    "dealreg.dealregsettings": settings_row,
+    "dealreg.closureday": closure_day,
+    "dealreg.tierprotection": tier_protection,
+    "dealreg.customfield": custom_field,
+    "dealreg.directopportunity": direct_opportunity,
+}
+# The settings are one row per tenant: nobody adds or deletes it.
+DEALREG_ADMIN_NOBODY = {
+    ("dealreg.dealregsettings", "add"),
+    ("dealreg.dealregsettings", "delete"),
+}
+DEALREG_CUSTOM_ADMIN_VIEWS = {
+    "dealreg_directopportunity_import": "dealreg.import_directopportunity",
+}

@@ -1,0 +1,216 @@
+"""Conflict checks: which registrations and direct opportunities count as the
+same customer, how a match is scored and explained, and who is flagged."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from dealreg import services
+from dealreg.conflicts import conflicts_of, find_conflicts
+from dealreg.models import (
+    Conflict,
+    DealRegistration,
+    DealRegSettings,
+    DirectOpportunity,
+    RegistrationEvent,
+)
+from dealreg.tasks import check_conflicts
+from partners.normalize import normalize_name
+from prm.tenancy.models import Notification
+from prm.tenancy.roles import Role
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+ConflictState = DealRegistration.ConflictState
+
+
+@pytest.fixture
+def rival(acme):
+    with acme.scope():
+        return factories.make_member(
+            acme.tenant, Role.PARTNER_USER, partner=acme.other_partner, email="rival@acme.test"
+        )
+
+
+def similarity(a: str, b: str) -> Decimal:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT similarity(%s, %s)", [normalize_name(a), normalize_name(b)])
+        value = cursor.fetchone()[0]
+    return Decimal(str(value)).quantize(Decimal("0.001"))
+
+
+def opportunity(world, products=(), **fields) -> DirectOpportunity:
+    fields.setdefault("external_id", f"OPP-{DirectOpportunity.objects.count() + 1}")
+    fields.setdefault("customer_name", "Initech Corporation")
+    fields.setdefault("customer_domain", "initech.example")
+    fields["customer_name_normalized"] = normalize_name(fields["customer_name"])
+    made = DirectOpportunity.objects.create(tenant=world.tenant, **fields)
+    made.product_lines.set(products)
+    return made
+
+
+def state(world, registration) -> str:
+    with world.scope():
+        return DealRegistration.objects.get(pk=registration.pk).conflict_state
+
+
+def test_same_domain_scores_one_and_flags_both_sides(acme, submit_as, rival):
+    first = submit_as(acme)
+    second = submit_as(acme, member=rival, customer_name="Totally Different Name")
+    with acme.scope():
+        (conflict,) = Conflict.objects.filter(registration=second)
+        assert conflict.other_registration_id == first.pk
+        assert conflict.score == Decimal("1.000")
+        assert conflict.reasons == ["same domain", "shared product: Firewall"]
+        assert conflict.other_filed_first is True
+        assert not Conflict.objects.filter(registration=first).exists()  # stored once
+    assert state(acme, first) == state(acme, second) == ConflictState.CONFLICT
+
+
+def test_similar_names_score_their_trigram_similarity(acme, submit_as, rival):
+    submit_as(acme, customer_name="Initech Systems", customer_domain="")
+    second = submit_as(acme, member=rival, customer_name="Initech System", customer_domain="")
+    expected = similarity("Initech Systems", "Initech System")
+    assert Decimal("0.6") <= expected < 1
+    with acme.scope():
+        (conflict,) = Conflict.objects.filter(registration=second)
+        assert conflict.score == expected
+        assert conflict.reasons == [f"name {expected:.2f} similar", "shared product: Firewall"]
+
+
+def test_legal_forms_and_punctuation_do_not_hide_a_match(acme, submit_as, rival):
+    submit_as(acme, customer_name="Initech Corporation", customer_domain="")
+    second = submit_as(acme, member=rival, customer_name="INITECH, Inc.", customer_domain="")
+    with acme.scope():
+        assert Conflict.objects.get(registration=second).score == Decimal("1.000")
+
+
+def test_dissimilar_names_and_the_tenants_threshold(acme, submit_as, rival):
+    submit_as(acme, customer_name="Initech Systems", customer_domain="")
+    unrelated = submit_as(acme, member=rival, customer_name="Umbrella Health", customer_domain="")
+    assert state(acme, unrelated) == ConflictState.CLEAR
+    with acme.scope():
+        DealRegSettings.objects.update(name_similarity_threshold=Decimal("0.95"))
+    close = submit_as(acme, member=rival, customer_name="Initech System", customer_domain="")
+    assert state(acme, close) == ConflictState.CLEAR
+
+
+def test_no_shared_product_line_no_conflict(acme, products, submit_as, rival):
+    submit_as(acme)
+    other = submit_as(acme, member=rival, product_lines=[products["acme"]["edr"]])
+    assert state(acme, other) == ConflictState.CLEAR
+    several = [products["acme"]["edr"], products["acme"]["fw"], products["acme"]["sdwan"]]
+    overlapping = submit_as(acme, member=rival, product_lines=several, customer_name="Initech")
+    with acme.scope():
+        (conflict,) = Conflict.objects.filter(registration=overlapping)
+        assert conflict.reasons == ["same domain", "name 1.00 similar", "shared product: Firewall"]
+
+
+def test_the_same_partners_registrations_do_not_conflict(acme, submit_as):
+    submit_as(acme)
+    again = submit_as(acme, role=Role.PARTNER_ADMIN)
+    assert state(acme, again) == ConflictState.CLEAR
+
+
+def test_only_active_registrations_are_compared(acme, submit_as, rival):
+    first = submit_as(acme)
+    with acme.scope():
+        services.withdraw(first, by=acme[Role.PARTNER_USER])
+    second = submit_as(acme, member=rival)
+    assert state(acme, second) == ConflictState.CLEAR
+    with acme.scope():
+        services.reject(second, by=acme[Role.OPS_ADMIN], reason="Duplicate")
+    third = submit_as(acme, role=Role.PARTNER_ADMIN)
+    assert state(acme, third) == ConflictState.CLEAR
+
+
+def test_an_approved_registration_filed_later_still_counts_as_first(acme, submit_as, rival):
+    first = submit_as(acme)
+    second = submit_as(acme, member=rival)
+    with acme.scope():
+        services.approve(second, by=acme[Role.OPS_ADMIN])
+        (conflict,) = find_conflicts(first)
+        assert conflict.other_registration_id == second.pk
+        assert conflict.other_filed_first is True  # it holds the customer now
+        services.withdraw(second, by=rival)
+        (conflict,) = find_conflicts(second)
+        # Re-checked from the later filing's side: the other filed first.
+        assert conflict.other_filed_first is True
+
+
+def test_direct_opportunities(acme, products, submit_as):
+    with acme.scope():
+        same = opportunity(acme, external_id="OPP-1", products=[products["acme"]["fw"]])
+        opportunity(acme, external_id="OPP-2", stage=DirectOpportunity.Stage.CLOSED_WON)
+        opportunity(acme, external_id="OPP-3", products=[products["acme"]["edr"]])
+        anything = opportunity(
+            acme, external_id="OPP-4", customer_name="Initech", customer_domain=""
+        )
+    registration = submit_as(acme)
+    with acme.scope():
+        found = {
+            c.direct_opportunity_id: c for c in Conflict.objects.filter(registration=registration)
+        }
+        assert set(found) == {same.pk, anything.pk}
+        assert found[same.pk].reasons == [
+            "direct opportunity",
+            "same domain",
+            "name 1.00 similar",
+            "shared product: Firewall",
+        ]
+        assert found[anything.pk].reasons == ["direct opportunity", "name 1.00 similar"]
+        assert all(c.other_filed_first for c in found.values())
+    assert state(acme, registration) == ConflictState.CONFLICT
+
+
+def test_recomputing_replaces_the_stored_conflicts(acme, submit_as, rival):
+    first = submit_as(acme)
+    second = submit_as(acme, member=rival)
+    with acme.scope():
+        assert len(find_conflicts(second)) == len(find_conflicts(second)) == 1
+        assert Conflict.objects.filter(registration=second).count() == 1
+        services.withdraw(first, by=acme[Role.PARTNER_USER])
+        assert find_conflicts(second) == []
+        assert not Conflict.objects.filter(registration=second).exists()
+
+
+def test_other_tenants_customers_never_conflict(acme, globex, submit_as):
+    submit_as(globex)
+    assert state(acme, submit_as(acme)) == ConflictState.CLEAR
+
+
+def test_conflicts_of_lists_both_sides_opportunities_first(acme, products, submit_as, rival):
+    with acme.scope():
+        opp = opportunity(acme, products=[products["acme"]["fw"]])
+    first = submit_as(acme)
+    second = submit_as(acme, member=rival)
+    with acme.scope():
+        third_member = factories.make_member(
+            acme.tenant,
+            Role.PARTNER_USER,
+            partner=factories.make_partner(acme.tenant, "Third Partner"),
+        )
+    third = submit_as(acme, member=third_member, now=second.submitted_at + timedelta(hours=1))
+    with acme.scope():
+        rows = conflicts_of(second)
+        assert rows[0]["opportunity"] == opp
+        assert [row["other"] for row in rows[1:]] == [first, third]
+
+
+def test_the_check_task_records_one_event_and_tells_the_approver(acme, submit_as, rival):
+    submit_as(acme)
+    second = submit_as(acme, member=rival)
+    with acme.scope():
+        check_conflicts(tenant_id=str(acme.tenant.pk), registration_id=str(second.pk))
+        events = RegistrationEvent.objects.filter(registration=second, kind="conflicts_found")
+        assert events.count() == 1
+        assert events.get().visible_to_partner is False
+        assert (
+            Notification.objects.filter(
+                kind="dealreg.conflicts", user=acme[Role.CHANNEL_MANAGER].user
+            ).count()
+            == 1
+        )

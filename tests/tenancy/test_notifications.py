@@ -1,0 +1,195 @@
+"""In-app notifications: the list, opening one, marking all read and the
+unread count in the top navigation."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from prm.tenancy import views
+from prm.tenancy.models import Membership, Notification
+from prm.tenancy.roles import ALL_ROLES, Role
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/notifications/"
+OPEN = "/notifications/open/"
+READ_ALL = "/notifications/read-all/"
+
+
+def note(world, membership, title="Something happened", minutes_ago=0, **extra):
+    with world.scope():
+        return Notification.objects.create(
+            tenant=world.tenant,
+            user=membership.user,
+            kind="test",
+            title=title,
+            created_at=timezone.now() - timedelta(minutes=minutes_ago),
+            **extra,
+        )
+
+
+def is_read(world, notification) -> bool:
+    with world.scope():
+        return Notification.objects.get(pk=notification.pk).read_at is not None
+
+
+class TestList:
+    def test_own_notifications_newest_first_unread_highlighted(self, acme):
+        me = acme[Role.PARTNER_USER]
+        old = note(acme, me, "Older news", minutes_ago=60, read_at=timezone.now())
+        new = note(acme, me, "Newest news", minutes_ago=1)
+        note(acme, acme[Role.PARTNER_ADMIN], "A colleague's news")
+        response = acme.client(Role.PARTNER_USER).get(LIST)
+        assert response.status_code == 200
+        assert list(response.context["notifications"]) == [new, old]
+        page = response.content.decode()
+        assert "A colleague&#x27;s news" not in page and "A colleague's news" not in page
+        assert page.index("Newest news") < page.index("Older news")
+        assert page.count('class="note unread"') == 1
+
+    def test_another_tenants_notifications_of_the_same_person_stay_there(self, acme, globex):
+        me = acme[Role.PARTNER_USER]
+        with globex.scope():
+            elsewhere = Membership.objects.create(
+                tenant=globex.tenant, user=me.user, role=Role.PARTNER_USER, partner=globex.partner
+            )
+        note(globex, elsewhere, "Globex news")
+        note(acme, me, "Acme news")
+        page = acme.client(Role.PARTNER_USER).get(LIST).content.decode()
+        assert "Acme news" in page and "Globex news" not in page
+
+    def test_paginated(self, acme, monkeypatch):
+        monkeypatch.setattr(views, "NOTIFICATIONS_PAGE_SIZE", 3)
+        me = acme[Role.EXECUTIVE]
+        for n in range(5):
+            note(acme, me, f"Note {n}", minutes_ago=n)
+        client = acme.client(Role.EXECUTIVE)
+        first = [n.title for n in client.get(LIST).context["notifications"]]
+        second = [n.title for n in client.get(LIST, {"page": 2}).context["notifications"]]
+        assert first == ["Note 0", "Note 1", "Note 2"]
+        assert second == ["Note 3", "Note 4"]
+
+    @pytest.mark.parametrize("role", sorted(ALL_ROLES))
+    def test_every_role_has_the_page(self, acme, role):
+        assert acme.client(role).get(LIST).status_code == 200
+
+    def test_anonymous_is_sent_to_log_in(self, acme):
+        for method, path in (("get", LIST), ("post", OPEN), ("post", READ_ALL)):
+            response = getattr(acme.client(), method)(path)
+            assert response.status_code == 302
+            assert response["Location"].startswith("/accounts/login/")
+
+
+class TestUnreadBadge:
+    def test_count_in_the_navigation(self, acme):
+        me = acme[Role.CHANNEL_MANAGER]
+        for n in range(3):
+            note(acme, me, f"Unread {n}")
+        note(acme, me, "Read", read_at=timezone.now())
+        note(acme, acme[Role.OPS_ADMIN], "Someone else's")
+        page = acme.client(Role.CHANNEL_MANAGER).get("/").content.decode()
+        assert '<span class="nav-badge" data-testid="unread-count">3<' in page
+
+    def test_no_badge_when_all_read(self, acme):
+        note(acme, acme[Role.PARTNER_USER], read_at=timezone.now())
+        page = acme.client(Role.PARTNER_USER).get("/").content.decode()
+        assert 'href="/notifications/"' in page
+        assert "nav-badge" not in page
+
+    def test_one_query_per_page(self, acme):
+        for n in range(4):
+            note(acme, acme[Role.PARTNER_ADMIN], f"Unread {n}")
+        client = acme.client(Role.PARTNER_ADMIN)
+        client.get("/")
+        with CaptureQueriesContext(connection) as queries:
+            client.get("/")
+        notification_queries = [q for q in queries if "tenancy_notification" in q["sql"]]
+        assert len(notification_queries) == 1
+
+
+class TestOpen:
+    def test_marks_read_and_goes_where_it_points(self, acme):
+        mine = note(acme, acme[Role.PARTNER_USER], url="/deals/DR-7KQ2M9XA/")
+        response = acme.client(Role.PARTNER_USER).post(OPEN, {"notification": str(mine.pk)})
+        assert response.status_code == 302
+        assert response["Location"] == "/deals/DR-7KQ2M9XA/"
+        assert is_read(acme, mine)
+
+    def test_without_a_link_back_to_the_list(self, acme):
+        mine = note(acme, acme[Role.OPS_ADMIN])
+        response = acme.client(Role.OPS_ADMIN).post(OPEN, {"notification": str(mine.pk)})
+        assert response["Location"] == LIST
+        assert is_read(acme, mine)
+
+    @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x"])
+    def test_never_redirects_off_site(self, acme, target):
+        mine = note(acme, acme[Role.PARTNER_USER], url=target)
+        response = acme.client(Role.PARTNER_USER).post(OPEN, {"notification": str(mine.pk)})
+        assert response["Location"] == LIST
+
+    def test_someone_elses_notification_is_404(self, acme):
+        theirs = note(acme, acme[Role.PARTNER_ADMIN], url="/deals/")
+        response = acme.client(Role.PARTNER_USER).post(OPEN, {"notification": str(theirs.pk)})
+        assert response.status_code == 404
+        assert not is_read(acme, theirs)
+
+    def test_another_tenants_notification_is_404(self, acme, globex):
+        theirs = note(acme, acme[Role.OPS_ADMIN])
+        response = globex.client(Role.OPS_ADMIN).post(OPEN, {"notification": str(theirs.pk)})
+        assert response.status_code == 404
+        assert not is_read(acme, theirs)
+
+    def test_same_person_in_another_tenant_is_404(self, acme, globex):
+        """The notification's user signs in at globex: acme's row is not
+        found through globex's host."""
+        me = acme[Role.PARTNER_USER]
+        with globex.scope():
+            Membership.objects.create(
+                tenant=globex.tenant, user=me.user, role=Role.PARTNER_USER, partner=globex.partner
+            )
+        mine_at_acme = note(acme, me)
+        client = Client(HTTP_HOST=globex.host)
+        client.force_login(me.user, backend="prm.tenancy.auth.TenantAuthenticationBackend")
+        assert client.post(OPEN, {"notification": str(mine_at_acme.pk)}).status_code == 404
+        assert not is_read(acme, mine_at_acme)
+
+    @pytest.mark.parametrize("value", ["", "not-a-uuid"])
+    def test_a_missing_or_malformed_id_is_400(self, acme, value):
+        response = acme.client(Role.PARTNER_USER).post(OPEN, {"notification": value})
+        assert response.status_code == 400
+
+    def test_post_only_with_csrf(self, acme):
+        mine = note(acme, acme[Role.PARTNER_USER])
+        client = Client(HTTP_HOST=acme.host, enforce_csrf_checks=True)
+        client.force_login(
+            acme[Role.PARTNER_USER].user, backend="prm.tenancy.auth.TenantAuthenticationBackend"
+        )
+        assert client.get(OPEN, {"notification": str(mine.pk)}).status_code == 405
+        assert client.post(OPEN, {"notification": str(mine.pk)}).status_code == 403
+        assert client.post(READ_ALL).status_code == 403
+        assert not is_read(acme, mine)
+
+
+class TestReadAll:
+    def test_marks_only_ones_own_unread(self, acme):
+        me = acme[Role.FINANCE]
+        earlier = timezone.now() - timedelta(days=2)
+        already = note(acme, me, read_at=earlier)
+        unread = [note(acme, me, f"Unread {n}") for n in range(3)]
+        colleague = note(acme, acme[Role.EXECUTIVE])
+        response = acme.client(Role.FINANCE).post(READ_ALL)
+        assert response.status_code == 302 and response["Location"] == LIST
+        assert all(is_read(acme, n) for n in unread)
+        assert not is_read(acme, colleague)
+        with acme.scope():
+            assert Notification.objects.get(pk=already.pk).read_at == earlier
+        page = acme.client(Role.FINANCE).get(LIST).content.decode()
+        assert "nav-badge" not in page and "note unread" not in page
+
+    def test_get_is_refused(self, acme):
+        note(acme, acme[Role.FINANCE])
+        assert acme.client(Role.FINANCE).get(READ_ALL).status_code == 405
