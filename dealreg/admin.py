@@ -15,6 +15,7 @@ and the vendor's direct pipeline (with a CSV import).
 
 import copy
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -45,7 +46,8 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
-from prm.tenancy.admin_base import TenantModelAdmin, tenant_admin_site
+from partners.models import Partner
+from prm.tenancy.admin_base import LargeTablePaginator, TenantModelAdmin, tenant_admin_site
 from prm.tenancy.models import AuditEntry
 from prm.tenancy.services import audit
 
@@ -234,6 +236,38 @@ class AssignedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class PartnerFilter(admin.SimpleListFilter):
+    """One partner's registrations. Lists the partners the person manages (a
+    list of every partner is no use at thousands of partners, and computing
+    which partners have registrations costs a scan of them all); any partner
+    can be chosen by link (?partner=<id>, as the partner's page does)."""
+
+    title = "partner"
+    parameter_name = "partner"
+
+    def _selected(self):
+        try:
+            return uuid.UUID(str(self.value())) if self.value() else None
+        except ValueError:
+            return None
+
+    def lookups(self, request, model_admin):
+        partners = Partner.objects.filter(channel_manager=request.user).order_by("name")[:100]
+        choices = [(str(p.pk), p.name) for p in partners]
+        selected = self._selected()
+        if selected and str(selected) not in dict(choices):
+            chosen = Partner.objects.filter(pk=selected).first()
+            if chosen is not None:
+                choices.insert(0, (str(chosen.pk), chosen.name))
+        return choices
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        selected = self._selected()
+        return queryset.filter(partner_id=selected) if selected else queryset.none()
+
+
 class ExtensionFilter(admin.SimpleListFilter):
     title = "extension"
     parameter_name = "extension"
@@ -285,13 +319,14 @@ class DealRegistrationAdmin(TenantModelAdmin):
         StatusFilter,
         SlaStateFilter,
         AssignedFilter,
-        ("partner", admin.RelatedOnlyFieldListFilter),
+        PartnerFilter,
         "conflict_state",
         ExtensionFilter,
     ]
     search_fields = ["code", "customer_name", "customer_domain", "partner__name"]
     list_select_related = ["partner", "approver"]
     ordering = ["-created_at"]
+    paginator = LargeTablePaginator
     actions = ["approve_selected", "reject_selected"]
     object_history_template = "admin/dealreg/dealregistration/object_history.html"
     fieldsets = [

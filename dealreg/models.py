@@ -318,8 +318,8 @@ class DealRegistration(TenantOwned):
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     submitted_at = models.DateTimeField(null=True, blank=True)
-    sla_due_at = models.DateTimeField(null=True, blank=True)
-    sla_paused_at = models.DateTimeField(null=True, blank=True)
+    sla_due_at = models.DateTimeField("decision due", null=True, blank=True)
+    sla_paused_at = models.DateTimeField("SLA paused at", null=True, blank=True)
     sla_remaining_seconds = models.PositiveIntegerField(
         null=True, blank=True, help_text="Business time left when the clock was paused."
     )
@@ -335,7 +335,7 @@ class DealRegistration(TenantOwned):
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     decision_reason = models.TextField(blank=True)
-    sla_met = models.BooleanField(null=True, blank=True)
+    sla_met = models.BooleanField("decided within SLA", null=True, blank=True)
     protected_until = models.DateField(null=True, blank=True)
     extension_count = models.PositiveSmallIntegerField(default=0)
     won_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
@@ -373,6 +373,7 @@ class DealRegistration(TenantOwned):
             models.Index(
                 fields=["tenant", "partner", "-created_at"], name="dealreg_partner_recent"
             ),
+            models.Index(fields=["tenant", "-created_at", "-id"], name="dealreg_recent"),
             models.Index(fields=["tenant", "status", "protected_until"], name="dealreg_protection"),
             models.Index(Upper("code"), name="dealreg_code_upper"),
         ]

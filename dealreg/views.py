@@ -113,7 +113,7 @@ def registration_list(request):
             "counts": status_counts(mine),
             "query": query.urlencode(),
             "active_status": filters.cleaned_data.get("status") if filters.is_valid() else "",
-            "active_statuses": DealRegistration.ACTIVE,
+            "review_statuses": DealRegistration.PENDING,
         },
     )
 
@@ -336,14 +336,15 @@ def _render_detail(request, registration, status: int = 200, **forms):
         and pending_extension is None
         and registration.extension_count < settings_row.max_extensions
     )
-    # Only that the registration is under review: never whose claim it meets.
+    # Only that the registration is under review (while a decision is
+    # pending): never whose claim it meets. Once approved it is protected.
     in_conflict_review = (
         registration.conflict_state == DealRegistration.ConflictState.CONFLICT
-        and registration.status in DealRegistration.ACTIVE
+        and registration.status in DealRegistration.PENDING
     )
     context = {
         "registration": registration,
-        "active_statuses": DealRegistration.ACTIVE,
+        "review_statuses": DealRegistration.PENDING,
         "our_people": set(
             Membership.objects.filter(partner_id=registration.partner_id).values_list(
                 "user_id", flat=True

@@ -58,6 +58,24 @@ def staff_areas(membership: Membership) -> list[dict]:
             "Partners, tiers, contacts and their channel managers.",
         ),
         (
+            "Deal registrations",
+            "tenant_admin:dealreg_dealregistration_changelist",
+            "dealreg.view_dealregistration",
+            "Registrations to decide within their SLA, conflicts, extensions, outcomes.",
+        ),
+        (
+            "Routing rules",
+            "tenant_admin:dealreg_routingrule_changelist",
+            "dealreg.change_routingrule",
+            "Who decides which registrations.",
+        ),
+        (
+            "Deal registration settings",
+            "tenant_admin:dealreg_dealregsettings_changelist",
+            "dealreg.change_dealregsettings",
+            "SLA, reminders, protection, extensions and the conflict threshold.",
+        ),
+        (
             "Import partners",
             "tenant_admin:partners_partner_import",
             "partners.import_partner",

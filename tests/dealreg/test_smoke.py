@@ -94,3 +94,24 @@ def test_expiry_closes_a_pending_extension_request(acme, submit_as):
     assert registration.status == DealRegistration.Status.EXPIRED
     assert request.status == ExtensionRequest.Status.REJECTED
     assert "ended before" in request.decision_reason
+
+
+def test_admin_partner_filter_lists_my_partners_and_takes_any_by_link(acme, submit_as):
+    with acme.scope():
+        other_member = factories.make_member(
+            acme.tenant, Role.PARTNER_USER, partner=acme.other_partner
+        )
+    mine = submit_as(acme)
+    theirs = submit_as(
+        acme, member=other_member, customer_name="Other Customer", customer_domain="other.example"
+    )
+    client = acme.client(Role.CHANNEL_MANAGER)
+    page = client.get("/admin/dealreg/dealregistration/").content.decode()
+    assert f"?partner={acme.partner.pk}" in page  # the manager's own partner is listed
+    assert f"?partner={acme.other_partner.pk}" not in page
+    filtered = client.get(f"/admin/dealreg/dealregistration/?partner={acme.other_partner.pk}")
+    body = filtered.content.decode()
+    assert theirs.code in body and mine.code not in body
+    bogus = client.get("/admin/dealreg/dealregistration/?partner=not-an-id")
+    assert bogus.status_code == 200
+    assert mine.code not in bogus.content.decode()

@@ -158,6 +158,53 @@ WORDS_B = [
     "wireless",
     "works",
 ]
+SYLLABLES = [
+    "ka",
+    "ri",
+    "zo",
+    "ven",
+    "tal",
+    "mor",
+    "bex",
+    "qui",
+    "lan",
+    "dor",
+    "sa",
+    "fen",
+    "gra",
+    "lio",
+    "pex",
+    "tur",
+    "vay",
+    "nol",
+    "ost",
+    "ura",
+    "kel",
+    "mip",
+    "zan",
+    "bel",
+    "cor",
+    "vex",
+    "ita",
+    "nu",
+    "ro",
+    "sim",
+    "tek",
+    "ora",
+    "hal",
+    "jun",
+    "bra",
+    "del",
+    "fio",
+    "gor",
+    "lum",
+    "nex",
+    "pra",
+    "sol",
+    "tiv",
+    "wen",
+    "yar",
+]
 SUFFIXES = ["Inc", "LLC", "Ltd", "GmbH", "Corp", "SA", "", "", "", ""]
 
 PASSWORD = "bench-pass-2026"
@@ -266,12 +313,20 @@ class Command(BaseCommand):
 
     def seed_registrations(self, tenant, rows, users, product_ids) -> None:
         started = time.perf_counter()
+        # Company names as they are: a distinctive invented word (three
+        # syllables of 48, about 110,000 of them) and a sector, sometimes a
+        # place word: "Korvexita Logistics", "Zanubel Summit Foods".
+        syllable = "(%(s)s::text[])[1 + (hashint4({seed}) & 2147483647) %% %(ns)s]"
         name_sql = (
-            "initcap((%(a)s::text[])[1 + (hashint4(n) & 2147483647) %% %(na)s] || ' ' || "
-            "(%(b)s::text[])[1 + (hashint4(n * 7 + 3) & 2147483647) %% %(nb)s] || ' ' || "
-            "(%(a)s::text[])[1 + (hashint4(n * 13 + 5) & 2147483647) %% %(na)s])"
+            "initcap("
+            + " || ".join(syllable.format(seed=f"n * {k} + {k * 7}") for k in (3, 5, 11))
+            + " || CASE WHEN n %% 4 = 0 THEN ' ' || "
+            "(%(a)s::text[])[1 + (hashint4(n * 13 + 5) & 2147483647) %% %(na)s] ELSE '' END"
+            " || ' ' || (%(b)s::text[])[1 + (hashint4(n * 7 + 3) & 2147483647) %% %(nb)s])"
         )
         params = {
+            "s": SYLLABLES,
+            "ns": len(SYLLABLES),
             "a": WORDS_A,
             "na": len(WORDS_A),
             "b": WORDS_B,
