@@ -20,9 +20,9 @@ from decimal import Decimal, InvalidOperation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django_countries import countries
 
 from partners.normalize import normalize_domain, normalize_name
+from prm import csvio
 from prm.tenancy.models import Tenant, User
 from prm.tenancy.services import audit
 
@@ -99,19 +99,8 @@ class ImportRow:
 
 
 @dataclass
-class ImportResult:
-    rows: list[ImportRow]
-    errors: list[str]  # file-level problems
-    created: int = 0
+class ImportResult(csvio.ImportResult):
     updated: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors and all(not r.errors for r in self.rows)
-
-    @property
-    def error_count(self) -> int:
-        return len(self.errors) + sum(1 for r in self.rows if r.errors)
 
     @property
     def new_count(self) -> int:
@@ -122,11 +111,7 @@ class ImportResult:
         return sum(1 for r in self.rows if r.existing is not None)
 
 
-def _unquote_cell(value: str) -> str:
-    """Undo the quote spreadsheet-safe exports put before a leading = + - @."""
-    if value[:1] == "'" and value[1:2] in ("=", "+", "-", "@"):
-        return value[1:]
-    return value
+_unquote_cell = csvio.unquote_cell
 
 
 # What CRMs call the closed stages.
@@ -144,10 +129,10 @@ def _stage(value: str) -> str:
 
 
 def _country(value: str) -> str:
-    code = countries.alpha2(value) or countries.by_name(value)
-    if not code:
-        raise ValueError(f"customer_country: “{value}” is not a known country name or ISO code.")
-    return code
+    try:
+        return csvio.country_code(value)
+    except ValueError as exc:
+        raise ValueError(f"customer_country: {exc}") from exc
 
 
 def _amount(value: str) -> Decimal:
@@ -187,19 +172,11 @@ def _field_errors(values: dict[str, str]) -> list[str]:
 def parse_direct_csv(tenant: Tenant, text: str) -> ImportResult:
     """Check a direct opportunity CSV without writing anything: every row
     gets the list of its problems and says whether it is new or an update."""
-    result = ImportResult(rows=[], errors=[])
-    if "\x00" in text:
-        result.errors.append(
-            "The file contains NUL characters (it may be UTF-16); save it as "
-            "“CSV UTF-8” and try again."
-        )
-        return result
-    try:
-        _parse_rows(tenant, text, result)
-    except csv.Error as exc:
-        result.rows = []
-        result.errors.append(f"The file is not valid CSV: {exc}.")
-    return result
+    return csvio.read_import(
+        text,
+        ImportResult(rows=[], errors=[]),
+        lambda text, result: _parse_rows(tenant, text, result),
+    )
 
 
 def _header_errors(headers: list[str]) -> list[str]:

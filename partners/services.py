@@ -2,16 +2,15 @@
 
 import csv
 import io
-import re
 from dataclasses import dataclass, field
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django_countries import countries
 from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
 
+from prm import csvio
 from prm.tenancy.models import MANAGE_PARTNER_PERM, Membership, Tenant, User
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit
@@ -261,18 +260,8 @@ class ImportRow:
 
 
 @dataclass
-class ImportResult:
-    rows: list[ImportRow]
-    errors: list[str]  # file-level problems
-    created: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors and all(not r.errors for r in self.rows)
-
-    @property
-    def error_count(self) -> int:
-        return len(self.errors) + sum(1 for r in self.rows if r.errors)
+class ImportResult(csvio.ImportResult):
+    pass
 
 
 def _choice(value: str, choices, label: str) -> str:
@@ -284,40 +273,9 @@ def _choice(value: str, choices, label: str) -> str:
     raise ValueError(f"{label} “{value}” is not one of: {allowed}.")
 
 
-def _country(value: str) -> str:
-    value = value.strip()
-    code = countries.alpha2(value) or countries.by_name(value)
-    if not code:
-        raise ValueError(f"Country “{value}” is not a known country name or ISO code.")
-    return code
-
-
-# Cells a spreadsheet would read as a formula. A quote in front makes them
-# text; ``+`` and ``-`` are left alone on plain numbers and phone numbers.
-_FORMULA_START = ("=", "@", "\t", "\r")
-_SIGN_START = ("+", "-")
-_PLAIN_NUMBER = re.compile(r"^[+-][0-9 ().,/-]*$")
-
-
-def spreadsheet_safe(value: str) -> str:
-    """``value`` as a CSV cell that spreadsheets show as text, never run as
-    a formula (CWE-1236): a single quote is put in front of a cell starting
-    with ``=``, ``@``, tab or carriage return, and of one starting with
-    ``+`` or ``-`` unless it is a plain number or phone number."""
-    if value.startswith(_FORMULA_START) or (
-        value.startswith(_SIGN_START) and not _PLAIN_NUMBER.match(value)
-    ):
-        return "'" + value
-    return value
-
-
-def _unquote_cell(value: str) -> str:
-    """Undo ``spreadsheet_safe`` so an exported file imports as it was."""
-    if value.startswith("'") and (
-        value[1:].startswith(_FORMULA_START) or value[1:].startswith(_SIGN_START)
-    ):
-        return value[1:]
-    return value
+_country = csvio.country_code
+spreadsheet_safe = csvio.spreadsheet_safe
+_unquote_cell = csvio.unquote_cell
 
 
 def _with_scheme(website: str) -> str:
@@ -338,19 +296,11 @@ def _field_errors(model, values: dict[str, str], prefix: str = "") -> list[str]:
 def parse_partner_csv(tenant: Tenant, text: str) -> ImportResult:
     """Validate a partner CSV without writing anything: every row gets the
     list of its problems (against the directory and the rest of the file)."""
-    result = ImportResult(rows=[], errors=[])
-    if "\x00" in text:
-        result.errors.append(
-            "The file contains NUL characters (it may be UTF-16); save it as "
-            "“CSV UTF-8” and try again."
-        )
-        return result
-    try:
-        _parse_rows(tenant, text, result)
-    except csv.Error as exc:
-        result.rows = []
-        result.errors.append(f"The file is not valid CSV: {exc}.")
-    return result
+    return csvio.read_import(
+        text,
+        ImportResult(rows=[], errors=[]),
+        lambda text, result: _parse_rows(tenant, text, result),
+    )
 
 
 def _parse_rows(tenant: Tenant, text: str, result: ImportResult) -> None:
