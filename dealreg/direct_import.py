@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -159,14 +158,7 @@ def _close_date(value: str) -> date:
 
 
 def _field_errors(values: dict[str, str]) -> list[str]:
-    """Messages for values the model fields refuse (length, email format)."""
-    errors = []
-    for name, value in values.items():
-        try:
-            DirectOpportunity._meta.get_field(name).clean(value, None)
-        except ValidationError as exc:
-            errors.append(f"{name}: {' '.join(exc.messages)}")
-    return errors
+    return csvio.model_field_errors(DirectOpportunity, values)
 
 
 def parse_direct_csv(tenant: Tenant, text: str) -> ImportResult:

@@ -282,15 +282,7 @@ def _with_scheme(website: str) -> str:
     return website if not website or "://" in website else f"https://{website}"
 
 
-def _field_errors(model, values: dict[str, str], prefix: str = "") -> list[str]:
-    """Messages for values a model field would refuse (length, format)."""
-    errors = []
-    for name, value in values.items():
-        try:
-            model._meta.get_field(name).clean(value, None)
-        except ValidationError as exc:
-            errors.append(f"{prefix}{name}: {' '.join(exc.messages)}")
-    return errors
+_field_errors = csvio.model_field_errors
 
 
 def parse_partner_csv(tenant: Tenant, text: str) -> ImportResult:

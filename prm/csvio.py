@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django_countries import countries
 
 # Cells a spreadsheet would read as a formula. A quote in front makes them
@@ -46,6 +47,18 @@ def country_code(value: str) -> str:
     if not code:
         raise ValueError(f"Country “{value}” is not a known country name or ISO code.")
     return code
+
+
+def model_field_errors(model, values: dict[str, str], prefix: str = "") -> list[str]:
+    """Messages for values the model's fields would refuse (length, format),
+    so a dry run finds what saving would."""
+    errors = []
+    for name, value in values.items():
+        try:
+            model._meta.get_field(name).clean(value, None)
+        except ValidationError as exc:
+            errors.append(f"{prefix}{name}: {' '.join(exc.messages)}")
+    return errors
 
 
 @dataclass
