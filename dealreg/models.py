@@ -280,6 +280,7 @@ class DealRegistration(TenantOwned):
         WON = "won", "Won"
         LOST = "lost", "Lost"
         WITHDRAWN = "withdrawn", "Withdrawn"
+        REVERSED = "reversed", "Won, then reversed"
 
     # Waiting for the vendor's decision (the SLA clock runs in SUBMITTED).
     PENDING = (Status.SUBMITTED, Status.MORE_INFO)
@@ -347,6 +348,9 @@ class DealRegistration(TenantOwned):
     won_currency = models.CharField(max_length=3, blank=True)
     won_close_date = models.DateField(null=True, blank=True)
     lost_reason = models.TextField(blank=True)
+    reversal_reason = models.TextField(
+        blank=True, help_text="Why a won deal was cancelled or refunded."
+    )
     outcome_recorded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -465,6 +469,8 @@ class RegistrationEvent(TenantOwned):
         EXPIRED = "expired", "Expired"
         WON = "won", "Won"
         LOST = "lost", "Lost"
+        OUTCOME_CORRECTED = "outcome_corrected", "Won amount corrected"
+        REVERSED = "reversed", "Win reversed (cancelled or refunded)"
 
     registration = models.ForeignKey(
         DealRegistration, on_delete=models.CASCADE, related_name="events"

@@ -982,4 +982,126 @@ def record_outcome(
             url=detail_url(registration),
             email=False,
         )
+        _outcome_changed(registration)
+    return registration
+
+
+def _outcome_changed(registration: DealRegistration) -> None:
+    from .signals import outcome_changed
+
+    transaction.on_commit(
+        lambda: outcome_changed.send(sender=DealRegistration, registration=registration)
+    )
+
+
+def _require_outcome_editor(by: Membership, registration: DealRegistration) -> None:
+    """Won deals are corrected or reversed by the vendor (the channel
+    manager who may decide it, or ops): it changes what the partner is paid."""
+    if not can_decide(by, registration):
+        raise DealRegError("Only the vendor can correct or reverse a won deal.")
+
+
+def correct_outcome(
+    registration: DealRegistration,
+    *,
+    by: Membership,
+    amount: Decimal,
+    close_date,
+    reason: str,
+    now: datetime | None = None,
+) -> DealRegistration:
+    """Correct a won deal's amount or close date (e.g. a partial refund or a
+    booking error). Incentives adjusts what was accrued."""
+    now = _now(now)
+    if amount is None or amount <= 0:
+        raise DealRegError(
+            "Enter the corrected amount; to cancel the deal, reverse the win.", "amount"
+        )
+    if close_date is None:
+        raise DealRegError("Enter the date the deal closed.", "close_date")
+    if close_date > _local(now, registration.tenant).date():
+        raise DealRegError("The close date cannot be in the future.", "close_date")
+    if not reason.strip():
+        raise DealRegError("Say why the outcome is corrected.", "reason")
+    with transaction.atomic():
+        registration = _lock(registration)
+        _require_outcome_editor(by, registration)
+        _require_status(registration, [Status.WON], "corrected")
+        if amount == registration.won_amount and close_date == registration.won_close_date:
+            raise DealRegError("That is what is recorded already; nothing to correct.", "amount")
+        data = {
+            "amount": str(amount),
+            "previous_amount": str(registration.won_amount),
+            "close_date": str(close_date),
+            "previous_close_date": str(registration.won_close_date),
+            "currency": registration.won_currency,
+        }
+        registration.won_amount = amount
+        registration.won_close_date = close_date
+        registration.save()
+        _event(
+            registration,
+            Kind.OUTCOME_CORRECTED,
+            by=by.user,
+            message=reason.strip(),
+            data=data,
+            now=now,
+        )
+        audit(
+            registration.tenant,
+            by=by.user,
+            action="dealreg.outcome_corrected",
+            obj=registration,
+            data=data,
+            now=now,
+        )
+        notify(
+            registration.tenant,
+            partner_people(registration),
+            kind="dealreg.outcome",
+            title=f"{registration.code}: won amount corrected to {amount} {registration.won_currency}",
+            body=reason.strip(),
+            url=detail_url(registration),
+        )
+        _outcome_changed(registration)
+    return registration
+
+
+def reverse_win(
+    registration: DealRegistration,
+    *,
+    by: Membership,
+    reason: str,
+    now: datetime | None = None,
+) -> DealRegistration:
+    """The customer cancelled or was refunded: the win no longer stands.
+    Incentives claws back what was accrued on it."""
+    now = _now(now)
+    if not reason.strip():
+        raise DealRegError("Say why the win is reversed (cancelled, refunded...).", "reason")
+    with transaction.atomic():
+        registration = _lock(registration)
+        _require_outcome_editor(by, registration)
+        _require_status(registration, [Status.WON], "reversed")
+        registration.status = Status.REVERSED
+        registration.reversal_reason = reason.strip()
+        registration.save()
+        _event(registration, Kind.REVERSED, by=by.user, message=reason.strip(), now=now)
+        audit(
+            registration.tenant,
+            by=by.user,
+            action="dealreg.reversed",
+            obj=registration,
+            data={"reason": reason.strip()},
+            now=now,
+        )
+        notify(
+            registration.tenant,
+            partner_people(registration),
+            kind="dealreg.outcome",
+            title=f"{registration.code}: win reversed",
+            body=reason.strip(),
+            url=detail_url(registration),
+        )
+        _outcome_changed(registration)
     return registration

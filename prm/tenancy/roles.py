@@ -26,6 +26,9 @@ PARTNER_ROLES = frozenset({Role.PARTNER_ADMIN, Role.PARTNER_USER})
 ALL_ROLES = STAFF_ROLES | PARTNER_ROLES
 
 OPS = frozenset({Role.OPS_ADMIN})
+FINANCE = frozenset({Role.FINANCE})
+# Who may read incentive configuration and money figures in the admin.
+FINANCE_READERS = frozenset({Role.OPS_ADMIN, Role.FINANCE, Role.EXECUTIVE})
 
 # Roles that hold a permission only on the objects assigned to them (through a
 # django-guardian object permission of the same name). Other listed roles hold
@@ -103,6 +106,38 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         )
         for action in ("view", "add", "change", "delete")
     },
+    # Incentives: ops configure plans, finance owns money (rates, payouts,
+    # disputes, adjustments), executives read; partner admins see their
+    # organisation's statements and dispute lines in the portal.
+    "portal.incentives": frozenset({Role.PARTNER_ADMIN}),
+    **{
+        f"incentives.{action}_{model}": (FINANCE_READERS if action == "view" else OPS)
+        for model in ("plan", "planversion", "bracket")
+        for action in ("view", "add", "change", "delete")
+    },
+    "incentives.publish_planversion": OPS,
+    "incentives.preview_planversion": frozenset({Role.OPS_ADMIN, Role.FINANCE}),
+    **{
+        f"incentives.{action}_exchangerate": (
+            FINANCE_READERS if action == "view" else frozenset({Role.OPS_ADMIN, Role.FINANCE})
+        )
+        for action in ("view", "add", "change", "delete")
+    },
+    "incentives.view_incentivesettings": frozenset({Role.OPS_ADMIN, Role.FINANCE}),
+    "incentives.change_incentivesettings": frozenset({Role.OPS_ADMIN, Role.FINANCE}),
+    "incentives.view_ledgerentry": FINANCE_READERS,
+    "incentives.add_ledgerentry": FINANCE,
+    "incentives.export_ledgerentry": FINANCE_READERS,
+    "incentives.view_dealaccrualstate": frozenset({Role.OPS_ADMIN, Role.FINANCE}),
+    "incentives.view_statement": FINANCE_READERS,
+    "incentives.export_statement": FINANCE_READERS,
+    "incentives.view_payoutrun": frozenset({Role.FINANCE, Role.EXECUTIVE}),
+    "incentives.add_payoutrun": FINANCE,
+    "incentives.change_payoutrun": FINANCE,
+    "incentives.approve_payoutrun": FINANCE,
+    "incentives.export_payoutrun": FINANCE,
+    "incentives.view_dispute": FINANCE_READERS,
+    "incentives.change_dispute": FINANCE,
     "tenancy.view_tenant": OPS,
     "tenancy.change_tenant": OPS,
 }

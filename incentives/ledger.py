@@ -1,0 +1,508 @@
+"""Writing the ledger: exchange rates, entries, and bringing a won deal's
+entries (and a rebate period's) in line with what the rules say.
+
+Entries are only ever added. Each carries an idempotency key unique per
+tenant, so writing the same entry twice (a retried task, two workers) stores
+it once. Work on one partner's entries is serialized by a transaction-level
+advisory lock, so two syncs of the same partner cannot both decide that an
+entry is missing.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+
+from dealreg.models import DealRegistration
+from partners.models import Partner
+from prm.tenancy.models import Tenant, User
+
+from . import periods
+from .models import (
+    DealAccrualState,
+    ExchangeRate,
+    IncentiveSettings,
+    LedgerEntry,
+    Plan,
+    PlanVersion,
+)
+from .money import ZERO, round_money, to_base
+from .rules import Rule, deal_commission, volume_rebate
+
+Kind = LedgerEntry.Kind
+Source = LedgerEntry.Source
+ONE = Decimal(1)
+
+
+class IncentiveError(Exception):
+    """A refused operation; ``str(error)`` is the message for the person."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class NoRate(IncentiveError):
+    pass
+
+
+def local_today(tenant: Tenant, now: datetime | None = None) -> date:
+    return timezone.localtime(now or timezone.now(), tenant.tzinfo).date()
+
+
+def rate_on(tenant: Tenant, currency: str, day: date) -> Decimal:
+    """Base-currency units per unit of ``currency`` in force on ``day``."""
+    if currency == tenant.base_currency:
+        return ONE
+    rate = (
+        ExchangeRate.objects.filter(currency=currency, valid_from__lte=day)
+        .order_by("-valid_from")
+        .values_list("rate", flat=True)
+        .first()
+    )
+    if rate is None:
+        raise NoRate(
+            f"No {currency} exchange rate is in force on {day:%Y-%m-%d}: "
+            f"add one (valid from that date or earlier) under Incentives > Exchange rates."
+        )
+    return rate
+
+
+def lock_partner(partner_id) -> None:
+    """Serialize ledger work on one partner until the transaction ends."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"incentives:partner:{partner_id}"],
+        )
+
+
+@dataclass
+class NewEntry:
+    partner_id: object
+    kind: str
+    amount: Decimal
+    currency: str
+    fx_rate: Decimal
+    source: str
+    effective_date: date
+    available_on: date
+    description: str
+    idempotency_key: str
+    created_via: str
+    period_start: date | None = None
+    amount_base: Decimal | None = None
+    registration_id: object = None
+    plan_version_id: object = None
+    dispute_id: object = None
+    payout_run_id: object = None
+    reverses_id: object = None
+    basis_amount: Decimal | None = None
+    basis_currency: str = ""
+    created_by: User | None = None
+
+
+def statement_start(tenant: Tenant, day: date) -> date:
+    period = IncentiveSettings.for_tenant(tenant).statement_period
+    return periods.period_start(day, period)
+
+
+def write(tenant: Tenant, new: NewEntry, *, now: datetime | None = None) -> LedgerEntry:
+    """Add one entry, rounded by the rule of ``money``; if an entry with the
+    same idempotency key exists, return that one instead."""
+    now = now or timezone.now()
+    existing = LedgerEntry.objects.filter(idempotency_key=new.idempotency_key).first()
+    if existing is not None:
+        return existing
+    amount = round_money(new.amount, new.currency)
+    amount_base = (
+        to_base(amount, new.fx_rate, tenant.base_currency)
+        if new.amount_base is None
+        else round_money(new.amount_base, tenant.base_currency)
+    )
+    entry = LedgerEntry(
+        tenant=tenant,
+        partner_id=new.partner_id,
+        kind=new.kind,
+        amount=amount,
+        currency=new.currency,
+        fx_rate=new.fx_rate,
+        amount_base=amount_base,
+        base_currency=tenant.base_currency,
+        source=new.source,
+        registration_id=new.registration_id,
+        plan_version_id=new.plan_version_id,
+        dispute_id=new.dispute_id,
+        payout_run_id=new.payout_run_id,
+        reverses_id=new.reverses_id,
+        basis_amount=new.basis_amount,
+        basis_currency=new.basis_currency,
+        period_start=new.period_start or new.effective_date,
+        statement_start=statement_start(tenant, local_today(tenant, now)),
+        effective_date=new.effective_date,
+        available_on=new.available_on,
+        description=new.description[:300],
+        created_by=new.created_by,
+        created_via=new.created_via,
+        created_at=now,
+        idempotency_key=new.idempotency_key,
+    )
+    entry.checksum = entry.compute_checksum()
+    # ON CONFLICT DO NOTHING: a concurrent writer of the same key wins
+    # quietly; we then return its row.
+    LedgerEntry.objects.bulk_create([entry], ignore_conflicts=True)
+    return LedgerEntry.objects.get(idempotency_key=new.idempotency_key)
+
+
+# --- Which versions apply -------------------------------------------------------------
+
+
+def _versions(tenant: Tenant, kinds) -> list[PlanVersion]:
+    return list(
+        PlanVersion.objects.filter(
+            status=PlanVersion.Status.PUBLISHED, plan__is_active=True, plan__kind__in=kinds
+        )
+        .select_related("plan")
+        .prefetch_related("brackets", "tiers", "regions", "product_lines")
+    )
+
+
+def partner_eligible(version: PlanVersion, partner: Partner) -> bool:
+    tiers = {t.pk for t in version.tiers.all()}
+    regions = {r.pk for r in version.regions.all()}
+    return (
+        (not tiers or partner.tier_id in tiers)
+        and (not version.partner_types or partner.partner_type in version.partner_types)
+        and (not regions or partner.region_id in regions)
+    )
+
+
+def products_eligible(version: PlanVersion, product_ids: set) -> bool:
+    wanted = {p.pk for p in version.product_lines.all()}
+    return not wanted or bool(wanted & product_ids)
+
+
+def deal_versions(registration: DealRegistration, versions=None) -> list[PlanVersion]:
+    """Published versions of active commission and SPIFF plans that cover
+    the deal's close date and for which partner and products qualify."""
+    if registration.won_close_date is None:
+        return []
+    if versions is None:
+        versions = _versions(registration.tenant, [Plan.Kind.COMMISSION, Plan.Kind.SPIFF])
+    products = set(registration.product_lines.values_list("pk", flat=True))
+    return [
+        v
+        for v in versions
+        if v.covers(registration.won_close_date)
+        and partner_eligible(v, registration.partner)
+        and products_eligible(v, products)
+    ]
+
+
+# --- Deals ----------------------------------------------------------------------------
+
+
+def _period_totals(version: PlanVersion, partner_id, start: date, exclude_registration):
+    """The partner's attainment (won volume, base) and what ``version``
+    accrued in the rule period beginning ``start``, leaving out one deal."""
+    entries = LedgerEntry.objects.filter(
+        plan_version=version, partner_id=partner_id, period_start=start
+    ).exclude(registration_id=exclude_registration)
+    accrued = entries.aggregate(total=Sum("amount_base"))["total"] or ZERO
+    # Attainment: the current won volume of the deals this version paid on.
+    deal_ids = entries.filter(kind=Kind.ACCRUAL).values("registration_id")
+    volume = ZERO
+    for amount, currency, close in DealRegistration.objects.filter(
+        pk__in=deal_ids, status=DealRegistration.Status.WON
+    ).values_list("won_amount", "won_currency", "won_close_date"):
+        volume += amount * rate_on(version.tenant, currency, close)
+    return volume, accrued
+
+
+def _deal_description(version: PlanVersion, registration: DealRegistration, what: str) -> str:
+    return (
+        f"{what}: {version.plan.name} v{version.number} "
+        f"on {registration.code} {registration.customer_name}"
+    )
+
+
+def sync_deal(
+    registration: DealRegistration, *, now: datetime | None = None, via: str = "sync_deal"
+) -> list[LedgerEntry]:
+    """Bring the entries of one registration in line with its outcome.
+
+    Won and not yet accrued: an accrual per applicable plan version. Won
+    amount (or close date) corrected: an adjustment for the difference.
+    No longer won (cancelled, refunded): a clawback reversing exactly what
+    was accrued. Already in line: nothing (so running this twice, or in two
+    workers at once, writes each entry once). Raises ``NoRate`` when a rate
+    is missing; nothing is written then."""
+    now = now or timezone.now()
+    tenant = registration.tenant
+    written: list[LedgerEntry] = []
+    with transaction.atomic():
+        lock_partner(registration.partner_id)
+        registration = (
+            DealRegistration.objects.select_related("partner", "tenant")
+            .prefetch_related("product_lines")
+            .get(pk=registration.pk)
+        )
+        settings = IncentiveSettings.for_tenant(tenant)
+        won = registration.status == DealRegistration.Status.WON
+        applicable = deal_versions(registration) if won else []
+        existing = list(
+            LedgerEntry.objects.filter(registration=registration)
+            .select_related("plan_version__plan")
+            .order_by("created_at", "id")
+        )
+        by_version: dict = {}
+        for entry in existing:
+            by_version.setdefault(entry.plan_version_id, []).append(entry)
+        versions = {v.pk: v for v in applicable}
+        for entry in existing:
+            versions.setdefault(entry.plan_version_id, entry.plan_version)
+        for version in versions.values():
+            entries = by_version.get(version.pk, [])
+            entry = _sync_deal_version(
+                registration, version, entries, won and version in applicable, settings, now, via
+            )
+            if entry is not None:
+                written.append(entry)
+        DealAccrualState.objects.update_or_create(
+            registration=registration,
+            defaults={"tenant": tenant, "synced_at": now, "problem": ""},
+        )
+    return written
+
+
+def _sync_deal_version(registration, version, entries, applies, settings, now, via):
+    tenant = registration.tenant
+    source = Source.SPIFF if version.plan.kind == Plan.Kind.SPIFF else Source.DEAL
+    net = sum((e.amount for e in entries), ZERO)
+    net_base = sum((e.amount_base for e in entries), ZERO)
+    key = f"{source}:{registration.pk}:{version.pk}:{len(entries) + 1}"
+    today = local_today(tenant, now)
+    if not applies:
+        if not entries or (net == 0 and net_base == 0):
+            return None
+        first = entries[0]
+        return write(
+            tenant,
+            NewEntry(
+                partner_id=registration.partner_id,
+                kind=Kind.CLAWBACK,
+                amount=-net,
+                amount_base=-net_base,
+                currency=first.currency,
+                fx_rate=first.fx_rate,
+                source=source,
+                registration_id=registration.pk,
+                plan_version_id=version.pk,
+                reverses_id=first.pk,
+                basis_amount=registration.won_amount,
+                basis_currency=registration.won_currency or first.currency,
+                period_start=first.period_start,
+                effective_date=today,
+                available_on=today,
+                description=_deal_description(version, registration, "Clawback")
+                + f" ({registration.get_status_display().lower()})",
+                idempotency_key=key,
+                created_via=via,
+            ),
+            now=now,
+        )
+    amount = registration.won_amount
+    currency = registration.won_currency or registration.currency
+    close = registration.won_close_date
+    if entries:
+        latest = entries[-1]
+        if (
+            latest.basis_amount == amount
+            and latest.basis_currency == currency
+            and latest.effective_date == close
+            and net != 0
+        ):
+            return None  # in line with the deal as it stands
+    rate = rate_on(tenant, currency, close)
+    start = periods.period_start(close, version.period)
+    attainment, accrued = _period_totals(version, registration.partner_id, start, registration.pk)
+    target = round_money(
+        deal_commission(
+            Rule.of(version),
+            amount,
+            rate=rate,
+            attainment_before=attainment,
+            accrued_in_period=accrued,
+        ),
+        currency,
+    )
+    delta = target - net if entries and entries[0].currency == currency else None
+    if delta is None and entries:
+        # The deal's currency changed: reverse what stands, accrue anew.
+        write(
+            tenant,
+            NewEntry(
+                partner_id=registration.partner_id,
+                kind=Kind.ADJUSTMENT,
+                amount=-net,
+                amount_base=-net_base,
+                currency=entries[0].currency,
+                fx_rate=entries[0].fx_rate,
+                source=source,
+                registration_id=registration.pk,
+                plan_version_id=version.pk,
+                reverses_id=entries[0].pk,
+                basis_amount=amount,
+                basis_currency=currency,
+                period_start=entries[0].period_start,
+                effective_date=today,
+                available_on=today,
+                description=_deal_description(version, registration, "Currency corrected"),
+                idempotency_key=key,
+                created_via=via,
+            ),
+            now=now,
+        )
+        key = f"{source}:{registration.pk}:{version.pk}:{len(entries) + 2}"
+        delta = target
+    if not entries:
+        if target <= 0:
+            return None
+        kind, delta, what = Kind.ACCRUAL, target, "Accrual"
+    else:
+        # A zero difference still gets its (zero) entry: it records the new
+        # basis, so the next sync sees the deal in line.
+        kind, what = Kind.ADJUSTMENT, "Deal corrected"
+    # Money owed waits out the holding period after close; money taken back
+    # counts at once.
+    available = close + timedelta(days=settings.holding_days) if delta > 0 else today
+    return write(
+        tenant,
+        NewEntry(
+            partner_id=registration.partner_id,
+            kind=kind,
+            amount=delta,
+            currency=currency,
+            fx_rate=rate,
+            source=source,
+            registration_id=registration.pk,
+            plan_version_id=version.pk,
+            basis_amount=amount,
+            basis_currency=currency,
+            period_start=start,
+            effective_date=close,
+            available_on=available,
+            description=_deal_description(version, registration, what),
+            idempotency_key=key,
+            created_via=via,
+        ),
+        now=now,
+    )
+
+
+def record_problem(registration: DealRegistration, problem: str, now=None) -> None:
+    DealAccrualState.objects.update_or_create(
+        registration=registration,
+        defaults={"tenant": registration.tenant, "synced_at": None, "problem": problem[:300]},
+    )
+
+
+def registrations_to_sync(tenant: Tenant):
+    """Registrations whose entries may not match their outcome: won (or
+    reversed after a win) and changed since their last sync, or never
+    synced."""
+    touched = Q(status=DealRegistration.Status.WON) | Q(won_amount__isnull=False)
+    return (
+        DealRegistration.objects.filter(touched)
+        .filter(
+            Q(accrual_state__isnull=True)
+            | Q(accrual_state__synced_at__isnull=True)
+            | Q(updated_at__gt=F("accrual_state__synced_at"))
+        )
+        .order_by("updated_at")
+    )
+
+
+# --- Rebates --------------------------------------------------------------------------
+
+
+def rebate_volume(version: PlanVersion, partner: Partner, start: date, end: date) -> Decimal:
+    """The partner's won volume (base currency) in [start, end] on deals
+    that qualify for ``version``."""
+    deals = DealRegistration.objects.filter(
+        partner=partner,
+        status=DealRegistration.Status.WON,
+        won_close_date__gte=max(start, version.effective_from),
+        won_close_date__lte=end if version.effective_to is None else min(end, version.effective_to),
+    )
+    products = {p.pk for p in version.product_lines.all()}
+    if products:
+        deals = deals.filter(product_lines__in=products).distinct()
+    volume = ZERO
+    for amount, currency, close in deals.values_list(
+        "won_amount", "won_currency", "won_close_date"
+    ):
+        volume += round_money(
+            amount * rate_on(version.tenant, currency, close), version.tenant.base_currency
+        )
+    return volume
+
+
+def sync_rebate(
+    version: PlanVersion,
+    partner: Partner,
+    start: date,
+    *,
+    now: datetime | None = None,
+    via: str = "sync_rebates",
+) -> LedgerEntry | None:
+    """Accrue (or correct) the rebate of one partner for one ended period."""
+    now = now or timezone.now()
+    tenant = version.tenant
+    end = periods.period_end(start, version.period)
+    with transaction.atomic():
+        lock_partner(partner.pk)
+        entries = list(
+            LedgerEntry.objects.filter(
+                plan_version=version, partner=partner, period_start=start, source=Source.REBATE
+            ).order_by("created_at", "id")
+        )
+        net = sum((e.amount for e in entries), ZERO)
+        volume = (
+            rebate_volume(version, partner, start, end)
+            if partner_eligible(version, partner)
+            else ZERO
+        )
+        target = round_money(volume_rebate(Rule.of(version), volume), tenant.base_currency)
+        delta = target - net
+        if delta == 0:
+            return None
+        today = local_today(tenant, now)
+        kind = Kind.ACCRUAL if not entries and delta > 0 else Kind.ADJUSTMENT
+        label = periods.label(start, version.period)
+        return write(
+            tenant,
+            NewEntry(
+                partner_id=partner.pk,
+                kind=kind,
+                amount=delta,
+                currency=tenant.base_currency,
+                fx_rate=ONE,
+                source=Source.REBATE,
+                plan_version_id=version.pk,
+                basis_amount=volume,
+                basis_currency=tenant.base_currency,
+                period_start=start,
+                effective_date=end,
+                available_on=today,
+                description=(
+                    f"Rebate {label}: {version.plan.name} v{version.number} on volume {volume}"
+                ),
+                idempotency_key=f"rebate:{version.pk}:{partner.pk}:{start}:{len(entries) + 1}",
+                created_via=via,
+            ),
+            now=now,
+        )
