@@ -1059,7 +1059,9 @@ def correct_outcome(
             registration.tenant,
             partner_people(registration),
             kind="dealreg.outcome",
-            title=f"{registration.code}: won amount corrected to {amount} {registration.won_currency}",
+            title=(
+                f"{registration.code}: won amount corrected to {amount} {registration.won_currency}"
+            ),
             body=reason.strip(),
             url=detail_url(registration),
         )

@@ -81,3 +81,9 @@ def dispatch_sweeps() -> int:
     for tenant_id in tenants:
         sweep_deals.delay(tenant_id=str(tenant_id))
     return len(tenants)
+
+
+# Tasks of the other areas live in their own modules; importing them here
+# registers them with Celery's autodiscovery.
+from .payout_tasks import *  # noqa: E402, F403
+from .statement_tasks import *  # noqa: E402, F403

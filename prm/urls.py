@@ -28,6 +28,7 @@ urlpatterns = [
     ),
     path("notifications/open/", tenancy_views.notification_open, name="notification_open"),
     path("deals/", include("dealreg.urls")),
+    path("incentives/", include("incentives.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", tenant_admin_site.urls),
 ]

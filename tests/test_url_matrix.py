@@ -34,6 +34,12 @@ from .dealreg.admin_objects import (
     DEALREG_ADMIN_OBJECTS,
     DEALREG_CUSTOM_ADMIN_VIEWS,
 )
+from .incentives.matrix import (
+    INCENTIVES_ADMIN_NOBODY,
+    INCENTIVES_ADMIN_OBJECTS,
+    INCENTIVES_CUSTOM_ADMIN_VIEWS,
+    INCENTIVES_PORTAL_ROUTES,
+)
 
 PLATFORM = "prm.urls_platform"
 STAFF = {Role.OPS_ADMIN, Role.CHANNEL_MANAGER, Role.FINANCE, Role.EXECUTIVE}
@@ -131,6 +137,7 @@ PORTAL_ROUTES: dict[str, Route] = {
     "dealreg:withdraw": Route(allowed=PARTNERS, method="post", args=_deal_registration),
     "dealreg:extension": Route(allowed=PARTNERS, method="post", args=_deal_registration),
     "dealreg:outcome": Route(allowed=PARTNERS, method="post", args=_deal_registration),
+    **{name: Route(**spec) for name, spec in INCENTIVES_PORTAL_ROUTES.items()},
 }
 
 # allauth: pages for people who are not logged in, and pages for one's own
@@ -211,6 +218,7 @@ ADMIN_OBJECTS: dict[str, Callable] = {
     "tenancy.auditentry": _audit_entry,
     "tenancy.tenantsettings": lambda w: w.tenant,
     **DEALREG_ADMIN_OBJECTS,
+    **INCENTIVES_ADMIN_OBJECTS,
 }
 # Where a model's admin allows less than the permission table: nobody may
 # add memberships (invitations do that), edit invitations or the audit log,
@@ -225,12 +233,14 @@ ADMIN_NOBODY = {
     ("tenancy.tenantsettings", "add"),
     ("tenancy.tenantsettings", "delete"),
     *DEALREG_ADMIN_NOBODY,
+    *INCENTIVES_ADMIN_NOBODY,
 }
 PERM_MODEL = {"tenancy.tenantsettings": "tenancy.tenant"}
 CUSTOM_ADMIN_VIEWS = {
     "partners_partner_import": "partners.import_partner",
     "partners_partner_export": "partners.export_partner",
     **DEALREG_CUSTOM_ADMIN_VIEWS,
+    **INCENTIVES_CUSTOM_ADMIN_VIEWS,
 }
 
 

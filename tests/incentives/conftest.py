@@ -5,8 +5,6 @@ import itertools
 from datetime import date
 from decimal import Decimal
 
-import pytest
-
 from dealreg.models import DealRegistration, ProductLine
 from incentives import plans
 from incentives.models import Bracket, Plan, PlanVersion

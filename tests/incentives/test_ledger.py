@@ -45,9 +45,7 @@ def test_reversal_claws_back_exactly(acme):
         assert accrual.amount == Decimal("70.00")  # 69.9993
         assert accrual.currency == "EUR"
         assert accrual.amount_base == Decimal("75.86")  # 70.00 * 1.0837 = 75.859
-        DealRegistration.objects.filter(pk=deal.pk).update(
-            status=DealRegistration.Status.REVERSED
-        )
+        DealRegistration.objects.filter(pk=deal.pk).update(status=DealRegistration.Status.REVERSED)
         (clawback,) = ledger.sync_deal(deal)
         assert clawback.kind == Kind.CLAWBACK
         assert (clawback.amount, clawback.amount_base) == (Decimal("-70.00"), Decimal("-75.86"))
@@ -87,9 +85,12 @@ def test_ledger_refuses_update_and_delete_in_the_database(acme):
             "UPDATE incentives_ledgerentry SET amount = 0 WHERE id = %s",
             "DELETE FROM incentives_ledgerentry WHERE id = %s",
         ):
-            with pytest.raises(IntegrityError, match="append-only"):
-                with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.execute(sql, [entry.pk])
+            with (
+                pytest.raises(IntegrityError, match="append-only"),
+                transaction.atomic(),
+                connection.cursor() as cursor,
+            ):
+                cursor.execute(sql, [entry.pk])
         with pytest.raises(ValueError, match="append-only"):
             entry.save()
 
@@ -100,9 +101,8 @@ def test_version_with_entries_is_frozen(acme):
         deal = make_won_deal(acme, "100", close_date=date(2026, 10, 3))
         ledger.sync_deal(deal)
         version.rate_percent = Decimal("11")
-        with pytest.raises(IntegrityError, match="cannot change"):
-            with transaction.atomic():
-                version.save()
+        with pytest.raises(IntegrityError, match="cannot change"), transaction.atomic():
+            version.save()
         version.refresh_from_db()
         version.effective_to = date(2026, 12, 31)
         version.save()  # ending a version is allowed
