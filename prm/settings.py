@@ -247,6 +247,18 @@ CELERY_BEAT_SCHEDULE: dict = {
     # with something due get a sweep), protection expiry by local date hourly.
     "dealreg-sla": {"task": "dealreg.tasks.dispatch_sla_sweeps", "schedule": 60.0},
     "dealreg-protection": {"task": "dealreg.tasks.dispatch_protection_sweeps", "schedule": 3600.0},
+    # Incentives: re-sync won deals whose accrual task was lost or waited on
+    # a rate; finish payout runs whose worker died; issue statements and
+    # accrue rebates once a period has ended.
+    "incentives-deals": {"task": "incentives.tasks.dispatch_sweeps", "schedule": 300.0},
+    "incentives-payout-runs": {
+        "task": "incentives.payout_tasks.resume_stalled_runs",
+        "schedule": 300.0,
+    },
+    "incentives-period-close": {
+        "task": "incentives.statement_tasks.dispatch_period_close",
+        "schedule": 3600.0,
+    },
 }
 
 SESSION_COOKIE_HTTPONLY = True

@@ -9,8 +9,13 @@ from dealreg.models import DealRegistration, ProductLine
 from incentives import plans
 from incentives.models import Bracket, Plan, PlanVersion
 from prm.tenancy.roles import Role
+from tests.dealreg import conftest as dealreg_fixtures
 
 _seq = itertools.count(1)
+
+# The deal registration fixtures, for tests that go through the workflow.
+products = dealreg_fixtures.products
+submit_as = dealreg_fixtures.submit_as
 
 
 def make_plan(
