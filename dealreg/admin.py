@@ -53,6 +53,7 @@ from prm.tenancy.services import audit
 
 from . import admin_forms, direct_import, services
 from .conflicts import conflicts_of
+from .forms import OutcomeForm
 from .models import (
     ClosureDay,
     Conflict,
@@ -554,6 +555,9 @@ class DealRegistrationAdmin(TenantModelAdmin):
         "message": admin_forms.MessageForm,
         "reassign": admin_forms.ReassignForm,
         "extension": admin_forms.ExtensionDecisionForm,
+        "outcome": OutcomeForm,
+        "correct": admin_forms.CorrectOutcomeForm,
+        "reverse": admin_forms.ReverseWinForm,
     }
 
     def _may(self, request, action: str, registration: DealRegistration) -> bool:
@@ -570,7 +574,15 @@ class DealRegistrationAdmin(TenantModelAdmin):
         kwargs = {"prefix": action, "data": data}
         if action == "reassign":
             kwargs.update(tenant=request.tenant, current=registration.approver)
-        return self.ACTIONS[action](**kwargs)
+        if action == "outcome":
+            kwargs.update(registration=registration)
+        form = self.ACTIONS[action](**kwargs)
+        if action == "correct" and data is None:
+            form.initial = {
+                "amount": registration.won_amount,
+                "close_date": registration.won_close_date,
+            }
+        return form
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         registration = self.get_object(request, unquote(object_id))
@@ -616,6 +628,29 @@ class DealRegistrationAdmin(TenantModelAdmin):
         if action == "reassign":
             services.reassign(registration, by=by, approver=data["approver"], reason=data["reason"])
             return f"{code} reassigned to {data['approver']}."
+        if action == "outcome":
+            won = data["outcome"] == OutcomeForm.WON
+            services.record_outcome(
+                registration,
+                by=by,
+                won=won,
+                amount=data["amount"],
+                close_date=data["close_date"],
+                reason=data["reason"],
+            )
+            return f"{code} recorded as {'won' if won else 'lost'}."
+        if action == "correct":
+            services.correct_outcome(
+                registration,
+                by=by,
+                amount=data["amount"],
+                close_date=data["close_date"],
+                reason=data["reason"],
+            )
+            return f"{code}: won amount corrected; incentives will be adjusted."
+        if action == "reverse":
+            services.reverse_win(registration, by=by, reason=data["reason"])
+            return f"{code}: win reversed; incentives accrued on it will be clawed back."
         extension = ExtensionRequest.objects.filter(
             registration=registration, pk=data["extension"]
         ).first()
@@ -666,6 +701,10 @@ class DealRegistrationAdmin(TenantModelAdmin):
             unavailable |= {"approve", "reject", "request_info", "reassign"}
         if registration.status != Status.SUBMITTED:
             unavailable.add("request_info")
+        if registration.status != Status.APPROVED:
+            unavailable.add("outcome")
+        if registration.status != Status.WON:
+            unavailable |= {"correct", "reverse"}
         if pending_extension is None:
             unavailable.add("extension")
         elif "extension" in forms and "extension" not in bound:

@@ -7,6 +7,8 @@ inside the tenant's scope, so choice querysets are never evaluated at import
 (see ``partners.admin.PartnerForm``).
 """
 
+from decimal import Decimal
+
 from django import forms
 
 from partners.models import Partner
@@ -50,6 +52,18 @@ class RequestInfoForm(forms.Form):
 
 class MessageForm(forms.Form):
     text = _text("Message to the partner", rows=3)
+
+
+class CorrectOutcomeForm(forms.Form):
+    amount = forms.DecimalField(
+        label="Corrected amount", max_digits=14, decimal_places=2, min_value=Decimal("0.01")
+    )
+    close_date = forms.DateField(label="Close date", widget=forms.DateInput(attrs={"type": "date"}))
+    reason = _text("Why (e.g. partial refund, booking error)")
+
+
+class ReverseWinForm(forms.Form):
+    reason = _text("Why the win no longer stands (cancelled, refunded...)")
 
 
 class ReassignForm(forms.Form):
