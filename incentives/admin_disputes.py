@@ -1,1 +1,512 @@
-"""(being written)"""
+"""Disputes and statements in the tenant admin.
+
+Finance works disputes here: a list filtered by status, partner and the
+disputed amount, and a page per dispute with the disputed line, the thread,
+a reply form and the two ways to close it (an adjustment entry, or a
+rejection with a reason). The dispute itself is never saved as a form: the
+page is read-only and its forms post a named ``_action`` back to it, which
+runs the matching ``incentives.disputes`` operation. Ops and executives
+read the same pages.
+
+Issued statements are listed read-only; any partner's statement for any
+period (the current one included) opens on a page that reuses the portal's
+statement partial, with its CSV and PDF, and the list exports as CSV.
+"""
+
+import copy
+import csv
+import uuid
+from datetime import date
+from decimal import Decimal
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models.functions import Abs
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
+
+from partners.models import Partner
+from prm.csvio import spreadsheet_safe
+from prm.tenancy.admin_base import TenantModelAdmin, tenant_admin_site
+
+from . import disputes, periods, statement_export, statements, views
+from .forms import AdjustForm, AdminReplyForm, RejectForm, StatementPickForm, add_service_error
+from .ledger import IncentiveError
+from .models import Dispute, Statement
+from .money import format_money
+
+ACTION_FIELD = "_action"
+CSS = {"all": ["admin/dealreg.css", "admin/incentives_statements.css"]}
+
+
+def _as_get(request):
+    """The same request as a GET, to render the read-only page again (with
+    an action form's errors) instead of trying to save the model."""
+    clone = copy.copy(request)
+    clone.method = "GET"
+    return clone
+
+
+class PartnerFilter(admin.SimpleListFilter):
+    """One partner's rows. Lists (up to 100 of) the partners that have any,
+    and honours any partner chosen by link (?partner=<id>)."""
+
+    title = "partner"
+    parameter_name = "partner"
+
+    def _selected(self):
+        try:
+            return uuid.UUID(str(self.value())) if self.value() else None
+        except ValueError:
+            return None
+
+    def lookups(self, request, model_admin):
+        partners = (
+            Partner.objects.filter(pk__in=model_admin.model.objects.values("partner_id"))
+            .order_by("name")
+            .only("pk", "name")[:100]
+        )
+        choices = [(str(p.pk), p.name) for p in partners]
+        selected = self._selected()
+        if selected and str(selected) not in dict(choices):
+            chosen = Partner.objects.filter(pk=selected).first()
+            if chosen is not None:
+                choices.insert(0, (str(chosen.pk), chosen.name))
+        return choices
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        selected = self._selected()
+        return queryset.filter(partner_id=selected) if selected else queryset.none()
+
+
+# --- Disputes -------------------------------------------------------------------------
+
+
+class StatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("open_any", "Open or answered"), *Dispute.Status.choices]
+
+    def queryset(self, request, queryset):
+        if self.value() == "open_any":
+            return queryset.filter(status__in=disputes.OPEN)
+        if self.value() in Dispute.Status.values:
+            return queryset.filter(status=self.value())
+        return queryset
+
+
+class AmountFilter(admin.SimpleListFilter):
+    """The disputed line's size in the base currency (either sign)."""
+
+    title = "disputed amount"
+    parameter_name = "amount"
+    BANDS = {
+        "lt100": (None, Decimal("100")),
+        "100-1000": (Decimal("100"), Decimal("1000")),
+        "1000-10000": (Decimal("1000"), Decimal("10000")),
+        "gte10000": (Decimal("10000"), None),
+    }
+
+    def lookups(self, request, model_admin):
+        return [
+            ("lt100", "under 100"),
+            ("100-1000", "100 to 1,000"),
+            ("1000-10000", "1,000 to 10,000"),
+            ("gte10000", "10,000 and more"),
+        ]
+
+    def queryset(self, request, queryset):
+        band = self.BANDS.get(self.value())
+        if band is None:
+            return queryset
+        low, high = band
+        queryset = queryset.annotate(disputed_abs=Abs("entry__amount_base"))
+        if low is not None:
+            queryset = queryset.filter(disputed_abs__gte=low)
+        if high is not None:
+            queryset = queryset.filter(disputed_abs__lt=high)
+        return queryset
+
+
+@admin.register(Dispute, site=tenant_admin_site)
+class DisputeAdmin(TenantModelAdmin):
+    list_display = ["dispute", "partner", "status_badge", "disputed_amount", "line", "opened"]
+    list_display_links = ["dispute"]
+    list_filter = [StatusFilter, PartnerFilter, AmountFilter]
+    search_fields = ["code", "partner__name", "entry__description"]
+    list_select_related = ["partner", "entry", "opened_by"]
+    ordering = ["-created_at"]
+    change_form_template = "admin/incentives/dispute/change_form.html"
+    fields = [
+        "code",
+        "partner",
+        "status",
+        "opened_by",
+        "created_at",
+        "resolution",
+        "resolved_by",
+        "resolved_at",
+        "adjustment",
+    ]
+    readonly_fields = fields
+
+    class Media:
+        css = CSS
+
+    # Partners open disputes; finance closes them through the page's forms.
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="dispute", ordering="code")
+    def dispute(self, obj):
+        return format_html('<strong class="dr-code">{}</strong>', obj.code)
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        return format_html(
+            '<span class="dp-status dp-status-{}">{}</span>', obj.status, obj.get_status_display()
+        )
+
+    @admin.display(description="disputed line", ordering="entry__amount_base")
+    def disputed_amount(self, obj):
+        return format_money(obj.entry.amount_base, obj.entry.base_currency)
+
+    @admin.display(description="line")
+    def line(self, obj):
+        return obj.entry.description
+
+    @admin.display(description="opened", ordering="created_at")
+    def opened(self, obj):
+        when = timezone.localtime(obj.created_at).strftime("%d %b %Y %H:%M")
+        return f"{when} by {obj.opened_by}"
+
+    ACTIONS = {"reply": AdminReplyForm, "adjust": AdjustForm, "reject": RejectForm}
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        dispute = self.get_object(request, unquote(object_id))
+        if dispute is None:
+            raise Http404("No such object.")
+        bound = {}
+        if request.method == "POST" and ACTION_FIELD in request.POST:
+            action = request.POST[ACTION_FIELD]
+            if action not in self.ACTIONS:
+                return HttpResponseBadRequest("Unknown action.")
+            if not disputes.finance_may_decide(request.membership):
+                raise PermissionDenied
+            form = self.ACTIONS[action](request.POST, prefix=action)
+            if form.is_valid():
+                try:
+                    message = self._run(request, action, dispute, form)
+                except IncentiveError as exc:
+                    dispute.refresh_from_db()
+                    if not dispute.is_open and action != "reply":
+                        # Closed in the meantime (a second press, or a colleague).
+                        messages.warning(request, str(exc))
+                        return redirect(request.path)
+                    add_service_error(form, exc)
+                else:
+                    messages.success(request, message)
+                    return redirect(request.path)
+            bound[action] = form
+            request = _as_get(request)
+        context = {**(extra_context or {}), **self._page_context(request, dispute, bound)}
+        return super().change_view(request, object_id, form_url, context)
+
+    def _run(self, request, action: str, dispute: Dispute, form) -> str:
+        by, data = request.membership, form.cleaned_data
+        if action == "reply":
+            disputes.add_message(dispute, by=by, body=data["body"])
+            return "Message sent to the partner."
+        if action == "adjust":
+            done = disputes.resolve_with_adjustment(
+                dispute, by=by, amount=data["amount"], reason=data["reason"]
+            )
+            entry = done.adjustment
+            return (
+                f"{done.code} resolved: an adjustment of "
+                f"{format_money(entry.amount, entry.currency)} was booked."
+            )
+        disputes.reject(dispute, by=by, reason=data["reason"])
+        return f"{dispute.code} rejected."
+
+    def _page_context(self, request, dispute: Dispute, bound: dict) -> dict:
+        entry = dispute.entry
+        forms = {}
+        if dispute.is_open and disputes.finance_may_decide(request.membership):
+            for action, form_class in self.ACTIONS.items():
+                forms[action] = bound.get(action) or form_class(prefix=action)
+        return {
+            "dispute_obj": dispute,
+            "line": statement_export.line(entry, request.tenant.tzinfo),
+            "thread": dispute.messages.select_related("author").order_by("created_at", "pk"),
+            "forms": forms,
+            "statement_url": _partner_statement_url(dispute.partner_id, entry.statement_start),
+            "base_currency": request.tenant.base_currency,
+        }
+
+
+def _partner_statement_url(partner_id, start=None) -> str:
+    query = {"partner": str(partner_id)}
+    if start is not None:
+        query["period"] = start.isoformat()
+    return f"{reverse('tenant_admin:incentives_statement_partner')}?{urlencode(query)}"
+
+
+# --- Statements -----------------------------------------------------------------------
+
+
+class PeriodFilter(admin.SimpleListFilter):
+    title = "period"
+    parameter_name = "period_start"
+
+    def lookups(self, request, model_admin):
+        starts = (
+            Statement.objects.order_by("-period_start")
+            .values_list("period_start", "period")
+            .distinct()[:36]
+        )
+        return [(s.isoformat(), periods.label(s, p)) for s, p in starts]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        try:
+            day = date.fromisoformat(self.value())
+        except ValueError:
+            return queryset.none()
+        return queryset.filter(period_start=day)
+
+
+STATEMENT_CSV_COLUMNS = [
+    "partner",
+    "period",
+    "period start",
+    "period end",
+    "currency",
+    "opening",
+    "accruals",
+    "adjustments",
+    "clawbacks",
+    "payouts",
+    "closing",
+    "lines",
+    "issued at",
+]
+
+
+@admin.register(Statement, site=tenant_admin_site)
+class StatementAdmin(TenantModelAdmin):
+    list_display = [
+        "partner",
+        "period_label",
+        "opening_display",
+        "accruals_display",
+        "adjustments_display",
+        "clawbacks_display",
+        "payouts_display",
+        "closing_display",
+        "line_count",
+        "issued_at",
+        "open_link",
+    ]
+    list_filter = [PeriodFilter, PartnerFilter]
+    search_fields = ["partner__name"]
+    list_select_related = ["partner"]
+    ordering = ["-period_start", "partner__name"]
+    change_list_template = "admin/incentives/statement/change_list.html"
+    fields = [
+        "partner",
+        "period",
+        "period_start",
+        "period_end",
+        "currency",
+        "opening",
+        "accruals",
+        "adjustments",
+        "clawbacks",
+        "payouts",
+        "closing",
+        "line_count",
+        "issued_at",
+        "open_link",
+    ]
+    readonly_fields = fields
+
+    class Media:
+        css = CSS
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="period", ordering="period_start")
+    def period_label(self, obj):
+        return periods.label(obj.period_start, obj.period)
+
+    def _money(self, obj, field):
+        return format_money(getattr(obj, field), obj.currency)
+
+    @admin.display(description="opening", ordering="opening")
+    def opening_display(self, obj):
+        return self._money(obj, "opening")
+
+    @admin.display(description="accruals", ordering="accruals")
+    def accruals_display(self, obj):
+        return self._money(obj, "accruals")
+
+    @admin.display(description="adjustments", ordering="adjustments")
+    def adjustments_display(self, obj):
+        return self._money(obj, "adjustments")
+
+    @admin.display(description="clawbacks", ordering="clawbacks")
+    def clawbacks_display(self, obj):
+        return self._money(obj, "clawbacks")
+
+    @admin.display(description="payouts", ordering="payouts")
+    def payouts_display(self, obj):
+        return self._money(obj, "payouts")
+
+    @admin.display(description="closing", ordering="closing")
+    def closing_display(self, obj):
+        return self._money(obj, "closing")
+
+    @admin.display(description="statement")
+    def open_link(self, obj):
+        return format_html(
+            '<a href="{}">Open the statement</a>',
+            _partner_statement_url(obj.partner_id, obj.period_start),
+        )
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "partner/",
+                wrap(self.partner_statement_view),
+                name="incentives_statement_partner",
+            ),
+            path("export.csv", wrap(self.export_view), name="incentives_statement_export"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_export": request.membership.has_perm("incentives.export_statement"),
+            "export_query": request.GET.urlencode(),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def export_view(self, request):
+        """The issued statements the list shows (same filters), as CSV."""
+        if not request.membership.has_perm("incentives.export_statement"):
+            raise PermissionDenied
+        rows = Statement.objects.filter(tenant=request.tenant).select_related("partner")
+        for filter_class in (PeriodFilter, PartnerFilter):
+            params = {filter_class.parameter_name: request.GET.getlist(filter_class.parameter_name)}
+            if params[filter_class.parameter_name]:
+                rows = filter_class(request, params, Statement, self).queryset(request, rows)
+        rows = rows.order_by("-period_start", "partner__name")
+        tz = request.tenant.tzinfo
+        stamp = timezone.localtime(timezone.now(), tz).strftime("%Y%m%d-%H%M")
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{request.tenant.slug}-statements-{stamp}.csv"'
+        )
+        writer = csv.writer(response)
+        writer.writerow(STATEMENT_CSV_COLUMNS)
+        for s in rows.iterator(chunk_size=1000):
+            cells = [
+                s.partner.name,
+                periods.label(s.period_start, s.period),
+                s.period_start,
+                s.period_end,
+                s.currency,
+                *(
+                    statement_export.plain(getattr(s, part), s.currency)
+                    for part in ("opening", "accruals", "adjustments", "clawbacks", "payouts")
+                ),
+                statement_export.plain(s.closing, s.currency),
+                s.line_count,
+                timezone.localtime(s.issued_at, tz).strftime("%Y-%m-%d %H:%M"),
+            ]
+            writer.writerow([spreadsheet_safe(str(c)) for c in cells])
+        return response
+
+    def partner_statement_view(self, request):
+        """Any partner's statement for any period, as the partner sees it
+        (deal links open the admin), with its CSV and PDF."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = StatementPickForm(request.GET if "partner" in request.GET else None)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Partner statement",
+            "form": form,
+            "media": self.media,
+            "changelist_url": reverse("tenant_admin:incentives_statement_changelist"),
+        }
+        if form.is_valid():
+            partner = form.cleaned_data["partner"]
+            partner.tenant = request.tenant
+            period_text = form.cleaned_data["period"]
+            wanted = request.GET.get("format")
+            if wanted in ("csv", "pdf"):
+                if not request.membership.has_perm("incentives.export_statement"):
+                    raise PermissionDenied
+                return self._statement_file(request, partner, period_text, wanted)
+            try:
+                context.update(
+                    views.statement_context(request, partner, period_text=period_text, staff=True)
+                )
+            except Http404 as exc:
+                form.add_error("period", str(exc))
+            else:
+                query = urlencode({"partner": str(partner.pk), "period": context["statement"].key})
+                here = request.path
+                context.update(
+                    {
+                        "title": f"Statement: {partner.name}",
+                        "partner": partner,
+                        "periods": statements.periods_of(partner),
+                        "page_query": query,
+                        "csv_url": f"{here}?{query}&format=csv",
+                        "pdf_url": f"{here}?{query}&format=pdf",
+                        "can_export": request.membership.has_perm("incentives.export_statement"),
+                    }
+                )
+        return TemplateResponse(request, "admin/incentives/statement/partner.html", context)
+
+    def _statement_file(self, request, partner, period_text, wanted):
+        period = statements.statement_period(request.tenant)
+        try:
+            start = statements.parse_period(request.tenant, period_text, period=period)
+        except IncentiveError as exc:
+            raise Http404(str(exc)) from exc
+        view = statements.statement(partner, start, period=period)
+        entries = views.lines_for_file(partner, view)
+        if wanted == "csv":
+            return statement_export.csv_response(view, entries)
+        return views.pdf_response(view, entries)

@@ -34,6 +34,8 @@ def navigation(membership) -> list[tuple[str, str]]:
     items = [("home", "Home")]
     if membership.has_perm("portal.dealreg"):
         items.append(("dealreg:list", "Deals"))
+    if membership.has_perm("portal.incentives"):
+        items.append(("incentives:statements", "Statements"))
     if membership.has_perm("people.manage_staff") or membership.has_perm(
         "people.manage_partner_colleagues"
     ):

@@ -3,6 +3,7 @@ from django.core.management import CommandError, call_command
 from django_scopes import scopes_disabled
 
 from dealreg.models import DealRegistration
+from incentives.models import LedgerEntry
 from partners.models import Partner, Tier
 from prm.tenancy.models import Membership, Tenant, TenantDomain, User
 from prm.tenancy.roles import Role
@@ -71,16 +72,18 @@ def test_seed_demo_is_idempotent(capsys):
             "tiers": Tier.objects.count(),
             "memberships": Membership.objects.count(),
             "registrations": DealRegistration.objects.count(),
+            "ledger entries": LedgerEntry.objects.count(),
         }
         assert counts == {
             "tenants": 2,
             "partners": 40,
             "tiers": 8,
-            "memberships": 16,
-            "registrations": 10,
+            "memberships": 24,
+            "registrations": 46,
+            "ledger entries": 42,
         }
         statuses = set(DealRegistration.objects.values_list("status", flat=True))
-        assert {"submitted", "approved", "won", "more_info_requested"} <= statuses
+        assert {"submitted", "approved", "won", "more_info_requested", "reversed"} <= statuses
         for slug in ("acme", "globex"):
             roles = set(Membership.objects.filter(tenant__slug=slug).values_list("role", flat=True))
             assert roles == {r.value for r in Role}

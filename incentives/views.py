@@ -1,0 +1,249 @@
+"""Partner portal: the organisation's statements and disputes, under
+/incentives/. Partner admins only (``portal.incentives``); the partner is
+always the member's own. A ledger entry or dispute that is unknown, another
+tenant's or another partner's answers 404; staff, who see statements in the
+admin, get 403.
+"""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from prm.tenancy.access import role_required, visible_or_404
+
+from . import disputes, statement_export, statements
+from .forms import DisputeForm, ReplyForm, add_service_error
+from .ledger import IncentiveError
+from .models import Dispute, LedgerEntry
+
+PERM = "portal.incentives"
+LINES_PER_PAGE = 100
+DISPUTES_PER_PAGE = 25
+
+
+def _partner(request):
+    partner = request.membership.partner
+    partner.tenant = request.tenant
+    return partner
+
+
+def statement_context(request, partner, *, period_text: str | None, staff: bool) -> dict:
+    """What the statement partial shows: the figures, one page of lines and
+    their disputes. A constant number of queries, whatever the line count."""
+    period = statements.statement_period(request.tenant)
+    try:
+        start = statements.parse_period(request.tenant, period_text, period=period)
+    except IncentiveError as exc:
+        raise Http404(str(exc)) from exc
+    view = statements.statement(partner, start, period=period)
+    lines = statements.lines(partner, start, period=view.period)
+    # The page's ids come off the ledger_statement index alone; only those
+    # hundred rows are then read with what they show (deals, plans, payouts).
+    paginator = Paginator(lines.values_list("pk", flat=True), LINES_PER_PAGE)
+    # The aggregate counted the lines already.
+    paginator.count = view.line_count
+    page = paginator.get_page(request.GET.get("page"))
+    ids = list(page.object_list)
+    entries = list(lines.filter(pk__in=ids)) if ids else []
+    return {
+        "statement": view,
+        "page_obj": page,
+        "lines": statement_export.rows(entries, request.tenant, statements.dispute_states(entries)),
+        "staff": staff,
+    }
+
+
+def lines_for_file(partner, view):
+    # Exactly the lines the totals were computed over (a line written in
+    # the meantime is the newest, and left for the next download).
+    return statements.lines(partner, view.start, period=view.period)[: view.line_count]
+
+
+def _statement_for_file(request):
+    partner = _partner(request)
+    period = statements.statement_period(request.tenant)
+    try:
+        start = statements.parse_period(request.tenant, request.GET.get("period"), period=period)
+    except IncentiveError as exc:
+        raise Http404(str(exc)) from exc
+    view = statements.statement(partner, start, period=period)
+    return view, lines_for_file(partner, view)
+
+
+# --- Statements -------------------------------------------------------------------
+
+
+@role_required(PERM)
+def statement_list(request):
+    partner = _partner(request)
+    return render(
+        request,
+        "incentives/statement_list.html",
+        {"periods": statements.periods_of(partner), "partner": partner},
+    )
+
+
+@role_required(PERM)
+def statement_detail(request):
+    partner = _partner(request)
+    context = statement_context(
+        request, partner, period_text=request.GET.get("period"), staff=False
+    )
+    return render(request, "incentives/statement_detail.html", context)
+
+
+@role_required(PERM)
+def statement_csv(request):
+    view, entries = _statement_for_file(request)
+    return statement_export.csv_response(view, entries)
+
+
+@role_required(PERM)
+def statement_pdf(request):
+    view, entries = _statement_for_file(request)
+    return pdf_response(view, entries)
+
+
+def pdf_response(view, entries) -> HttpResponse:
+    response = HttpResponse(
+        statement_export.pdf_bytes(view, entries.iterator(chunk_size=2000)),
+        content_type="application/pdf",
+    )
+    filename = statement_export.filename(view, "pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# --- Disputes ---------------------------------------------------------------------
+
+
+def _own(request, obj_partner_id) -> None:
+    """404 for another partner's object, 403 for a member whose role may
+    not use the page (checked after the object is known to exist here)."""
+    if not request.membership.has_perm(PERM):
+        raise PermissionDenied
+    if obj_partner_id != request.membership.partner_id:
+        raise Http404("No such object.")
+
+
+def entry_view(view):
+    @role_required()
+    @wraps(view)
+    def wrapper(request, entry_id, *args, **kwargs):
+        entry = visible_or_404(
+            LedgerEntry.objects.select_related(
+                "registration", "plan_version__plan", "settlement__run", "payout_run"
+            ),
+            pk=entry_id,
+        )
+        _own(request, entry.partner_id)
+        entry.tenant = request.tenant
+        return view(request, entry, *args, **kwargs)
+
+    return wrapper
+
+
+def dispute_view(view):
+    @role_required()
+    @wraps(view)
+    def wrapper(request, code, *args, **kwargs):
+        dispute = visible_or_404(
+            Dispute.objects.select_related(
+                "entry__registration", "entry__plan_version__plan", "opened_by", "resolved_by"
+            ),
+            code=code.upper(),
+        )
+        _own(request, dispute.partner_id)
+        dispute.tenant = request.tenant
+        return view(request, dispute, *args, **kwargs)
+
+    return wrapper
+
+
+@entry_view
+def dispute_new(request, entry):
+    """Dispute one statement line: the line, and a message for finance."""
+    current = entry.disputes.filter(status__in=disputes.OPEN).first()
+    if current is not None:
+        messages.info(request, f"This line is already disputed in {current.code}.")
+        return redirect(disputes.portal_url(current))
+    form = DisputeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            dispute = disputes.open_dispute(
+                entry, by=request.membership, message=form.cleaned_data["message"]
+            )
+        except IncentiveError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, f"Dispute {dispute.code} sent to finance.")
+            return redirect(disputes.portal_url(dispute))
+    return render(
+        request,
+        "incentives/dispute_new.html",
+        {
+            "entry": entry,
+            "line": statement_export.line(entry, request.tenant.tzinfo),
+            "form": form,
+            "statement_url": _statement_url(entry.statement_start),
+        },
+        status=400 if form.is_bound else 200,
+    )
+
+
+def _statement_url(start) -> str:
+    return f"{reverse('incentives:statement')}?period={start:%Y-%m-%d}"
+
+
+@role_required(PERM)
+def dispute_list(request):
+    rows = (
+        Dispute.objects.filter(partner_id=request.membership.partner_id)
+        .select_related("entry__registration", "opened_by")
+        .order_by("-created_at", "-pk")
+    )
+    page = Paginator(rows, DISPUTES_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request, "incentives/dispute_list.html", {"page_obj": page, "disputes": page.object_list}
+    )
+
+
+def _render_dispute(request, dispute, form=None, status=200):
+    return render(
+        request,
+        "incentives/dispute_detail.html",
+        {
+            "dispute": dispute,
+            "line": statement_export.line(dispute.entry, request.tenant.tzinfo),
+            "thread": dispute.messages.select_related("author").order_by("created_at", "pk"),
+            "form": form or ReplyForm(),
+            "statement_url": _statement_url(dispute.entry.statement_start),
+        },
+        status=status,
+    )
+
+
+@dispute_view
+def dispute_detail(request, dispute):
+    return _render_dispute(request, dispute)
+
+
+@require_POST
+@dispute_view
+def dispute_reply(request, dispute):
+    form = ReplyForm(request.POST)
+    if form.is_valid():
+        try:
+            disputes.add_message(dispute, by=request.membership, body=form.cleaned_data["body"])
+        except IncentiveError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, "Message sent to finance.")
+            return redirect(disputes.portal_url(dispute) + "#thread")
+    return _render_dispute(request, dispute, form=form, status=400)
