@@ -239,7 +239,16 @@ class PlanVersion(TenantOwned):
         field = needs.get(self.rate_type)
         if field and getattr(self, field) is None:
             errors[field] = "Required for this rate type."
-        if (self.quota is None) != (self.accelerator is None):
+        # A fixed rebate pays its amount once the volume reaches the quota:
+        # there the quota stands alone (rules.volume_rebate).
+        fixed_rebate = (
+            self.rate_type == self.RateType.FIXED
+            and self.plan_id is not None
+            and self.plan.kind == Plan.Kind.REBATE
+        )
+        if (self.quota is None) != (self.accelerator is None) and not (
+            fixed_rebate and self.accelerator is None
+        ):
             errors["accelerator"] = "Give both a quota and an accelerator, or neither."
         if self.effective_to and self.effective_from and self.effective_to < self.effective_from:
             errors["effective_to"] = "Must be on or after the effective-from date."
