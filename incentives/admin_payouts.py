@@ -1,1 +1,405 @@
-"""(being written)"""
+"""Payout runs in the tenant admin (finance runs them; executives read).
+
+The add page asks for the cutoff only and starts the run through
+``payouts.start_run``. A run's page shows its progress while a task computes
+or writes it (the page reloads itself with a meta refresh: no scripts), the
+partners' lines with hold/release, and the run's next steps: approve, mark
+paid (payment reference and date), cancel, retry a failed run. As on the deal
+registration page, the run is never saved as a form: each form posts a named
+``_action`` back to the page, which calls the matching service. Accounts
+payable get a CSV of an approved or paid run from the export page.
+"""
+
+import copy
+import csv
+import uuid
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, Sum
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+
+from prm.csvio import spreadsheet_safe
+from prm.tenancy.admin_base import TenantModelAdmin, tenant_admin_site
+from prm.tenancy.models import AuditEntry
+
+from . import payouts
+from .ledger import local_today
+from .models import IncentiveSettings, PayoutLine, PayoutRun
+from .money import format_money
+
+Status = PayoutRun.Status
+LineStatus = PayoutLine.Status
+ACTION_FIELD = "_action"
+LINES_PER_PAGE = 100
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+# --- Forms ------------------------------------------------------------------------------
+
+
+class StartRunForm(forms.Form):
+    cutoff = forms.DateField(
+        widget=DATE_INPUT,
+        help_text="Entries payable on or before this date are paid (today at the latest).",
+    )
+
+
+class ApproveForm(forms.Form):
+    pass
+
+
+class RetryForm(forms.Form):
+    pass
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(max_length=300, widget=forms.TextInput(attrs={"size": 50}))
+
+
+class MarkPaidForm(forms.Form):
+    reference = forms.CharField(
+        label="Payment reference",
+        max_length=100,
+        help_text="The bank's batch or transfer reference.",
+    )
+    paid_on = forms.DateField(
+        label="Paid on", required=False, widget=DATE_INPUT, help_text="Empty for today."
+    )
+
+
+class LineForm(forms.Form):
+    line = forms.UUIDField(widget=forms.HiddenInput)
+    reason = forms.CharField(max_length=300, required=False)
+
+
+def _as_get(request):
+    clone = copy.copy(request)
+    clone.method = "GET"
+    return clone
+
+
+# --- The admin -----------------------------------------------------------------------------
+
+
+@admin.register(PayoutRun, site=tenant_admin_site)
+class PayoutRunAdmin(TenantModelAdmin):
+    list_display = [
+        "reference",
+        "cutoff",
+        "status_label",
+        "progress",
+        "total",
+        "payment_reference",
+        "created_at",
+    ]
+    list_display_links = ["reference"]
+    list_filter = ["status"]
+    search_fields = ["reference", "payment_reference"]
+    ordering = ["-created_at"]
+    fields = [
+        "reference",
+        "status",
+        "cutoff",
+        "currency",
+        "minimum_payout",
+        "partners_total",
+        "partners_done",
+        "total_payable",
+        "error",
+        "created_by",
+        "created_at",
+        "heartbeat_at",
+        "approved_by",
+        "approved_at",
+        "paid_by",
+        "paid_at",
+        "payment_reference",
+    ]
+    readonly_fields = fields
+    add_form_template = "admin/incentives/payoutrun/add_form.html"
+    export_template = "admin/incentives/payoutrun/export.html"
+
+    ACTIONS = {
+        "approve": (ApproveForm, "incentives.approve_payoutrun"),
+        "mark_paid": (MarkPaidForm, "incentives.approve_payoutrun"),
+        "cancel": (CancelForm, "incentives.change_payoutrun"),
+        "retry": (RetryForm, "incentives.change_payoutrun"),
+        "hold": (LineForm, "incentives.change_payoutrun"),
+        "release": (LineForm, "incentives.change_payoutrun"),
+    }
+    # Which run-level forms a run in each status offers.
+    STEPS = {
+        Status.COMPUTING: ["cancel"],
+        Status.REVIEW: ["approve", "cancel"],
+        Status.APPROVED: ["mark_paid"],
+        Status.FAILED: ["retry", "cancel"],
+    }
+
+    # Runs change only through the services (the page's forms); nobody
+    # deletes one (its entries and settlements point at it).
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _may(self, request, action: str) -> bool:
+        return request.membership.has_perm(self.ACTIONS[action][1])
+
+    # Columns
+
+    @admin.display(description="status", ordering="status")
+    def status_label(self, obj):
+        return obj.get_status_display()
+
+    @admin.display(description="progress")
+    def progress(self, obj):
+        if obj.status in (Status.COMPUTING, Status.APPROVING):
+            return f"{obj.partners_done} of {obj.partners_total} partners"
+        return f"{obj.partners_total} partners"
+
+    @admin.display(description="total", ordering="total_payable")
+    def total(self, obj):
+        return format_money(obj.total_payable, obj.currency)
+
+    # Pages
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("export/", wrap(self.export_view), name="incentives_payoutrun_export"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_export": request.membership.has_perm("incentives.export_payoutrun"),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """The cutoff only; ``start_run`` does the rest (and refuses a second
+        open run, so a double submit starts one run)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        tenant = request.tenant
+        form = StartRunForm(initial={"cutoff": local_today(tenant)})
+        if request.method == "POST":
+            form = StartRunForm(request.POST)
+            if form.is_valid():
+                try:
+                    run = payouts.start_run(
+                        tenant, by=request.membership, cutoff=form.cleaned_data["cutoff"]
+                    )
+                except payouts.PayoutError as exc:
+                    form.add_error("cutoff" if exc.field == "cutoff" else None, str(exc))
+                else:
+                    messages.success(
+                        request,
+                        f"{run.reference} started: the partners' payable amounts are being "
+                        "computed.",
+                    )
+                    return redirect("tenant_admin:incentives_payoutrun_change", run.pk)
+        settings_row = IncentiveSettings.for_tenant(tenant)
+        context = {
+            **self.admin_site.each_context(request),
+            **(extra_context or {}),
+            "opts": self.opts,
+            "title": "Start a payout run",
+            "form": form,
+            "holding_days": settings_row.holding_days,
+            "minimum": format_money(settings_row.minimum_payout, tenant.base_currency),
+            "open_run": payouts.open_run(),
+            "changelist_url": reverse("tenant_admin:incentives_payoutrun_changelist"),
+        }
+        return TemplateResponse(request, self.add_form_template, context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        run = self.get_object(request, unquote(object_id))
+        if run is None:
+            raise Http404("No such object.")
+        bound, line_errors = {}, {}
+        if request.method == "POST" and ACTION_FIELD in request.POST:
+            action = request.POST[ACTION_FIELD]
+            if action not in self.ACTIONS:
+                return HttpResponseBadRequest("Unknown action.")
+            if not self._may(request, action):
+                raise PermissionDenied
+            form = self.ACTIONS[action][0](request.POST, prefix=None)
+            if form.is_valid():
+                try:
+                    message = self._run(request, action, run, form)
+                except payouts.PayoutError as exc:
+                    if action in ("hold", "release"):
+                        line_errors[str(form.cleaned_data["line"])] = str(exc)
+                    else:
+                        field = exc.field if exc.field in form.fields else None
+                        form.add_error(field, str(exc))
+                else:
+                    messages.success(request, message)
+                    return redirect(request.get_full_path())
+            elif action in ("hold", "release"):
+                line_errors[request.POST.get("line", "")] = " ".join(
+                    e for errors in form.errors.values() for e in errors
+                )
+            if action not in ("hold", "release"):
+                bound[action] = form
+            request = _as_get(request)
+            run.refresh_from_db()
+        context = {
+            **(extra_context or {}),
+            **self._page_context(request, run, bound, line_errors),
+        }
+        return super().change_view(request, object_id, form_url, context)
+
+    def _run(self, request, action: str, run: PayoutRun, form) -> str:
+        by, data = request.membership, form.cleaned_data
+        if action in ("hold", "release"):
+            line = PayoutLine.objects.filter(run=run, pk=data["line"]).first()
+            if line is None:
+                raise Http404("No such line.")
+            payouts.set_hold(line, by=by, hold=action == "hold", reason=data["reason"])
+            name = line.partner.name
+            if action == "hold":
+                return f"{name} is on hold: not paid in {run.reference}."
+            return f"{name} released."
+        if action == "approve":
+            payouts.approve(run, by=by)
+            return f"{run.reference} approved: the payouts are being written."
+        if action == "mark_paid":
+            done = payouts.mark_paid(
+                run, by=by, reference=data["reference"], paid_on=data["paid_on"]
+            )
+            return f"{run.reference} marked paid ({done.payment_reference}); partners notified."
+        if action == "cancel":
+            payouts.cancel(run, by=by, reason=data["reason"])
+            return f"{run.reference} cancelled; every entry stays payable."
+        payouts.retry(run, by=by)
+        return f"{run.reference} restarted."
+
+    def _page_context(self, request, run: PayoutRun, bound: dict, line_errors: dict) -> dict:
+        lines = PayoutLine.objects.filter(run=run)
+        counts = {
+            row["status"]: row
+            for row in lines.order_by()
+            .values("status")
+            .annotate(n=Count("id"), total=Sum("payable"))
+        }
+        status_filter = request.GET.get("status", "")
+        if status_filter not in LineStatus.values:
+            status_filter = ""
+        shown = lines.select_related("partner").order_by("partner__name", "partner_id")
+        if status_filter:
+            shown = shown.filter(status=status_filter)
+        page = Paginator(shown, LINES_PER_PAGE).get_page(request.GET.get("page"))
+        may_change = request.membership.has_perm("incentives.change_payoutrun")
+        forms_ = {}
+        for action in self.STEPS.get(run.status, []):
+            if action == "cancel" and run.status == Status.FAILED and run.approved_at:
+                continue
+            if self._may(request, action):
+                forms_[action] = bound.get(action) or self.ACTIONS[action][0]()
+        for action, form in bound.items():
+            forms_.setdefault(action, form)
+        query = request.GET.copy()
+        query.pop("page", None)
+        paid_on = (
+            run.settlements.exclude(paid_on=None).values_list("paid_on", flat=True).first()
+            if run.status == Status.PAID
+            else None
+        )
+        percent = int(100 * run.partners_done / run.partners_total) if run.partners_total else 0
+        return {
+            "run": run,
+            "refresh": run.status in (Status.COMPUTING, Status.APPROVING),
+            "percent": percent,
+            "status_rows": [
+                {
+                    "value": value,
+                    "label": label,
+                    "n": counts[value]["n"],
+                    "total": format_money(counts[value]["total"], run.currency),
+                }
+                for value, label in LineStatus.choices
+                if value in counts
+            ],
+            "status_filter": status_filter,
+            "page_obj": page,
+            "lines": [
+                {
+                    "line": line,
+                    "payable": format_money(line.payable, run.currency),
+                    "error": line_errors.get(str(line.pk), ""),
+                }
+                for line in page.object_list
+            ],
+            "line_errors": [msg for key, msg in line_errors.items() if key and msg],
+            "query": query.urlencode(),
+            "can_hold": may_change and run.status == Status.REVIEW,
+            "forms": forms_,
+            "can_export": request.membership.has_perm("incentives.export_payoutrun")
+            and run.status in (Status.APPROVED, Status.PAID),
+            "export_url": reverse("tenant_admin:incentives_payoutrun_export") + f"?run={run.pk}",
+            "paid_on": paid_on,
+            "minimum": format_money(run.minimum_payout, run.currency),
+            "total": format_money(run.total_payable, run.currency),
+            "audit_entries": AuditEntry.objects.filter(
+                object_type=PayoutRun._meta.label_lower, object_id=str(run.pk)
+            )
+            .select_related("actor")
+            .order_by("created_at"),
+        }
+
+    def export_view(self, request):
+        """Without ``run``: the runs accounts payable can take. With it: that
+        run's payouts as CSV (formula-safe cells)."""
+        if not request.membership.has_perm("incentives.export_payoutrun"):
+            raise PermissionDenied
+        exportable = self.get_queryset(request).filter(status__in=[Status.APPROVED, Status.PAID])
+        wanted = request.GET.get("run")
+        if wanted is None:
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Export payouts for accounts payable",
+                "runs": exportable.order_by("-created_at")[:100],
+                "changelist_url": reverse("tenant_admin:incentives_payoutrun_changelist"),
+            }
+            return TemplateResponse(request, self.export_template, context)
+        try:
+            run_id = uuid.UUID(wanted)
+        except ValueError:
+            raise Http404("No such payout run.") from None
+        run = self.get_queryset(request).filter(pk=run_id).first()
+        if run is None:
+            raise Http404("No such payout run.")
+        if run.status not in (Status.APPROVED, Status.PAID):
+            messages.error(
+                request,
+                f"{run.reference} is {run.get_status_display().lower()}: only approved or paid "
+                "runs have payouts to export.",
+            )
+            return redirect("tenant_admin:incentives_payoutrun_change", run.pk)
+        return ap_csv(request.tenant, run)
+
+
+def ap_csv(tenant, run: PayoutRun) -> HttpResponse:
+    stamp = timezone.localtime(timezone.now(), tenant.tzinfo).strftime("%Y%m%d-%H%M")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{tenant.slug}-{run.reference}-accounts-payable-{stamp}.csv"'
+    )
+    writer = csv.writer(response)
+    writer.writerow([label for _, label in payouts.AP_COLUMNS])
+    for row in payouts.ap_rows(run):
+        writer.writerow([spreadsheet_safe(str(row[key])) for key, _ in payouts.AP_COLUMNS])
+    return response
