@@ -678,6 +678,7 @@ def _notify_paid(run: PayoutRun, paid_on: date) -> None:
                 f"{run.reference}, payment reference {run.payment_reference}). It covers "
                 f"your earnings payable on or before {run.cutoff:%d %b %Y}."
             ),
+            url="/incentives/",
         )
 
 
