@@ -80,7 +80,7 @@ def test_seed_demo_is_idempotent(capsys):
             "tiers": 8,
             "memberships": 24,
             "registrations": 46,
-            "ledger entries": 42,
+            "ledger entries": 52,
         }
         statuses = set(DealRegistration.objects.values_list("status", flat=True))
         assert {"submitted", "approved", "won", "more_info_requested", "reversed"} <= statuses

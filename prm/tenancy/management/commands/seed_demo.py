@@ -397,3 +397,14 @@ class Command(BaseCommand):
         # A cancelled order: its commission is clawed back.
         dealreg.reverse_win(deals[-3], by=ops, reason="Customer cancelled the order.")
         ledger.sync_deal(deals[-3], via="seed_demo")
+
+        # A paid payout run: deals closed over 30 days ago are paid; newer
+        # ones wait out the holding period.
+        from incentives import payouts
+
+        finance = Membership.objects.get(user=people[Role.FINANCE])
+        run = payouts.start_run(tenant, by=finance, cutoff=today)
+        run = payouts.compute_run(run)
+        run = payouts.approve(run, by=finance)
+        run = payouts.write_payouts(run)
+        payouts.mark_paid(run, by=finance, reference="DEMO-ACH-0001")
