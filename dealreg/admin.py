@@ -13,7 +13,6 @@ tenant, opened directly), closure days, per-tier protection, custom fields
 and the vendor's direct pipeline (with a CSV import).
 """
 
-import copy
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
-from django.http import Http404, HttpResponseBadRequest
+from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -47,9 +46,14 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from partners.models import Partner
-from prm.tenancy.admin_base import LargeTablePaginator, TenantModelAdmin, tenant_admin_site
+from prm.tenancy.admin_base import (
+    ActionFormsMixin,
+    LargeTablePaginator,
+    SettingsRowAdmin,
+    TenantModelAdmin,
+    tenant_admin_site,
+)
 from prm.tenancy.models import AuditEntry
-from prm.tenancy.services import audit
 
 from . import admin_forms, direct_import, services
 from .conflicts import conflicts_of
@@ -293,19 +297,8 @@ def _hours(duration: timedelta) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-ACTION_FIELD = "_action"
-
-
-def _as_get(request):
-    """The same request as a GET: the admin renders the read-only page again
-    (with a decision form's errors) instead of trying to save the model."""
-    clone = copy.copy(request)
-    clone.method = "GET"
-    return clone
-
-
 @admin.register(DealRegistration, site=tenant_admin_site)
-class DealRegistrationAdmin(TenantModelAdmin):
+class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
     list_display = [
         "registration",
         "partner",
@@ -548,7 +541,7 @@ class DealRegistrationAdmin(TenantModelAdmin):
 
     # The change page: read-only, with the decision forms
 
-    ACTIONS = {
+    action_forms = {
         "approve": admin_forms.ApproveForm,
         "reject": admin_forms.RejectForm,
         "request_info": admin_forms.RequestInfoForm,
@@ -560,7 +553,9 @@ class DealRegistrationAdmin(TenantModelAdmin):
         "reverse": admin_forms.ReverseWinForm,
     }
 
-    def _may(self, request, action: str, registration: DealRegistration) -> bool:
+    action_errors = services.DealRegError
+
+    def action_allowed(self, request, action: str, registration: DealRegistration) -> bool:
         membership = request.membership
         if action == "reassign":
             return membership.has_perm("dealreg.reassign_dealregistration")
@@ -570,13 +565,13 @@ class DealRegistrationAdmin(TenantModelAdmin):
         # for the person who may decide the registration.
         return services.can_decide(membership, registration)
 
-    def _form(self, request, action: str, registration, data=None):
+    def make_action_form(self, request, action: str, registration, data=None):
         kwargs = {"prefix": action, "data": data}
         if action == "reassign":
             kwargs.update(tenant=request.tenant, current=registration.approver)
         if action == "outcome":
             kwargs.update(registration=registration)
-        form = self.ACTIONS[action](**kwargs)
+        form = self.action_forms[action](**kwargs)
         if action == "correct" and data is None:
             form.initial = {
                 "amount": registration.won_amount,
@@ -584,32 +579,7 @@ class DealRegistrationAdmin(TenantModelAdmin):
             }
         return form
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        registration = self.get_object(request, unquote(object_id))
-        if registration is None:
-            raise Http404("No such object.")
-        bound = {}
-        if request.method == "POST" and ACTION_FIELD in request.POST:
-            action = request.POST[ACTION_FIELD]
-            if action not in self.ACTIONS:
-                return HttpResponseBadRequest("Unknown action.")
-            if not self._may(request, action, registration):
-                raise PermissionDenied
-            form = self._form(request, action, registration, data=request.POST)
-            if form.is_valid():
-                try:
-                    message = self._run(request, action, registration, form)
-                except services.DealRegError as exc:
-                    form.add_error(exc.field if exc.field in form.fields else None, str(exc))
-                else:
-                    messages.success(request, message)
-                    return redirect(request.path)
-            bound[action] = form
-            request = _as_get(request)
-        context = {**(extra_context or {}), **self._page_context(request, registration, bound)}
-        return super().change_view(request, object_id, form_url, context)
-
-    def _run(self, request, action: str, registration, form) -> str:
+    def run_action(self, request, action: str, registration, form) -> str:
         by, data, code = request.membership, form.cleaned_data, registration.code
         if action == "approve":
             done = services.approve(
@@ -662,7 +632,7 @@ class DealRegistrationAdmin(TenantModelAdmin):
             return f"Extension approved: {code} is protected until {done.new_until:%d %b %Y}."
         return "Extension refused."
 
-    def _page_context(self, request, registration, bound: dict) -> dict:
+    def action_page_context(self, request, registration, bound: dict) -> dict:
         rows = conflict_rows(registration)
         pending_extension = next(
             (
@@ -688,13 +658,7 @@ class DealRegistrationAdmin(TenantModelAdmin):
             if registration.is_pending
             else "",
         }
-        forms = {}
-        for action in self.ACTIONS:
-            if action in bound:
-                forms[action] = bound[action]
-            elif self._may(request, action, registration):
-                forms[action] = self._form(request, action, registration)
-        # Forms for what the registration's state no longer allows go, unless
+        # No forms for what the registration's state no longer allows, unless
         # they carry the service's refusal to show.
         unavailable = set()
         if not registration.is_pending:
@@ -707,10 +671,10 @@ class DealRegistrationAdmin(TenantModelAdmin):
             unavailable |= {"correct", "reverse"}
         if pending_extension is None:
             unavailable.add("extension")
-        elif "extension" in forms and "extension" not in bound:
+        offered = [action for action in self.action_forms if action not in unavailable]
+        forms = self.action_page_forms(request, registration, bound, offered)
+        if "extension" in forms and not forms["extension"].is_bound:
             forms["extension"].initial["extension"] = pending_extension.pk
-        for action in unavailable - set(bound):
-            forms.pop(action, None)
         context["forms"] = forms
         return context
 
@@ -837,11 +801,9 @@ class RoutingRuleAdmin(TenantModelAdmin):
 
 
 @admin.register(DealRegSettings, site=tenant_admin_site)
-class DealRegSettingsAdmin(TenantModelAdmin):
-    """One row per tenant: the list opens the tenant's row (made with the
-    defaults the first time), there is nothing to add or delete."""
-
+class DealRegSettingsAdmin(SettingsRowAdmin):
     form = admin_forms.DealRegSettingsForm
+    audit_action = "dealreg.settings_changed"
     fieldsets = [
         (
             "Decision SLA",
@@ -870,29 +832,6 @@ class DealRegSettingsAdmin(TenantModelAdmin):
         ),
         ("Conflicts", {"fields": ["name_similarity_threshold"]}),
     ]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def changelist_view(self, request, extra_context=None):
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        row = DealRegSettings.for_tenant(request.tenant)
-        # The form posts back here (its action is the current address).
-        return self.change_view(request, str(row.pk), extra_context=extra_context)
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        audit(
-            request.tenant,
-            by=request.user,
-            action="dealreg.settings_changed",
-            obj=obj,
-            data={name: str(form.cleaned_data.get(name)) for name in form.changed_data},
-        )
 
 
 @admin.register(ClosureDay, site=tenant_admin_site)

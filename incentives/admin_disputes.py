@@ -13,17 +13,15 @@ period (the current one included) opens on a page that reuses the portal's
 statement partial, with its CSV and PDF, and the list exports as CSV.
 """
 
-import copy
 import csv
 import uuid
 from datetime import date
 from decimal import Decimal
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models.functions import Abs
-from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -33,24 +31,15 @@ from django.utils.http import urlencode
 
 from partners.models import Partner
 from prm.csvio import spreadsheet_safe
-from prm.tenancy.admin_base import TenantModelAdmin, tenant_admin_site
+from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
 
 from . import disputes, periods, statement_export, statements, views
-from .forms import AdjustForm, AdminReplyForm, RejectForm, StatementPickForm, add_service_error
+from .forms import AdjustForm, AdminReplyForm, RejectForm, StatementPickForm
 from .ledger import IncentiveError
 from .models import Dispute, Statement
 from .money import format_money
 
-ACTION_FIELD = "_action"
 CSS = {"all": ["admin/dealreg.css", "admin/incentives_statements.css"]}
-
-
-def _as_get(request):
-    """The same request as a GET, to render the read-only page again (with
-    an action form's errors) instead of trying to save the model."""
-    clone = copy.copy(request)
-    clone.method = "GET"
-    return clone
 
 
 class PartnerFilter(admin.SimpleListFilter):
@@ -139,7 +128,7 @@ class AmountFilter(admin.SimpleListFilter):
 
 
 @admin.register(Dispute, site=tenant_admin_site)
-class DisputeAdmin(TenantModelAdmin):
+class DisputeAdmin(ActionFormsMixin, TenantModelAdmin):
     list_display = ["dispute", "partner", "status_badge", "disputed_amount", "line", "opened"]
     list_display_links = ["dispute"]
     list_filter = [StatusFilter, PartnerFilter, AmountFilter]
@@ -196,39 +185,21 @@ class DisputeAdmin(TenantModelAdmin):
         when = timezone.localtime(obj.created_at).strftime("%d %b %Y %H:%M")
         return f"{when} by {obj.opened_by}"
 
-    ACTIONS = {"reply": AdminReplyForm, "adjust": AdjustForm, "reject": RejectForm}
+    action_forms = {"reply": AdminReplyForm, "adjust": AdjustForm, "reject": RejectForm}
+    action_errors = IncentiveError
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        dispute = self.get_object(request, unquote(object_id))
-        if dispute is None:
-            raise Http404("No such object.")
-        bound = {}
-        if request.method == "POST" and ACTION_FIELD in request.POST:
-            action = request.POST[ACTION_FIELD]
-            if action not in self.ACTIONS:
-                return HttpResponseBadRequest("Unknown action.")
-            if not disputes.finance_may_decide(request.membership):
-                raise PermissionDenied
-            form = self.ACTIONS[action](request.POST, prefix=action)
-            if form.is_valid():
-                try:
-                    message = self._run(request, action, dispute, form)
-                except IncentiveError as exc:
-                    dispute.refresh_from_db()
-                    if not dispute.is_open and action != "reply":
-                        # Closed in the meantime (a second press, or a colleague).
-                        messages.warning(request, str(exc))
-                        return redirect(request.path)
-                    add_service_error(form, exc)
-                else:
-                    messages.success(request, message)
-                    return redirect(request.path)
-            bound[action] = form
-            request = _as_get(request)
-        context = {**(extra_context or {}), **self._page_context(request, dispute, bound)}
-        return super().change_view(request, object_id, form_url, context)
+    def action_allowed(self, request, action: str, dispute: Dispute) -> bool:
+        return disputes.finance_may_decide(request.membership)
 
-    def _run(self, request, action: str, dispute: Dispute, form) -> str:
+    def action_refused(self, request, action: str, dispute: Dispute, form, error):
+        dispute.refresh_from_db()
+        if not dispute.is_open and action != "reply":
+            # Closed in the meantime (a second press, or a colleague).
+            messages.warning(request, str(error))
+            return redirect(request.path)
+        return super().action_refused(request, action, dispute, form, error)
+
+    def run_action(self, request, action: str, dispute: Dispute, form) -> str:
         by, data = request.membership, form.cleaned_data
         if action == "reply":
             disputes.add_message(dispute, by=by, body=data["body"])
@@ -245,12 +216,9 @@ class DisputeAdmin(TenantModelAdmin):
         disputes.reject(dispute, by=by, reason=data["reason"])
         return f"{dispute.code} rejected."
 
-    def _page_context(self, request, dispute: Dispute, bound: dict) -> dict:
+    def action_page_context(self, request, dispute: Dispute, bound: dict) -> dict:
         entry = dispute.entry
-        forms = {}
-        if dispute.is_open and disputes.finance_may_decide(request.membership):
-            for action, form_class in self.ACTIONS.items():
-                forms[action] = bound.get(action) or form_class(prefix=action)
+        forms = self.action_page_forms(request, dispute, bound) if dispute.is_open else {}
         return {
             "dispute_obj": dispute,
             "line": statement_export.line(entry, request.tenant.tzinfo),

@@ -10,24 +10,22 @@ registration page, the run is never saved as a form: each form posts a named
 payable get a CSV of an approved or paid run from the export page.
 """
 
-import copy
 import csv
 import uuid
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Sum
-from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
 from prm.csvio import spreadsheet_safe
-from prm.tenancy.admin_base import TenantModelAdmin, tenant_admin_site
+from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
 from prm.tenancy.models import AuditEntry
 
 from . import payouts
@@ -37,7 +35,6 @@ from .money import format_money
 
 Status = PayoutRun.Status
 LineStatus = PayoutLine.Status
-ACTION_FIELD = "_action"
 LINES_PER_PAGE = 100
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -80,17 +77,11 @@ class LineForm(forms.Form):
     reason = forms.CharField(max_length=300, required=False)
 
 
-def _as_get(request):
-    clone = copy.copy(request)
-    clone.method = "GET"
-    return clone
-
-
 # --- The admin -----------------------------------------------------------------------------
 
 
 @admin.register(PayoutRun, site=tenant_admin_site)
-class PayoutRunAdmin(TenantModelAdmin):
+class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
     list_display = [
         "reference",
         "cutoff",
@@ -127,14 +118,25 @@ class PayoutRunAdmin(TenantModelAdmin):
     add_form_template = "admin/incentives/payoutrun/add_form.html"
     export_template = "admin/incentives/payoutrun/export.html"
 
-    ACTIONS = {
-        "approve": (ApproveForm, "incentives.approve_payoutrun"),
-        "mark_paid": (MarkPaidForm, "incentives.approve_payoutrun"),
-        "cancel": (CancelForm, "incentives.change_payoutrun"),
-        "retry": (RetryForm, "incentives.change_payoutrun"),
-        "hold": (LineForm, "incentives.change_payoutrun"),
-        "release": (LineForm, "incentives.change_payoutrun"),
+    action_forms = {
+        "approve": ApproveForm,
+        "mark_paid": MarkPaidForm,
+        "cancel": CancelForm,
+        "retry": RetryForm,
+        "hold": LineForm,
+        "release": LineForm,
     }
+    action_errors = payouts.PayoutError
+    ACTION_PERMS = {
+        "approve": "incentives.approve_payoutrun",
+        "mark_paid": "incentives.approve_payoutrun",
+        "cancel": "incentives.change_payoutrun",
+        "retry": "incentives.change_payoutrun",
+        "hold": "incentives.change_payoutrun",
+        "release": "incentives.change_payoutrun",
+    }
+    # Hold and release post from the lines' rows; their errors show there.
+    LINE_ACTIONS = ("hold", "release")
     # Which run-level forms a run in each status offers.
     STEPS = {
         Status.COMPUTING: ["cancel"],
@@ -151,8 +153,16 @@ class PayoutRunAdmin(TenantModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def _may(self, request, action: str) -> bool:
-        return request.membership.has_perm(self.ACTIONS[action][1])
+    def action_allowed(self, request, action: str, run: PayoutRun) -> bool:
+        return request.membership.has_perm(self.ACTION_PERMS[action])
+
+    def make_action_form(self, request, action: str, run: PayoutRun, data=None):
+        # Unprefixed: the lines' forms name their fields "line" and "reason".
+        return self.action_forms[action](data)
+
+    def action_done_url(self, request) -> str:
+        # Back to the same page of lines, with the same status filter.
+        return request.get_full_path()
 
     # Columns
 
@@ -223,47 +233,9 @@ class PayoutRunAdmin(TenantModelAdmin):
         }
         return TemplateResponse(request, self.add_form_template, context)
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        run = self.get_object(request, unquote(object_id))
-        if run is None:
-            raise Http404("No such object.")
-        bound, line_errors = {}, {}
-        if request.method == "POST" and ACTION_FIELD in request.POST:
-            action = request.POST[ACTION_FIELD]
-            if action not in self.ACTIONS:
-                return HttpResponseBadRequest("Unknown action.")
-            if not self._may(request, action):
-                raise PermissionDenied
-            form = self.ACTIONS[action][0](request.POST, prefix=None)
-            if form.is_valid():
-                try:
-                    message = self._run(request, action, run, form)
-                except payouts.PayoutError as exc:
-                    if action in ("hold", "release"):
-                        line_errors[str(form.cleaned_data["line"])] = str(exc)
-                    else:
-                        field = exc.field if exc.field in form.fields else None
-                        form.add_error(field, str(exc))
-                else:
-                    messages.success(request, message)
-                    return redirect(request.get_full_path())
-            elif action in ("hold", "release"):
-                line_errors[request.POST.get("line", "")] = " ".join(
-                    e for errors in form.errors.values() for e in errors
-                )
-            if action not in ("hold", "release"):
-                bound[action] = form
-            request = _as_get(request)
-            run.refresh_from_db()
-        context = {
-            **(extra_context or {}),
-            **self._page_context(request, run, bound, line_errors),
-        }
-        return super().change_view(request, object_id, form_url, context)
-
-    def _run(self, request, action: str, run: PayoutRun, form) -> str:
+    def run_action(self, request, action: str, run: PayoutRun, form) -> str:
         by, data = request.membership, form.cleaned_data
-        if action in ("hold", "release"):
+        if action in self.LINE_ACTIONS:
             line = PayoutLine.objects.filter(run=run, pk=data["line"]).first()
             if line is None:
                 raise Http404("No such line.")
@@ -286,7 +258,12 @@ class PayoutRunAdmin(TenantModelAdmin):
         payouts.retry(run, by=by)
         return f"{run.reference} restarted."
 
-    def _page_context(self, request, run: PayoutRun, bound: dict, line_errors: dict) -> dict:
+    def action_page_context(self, request, run: PayoutRun, bound: dict) -> dict:
+        if bound:
+            # A refused or invalid form: show the run as it is now.
+            run.refresh_from_db()
+        line_forms = [bound.pop(action) for action in self.LINE_ACTIONS if action in bound]
+        line_errors = _line_errors(line_forms)
         lines = PayoutLine.objects.filter(run=run)
         counts = {
             row["status"]: row
@@ -302,14 +279,11 @@ class PayoutRunAdmin(TenantModelAdmin):
             shown = shown.filter(status=status_filter)
         page = Paginator(shown, LINES_PER_PAGE).get_page(request.GET.get("page"))
         may_change = request.membership.has_perm("incentives.change_payoutrun")
-        forms_ = {}
-        for action in self.STEPS.get(run.status, []):
-            if action == "cancel" and run.status == Status.FAILED and run.approved_at:
-                continue
-            if self._may(request, action):
-                forms_[action] = bound.get(action) or self.ACTIONS[action][0]()
-        for action, form in bound.items():
-            forms_.setdefault(action, form)
+        offered = [
+            action
+            for action in self.STEPS.get(run.status, [])
+            if not (action == "cancel" and run.status == Status.FAILED and run.approved_at)
+        ]
         query = request.GET.copy()
         query.pop("page", None)
         paid_on = (
@@ -345,7 +319,7 @@ class PayoutRunAdmin(TenantModelAdmin):
             "line_errors": [msg for key, msg in line_errors.items() if key and msg],
             "query": query.urlencode(),
             "can_hold": may_change and run.status == Status.REVIEW,
-            "forms": forms_,
+            "forms": self.action_page_forms(request, run, bound, offered),
             "can_export": request.membership.has_perm("incentives.export_payoutrun")
             and run.status in (Status.APPROVED, Status.PAID),
             "export_url": reverse("tenant_admin:incentives_payoutrun_export") + f"?run={run.pk}",
@@ -390,6 +364,16 @@ class PayoutRunAdmin(TenantModelAdmin):
             )
             return redirect("tenant_admin:incentives_payoutrun_change", run.pk)
         return ap_csv(request.tenant, run)
+
+
+def _line_errors(forms) -> dict[str, str]:
+    """The errors of a hold or release form, by the id of the line it posted."""
+    errors = {}
+    for form in forms:
+        cleaned = getattr(form, "cleaned_data", {})
+        line = str(cleaned["line"]) if "line" in cleaned else form.data.get("line", "")
+        errors[line] = " ".join(e for field_errors in form.errors.values() for e in field_errors)
+    return errors
 
 
 def ap_csv(tenant, run: PayoutRun) -> HttpResponse:

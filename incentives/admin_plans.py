@@ -12,7 +12,6 @@ person sees why instead of an error page.
 """
 
 import contextlib
-import copy
 import csv
 import io
 import secrets
@@ -43,9 +42,13 @@ from django.utils.html import format_html, format_html_join
 from partners.models import Partner
 from prm.csvio import spreadsheet_safe
 from prm.tenancy.admin_base import (
+    ACTION_FIELD,
     LargeTablePaginator,
+    SettingsRowAdmin,
     TenantModelAdmin,
     TenantTabularInline,
+    as_get,
+    audit_form_changes,
     tenant_admin_site,
 )
 from prm.tenancy.scoping import tenant_scope
@@ -68,7 +71,6 @@ from .money import format_money
 
 Status = PlanVersion.Status
 RateType = PlanVersion.RateType
-ACTION_FIELD = "_action"
 # Tick boxes for the short lists of tiers, regions and product lines.
 CHECKBOXES = {
     **TenantModelAdmin.formfield_overrides,
@@ -217,12 +219,8 @@ class PlanAdmin(TenantModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        audit(
-            request.tenant,
-            by=request.user,
-            action="incentives.plan_changed" if change else "incentives.plan_added",
-            obj=obj,
-            data={name: str(form.cleaned_data.get(name)) for name in form.changed_data},
+        audit_form_changes(
+            request, obj, form, "incentives.plan_changed" if change else "incentives.plan_added"
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -417,12 +415,11 @@ class PlanVersionAdmin(TenantModelAdmin):
             earlier = _claim(request, "version-add", form.cleaned_data.get("form_token"), obj.pk)
             if earlier is not None:
                 raise _AlreadyDone(self._change_url(earlier) if earlier else "")
-        audit(
-            request.tenant,
-            by=request.user,
-            action="incentives.version_changed" if change else "incentives.version_added",
-            obj=obj,
-            data={name: str(form.cleaned_data.get(name)) for name in form.changed_data},
+        audit_form_changes(
+            request,
+            obj,
+            form,
+            "incentives.version_changed" if change else "incentives.version_added",
         )
 
     def delete_model(self, request, obj):
@@ -493,7 +490,7 @@ class PlanVersionAdmin(TenantModelAdmin):
             new_version_form = admin_forms.NewVersionForm(request.POST, version=version)
             if new_version_form.is_valid():
                 return self._new_version(request, version, new_version_form)
-            request = _as_get(request)
+            request = as_get(request)
         membership = request.membership
         context = {
             **(extra_context or {}),
@@ -652,14 +649,6 @@ def _with_csv(request) -> str:
     return query.urlencode()
 
 
-def _as_get(request):
-    """The same request as a GET: the page renders again (with a form's
-    errors) instead of the admin trying to save the model."""
-    clone = copy.copy(request)
-    clone.method = "GET"
-    return clone
-
-
 # --- Exchange rates ------------------------------------------------------------------
 
 
@@ -784,37 +773,12 @@ class ExchangeRateAdmin(TenantModelAdmin):
 
 
 @admin.register(IncentiveSettings, site=tenant_admin_site)
-class IncentiveSettingsAdmin(TenantModelAdmin):
-    """One row per tenant: the list opens the tenant's row (made with the
-    defaults the first time); there is nothing to add or delete."""
-
+class IncentiveSettingsAdmin(SettingsRowAdmin):
+    audit_action = "incentives.settings_changed"
     fieldsets = [
         ("Statements", {"fields": ["statement_period"]}),
         ("Payouts", {"fields": ["holding_days", "minimum_payout", "payout_target_days"]}),
     ]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def changelist_view(self, request, extra_context=None):
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        row = IncentiveSettings.for_tenant(request.tenant)
-        # The form posts back here (its action is the current address).
-        return self.change_view(request, str(row.pk), extra_context=extra_context)
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        audit(
-            request.tenant,
-            by=request.user,
-            action="incentives.settings_changed",
-            obj=obj,
-            data={name: str(form.cleaned_data.get(name)) for name in form.changed_data},
-        )
 
 
 # --- The ledger ----------------------------------------------------------------------

@@ -12,7 +12,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 
-from .admin_base import TenantModelAdmin, tenant_admin_site
+from .admin_base import TenantModelAdmin, audit_form_changes, tenant_admin_site
 from .models import AuditEntry, Invitation, Membership, Tenant, TenantDomain, User
 from .roles import PARTNER_ROLES
 from .services import TenancyError, invite, set_membership_active
@@ -186,16 +186,8 @@ class TenantSettingsAdmin(TenantModelAdmin):
     def save_model(self, request, obj, form, change):
         if obj.pk != request.tenant.pk:
             raise PermissionDenied
-        from .services import audit
-
         obj.save(update_fields=self.fields)
-        audit(
-            request.tenant,
-            by=request.user,
-            action="tenant.settings_changed",
-            obj=obj,
-            data={f: str(form.cleaned_data.get(f)) for f in form.changed_data},
-        )
+        audit_form_changes(request, obj, form, "tenant.settings_changed")
 
 
 # --- The platform admin (superusers, on the base domain) ----------------------

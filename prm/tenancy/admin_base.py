@@ -4,7 +4,9 @@ objects, inlines, actions and history are all limited to ``request.tenant``;
 permissions come from ``prm.tenancy.roles`` through the request's membership.
 """
 
+import copy
 import json
+from collections.abc import Iterable
 from functools import cached_property, update_wrapper
 
 from django.contrib import admin, messages
@@ -13,13 +15,15 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import models
-from django.http import Http404
+from django.forms import Form
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import Membership, TenantOwned, User
+from .services import audit
 
 
 class TenantAdminSite(admin.AdminSite):
@@ -280,6 +284,42 @@ class TenantModelAdmin(TenantAdminMixin, admin.ModelAdmin):
         messages.error(request, str(error))
 
 
+def audit_form_changes(request, obj: models.Model, form, action: str) -> None:
+    """An audit entry ``action`` for ``obj`` with the fields ``form`` changed."""
+    audit(
+        request.tenant,
+        by=request.user,
+        action=action,
+        obj=obj,
+        data={name: str(form.cleaned_data.get(name)) for name in form.changed_data},
+    )
+
+
+class SettingsRowAdmin(TenantModelAdmin):
+    """A model with one row per tenant, made with the defaults the first time
+    (``Model.for_tenant(tenant)``): the list opens the tenant's row, there is
+    nothing to add or delete, and each save is audited as ``audit_action``."""
+
+    audit_action: str = ""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        row = self.model.for_tenant(request.tenant)
+        # The form posts back here (its action is the current address).
+        return self.change_view(request, str(row.pk), extra_context=extra_context)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit_form_changes(request, obj, form, self.audit_action)
+
+
 class TenantHistoryAdmin(SimpleHistoryAdmin, TenantModelAdmin):
     """A TenantModelAdmin with django-simple-history's history pages, whose
     lookups go through the historical tables directly: both are pinned to the
@@ -305,18 +345,122 @@ class TenantHistoryAdmin(SimpleHistoryAdmin, TenantModelAdmin):
         return super().history_form_view(request, object_id, version_id, extra_context)
 
 
+ACTION_FIELD = "_action"
+
+
+def as_get(request):
+    """The same request as a GET: the admin renders the read-only page again
+    (with a form's errors) instead of trying to save the model."""
+    clone = copy.copy(request)
+    clone.method = "GET"
+    return clone
+
+
+class ActionFormsMixin:
+    """A read-only change page whose forms each post a named ``_action``
+    back to the page, which runs the matching service (the object itself is
+    never saved as a form). Goes before ``TenantModelAdmin`` in the bases.
+
+    A subclass declares ``action_forms`` (action -> form class) and
+    ``action_errors`` (the services' refusal exceptions), implements
+    ``action_allowed``, ``run_action`` (returns the success message) and
+    ``action_page_context`` (the page's template context, with the forms
+    from ``action_page_forms``), and may override ``make_action_form`` (how a
+    form is made), ``action_refused`` and ``action_done_url``.
+
+    A POST answers: an unknown action 400, one the person may not run 403;
+    an invalid form, or one the service refused (the error on the field it
+    names, else above the form), renders the page again with its errors; a
+    success shows the message and redirects back to the page.
+    """
+
+    action_forms: dict[str, type[Form]] = {}
+    action_errors: type[Exception] | tuple[type[Exception], ...] = ()
+
+    def action_allowed(self, request, action: str, obj) -> bool:
+        raise NotImplementedError
+
+    def make_action_form(self, request, action: str, obj, data=None) -> Form:
+        return self.action_forms[action](data, prefix=action)
+
+    def run_action(self, request, action: str, obj, form) -> str:
+        raise NotImplementedError
+
+    def action_page_context(self, request, obj, bound: dict[str, Form]) -> dict:
+        """The change page's context; ``bound`` holds the posted form that
+        failed (by action), if any."""
+        raise NotImplementedError
+
+    def action_refused(self, request, action: str, obj, form, error) -> HttpResponse | None:
+        """A service refused the action: shown on the form (a response
+        returned here is sent instead of the page)."""
+        field = getattr(error, "field", None)
+        form.add_error(field if field in form.fields else None, str(error))
+        return None
+
+    def action_done_url(self, request) -> str:
+        return request.path
+
+    def action_page_forms(
+        self, request, obj, bound: dict[str, Form], offered: Iterable[str] | None = None
+    ) -> dict[str, Form]:
+        """A fresh form for each ``offered`` action (all by default) the
+        person may run, and every bound form, so that a refusal still shows
+        when the object's state no longer offers its action."""
+        offered = set(self.action_forms if offered is None else offered)
+        forms = {}
+        for action in self.action_forms:
+            if action in bound:
+                forms[action] = bound[action]
+            elif action in offered and self.action_allowed(request, action, obj):
+                forms[action] = self.make_action_form(request, action, obj)
+        return forms
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404("No such object.")
+        bound = {}
+        if request.method == "POST" and ACTION_FIELD in request.POST:
+            action = request.POST[ACTION_FIELD]
+            if action not in self.action_forms:
+                return HttpResponseBadRequest("Unknown action.")
+            if not self.action_allowed(request, action, obj):
+                raise PermissionDenied
+            form = self.make_action_form(request, action, obj, data=request.POST)
+            if form.is_valid():
+                try:
+                    message = self.run_action(request, action, obj, form)
+                except self.action_errors as exc:
+                    response = self.action_refused(request, action, obj, form, exc)
+                    if response is not None:
+                        return response
+                else:
+                    messages.success(request, message)
+                    return redirect(self.action_done_url(request))
+            bound[action] = form
+            request = as_get(request)
+        context = {**(extra_context or {}), **self.action_page_context(request, obj, bound)}
+        return super().change_view(request, object_id, form_url, context)
+
+
 def admin_url(obj: models.Model, view: str = "change") -> str:
     opts = obj._meta
     return reverse(f"tenant_admin:{opts.app_label}_{opts.model_name}_{view}", args=[obj.pk])
 
 
 __all__ = [
+    "ACTION_FIELD",
+    "ActionFormsMixin",
+    "SettingsRowAdmin",
     "TenantAdminSite",
     "TenantHistoryAdmin",
     "TenantModelAdmin",
     "TenantStackedInline",
     "TenantTabularInline",
     "admin_url",
+    "as_get",
+    "audit_form_changes",
     "tenant_admin_site",
     "tenant_member_users",
 ]

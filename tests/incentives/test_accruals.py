@@ -18,8 +18,8 @@ from partners.models import Partner
 from prm.tenancy.models import Notification
 from prm.tenancy.roles import Role
 from tests import factories
+from tests.concurrency import run_together, values
 
-from ..dealreg.test_concurrency import run_together, values
 from .conftest import make_plan, make_won_deal
 
 D = Decimal

@@ -2,19 +2,18 @@
 with their own connections start together at a barrier, and the ledger must
 come out the same whatever the interleaving."""
 
-import threading
 from datetime import date, timedelta
 from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 
 from incentives import ledger, payouts
 from incentives.models import LedgerEntry, PayoutLine, PayoutRun, Settlement
 from prm.tenancy.roles import Role
 from tests import factories
+from tests.concurrency import run_together, values
 
 from .conftest import make_plan, make_won_deal
 from .test_payouts import book
@@ -22,37 +21,6 @@ from .test_payouts import book
 pytestmark = pytest.mark.django_db(transaction=True)
 
 Status = PayoutRun.Status
-
-
-def run_together(world, *calls, timeout=60):
-    """Each call in its own thread inside ``world``'s scope, released at
-    once; [("ok", value) | ("error", exception)] in call order."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def work(index, call):
-        try:
-            with world.scope():
-                barrier.wait(timeout=timeout)
-                results[index] = ("ok", call())
-        except Exception as exc:
-            results[index] = ("error", exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
-    return results
-
-
-def ok(results):
-    errors = [value for kind, value in results if kind == "error"]
-    assert not errors, errors
-    return [value for _, value in results]
 
 
 def ledger_report() -> str:
@@ -93,7 +61,7 @@ def approved_run(world) -> PayoutRun:
 
 def test_two_workers_writing_the_same_run_pay_each_partner_once(acme, partners):
     run = approved_run(acme)
-    results = ok(run_together(acme, *[lambda: payouts.write_payouts(run)] * 4))
+    results = values(run_together(acme, *[lambda: payouts.write_payouts(run)] * 4))
     assert Status.APPROVED in {r.status for r in results}
     with acme.scope():
         run.refresh_from_db()
@@ -154,7 +122,7 @@ def test_a_clawback_racing_the_payout_is_either_paid_against_or_left_over(acme):
     with acme.scope():
         deal.status = deal.Status.REVERSED
         deal.save()
-    ok(run_together(acme, lambda: payouts.write_payouts(run), lambda: ledger.sync_deal(deal)))
+    values(run_together(acme, lambda: payouts.write_payouts(run), lambda: ledger.sync_deal(deal)))
     with acme.scope():
         [payout] = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.PAYOUT)
         clawback = LedgerEntry.objects.get(kind=LedgerEntry.Kind.CLAWBACK)
