@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test setup venv services migrate seed lint format lock clean bench-dealreg
+.PHONY: run test setup venv services migrate seed lint format lock clean bench-dealreg bench-payouts
 
 run: setup migrate seed
 	scripts/run_all.sh
@@ -53,3 +53,9 @@ bench-dealreg: setup
 	PRM_DB_NAME=$(BENCH_DB) scripts/ensure_services.sh
 	PRM_DB_NAME=$(BENCH_DB) $(PY) manage.py migrate --noinput -v0
 	PRM_DB_NAME=$(BENCH_DB) PRM_LOG_LEVEL=WARNING $(PY) manage.py bench_dealreg $(BENCH_ARGS)
+
+BENCH_PAYOUTS_DB := prm_bench_payouts
+bench-payouts: setup
+	PRM_DB_NAME=$(BENCH_PAYOUTS_DB) scripts/ensure_services.sh
+	PRM_DB_NAME=$(BENCH_PAYOUTS_DB) $(PY) manage.py migrate --noinput -v0
+	PRM_DB_NAME=$(BENCH_PAYOUTS_DB) PRM_LOG_LEVEL=WARNING $(PY) manage.py bench_payouts $(BENCH_ARGS)

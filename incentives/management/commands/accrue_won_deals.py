@@ -26,10 +26,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--batch-size", type=int, default=bulk.DEFAULT_BATCH, help="Deals read per batch."
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=bulk.DEFAULT_WORKERS,
+            help="Database connections writing the entries.",
+        )
 
     def handle(self, *args, **opts):
         if opts["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.")
+        if opts["workers"] < 1:
+            raise CommandError("--workers must be at least 1.")
         # Platform-level on purpose: the tenants to work on.
         with scopes_disabled():
             tenants = Tenant.objects.filter(is_active=True).order_by("slug")
@@ -40,7 +48,9 @@ class Command(BaseCommand):
             raise CommandError(f"No active tenant with slug “{opts['tenant']}”.")
         for tenant in tenants:
             started = time.perf_counter()
-            written = bulk.accrue_won_deals(tenant, batch_size=opts["batch_size"])
+            written = bulk.accrue_won_deals(
+                tenant, batch_size=opts["batch_size"], workers=opts["workers"]
+            )
             with tenant_scope(tenant):
                 problems = DealAccrualState.objects.exclude(problem="").count()
             line = (

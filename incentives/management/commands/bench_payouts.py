@@ -3,13 +3,15 @@
 Seeds one tenant with 5,000 partners (tiers, types, regions) and BENCH_ROWS
 won registrations (default 1,000,000; 80% in the base currency USD, 20% in
 EUR or GBP with a monthly rate table) closed over the last 18 months, with
-product lines, and four rules: a percent commission capped per deal, marginal
-brackets for the top two tiers, a fixed SPIFF on one product line in a date
-window. Then, in one run:
+product lines, and three plans: a percent commission capped per deal,
+marginal brackets for the top two tiers, a fixed SPIFF on one product line in
+a date window. Then, in one run:
 
-- accrual: ``incentives.bulk.accrue_won_deals`` over every won deal;
+- accrual: ``incentives.bulk.accrue_won_deals`` over every won deal (which
+  also records each deal's accrual state, what the sync sweep reads);
 - the same accrual as ONE hand-made SQL ``INSERT ... SELECT`` into the same
-  ledger table (same rates, rounding, keys, checksums), rolled back;
+  ledger table (same rates, rounding, keys, checksums; the entries only),
+  timed with its foreign-key checks, then rolled back;
 - an independent recomputation of every accrual with pandas in exact
   integer arithmetic (minor units, scaled rates), compared key by key with
   what both wrote: missing, extra and different entries are mismatches;
@@ -39,7 +41,7 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from dealreg.models import DealRegistration, ProductLine
-from incentives import bulk, ledger, periods, plans
+from incentives import bulk, ledger, payouts, periods, plans
 from incentives.models import (
     Bracket,
     ExchangeRate,
@@ -48,6 +50,7 @@ from incentives.models import (
     Plan,
     PlanVersion,
 )
+from incentives.views import LINES_PER_PAGE
 from partners.models import Partner, Region, Tier
 from partners.normalize import normalize_name
 from prm.celery import app as celery_app
@@ -114,7 +117,7 @@ class Command(BaseCommand):
         else:
             self.log("reuse: keeping partners and deals, emptying the ledger")
             with connection.cursor() as cursor:
-                cursor.execute(f"TRUNCATE {LEDGER_TABLES}")
+                cursor.execute(f"TRUNCATE {LEDGER_TABLES} CASCADE")
         results = {}
         with tenant_scope(tenant):
             now = timezone.now()
@@ -284,6 +287,8 @@ class Command(BaseCommand):
             "extra": extra,
             "today": today,
             "products": [p.pk for p in products],
+            "first_ms": int((timezone.now() - timedelta(days=560)).timestamp() * 1000),
+            "step_ms": 540 * 86_400_000 // rows,
         }
         with transaction.atomic(), connection.cursor() as cursor:
             # Bulk load without the secondary indexes, then build them once.
@@ -302,7 +307,9 @@ class Command(BaseCommand):
             )
             # Deal n: partner 0 (the statement partner) for the first
             # `extra`, then round robin; 80% USD, 10% EUR, 10% GBP; 500 to
-            # 200,500; closed 0-539 days ago.
+            # 200,500; closed 0-539 days ago; registered over the last 18
+            # months with time-ordered ids, as the application makes them
+            # (uuid7 of the creation time).
             cursor.execute(
                 """
                 INSERT INTO dealreg_dealregistration (
@@ -314,7 +321,9 @@ class Command(BaseCommand):
                     decided_at, decision_reason, sla_met, extension_count,
                     won_amount, won_currency, won_close_date, lost_reason, reversal_reason,
                     outcome_recorded_at, created_at, updated_at)
-                SELECT gen_random_uuid(), %(tenant)s, 'DR-' || lpad(upper(to_hex(n)), 8, '0'),
+                SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING
+                    substring(int8send(s.ms) FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid,
+                    %(tenant)s, 'DR-' || lpad(upper(to_hex(n)), 8, '0'),
                     p.id, %(submitter)s, s.name, lower(s.name), '', 'US', '', '', '',
                     s.amount, s.currency, s.close, '', '{}'::jsonb,
                     'won', 'clear', %(cm)s, s.at, s.at + interval '2 days', 1,
@@ -329,7 +338,8 @@ class Command(BaseCommand):
                          WHEN (hashint4(n * 17) & 2147483647) %% 10 = 8 THEN 'EUR'
                          ELSE 'GBP' END AS currency,
                     %(today)s::date - ((hashint4(n * 13) & 2147483647) %% 540) AS close,
-                    now() - (n %% 13000) * interval '1 hour' AS at) AS s
+                    to_timestamp((%(first_ms)s::bigint + n * %(step_ms)s::bigint) / 1000.0) AS at,
+                    %(first_ms)s::bigint + n * %(step_ms)s::bigint AS ms) AS s
                 JOIN bench_partners p ON p.i = CASE WHEN n <= %(extra)s THEN 0
                     ELSE n %% (SELECT count(*) FROM bench_partners) END
                 """,
@@ -366,20 +376,21 @@ class Command(BaseCommand):
     def bench_accrual(self, tenant, now) -> dict:
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE incentives_ledgerentry")
+        stats: dict = {}
         started = time.perf_counter()
-        written = bulk.accrue_won_deals(tenant, now=now)
+        written = bulk.accrue_won_deals(tenant, now=now, stats=stats)
         elapsed = time.perf_counter() - started
-        self.log(f"accrual: {written:,} entries in {elapsed:.2f}s")
+        self.log(f"accrual: {written:,} entries in {elapsed:.2f}s ({stats})")
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE incentives_ledgerentry")
-        return {"accrual_s": elapsed, "entries": written}
+        return {"accrual_s": elapsed, "entries": written, "accrual_stats": stats}
 
     def bench_sql(self, tenant, now) -> dict:
         """The same accruals as one INSERT ... SELECT into the same ledger
         table (indexes, constraints and foreign key checks included), timed,
         its rows read out for the check, then rolled back."""
         with connection.cursor() as cursor:
-            cursor.execute(f"TRUNCATE {LEDGER_TABLES}")
+            cursor.execute(f"TRUNCATE {LEDGER_TABLES} CASCADE")
             cursor.execute("VACUUM ANALYZE incentives_ledgerentry")
         today = ledger.local_today(tenant, now)
         params = {
@@ -406,7 +417,7 @@ class Command(BaseCommand):
             )
             transaction.set_rollback(True)
         with connection.cursor() as cursor:
-            cursor.execute(f"TRUNCATE {LEDGER_TABLES}")
+            cursor.execute(f"TRUNCATE {LEDGER_TABLES} CASCADE")
         self.log(f"sql: {inserted:,} entries in {elapsed:.2f}s (rolled back)")
         return {"sql_s": elapsed, "sql_entries": inserted, "sql_rows": sql_rows}
 
@@ -441,8 +452,6 @@ class Command(BaseCommand):
     # --- payouts and statements ------------------------------------------------------------
 
     def bench_payout_run(self, tenant) -> dict:
-        from incentives import payouts
-
         finance = Membership.objects.get(role=Role.FINANCE)
         cutoff = ledger.local_today(tenant)
         started = time.perf_counter()
@@ -478,8 +487,10 @@ class Command(BaseCommand):
         ).count()
         client = Client(HTTP_HOST=f"{tenant.slug}.localhost")
         client.force_login(member.user, backend="prm.tenancy.auth.TenantAuthenticationBackend")
+        # The current period's statement, its first and its last page of
+        # lines (the figures cover all of them).
         url = reverse("incentives:statement")
-        last_page = max(1, -(-lines // 100))
+        last_page = max(1, -(-lines // LINES_PER_PAGE))
         urls = [url, f"{url}?page={last_page}"]
         for target in urls:
             client.get(target)  # warm up
@@ -505,6 +516,7 @@ class Command(BaseCommand):
     def report(self, rows: int, seeded: bool, r: dict) -> None:
         ratio = r["accrual_s"] / r["sql_s"] if r["sql_s"] else float("inf")
         mismatches = r["mismatches"]
+        st = r["accrual_stats"]
         w = 50
         lines = [
             "",
@@ -513,6 +525,11 @@ class Command(BaseCommand):
             f"{'measure':<{w}}{'value':>14}{'target':>14}",
             f"{'accrual, bulk path (s)':<{w}}{r['accrual_s']:>14.2f}{'<= 30':>14}",
             f"{'  deals per second':<{w}}{rows / r['accrual_s']:>14,.0f}",
+            f"{'  reading deals (main connection)':<{w}}{st['read_s']:>14.2f}",
+            f"{'  computing (Python)':<{w}}{st['compute_s']:>14.2f}",
+            f"{'  handing over (incl. waiting for writers)':<{w}}{st['hand_over_s']:>14.2f}",
+            f"{'  writers: entries (COPY, INSERT, FK checks)':<{w}}{st['entries_s']:>14.2f}",
+            f"{'  writers: accrual states':<{w}}{st['states_s']:>14.2f}",
             f"{'same accrual as one hand-made SQL (s)':<{w}}{r['sql_s']:>14.2f}",
             f"{'bulk path / hand-made SQL':<{w}}{ratio:>14.2f}{'<= 2':>14}",
             f"{'entries written: bulk / SQL / recomputed':<{w}}"
@@ -525,7 +542,7 @@ class Command(BaseCommand):
             f"{'payout run: approve and write (s)':<{w}}{r['payout_write_s']:>14.2f}",
             f"{'payout run total (s)':<{w}}{r['payout_run_s']:>14.2f}",
             f"{'  payouts written / entries settled':<{w}}{r['payouts']:>8,}/{r['settled']:,}",
-            f"{'statement lines in the period':<{w}}{r['statement_lines']:>14,}",
+            f"{'statement lines in the period (first, last page)':<{w}}{r['statement_lines']:>14,}",
             f"{'statement page p50 (ms)':<{w}}{r['statement_p50_ms']:>14.2f}",
             f"{'statement page p95 (ms)':<{w}}{r['statement_p95_ms']:>14.2f}{'<= 200':>14}",
             f"{'statement page queries':<{w}}{r['statement_queries']:>14d}",
@@ -562,6 +579,10 @@ WITH v AS MATERIALIZED (
     WHERE v.tenant_id = %(tenant)s AND v.status = 'published' AND p.is_active
         AND p.kind IN ('commission', 'spiff')
         AND (v.quota IS NULL OR v.accelerator IS NULL) AND v.cap_per_period IS NULL
+), done AS MATERIALIZED (
+    -- read before the first row is written, not re-scanned while writing
+    SELECT e.registration_id, e.plan_version_id FROM incentives_ledgerentry e
+    WHERE e.tenant_id = %(tenant)s AND e.registration_id IS NOT NULL
 ), d AS MATERIALIZED (
     SELECT r.id, r.partner_id, r.code, r.customer_name, r.won_amount AS amount,
         r.won_currency AS currency, r.won_close_date AS close, pa.tier_id, pa.partner_type,
@@ -591,8 +612,7 @@ WITH v AS MATERIALIZED (
             SELECT 1 FROM dealreg_dealregistration_product_lines rp
             WHERE rp.dealregistration_id = d.id AND rp.productline_id = ANY(v.products)))
     WHERE d.rate IS NOT NULL AND NOT EXISTS (
-        SELECT 1 FROM incentives_ledgerentry e
-        WHERE e.registration_id = d.id AND e.plan_version_id = v.id)
+        SELECT 1 FROM done WHERE done.registration_id = d.id AND done.plan_version_id = v.id)
 ), computed AS MATERIALIZED (
     SELECT pairs.*, round(CASE WHEN amount <= 0 THEN 0 ELSE LEAST(
         CASE rate_type
@@ -703,7 +723,7 @@ def expected_accruals(tenant) -> pd.DataFrame:
         list(ExchangeRate.objects.values_list("currency", "valid_from", "rate")),
         columns=["currency", "valid_from", "rate"],
     )
-    rates["valid_from"] = pd.to_datetime(rates["valid_from"])
+    rates["valid_from"] = pd.to_datetime(rates["valid_from"]).astype(deals["close"].dtype)
     rates["r8"] = scaled(rates["rate"].map(str), 8)
     deals = deals.sort_values("close")
     deals["r8"] = None
