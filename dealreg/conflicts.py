@@ -7,6 +7,7 @@ normalized name, served by a GIN index), on at least one shared product
 line. Direct opportunities without product lines match on the customer
 alone. Each match is stored with its score and the reasons."""
 
+import json
 import uuid
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -20,6 +21,7 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    Lookup,
     OuterRef,
     Q,
     Value,
@@ -36,7 +38,7 @@ ConflictState = DealRegistration.ConflictState
 
 def _set_threshold(threshold: Decimal) -> None:
     # The % operator (and so the GIN index) uses this session setting; local
-    # to the transaction.
+    # to the transaction. (A check sets it with its lock: _lock_and_match.)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT set_config('pg_trgm.similarity_threshold', %s, true)", [str(threshold)]
@@ -67,6 +69,15 @@ def _same_domain(domain: str):
 MATCH_COLUMNS = ("id", "kind", "similarity", "same_domain", "shared", "filed", "state")
 
 
+class _AnyOf(Lookup):
+    """``value = ANY(array)``: an element of an array expression."""
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
+
+
 def _match_queryset(tenant_id, partner_id, registration_id, name: str, domain: str):
     """The match as an ORM query (see ``match``)."""
     customer = Q(customer_name_normalized__trigram_similar=name)
@@ -74,9 +85,17 @@ def _match_queryset(tenant_id, partner_id, registration_id, name: str, domain: s
         customer |= Q(customer_domain=domain)
     reg_products = DealRegistration.product_lines.through.objects
     opp_products = DirectOpportunity.product_lines.through.objects
-    own = reg_products.filter(dealregistration_id=registration_id).values("productline_id")
-    reg_shared = reg_products.filter(dealregistration_id=OuterRef("pk"), productline_id__in=own)
-    opp_shared = opp_products.filter(directopportunity_id=OuterRef("pk"), productline_id__in=own)
+    # The registration's own product lines, read once per query (an array,
+    # not an IN subquery the planner joins again in each of its four uses).
+    own = ArraySubquery(
+        reg_products.filter(dealregistration_id=registration_id).values("productline_id")
+    )
+    reg_shared = reg_products.filter(
+        _AnyOf(F("productline_id"), own), dealregistration_id=OuterRef("pk")
+    )
+    opp_shared = opp_products.filter(
+        _AnyOf(F("productline_id"), own), directopportunity_id=OuterRef("pk")
+    )
     registrations = (
         DealRegistration.objects.filter(
             customer, tenant_id=tenant_id, status__in=DealRegistration.ACTIVE
@@ -157,6 +176,22 @@ def _is_slot(param, slots) -> bool:
         return False
 
 
+def _match_sql(registration: DealRegistration) -> tuple[str, list]:
+    sql, plan = _compiled_match(bool(registration.customer_domain))
+    inputs = {
+        "tenant": registration.tenant_id,
+        "partner": registration.partner_id,
+        "registration": registration.pk,
+        "name": registration.customer_name_normalized,
+        "domain": registration.customer_domain,
+    }
+    return sql, [inputs[value] if kind == "slot" else value for kind, value in plan]
+
+
+def _rows(cursor) -> list[dict]:
+    return [dict(zip(MATCH_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+
+
 def match(registration: DealRegistration) -> list[dict]:
     """Who else claims this customer, in one query: other partners' active
     registrations sharing a product line, and open direct opportunities
@@ -167,75 +202,160 @@ def match(registration: DealRegistration) -> list[dict]:
     Rows: id, kind, similarity, same_domain, shared (product names), filed,
     state. The tenant is bound explicitly (the compiled SQL runs outside the
     ORM's scoped manager)."""
-    sql, plan = _compiled_match(bool(registration.customer_domain))
-    inputs = {
-        "tenant": registration.tenant_id,
-        "partner": registration.partner_id,
-        "registration": registration.pk,
-        "name": registration.customer_name_normalized,
-        "domain": registration.customer_domain,
-    }
-    params = [inputs[value] if kind == "slot" else value for kind, value in plan]
+    sql, params = _match_sql(registration)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [dict(zip(MATCH_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+        return _rows(cursor)
+
+
+def _lock_and_match(registration: DealRegistration) -> tuple[Decimal, list[dict]]:
+    """Take the tenant's decision lock, set the tenant's name similarity
+    threshold (from its settings; the default when it has none) for the %
+    operator, local to the transaction, and match: two statements in one
+    round trip. The match is the second statement, so it reads what was
+    committed while the lock was awaited. Returns the threshold and the
+    match's rows."""
+    from .services import DECISIONS_LOCK_SQL, decisions_lock_key
+
+    field = DealRegSettings._meta.get_field("name_similarity_threshold")
+    match_sql, match_params = _match_sql(registration)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT {DECISIONS_LOCK_SQL}, set_config(
+                'pg_trgm.similarity_threshold',
+                coalesce((SELECT {field.column} FROM {DealRegSettings._meta.db_table}
+                          WHERE tenant_id = %s), %s)::text,
+                true);
+            {match_sql}
+            """,  # noqa: S608 (the lock, the names and the match are the code's, not input)
+            [
+                decisions_lock_key(registration.tenant_id),
+                registration.tenant_id,
+                field.get_default(),
+                *match_params,
+            ],
+        )
+        threshold = Decimal(cursor.fetchone()[1])
+        cursor.nextset()
+        return threshold, _rows(cursor)
+
+
+def _conflict(registration: DealRegistration, row: dict, threshold: Decimal, now) -> Conflict:
+    shared = sorted(row["shared"])
+    reasons = _reasons(row["same_domain"], row["similarity"], shared, threshold)
+    conflict = Conflict(
+        tenant_id=registration.tenant_id,
+        registration=registration,
+        score=_score(row["same_domain"], row["similarity"]),
+        found_at=now,
+    )
+    if row["kind"] == "registration":
+        conflict.other_registration_id = row["id"]
+        conflict.reasons = reasons
+        conflict.other_filed_first = row["state"] == DealRegistration.Status.APPROVED or (
+            row["filed"] is not None
+            and (registration.submitted_at is None or row["filed"] < registration.submitted_at)
+        )
+    else:
+        conflict.direct_opportunity_id = row["id"]
+        conflict.reasons = ["direct opportunity", *reasons]
+        conflict.other_filed_first = True
+    return conflict
+
+
+# Storing a check's result in one round trip (several statements in one
+# execute(): client-side binding, Django's default with psycopg, sends them
+# as one simple query, run in order, each seeing the one before): its
+# earlier conflicts are replaced, and it and the registrations it conflicts
+# with are flagged.
+_STORE_FOUND = """
+    DELETE FROM dealreg_conflict
+    WHERE tenant_id = %(tenant)s AND registration_id = %(registration)s;
+    INSERT INTO dealreg_conflict (
+        id, tenant_id, registration_id, other_registration_id, direct_opportunity_id,
+        score, reasons, other_filed_first, found_at)
+    SELECT c.id, %(tenant)s, %(registration)s, c.other, c.opportunity,
+           c.score, c.reasons, c.first, %(now)s
+    FROM unnest(%(ids)s::uuid[], %(others)s::uuid[], %(opportunities)s::uuid[],
+                %(scores)s::numeric[], %(reasons)s::jsonb[], %(first)s::boolean[])
+         AS c(id, other, opportunity, score, reasons, first);
+    UPDATE dealreg_dealregistration SET conflict_state = %(conflict)s
+    WHERE tenant_id = %(tenant)s AND id = ANY(%(flagged)s) AND conflict_state <> %(conflict)s;
+"""
+# Nothing found: still under review if another registration's check found
+# this one. Returns the state.
+_STORE_NONE = """
+    DELETE FROM dealreg_conflict
+    WHERE tenant_id = %(tenant)s AND registration_id = %(registration)s;
+    WITH found AS (
+        SELECT CASE WHEN EXISTS (
+            SELECT FROM dealreg_conflict
+            WHERE tenant_id = %(tenant)s AND other_registration_id = %(registration)s
+        ) THEN %(conflict)s ELSE %(clear)s END AS state
+    ), flagged AS (
+        UPDATE dealreg_dealregistration r SET conflict_state = found.state FROM found
+        WHERE r.tenant_id = %(tenant)s AND r.id = %(registration)s
+          AND r.conflict_state <> found.state
+    )
+    SELECT state FROM found;
+"""
+
+
+def _store(registration: DealRegistration, found: list[Conflict], now: datetime) -> str:
+    """Replace the stored conflicts of ``registration`` with ``found`` and
+    flag who is under review; returns the registration's conflict state."""
+    params = {
+        "tenant": registration.tenant_id,
+        "registration": registration.pk,
+        "conflict": ConflictState.CONFLICT,
+        "clear": ConflictState.CLEAR,
+    }
+    with connection.cursor() as cursor:
+        if not found:
+            cursor.execute(_STORE_NONE, params)
+            cursor.nextset()
+            return cursor.fetchone()[0]
+        cursor.execute(
+            _STORE_FOUND,
+            {
+                **params,
+                "now": now,
+                "ids": [c.id for c in found],
+                "others": [c.other_registration_id for c in found],
+                "opportunities": [c.direct_opportunity_id for c in found],
+                "scores": [c.score for c in found],
+                "reasons": [json.dumps(c.reasons) for c in found],
+                "first": [c.other_filed_first for c in found],
+                "flagged": [registration.pk]
+                + [c.other_registration_id for c in found if c.other_registration_id],
+            },
+        )
+    for conflict in found:  # saved, as bulk_create() would leave them
+        conflict._state.adding = False
+        conflict._state.db = connection.alias
+    return ConflictState.CONFLICT
 
 
 def find_conflicts(
     registration: DealRegistration, *, now: datetime | None = None
 ) -> list[Conflict]:
     """Recompute and store the conflicts of ``registration``; mark it, and
-    the registrations it conflicts with, as under conflict review."""
+    the registrations it conflicts with, as under conflict review. Two round
+    trips: lock and match, then store."""
     now = now or timezone.now()
-    threshold = DealRegSettings.for_tenant(registration.tenant).name_similarity_threshold
-    found: list[Conflict] = []
-    with transaction.atomic():
+    # No savepoint of its own (two more round trips): an error here fails
+    # the caller's transaction, as it fails the caller anyway.
+    with transaction.atomic(savepoint=False):
         # One check (or decision) per tenant at a time: two registrations of
         # the same customer checked at once would otherwise deadlock flagging
         # each other's rows, or one could reset the other's fresh "conflict"
         # to "clear". The lock is the decisions' one, which approve() takes
         # before this (it is re-entrant).
-        from .services import _serialize_decisions
-
-        _serialize_decisions(registration.tenant)
-        _set_threshold(threshold)
-        for row in match(registration):
-            shared = sorted(row["shared"])
-            reasons = _reasons(row["same_domain"], row["similarity"], shared, threshold)
-            conflict = Conflict(
-                tenant_id=registration.tenant_id,
-                registration=registration,
-                score=_score(row["same_domain"], row["similarity"]),
-                found_at=now,
-            )
-            if row["kind"] == "registration":
-                conflict.other_registration_id = row["id"]
-                conflict.reasons = reasons
-                conflict.other_filed_first = row["state"] == DealRegistration.Status.APPROVED or (
-                    row["filed"] is not None
-                    and (
-                        registration.submitted_at is None
-                        or row["filed"] < registration.submitted_at
-                    )
-                )
-            else:
-                conflict.direct_opportunity_id = row["id"]
-                conflict.reasons = ["direct opportunity", *reasons]
-                conflict.other_filed_first = True
-            found.append(conflict)
+        threshold, rows = _lock_and_match(registration)
+        found = [_conflict(registration, row, threshold, now) for row in rows]
         found.sort(key=lambda c: c.score, reverse=True)
-        Conflict.objects.filter(registration=registration).delete()
-        Conflict.objects.bulk_create(found)
-        other_ids = [c.other_registration_id for c in found if c.other_registration_id]
-        if other_ids:
-            DealRegistration.objects.filter(pk__in=other_ids).exclude(
-                conflict_state=ConflictState.CONFLICT
-            ).update(conflict_state=ConflictState.CONFLICT)
-        has_any = bool(found) or Conflict.objects.filter(other_registration=registration).exists()
-        state = ConflictState.CONFLICT if has_any else ConflictState.CLEAR
-        if registration.conflict_state != state:
-            registration.conflict_state = state
-            DealRegistration.objects.filter(pk=registration.pk).update(conflict_state=state)
+        registration.conflict_state = _store(registration, found, now)
     return found
 
 

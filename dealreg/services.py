@@ -527,14 +527,22 @@ def provide_info(
 # --- Decisions ------------------------------------------------------------------
 
 
+# The tenant's decision lock, as an SQL expression taking
+# ``decisions_lock_key(tenant_id)``: conflict checks take it in the same
+# statement that prepares their match.
+DECISIONS_LOCK_SQL = "pg_advisory_xact_lock(hashtextextended(%s, 0))"
+
+
+def decisions_lock_key(tenant_id) -> str:
+    return f"dealreg:{tenant_id}"
+
+
 def _serialize_decisions(tenant: Tenant) -> None:
     """Decisions of one tenant run one at a time, so that two approvers
     approving two conflicting registrations at once cannot both succeed
     without an override: the second sees the first's approval."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"dealreg:{tenant.pk}"]
-        )
+        cursor.execute(f"SELECT {DECISIONS_LOCK_SQL}", [decisions_lock_key(tenant.pk)])
 
 
 def approved_conflicts(registration: DealRegistration):

@@ -16,6 +16,7 @@ from dealreg.models import Conflict, DealRegistration, DealRegSettings, Registra
 from prm.tenancy.models import Notification
 from prm.tenancy.roles import Role
 from tests import factories
+from tests.concurrency import run_together, values
 
 from .conftest import registration_input
 
@@ -23,37 +24,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 Status = DealRegistration.Status
 Kind = RegistrationEvent.Kind
-
-
-def run_together(world, *calls, timeout=60):
-    """Run each call in its own thread, inside ``world``'s scope, all released
-    at once; returns [("ok", value) | ("error", exception)] in call order."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def worker(index, call):
-        try:
-            with world.scope():
-                barrier.wait(timeout=timeout)
-                results[index] = ("ok", call())
-        except Exception as exc:
-            results[index] = ("error", exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
-    return results
-
-
-def values(results):
-    unexpected = [r[1] for r in results if r[0] == "error"]
-    assert not unexpected, unexpected
-    return [r[1] for r in results]
 
 
 def submit(world, products, member=None, token=None, **fields):
@@ -261,3 +231,38 @@ def test_conflict_checks_wait_for_decisions_of_the_tenant(acme, submit_as):
         assert not done.is_set()
     checker.join(30)
     assert done.is_set() and errors == []
+
+
+def test_a_check_that_waited_for_the_decision_lock_matches_what_was_committed_meanwhile(
+    acme, submit_as
+):
+    """The match runs after the lock is granted, as its own statement: a
+    registration committed while the check waited is compared with."""
+    with acme.scope():
+        rival = factories.make_member(
+            acme.tenant, Role.PARTNER_USER, partner=acme.other_partner, email="rival@acme.test"
+        )
+    registration = submit_as(acme)
+    found, errors = [], []
+
+    def check():
+        try:
+            with acme.scope():
+                found.extend(find_conflicts(registration))
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    checker = threading.Thread(target=check)
+    with acme.scope(), transaction.atomic():
+        services._serialize_decisions(acme.tenant)
+        checker.start()
+        deadline = time.monotonic() + 10
+        while not _someone_waits_for_an_advisory_lock():
+            assert time.monotonic() < deadline, "the check did not wait for the decision lock"
+            time.sleep(0.02)
+        same_customer = submit_as(acme, member=rival)
+    checker.join(30)
+    assert errors == []
+    assert [c.other_registration_id for c in found] == [same_customer.pk]

@@ -214,3 +214,82 @@ def test_the_check_task_records_one_event_and_tells_the_approver(acme, submit_as
             ).count()
             == 1
         )
+
+
+def test_a_tenant_without_settings_is_checked_with_the_default_threshold(acme, submit_as, rival):
+    """No settings row: the model's default (0.60), not pg_trgm's own (0.3)."""
+    first = submit_as(acme, customer_name="Initech Systems", customer_domain="")
+    close = submit_as(acme, member=rival, customer_name="Initech System", customer_domain="")
+    loose = submit_as(acme, member=rival, customer_name="Initech", customer_domain="")
+    assert Decimal("0.3") < similarity("Initech Systems", "Initech") < Decimal("0.6")
+    with acme.scope():
+        DealRegSettings.objects.all().delete()
+        with connection.cursor() as cursor:  # what an earlier check left: not relied on
+            cursor.execute("SELECT set_config('pg_trgm.similarity_threshold', '0.3', true)")
+        assert [c.other_registration_id for c in find_conflicts(close)] == [first.pk]
+        assert find_conflicts(loose) == []
+
+
+def test_a_check_is_two_round_trips(acme, products, submit_as, rival, django_assert_num_queries):
+    """Lock, threshold and match; then clear, store and flag: every round
+    trip counts at a million registrations."""
+    first = submit_as(acme)
+    second = submit_as(acme, member=rival)
+    with acme.scope():
+        opp = opportunity(acme, products=[products["acme"]["fw"]])
+        with django_assert_num_queries(2):
+            found = find_conflicts(second)
+        assert [(c.other_registration_id, c.direct_opportunity_id) for c in found] == [
+            (first.pk, None),
+            (None, opp.pk),
+        ]
+        stored = Conflict.objects.filter(registration=second)
+        assert {c.pk: (c.score, c.reasons, c.other_filed_first) for c in stored} == {
+            c.pk: (c.score, c.reasons, c.other_filed_first) for c in found
+        }
+        assert state(acme, first) == state(acme, second) == ConflictState.CONFLICT
+        services.withdraw(first, by=acme[Role.PARTNER_USER])
+        opp.delete()
+        # Nothing found: clear, unless another registration's check found it.
+        with django_assert_num_queries(2):
+            assert find_conflicts(second) == []
+        assert second.conflict_state == ConflictState.CLEAR
+    assert state(acme, second) == ConflictState.CLEAR
+
+
+def test_found_by_another_check_it_stays_under_review_until_that_one_is_redone(
+    acme, products, submit_as, rival
+):
+    first = submit_as(acme)
+    second = submit_as(acme, member=rival)  # its check finds the first
+    with acme.scope():
+        first.product_lines.set([products["acme"]["edr"]])
+        assert find_conflicts(first) == []
+        assert first.conflict_state == ConflictState.CONFLICT  # the second's check named it
+        assert find_conflicts(second) == []
+        assert find_conflicts(first) == []
+        assert first.conflict_state == ConflictState.CLEAR
+    assert state(acme, first) == state(acme, second) == ConflictState.CLEAR
+
+
+def test_the_trigram_indexes_keep_no_pending_list():
+    """Each search would read a GIN pending list in full: the trigram
+    indexes are built without one (fastupdate off)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s)",
+            [["dealreg_name_trgm", "directopp_name_trgm"]],
+        )
+        options = dict(cursor.fetchall())
+    assert options == {
+        "dealreg_name_trgm": ["fastupdate=off"],
+        "directopp_name_trgm": ["fastupdate=off"],
+    }
+
+
+def test_registrations_keep_room_for_heap_only_updates():
+    """A check flags the registrations it conflicts with: with free space
+    on their pages (fillfactor) that update adds no index entries."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'dealreg_dealregistration'")
+        assert cursor.fetchone()[0] == ["fillfactor=90"]
