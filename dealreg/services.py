@@ -1002,6 +1002,38 @@ def _outcome_changed(registration: DealRegistration) -> None:
     )
 
 
+def _vendor_changed_outcome(
+    registration: DealRegistration,
+    *,
+    by: Membership,
+    kind: str,
+    reason: str,
+    data: dict,
+    title: str,
+    now: datetime,
+) -> None:
+    """What follows a vendor's change to a won deal: the timeline event, the
+    audit entry, the partner told, and incentives after commit."""
+    _event(registration, kind, by=by.user, message=reason.strip(), data=data, now=now)
+    audit(
+        registration.tenant,
+        by=by.user,
+        action=f"dealreg.{kind}",
+        obj=registration,
+        data=data,
+        now=now,
+    )
+    notify(
+        registration.tenant,
+        partner_people(registration),
+        kind="dealreg.outcome",
+        title=f"{registration.code}: {title}",
+        body=reason.strip(),
+        url=detail_url(registration),
+    )
+    _outcome_changed(registration)
+
+
 def _require_outcome_editor(by: Membership, registration: DealRegistration) -> None:
     """Won deals are corrected or reversed by the vendor (the channel
     manager who may decide it, or ops): it changes what the partner is paid."""
@@ -1047,33 +1079,15 @@ def correct_outcome(
         registration.won_amount = amount
         registration.won_close_date = close_date
         registration.save()
-        _event(
+        _vendor_changed_outcome(
             registration,
-            Kind.OUTCOME_CORRECTED,
-            by=by.user,
-            message=reason.strip(),
+            by=by,
+            kind=Kind.OUTCOME_CORRECTED,
+            reason=reason,
             data=data,
+            title=f"won amount corrected to {amount} {registration.won_currency}",
             now=now,
         )
-        audit(
-            registration.tenant,
-            by=by.user,
-            action="dealreg.outcome_corrected",
-            obj=registration,
-            data=data,
-            now=now,
-        )
-        notify(
-            registration.tenant,
-            partner_people(registration),
-            kind="dealreg.outcome",
-            title=(
-                f"{registration.code}: won amount corrected to {amount} {registration.won_currency}"
-            ),
-            body=reason.strip(),
-            url=detail_url(registration),
-        )
-        _outcome_changed(registration)
     return registration
 
 
@@ -1096,22 +1110,13 @@ def reverse_win(
         registration.status = Status.REVERSED
         registration.reversal_reason = reason.strip()
         registration.save()
-        _event(registration, Kind.REVERSED, by=by.user, message=reason.strip(), now=now)
-        audit(
-            registration.tenant,
-            by=by.user,
-            action="dealreg.reversed",
-            obj=registration,
+        _vendor_changed_outcome(
+            registration,
+            by=by,
+            kind=Kind.REVERSED,
+            reason=reason,
             data={"reason": reason.strip()},
+            title="win reversed",
             now=now,
         )
-        notify(
-            registration.tenant,
-            partner_people(registration),
-            kind="dealreg.outcome",
-            title=f"{registration.code}: win reversed",
-            body=reason.strip(),
-            url=detail_url(registration),
-        )
-        _outcome_changed(registration)
     return registration
