@@ -3,8 +3,8 @@ partner's active registration, or the vendor's own pipeline, already has?
 
 A match is the same normalized web domain or a customer name at least the
 tenant's threshold similar (PostgreSQL pg_trgm trigram similarity on the
-normalized name, served by a GIN index), on at least one shared product
-line. Direct opportunities without product lines match on the customer
+normalized name, served by a GIN index on ``ActiveClaim``), on at least one
+shared product line. Direct opportunities without product lines match on the customer
 alone. Each match is stored with its score and the reasons."""
 
 import json
@@ -31,7 +31,7 @@ from django_scopes import scope
 
 from prm.tenancy.models import Tenant
 
-from .models import Conflict, DealRegistration, DealRegSettings, DirectOpportunity
+from .models import ActiveClaim, Conflict, DealRegistration, DealRegSettings, DirectOpportunity
 
 ConflictState = DealRegistration.ConflictState
 
@@ -80,9 +80,6 @@ class _AnyOf(Lookup):
 
 def _match_queryset(tenant_id, partner_id, registration_id, name: str, domain: str):
     """The match as an ORM query (see ``match``)."""
-    customer = Q(customer_name_normalized__trigram_similar=name)
-    if domain:
-        customer |= Q(customer_domain=domain)
     reg_products = DealRegistration.product_lines.through.objects
     opp_products = DirectOpportunity.product_lines.through.objects
     # The registration's own product lines, read once per query (an array,
@@ -96,24 +93,46 @@ def _match_queryset(tenant_id, partner_id, registration_id, name: str, domain: s
     opp_shared = opp_products.filter(
         _AnyOf(F("productline_id"), own), directopportunity_id=OuterRef("pk")
     )
-    registrations = (
-        DealRegistration.objects.filter(
-            customer, tenant_id=tenant_id, status__in=DealRegistration.ACTIVE
+    # Similar names are found in the narrow table of active claims (see
+    # ActiveClaim), and only those few registrations are read.
+    similar = ActiveClaim.objects.filter(
+        tenant_id=tenant_id, customer_name_normalized__trigram_similar=name
+    ).values("registration_id")
+
+    def registrations(customer: Q):
+        return (
+            DealRegistration.objects.filter(
+                customer, tenant_id=tenant_id, status__in=DealRegistration.ACTIVE
+            )
+            .exclude(partner_id=partner_id)
+            .exclude(pk=registration_id)
+            .filter(Exists(reg_shared))
+            .annotate(
+                kind=Value("registration"),
+                similarity=TrigramSimilarity("customer_name_normalized", name),
+                same_domain=_same_domain(domain),
+                shared=ArraySubquery(reg_shared.values("productline__name")),
+                filed=F("submitted_at"),
+                state=F("status"),
+            )
+            .order_by()
+            .values(*MATCH_COLUMNS)
         )
-        .exclude(partner_id=partner_id)
-        .exclude(pk=registration_id)
-        .filter(Exists(reg_shared))
-        .annotate(
-            kind=Value("registration"),
-            similarity=TrigramSimilarity("customer_name_normalized", name),
-            same_domain=_same_domain(domain),
-            shared=ArraySubquery(reg_shared.values("productline__name")),
-            filed=F("submitted_at"),
-            state=F("status"),
+
+    by_name = registrations(Q(pk__in=similar))
+    # The same domain under a name not similar enough (each registration
+    # once: those with a similar name came from the claims above; a claim's
+    # name is its registration's, so the condition is the same).
+    by_domain = (
+        registrations(
+            Q(customer_domain=domain) & ~Q(customer_name_normalized__trigram_similar=name)
         )
-        .order_by()
-        .values(*MATCH_COLUMNS)
+        if domain
+        else None
     )
+    customer = Q(customer_name_normalized__trigram_similar=name)
+    if domain:
+        customer |= Q(customer_domain=domain)
     opportunities = (
         DirectOpportunity.objects.filter(
             customer, tenant_id=tenant_id, stage__in=DirectOpportunity.OPEN_STAGES
@@ -132,7 +151,8 @@ def _match_queryset(tenant_id, partner_id, registration_id, name: str, domain: s
         .order_by()
         .values(*MATCH_COLUMNS)
     )
-    return registrations.union(opportunities, all=True)
+    parts = [by_name, opportunities] if by_domain is None else [by_name, by_domain, opportunities]
+    return parts[0].union(*parts[1:], all=True)
 
 
 # Placeholders the compiled query is built with; each stands for one input.

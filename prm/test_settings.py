@@ -14,3 +14,10 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PRM_URL_PORT = ""
+
+# Each pytest-xdist worker caches in a Redis database of its own: a test's
+# cache.clear() (FLUSHDB) must not empty another worker's cache mid-test.
+# (Not through the environment: workers inherit the controller's.)
+if _worker := os.environ.get("PYTEST_XDIST_WORKER", "").removeprefix("gw"):
+    _db = 15 - int(_worker) % 8
+    CACHES["default"]["LOCATION"] = REDIS_URL.rsplit("/", 1)[0] + f"/{_db}"  # noqa: F405

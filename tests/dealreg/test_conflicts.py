@@ -1,6 +1,7 @@
 """Conflict checks: which registrations and direct opportunities count as the
 same customer, how a match is scored and explained, and who is flagged."""
 
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,6 +11,7 @@ from django.db import connection
 from dealreg import services
 from dealreg.conflicts import conflicts_of, find_conflicts
 from dealreg.models import (
+    ActiveClaim,
     Conflict,
     DealRegistration,
     DealRegSettings,
@@ -278,11 +280,11 @@ def test_the_trigram_indexes_keep_no_pending_list():
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s)",
-            [["dealreg_name_trgm", "directopp_name_trgm"]],
+            [["activeclaim_name_trgm", "directopp_name_trgm"]],
         )
         options = dict(cursor.fetchall())
     assert options == {
-        "dealreg_name_trgm": ["fastupdate=off"],
+        "activeclaim_name_trgm": ["fastupdate=off"],
         "directopp_name_trgm": ["fastupdate=off"],
     }
 
@@ -293,3 +295,68 @@ def test_registrations_keep_room_for_heap_only_updates():
     with connection.cursor() as cursor:
         cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'dealreg_dealregistration'")
         assert cursor.fetchone()[0] == ["fillfactor=90"]
+
+
+# --- The active claims the name search reads (kept by triggers) ---------------------------
+
+
+def claims(world) -> dict:
+    with world.scope():
+        return dict(ActiveClaim.objects.values_list("registration_id", "customer_name_normalized"))
+
+
+@pytest.mark.parametrize("status", DealRegistration.Status.values)
+def test_a_registration_is_claimed_exactly_while_it_is_active(acme, submit_as, status):
+    """The triggers' list of active statuses is DealRegistration.ACTIVE."""
+    registration = submit_as(acme)
+    with acme.scope():
+        DealRegistration.objects.filter(pk=registration.pk).update(status=status)
+    expected = {registration.pk: "initech"} if status in DealRegistration.ACTIVE else {}
+    assert claims(acme) == expected
+    with acme.scope():  # and a row inserted in that state
+        copy = DealRegistration.objects.get(pk=registration.pk)
+        copy.pk, copy.code, copy.client_token = None, "DR-COPY0001", uuid.uuid4()
+        copy.save()
+    assert (copy.pk in claims(acme)) is (status in DealRegistration.ACTIVE)
+
+
+def test_claims_follow_decisions_renames_and_deletion(acme, submit_as, rival):
+    first = submit_as(acme)
+    second = submit_as(acme, member=rival, customer_name="Umbrella", customer_domain="")
+    assert claims(acme) == {first.pk: "initech", second.pk: "umbrella"}
+    with acme.scope():
+        services.approve(first, by=acme[Role.OPS_ADMIN], override_reason="Checked")
+        assert claims(acme)[first.pk] == "initech"
+        services.reject(second, by=acme[Role.OPS_ADMIN], reason="Duplicate")
+        assert claims(acme) == {first.pk: "initech"}
+        DealRegistration.objects.filter(pk=first.pk).update(customer_name_normalized="initrode")
+        assert claims(acme) == {first.pk: "initrode"}
+        DealRegistration.objects.filter(pk=first.pk).delete()
+    assert claims(acme) == {}
+
+
+def test_claims_are_scoped_to_their_tenant(acme, globex, submit_as):
+    mine = submit_as(acme)
+    theirs = submit_as(globex)
+    assert set(claims(acme)) == {mine.pk}
+    assert set(claims(globex)) == {theirs.pk}
+
+
+def test_a_renamed_registration_is_matched_by_its_new_name(acme, submit_as, rival):
+    first = submit_as(acme, customer_name="Umbrella Health", customer_domain="")
+    with acme.scope():
+        first.customer_name = "Initech Systems"
+        first.customer_name_normalized = normalize_name(first.customer_name)
+        first.save(update_fields=["customer_name", "customer_name_normalized"])
+    second = submit_as(acme, member=rival, customer_name="Initech Systems", customer_domain="")
+    with acme.scope():
+        assert Conflict.objects.get(registration=second).other_registration_id == first.pk
+
+
+def test_a_match_by_name_and_domain_is_listed_once(acme, submit_as, rival):
+    first = submit_as(acme)  # Initech, initech.example
+    second = submit_as(acme, member=rival, customer_name="Initech")
+    with acme.scope():
+        (conflict,) = Conflict.objects.filter(registration=second)
+    assert conflict.other_registration_id == first.pk
+    assert conflict.reasons == ["same domain", "name 1.00 similar", "shared product: Firewall"]
