@@ -257,8 +257,12 @@ class PartnerFilter(admin.SimpleListFilter):
             return None
 
     def lookups(self, request, model_admin):
-        partners = Partner.objects.filter(channel_manager=request.user).order_by("name")[:100]
-        choices = [(str(p.pk), p.name) for p in partners]
+        partners = (
+            Partner.objects.filter(channel_manager=request.user)
+            .order_by("name")
+            .values_list("pk", "name")[:100]
+        )
+        choices = [(str(pk), name) for pk, name in partners]
         selected = self._selected()
         if selected and str(selected) not in dict(choices):
             chosen = Partner.objects.filter(pk=selected).first()

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from functools import cached_property, update_wrapper
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
@@ -19,7 +20,9 @@ from django.forms import Form
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import Membership, TenantOwned, User
@@ -230,6 +233,17 @@ class TenantModelAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     def get_changelist(self, request, **kwargs):
         return TenantChangeList
+
+    def action_checkbox(self, obj):
+        """Django's markup for a row's selection box, written directly:
+        Django renders it through the form widget templates, once per row,
+        which took a fifth of a 50-row changelist's time."""
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            str(obj.pk),
+            format_html(_("Select this object for an action - {}"), str(obj)),
+        )
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change=change, **kwargs)

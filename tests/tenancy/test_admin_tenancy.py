@@ -146,3 +146,24 @@ def test_large_table_paginator_counts_exactly_then_estimates(acme, monkeypatch):
         # what the bounded scan saw.
         estimated = LargeTablePaginator(Partner.objects.all(), 1).count
         assert estimated >= 2
+
+
+def test_row_selection_box_is_djangos_markup(acme):
+    """The changelist's selection box is written directly (not through the
+    widget templates); it must stay exactly what Django renders, escaping
+    included, and the bulk actions must still receive the selected ids."""
+    from django.contrib import admin
+
+    from partners.models import Partner
+    from prm.tenancy.admin_base import tenant_admin_site
+
+    model_admin = tenant_admin_site._registry[Partner]
+    with acme.scope():
+        partner = acme.partner
+        partner.name = 'Acme <b>"One"</b> & Co'
+        ours = model_admin.action_checkbox(partner)
+        djangos = admin.ModelAdmin.action_checkbox(model_admin, partner)
+    assert str(ours) == str(djangos)
+    assert "&lt;b&gt;&quot;One&quot;&lt;/b&gt; &amp; Co" in ours
+    body = acme.client(Role.OPS_ADMIN).get("/admin/partners/partner/").content.decode()
+    assert f'name="_selected_action" value="{partner.pk}" class="action-select"' in body
