@@ -37,13 +37,14 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import Count, F, Max, Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from prm.tenancy.models import Membership, Tenant, uuid7
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit, notify
 
-from . import ledger
+from . import ledger, periods
 from .ledger import IncentiveError, NewEntry, local_today
 from .models import IncentiveSettings, LedgerEntry, PayoutLine, PayoutRun, Settlement
 from .money import ZERO, format_money, round_money
@@ -653,11 +654,14 @@ def mark_paid(
 
 
 def _notify_paid(run: PayoutRun, paid_on: date) -> None:
-    amounts = dict(
-        PayoutLine.objects.filter(run=run, payout_entry__isnull=False).values_list(
-            "partner_id", "payable"
-        )
-    )
+    # Each partner is sent to the statement that shows the payout line.
+    period = IncentiveSettings.for_tenant(run.tenant).statement_period
+    amounts, booked = {}, {}
+    for partner_id, payable, start in PayoutLine.objects.filter(
+        run=run, payout_entry__isnull=False
+    ).values_list("partner_id", "payable", "payout_entry__statement_start"):
+        amounts[partner_id] = payable
+        booked[partner_id] = periods.period_start(start, period)
     admins = defaultdict(list)
     for member in Membership.objects.filter(
         role=Role.PARTNER_ADMIN,
@@ -678,7 +682,7 @@ def _notify_paid(run: PayoutRun, paid_on: date) -> None:
                 f"{run.reference}, payment reference {run.payment_reference}). It covers "
                 f"your earnings payable on or before {run.cutoff:%d %b %Y}."
             ),
-            url="/incentives/",
+            url=f"{reverse('incentives:statement')}?period={booked[partner_id]:%Y-%m-%d}",
         )
 
 

@@ -630,6 +630,12 @@ def test_mark_paid_records_close_to_paid_days_and_tells_partner_admins(acme):
         assert note.user == acme[Role.PARTNER_ADMIN].user
         assert "80.00 USD" in note.title
         assert "BATCH-2026-06" in note.body
+        # The link opens the statement that shows the payout line.
+        payout = LedgerEntry.objects.get(kind=Kind.PAYOUT)
+        assert note.url == f"/incentives/statement/?period={payout.statement_start:%Y-%m-%d}"
+        page = acme.client(Role.PARTNER_ADMIN).get(note.url)
+        assert page.status_code == 200
+        assert payout.description and payout.description in page.content.decode()
         with pytest.raises(payouts.PayoutError, match="paid; it cannot be marked paid"):
             payouts.mark_paid(run, by=finance, reference="again")
 
