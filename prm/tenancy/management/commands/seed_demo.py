@@ -227,7 +227,7 @@ class Command(BaseCommand):
             defaults={"role": Role.PARTNER_USER, "partner": partners[1]},
         )
         ops = Membership.objects.get(user=people[Role.OPS_ADMIN])
-        today = timezone.localdate()
+        today = timezone.localdate(timezone=tenant.tzinfo)
 
         def register(member, customer, domain, value, lines, days=60):
             return dealreg.submit(
@@ -286,7 +286,7 @@ class Command(BaseCommand):
         if Plan.objects.exists():
             return
         ops = Membership.objects.get(user=people[Role.OPS_ADMIN])
-        today = timezone.localdate()
+        today = timezone.localdate(timezone=tenant.tzinfo)
         for currency, rate in (("EUR", "1.0842"), ("GBP", "1.2671"), ("CAD", "0.7312")):
             if currency != tenant.base_currency:
                 ExchangeRate.objects.create(
