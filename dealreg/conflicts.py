@@ -8,10 +8,13 @@ shared product line. Direct opportunities without product lines match on the cus
 alone. Each match is stored with its score and the reasons."""
 
 import json
+import re
+import time
 import uuid
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+import psycopg
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.search import TrigramSimilarity
 from django.db import connection, transaction
@@ -28,6 +31,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 from django_scopes import scope
+from psycopg import sql as psycopg_sql
 
 from prm.tenancy.models import Tenant
 
@@ -163,15 +167,30 @@ _SLOTS = {
     "name": "\x01name\x01",
     "domain": "\x01domain\x01",
 }
-_compiled: dict[bool, tuple[str, list]] = {}
+_compiled: dict[bool, str] = {}
+_PLACEHOLDER = re.compile(r"%%|%s")
+
+# For the transaction that runs the match: the prepared statement's generic
+# plan, planned once per connection (PostgreSQL would otherwise plan it
+# anew for each check, about 2 ms of every one), and none of the
+# per-execution costs a plan can bring (JIT compilation, parallel workers).
+_PLAN_SETTINGS = (
+    "set_config('plan_cache_mode', 'force_generic_plan', true), "
+    "set_config('jit', 'off', true), "
+    "set_config('max_parallel_workers_per_gather', '0', true)"
+)
 
 
-def _compiled_match(with_domain: bool) -> tuple[str, list]:
-    """The ORM's SQL for the match, compiled once per process (and per
-    shape: with or without a domain) with placeholder inputs, and the map of
-    which parameter takes which input. Building and compiling this query
-    costs the ORM about twice what PostgreSQL needs to run it; every check
-    would pay that again for the same SQL."""
+def _compiled_match(with_domain: bool) -> str:
+    """The ORM's SQL for the match as the text of a server-side prepared
+    statement, compiled once per process (and per shape: with or without a
+    domain): the inputs are the named parameters ``tenant``, ``partner``,
+    ``registration``, ``name`` (and ``domain``), and the query's fixed values
+    (statuses, stages, kinds) are written in as literals, so that the generic
+    plan still proves the partial indexes' conditions (open stages, for
+    example). Building and compiling this query costs the ORM about twice
+    what PostgreSQL needs to run it; every check would pay that again for
+    the same SQL."""
     if with_domain not in _compiled:
         tenant = Tenant(pk=_SLOTS["tenant"])
         with scope(tenant=tenant):
@@ -184,8 +203,21 @@ def _compiled_match(with_domain: bool) -> tuple[str, list]:
             )
             sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
         slots = {value: key for key, value in _SLOTS.items()}
-        plan = [("slot", slots[p]) if _is_slot(p, slots) else ("value", p) for p in params]
-        _compiled[with_domain] = (sql, plan)
+        values = iter(params)
+        connection.ensure_connection()
+
+        def placeholder(found: re.Match) -> str:
+            if found.group() == "%%":
+                return "%%"
+            value = next(values)
+            if _is_slot(value, slots):
+                return f"%({slots[value]})s"
+            return psycopg_sql.Literal(value).as_string(connection.connection)
+
+        text = _PLACEHOLDER.sub(placeholder, sql)
+        if next(values, _SLOTS) is not _SLOTS:
+            raise AssertionError("the match query has more parameters than placeholders")
+        _compiled[with_domain] = text
     return _compiled[with_domain]
 
 
@@ -196,20 +228,37 @@ def _is_slot(param, slots) -> bool:
         return False
 
 
-def _match_sql(registration: DealRegistration) -> tuple[str, list]:
-    sql, plan = _compiled_match(bool(registration.customer_domain))
+def _match_sql(registration: DealRegistration) -> tuple[str, dict]:
+    with_domain = bool(registration.customer_domain)
     inputs = {
         "tenant": registration.tenant_id,
         "partner": registration.partner_id,
         "registration": registration.pk,
         "name": registration.customer_name_normalized,
-        "domain": registration.customer_domain,
     }
-    return sql, [inputs[value] if kind == "slot" else value for kind, value in plan]
+    if with_domain:
+        inputs["domain"] = registration.customer_domain
+    return _compiled_match(with_domain), inputs
 
 
-def _rows(cursor) -> list[dict]:
-    return [dict(zip(MATCH_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+def _fetch_match(registration: DealRegistration) -> list[dict]:
+    """Run the match as a server-side prepared statement on the ORM's
+    connection and transaction (Django's cursors bind parameters on the
+    client and never prepare); recorded in ``connection.queries`` as the
+    ORM's queries are when they are logged."""
+    sql, params = _match_sql(registration)
+    started = time.monotonic()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        rows = cursor.fetchall()
+    if connection.queries_logged:
+        connection.queries_log.append(
+            {
+                "sql": f"-- prepared\n{sql}",
+                "time": f"{time.monotonic() - started:.3f}",
+            }
+        )
+    return [dict(zip(MATCH_COLUMNS, row, strict=True)) for row in rows]
 
 
 def match(registration: DealRegistration) -> list[dict]:
@@ -221,24 +270,23 @@ def match(registration: DealRegistration) -> list[dict]:
 
     Rows: id, kind, similarity, same_domain, shared (product names), filed,
     state. The tenant is bound explicitly (the compiled SQL runs outside the
-    ORM's scoped manager)."""
-    sql, params = _match_sql(registration)
+    ORM's scoped manager). Sets the plan settings for the rest of the
+    transaction (``_PLAN_SETTINGS``)."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return _rows(cursor)
+        cursor.execute(f"SELECT {_PLAN_SETTINGS}")
+    return _fetch_match(registration)
 
 
 def _lock_and_match(registration: DealRegistration) -> tuple[Decimal, list[dict]]:
     """Take the tenant's decision lock, set the tenant's name similarity
     threshold (from its settings; the default when it has none) for the %
-    operator, local to the transaction, and match: two statements in one
-    round trip. The match is the second statement, so it reads what was
-    committed while the lock was awaited. Returns the threshold and the
-    match's rows."""
+    operator and the plan settings, local to the transaction, in one round
+    trip; then match, in a second (a prepared statement runs alone). The
+    match reads what was committed while the lock was awaited. Returns the
+    threshold and the match's rows."""
     from .services import DECISIONS_LOCK_SQL, decisions_lock_key
 
     field = DealRegSettings._meta.get_field("name_similarity_threshold")
-    match_sql, match_params = _match_sql(registration)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -246,19 +294,16 @@ def _lock_and_match(registration: DealRegistration) -> tuple[Decimal, list[dict]
                 'pg_trgm.similarity_threshold',
                 coalesce((SELECT {field.column} FROM {DealRegSettings._meta.db_table}
                           WHERE tenant_id = %s), %s)::text,
-                true);
-            {match_sql}
-            """,  # noqa: S608 (the lock, the names and the match are the code's, not input)
+                true), {_PLAN_SETTINGS}
+            """,  # noqa: S608 (the lock and the names are the code's, not input)
             [
                 decisions_lock_key(registration.tenant_id),
                 registration.tenant_id,
                 field.get_default(),
-                *match_params,
             ],
         )
         threshold = Decimal(cursor.fetchone()[1])
-        cursor.nextset()
-        return threshold, _rows(cursor)
+    return threshold, _fetch_match(registration)
 
 
 def _conflict(registration: DealRegistration, row: dict, threshold: Decimal, now) -> Conflict:

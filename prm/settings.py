@@ -118,6 +118,13 @@ DATABASES = {
         "PORT": env("DB_PORT", "5432"),
         "CONN_MAX_AGE": int(env("DB_CONN_MAX_AGE", "60")),
         "CONN_HEALTH_CHECKS": True,
+        # Server-side prepared statements: only those the code asks for
+        # (the deal registration conflict match), never automatically.
+        # PRM_DB_PREPARED_STATEMENTS=0 turns them off, for a connection
+        # pooler in transaction mode that does not keep them.
+        "OPTIONS": {
+            "prepare_threshold": (2**31 - 1 if env_bool("DB_PREPARED_STATEMENTS", True) else None)
+        },
         "TEST": {"NAME": env("DB_TEST_NAME", "test_prm")},
     }
 }

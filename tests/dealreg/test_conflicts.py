@@ -232,14 +232,14 @@ def test_a_tenant_without_settings_is_checked_with_the_default_threshold(acme, s
         assert find_conflicts(loose) == []
 
 
-def test_a_check_is_two_round_trips(acme, products, submit_as, rival, django_assert_num_queries):
-    """Lock, threshold and match; then clear, store and flag: every round
-    trip counts at a million registrations."""
+def test_a_check_is_three_round_trips(acme, products, submit_as, rival, django_assert_num_queries):
+    """Lock and settings; the prepared match; then clear, store and flag:
+    every round trip counts at a million registrations."""
     first = submit_as(acme)
     second = submit_as(acme, member=rival)
     with acme.scope():
         opp = opportunity(acme, products=[products["acme"]["fw"]])
-        with django_assert_num_queries(2):
+        with django_assert_num_queries(3):
             found = find_conflicts(second)
         assert [(c.other_registration_id, c.direct_opportunity_id) for c in found] == [
             (first.pk, None),
@@ -253,10 +253,45 @@ def test_a_check_is_two_round_trips(acme, products, submit_as, rival, django_ass
         services.withdraw(first, by=acme[Role.PARTNER_USER])
         opp.delete()
         # Nothing found: clear, unless another registration's check found it.
-        with django_assert_num_queries(2):
+        with django_assert_num_queries(3):
             assert find_conflicts(second) == []
         assert second.conflict_state == ConflictState.CLEAR
     assert state(acme, second) == ConflictState.CLEAR
+
+
+def _match_plans() -> dict[str, tuple[int, int]]:
+    """The connection's prepared matches: (generic, custom) plan counts."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE %s",
+            ["%dealreg_activeclaim%"],
+        )
+        return {name: (generic, custom) for name, generic, custom in cursor.fetchall()}
+
+
+def test_the_match_is_prepared_once_per_connection_with_a_generic_plan(
+    acme, products, submit_as, rival
+):
+    """Planning the match costs about as much as a typical run of it: it is
+    a server-side prepared statement, planned once per connection, and the
+    generic plan finds the same rows as a freshly planned one."""
+    first = submit_as(acme)
+    with acme.scope():
+        opp = opportunity(acme, products=[products["acme"]["fw"]])
+    checks = [submit_as(acme, member=rival) for _ in range(3)]
+    before = _match_plans()
+    with acme.scope():
+        found = [find_conflicts(r) for r in checks]
+    for result in found:
+        assert {(c.other_registration_id, c.direct_opportunity_id) for c in result} == {
+            (first.pk, None),
+            (None, opp.pk),
+        }
+    after = _match_plans()
+    assert {name for name, (_generic, custom) in after.items() if custom} == set()
+    runs = sum(generic for generic, _ in after.values())
+    assert runs - sum(generic for generic, _ in before.values()) == 3
 
 
 def test_found_by_another_check_it_stays_under_review_until_that_one_is_redone(
