@@ -463,46 +463,50 @@ class Command(BaseCommand):
         measured = list(enumerate(customers[::3][:samples]))
         check_ms, orm_ms, sql_ms, matches = [], [], [], []
         settings_row = DealRegSettings.for_tenant(tenant)
-        for i, name in warmup + measured:
-            counted = i is not None
-            i = i or 0
-            variant = name if i % 2 else f"{name} {SUFFIXES[i % len(SUFFIXES)]}".strip()
-            with transaction.atomic():
-                registration = services.submit(
-                    tenant=tenant,
-                    by=member,
-                    given=services.RegistrationInput(
-                        data={
-                            "customer_name": variant,
-                            "customer_domain": ""
-                            if i % 3
-                            else name.lower().replace(" ", "-") + ".example",
-                            "customer_country": "US",
-                            "estimated_value": Decimal("10000"),
-                            "currency": "USD",
-                            "expected_close_date": timezone.localdate() + timedelta(days=30),
-                        },
-                        product_lines=products,
-                    ),
-                    client_token=uuid.uuid4(),
-                )
-                started = time.perf_counter()
-                found = find_conflicts(registration)
-                check = (time.perf_counter() - started) * 1000
-                started = time.perf_counter()
+        # The registrations made here are undone by rolling back one
+        # transaction around all of them, not one per check: psycopg drops a
+        # connection's prepared statements at every rollback, and the match
+        # is one (a worker's checks commit, so it keeps it).
+        with transaction.atomic():
+            for i, name in warmup + measured:
+                counted = i is not None
+                i = i or 0
+                variant = name if i % 2 else f"{name} {SUFFIXES[i % len(SUFFIXES)]}".strip()
                 with transaction.atomic():
+                    registration = services.submit(
+                        tenant=tenant,
+                        by=member,
+                        given=services.RegistrationInput(
+                            data={
+                                "customer_name": variant,
+                                "customer_domain": ""
+                                if i % 3
+                                else name.lower().replace(" ", "-") + ".example",
+                                "customer_country": "US",
+                                "estimated_value": Decimal("10000"),
+                                "currency": "USD",
+                                "expected_close_date": timezone.localdate() + timedelta(days=30),
+                            },
+                            product_lines=products,
+                        ),
+                        client_token=uuid.uuid4(),
+                    )
+                    started = time.perf_counter()
+                    found = find_conflicts(registration)
+                    check = (time.perf_counter() - started) * 1000
+                    started = time.perf_counter()
                     _set_threshold(settings_row.name_similarity_threshold)
                     match(registration)
-                orm = (time.perf_counter() - started) * 1000
-                started = time.perf_counter()
-                self.conflicts_sql(registration, settings_row.name_similarity_threshold)
-                sql = (time.perf_counter() - started) * 1000
-                transaction.set_rollback(True)
-            if counted:
-                check_ms.append(check)
-                orm_ms.append(orm)
-                sql_ms.append(sql)
-                matches.append(len(found))
+                    orm = (time.perf_counter() - started) * 1000
+                    started = time.perf_counter()
+                    self.conflicts_sql(registration, settings_row.name_similarity_threshold)
+                    sql = (time.perf_counter() - started) * 1000
+                if counted:
+                    check_ms.append(check)
+                    orm_ms.append(orm)
+                    sql_ms.append(sql)
+                    matches.append(len(found))
+            transaction.set_rollback(True)
         return {
             "conflict_p50_ms": statistics.median(check_ms),
             "conflict_p95_ms": pct(check_ms, 95),
