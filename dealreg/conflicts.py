@@ -245,7 +245,9 @@ def _fetch_match(registration: DealRegistration) -> list[dict]:
     """Run the match as a server-side prepared statement on the ORM's
     connection and transaction (Django's cursors bind parameters on the
     client and never prepare); recorded in ``connection.queries`` as the
-    ORM's queries are when they are logged."""
+    ORM's queries are when they are logged. psycopg deallocates a
+    connection's prepared statements at any rollback (savepoints included):
+    the next check then prepares and plans it again, once."""
     sql, params = _match_sql(registration)
     started = time.monotonic()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
