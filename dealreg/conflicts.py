@@ -203,10 +203,14 @@ def _compiled_match(with_domain: bool) -> str:
             )
             sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
         slots = {value: key for key, value in _SLOTS.items()}
+        markers = [m.group() for m in _PLACEHOLDER.finditer(sql)]
+        if markers.count("%s") != len(params):
+            raise AssertionError("the match query's parameters and placeholders differ in number")
         values = iter(params)
         connection.ensure_connection()
 
-        def placeholder(found: re.Match) -> str:
+        def write_in(found: re.Match) -> str:
+            """A parameter slot as a named parameter, a fixed value as a literal."""
             if found.group() == "%%":
                 return "%%"
             value = next(values)
@@ -214,9 +218,7 @@ def _compiled_match(with_domain: bool) -> str:
                 return f"%({slots[value]})s"
             return psycopg_sql.Literal(value).as_string(connection.connection)
 
-        text = _PLACEHOLDER.sub(placeholder, sql)
-        if next(values, _SLOTS) is not _SLOTS:
-            raise AssertionError("the match query has more parameters than placeholders")
+        text = _PLACEHOLDER.sub(write_in, sql)
         _compiled[with_domain] = text
     return _compiled[with_domain]
 
