@@ -7,6 +7,7 @@ their entries must agree field for field once ids are mapped to names."""
 
 import contextlib
 import random
+import threading
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -399,10 +400,10 @@ def test_a_failing_writer_leaves_nothing_written(acme, monkeypatch):
         real = bulk._write
         failing_partner = str(acme.other_partner.pk)
 
-        def write(cursor, entries, states, move, times):
-            if any(failing_partner in line for line in entries):
+        def write(cursor, chunk, move, times):
+            if any(failing_partner in line for line in chunk.entries):
                 raise RuntimeError("disk full")
-            return real(cursor, entries, states, move, times)
+            return real(cursor, chunk, move, times)
 
         monkeypatch.setattr(bulk, "_write", write)
         with pytest.raises(RuntimeError, match="disk full"):
@@ -411,6 +412,57 @@ def test_a_failing_writer_leaves_nothing_written(acme, monkeypatch):
         assert not DealAccrualState.objects.exists()
         monkeypatch.setattr(bulk, "_write", real)
         assert bulk.accrue_won_deals(acme.tenant, workers=2, now=NOW) == 4
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("inline", [False, True], ids=["writers", "inline"])
+def test_a_deal_synced_during_the_run_is_kept_once(acme, monkeypatch, inline):
+    """The sync task accrues one of the deals after the run read them: the
+    direct COPY meets its entry, the run rolls back what it wrote and runs
+    again through ON CONFLICT, keeping the sync's entry and writing every
+    other entry once."""
+    with acme.scope():
+        make_plan(acme, rate_percent=Decimal("10"))
+        IncentiveSettings.for_tenant(acme.tenant)  # committed, not created by the run
+        deals = [_deal(acme, "100", date(2025, 5, day)) for day in (2, 3, 4)]
+        real = bulk._write
+        modes, raced, failures = [], [], []
+
+        def sync(registration_id):
+            try:
+                with acme.scope():
+                    registration = DealRegistration.objects.get(pk=registration_id)
+                    ledger.sync_deal(registration, now=NOW, via="raced sync")
+            except Exception as error:
+                failures.append(error)
+            finally:
+                connection.close()
+
+        def write(cursor, chunk, move, times):
+            modes.append(move["direct"])
+            if not raced:
+                # The registration of the chunk's second entry, committed
+                # by another connection before this chunk is written.
+                raced.append(chunk.entries[1].split("\t")[7])
+                racer = threading.Thread(target=sync, args=(raced[0],))
+                racer.start()
+                racer.join(30)
+                assert not racer.is_alive(), "the sync waited for the run"
+            return real(cursor, chunk, move, times)
+
+        monkeypatch.setattr(bulk, "_write", write)
+        with transaction.atomic() if inline else contextlib.nullcontext():
+            written = bulk.accrue_won_deals(acme.tenant, now=NOW)
+        assert failures == []
+        assert modes == [True, False]
+        assert written == 2
+        entries = list(LedgerEntry.objects.values_list("registration_id", "created_via"))
+        assert sorted(entries) == sorted(
+            (deal.pk, "raced sync" if str(deal.pk) == raced[0] else "accrue_won_deals")
+            for deal in deals
+        )
+        states = DealAccrualState.objects.values_list("registration_id", "synced_at", "problem")
+        assert sorted(states) == sorted((deal.pk, NOW, "") for deal in deals)
 
 
 def test_other_tenants_are_untouched(acme, globex):

@@ -528,7 +528,7 @@ class Command(BaseCommand):
             f"{'  reading deals (main connection)':<{w}}{st['read_s']:>14.2f}",
             f"{'  computing (Python)':<{w}}{st['compute_s']:>14.2f}",
             f"{'  handing over (incl. waiting for writers)':<{w}}{st['hand_over_s']:>14.2f}",
-            f"{'  writers: entries (COPY, INSERT, FK checks)':<{w}}{st['entries_s']:>14.2f}",
+            f"{'  writers: entries (COPY, indexes, FK checks)':<{w}}{st['entries_s']:>14.2f}",
             f"{'  writers: accrual states':<{w}}{st['states_s']:>14.2f}",
             f"{'same accrual as one hand-made SQL (s)':<{w}}{r['sql_s']:>14.2f}",
             f"{'bulk path / hand-made SQL':<{w}}{ratio:>14.2f}{'<= 2':>14}",
