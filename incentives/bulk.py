@@ -103,8 +103,16 @@ VIA = "accrue_won_deals"
 # COPY's text format: these characters must be escaped inside a value.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
-# One COPY line per entry: what the computation writes, after the id.
+# One COPY line per entry: the columns that are the same on every entry of
+# a run, the id, then what the computation writes. Other columns are NULL.
 _ENTRY_COLUMNS = (
+    "tenant_id",
+    "kind",
+    "base_currency",
+    "statement_start",
+    "created_via",
+    "created_at",
+    "id",
     "partner_id",
     "amount",
     "currency",
@@ -122,58 +130,35 @@ _ENTRY_COLUMNS = (
     "idempotency_key",
     "checksum",
 )
-# Columns that are the same on every entry of a run, written in front of
-# the id when the lines go straight into the ledger.
-_RUN_COLUMNS = (
-    "tenant_id",
-    "kind",
-    "base_currency",
-    "statement_start",
-    "created_via",
-    "created_at",
-)
-# Per accrual state: the registration, when it was synced (NULL when not)
-# and the problem that stopped it.
-_STATE_COLUMNS = ("registration_id", "synced_at", "problem")
+# One per accrual state: the registration, when it was synced (NULL when
+# not) and the problem that stopped it.
+_STATE_COLUMNS = ("tenant_id", "id", "registration_id", "synced_at", "problem")
 
+# The careful way in: the same lines into tables shaped like the real ones.
 _CREATE_TEMP = """
-CREATE TEMP TABLE IF NOT EXISTS incentives_bulk_entries (
-    id uuid, partner_id uuid, amount numeric, currency varchar(3), fx_rate numeric,
-    amount_base numeric, source varchar(12), registration_id uuid, plan_version_id uuid,
-    basis_amount numeric, basis_currency varchar(3), period_start date, effective_date date,
-    available_on date, description text, idempotency_key text, checksum varchar(64)
-) ON COMMIT DROP;
-CREATE TEMP TABLE IF NOT EXISTS incentives_bulk_states (
-    id uuid, registration_id uuid, synced_at timestamptz, problem text
-) ON COMMIT DROP;
+CREATE TEMP TABLE IF NOT EXISTS incentives_bulk_entries
+    (LIKE incentives_ledgerentry INCLUDING DEFAULTS) ON COMMIT DROP;
+CREATE TEMP TABLE IF NOT EXISTS incentives_bulk_states
+    (LIKE incentives_dealaccrualstate INCLUDING DEFAULTS) ON COMMIT DROP;
 """
 
 # In key order: the unique index and the registration indexes fill in
-# sequence, and the deferred foreign-key checks visit registrations so.
-_MOVE_ENTRIES = """
-INSERT INTO incentives_ledgerentry (
-    id, tenant_id, partner_id, kind, amount, currency, fx_rate, amount_base, base_currency,
-    source, registration_id, plan_version_id, dispute_id, payout_run_id, reverses_id,
-    basis_amount, basis_currency, period_start, statement_start, effective_date, available_on,
-    description, created_by_id, created_via, created_at, idempotency_key, checksum)
-SELECT id, %(tenant)s, partner_id, %(kind)s, amount, currency, fx_rate, amount_base, %(base)s,
-    source, registration_id, plan_version_id, NULL, NULL, NULL,
-    basis_amount, basis_currency, period_start, %(statement_start)s, effective_date, available_on,
-    description, NULL, %(via)s, %(now)s, idempotency_key, checksum
-FROM incentives_bulk_entries
+# sequence, and the foreign-key checks visit registrations so.
+_MOVE_ENTRIES = f"""
+INSERT INTO incentives_ledgerentry ({", ".join(_ENTRY_COLUMNS)})
+SELECT {", ".join(_ENTRY_COLUMNS)} FROM incentives_bulk_entries
 ORDER BY idempotency_key
 ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-"""
+"""  # noqa: S608 (the column names are the code's, not input)
 
 # The sync task's bookkeeping: synced now, or the problem that stopped it.
-_MOVE_STATES = """
-INSERT INTO incentives_dealaccrualstate (id, tenant_id, registration_id, synced_at, problem)
-SELECT id, %(tenant)s, registration_id, synced_at, problem
-FROM incentives_bulk_states
+_MOVE_STATES = f"""
+INSERT INTO incentives_dealaccrualstate ({", ".join(_STATE_COLUMNS)})
+SELECT {", ".join(_STATE_COLUMNS)} FROM incentives_bulk_states
 ORDER BY registration_id
 ON CONFLICT (registration_id) DO UPDATE
 SET synced_at = EXCLUDED.synced_at, problem = EXCLUDED.problem
-"""
+"""  # noqa: S608 (the column names are the code's, not input)
 
 # Won deals with the wanted product lines they name, the versions that
 # already have entries on them, whether their accrual state needs writing
@@ -418,38 +403,31 @@ def _write(cursor, chunk: _Chunk, move: dict, times: dict) -> int:
     written since the deals were read (a concurrent ``sync_deal``) as a
     unique violation, and the caller runs again without ``direct``: through
     a temporary table, ``INSERT ... SELECT ... ON CONFLICT``, which keeps
-    what is there."""
+    what is there. Existing accrual states always take that way."""
     written = 0
+    direct = move["direct"]
     if chunk.entries:
         started = time.perf_counter()
-        if move["direct"]:
-            prefix = move["entry_prefix"]
-            _copy(
-                cursor,
-                "incentives_ledgerentry",
-                (*_RUN_COLUMNS, "id", *_ENTRY_COLUMNS),
-                [prefix + line for line in chunk.entries],
-            )
-            written = len(chunk.entries)
+        lines = [move["entry_prefix"] + line for line in chunk.entries]
+        if direct:
+            _copy(cursor, "incentives_ledgerentry", _ENTRY_COLUMNS, lines)
+            written = len(lines)
         else:
-            _copy(cursor, "incentives_bulk_entries", ("id", *_ENTRY_COLUMNS), chunk.entries)
-            cursor.execute(_MOVE_ENTRIES, move)
+            _copy(cursor, "incentives_bulk_entries", _ENTRY_COLUMNS, lines)
+            cursor.execute(_MOVE_ENTRIES)
             written = cursor.rowcount
             cursor.execute("TRUNCATE incentives_bulk_entries")
         times["entries_s"] += time.perf_counter() - started
     if chunk.states or chunk.restates:
         started = time.perf_counter()
-        if chunk.states:
-            prefix = move["state_prefix"]
-            _copy(
-                cursor,
-                "incentives_dealaccrualstate",
-                ("tenant_id", "id", *_STATE_COLUMNS),
-                [prefix + line for line in chunk.states],
-            )
+        prefix = move["state_prefix"]
+        if chunk.states:  # only a direct run has them
+            lines = [prefix + line for line in chunk.states]
+            _copy(cursor, "incentives_dealaccrualstate", _STATE_COLUMNS, lines)
         if chunk.restates:
-            _copy(cursor, "incentives_bulk_states", ("id", *_STATE_COLUMNS), chunk.restates)
-            cursor.execute(_MOVE_STATES, move)
+            lines = [prefix + line for line in chunk.restates]
+            _copy(cursor, "incentives_bulk_states", _STATE_COLUMNS, lines)
+            cursor.execute(_MOVE_STATES)
             cursor.execute("TRUNCATE incentives_bulk_states")
         times["states_s"] += time.perf_counter() - started
     return written
@@ -629,30 +607,20 @@ class _Run:
         self.totals = _Totals(tenant, self.versions, self.rates)
         self.ids = _Ids()
         self.workers = 1 if inline else workers
-        self.move = {
-            "tenant": tenant.pk,
-            "kind": Kind.ACCRUAL.value,
-            "base": self.base,
-            "statement_start": ledger.statement_start(tenant, today),
-            "via": via[:60],
-            "now": now,
-            "direct": direct,
-        }
-        self.move["entry_prefix"] = (
-            "\t".join(
-                str(value).translate(_COPY_ESCAPES)
-                for value in (
-                    tenant.pk,
-                    Kind.ACCRUAL.value,
-                    self.base,
-                    self.move["statement_start"].isoformat(),
-                    self.move["via"],
-                    now.isoformat(),
-                )
-            )
-            + "\t"
+        # What every line of the run starts with, before its id.
+        constant = (
+            tenant.pk,
+            Kind.ACCRUAL.value,
+            self.base,
+            ledger.statement_start(tenant, today).isoformat(),
+            via[:60],
+            now.isoformat(),
         )
-        self.move["state_prefix"] = f"{tenant.pk}\t"
+        self.move = {
+            "direct": direct,
+            "entry_prefix": "".join(f"{v}".translate(_COPY_ESCAPES) + "\t" for v in constant),
+            "state_prefix": f"{tenant.pk}\t",
+        }
         self.synced_text = now.isoformat()
         # Partner eligibility does not depend on the deal: each partner's
         # candidate versions, once; and the writer its entries go to.
