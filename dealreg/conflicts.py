@@ -205,7 +205,12 @@ def _compiled_match(with_domain: bool) -> str:
         slots = {value: key for key, value in _SLOTS.items()}
         markers = [m.group() for m in _PLACEHOLDER.finditer(sql)]
         if markers.count("%s") != len(params):
-            raise AssertionError("the match query's parameters and placeholders differ in number")
+            # Only a change in how Django writes SQL can cause this; writing
+            # values into the wrong placeholders would match the wrong rows.
+            raise RuntimeError(
+                f"Cannot prepare the conflict match: Django's SQL has "
+                f"{markers.count('%s')} placeholders for {len(params)} parameters."
+            )
         values = iter(params)
         connection.ensure_connection()
 

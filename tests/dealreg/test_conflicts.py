@@ -1,6 +1,7 @@
 """Conflict checks: which registrations and direct opportunities count as the
 same customer, how a match is scored and explained, and who is flagged."""
 
+import re
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -8,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from dealreg import services
+from dealreg import conflicts, services
 from dealreg.conflicts import conflicts_of, find_conflicts
 from dealreg.models import (
     ActiveClaim,
@@ -292,6 +293,17 @@ def test_the_match_is_prepared_once_per_connection_with_a_generic_plan(
     assert {name for name, (_generic, custom) in after.items() if custom} == set()
     runs = sum(generic for generic, _ in after.values())
     assert runs - sum(generic for generic, _ in before.values()) == 3
+
+
+def test_a_match_whose_placeholders_cannot_be_counted_is_refused(acme, monkeypatch):
+    """Should Django ever write the match's SQL with placeholders the
+    compiler does not recognise, values would land in the wrong places:
+    the match is refused with a plain message and nothing is cached."""
+    monkeypatch.setattr(conflicts, "_compiled", {})
+    monkeypatch.setattr(conflicts, "_PLACEHOLDER", re.compile(r"%%"))
+    with pytest.raises(RuntimeError, match=r"Cannot prepare the conflict match: .* 0 placeholders"):
+        conflicts._compiled_match(False)
+    assert conflicts._compiled == {}
 
 
 def test_found_by_another_check_it_stays_under_review_until_that_one_is_redone(
