@@ -28,15 +28,17 @@ created_at, id), each partner's running totals carried per (version,
 partner, period) from the entries already in the ledger, so the result is
 the one ``sync_deal`` gives when it syncs the deals in that order. Every
 other version is computed in a first pass in registration id order: the
-ledger's indexes (idempotency key, registration) and the foreign-key checks
+ledger's indexes (idempotency key, registration) and the reference checks
 of the new entries then walk the tables in order instead of at random, which
-on a million deals halves the database's work.
+on a million deals halves the database's work. (The ledger's and the
+accrual states' references are checked once per ``COPY`` by a statement
+trigger, not row by row by foreign keys: see migration 0004.)
 
 **Transactions and locking.** A tenant-level advisory lock
 (``incentives:bulk:<tenant>``), held until the call returns, keeps two bulk
 runs of a tenant apart. Called inside a transaction (``atomic``), everything
 is written in it. Otherwise the writes go through ``workers`` connections
-of their own, each in one transaction, so PostgreSQL's index and foreign-key
+of their own, each in one transaction, so PostgreSQL's index and reference
 work (most of the cost) runs beside the computation, and all of them commit
 only once every one has written its part. Every partner is given to one
 connection,
@@ -143,7 +145,7 @@ CREATE TEMP TABLE IF NOT EXISTS incentives_bulk_states
 """
 
 # In key order: the unique index and the registration indexes fill in
-# sequence, and the foreign-key checks visit registrations so.
+# sequence, and the reference checks visit registrations so.
 _MOVE_ENTRIES = f"""
 INSERT INTO incentives_ledgerentry ({", ".join(_ENTRY_COLUMNS)})
 SELECT {", ".join(_ENTRY_COLUMNS)} FROM incentives_bulk_entries
@@ -468,8 +470,9 @@ _COMMIT = "commit"
 
 class _ThreadWriter(threading.Thread):
     """Writes on a connection of its own, in one transaction, checking
-    foreign keys statement by statement (so the checks run beside the
-    computation instead of piling up before the commit). ``close`` waits
+    the remaining deferred foreign keys statement by statement (so the
+    checks run beside the computation instead of piling up before the
+    commit). ``close`` waits
     until everything handed over is written; the transaction then commits
     on ``commit`` and rolls back on ``abort`` (or an error), so the writers
     of a run commit only once all of them have succeeded."""

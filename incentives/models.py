@@ -307,12 +307,25 @@ class LedgerEntry(TenantOwned):
 
     # Foreign keys get no single-column index of their own: the composite
     # and partial indexes below serve every lookup, and each index costs
-    # every one of millions of inserts (see bench-payouts).
+    # every one of millions of inserts (see bench-payouts). References to
+    # tenant data are checked by the database once per statement, not per
+    # row, and must stay in the entry's tenant (``db_constraint=False``
+    # here; migration 0004 has the triggers). ``created_by`` is a plain
+    # foreign key: people are not tenant data.
     tenant = models.ForeignKey(
-        Tenant, on_delete=models.CASCADE, related_name="+", editable=False, db_index=False
+        Tenant,
+        on_delete=models.CASCADE,
+        related_name="+",
+        editable=False,
+        db_index=False,
+        db_constraint=False,
     )
     partner = models.ForeignKey(
-        Partner, on_delete=models.PROTECT, related_name="ledger_entries", db_index=False
+        Partner,
+        on_delete=models.PROTECT,
+        related_name="ledger_entries",
+        db_index=False,
+        db_constraint=False,
     )
     kind = models.CharField(max_length=12, choices=Kind.choices)
     amount = models.DecimalField(**MONEY)
@@ -328,6 +341,7 @@ class LedgerEntry(TenantOwned):
         blank=True,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     plan_version = models.ForeignKey(
         PlanVersion,
@@ -336,9 +350,16 @@ class LedgerEntry(TenantOwned):
         blank=True,
         related_name="entries",
         db_index=False,
+        db_constraint=False,
     )
     dispute = models.ForeignKey(
-        "Dispute", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+        "Dispute",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     payout_run = models.ForeignKey(
         "PayoutRun",
@@ -347,6 +368,7 @@ class LedgerEntry(TenantOwned):
         blank=True,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     reverses = models.ForeignKey(
         "self",
@@ -355,6 +377,7 @@ class LedgerEntry(TenantOwned):
         blank=True,
         related_name="reversed_by",
         db_index=False,
+        db_constraint=False,
     )
     basis_amount = models.DecimalField(
         **MONEY,
@@ -479,10 +502,17 @@ def entry_checksum(*values) -> str:
 class DealAccrualState(TenantOwned):
     """When incentives last brought a registration's entries in line with
     its outcome, and why it could not (e.g. no exchange rate). The sweep
-    re-syncs registrations changed since."""
+    re-syncs registrations changed since. Its references are checked once per
+    statement, as the ledger's are."""
 
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="+", editable=False, db_constraint=False
+    )
     registration = models.OneToOneField(
-        DealRegistration, on_delete=models.CASCADE, related_name="accrual_state"
+        DealRegistration,
+        on_delete=models.CASCADE,
+        related_name="accrual_state",
+        db_constraint=False,
     )
     synced_at = models.DateTimeField(null=True, blank=True)
     problem = models.CharField(max_length=300, blank=True)

@@ -262,8 +262,13 @@ class Command(BaseCommand):
         started = time.perf_counter()
         with connection.cursor() as cursor:
             # A dedicated database: clearing every tenant and person is quick
-            # (cascading through a million rows with the ORM is not).
-            cursor.execute("TRUNCATE tenancy_tenant, tenancy_user CASCADE")
+            # (cascading through a million rows with the ORM is not). The
+            # incentives tables that point at deals by statement-checked
+            # references (not foreign keys) are named.
+            cursor.execute(
+                "TRUNCATE incentives_ledgerentry, incentives_dealaccrualstate, "
+                "tenancy_tenant, tenancy_user CASCADE"
+            )
         tenant = Tenant.objects.create(slug="bench", name="Bench Corp", timezone="America/New_York")
         with tenant_scope(tenant), transaction.atomic():
             tier = Tier.objects.create(tenant=tenant, name="Gold", rank=3)

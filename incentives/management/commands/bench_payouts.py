@@ -11,7 +11,7 @@ a date window. Then, in one run:
   also records each deal's accrual state, what the sync sweep reads);
 - the same accrual as ONE hand-made SQL ``INSERT ... SELECT`` into the same
   ledger table (same rates, rounding, keys, checksums; the entries only),
-  timed with its foreign-key checks, then rolled back;
+  timed with its reference checks, then rolled back;
 - an independent recomputation of every accrual with pandas in exact
   integer arithmetic (minor units, scaled rates), compared key by key with
   what both wrote: missing, extra and different entries are mismatches;
@@ -142,8 +142,10 @@ class Command(BaseCommand):
         started = time.perf_counter()
         with connection.cursor() as cursor:
             # A dedicated database: clearing every tenant and person is quick
-            # (cascading through a million rows with the ORM is not).
-            cursor.execute("TRUNCATE tenancy_tenant, tenancy_user CASCADE")
+            # (cascading through a million rows with the ORM is not). The
+            # ledger tables are named: their references to tenant data are
+            # not foreign keys a CASCADE would follow.
+            cursor.execute(f"TRUNCATE {LEDGER_TABLES}, tenancy_tenant, tenancy_user CASCADE")
         tenant = Tenant.objects.create(
             slug=SLUG, name="Bench Corp", timezone="America/New_York", base_currency="USD"
         )
@@ -387,7 +389,7 @@ class Command(BaseCommand):
 
     def bench_sql(self, tenant, now) -> dict:
         """The same accruals as one INSERT ... SELECT into the same ledger
-        table (indexes, constraints and foreign key checks included), timed,
+        table (indexes, constraints and reference checks included), timed,
         its rows read out for the check, then rolled back."""
         with connection.cursor() as cursor:
             cursor.execute(f"TRUNCATE {LEDGER_TABLES} CASCADE")
