@@ -483,7 +483,7 @@ def canonical_decimal(value) -> str:
     """Decimal text independent of the stored scale (12.5 == 12.500)."""
     if value is None:
         return ""
-    text = format(Decimal(value).normalize(), "f")
+    text = format((value if type(value) is Decimal else Decimal(value)).normalize(), "f")
     return "0" if text in ("-0", "") else text
 
 

@@ -180,14 +180,16 @@ def build(world, specs) -> dict:
     ]
     inactive = make_plan(world, name="Inactive", rate_percent=Decimal("50"))
     Plan.objects.filter(pk=inactive.plan_id).update(is_active=False)
-    for spec in specs:
+    # Names COPY must escape (tab, backslash, newline) and plain ones.
+    names = ["Customer\t{} \\ Ltd", "Customer {} Ltd", "Customer\r\n{}"]
+    for i, spec in enumerate(specs):
         partner = partners[spec["partner"]]
         registration = DealRegistration.objects.create(
             tenant=tenant,
             code=spec["code"],
             partner=partner,
             submitted_by=world[Role.PARTNER_USER].user,
-            customer_name=f"Customer\t{spec['code']} \\ Ltd",
+            customer_name=names[i % len(names)].format(spec["code"]),
             customer_name_normalized="customer",
             customer_country="US",
             estimated_value=spec["amount"],
@@ -443,7 +445,8 @@ def test_a_deal_synced_during_the_run_is_kept_once(acme, monkeypatch, inline):
             if not raced:
                 # The registration of the chunk's second entry, committed
                 # by another connection before this chunk is written.
-                raced.append(chunk.entries[1].split("\t")[7])
+                column = bulk._ENTRY_COLUMNS.index("registration_id")
+                raced.append(chunk.entries[1].split("\t")[column])
                 racer = threading.Thread(target=sync, args=(raced[0],))
                 racer.start()
                 racer.join(30)
