@@ -34,7 +34,10 @@ CREATE FUNCTION prm_check_references() RETURNS trigger LANGUAGE plpgsql AS $$
 -- table's tenant column (id for the tenant table itself).
 DECLARE
     i int := 0;
-    lock_key bigint;
+    summary text := 'SELECT array_agg(DISTINCT tenant_id ORDER BY tenant_id), ARRAY[0';
+    tenants uuid[];
+    used bigint[];
+    tenant uuid;
     missing record;
 BEGIN
     IF current_setting('transaction_isolation') <> 'read committed' THEN
@@ -42,24 +45,40 @@ BEGIN
             TG_TABLE_NAME, upper(current_setting('transaction_isolation'))
             USING ERRCODE = 'feature_not_supported';
     END IF;
+    -- One pass over the rows: their tenants, and how many set each reference
+    -- (most are NULL on most rows: those cost nothing more).
     WHILE i < TG_NARGS LOOP
-        FOR lock_key IN EXECUTE format(
-            'SELECT DISTINCT hashtextextended(%L || tenant_id::text, 0) FROM new_rows
-             WHERE %I IS NOT NULL ORDER BY 1',
-            '{LOCK_PREFIX}' || TG_ARGV[i + 1] || ':', TG_ARGV[i])
-        LOOP
-            PERFORM pg_advisory_xact_lock_shared(lock_key);
-        END LOOP;
-        EXECUTE format(
-            'SELECT w.tenant_id, w.ref FROM
-                (SELECT DISTINCT tenant_id, %1$I AS ref FROM new_rows WHERE %1$I IS NOT NULL) w
-             WHERE NOT EXISTS (SELECT 1 FROM %2$I t WHERE t.id = w.ref AND t.%3$I = w.tenant_id)
-             LIMIT 1',
-            TG_ARGV[i], TG_ARGV[i + 1], TG_ARGV[i + 2]) INTO missing;
-        IF missing.ref IS NOT NULL THEN
-            RAISE EXCEPTION '%.% refers to % in %, which does not exist in tenant %',
-                TG_TABLE_NAME, TG_ARGV[i], missing.ref, TG_ARGV[i + 1], missing.tenant_id
-                USING ERRCODE = 'foreign_key_violation';
+        summary := summary || format(', count(%I)', TG_ARGV[i]);
+        i := i + 3;
+    END LOOP;
+    EXECUTE summary || '] FROM new_rows' INTO tenants, used;
+    i := 0;
+    WHILE i < TG_NARGS LOOP
+        IF used[i / 3 + 2] > 0 THEN
+            FOREACH tenant IN ARRAY tenants LOOP
+                PERFORM pg_advisory_xact_lock_shared(
+                    hashtextextended('{LOCK_PREFIX}' || TG_ARGV[i + 1] || ':' || tenant, 0));
+            END LOOP;
+            IF TG_ARGV[i] = 'tenant_id' THEN
+                EXECUTE format(
+                    'SELECT w.ref AS tenant_id, w.ref FROM unnest($1) AS w (ref)
+                     WHERE NOT EXISTS (SELECT 1 FROM %I t WHERE t.id = w.ref) LIMIT 1',
+                    TG_ARGV[i + 1]) INTO missing USING tenants;
+            ELSE
+                EXECUTE format(
+                    'SELECT w.tenant_id, w.ref FROM
+                        (SELECT DISTINCT tenant_id, %1$I AS ref FROM new_rows
+                         WHERE %1$I IS NOT NULL) w
+                     WHERE NOT EXISTS
+                        (SELECT 1 FROM %2$I t WHERE t.id = w.ref AND t.%3$I = w.tenant_id)
+                     LIMIT 1',
+                    TG_ARGV[i], TG_ARGV[i + 1], TG_ARGV[i + 2]) INTO missing;
+            END IF;
+            IF missing.ref IS NOT NULL THEN
+                RAISE EXCEPTION '%.% refers to % in %, which does not exist in tenant %',
+                    TG_TABLE_NAME, TG_ARGV[i], missing.ref, TG_ARGV[i + 1], missing.tenant_id
+                    USING ERRCODE = 'foreign_key_violation';
+            END IF;
         END IF;
         i := i + 3;
     END LOOP;
