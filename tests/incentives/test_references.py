@@ -198,34 +198,24 @@ def _delete(registration_id):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_delete_waits_for_an_uncommitted_reference_and_is_refused(acme):
+@pytest.mark.parametrize("delete_first", [False, True], ids=["reference-first", "delete-first"])
+def test_the_second_of_a_reference_and_a_delete_waits_and_is_refused(acme, delete_first):
+    """Whichever commits first wins; the other waits for it, then sees it."""
     with acme.scope():
         _deal, entry = _accrued(acme)
         target = make_won_deal(acme, "200", close_date=CLOSED)
-    first, second, waited = _race(
-        acme, lambda: _insert_like(entry, registration_id=target.pk), _delete(target.pk)
-    )
+
+    def insert():
+        _insert_like(entry, registration_id=target.pk)
+
+    calls = (_delete(target.pk), insert) if delete_first else (insert, _delete(target.pk))
+    first, second, waited = _race(acme, *calls)
     assert first == "ok"
     assert isinstance(second, IntegrityError), second
-    assert "is still referenced" in str(second)
-    assert waited >= HOLD * 0.8, "the delete did not wait for the reference to commit"
+    refusal = "registration_id refers to" if delete_first else "is still referenced"
+    assert refusal in str(second)
+    assert waited >= HOLD * 0.8, "the second transaction did not wait for the first to commit"
     with acme.scope():
-        assert DealRegistration.objects.filter(pk=target.pk).exists()
-        assert LedgerEntry.objects.filter(registration_id=target.pk).count() == 1
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_reference_waits_for_an_uncommitted_delete_and_is_refused(acme):
-    with acme.scope():
-        _deal, entry = _accrued(acme)
-        target = make_won_deal(acme, "200", close_date=CLOSED)
-    first, second, waited = _race(
-        acme, _delete(target.pk), lambda: _insert_like(entry, registration_id=target.pk)
-    )
-    assert first == "ok"
-    assert isinstance(second, IntegrityError), second
-    assert "registration_id refers to" in str(second)
-    assert waited >= HOLD * 0.8, "the reference did not wait for the delete to commit"
-    with acme.scope():
-        assert not DealRegistration.objects.filter(pk=target.pk).exists()
-        assert not LedgerEntry.objects.filter(registration_id=target.pk).exists()
+        assert DealRegistration.objects.filter(pk=target.pk).exists() is not delete_first
+        expected = 0 if delete_first else 1
+        assert LedgerEntry.objects.filter(registration_id=target.pk).count() == expected
