@@ -266,7 +266,7 @@ def _load_versions(tenant: Tenant) -> list[_Version]:
                 order_dependent=(rule.quota is not None and rule.accelerator is not None)
                 or rule.cap_per_period is not None,
                 prefix=prefix,
-                prefix_text=prefix.translate(_COPY_ESCAPES),
+                prefix_text=_escaped(prefix),
             )
         )
     return result
@@ -628,7 +628,7 @@ class _Run:
         )
         self.move = {
             "direct": direct,
-            "entry_prefix": "".join(f"{v}".translate(_COPY_ESCAPES) + "\t" for v in constant),
+            "entry_prefix": "".join(_escaped(f"{v}") + "\t" for v in constant),
             "state_prefix": f"{tenant.pk}\t",
         }
         self.synced_text = now.isoformat()
@@ -832,7 +832,7 @@ class _Run:
             except ledger.NoRate as problem:
                 if not dependent:
                     self.stats["problems"] += 1
-                    message = str(problem)[:300].translate(_COPY_ESCAPES)
+                    message = _escaped(str(problem)[:300])
                     states_out[writer].append(f"{rid}\t\\N\t{message}\n")
                 continue
             for key, attainment, accrued in updates:
