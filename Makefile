@@ -52,10 +52,10 @@ BENCH_DB := prm_bench
 bench-dealreg: setup
 	PRM_DB_NAME=$(BENCH_DB) scripts/ensure_services.sh
 	PRM_DB_NAME=$(BENCH_DB) $(PY) manage.py migrate --noinput -v0
-	PRM_DB_NAME=$(BENCH_DB) PRM_LOG_LEVEL=WARNING $(PY) manage.py bench_dealreg $(BENCH_ARGS)
+	PRM_DB_NAME=$(BENCH_DB) PRM_LOG_LEVEL=WARNING $(PY) manage.py bench_dealreg --settings=bench.settings $(BENCH_ARGS)
 
 BENCH_PAYOUTS_DB := prm_bench_payouts
 bench-payouts: setup
 	PRM_DB_NAME=$(BENCH_PAYOUTS_DB) scripts/ensure_services.sh
 	PRM_DB_NAME=$(BENCH_PAYOUTS_DB) $(PY) manage.py migrate --noinput -v0
-	PRM_DB_NAME=$(BENCH_PAYOUTS_DB) PRM_LOG_LEVEL=WARNING $(PY) manage.py bench_payouts $(BENCH_ARGS)
+	PRM_DB_NAME=$(BENCH_PAYOUTS_DB) PRM_LOG_LEVEL=WARNING $(PY) manage.py bench_payouts --settings=bench.settings $(BENCH_ARGS)
