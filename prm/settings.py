@@ -249,24 +249,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {
-    # Deal registration: SLA reminders/escalations every minute (only tenants
-    # with something due get a sweep), protection expiry by local date hourly.
-    "dealreg-sla": {"task": "dealreg.tasks.dispatch_sla_sweeps", "schedule": 60.0},
-    "dealreg-protection": {"task": "dealreg.tasks.dispatch_protection_sweeps", "schedule": 3600.0},
-    # Incentives: re-sync won deals whose accrual task was lost or waited on
-    # a rate; finish payout runs whose worker died; issue statements and
-    # accrue rebates once a period has ended.
-    "incentives-deals": {"task": "incentives.tasks.dispatch_sweeps", "schedule": 300.0},
-    "incentives-payout-runs": {
-        "task": "incentives.payout_tasks.resume_stalled_runs",
-        "schedule": 300.0,
-    },
-    "incentives-period-close": {
-        "task": "incentives.statement_tasks.dispatch_period_close",
-        "schedule": 3600.0,
-    },
-}
+# The beat schedule is assembled from the apps' declarations
+# (``PRMApp.beat``) when the apps are ready: see prm.tenancy.apps.
+CELERY_BEAT_SCHEDULE: dict = {}
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

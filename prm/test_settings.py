@@ -9,6 +9,10 @@ os.environ.setdefault("PRM_CACHE_PREFIX", "prm-test")
 
 from prm.settings import *  # noqa: F403
 
+# An app that only the tests install: it declares itself inside its own
+# folder, and tests/tenancy/test_declarations.py finds it everywhere.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.declared_app"]  # noqa: F405
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True

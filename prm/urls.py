@@ -2,6 +2,7 @@
 
 from django.urls import include, path
 
+from prm.tenancy import registry
 from prm.tenancy import views as tenancy_views
 from prm.tenancy.admin_base import tenant_admin_site
 
@@ -27,8 +28,8 @@ urlpatterns = [
         name="notifications_read_all",
     ),
     path("notifications/open/", tenancy_views.notification_open, name="notification_open"),
-    path("deals/", include("dealreg.urls")),
-    path("incentives/", include("incentives.urls")),
+    # Each app's pages, where its declaration puts them.
+    *(path(prefix, include(module)) for prefix, module in registry.url_modules()),
     path("accounts/", include("allauth.urls")),
     path("admin/", tenant_admin_site.urls),
 ]

@@ -3,43 +3,30 @@
 For each route on a tenant host: anonymous visitors are sent to log in (or
 the route is listed as public); a member of the other tenant asking for this
 tenant's object ids gets 404; each role gets 403 exactly when the permission
-table (prm.tenancy.roles) and the admin's own restrictions say so. The
-platform host's routes are open to superusers only.
+table (assembled from the apps' declarations) and the admin's own
+restrictions say so. The platform host's routes are open to superusers only.
 
-A new URL pattern that this file does not know makes ``test_every_route_is
-_covered`` fail: add it to PORTAL_ROUTES / ACCOUNT_ROUTES, or give its admin
-model an object factory in ADMIN_OBJECTS.
+Each app declares its part of the matrix (``PRMApp.url_matrix``: a module
+with PORTAL_ROUTES, ADMIN_OBJECTS, ADMIN_NOBODY, CUSTOM_ADMIN_VIEWS,
+PERM_MODEL). A new URL pattern that no app's part covers makes
+``test_every_route_is_covered`` fail: add it to the app's PORTAL_ROUTES (or
+ACCOUNT_ROUTES here, for allauth), or give its admin model an object factory
+in the app's ADMIN_OBJECTS.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from decimal import Decimal
+from importlib import import_module
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from dealreg.models import ProductLine
-from dealreg.services import RegistrationInput, save_draft
-from partners.models import Region
+from prm.tenancy import registry
 from prm.tenancy.admin_base import tenant_admin_site
-from prm.tenancy.models import AuditEntry, Invitation, Membership
-from prm.tenancy.roles import ALL_ROLES, PERMISSIONS, Role
-from prm.tenancy.services import invite
+from prm.tenancy.roles import ALL_ROLES, Role
 
 from . import factories
-from .dealreg.admin_objects import (
-    DEALREG_ADMIN_NOBODY,
-    DEALREG_ADMIN_OBJECTS,
-    DEALREG_CUSTOM_ADMIN_VIEWS,
-)
-from .incentives.matrix import (
-    INCENTIVES_ADMIN_NOBODY,
-    INCENTIVES_ADMIN_OBJECTS,
-    INCENTIVES_CUSTOM_ADMIN_VIEWS,
-    INCENTIVES_PORTAL_ROUTES,
-)
 
 PLATFORM = "prm.urls_platform"
 STAFF = {Role.OPS_ADMIN, Role.CHANNEL_MANAGER, Role.FINANCE, Role.EXECUTIVE}
@@ -73,71 +60,29 @@ class Route:
     args: Callable | None = None
 
 
-def _partner_invitation(world):
-    with world.scope():
-        invitation, _ = invite(
-            tenant=world.tenant,
-            by=world[Role.OPS_ADMIN],
-            email="matrix.invitee@example.test",
-            role=Role.PARTNER_USER,
-            partner=world.partner,
-        )
-    return [invitation.pk]
+def _specs():
+    """Every app's URL-matrix spec (``PRMApp.url_matrix``), merged."""
+    merged: dict = {
+        "PORTAL_ROUTES": {},
+        "ADMIN_OBJECTS": {},
+        "ADMIN_NOBODY": set(),
+        "CUSTOM_ADMIN_VIEWS": {},
+        "PERM_MODEL": {},
+    }
+    for path in registry.url_matrix_modules():
+        module = import_module(path)
+        for name, value in merged.items():
+            part = getattr(module, name, None) or type(value)()
+            clash = set(part) & set(value) if not isinstance(value, set) else set()
+            assert not clash, f"{path} repeats {name} entries: {sorted(clash)}"
+            value.update(part)
+    return merged
 
 
-def _partner_user_membership(world):
-    return [world[Role.PARTNER_USER].pk]
-
-
-def _deal_registration(world):
-    """A draft of the world's partner (whose members are the partner personas)."""
-    with world.scope():
-        product, _ = ProductLine.objects.get_or_create(
-            tenant=world.tenant, code="matrix", defaults={"name": "Matrix product"}
-        )
-        registration = save_draft(
-            tenant=world.tenant,
-            by=world[Role.PARTNER_USER],
-            given=RegistrationInput(
-                data={
-                    "customer_name": "Matrix Customer",
-                    "customer_country": "US",
-                    "estimated_value": Decimal("1000.00"),
-                    "currency": "USD",
-                    "expected_close_date": date.today() + timedelta(days=30),
-                },
-                product_lines=[product],
-            ),
-        )
-    return [registration.code]
-
-
-PEOPLE = {Role.OPS_ADMIN, Role.PARTNER_ADMIN}
-PARTNERS = {Role.PARTNER_ADMIN, Role.PARTNER_USER}
+SPECS = _specs()
+PERMISSIONS = registry.permissions()
 PORTAL_ROUTES: dict[str, Route] = {
-    "home": Route(allowed=ALL_ROLES),
-    "people": Route(allowed=PEOPLE),
-    "people_invite": Route(allowed=PEOPLE, method="post"),
-    "invitation_revoke": Route(allowed=PEOPLE, method="post", args=_partner_invitation),
-    "membership_set_active": Route(allowed=PEOPLE, method="post", args=_partner_user_membership),
-    "accept_invitation": Route(allowed=ALL_ROLES, public=True, args=lambda w: ["no-such-token"]),
-    "notifications": Route(allowed=ALL_ROLES),
-    "notifications_read_all": Route(allowed=ALL_ROLES, method="post"),
-    # Without a notification id in the body: 400 (tests/tenancy/test_notifications.py
-    # covers other people's and other tenants' notifications).
-    "notification_open": Route(allowed=ALL_ROLES, method="post"),
-    "dealreg:list": Route(allowed=PARTNERS),
-    "dealreg:export": Route(allowed=PARTNERS),
-    "dealreg:new": Route(allowed=PARTNERS),
-    "dealreg:detail": Route(allowed=PARTNERS, args=_deal_registration),
-    "dealreg:edit": Route(allowed=PARTNERS, args=_deal_registration),
-    "dealreg:answer": Route(allowed=PARTNERS, args=_deal_registration),
-    "dealreg:submit": Route(allowed=PARTNERS, method="post", args=_deal_registration),
-    "dealreg:message": Route(allowed=PARTNERS, method="post", args=_deal_registration),
-    "dealreg:withdraw": Route(allowed=PARTNERS, method="post", args=_deal_registration),
-    "dealreg:extension": Route(allowed=PARTNERS, method="post", args=_deal_registration),
-    "dealreg:outcome": Route(allowed=PARTNERS, method="post", args=_deal_registration),
-    **{name: Route(**spec) for name, spec in INCENTIVES_PORTAL_ROUTES.items()},
+    name: Route(**spec) for name, spec in SPECS["PORTAL_ROUTES"].items()
 }
 
 # allauth: pages for people who are not logged in, and pages for one's own
@@ -176,72 +121,12 @@ ACCOUNT_PUBLIC |= set(ACCOUNT_ARGS)
 
 # --- Admin routes -------------------------------------------------------------
 
-
-def _audit_entry(world):
-    with world.scope():
-        return AuditEntry.objects.filter(tenant=world.tenant).first()
-
-
-def _invitation(world):
-    with world.scope():
-        return Invitation.objects.get(pk=_partner_invitation(world)[0])
-
-
-def _contact(world):
-    with world.scope():
-        return world.partner.contacts.first()
-
-
-def _tier(world):
-    with world.scope():
-        return world.partner.tier
-
-
-def _region(world):
-    with world.scope():
-        return Region.objects.get(code="na")
-
-
-def _membership(world):
-    with world.scope():
-        return Membership.objects.get(pk=world[Role.PARTNER_USER].pk)
-
-
 # One object of the tenant per model registered in the tenant admin.
-ADMIN_OBJECTS: dict[str, Callable] = {
-    "partners.partner": lambda w: w.partner,
-    "partners.tier": _tier,
-    "partners.region": _region,
-    "partners.contact": _contact,
-    "tenancy.membership": _membership,
-    "tenancy.invitation": _invitation,
-    "tenancy.auditentry": _audit_entry,
-    "tenancy.tenantsettings": lambda w: w.tenant,
-    **DEALREG_ADMIN_OBJECTS,
-    **INCENTIVES_ADMIN_OBJECTS,
-}
-# Where a model's admin allows less than the permission table: nobody may
-# add memberships (invitations do that), edit invitations or the audit log,
-# or add/delete the tenant itself.
-ADMIN_NOBODY = {
-    ("tenancy.membership", "add"),
-    ("tenancy.invitation", "change"),
-    ("tenancy.invitation", "delete"),
-    ("tenancy.auditentry", "add"),
-    ("tenancy.auditentry", "change"),
-    ("tenancy.auditentry", "delete"),
-    ("tenancy.tenantsettings", "add"),
-    ("tenancy.tenantsettings", "delete"),
-    *DEALREG_ADMIN_NOBODY,
-    *INCENTIVES_ADMIN_NOBODY,
-}
-PERM_MODEL = {"tenancy.tenantsettings": "tenancy.tenant"}
-CUSTOM_ADMIN_VIEWS = {
-    "partners_partner_import": "partners.import_partner",
-    "partners_partner_export": "partners.export_partner",
-    **DEALREG_CUSTOM_ADMIN_VIEWS,
-    **INCENTIVES_CUSTOM_ADMIN_VIEWS,
-}
+ADMIN_OBJECTS: dict[str, Callable] = SPECS["ADMIN_OBJECTS"]
+# Where a model's admin allows less than the permission table.
+ADMIN_NOBODY = SPECS["ADMIN_NOBODY"]
+PERM_MODEL = SPECS["PERM_MODEL"]
+CUSTOM_ADMIN_VIEWS = SPECS["CUSTOM_ADMIN_VIEWS"]
 
 
 def admin_roles(label: str, action: str) -> set[str]:

@@ -6,3 +6,13 @@ class TenancyConfig(AppConfig):
     name = "prm.tenancy"
     label = "tenancy"
     verbose_name = "People and access"
+
+    def ready(self) -> None:
+        # Every app's declaration is read and checked once, at start-up; the
+        # Celery beat schedule is what the apps declare.
+        from prm.celery import app as celery_app
+
+        from . import registry
+
+        registry.check()
+        celery_app.conf.beat_schedule = registry.beat_schedule()

@@ -1,5 +1,6 @@
 from django.utils.functional import SimpleLazyObject
 
+from . import registry
 from .models import Notification
 from .roles import Role
 
@@ -28,21 +29,12 @@ def unread_notifications(membership):
 
 
 def navigation(membership) -> list[tuple[str, str]]:
-    """The portal's top navigation for a membership: (url name, label)."""
+    """The portal's top navigation for a membership: (url name, label), from
+    the apps' declared entries this member's role may use."""
     if membership is None:
         return []
-    items = [("home", "Home")]
-    if membership.has_perm("portal.dealreg"):
-        items.append(("dealreg:list", "Deals"))
-    if membership.has_perm("portal.incentives"):
-        items.append(("incentives:statements", "Statements"))
-    if membership.has_perm("people.manage_staff") or membership.has_perm(
-        "people.manage_partner_colleagues"
-    ):
-        items.append(("people", "People"))
-    if membership.has_perm("notifications.view"):
-        items.append(("notifications", "Notifications"))
-    if membership.has_perm("admin.access"):
-        items.append(("tenant_admin:index", "Admin"))
-    items.append(("account_email", "My account"))
-    return items
+    return [
+        (entry.url_name, entry.label)
+        for entry in registry.navigation()
+        if not entry.perms or any(membership.has_perm(perm) for perm in entry.perms)
+    ]

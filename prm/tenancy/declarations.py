@@ -182,17 +182,18 @@ class Metric:
 
 @dataclass
 class DemoContext:
-    """What one tenant's demo-data steps share: the tenant, its logins by
-    role, and ``objects``, where a step leaves what later steps use (the
-    partner directory's partners, say) under its own keys. Steps run inside
-    the tenant's scope and one transaction, in dependency order."""
+    """What one tenant's demo-data steps share: the tenant, the demo logins'
+    users by role (``users``), their memberships once they exist
+    (``people``: staff from the start, partner roles once the partner
+    directory's step has made their partner), and ``objects``, where a step
+    leaves what later steps use under keys prefixed with its app label
+    ("partners.partners"). Steps run inside the tenant's scope and one
+    transaction, in dependency order, and must be safe to run again."""
 
     tenant: Tenant
-    people: Mapping[str, Membership]
+    users: dict[str, Any]
+    people: dict[str, Membership] = field(default_factory=dict)
     objects: dict[str, Any] = field(default_factory=dict)
-    # Extra logins a step creates, for the summary ``seed_demo`` prints:
-    # (tenant slug, label, email).
-    logins: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 # --- The declaration ------------------------------------------------------------------

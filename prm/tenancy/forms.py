@@ -1,9 +1,11 @@
 from django import forms
 
-from partners.models import Partner
-
 from .models import Membership
 from .roles import PARTNER_ROLES, Role
+
+# The partner directory's model, through the membership's reference to it
+# (the foundation imports no app).
+Partner = Membership._meta.get_field("partner").related_model
 
 
 class InviteForm(forms.Form):

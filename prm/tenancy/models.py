@@ -16,7 +16,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django_scopes import ScopedManager
 
-from .roles import PARTNER_ROLES, STAFF_ROLES, Role, is_object_scoped, role_has_perm
+from .registry import is_object_scoped, role_has_perm
+from .roles import PARTNER_ROLES, STAFF_ROLES, Role
 
 
 def uuid7() -> uuid.UUID:
@@ -289,7 +290,7 @@ class Membership(TenantOwned):
     def has_perm(self, perm: str, obj: models.Model | None = None) -> bool:
         """Whether this membership may use ``perm``, on ``obj`` if given.
 
-        Object-scoped roles (see ``roles.OBJECT_SCOPED``) hold the permission
+        Object-scoped roles (an app's ``PRMApp.object_scoped``) hold the permission
         only on objects of partners assigned to them (django-guardian's
         ``partners.manage_partner`` on the partner, found through the
         object's ``object_permission_target()``); asked

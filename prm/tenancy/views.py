@@ -7,11 +7,12 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from . import services
+from . import registry, services
 from .access import role_required, visible_or_404
 from .forms import AcceptInvitationForm, InviteForm
 from .models import Invitation, Membership, Notification, User
@@ -20,102 +21,32 @@ from .roles import PARTNER_ROLES, Role
 
 @role_required()
 def home(request):
+    """The member's home page: the cards the apps declare for their role,
+    each with its live counts (what needs their attention)."""
     membership = request.membership
-    if membership.is_partner_role:
-        partner = membership.partner
-        return render(
-            request,
-            "tenancy/partner_home.html",
+    template = (
+        "tenancy/partner_home.html" if membership.is_partner_role else "tenancy/staff_home.html"
+    )
+    return render(request, template, {"cards": home_cards(membership)})
+
+
+def home_cards(membership: Membership) -> list[dict]:
+    """The declared home cards this member sees, with their counts and
+    (for cards of their own shape) their context, in declared order."""
+    shown = []
+    for card in registry.cards():
+        if card.perms and not any(membership.has_perm(p) for p in card.perms):
+            continue
+        counts = list(card.counts(membership)) if card.counts else []
+        shown.append(
             {
-                "partner": partner,
-                "manager": partner.channel_manager,
-                "colleague_count": Membership.objects.filter(
-                    partner=partner, is_active=True
-                ).count(),
-                "deal_counts": _deal_counts(membership),
-            },
+                "card": card,
+                "url": reverse(card.url_name) if card.url_name else "",
+                "counts": counts,
+                "context": dict(card.context(membership)) if card.context else {},
+            }
         )
-    return render(request, "tenancy/staff_home.html", {"areas": staff_areas(membership)})
-
-
-def _deal_counts(membership: Membership) -> list[dict] | None:
-    if not membership.has_perm("portal.dealreg"):
-        return None
-    from dealreg.views import organisation_registrations, status_counts
-
-    counts = status_counts(organisation_registrations(membership))
-    return [c for c in counts if c["count"]]
-
-
-def staff_areas(membership: Membership) -> list[dict]:
-    """The admin areas a staff member's role uses, for their home page."""
-    areas = []
-    candidates = [
-        (
-            "Partner directory",
-            "tenant_admin:partners_partner_changelist",
-            "partners.view_partner",
-            "Partners, tiers, contacts and their channel managers.",
-        ),
-        (
-            "Deal registrations",
-            "tenant_admin:dealreg_dealregistration_changelist",
-            "dealreg.view_dealregistration",
-            "Registrations to decide within their SLA, conflicts, extensions, outcomes.",
-        ),
-        (
-            "Routing rules",
-            "tenant_admin:dealreg_routingrule_changelist",
-            "dealreg.change_routingrule",
-            "Who decides which registrations.",
-        ),
-        (
-            "Deal registration settings",
-            "tenant_admin:dealreg_dealregsettings_changelist",
-            "dealreg.change_dealregsettings",
-            "SLA, reminders, protection, extensions and the conflict threshold.",
-        ),
-        (
-            "Import partners",
-            "tenant_admin:partners_partner_import",
-            "partners.import_partner",
-            "Bring partners in from a CSV file, with a dry run first.",
-        ),
-        (
-            "Tiers",
-            "tenant_admin:partners_tier_changelist",
-            "partners.change_tier",
-            "Program tiers and their benefits.",
-        ),
-        (
-            "Regions",
-            "tenant_admin:partners_region_changelist",
-            "partners.change_region",
-            "Sales regions and the countries in each.",
-        ),
-        (
-            "People and access",
-            "people",
-            "people.manage_staff",
-            "Invite staff and partner admins, deactivate access.",
-        ),
-        (
-            "Audit log",
-            "tenant_admin:tenancy_auditentry_changelist",
-            "tenancy.view_auditentry",
-            "Who did what, when.",
-        ),
-        (
-            "Program settings",
-            "tenant_admin:tenancy_tenantsettings_changelist",
-            "tenancy.change_tenant",
-            "Time zone, currency, country, two-factor policy.",
-        ),
-    ]
-    for title, url_name, perm, description in candidates:
-        if membership.has_perm(perm):
-            areas.append({"title": title, "url_name": url_name, "description": description})
-    return areas
+    return shown
 
 
 def _people_scope(membership: Membership):

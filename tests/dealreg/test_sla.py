@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -463,7 +462,8 @@ def test_beat_schedule_names_registered_tasks():
     # The task modules a worker imports at start (autodiscovery), whichever
     # tests ran before this one.
     app.loader.import_default_modules()
-    schedule = settings.CELERY_BEAT_SCHEDULE
+    # The schedule the apps declare (PRMApp.beat), as the beat process reads it.
+    schedule = app.conf.beat_schedule
     assert schedule["dealreg-sla"]["task"] == "dealreg.tasks.dispatch_sla_sweeps"
     assert schedule["dealreg-sla"]["schedule"] == 60.0
     for entry in schedule.values():

@@ -1,5 +1,5 @@
 """URL matrix entries of the incentives portal pages and the disputes and
-statements admin (see matrix.py)."""
+statements admin (see __init__.py)."""
 
 from datetime import date, datetime
 from decimal import Decimal

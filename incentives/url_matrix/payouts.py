@@ -1,4 +1,4 @@
-"""URL matrix entries of the incentives payouts admin (see matrix.py)."""
+"""URL matrix entries of the incentives payouts admin (see __init__.py)."""
 
 from incentives import payouts
 from incentives.ledger import local_today

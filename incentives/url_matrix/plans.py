@@ -1,4 +1,4 @@
-"""URL matrix entries of the incentives plans admin (see matrix.py): plans,
+"""URL matrix entries of the incentives plans admin (see __init__.py): plans,
 versions, exchange rates, settings, the ledger and stuck accruals. Each
 factory returns the same object when called again for the same tenant."""
 

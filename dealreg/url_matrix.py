@@ -1,6 +1,7 @@
-"""One object of a tenant per deal registration admin model, for the URL
-matrix (tests/test_url_matrix.py). Each factory returns the same object when
-called again for the same tenant."""
+"""Deal registration's part of the URL-matrix test (tests/test_url_matrix.py),
+loaded by the tests only (``PRMApp.url_matrix``): its portal routes, and one
+object of a tenant per admin model. Each factory returns the same object
+when called again for the same tenant."""
 
 import uuid
 from datetime import date, timedelta
@@ -108,7 +109,7 @@ def direct_opportunity(world) -> DirectOpportunity:
         return opportunity
 
 
-DEALREG_ADMIN_OBJECTS = {
+ADMIN_OBJECTS = {
     "dealreg.dealregistration": registration,
     "dealreg.productline": product_line,
     "dealreg.routingrule": routing_rule,
@@ -119,10 +120,46 @@ DEALREG_ADMIN_OBJECTS = {
     "dealreg.directopportunity": direct_opportunity,
 }
 # The settings are one row per tenant: nobody adds or deletes it.
-DEALREG_ADMIN_NOBODY = {
+ADMIN_NOBODY = {
     ("dealreg.dealregsettings", "add"),
     ("dealreg.dealregsettings", "delete"),
 }
-DEALREG_CUSTOM_ADMIN_VIEWS = {
+CUSTOM_ADMIN_VIEWS = {
     "dealreg_directopportunity_import": "dealreg.import_directopportunity",
+}
+
+
+def draft(world) -> list[str]:
+    """A draft of the world's partner (whose members are the partner personas)."""
+    with world.scope():
+        registration = services.save_draft(
+            tenant=world.tenant,
+            by=world[Role.PARTNER_USER],
+            given=services.RegistrationInput(
+                data={
+                    "customer_name": "Matrix Customer",
+                    "customer_country": "US",
+                    "estimated_value": Decimal("1000.00"),
+                    "currency": "USD",
+                    "expected_close_date": date.today() + timedelta(days=30),
+                },
+                product_lines=[_product(world)],
+            ),
+        )
+    return [registration.code]
+
+
+PARTNERS = {Role.PARTNER_ADMIN, Role.PARTNER_USER}
+PORTAL_ROUTES: dict = {
+    "dealreg:list": {"allowed": PARTNERS},
+    "dealreg:export": {"allowed": PARTNERS},
+    "dealreg:new": {"allowed": PARTNERS},
+    "dealreg:detail": {"allowed": PARTNERS, "args": draft},
+    "dealreg:edit": {"allowed": PARTNERS, "args": draft},
+    "dealreg:answer": {"allowed": PARTNERS, "args": draft},
+    "dealreg:submit": {"allowed": PARTNERS, "method": "post", "args": draft},
+    "dealreg:message": {"allowed": PARTNERS, "method": "post", "args": draft},
+    "dealreg:withdraw": {"allowed": PARTNERS, "method": "post", "args": draft},
+    "dealreg:extension": {"allowed": PARTNERS, "method": "post", "args": draft},
+    "dealreg:outcome": {"allowed": PARTNERS, "method": "post", "args": draft},
 }

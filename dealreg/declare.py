@@ -1,0 +1,166 @@
+"""Deal registration's declaration: partners register deals in the portal,
+staff decide them in the admin within the SLA."""
+
+from django.db.models import Count as Tally
+from django.db.models import Exists, OuterRef, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from prm.tenancy.declarations import Card, Count, NavEntry, PRMApp
+from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
+from prm.tenancy.text import plural
+
+from .admin import SlaClock
+from .models import DealRegistration, ExtensionRequest
+from .views import organisation_registrations, status_counts
+
+DECIDERS = frozenset({Role.OPS_ADMIN, Role.CHANNEL_MANAGER})
+REGISTRATIONS = "tenant_admin:dealreg_dealregistration_changelist"
+SUBMITTED = DealRegistration.Status.SUBMITTED
+
+
+def queue_counts(membership) -> list[Count]:
+    """What waits for a decision: a channel manager's own queue, everybody's
+    for other staff; the part past its deadline and (for ops) the part with
+    no approver, each linking to the list filtered to exactly those rows."""
+    mine = membership.role == Role.CHANNEL_MANAGER
+    registrations = DealRegistration.objects.all()
+    if mine:
+        registrations = registrations.filter(approver_id=membership.user_id)
+    now = timezone.now()
+    extension_asked = ExtensionRequest.objects.filter(
+        registration=OuterRef("pk"), status=ExtensionRequest.Status.PENDING
+    )
+    figures = registrations.aggregate(
+        waiting=Tally("pk", filter=Q(status=SUBMITTED)),
+        late=Tally("pk", filter=SlaClock(now=now, soon_before=now).condition("breached")),
+        nobody=Tally("pk", filter=Q(status=SUBMITTED, approver__isnull=True)),
+        extensions=Tally("pk", filter=Q(Exists(extension_asked))),
+    )
+    url = reverse(REGISTRATIONS)
+    who = "&assigned=me" if mine else ""
+    waiting = plural(figures["waiting"], "registration")
+    counts = [
+        Count(
+            f"{waiting} waiting for {'you' if mine else 'a decision'}",
+            f"{url}?status={SUBMITTED}{who}",
+        )
+    ]
+    if late := figures["late"]:
+        counts.append(
+            Count(
+                f"{plural(late, 'registration')} past {'its' if late == 1 else 'their'} deadline",
+                f"{url}?sla=breached{who}",
+                urgent=True,
+            )
+        )
+    if not mine and membership.role == Role.OPS_ADMIN and figures["nobody"]:
+        counts.append(
+            Count(
+                f"{plural(figures['nobody'], 'registration')} with no approver",
+                f"{url}?status={SUBMITTED}&assigned=nobody",
+                urgent=True,
+            )
+        )
+    if extensions := figures["extensions"]:
+        counts.append(
+            Count(
+                f"{plural(extensions, 'registration')} asking for more time",
+                f"{url}?extension=pending{who}",
+            )
+        )
+    return counts
+
+
+def partner_deals(membership) -> dict:
+    counts = status_counts(organisation_registrations(membership))
+    return {"deal_counts": [c for c in counts if c["count"]]}
+
+
+def _config(model: str) -> dict[str, frozenset[str]]:
+    return {
+        f"dealreg.{action}_{model}": (STAFF_ROLES if action == "view" else OPS)
+        for action in ("view", "add", "change", "delete")
+    }
+
+
+APP = PRMApp(
+    label="dealreg",
+    permissions={
+        "portal.dealreg": PARTNER_ROLES,
+        "dealreg.view_dealregistration": STAFF_ROLES,
+        "dealreg.change_dealregistration": DECIDERS,
+        "dealreg.decide_dealregistration": DECIDERS,
+        "dealreg.reassign_dealregistration": OPS,
+        "dealreg.export_dealregistration": DECIDERS | {Role.EXECUTIVE},
+        "dealreg.view_extensionrequest": STAFF_ROLES,
+        "dealreg.decide_extensionrequest": DECIDERS,
+        "dealreg.view_directopportunity": DECIDERS | {Role.EXECUTIVE},
+        "dealreg.add_directopportunity": OPS,
+        "dealreg.change_directopportunity": OPS,
+        "dealreg.delete_directopportunity": OPS,
+        "dealreg.import_directopportunity": OPS,
+        **_config("productline"),
+        **_config("routingrule"),
+        **_config("dealregsettings"),
+        **_config("closureday"),
+        **_config("tierprotection"),
+        **_config("customfield"),
+    },
+    # Channel managers decide only the registrations of their partners.
+    object_scoped={
+        "dealreg.change_dealregistration": {Role.CHANNEL_MANAGER},
+        "dealreg.decide_dealregistration": {Role.CHANNEL_MANAGER},
+        "dealreg.decide_extensionrequest": {Role.CHANNEL_MANAGER},
+    },
+    nav=(NavEntry("dealreg:list", "Deals", ("portal.dealreg",), order=100),),
+    cards=(
+        Card(
+            key="dealreg.partner_deals",
+            title="Deal registrations",
+            perms=("portal.dealreg",),
+            template="dealreg/cards/partner_deals.html",
+            context=partner_deals,
+            order=30,
+        ),
+        Card(
+            key="dealreg.queue",
+            title="Deal registrations",
+            url_name=REGISTRATIONS,
+            perms=("dealreg.view_dealregistration",),
+            description="Decide registrations within their SLA: conflicts, extensions, outcomes.",
+            counts=queue_counts,
+            order=20,
+        ),
+        Card(
+            key="dealreg.routing",
+            title="Routing rules",
+            url_name="tenant_admin:dealreg_routingrule_changelist",
+            perms=("dealreg.change_routingrule",),
+            description="Who decides which registrations.",
+            order=530,
+        ),
+        Card(
+            key="dealreg.settings",
+            title="Deal registration settings",
+            url_name="tenant_admin:dealreg_dealregsettings_changelist",
+            perms=("dealreg.change_dealregsettings",),
+            description="SLA, reminders, protection, extensions and the conflict threshold.",
+            order=540,
+        ),
+    ),
+    urls="dealreg.urls",
+    url_prefix="deals/",
+    beat={
+        # SLA reminders/escalations every minute (only tenants with something
+        # due get a sweep), protection expiry by local date hourly.
+        "dealreg-sla": {"task": "dealreg.tasks.dispatch_sla_sweeps", "schedule": 60.0},
+        "dealreg-protection": {
+            "task": "dealreg.tasks.dispatch_protection_sweeps",
+            "schedule": 3600.0,
+        },
+    },
+    demo="dealreg.demo.seed",
+    demo_after=("partners",),
+    url_matrix="dealreg.url_matrix",
+)

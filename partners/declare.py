@@ -1,0 +1,138 @@
+"""The partner directory's declaration: its permissions, the partner's own
+cards on the portal home, the directory's cards for staff."""
+
+from django.db.models import Count as Tally
+from django.db.models import Q
+from django.urls import reverse
+
+from prm.tenancy.declarations import Card, Count, PRMApp
+from prm.tenancy.roles import OPS, STAFF_ROLES, Role
+from prm.tenancy.text import plural
+
+from .models import Partner
+
+PARTNER_LIST = "tenant_admin:partners_partner_changelist"
+
+
+def directory_counts(membership) -> list[Count]:
+    """A channel manager's own partners; for ops, the active partners nobody
+    manages (one query)."""
+    user_id = membership.user_id
+    figures = Partner.objects.aggregate(
+        mine=Tally("pk", filter=Q(channel_manager_id=user_id)),
+        unmanaged=Tally("pk", filter=Q(channel_manager__isnull=True, status=Partner.Status.ACTIVE)),
+    )
+    url = reverse(PARTNER_LIST)
+    counts = []
+    if membership.role == Role.CHANNEL_MANAGER or figures["mine"]:
+        counts.append(
+            Count(f"{plural(figures['mine'], 'partner')} you manage", f"{url}?manager=me")
+        )
+    if membership.role == Role.OPS_ADMIN and figures["unmanaged"]:
+        counts.append(
+            Count(
+                f"{plural(figures['unmanaged'], 'active partner')} without a channel manager",
+                f"{url}?manager=none&status__exact=active",
+                urgent=True,
+            )
+        )
+    return counts
+
+
+def organisation(membership) -> dict:
+    from prm.tenancy.models import Membership
+
+    partner = membership.partner
+    return {
+        "partner": partner,
+        "colleague_count": Membership.objects.filter(partner=partner, is_active=True).count(),
+    }
+
+
+def manager(membership) -> dict:
+    return {"manager": membership.partner.channel_manager}
+
+
+APP = PRMApp(
+    label="partners",
+    permissions={
+        "partners.view_partner": STAFF_ROLES,
+        "partners.add_partner": OPS,
+        "partners.change_partner": {Role.OPS_ADMIN, Role.CHANNEL_MANAGER},
+        "partners.delete_partner": OPS,
+        "partners.import_partner": OPS,
+        "partners.export_partner": {Role.OPS_ADMIN, Role.CHANNEL_MANAGER, Role.EXECUTIVE},
+        "partners.view_contact": STAFF_ROLES,
+        "partners.add_contact": {Role.OPS_ADMIN, Role.CHANNEL_MANAGER},
+        "partners.change_contact": {Role.OPS_ADMIN, Role.CHANNEL_MANAGER},
+        "partners.delete_contact": {Role.OPS_ADMIN, Role.CHANNEL_MANAGER},
+        "partners.view_tier": STAFF_ROLES,
+        "partners.add_tier": OPS,
+        "partners.change_tier": OPS,
+        "partners.delete_tier": OPS,
+        "partners.view_region": STAFF_ROLES,
+        "partners.add_region": OPS,
+        "partners.change_region": OPS,
+        "partners.delete_region": OPS,
+    },
+    # Channel managers change only the partners assigned to them.
+    object_scoped={
+        "partners.change_partner": {Role.CHANNEL_MANAGER},
+        "partners.change_contact": {Role.CHANNEL_MANAGER},
+        "partners.add_contact": {Role.CHANNEL_MANAGER},
+        "partners.delete_contact": {Role.CHANNEL_MANAGER},
+    },
+    cards=(
+        Card(
+            key="partners.organisation",
+            title="Your organisation",
+            perms=("portal.partner_home",),
+            template="partners/cards/organisation.html",
+            context=organisation,
+            order=10,
+        ),
+        Card(
+            key="partners.manager",
+            title="Your channel manager",
+            perms=("portal.partner_home",),
+            template="partners/cards/manager.html",
+            context=manager,
+            order=20,
+        ),
+        Card(
+            key="partners.directory",
+            title="Partner directory",
+            url_name=PARTNER_LIST,
+            perms=("partners.view_partner",),
+            description="Partners, tiers, contacts and their channel managers.",
+            counts=directory_counts,
+            order=10,
+        ),
+        Card(
+            key="partners.import",
+            title="Import partners",
+            url_name="tenant_admin:partners_partner_import",
+            perms=("partners.import_partner",),
+            description="Bring partners in from a CSV file, with a dry run first.",
+            order=500,
+        ),
+        Card(
+            key="partners.tiers",
+            title="Tiers",
+            url_name="tenant_admin:partners_tier_changelist",
+            perms=("partners.change_tier",),
+            description="Program tiers and their benefits.",
+            order=510,
+        ),
+        Card(
+            key="partners.regions",
+            title="Regions",
+            url_name="tenant_admin:partners_region_changelist",
+            perms=("partners.change_region",),
+            description="Sales regions and the countries in each.",
+            order=520,
+        ),
+    ),
+    demo="partners.demo.seed",
+    url_matrix="partners.url_matrix",
+)

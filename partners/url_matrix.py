@@ -1,0 +1,32 @@
+"""The partner directory's part of the URL-matrix test
+(tests/test_url_matrix.py), loaded by the tests only (``PRMApp.url_matrix``):
+one object of a tenant per admin model."""
+
+from .models import Region
+
+
+def _contact(world):
+    with world.scope():
+        return world.partner.contacts.first()
+
+
+def _tier(world):
+    with world.scope():
+        return world.partner.tier
+
+
+def _region(world):
+    with world.scope():
+        return Region.objects.get(code="na")
+
+
+ADMIN_OBJECTS: dict = {
+    "partners.partner": lambda w: w.partner,
+    "partners.tier": _tier,
+    "partners.region": _region,
+    "partners.contact": _contact,
+}
+CUSTOM_ADMIN_VIEWS: dict = {
+    "partners_partner_import": "partners.import_partner",
+    "partners_partner_export": "partners.export_partner",
+}

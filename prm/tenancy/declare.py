@@ -1,0 +1,95 @@
+"""The foundation's own declaration: people and access, notifications, the
+admin, the home pages and the account pages."""
+
+from django.urls import reverse
+from django.utils import timezone
+
+from .declarations import Action, Card, Count, NavEntry, PRMApp
+from .roles import ALL_ROLES, OPS, PARTNER_ROLES, STAFF_ROLES, Role
+from .text import plural
+
+
+def _open_invitations(membership):
+    from .models import Invitation
+
+    invitations = Invitation.objects.filter(
+        accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    )
+    if membership.role == Role.PARTNER_ADMIN:
+        invitations = invitations.filter(partner_id=membership.partner_id)
+    return invitations
+
+
+def people_counts(membership) -> list[Count]:
+    waiting = _open_invitations(membership).count()
+    if not waiting:
+        return []
+    return [Count(f"{plural(waiting, 'invitation')} not accepted yet", reverse("people"))]
+
+
+APP = PRMApp(
+    label="tenancy",
+    permissions={
+        "portal.partner_home": PARTNER_ROLES,
+        "portal.staff_home": STAFF_ROLES,
+        "people.manage_staff": OPS,
+        "people.manage_partner_colleagues": {Role.PARTNER_ADMIN},
+        "admin.access": STAFF_ROLES,
+        "tenancy.view_membership": OPS,
+        "tenancy.change_membership": OPS,
+        "tenancy.view_invitation": OPS,
+        "tenancy.add_invitation": OPS,
+        "tenancy.delete_invitation": OPS,
+        "tenancy.view_auditentry": {Role.OPS_ADMIN, Role.EXECUTIVE},
+        "tenancy.view_tenant": OPS,
+        "tenancy.change_tenant": OPS,
+        "notifications.view": ALL_ROLES,
+    },
+    nav=(
+        NavEntry("home", "Home", (), order=0),
+        NavEntry(
+            "people", "People", ("people.manage_staff", "people.manage_partner_colleagues"), 800
+        ),
+        NavEntry("notifications", "Notifications", ("notifications.view",), 900),
+        NavEntry("tenant_admin:index", "Admin", ("admin.access",), 950),
+        NavEntry("account_email", "My account", (), order=1000),
+    ),
+    cards=(
+        Card(
+            key="tenancy.people",
+            title="People and access",
+            url_name="people",
+            perms=("people.manage_staff",),
+            description="Invite staff and partner admins, deactivate access.",
+            counts=people_counts,
+            order=800,
+        ),
+        Card(
+            key="tenancy.team",
+            title="Your team",
+            url_name="people",
+            perms=("people.manage_partner_colleagues",),
+            description="Invite colleagues and manage their access.",
+            counts=people_counts,
+            actions=(Action("Manage colleagues", "people"),),
+            order=800,
+        ),
+        Card(
+            key="tenancy.audit",
+            title="Audit log",
+            url_name="tenant_admin:tenancy_auditentry_changelist",
+            perms=("tenancy.view_auditentry",),
+            description="Who did what, when.",
+            order=900,
+        ),
+        Card(
+            key="tenancy.settings",
+            title="Program settings",
+            url_name="tenant_admin:tenancy_tenantsettings_changelist",
+            perms=("tenancy.change_tenant",),
+            description="Time zone, currency, country, two-factor policy.",
+            order=910,
+        ),
+    ),
+    url_matrix="prm.tenancy.url_matrix",
+)
