@@ -1,0 +1,61 @@
+"""The partner directory's and the foundation's home cards: a channel
+manager's partners, active partners nobody manages, invitations not yet
+accepted; the partner's own organisation and manager on the portal home."""
+
+import pytest
+
+from partners.models import Partner
+from prm.tenancy.roles import Role
+from prm.tenancy.services import invite
+from prm.tenancy.views import home_cards
+
+
+def cards(world, role) -> dict:
+    with world.scope():
+        return {c["card"].key: c for c in home_cards(world[role])}
+
+
+@pytest.mark.django_db
+def test_channel_manager_sees_their_partners_and_ops_the_unmanaged_ones(acme, globex):
+    with acme.scope():
+        Partner.objects.filter(pk=acme.other_partner.pk).update(status=Partner.Status.ACTIVE)
+        Partner.objects.filter(pk=acme.partner.pk).update(status=Partner.Status.ACTIVE)
+    (mine,) = cards(acme, Role.CHANNEL_MANAGER)["partners.directory"]["counts"]
+    assert (mine.text, mine.url) == (
+        "1 partner you manage",
+        "/admin/partners/partner/?manager=me",
+    )
+    (unmanaged,) = cards(acme, Role.OPS_ADMIN)["partners.directory"]["counts"]
+    assert unmanaged.text == "1 active partner without a channel manager" and unmanaged.urgent
+    response = acme.client(Role.OPS_ADMIN).get(unmanaged.url)
+    assert response.context["cl"].result_count == 1
+    # A suspended partner without a manager needs nobody.
+    with acme.scope():
+        Partner.objects.filter(pk=acme.other_partner.pk).update(status=Partner.Status.SUSPENDED)
+    assert cards(acme, Role.OPS_ADMIN)["partners.directory"]["counts"] == []
+
+
+@pytest.mark.django_db
+def test_invitations_waiting_are_counted_for_whoever_sent_them(acme):
+    with acme.scope():
+        invite(
+            tenant=acme.tenant,
+            by=acme[Role.PARTNER_ADMIN],
+            email="new.colleague@example.test",
+            role=Role.PARTNER_USER,
+        )
+    (count,) = cards(acme, Role.PARTNER_ADMIN)["tenancy.team"]["counts"]
+    assert (count.text, count.url) == ("1 invitation not accepted yet", "/people/")
+    (count,) = cards(acme, Role.OPS_ADMIN)["tenancy.people"]["counts"]
+    assert count.text == "1 invitation not accepted yet"
+    assert "tenancy.team" not in cards(acme, Role.PARTNER_USER)
+
+
+@pytest.mark.django_db
+def test_partner_home_shows_the_organisation_and_its_manager(acme):
+    response = acme.client(Role.PARTNER_USER).get("/")
+    page = response.content.decode()
+    assert 'data-testid="partner-card"' in page and acme.partner.name in page
+    assert 'data-testid="manager-card"' in page
+    assert acme[Role.CHANNEL_MANAGER].user.email in page
+    assert "partners.directory" not in cards(acme, Role.PARTNER_USER)
