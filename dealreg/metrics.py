@@ -350,7 +350,7 @@ METRICS: list[Metric] = [
     ),
     Metric(
         key="dealreg.turnaround_median",
-        name="Deal registration turnaround (median)",
+        name="Deal registration turnaround, median",
         definition=(
             "Business hours from submission to approval or rejection, median over the "
             "registrations decided in the period; time waiting on the partner (from a "
@@ -366,7 +366,7 @@ METRICS: list[Metric] = [
     ),
     Metric(
         key="dealreg.turnaround_p90",
-        name="Deal registration turnaround (90th percentile)",
+        name="Deal registration turnaround, 90th percentile",
         definition=(
             "Business hours from submission to approval or rejection, 90th percentile over "
             "the registrations decided in the period; time waiting on the partner (from a "

@@ -215,7 +215,7 @@ METRICS: list[Metric] = [
     ),
     Metric(
         key="incentives.payment_turnaround_median",
-        name="Payment turnaround, close to paid (median)",
+        name="Payment turnaround (close-to-paid), median",
         definition=(
             "Days from a deal's close date to the payout that paid its accrual (the day the "
             "payout run was marked paid), median over the accruals paid in the period."
@@ -228,7 +228,7 @@ METRICS: list[Metric] = [
     ),
     Metric(
         key="incentives.payment_turnaround_p90",
-        name="Payment turnaround, close to paid (90th percentile)",
+        name="Payment turnaround (close-to-paid), 90th percentile",
         definition=(
             "Days from a deal's close date to the payout that paid its accrual (the day the "
             "payout run was marked paid), 90th percentile over the accruals paid in the "

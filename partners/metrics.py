@@ -34,7 +34,9 @@ def partner_q(filters: Filters, prefix: str = "") -> Q:
     """The filters as a condition on partners reached through ``prefix``
     (``"partner__"`` from a registration or a ledger entry, ``""`` on
     partners themselves): the partner's region, tier, type and channel
-    manager. An empty filter selects every partner."""
+    manager, as they are now. An empty filter selects every partner. (The
+    directory's own metrics, which count partners at a period's end, apply
+    it to the partners' history instead: as they were then.)"""
     q = Q()
     for field, value in (
         ("region", filters.region),

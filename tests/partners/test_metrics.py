@@ -202,6 +202,16 @@ def test_the_drill_list_answers_with_the_counted_partners(acme):
     shown = {p.pk for p in response.context["cl"].result_list}
     assert shown == {acme.partner.pk, acme.other_partner.pk}
     assert compute(acme, "partners.active", april) == len(shown)
+    # Every parameter is one the list understands (an unknown one redirects).
+    with acme.scope():
+        silver = Tier.objects.get(name="Silver")
+        na = Region.objects.get(code="na")
+    new_partner(acme, "Silver Co", tier=silver)
+    narrow = Filters(tier=silver.pk, region=na.pk, partner_type="reseller")
+    response = client.get(drill(acme, "partners.active", april, narrow))
+    assert response.status_code == 200
+    assert [p.name for p in response.context["cl"].result_list] == ["Silver Co"]
+    assert compute(acme, "partners.active", april, narrow) == 1
 
 
 # --- System adoption ----------------------------------------------------------------------
