@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 
 from partners.metrics import (
@@ -183,28 +184,29 @@ def turnaround_hours(tenant: Tenant, period: Period, filters: Filters) -> list[D
     """Business hours from submission to decision of each registration
     decided in the period, less the business time it waited on the partner
     (from each request for more information to the partner's answer, or to
-    the decision if it came first). Two queries; the hours are measured on
-    the tenant's calendar, which only Python knows (public holidays)."""
-    decided = _decided(tenant, period, filters).filter(submitted_at__isnull=False)
-    rows = list(decided.values_list("pk", "submitted_at", "decided_at"))
+    the decision if it came first, as the timeline records them). One query
+    for the registrations with their requests and answers, two for the
+    calendar; the hours are measured on the tenant's calendar, which only
+    Python knows (public holidays), and so are the percentiles."""
+    asked = Q(events__kind__in=[Kind.INFO_REQUESTED, Kind.INFO_PROVIDED])
+    in_order = ("events__created_at", "events__id")
+    rows = list(
+        _decided(tenant, period, filters)
+        .filter(submitted_at__isnull=False)
+        .annotate(
+            kinds=ArrayAgg("events__kind", filter=asked, order_by=in_order),
+            moments=ArrayAgg("events__created_at", filter=asked, order_by=in_order),
+        )
+        .values_list("submitted_at", "decided_at", "kinds", "moments")
+    )
     if not rows:
         return []
-    waits: dict = {}
-    for registration_id, kind, at in (
-        RegistrationEvent.objects.filter(
-            registration_id__in=[pk for pk, _, _ in rows],
-            kind__in=[Kind.INFO_REQUESTED, Kind.INFO_PROVIDED],
-        )
-        .order_by("registration_id", "created_at", "id")
-        .values_list("registration_id", "kind", "created_at")
-    ):
-        waits.setdefault(registration_id, []).append((kind, at))
     calendar = _calendar(tenant)
     hours = []
-    for pk, submitted_at, decided_at in rows:
+    for submitted_at, decided_at, kinds, moments in rows:
         waited = timedelta(0)
         since = None
-        for kind, at in waits.get(pk, []):
+        for kind, at in zip(kinds or [], moments or [], strict=True):
             if kind == Kind.INFO_REQUESTED and since is None:
                 since = at
             elif kind == Kind.INFO_PROVIDED and since is not None:

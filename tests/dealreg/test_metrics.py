@@ -419,3 +419,19 @@ def test_every_metric_is_declared_once_with_its_permission():
     for m in metrics.METRICS:
         expected = ("dealreg.view_directopportunity",) if m.key in shares else metrics.VIEW
         assert m.perms == expected
+
+
+def test_each_metric_answers_in_a_few_queries(
+    acme, decided_in_march, django_assert_max_num_queries
+):
+    # The turnaround reads the calendar (settings, closure days) besides the rows.
+    limits = {
+        "dealreg.turnaround_median": 3,
+        "dealreg.turnaround_p90": 3,
+        "dealreg.channel_pipeline_share": 2,
+        "dealreg.channel_revenue_contribution": 2,
+    }
+    with acme.scope():
+        for m in metrics.METRICS:
+            with django_assert_max_num_queries(limits.get(m.key, 1)):
+                m.compute(acme.tenant, MARCH, Filters(tier=acme.partner.tier_id))

@@ -248,3 +248,12 @@ def test_every_metric_is_declared_once_for_ledger_readers():
     keys = [m.key for m in metrics.METRICS]
     assert len(keys) == len(set(keys)) == 7
     assert all(m.perms == ("incentives.view_ledgerentry",) for m in metrics.METRICS)
+
+
+def test_each_metric_answers_in_one_or_two_queries(acme, story, django_assert_max_num_queries):
+    # % paid on time reads the tenant's payout target first.
+    with acme.scope():
+        for m in metrics.METRICS:
+            limit = 2 if m.key == "incentives.paid_within_30_days" else 1
+            with django_assert_max_num_queries(limit):
+                m.compute(acme.tenant, MARCH, Filters(tier=story["silver"].pk))

@@ -274,3 +274,10 @@ def test_every_metric_is_declared_with_its_key_and_permission():
     assert metrics.percentile([], 0.5) is None
     assert metrics.money(Decimal("10.005")) == Decimal("10.01")
     assert timedelta(days=30) == metrics.ADOPTION_WINDOW
+
+
+def test_each_metric_is_one_query(acme, django_assert_num_queries):
+    with acme.scope():
+        for m in metrics.METRICS:
+            with django_assert_num_queries(1):
+                m.compute(acme.tenant, MARCH, Filters(tier=acme.partner.tier_id))
