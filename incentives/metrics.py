@@ -179,7 +179,8 @@ METRICS: list[Metric] = [
         name="Incentives paid",
         definition=(
             "Sum (base currency) of the payout entries booked in the period: what payout "
-            "runs paid out."
+            "runs paid out (a run books its payouts when it is approved, before the bank "
+            "transfer is marked paid)."
         ),
         unit=Unit.MONEY,
         good=Good.NEITHER,
