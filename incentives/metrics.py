@@ -1,0 +1,260 @@
+"""Incentives' metrics: what was accrued, paid and is outstanding, how fast
+accruals are paid after the deal closes, and how often a calculation had to
+be corrected.
+
+Definitions are those of ``shared/METRICS.md``. Amounts are the entries'
+``amount_base`` (the tenant's base currency at the entry's rate); an entry
+counts in a period when it was booked (``created_at``) in it, in the
+tenant's time zone, which is also the statement period it is booked in.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import Count, Exists, OuterRef, Q, Sum
+
+from partners.metrics import (
+    PercentileCont,
+    changelist_url,
+    has_filters,
+    money,
+    one_decimal,
+    partner_q,
+    percent,
+)
+from prm.tenancy.declarations import Filters, Good, Metric, Period, Unit
+from prm.tenancy.models import Tenant
+
+from . import periods
+from .models import Dispute, IncentiveSettings, LedgerEntry, Settlement
+
+Kind = LedgerEntry.Kind
+# What partners earn, net of corrections: every kind but the payouts.
+EARNED = (Kind.ACCRUAL, Kind.ADJUSTMENT, Kind.CLAWBACK)
+
+VIEW = ("incentives.view_ledgerentry",)
+
+
+def entries(tenant: Tenant, filters: Filters):
+    """The tenant's entries in its base currency (all of them, unless the
+    base currency was changed), of partners matching the filters."""
+    return LedgerEntry.objects.filter(
+        tenant_id=tenant.pk, base_currency=tenant.base_currency
+    ).filter(partner_q(filters, "partner__"))
+
+
+def _booked_in(tenant: Tenant, period: Period) -> Q:
+    start, after = period.bounds(tenant)
+    return Q(created_at__gte=start, created_at__lt=after)
+
+
+# --- Accrued, paid, outstanding -------------------------------------------------------------
+
+
+def accrued(tenant: Tenant, period: Period, filters: Filters) -> Decimal:
+    total = (
+        entries(tenant, filters)
+        .filter(_booked_in(tenant, period), kind__in=EARNED)
+        .aggregate(total=Sum("amount_base"))["total"]
+    )
+    return money(total)
+
+
+def paid(tenant: Tenant, period: Period, filters: Filters) -> Decimal:
+    total = (
+        entries(tenant, filters)
+        .filter(_booked_in(tenant, period), kind=Kind.PAYOUT)
+        .aggregate(total=Sum("amount_base"))["total"]
+    )
+    return money(-(total or 0))
+
+
+def outstanding(tenant: Tenant, period: Period, filters: Filters) -> Decimal:
+    _, after = period.bounds(tenant)
+    total = (
+        entries(tenant, filters)
+        .filter(created_at__lt=after)
+        .aggregate(total=Sum("amount_base"))["total"]
+    )
+    return money(total)
+
+
+def paid_drill(tenant: Tenant, period: Period, filters: Filters) -> str | None:
+    """The ledger's payout entries of the statement period, when the
+    period is exactly one statement period and no partner filter is set
+    (the ledger list filters by one partner only)."""
+    if has_filters(filters):
+        return None
+    settings_row = IncentiveSettings.objects.filter(tenant_id=tenant.pk).first()
+    length = settings_row.statement_period if settings_row else periods.Period.MONTH
+    start = periods.period_start(period.start, length)
+    if (start, periods.period_end(start, length)) != (period.start, period.end):
+        return None
+    return changelist_url(
+        "incentives_ledgerentry",
+        {"kind__exact": Kind.PAYOUT, "statement": period.start.isoformat()},
+    )
+
+
+# --- Paying on time ---------------------------------------------------------------------------
+
+
+def paid_accruals(tenant: Tenant, period: Period, filters: Filters):
+    """Settlements of deal accruals paid (the run marked paid) on a day of
+    the period, with the days from the deal's close to payment."""
+    return Settlement.objects.filter(
+        partner_q(filters, "partner__"),
+        tenant_id=tenant.pk,
+        entry__kind=Kind.ACCRUAL,
+        entry__registration__isnull=False,
+        paid_on__gte=period.start,
+        paid_on__lte=period.end,
+        days_close_to_paid__isnull=False,
+    )
+
+
+def paid_within_target(tenant: Tenant, period: Period, filters: Filters) -> Decimal | None:
+    settings_row = IncentiveSettings.objects.filter(tenant_id=tenant.pk).first()
+    target = settings_row.payout_target_days if settings_row else 30
+    counts = paid_accruals(tenant, period, filters).aggregate(
+        within=Count("pk", filter=Q(days_close_to_paid__lte=target)), paid=Count("pk")
+    )
+    return percent(counts["within"], counts["paid"])
+
+
+def _turnaround(fraction: float):
+    def compute(tenant: Tenant, period: Period, filters: Filters) -> Decimal | None:
+        days = paid_accruals(tenant, period, filters).aggregate(
+            days=PercentileCont("days_close_to_paid", fraction=fraction)
+        )["days"]
+        return one_decimal(days)
+
+    return compute
+
+
+payment_turnaround_median = _turnaround(0.5)
+payment_turnaround_p90 = _turnaround(0.9)
+
+
+# --- Calculation errors -----------------------------------------------------------------------
+
+
+def calculation_error_rate(tenant: Tenant, period: Period, filters: Filters) -> Decimal | None:
+    corrected = Exists(
+        Dispute.objects.filter(
+            entry=OuterRef("pk"), status=Dispute.Status.ADJUSTED, adjustment__isnull=False
+        )
+    )
+    counts = (
+        entries(tenant, filters)
+        .filter(_booked_in(tenant, period), kind=Kind.ACCRUAL)
+        .aggregate(corrected=Count("pk", filter=corrected), accrued=Count("pk"))
+    )
+    return percent(counts["corrected"], counts["accrued"])
+
+
+PAID_ON_TIME = (
+    "Counts the deal accruals of payout runs marked paid on a day of the period; the "
+    "promise is the tenant's payout target (30 days after the deal's close by default)."
+)
+
+METRICS: list[Metric] = [
+    Metric(
+        key="incentives.accrued",
+        name="Incentives accrued",
+        definition=(
+            "Sum (base currency) of the ledger entries booked in the period that partners "
+            "earn: accruals, net of adjustments (disputes, finance, deal corrections) and "
+            "clawbacks."
+        ),
+        unit=Unit.MONEY,
+        good=Good.NEITHER,
+        compute=accrued,
+        drill=None,
+        perms=VIEW,
+    ),
+    Metric(
+        key="incentives.paid",
+        name="Incentives paid",
+        definition=(
+            "Sum (base currency) of the payout entries booked in the period: what payout "
+            "runs paid out (a run books its payouts when it is approved, before the bank "
+            "transfer is marked paid)."
+        ),
+        unit=Unit.MONEY,
+        good=Good.NEITHER,
+        compute=paid,
+        drill=paid_drill,
+        perms=VIEW,
+    ),
+    Metric(
+        key="incentives.outstanding",
+        name="Incentives outstanding",
+        definition=(
+            "Accrued less paid as of the period's end: the sum (base currency) of every ledger "
+            "entry booked before the period ended (accruals, adjustments and clawbacks less "
+            "payouts), across the partners counted."
+        ),
+        unit=Unit.MONEY,
+        good=Good.NEITHER,
+        compute=outstanding,
+        drill=None,
+        perms=VIEW,
+    ),
+    Metric(
+        key="incentives.paid_within_30_days",
+        name="% paid within 30 days",
+        definition=(
+            "Accruals paid within 30 days of the deal's close ÷ accruals paid. " + PAID_ON_TIME
+        ),
+        unit=Unit.PERCENT,
+        good=Good.HIGH,
+        compute=paid_within_target,
+        drill=None,
+        perms=VIEW,
+    ),
+    Metric(
+        key="incentives.payment_turnaround_median",
+        name="Payment turnaround (close-to-paid), median",
+        definition=(
+            "Days from a deal's close date to the payout that paid its accrual (the day the "
+            "payout run was marked paid), median over the accruals paid in the period."
+        ),
+        unit=Unit.DAYS,
+        good=Good.LOW,
+        compute=payment_turnaround_median,
+        drill=None,
+        perms=VIEW,
+    ),
+    Metric(
+        key="incentives.payment_turnaround_p90",
+        name="Payment turnaround (close-to-paid), 90th percentile",
+        definition=(
+            "Days from a deal's close date to the payout that paid its accrual (the day the "
+            "payout run was marked paid), 90th percentile over the accruals paid in the "
+            "period."
+        ),
+        unit=Unit.DAYS,
+        good=Good.LOW,
+        compute=payment_turnaround_p90,
+        drill=None,
+        perms=VIEW,
+    ),
+    Metric(
+        key="incentives.calculation_error_rate",
+        name="Incentive calculation error rate",
+        definition=(
+            "Incentive entries later corrected ÷ incentive entries accrued, among the "
+            "accruals booked in the period. An accrual is corrected when a dispute on it "
+            "was resolved with an adjustment. Clawbacks for reversed wins and adjustments "
+            "that follow a corrected deal are not errors; a finance manual adjustment names "
+            "no entry, so it cannot be counted against one."
+        ),
+        unit=Unit.PERCENT,
+        good=Good.LOW,
+        compute=calculation_error_rate,
+        drill=None,
+        perms=VIEW,
+    ),
+]

@@ -1,0 +1,223 @@
+"""The partner directory's metrics, and how every metric applies the filters.
+
+``partner_q`` is the one place that says what the reporting filters (region,
+tier, partner type, channel manager) mean: they select partners, through
+whatever path leads from the counted rows to their partner. The small helpers
+below it (rates, money, percentiles, admin list links) are shared by the
+metric modules of the apps that build on the directory.
+
+Definitions are those of ``shared/METRICS.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from urllib.parse import urlencode
+
+from django.db.models import Aggregate, Count, Exists, FloatField, OuterRef, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from prm.tenancy.declarations import Filters, Good, Metric, Period, Unit
+from prm.tenancy.models import Membership, Tenant
+from prm.tenancy.roles import PARTNER_ROLES
+
+from .models import Partner
+
+# --- Filters ------------------------------------------------------------------------------
+
+
+def partner_q(filters: Filters, prefix: str = "") -> Q:
+    """The filters as a condition on partners reached through ``prefix``
+    (``"partner__"`` from a registration or a ledger entry, ``""`` on
+    partners themselves): the partner's region, tier, type and channel
+    manager, as they are now. An empty filter selects every partner. (The
+    directory's own metrics, which count partners at a period's end, apply
+    it to the partners' history instead: as they were then.)"""
+    q = Q()
+    for field, value in (
+        ("region", filters.region),
+        ("tier", filters.tier),
+        ("partner_type", filters.partner_type),
+        ("channel_manager", filters.channel_manager),
+    ):
+        if value not in (None, ""):
+            q &= Q(**{f"{prefix}{field}": value})
+    return q
+
+
+def has_filters(filters: Filters) -> bool:
+    return bool(filters.query())
+
+
+# --- Shared helpers -----------------------------------------------------------------------
+
+CENT = Decimal("0.01")
+TENTH = Decimal("0.1")
+
+
+def money(value) -> Decimal:
+    """A sum of money for display: two decimals, half away from zero
+    (``incentives.money``'s rule); no rows is zero."""
+    return Decimal(value or 0).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def percent(part, whole) -> Decimal | None:
+    """``part`` ÷ ``whole`` as a percentage with one decimal; None when
+    there is nothing to divide by."""
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(TENTH, rounding=ROUND_HALF_UP)
+
+
+def one_decimal(value) -> Decimal | None:
+    """A duration (hours, days) with one decimal; None stays None. Floats
+    (``percentile_cont`` answers in double precision) go through their
+    shortest text, so 2.5 stays 2.5."""
+    if value is None:
+        return None
+    return Decimal(str(value)).quantize(TENTH, rounding=ROUND_HALF_UP)
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's ``percentile_cont(fraction) WITHIN GROUP (ORDER BY x)``:
+    the continuous percentile (linear interpolation between the two nearest
+    values), e.g. ``PercentileCont("days", fraction=0.5)`` is the median."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression, *, fraction: float, **extra):
+        if not 0 <= fraction <= 1:
+            raise ValueError("A percentile is a fraction from 0 to 1.")
+        super().__init__(expression, fraction=repr(float(fraction)), **extra)
+
+
+def percentile(values: Sequence, fraction: float):
+    """``percentile_cont`` over values computed in Python (business hours,
+    which only the tenant's calendar can measure); None for no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    position = Decimal(str(fraction)) * (len(ordered) - 1)
+    lower = math.floor(position)
+    upper = min(lower + 1, len(ordered) - 1)
+    weight = position - lower
+    return ordered[lower] + (ordered[upper] - ordered[lower]) * weight
+
+
+def changelist_url(model: str, params: Mapping[str, str] | None = None) -> str:
+    """The tenant admin's list of ``model`` ("app_model"), with filter
+    parameters its ``list_filter`` understands."""
+    url = reverse(f"tenant_admin:{model}_changelist")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def local_today(tenant: Tenant) -> date:
+    return timezone.localtime(timezone.now(), tenant.tzinfo).date()
+
+
+# --- Partners at a moment -----------------------------------------------------------------
+
+
+def active_partner_ids(tenant: Tenant, period: Period, filters: Filters):
+    """The ids of the partners that were active, and matched the filters,
+    at the end of ``period``: each partner's last recorded version (the
+    directory's history, which every save of a partner writes) before the
+    first instant after the period, unless that version is its deletion."""
+    _, after = period.bounds(tenant)
+    versions = Partner.history.model.objects.filter(tenant_id=tenant.pk, history_date__lt=after)
+    latest = versions.order_by("id", "-history_date", "-history_id").distinct("id")
+    return (
+        versions.filter(history_id__in=latest.values("history_id"))
+        .exclude(history_type="-")
+        .filter(partner_q(filters), status=Partner.Status.ACTIVE)
+        .values("id")
+    )
+
+
+# --- Metrics ------------------------------------------------------------------------------
+
+ADOPTION_WINDOW = timedelta(days=30)
+
+
+def active_partners(tenant: Tenant, period: Period, filters: Filters) -> int:
+    return active_partner_ids(tenant, period, filters).count()
+
+
+def active_partners_drill(tenant: Tenant, period: Period, filters: Filters) -> str | None:
+    # The partner list shows partners as they are now: the same rows only
+    # for a period that has not ended, and it cannot filter by a named
+    # channel manager (only "assigned to me").
+    if period.end < local_today(tenant) or filters.channel_manager not in (None, ""):
+        return None
+    params = {"status__exact": Partner.Status.ACTIVE}
+    for param, value in (
+        ("partner_type__exact", filters.partner_type),
+        ("tier__id__exact", filters.tier),
+        ("region__id__exact", filters.region),
+    ):
+        if value not in (None, ""):
+            params[param] = str(value)
+    return changelist_url("partners_partner", params)
+
+
+def adoption_counts(tenant: Tenant, period: Period, filters: Filters) -> tuple[int, int]:
+    """(active partners with a portal user signed in during the 30 days up
+    to the period's end, active partners)."""
+    _, after = period.bounds(tenant)
+    signed_in = Membership.objects.filter(
+        tenant_id=tenant.pk,
+        partner_id=OuterRef("id"),
+        role__in=sorted(PARTNER_ROLES),
+        user__last_login__gte=after - ADOPTION_WINDOW,
+        user__last_login__lt=after,
+    )
+    active = Partner.objects.filter(
+        tenant_id=tenant.pk, pk__in=active_partner_ids(tenant, period, filters)
+    )
+    counts = active.aggregate(adopted=Count("pk", filter=Exists(signed_in)), active=Count("pk"))
+    return counts["adopted"], counts["active"]
+
+
+def system_adoption(tenant: Tenant, period: Period, filters: Filters) -> Decimal | None:
+    adopted, active = adoption_counts(tenant, period, filters)
+    return percent(adopted, active)
+
+
+PERMS = ("partners.view_partner",)
+
+METRICS: list[Metric] = [
+    Metric(
+        key="partners.active",
+        name="Active partners",
+        definition=(
+            "Partners whose status was active at the end of the period (as the partner "
+            "directory's history records them), counted with the filters as they stood then."
+        ),
+        unit=Unit.COUNT,
+        good=Good.HIGH,
+        compute=active_partners,
+        drill=active_partners_drill,
+        perms=PERMS,
+    ),
+    Metric(
+        key="partners.system_adoption",
+        name="System adoption rate",
+        definition=(
+            "Partners with at least one portal user active (signed in) in the last 30 days "
+            "before the period's end ÷ active partners at the period's end. A sign-in is a "
+            "person's last sign-in, so for a past period people who have signed in since "
+            "are not seen in it; actions without a sign-in in the window do not count."
+        ),
+        unit=Unit.PERCENT,
+        good=Good.HIGH,
+        compute=system_adoption,
+        drill=None,
+        perms=PERMS,
+    ),
+]
