@@ -11,6 +11,7 @@ from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 from prm.tenancy.text import plural
 
 from .admin import SlaClock
+from .metrics import METRICS
 from .models import DealRegistration, ExtensionRequest
 from .views import organisation_registrations, status_counts
 
@@ -163,4 +164,5 @@ APP = PRMApp(
     demo="dealreg.demo.seed",
     demo_after=("partners",),
     url_matrix="dealreg.url_matrix",
+    metrics=METRICS,
 )

@@ -10,6 +10,7 @@ from prm.tenancy.roles import FINANCE, FINANCE_READERS, OPS, Role
 from prm.tenancy.text import plural
 
 from .disputes import OPEN as OPEN_DISPUTES
+from .metrics import METRICS
 from .models import DealAccrualState, Dispute, PayoutRun
 
 MONEY_KEEPERS = frozenset({Role.OPS_ADMIN, Role.FINANCE})
@@ -172,4 +173,5 @@ APP = PRMApp(
     demo="incentives.demo.seed",
     demo_after=("dealreg",),
     url_matrix="incentives.url_matrix",
+    metrics=METRICS,
 )

@@ -9,6 +9,7 @@ from prm.tenancy.declarations import Card, Count, PRMApp
 from prm.tenancy.roles import OPS, STAFF_ROLES, Role
 from prm.tenancy.text import plural
 
+from .metrics import METRICS
 from .models import Partner
 
 PARTNER_LIST = "tenant_admin:partners_partner_changelist"
@@ -135,4 +136,5 @@ APP = PRMApp(
     ),
     demo="partners.demo.seed",
     url_matrix="partners.url_matrix",
+    metrics=METRICS,
 )

@@ -164,7 +164,8 @@ class Metric:
     ``compute(tenant, period, filters)`` runs inside the tenant's scope and
     returns the value (``None`` when it is undefined, e.g. a rate with
     nothing to divide by). ``drill(tenant, period, filters)`` returns the URL
-    of the list of the rows it counts; ``perms`` say who may see it.
+    of the list of exactly the rows it counts, or ``None`` where no list
+    shows exactly those; ``perms`` say who may see it.
     """
 
     key: str
@@ -173,7 +174,7 @@ class Metric:
     unit: Unit
     good: Good
     compute: Callable[[Tenant, Period, Filters], Decimal | int | None]
-    drill: Callable[[Tenant, Period, Filters], str] | None = None
+    drill: Callable[[Tenant, Period, Filters], str | None] | None = None
     perms: tuple[str, ...] = ()
 
 
