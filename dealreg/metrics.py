@@ -17,16 +17,9 @@ from decimal import Decimal
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 
-from partners.metrics import (
-    changelist_url,
-    has_filters,
-    money,
-    one_decimal,
-    partner_q,
-    percent,
-    percentile,
-)
+from partners.metrics import has_filters, partner_q
 from prm.tenancy.declarations import Filters, Good, Metric, Period, Unit
+from prm.tenancy.figures import changelist_url, money, one_decimal, percent, percentile
 from prm.tenancy.models import Tenant
 
 from .models import (

@@ -28,6 +28,20 @@ def _product(world) -> ProductLine:
     return product
 
 
+def _input(world, customer: str, **fields) -> services.RegistrationInput:
+    return services.RegistrationInput(
+        data={
+            "customer_name": customer,
+            "customer_country": "US",
+            "estimated_value": Decimal("1000.00"),
+            "currency": "USD",
+            "expected_close_date": date.today() + timedelta(days=30),
+            **fields,
+        },
+        product_lines=[_product(world)],
+    )
+
+
 def registration(world) -> DealRegistration:
     """A submitted registration of the world's partner."""
     with world.scope():
@@ -37,17 +51,7 @@ def registration(world) -> DealRegistration:
         return services.submit(
             tenant=world.tenant,
             by=world[Role.PARTNER_USER],
-            given=services.RegistrationInput(
-                data={
-                    "customer_name": "Matrix Admin Customer",
-                    "customer_domain": "matrix-admin.example",
-                    "customer_country": "US",
-                    "estimated_value": Decimal("1000.00"),
-                    "currency": "USD",
-                    "expected_close_date": date.today() + timedelta(days=30),
-                },
-                product_lines=[_product(world)],
-            ),
+            given=_input(world, "Matrix Admin Customer", customer_domain="matrix-admin.example"),
             client_token=uuid.uuid4(),
         )
 
@@ -133,18 +137,7 @@ def draft(world) -> list[str]:
     """A draft of the world's partner (whose members are the partner personas)."""
     with world.scope():
         registration = services.save_draft(
-            tenant=world.tenant,
-            by=world[Role.PARTNER_USER],
-            given=services.RegistrationInput(
-                data={
-                    "customer_name": "Matrix Customer",
-                    "customer_country": "US",
-                    "estimated_value": Decimal("1000.00"),
-                    "currency": "USD",
-                    "expected_close_date": date.today() + timedelta(days=30),
-                },
-                product_lines=[_product(world)],
-            ),
+            tenant=world.tenant, by=world[Role.PARTNER_USER], given=_input(world, "Matrix Customer")
         )
     return [registration.code]
 

@@ -14,16 +14,9 @@ from decimal import Decimal
 
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 
-from partners.metrics import (
-    PercentileCont,
-    changelist_url,
-    has_filters,
-    money,
-    one_decimal,
-    partner_q,
-    percent,
-)
+from partners.metrics import has_filters, partner_q
 from prm.tenancy.declarations import Filters, Good, Metric, Period, Unit
+from prm.tenancy.figures import PercentileCont, changelist_url, money, one_decimal, percent
 from prm.tenancy.models import Tenant
 
 from . import periods

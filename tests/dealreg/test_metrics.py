@@ -20,6 +20,7 @@ from prm.tenancy.declarations import NO_FILTERS, Filters, Period
 from prm.tenancy.models import Tenant
 from prm.tenancy.roles import Role
 from tests import factories
+from tests.metric_probe import APRIL, MARCH, compute, drill, metric
 
 from .conftest import registration_input
 
@@ -27,27 +28,11 @@ pytestmark = pytest.mark.django_db
 
 Status = DealRegistration.Status
 NY = ZoneInfo("America/New_York")
-MARCH = Period(date(2026, 3, 1), date(2026, 3, 31))
-APRIL = Period(date(2026, 4, 1), date(2026, 4, 30))
 _seq = itertools.count(1)
 
 
 def ny(day: int, hour: int, minute: int = 0, month: int = 3) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=NY)
-
-
-def metric(key):
-    return next(m for m in metrics.METRICS if m.key == key)
-
-
-def compute(world, key, period=MARCH, filters=NO_FILTERS):
-    with world.scope():
-        return metric(key).compute(world.tenant, period, filters)
-
-
-def drill(world, key, period=MARCH, filters=NO_FILTERS):
-    with world.scope():
-        return metric(key).drill(world.tenant, period, filters)
 
 
 @pytest.fixture(autouse=True)

@@ -29,10 +29,11 @@ from incentives import disputes, ledger, metrics, payouts
 from incentives.models import IncentiveSettings, LedgerEntry, Settlement
 from partners import services as partner_services
 from partners.models import Partner, Tier
-from prm.tenancy.declarations import NO_FILTERS, Filters, Period
+from prm.tenancy.declarations import Filters, Period
 from prm.tenancy.models import Tenant
 from prm.tenancy.roles import Role
 from tests import factories
+from tests.metric_probe import APRIL, MARCH, compute, drill, metric
 
 from .conftest import make_plan, make_won_deal
 
@@ -42,26 +43,10 @@ Kind = LedgerEntry.Kind
 NY = ZoneInfo("America/New_York")
 JANUARY = Period(date(2026, 1, 1), date(2026, 1, 31))
 FEBRUARY = Period(date(2026, 2, 1), date(2026, 2, 28))
-MARCH = Period(date(2026, 3, 1), date(2026, 3, 31))
-APRIL = Period(date(2026, 4, 1), date(2026, 4, 30))
 
 
 def utc(month, day, hour=15, minute=0):
     return datetime(2026, month, day, hour, minute, tzinfo=UTC)
-
-
-def metric(key):
-    return next(m for m in metrics.METRICS if m.key == key)
-
-
-def compute(world, key, period=MARCH, filters=NO_FILTERS):
-    with world.scope():
-        return metric(key).compute(world.tenant, period, filters)
-
-
-def drill(world, key, period=MARCH, filters=NO_FILTERS):
-    with world.scope():
-        return metric(key).drill(world.tenant, period, filters)
 
 
 def accrue(world, amount, close, moment, *, partner=None):

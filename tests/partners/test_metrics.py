@@ -12,15 +12,16 @@ from django.urls import reverse
 
 from partners import metrics, services
 from partners.models import Partner, Region, Tier
+from prm.tenancy import figures
 from prm.tenancy.declarations import NO_FILTERS, Filters, Period
 from prm.tenancy.models import Tenant, User
 from prm.tenancy.roles import Role
 from tests import factories
+from tests.metric_probe import MARCH, compute, drill, metric
 
 pytestmark = pytest.mark.django_db
 
 Status = Partner.Status
-MARCH = Period(date(2026, 3, 1), date(2026, 3, 31))
 # Late in April: March has ended.
 NOW = datetime(2026, 4, 20, 12, 0, tzinfo=UTC)
 
@@ -39,20 +40,6 @@ def _personas_since_january(acme, globex):
             Partner.history.model.objects.filter(tenant_id=world.tenant.pk).update(
                 history_date=datetime(2026, 1, 2, tzinfo=UTC)
             )
-
-
-def metric(key):
-    return next(m for m in metrics.METRICS if m.key == key)
-
-
-def compute(world, key, period=MARCH, filters=NO_FILTERS):
-    with world.scope():
-        return metric(key).compute(world.tenant, period, filters)
-
-
-def drill(world, key, period=MARCH, filters=NO_FILTERS):
-    with world.scope():
-        return metric(key).drill(world.tenant, period, filters)
 
 
 def at(moment: datetime, world, partner, **data):
@@ -266,14 +253,21 @@ def test_system_adoption_is_undefined_without_active_partners(acme):
 def test_every_metric_is_declared_with_its_key_and_permission():
     assert [m.key for m in metrics.METRICS] == ["partners.active", "partners.system_adoption"]
     assert all(m.perms == ("partners.view_partner",) for m in metrics.METRICS)
-    assert metrics.percent(1, 3) == Decimal("33.3")
-    assert metrics.percent(2, 3) == Decimal("66.7")
-    assert metrics.percent(1, 0) is None
-    assert metrics.percentile([4, 1, 3, 2], 0.5) == Decimal("2.5")
-    assert metrics.percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.9) == Decimal("9.1")
-    assert metrics.percentile([], 0.5) is None
-    assert metrics.money(Decimal("10.005")) == Decimal("10.01")
     assert timedelta(days=30) == metrics.ADOPTION_WINDOW
+
+
+def test_figures_round_and_interpolate_as_documented():
+    assert figures.percent(1, 3) == Decimal("33.3")
+    assert figures.percent(2, 3) == Decimal("66.7")
+    assert figures.percent(1, 0) is None
+    assert figures.percentile([4, 1, 3, 2], 0.5) == Decimal("2.5")
+    assert figures.percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.9) == Decimal("9.1")
+    assert figures.percentile([], 0.5) is None
+    assert figures.money(Decimal("10.005")) == Decimal("10.01")
+    assert figures.money(None) == Decimal("0.00")
+    assert figures.one_decimal(2.5) == Decimal("2.5")
+    with pytest.raises(ValueError, match="fraction from 0 to 1"):
+        figures.PercentileCont("x", fraction=1.5)
 
 
 def test_each_metric_is_one_query(acme, django_assert_num_queries):

@@ -1,0 +1,40 @@
+"""Home pages: the declared cards each role sees, in a constant number of
+queries however much data the tenant holds."""
+
+import pytest
+
+from prm.tenancy.roles import ALL_ROLES, Role
+
+# Session, user, membership, the notifications badge, and one query per card
+# with counts (measured; a card that queries per row breaks these).
+MAX_QUERIES = {
+    Role.OPS_ADMIN: 10,
+    Role.CHANNEL_MANAGER: 7,
+    Role.FINANCE: 10,
+    Role.EXECUTIVE: 9,
+    Role.PARTNER_ADMIN: 9,
+    Role.PARTNER_USER: 7,
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", sorted(ALL_ROLES))
+def test_home_page_queries_are_bounded(acme, role, django_assert_max_num_queries):
+    client = acme.client(role)
+    client.get("/")  # the session's first request sets things up
+    with django_assert_max_num_queries(MAX_QUERIES[role]):
+        response = client.get("/")
+    assert response.status_code == 200
+    assert response.context["cards"], role
+
+
+@pytest.mark.django_db
+def test_staff_and_partners_get_their_own_home(acme):
+    staff = acme.client(Role.FINANCE).get("/")
+    assert staff.templates[0].name == "tenancy/staff_home.html"
+    keys = [c["card"].key for c in staff.context["cards"]]
+    assert "incentives.payouts" in keys and "partners.organisation" not in keys
+    partner = acme.client(Role.PARTNER_ADMIN).get("/")
+    keys = [c["card"].key for c in partner.context["cards"]]
+    assert keys[:3] == ["partners.organisation", "partners.manager", "dealreg.partner_deals"]
+    assert "tenancy.team" in keys and "incentives.statements" in keys
