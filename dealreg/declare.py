@@ -139,6 +139,7 @@ APP = PRMApp(
             url_name="tenant_admin:dealreg_routingrule_changelist",
             perms=("dealreg.change_routingrule",),
             description="Who decides which registrations.",
+            setup=True,
             order=530,
         ),
         Card(
@@ -147,6 +148,7 @@ APP = PRMApp(
             url_name="tenant_admin:dealreg_dealregsettings_changelist",
             perms=("dealreg.change_dealregsettings",),
             description="SLA, reminders, protection, extensions and the conflict threshold.",
+            setup=True,
             order=540,
         ),
     ),

@@ -108,6 +108,7 @@ APP = PRMApp(
             perms=("incentives.view_payoutrun",),
             description="Compute, approve and pay what partners have earned.",
             counts=payout_counts,
+            empty="No payout run is waiting for anyone.",
             order=30,
         ),
         Card(
@@ -117,6 +118,7 @@ APP = PRMApp(
             perms=("incentives.view_dispute",),
             description="Statement lines partners question, answered or adjusted.",
             counts=dispute_counts,
+            empty="No open disputes.",
             order=40,
         ),
         Card(
@@ -143,6 +145,7 @@ APP = PRMApp(
             url_name="tenant_admin:incentives_plan_changelist",
             perms=("incentives.change_plan",),
             description="Commissions, SPIFFs and rebates, with a what-if preview.",
+            setup=True,
             order=550,
         ),
         Card(
@@ -151,6 +154,7 @@ APP = PRMApp(
             url_name="tenant_admin:incentives_exchangerate_changelist",
             perms=("incentives.change_exchangerate",),
             description="Rates to the base currency by date, with CSV import.",
+            setup=True,
             order=560,
         ),
     ),

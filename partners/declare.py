@@ -115,6 +115,7 @@ APP = PRMApp(
             url_name="tenant_admin:partners_partner_import",
             perms=("partners.import_partner",),
             description="Bring partners in from a CSV file, with a dry run first.",
+            setup=True,
             order=500,
         ),
         Card(
@@ -123,6 +124,7 @@ APP = PRMApp(
             url_name="tenant_admin:partners_tier_changelist",
             perms=("partners.change_tier",),
             description="Program tiers and their benefits.",
+            setup=True,
             order=510,
         ),
         Card(
@@ -131,6 +133,7 @@ APP = PRMApp(
             url_name="tenant_admin:partners_region_changelist",
             perms=("partners.change_region",),
             description="Sales regions and the countries in each.",
+            setup=True,
             order=520,
         ),
     ),

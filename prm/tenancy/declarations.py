@@ -68,7 +68,9 @@ class Card:
     who see the card; keep it to one or two queries). ``template`` renders a
     card of its own shape instead of the standard one, with
     ``context(membership)`` added to the page's context. A card with counts
-    that all came back empty shows ``empty`` instead, when given.
+    that all came back empty shows ``empty`` instead, when given. ``setup``
+    cards (configuration: tiers, rules, settings) are listed as links under
+    the work cards, so what needs attention comes first on every screen.
     """
 
     key: str
@@ -81,6 +83,7 @@ class Card:
     actions: tuple[Action, ...] = ()
     template: str | None = None
     context: Callable[[Membership], Mapping[str, Any]] | None = None
+    setup: bool = False
     order: int = 100
 
 

@@ -80,6 +80,7 @@ APP = PRMApp(
             url_name="tenant_admin:tenancy_auditentry_changelist",
             perms=("tenancy.view_auditentry",),
             description="Who did what, when.",
+            setup=True,
             order=900,
         ),
         Card(
@@ -88,6 +89,7 @@ APP = PRMApp(
             url_name="tenant_admin:tenancy_tenantsettings_changelist",
             perms=("tenancy.change_tenant",),
             description="Time zone, currency, country, two-factor policy.",
+            setup=True,
             order=910,
         ),
     ),

@@ -24,10 +24,16 @@ def home(request):
     """The member's home page: the cards the apps declare for their role,
     each with its live counts (what needs their attention)."""
     membership = request.membership
-    template = (
-        "tenancy/partner_home.html" if membership.is_partner_role else "tenancy/staff_home.html"
+    template = "partner_home" if membership.is_partner_role else "staff_home"
+    cards = home_cards(membership)
+    return render(
+        request,
+        f"tenancy/{template}.html",
+        {
+            "cards": [c for c in cards if not c["card"].setup],
+            "setup_cards": [c for c in cards if c["card"].setup],
+        },
     )
-    return render(request, template, {"cards": home_cards(membership)})
 
 
 def home_cards(membership: Membership) -> list[dict]:
@@ -37,7 +43,7 @@ def home_cards(membership: Membership) -> list[dict]:
     for card in registry.cards():
         if card.perms and not any(membership.has_perm(p) for p in card.perms):
             continue
-        counts = list(card.counts(membership)) if card.counts else []
+        counts = list(card.counts(membership)) if card.counts and not card.setup else []
         shown.append(
             {
                 "card": card,

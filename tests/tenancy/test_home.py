@@ -38,3 +38,21 @@ def test_staff_and_partners_get_their_own_home(acme):
     keys = [c["card"].key for c in partner.context["cards"]]
     assert keys[:3] == ["partners.organisation", "partners.manager", "dealreg.partner_deals"]
     assert "tenancy.team" in keys and "incentives.statements" in keys
+
+
+@pytest.mark.django_db
+def test_set_up_areas_are_listed_after_the_work_cards(acme):
+    response = acme.client(Role.OPS_ADMIN).get("/")
+    work = [c["card"].key for c in response.context["cards"]]
+    setup = [c["card"].key for c in response.context["setup_cards"]]
+    assert "dealreg.queue" in work and "dealreg.routing" not in work
+    assert {"partners.tiers", "dealreg.routing", "incentives.plans", "tenancy.settings"} <= set(
+        setup
+    )
+    page = response.content.decode()
+    assert page.index('data-testid="card-dealreg.queue"') < page.index('data-testid="setup-links"')
+    assert '<a href="/admin/partners/tier/">Tiers</a>' in page
+    # Roles that configure nothing get no set-up list.
+    response = acme.client(Role.CHANNEL_MANAGER).get("/")
+    assert response.context["setup_cards"] == []
+    assert 'data-testid="setup-links"' not in response.content.decode()
