@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from partners.normalize import normalize_domain, normalize_name
 from prm import csvio
+from prm.tenancy.errors import ServiceError
 from prm.tenancy.models import Tenant, User
 from prm.tenancy.services import audit
 
@@ -61,12 +62,8 @@ DATA_FIELDS = (
 )
 
 
-class DirectImportError(Exception):
-    """A refused direct opportunity; ``str(error)`` is the message."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
+class DirectImportError(ServiceError):
+    """A refused direct opportunity (see ``prm.tenancy.errors``)."""
 
 
 def normalize_opportunity(opportunity: DirectOpportunity) -> None:

@@ -12,11 +12,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from partners.models import Partner
 from partners.normalize import normalize_domain, normalize_name
+from prm.tenancy.errors import ServiceError
+from prm.tenancy.locks import ADVISORY_XACT_LOCK_SQL, advisory_xact_lock
 from prm.tenancy.models import Membership, Tenant, User
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit, notify, staff_with_role
@@ -34,12 +37,8 @@ Status = DealRegistration.Status
 Kind = RegistrationEvent.Kind
 
 
-class DealRegError(Exception):
-    """A refused operation; ``str(error)`` is the message for the person."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
+class DealRegError(ServiceError):
+    """A refused deal registration operation (see ``prm.tenancy.errors``)."""
 
 
 # Fields a partner fills in (forms, imports, services).
@@ -60,15 +59,11 @@ REGISTRATION_FIELDS = (
 
 
 def detail_url(registration: DealRegistration) -> str:
-    return f"/deals/{registration.code}/"
+    return reverse("dealreg:detail", args=[registration.code])
 
 
 def admin_change_url(registration: DealRegistration) -> str:
-    return f"/admin/dealreg/dealregistration/{registration.pk}/change/"
-
-
-def _local(moment: datetime, tenant: Tenant) -> datetime:
-    return timezone.localtime(moment, tenant.tzinfo)
+    return reverse("tenant_admin:dealreg_dealregistration_change", args=[registration.pk])
 
 
 def _now(now: datetime | None) -> datetime:
@@ -216,7 +211,7 @@ def _validate_for_submission(
         raise DealRegError("Enter the estimated deal value (more than zero).", "estimated_value")
     if registration.expected_close_date is None:
         raise DealRegError("Enter the expected close date.", "expected_close_date")
-    if registration.expected_close_date < _local(now, registration.tenant).date():
+    if registration.expected_close_date < registration.tenant.local_today(now):
         raise DealRegError("The expected close date is in the past.", "expected_close_date")
     validate_custom_data(registration.custom_data or {})
     if registration.partner.status not in (Partner.Status.ACTIVE, Partner.Status.ONBOARDING):
@@ -417,7 +412,7 @@ def submit(
             body=(
                 f"{registration.partner.name} registered {registration.customer_name} "
                 f"({registration.estimated_value} {registration.currency}). "
-                f"Decision due {_local(registration.sla_due_at, tenant):%a %d %b %H:%M}."
+                f"Decision due {tenant.local_now(registration.sla_due_at):%a %d %b %H:%M}."
             ),
             url=admin_change_url(registration),
         )
@@ -530,7 +525,7 @@ def provide_info(
 # The tenant's decision lock, as an SQL expression taking
 # ``decisions_lock_key(tenant_id)``: conflict checks take it in the same
 # statement that prepares their match.
-DECISIONS_LOCK_SQL = "pg_advisory_xact_lock(hashtextextended(%s, 0))"
+DECISIONS_LOCK_SQL = ADVISORY_XACT_LOCK_SQL
 
 
 def decisions_lock_key(tenant_id) -> str:
@@ -541,8 +536,7 @@ def _serialize_decisions(tenant: Tenant) -> None:
     """Decisions of one tenant run one at a time, so that two approvers
     approving two conflicting registrations at once cannot both succeed
     without an override: the second sees the first's approval."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {DECISIONS_LOCK_SQL}", [decisions_lock_key(tenant.pk)])
+    advisory_xact_lock(decisions_lock_key(tenant.pk))
 
 
 def approved_conflicts(registration: DealRegistration):
@@ -615,7 +609,7 @@ def approve(
         registration.decided_at = now
         registration.decided_by = by.user if by else None
         registration.decision_reason = reason.strip()
-        registration.protected_until = _local(now, registration.tenant).date() + timedelta(
+        registration.protected_until = registration.tenant.local_today(now) + timedelta(
             days=protection_days(registration)
         )
         registration.sla_paused_at = None
@@ -878,7 +872,7 @@ def decide_extension(
         extension.decision_reason = reason.strip()
         if approve:
             _require_status(registration, [Status.APPROVED], "extended")
-            start = max(registration.protected_until, _local(now, registration.tenant).date())
+            start = max(registration.protected_until, registration.tenant.local_today(now))
             registration.protected_until = start + timedelta(days=extension.days)
             registration.extension_count += 1
             registration.save(update_fields=["protected_until", "extension_count", "updated_at"])
@@ -932,7 +926,7 @@ def record_outcome(
             raise DealRegError("Enter the amount the deal was won for.", "amount")
         if close_date is None:
             raise DealRegError("Enter the date the deal closed.", "close_date")
-        if close_date > _local(now, registration.tenant).date():
+        if close_date > registration.tenant.local_today(now):
             raise DealRegError("The close date cannot be in the future.", "close_date")
     elif not reason.strip():
         raise DealRegError("Say why the deal was lost.", "reason")
@@ -1059,7 +1053,7 @@ def correct_outcome(
         )
     if close_date is None:
         raise DealRegError("Enter the date the deal closed.", "close_date")
-    if close_date > _local(now, registration.tenant).date():
+    if close_date > registration.tenant.local_today(now):
         raise DealRegError("The close date cannot be in the future.", "close_date")
     if not reason.strip():
         raise DealRegError("Say why the outcome is corrected.", "reason")

@@ -230,7 +230,7 @@ class _Context:
         return self._ops
 
     def local(self, moment: datetime) -> str:
-        return f"{timezone.localtime(moment, self.tenant.tzinfo):%a %d %b %H:%M}"
+        return f"{self.tenant.local_now(moment):%a %d %b %H:%M}"
 
 
 def sweep(tenant: Tenant, now: datetime | None = None, *, batch_size: int = BATCH_SIZE):
@@ -473,7 +473,7 @@ def sweep_protection(tenant: Tenant, now: datetime | None = None, *, batch_size=
     batch is one indexed select (``status``, ``protected_until``), one
     update and one insert per table."""
     now = now or timezone.now()
-    today = timezone.localtime(now, tenant.tzinfo).date()
+    today = tenant.local_today(now)
     result = ProtectionResult()
     approved = DealRegistration.objects.filter(status=Status.APPROVED)
     ended = approved.filter(protected_until__lt=today)

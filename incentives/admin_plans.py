@@ -12,8 +12,6 @@ person sees why instead of an error page.
 """
 
 import contextlib
-import csv
-import io
 import secrets
 import uuid
 from datetime import timedelta
@@ -31,7 +29,6 @@ from django.http import (
     HttpResponse,
     HttpResponseBadRequest,
     HttpResponseRedirect,
-    StreamingHttpResponse,
 )
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -40,7 +37,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from partners.models import Partner
-from prm.csvio import spreadsheet_safe
+from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import (
     ACTION_FIELD,
     LargeTablePaginator,
@@ -511,7 +508,7 @@ class PlanVersionAdmin(TenantModelAdmin):
                 version=version,
                 initial={
                     "effective_from": max(
-                        ledger.local_today(request.tenant) + timedelta(days=1),
+                        request.tenant.local_today() + timedelta(days=1),
                         version.effective_from + timedelta(days=1),
                     ),
                     "token": uuid.uuid4(),
@@ -584,7 +581,7 @@ class PlanVersionAdmin(TenantModelAdmin):
         if not request.membership.has_perm("incentives.preview_planversion"):
             raise PermissionDenied
         tenant = request.tenant
-        today = ledger.local_today(tenant)
+        today = tenant.local_today()
         versions = (
             PlanVersion.objects.filter(tenant=tenant)
             .select_related("plan")
@@ -631,14 +628,14 @@ class PlanVersionAdmin(TenantModelAdmin):
     @staticmethod
     def _preview_csv(request, result) -> HttpResponse:
         version = result.version
-        response = HttpResponse(
-            preview_module.result_csv(result), content_type="text/csv; charset=utf-8"
-        )
         name = (
             f"{request.tenant.slug}-preview-{version.plan.name}-v{version.number}-"
             f"{result.start:%Y%m%d}-{result.end:%Y%m%d}.csv"
         )
         safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+        response = HttpResponse(
+            preview_module.result_csv(result), content_type="text/csv; charset=utf-8"
+        )
         response["Content-Disposition"] = f'attachment; filename="{safe}"'
         return response
 
@@ -857,7 +854,7 @@ class StatementPeriodFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         period = IncentiveSettings.for_tenant(request.tenant).statement_period
-        start = periods.period_start(ledger.local_today(request.tenant), period)
+        start = periods.period_start(request.tenant.local_today(), period)
         starts = []
         for _ in range(self.SHOWN):
             starts.append(start)
@@ -1114,19 +1111,19 @@ class LedgerEntryAdmin(TenantModelAdmin):
             "partner", "registration", "plan_version__plan", "created_by"
         )
         tenant = request.tenant
-        stamp = timezone.localtime(timezone.now(), tenant.tzinfo).strftime("%Y%m%d-%H%M")
-        response = StreamingHttpResponse(
-            _ledger_csv_lines(tenant, entries), content_type="text/csv; charset=utf-8"
+        return csv_response(
+            export_filename(tenant, "ledger"),
+            _ledger_csv_rows(tenant, entries),
+            LEDGER_CSV_COLUMNS,
+            stream=True,
         )
-        response["Content-Disposition"] = f'attachment; filename="{tenant.slug}-ledger-{stamp}.csv"'
-        return response
 
     def add_view(self, request, form_url="", extra_context=None):
         """A manual adjustment (finance): a new entry with a reason."""
         if not self.has_add_permission(request):
             raise PermissionDenied
         tenant = request.tenant
-        today = ledger.local_today(tenant)
+        today = tenant.local_today()
         initial = {}
         if request.GET.get("partner"):
             with contextlib.suppress(ValueError):
@@ -1176,46 +1173,37 @@ class LedgerEntryAdmin(TenantModelAdmin):
         return TemplateResponse(request, "admin/incentives/ledgerentry/adjustment.html", context)
 
 
-def _csv_row(cells) -> str:
-    out = io.StringIO()
-    csv.writer(out).writerow([spreadsheet_safe(str(cell)) for cell in cells])
-    return out.getvalue()
-
-
-def _ledger_csv_lines(tenant, entries):
-    """CSV lines of ``entries``; the response is read after the view has
+def _ledger_csv_rows(tenant, entries):
+    """CSV rows of ``entries``; the response is read after the view has
     returned (outside the request's scope), so the scope is entered here."""
     tz = tenant.tzinfo
     with tenant_scope(tenant):
-        yield _csv_row(LEDGER_CSV_COLUMNS)
         for e in entries.iterator(chunk_size=2000):
             version = e.plan_version
-            yield _csv_row(
-                [
-                    e.pk,
-                    timezone.localtime(e.created_at, tz).strftime("%Y-%m-%d %H:%M:%S"),
-                    e.partner.name,
-                    e.kind,
-                    e.source,
-                    e.amount,
-                    e.currency,
-                    e.fx_rate,
-                    e.amount_base,
-                    e.base_currency,
-                    e.registration.code if e.registration_id else "",
-                    version.plan.name if version else "",
-                    version.number if version else "",
-                    e.effective_date,
-                    e.period_start,
-                    e.statement_start,
-                    e.available_on,
-                    e.reverses_id or "",
-                    e.description,
-                    e.created_via,
-                    e.created_by.email if e.created_by_id else "",
-                    e.idempotency_key,
-                ]
-            )
+            yield [
+                e.pk,
+                timezone.localtime(e.created_at, tz).strftime("%Y-%m-%d %H:%M:%S"),
+                e.partner.name,
+                e.kind,
+                e.source,
+                e.amount,
+                e.currency,
+                e.fx_rate,
+                e.amount_base,
+                e.base_currency,
+                e.registration.code if e.registration_id else "",
+                version.plan.name if version else "",
+                version.number if version else "",
+                e.effective_date,
+                e.period_start,
+                e.statement_start,
+                e.available_on,
+                e.reverses_id or "",
+                e.description,
+                e.created_via,
+                e.created_by.email if e.created_by_id else "",
+                e.idempotency_key,
+            ]
 
 
 # --- Deals whose accrual is stuck ----------------------------------------------------

@@ -84,6 +84,7 @@ from django.utils import timezone
 
 from dealreg.models import DealRegistration
 from partners.models import Partner
+from prm.tenancy.locks import advisory_xact_lock
 from prm.tenancy.models import Tenant
 from prm.tenancy.scoping import tenant_scope
 
@@ -574,11 +575,7 @@ def accrue_won_deals(
     now = now or timezone.now()
     inline = connection.in_atomic_block
     with tenant_scope(tenant), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                [f"incentives:bulk:{tenant.pk}"],
-            )
+        advisory_xact_lock(f"incentives:bulk:{tenant.pk}")
         args = (tenant, registration_ids, batch_size, now, via, workers, inline)
         try:
             # A savepoint: an inline run that meets a conflict leaves nothing.
@@ -609,7 +606,7 @@ class _Run:
         self.batch_size = batch_size
         self.versions = _load_versions(tenant)
         settings = IncentiveSettings.for_tenant(tenant)
-        today = ledger.local_today(tenant, now)
+        today = tenant.local_today(now)
         self.holding = timedelta(days=settings.holding_days)
         self.base = tenant.base_currency
         self.tenant_id = str(tenant.pk)

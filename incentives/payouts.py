@@ -31,8 +31,7 @@ at a time, so two runs never compete for the same entries.
 
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
@@ -40,12 +39,13 @@ from django.db.models import Count, F, Max, Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from prm.tenancy.locks import advisory_xact_lock
 from prm.tenancy.models import Membership, Tenant, uuid7
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit, notify
 
 from . import ledger, periods
-from .ledger import IncentiveError, NewEntry, local_today
+from .ledger import IncentiveError, NewEntry
 from .models import IncentiveSettings, LedgerEntry, PayoutLine, PayoutRun, Settlement
 from .money import ZERO, format_money, round_money
 
@@ -85,11 +85,7 @@ def _require_status(run: PayoutRun, allowed, doing: str) -> None:
 def _lock_tenant_runs(tenant: Tenant) -> None:
     """Serialize starting (and restarting) runs of one tenant, so two
     finance people pressing "start" at once cannot open two runs."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            [f"incentives:payoutruns:{tenant.pk}"],
-        )
+    advisory_xact_lock(f"incentives:payoutruns:{tenant.pk}")
 
 
 def open_run(exclude=None) -> PayoutRun | None:
@@ -143,21 +139,58 @@ def _next_reference(tenant: Tenant, today: date) -> str:
     return f"{prefix}{number:04d}"
 
 
-@contextmanager
-def _exclusive(run: PayoutRun) -> Iterator[bool]:
-    """A session-level advisory lock on the run for a long task: yields
-    whether it was obtained (another worker computing the same run holds it).
-    A worker that dies drops its connection, and the lock with it."""
-    key = f"incentives:payoutrun:{run.pk}"
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key])
-        obtained = cursor.fetchone()[0]
-    try:
-        yield obtained
-    finally:
-        if obtained:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+# Computing a run takes many transactions (one per chunk of lines), and
+# only transaction-level locks are used (see prm.tenancy.locks: behind a
+# pooler in transaction mode a session-level lock would stay on whichever
+# server connection it was taken on). So the worker computing a run is
+# known by a fencing token instead: the run's ``heartbeat_at``. Claiming the
+# run (under its row lock) stamps a heartbeat later than any before it;
+# each chunk commits only if, under the row lock again, the heartbeat is
+# still the one this worker last wrote, and moves it on. A second worker
+# (a retry, or ``resume_stalled_runs`` after a worker stopped beating)
+# claims the run and starts the lines afresh; the first finds its stamp
+# replaced at its next chunk and stops, its chunks before that deleted by
+# the new claim. A worker that dies holds nothing: its transaction rolls
+# back and the next claim takes over.
+
+
+def _next_stamp(previous: datetime | None) -> datetime:
+    """The current time, but always after ``previous`` (the token must change)."""
+    stamp = timezone.now()
+    if previous is not None and stamp <= previous:
+        stamp = previous + timedelta(microseconds=1)
+    return stamp
+
+
+def _claim_computation(run_id) -> tuple[PayoutRun, datetime] | None:
+    """Make this worker the one computing the run, its lines emptied; None
+    unless the run is computing. In its own transaction."""
+    with transaction.atomic():
+        run = _lock_run(run_id)
+        if run.status != Status.COMPUTING:
+            return None
+        PayoutLine.objects.filter(run=run).delete()
+        run.partners_total = run.partners_done = 0
+        run.total_payable = ZERO
+        run.heartbeat_at = _next_stamp(run.heartbeat_at)
+        run.save(update_fields=["partners_total", "partners_done", "total_payable", "heartbeat_at"])
+    return run, run.heartbeat_at
+
+
+def _still_computing(run_id, stamp: datetime) -> PayoutRun | None:
+    """Inside a transaction: the run, row locked, if this worker (``stamp``)
+    still computes it; None if it was cancelled or another worker claimed it."""
+    run = _lock_run(run_id)
+    if run.status != Status.COMPUTING or run.heartbeat_at != stamp:
+        return None
+    return run
+
+
+def _beat_computation(run: PayoutRun, stamp: datetime, **fields) -> datetime:
+    """Move this worker's heartbeat (its token) on, with ``fields``."""
+    stamp = _next_stamp(stamp)
+    PayoutRun.objects.filter(pk=run.pk).update(heartbeat_at=stamp, **fields)
+    return stamp
 
 
 def _enqueue(task_name: str, run: PayoutRun) -> None:
@@ -180,7 +213,7 @@ def start_run(
     now = now or timezone.now()
     if not isinstance(cutoff, date) or isinstance(cutoff, datetime):
         raise PayoutError("Enter the cutoff date.", "cutoff")
-    today = local_today(tenant, now)
+    today = tenant.local_today(now)
     if cutoff > today:
         raise PayoutError(
             f"The cutoff cannot be in the future (today is {today:%Y-%m-%d} in "
@@ -222,62 +255,59 @@ def compute_run(run: PayoutRun, *, now: datetime | None = None) -> PayoutRun:
     """The compute task's body: (re)build the run's lines from the ledger in
     one aggregate query, write them in chunks (progress and heartbeat after
     each), then put the run in review. Does nothing unless the run is
-    computing, or while another worker computes it."""
-    with _exclusive(run) as obtained:
-        if not obtained:
+    computing; a worker that finds another took the run over stops (see
+    ``_claim_computation``)."""
+    claimed = _claim_computation(run.pk)
+    if claimed is None:
+        return PayoutRun.objects.get(pk=run.pk)
+    run, stamp = claimed
+    # One GROUP BY over the entries left-joined to their settlements.
+    rows = list(
+        unsettled_entries(run.cutoff)
+        .order_by()
+        .values("partner_id")
+        .annotate(payable=Sum("amount_base"), entries=Count("id"))
+        .exclude(payable=0)
+        .values_list("partner_id", "payable", "entries")
+    )
+    with transaction.atomic():
+        if _still_computing(run.pk, stamp) is None:
             return PayoutRun.objects.get(pk=run.pk)
+        stamp = _beat_computation(run, stamp, partners_total=len(rows))
+    for start in range(0, len(rows), COMPUTE_CHUNK):
+        chunk = rows[start : start + COMPUTE_CHUNK]
         with transaction.atomic():
-            run = _lock_run(run.pk)
-            if run.status != Status.COMPUTING:
-                return run
-            PayoutLine.objects.filter(run=run).delete()
-            run.partners_total = run.partners_done = 0
-            run.total_payable = ZERO
-            run.heartbeat_at = timezone.now()
-            run.save(
-                update_fields=["partners_total", "partners_done", "total_payable", "heartbeat_at"]
-            )
-        # One GROUP BY over the entries left-joined to their settlements.
-        rows = list(
-            unsettled_entries(run.cutoff)
-            .order_by()
-            .values("partner_id")
-            .annotate(payable=Sum("amount_base"), entries=Count("id"))
-            .exclude(payable=0)
-            .values_list("partner_id", "payable", "entries")
-        )
-        _beat(run, partners_total=len(rows))
-        for start in range(0, len(rows), COMPUTE_CHUNK):
-            chunk = rows[start : start + COMPUTE_CHUNK]
-            with transaction.atomic():
-                PayoutLine.objects.bulk_create(
-                    PayoutLine(
-                        tenant_id=run.tenant_id,
-                        run=run,
-                        partner_id=partner_id,
-                        status=line_status(payable, run.minimum_payout),
-                        payable=payable,
-                        entry_count=count,
-                    )
-                    for partner_id, payable, count in chunk
+            if _still_computing(run.pk, stamp) is None:
+                return PayoutRun.objects.get(pk=run.pk)
+            PayoutLine.objects.bulk_create(
+                PayoutLine(
+                    tenant_id=run.tenant_id,
+                    run=run,
+                    partner_id=partner_id,
+                    status=line_status(payable, run.minimum_payout),
+                    payable=payable,
+                    entry_count=count,
                 )
-                _beat(run, partners_done=F("partners_done") + len(chunk))
-        with transaction.atomic():
-            run = _lock_run(run.pk)
-            if run.status != Status.COMPUTING:  # cancelled meanwhile
-                return run
-            run.status = Status.REVIEW
-            run.total_payable = _ready_total(run)
-            run.heartbeat_at = timezone.now()
-            run.save(update_fields=["status", "total_payable", "heartbeat_at"])
-            audit(
-                run.tenant,
-                by=None,
-                action="incentives.payout_run_computed",
-                obj=run,
-                data={"partners": len(rows), "total_payable": str(run.total_payable)},
-                now=now,
+                for partner_id, payable, count in chunk
             )
+            stamp = _beat_computation(run, stamp, partners_done=F("partners_done") + len(chunk))
+    with transaction.atomic():
+        locked = _still_computing(run.pk, stamp)
+        if locked is None:  # cancelled, or taken over, meanwhile
+            return PayoutRun.objects.get(pk=run.pk)
+        run = locked
+        run.status = Status.REVIEW
+        run.total_payable = _ready_total(run)
+        run.heartbeat_at = timezone.now()
+        run.save(update_fields=["status", "total_payable", "heartbeat_at"])
+        audit(
+            run.tenant,
+            by=None,
+            action="incentives.payout_run_computed",
+            obj=run,
+            data={"partners": len(rows), "total_payable": str(run.total_payable)},
+            now=now,
+        )
     return run
 
 
@@ -508,7 +538,7 @@ def _write_line(run: PayoutRun, line_id, partner_id, now: datetime | None) -> bo
             if not written:
                 line.status = status  # a clawback arrived since review
             else:
-                today = local_today(tenant, now)
+                today = tenant.local_today(now)
                 entry = ledger.write(
                     tenant,
                     NewEntry(
@@ -620,14 +650,14 @@ def mark_paid(
     if len(reference) > 100:
         raise PayoutError("The payment reference is at most 100 characters.", "reference")
     tenant = run.tenant
-    today = local_today(tenant, now)
+    today = tenant.local_today(now)
     paid_on = paid_on or today
     if paid_on > today:
         raise PayoutError("The paid date cannot be in the future.", "paid_on")
     with transaction.atomic():
         run = _lock_run(run.pk)
         _require_status(run, {Status.APPROVED}, "be marked paid (only an approved run can)")
-        approved_on = local_today(tenant, run.approved_at)
+        approved_on = tenant.local_today(run.approved_at)
         if paid_on < approved_on:
             raise PayoutError(
                 f"The paid date cannot be before the approval ({approved_on:%Y-%m-%d}).", "paid_on"

@@ -5,6 +5,7 @@ runs."""
 import logging
 
 from django.db.models import Exists, OuterRef
+from django.urls import reverse
 from django_scopes import scopes_disabled
 
 from dealreg.models import DealRegistration
@@ -39,7 +40,7 @@ def sync_deal(*, tenant, registration_id: str) -> int:
             kind="incentives.no_rate",
             title=f"{registration.code}: accrual waiting for an exchange rate",
             body=str(problem),
-            url="/admin/incentives/exchangerate/",
+            url=reverse("tenant_admin:incentives_exchangerate_changelist"),
         )
         return 0
 

@@ -11,8 +11,8 @@ from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 
+from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import (
     TenantHistoryAdmin,
     TenantModelAdmin,
@@ -202,13 +202,11 @@ class PartnerAdmin(TenantHistoryAdmin):
             raise PermissionDenied
 
     def _csv_response(self, request, queryset) -> HttpResponse:
-        stamp = timezone.localtime(timezone.now(), request.tenant.tzinfo).strftime("%Y%m%d-%H%M")
-        response = HttpResponse(
-            services.export_partners_csv(queryset), content_type="text/csv; charset=utf-8"
+        return csv_response(
+            export_filename(request.tenant, "partners"),
+            services.export_rows(queryset),
+            services.CSV_COLUMNS,
         )
-        filename = f"{request.tenant.slug}-partners-{stamp}.csv"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
 
     def export_view(self, request):
         """The changelist as it is filtered and searched, as CSV."""

@@ -25,6 +25,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from .errors import add_service_error
 from .models import Membership, TenantOwned, User
 from .services import audit
 
@@ -408,8 +409,7 @@ class ActionFormsMixin:
     def action_refused(self, request, action: str, obj, form, error) -> HttpResponse | None:
         """A service refused the action: shown on the form (a response
         returned here is sent instead of the page)."""
-        field = getattr(error, "field", None)
-        form.add_error(field if field in form.fields else None, str(error))
+        add_service_error(form, error)
         return None
 
     def action_done_url(self, request) -> str:

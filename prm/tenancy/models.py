@@ -4,7 +4,7 @@ import secrets
 import time
 import uuid
 import zoneinfo
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -105,6 +105,15 @@ class Tenant(models.Model):
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    def local_now(self, now: datetime | None = None) -> datetime:
+        """``now`` (default: the current time) in the tenant's time zone."""
+        return timezone.localtime(now or timezone.now(), self.tzinfo)
+
+    def local_today(self, now: datetime | None = None) -> date:
+        """The tenant's calendar date at ``now`` (default: the current time):
+        the day business-day arithmetic, cutoffs and "today" refer to."""
+        return self.local_now(now).date()
 
 
 host_validator = RegexValidator(

@@ -12,12 +12,13 @@ from django.contrib.auth.password_validation import validate_password
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from .errors import ServiceError
 from .models import AuditEntry, Invitation, Membership, Notification, Tenant, User
 from .roles import INVITABLE_ROLES, PARTNER_ROLES, STAFF_ROLES, Role
 
 
-class TenancyError(Exception):
-    """A refused operation; ``str(error)`` is the message for the person."""
+class TenancyError(ServiceError):
+    """A refused tenancy operation (see ``prm.tenancy.errors``)."""
 
 
 def audit(

@@ -587,6 +587,23 @@ def test_compute_run_again_rebuilds_the_same_lines(acme):
         assert PayoutLine.objects.filter(run=run).count() == 1
 
 
+def test_a_computation_taken_over_by_another_worker_stops_and_leaves_its_lines(acme):
+    """Only transaction-level locks: the worker computing a run is known by
+    the heartbeat it last wrote. A second worker's claim replaces it; the
+    first finds that at its next chunk and writes nothing more."""
+    with acme.scope():
+        book(acme, acme.partner, "100", available_on=TODAY)
+        book(acme, acme.other_partner, "50", available_on=TODAY)
+        run = payouts.start_run(acme.tenant, by=acme[Role.FINANCE], cutoff=TODAY)
+        _first, first_stamp = payouts._claim_computation(run.pk)  # then it stalls
+        second = payouts.compute_run(run)  # resume_stalled_runs' worker
+        assert second.status == Status.REVIEW
+        assert payouts._still_computing(run.pk, first_stamp) is None
+        PayoutRun.objects.filter(pk=run.pk).update(status=Status.COMPUTING)
+        assert payouts._still_computing(run.pk, first_stamp) is None  # still not its own
+        assert PayoutLine.objects.filter(run=run).count() == 2
+
+
 # --- Paid ---------------------------------------------------------------------------------------
 
 
