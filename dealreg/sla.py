@@ -40,7 +40,17 @@ from prm.tenancy.models import AuditEntry, Membership, Notification, Tenant, Use
 from prm.tenancy.roles import Role
 from prm.tenancy.services import staff_with_role
 
-from .models import Conflict, DealRegistration, DealRegSettings, RegistrationEvent, SlaMark
+from . import decisions
+from .conflicts import find_conflicts
+from .models import (
+    Conflict,
+    DealRegistration,
+    DealRegSettings,
+    ExtensionRequest,
+    RegistrationEvent,
+    SlaMark,
+)
+from .workflow import DealRegError, admin_change_url, detail_url, serialize_decisions
 
 logger = logging.getLogger(__name__)
 
@@ -239,7 +249,6 @@ def sweep(tenant: Tenant, now: datetime | None = None, *, batch_size: int = BATC
     ``sla_next_check_at`` has come, a batch at a time, each batch locked
     (rows another sweep or a decision holds are skipped, not waited for) and
     committed on its own."""
-    from .services import _serialize_decisions
 
     now = now or timezone.now()
     settings_row = DealRegSettings.for_tenant(tenant)
@@ -252,7 +261,7 @@ def sweep(tenant: Tenant, now: datetime | None = None, *, batch_size: int = BATC
                 # approve() takes the tenant's decision lock before it locks
                 # the registration; so must a batch that may approve, or it
                 # could deadlock with a person approving one of its rows.
-                _serialize_decisions(tenant)
+                serialize_decisions(tenant)
             batch = list(
                 DealRegistration.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("partner", "approver")
@@ -354,7 +363,6 @@ def _check(
 
 
 def _remind(registration, percent: int, left: timedelta, context: _Context, plan: _Writes):
-    from .services import admin_change_url
 
     hours = left.total_seconds() / 3600
     recipients = [registration.approver] if registration.approver else context.ops
@@ -380,7 +388,6 @@ def _remind(registration, percent: int, left: timedelta, context: _Context, plan
 def _on_breach(registration, context: _Context, plan: _Writes, result: SweepResult) -> bool:
     """The SLA has passed: approve automatically if the policy allows it,
     else escalate. True if the registration was approved."""
-    from .services import admin_change_url
 
     why_not = None
     if context.settings.auto_approve_on_breach:
@@ -425,22 +432,20 @@ def _on_breach(registration, context: _Context, plan: _Writes, result: SweepResu
 
 def _auto_approve(registration: DealRegistration, context: _Context) -> str | None:
     """Approve through the workflow, as nobody; the reason it did not, or None."""
-    from . import services
-    from .conflicts import find_conflicts
 
     try:
         with transaction.atomic():
             find_conflicts(registration, now=context.now)
             if has_open_conflicts(registration):
                 return "possible conflicts need a person's decision."
-            services.approve(
+            decisions.approve(
                 registration,
                 by=None,
                 automatic=True,
                 reason=AUTO_APPROVAL_REASON,
                 now=context.now,
             )
-    except services.DealRegError as exc:
+    except DealRegError as exc:
         return str(exc)
     return None
 
@@ -516,8 +521,6 @@ def _in_batches(queryset, batch_size: int, handle) -> bool:
 
 
 def _expire(batch: list[DealRegistration], tenant: Tenant, now: datetime, result) -> None:
-    from .models import ExtensionRequest
-    from .services import detail_url
 
     ids = [r.pk for r in batch]
     DealRegistration.objects.filter(pk__in=ids).update(status=Status.EXPIRED, updated_at=now)
@@ -550,7 +553,6 @@ def _expire(batch: list[DealRegistration], tenant: Tenant, now: datetime, result
 
 
 def _warn(batch: list[DealRegistration], tenant: Tenant, now: datetime, result) -> None:
-    from .services import detail_url
 
     people = _partner_people(batch)
     writes = _Writes()

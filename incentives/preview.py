@@ -36,7 +36,6 @@ from django.db.models import Sum
 
 from dealreg.models import DealRegistration
 from partners.models import Partner
-from prm.csvio import csv_text
 from prm.tenancy.models import Tenant
 
 from . import ledger, periods
@@ -381,10 +380,9 @@ CSV_COLUMNS = [
 ]
 
 
-def result_csv(result: PreviewResult) -> str:
-    """The preview table as CSV (a totals line last), every cell safe to
-    open in a spreadsheet."""
-    rows = (
+def result_rows(result: PreviewResult):
+    """The preview table's rows for its CSV (a totals line last)."""
+    return (
         (
             row.partner_name,
             row.deals,
@@ -397,4 +395,3 @@ def result_csv(result: PreviewResult) -> str:
         )
         for row in [*result.rows, result.totals]
     )
-    return csv_text(rows, CSV_COLUMNS)

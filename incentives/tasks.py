@@ -15,6 +15,7 @@ from prm.tenancy.roles import Role
 from prm.tenancy.services import notify, staff_with_role
 
 from . import ledger
+from .models import DealAccrualState
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,6 @@ def sweep_deals(*, tenant, limit: int = 2000) -> int:
 @app.task
 def dispatch_sweeps() -> int:
     """Beat: a sweep per tenant with registrations to sync."""
-    from .models import DealAccrualState
-
     with scopes_disabled():
         state = DealAccrualState.objects.filter(registration=OuterRef("pk"))
         tenants = list(

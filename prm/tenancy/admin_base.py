@@ -299,15 +299,15 @@ class TenantModelAdmin(TenantAdminMixin, admin.ModelAdmin):
         messages.error(request, str(error))
 
 
+def form_changes(form) -> dict[str, str]:
+    """The fields ``form`` changed, with their new values as text (for an
+    audit entry)."""
+    return {name: str(form.cleaned_data.get(name)) for name in form.changed_data}
+
+
 def audit_form_changes(request, obj: models.Model, form, action: str) -> None:
     """An audit entry ``action`` for ``obj`` with the fields ``form`` changed."""
-    audit(
-        request.tenant,
-        by=request.user,
-        action=action,
-        obj=obj,
-        data={name: str(form.cleaned_data.get(name)) for name in form.changed_data},
-    )
+    audit(request.tenant, by=request.user, action=action, obj=obj, data=form_changes(form))
 
 
 class SettingsRowAdmin(TenantModelAdmin):

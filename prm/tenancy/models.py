@@ -391,11 +391,23 @@ class AuditEntry(TenantOwned):
     object_id = models.CharField(max_length=64)
     object_repr = models.CharField(max_length=200)
     data = models.JSONField(default=dict, blank=True)
+    # An operation that must happen once per form (a double submit sends the
+    # same form twice) writes its audit entry with a key naming the form; the
+    # unique constraint refuses the second, whose transaction rolls back
+    # (see ``prm.tenancy.services.once``).
+    once_key = models.CharField(max_length=100, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "audit entries"
         indexes = [models.Index(fields=["tenant", "object_type", "object_id"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "once_key"],
+                condition=~models.Q(once_key=""),
+                name="auditentry_once_key_unique",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_repr}"

@@ -16,6 +16,7 @@ from incentives import ledger, payouts
 from incentives.ledger import NewEntry
 from incentives.models import IncentiveSettings, LedgerEntry, PayoutLine, PayoutRun, Settlement
 from incentives.payout_tasks import resume_stalled_runs
+from incentives.payouts import computing
 from prm.tenancy.models import AuditEntry, Notification
 from prm.tenancy.roles import Role
 from tests import factories
@@ -595,12 +596,12 @@ def test_a_computation_taken_over_by_another_worker_stops_and_leaves_its_lines(a
         book(acme, acme.partner, "100", available_on=TODAY)
         book(acme, acme.other_partner, "50", available_on=TODAY)
         run = payouts.start_run(acme.tenant, by=acme[Role.FINANCE], cutoff=TODAY)
-        _first, first_stamp = payouts._claim_computation(run.pk)  # then it stalls
+        _first, first_stamp = computing.claim_computation(run.pk)  # then it stalls
         second = payouts.compute_run(run)  # resume_stalled_runs' worker
         assert second.status == Status.REVIEW
-        assert payouts._still_computing(run.pk, first_stamp) is None
+        assert computing.still_computing(run.pk, first_stamp) is None
         PayoutRun.objects.filter(pk=run.pk).update(status=Status.COMPUTING)
-        assert payouts._still_computing(run.pk, first_stamp) is None  # still not its own
+        assert computing.still_computing(run.pk, first_stamp) is None  # still not its own
         assert PayoutLine.objects.filter(run=run).count() == 2
 
 
