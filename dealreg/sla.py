@@ -39,6 +39,7 @@ from prm.tenancy.businesstime import BusinessCalendar
 from prm.tenancy.models import AuditEntry, Membership, Notification, Tenant, User
 from prm.tenancy.roles import Role
 from prm.tenancy.services import staff_with_role
+from prm.tenancy.tasks import send_notification_email
 
 from . import decisions
 from .conflicts import find_conflicts
@@ -186,8 +187,6 @@ class _Writes:
 def _notify_many(tenant: Tenant, items: list[tuple]) -> None:
     """``prm.tenancy.services.notify`` for many messages in one insert: in the
     portal at once, by mail after commit."""
-    from prm.tenancy.tasks import send_notification_email
-
     notes = []
     for users, kind, title, body, url in items:
         unique = {u.pk: u for u in users if u is not None}

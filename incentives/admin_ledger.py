@@ -4,7 +4,7 @@ accrual is stuck."""
 
 import contextlib
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -128,8 +128,6 @@ class StatementPeriodFilter(admin.SimpleListFilter):
     SHOWN = 12
 
     def _selected(self):
-        from datetime import date
-
         try:
             return date.fromisoformat(self.value()) if self.value() else None
         except ValueError:
