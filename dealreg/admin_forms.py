@@ -13,11 +13,10 @@ from django import forms
 
 from partners.models import Partner
 from prm.tenancy.admin_base import tenant_member_users
+from prm.tenancy.errors import add_service_error
 
 from . import direct_import
 from .routing import APPROVER_ROLES
-
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
 
 def _text(label: str, *, required: bool = True, help_text: str = "", rows: int = 2):
@@ -192,23 +191,4 @@ class DirectOpportunityForm(forms.ModelForm):
         try:
             direct_import.normalize_opportunity(self.instance)
         except direct_import.DirectImportError as exc:
-            self.add_error(exc.field if exc.field in self.fields else None, str(exc))
-
-
-class DirectImportForm(forms.Form):
-    file = forms.FileField(
-        label="CSV file",
-        help_text=f"Columns: {', '.join(direct_import.CSV_COLUMNS)}. Required: "
-        f"{', '.join(sorted(direct_import.REQUIRED_COLUMNS))}.",
-    )
-
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError("The file is larger than 5 MB; split it.")
-        try:
-            return upload.read().decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise forms.ValidationError(
-                "The file is not UTF-8 text; save it as “CSV UTF-8” and try again."
-            ) from exc
+            add_service_error(self, exc)

@@ -36,6 +36,7 @@ from psycopg import sql as psycopg_sql
 from prm.tenancy.models import Tenant
 
 from .models import ActiveClaim, Conflict, DealRegistration, DealRegSettings, DirectOpportunity
+from .workflow import DECISIONS_LOCK_SQL, decisions_lock_key
 
 ConflictState = DealRegistration.ConflictState
 
@@ -293,7 +294,6 @@ def _lock_and_match(registration: DealRegistration) -> tuple[Decimal, list[dict]
     trip; then match, in a second (a prepared statement runs alone). The
     match reads what was committed while the lock was awaited. Returns the
     threshold and the match's rows."""
-    from .services import DECISIONS_LOCK_SQL, decisions_lock_key
 
     field = DealRegSettings._meta.get_field("name_similarity_threshold")
     with connection.cursor() as cursor:

@@ -22,6 +22,8 @@ from django.utils import timezone
 
 from partners.normalize import normalize_domain, normalize_name
 from prm import csvio
+from prm.celery import enqueue_on_commit
+from prm.tenancy.errors import ServiceError
 from prm.tenancy.models import Tenant, User
 from prm.tenancy.services import audit
 
@@ -61,12 +63,8 @@ DATA_FIELDS = (
 )
 
 
-class DirectImportError(Exception):
-    """A refused direct opportunity; ``str(error)`` is the message."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
+class DirectImportError(ServiceError):
+    """A refused direct opportunity (see ``prm.tenancy.errors``)."""
 
 
 def normalize_opportunity(opportunity: DirectOpportunity) -> None:
@@ -296,8 +294,6 @@ def import_direct_opportunities(
     """Check and import a direct opportunity CSV, all or nothing: if any row
     has a problem nothing is written and the result says which rows and why.
     Existing external ids are updated (see the module docstring)."""
-    from .tasks import check_conflicts
-
     now = now or timezone.now()
     with transaction.atomic():
         result = parse_direct_csv(tenant, text)
@@ -357,9 +353,8 @@ def import_direct_opportunities(
             ).values_list("pk", flat=True)
         ]
 
-        def recheck() -> None:
-            for pk in pending:
-                check_conflicts.delay(tenant_id=str(tenant.pk), registration_id=pk)
-
-        transaction.on_commit(recheck)
+        for pk in pending:
+            enqueue_on_commit(
+                "dealreg.tasks.check_conflicts", tenant_id=str(tenant.pk), registration_id=pk
+            )
     return result

@@ -2,7 +2,7 @@
 
 The forms only shape input; the rules of the workflow (what may be
 submitted, when, by whom) live in ``services``, whose ``DealRegError.field``
-names the form field a refusal belongs to (see ``add_service_error``).
+names the form field a refusal belongs to (see ``prm.tenancy.errors``).
 """
 
 import uuid
@@ -17,17 +17,11 @@ from partners.models import Region
 from prm.tenancy.models import Tenant, currency_validator
 
 from .models import CustomField, DealRegistration, ProductLine
-from .services import DealRegError, RegistrationInput
+from .services import RegistrationInput
 
 Status = DealRegistration.Status
 
 CUSTOM_PREFIX = "cf_"
-
-
-def add_service_error(form: forms.Form, error: DealRegError) -> None:
-    """Show a refused operation on the field it names, else above the form."""
-    field = error.field if error.field in form.fields else None
-    form.add_error(field, str(error))
 
 
 class DateInput(forms.DateInput):

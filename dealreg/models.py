@@ -1,8 +1,7 @@
 """Deal registration: partners register the deals they work so the vendor
 protects them from channel conflict, and decides within an SLA."""
 
-import secrets
-from datetime import date, time
+from datetime import time
 from decimal import Decimal
 
 from django.contrib.postgres.fields import ArrayField
@@ -16,14 +15,13 @@ from django_scopes import ScopedManager
 
 from partners.models import Partner, Region, Tier
 from prm.tenancy.businesstime import BusinessCalendar
+from prm.tenancy.codes import public_code
 from prm.tenancy.models import Tenant, TenantOwned, User, currency_validator
-
-# Codes look like DR-7KQ2M9XA: no 0/O/1/I, easy to read out on a call.
-CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
 def new_registration_code() -> str:
-    return "DR-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+    """``DR-7KQ2M9XA`` (see ``prm.tenancy.codes``)."""
+    return public_code("DR")
 
 
 class ProductLine(TenantOwned):
@@ -595,7 +593,3 @@ class SlaMark(TenantOwned):
                 fields=["registration", "kind", "cycle"], name="slamark_once_per_cycle"
             )
         ]
-
-
-def today_in(tenant: Tenant) -> date:
-    return timezone.localtime(timezone.now(), tenant.tzinfo).date()

@@ -2,6 +2,7 @@
 
 from django.db.models import Count
 
+from partners.services import region_for_country
 from prm.tenancy.models import Membership, User
 from prm.tenancy.roles import Role
 
@@ -25,8 +26,6 @@ def customer_region_id(registration: DealRegistration):
     form, and a region rule must still route a customer in that region)."""
     if registration.customer_region_id:
         return registration.customer_region_id
-    from partners.services import region_for_country
-
     region = region_for_country(registration.tenant, str(registration.customer_country))
     return region.pk if region else None
 

@@ -39,8 +39,19 @@ from prm.tenancy.businesstime import BusinessCalendar
 from prm.tenancy.models import AuditEntry, Membership, Notification, Tenant, User
 from prm.tenancy.roles import Role
 from prm.tenancy.services import staff_with_role
+from prm.tenancy.tasks import send_notification_email
 
-from .models import Conflict, DealRegistration, DealRegSettings, RegistrationEvent, SlaMark
+from . import decisions
+from .conflicts import find_conflicts
+from .models import (
+    Conflict,
+    DealRegistration,
+    DealRegSettings,
+    ExtensionRequest,
+    RegistrationEvent,
+    SlaMark,
+)
+from .workflow import DealRegError, admin_change_url, detail_url, serialize_decisions
 
 logger = logging.getLogger(__name__)
 
@@ -176,8 +187,6 @@ class _Writes:
 def _notify_many(tenant: Tenant, items: list[tuple]) -> None:
     """``prm.tenancy.services.notify`` for many messages in one insert: in the
     portal at once, by mail after commit."""
-    from prm.tenancy.tasks import send_notification_email
-
     notes = []
     for users, kind, title, body, url in items:
         unique = {u.pk: u for u in users if u is not None}
@@ -230,7 +239,7 @@ class _Context:
         return self._ops
 
     def local(self, moment: datetime) -> str:
-        return f"{timezone.localtime(moment, self.tenant.tzinfo):%a %d %b %H:%M}"
+        return f"{self.tenant.local_now(moment):%a %d %b %H:%M}"
 
 
 def sweep(tenant: Tenant, now: datetime | None = None, *, batch_size: int = BATCH_SIZE):
@@ -239,7 +248,6 @@ def sweep(tenant: Tenant, now: datetime | None = None, *, batch_size: int = BATC
     ``sla_next_check_at`` has come, a batch at a time, each batch locked
     (rows another sweep or a decision holds are skipped, not waited for) and
     committed on its own."""
-    from .services import _serialize_decisions
 
     now = now or timezone.now()
     settings_row = DealRegSettings.for_tenant(tenant)
@@ -252,7 +260,7 @@ def sweep(tenant: Tenant, now: datetime | None = None, *, batch_size: int = BATC
                 # approve() takes the tenant's decision lock before it locks
                 # the registration; so must a batch that may approve, or it
                 # could deadlock with a person approving one of its rows.
-                _serialize_decisions(tenant)
+                serialize_decisions(tenant)
             batch = list(
                 DealRegistration.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("partner", "approver")
@@ -354,7 +362,6 @@ def _check(
 
 
 def _remind(registration, percent: int, left: timedelta, context: _Context, plan: _Writes):
-    from .services import admin_change_url
 
     hours = left.total_seconds() / 3600
     recipients = [registration.approver] if registration.approver else context.ops
@@ -380,7 +387,6 @@ def _remind(registration, percent: int, left: timedelta, context: _Context, plan
 def _on_breach(registration, context: _Context, plan: _Writes, result: SweepResult) -> bool:
     """The SLA has passed: approve automatically if the policy allows it,
     else escalate. True if the registration was approved."""
-    from .services import admin_change_url
 
     why_not = None
     if context.settings.auto_approve_on_breach:
@@ -425,22 +431,20 @@ def _on_breach(registration, context: _Context, plan: _Writes, result: SweepResu
 
 def _auto_approve(registration: DealRegistration, context: _Context) -> str | None:
     """Approve through the workflow, as nobody; the reason it did not, or None."""
-    from . import services
-    from .conflicts import find_conflicts
 
     try:
         with transaction.atomic():
             find_conflicts(registration, now=context.now)
             if has_open_conflicts(registration):
                 return "possible conflicts need a person's decision."
-            services.approve(
+            decisions.approve(
                 registration,
                 by=None,
                 automatic=True,
                 reason=AUTO_APPROVAL_REASON,
                 now=context.now,
             )
-    except services.DealRegError as exc:
+    except DealRegError as exc:
         return str(exc)
     return None
 
@@ -473,7 +477,7 @@ def sweep_protection(tenant: Tenant, now: datetime | None = None, *, batch_size=
     batch is one indexed select (``status``, ``protected_until``), one
     update and one insert per table."""
     now = now or timezone.now()
-    today = timezone.localtime(now, tenant.tzinfo).date()
+    today = tenant.local_today(now)
     result = ProtectionResult()
     approved = DealRegistration.objects.filter(status=Status.APPROVED)
     ended = approved.filter(protected_until__lt=today)
@@ -516,8 +520,6 @@ def _in_batches(queryset, batch_size: int, handle) -> bool:
 
 
 def _expire(batch: list[DealRegistration], tenant: Tenant, now: datetime, result) -> None:
-    from .models import ExtensionRequest
-    from .services import detail_url
 
     ids = [r.pk for r in batch]
     DealRegistration.objects.filter(pk__in=ids).update(status=Status.EXPIRED, updated_at=now)
@@ -550,7 +552,6 @@ def _expire(batch: list[DealRegistration], tenant: Tenant, now: datetime, result
 
 
 def _warn(batch: list[DealRegistration], tenant: Tenant, now: datetime, result) -> None:
-    from .services import detail_url
 
     people = _partner_people(batch)
     writes = _Writes()

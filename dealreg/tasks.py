@@ -8,16 +8,16 @@ from prm.celery import TenantTask, app
 from prm.tenancy.models import Tenant
 from prm.tenancy.services import notify
 
+from . import sla
+from .conflicts import find_conflicts
 from .models import DealRegistration, RegistrationEvent
+from .workflow import admin_change_url
 
 
 @app.task(base=TenantTask, acks_late=True)
 def check_conflicts(*, tenant, registration_id: str) -> int:
     """Run the conflict check of a submitted registration and tell the
     approver what it found. Safe to run again: results are recomputed."""
-    from .conflicts import find_conflicts
-    from .services import admin_change_url
-
     registration = (
         DealRegistration.objects.select_related("partner", "approver", "tenant")
         .filter(pk=registration_id)
@@ -62,17 +62,13 @@ PROTECTION_SWEEP_EXPIRES = 60 * 60
 @app.task(base=TenantTask)
 def sweep_sla(*, tenant) -> dict:
     """Reminders, escalations and automatic approvals due in one tenant."""
-    from .sla import sweep
-
-    return asdict(sweep(tenant))
+    return asdict(sla.sweep(tenant))
 
 
 @app.task(base=TenantTask)
 def sweep_protection(*, tenant) -> dict:
     """Expiry warnings and expiries due in one tenant (by its local date)."""
-    from .sla import sweep_protection as run
-
-    return asdict(run(tenant))
+    return asdict(sla.sweep_protection(tenant))
 
 
 @app.task

@@ -6,22 +6,20 @@ organisation. A code that is unknown or another tenant's answers 404, staff
 registration answers 404 like a missing one.
 """
 
-import csv
 from datetime import date, timedelta
-from functools import wraps
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from partners.services import spreadsheet_safe
-from prm.tenancy.access import role_required, visible_or_404
+from prm.csvio import csv_response, export_filename
+from prm.tenancy.access import member_object, role_required
+from prm.tenancy.codes import normalize_code
+from prm.tenancy.errors import add_service_error
 from prm.tenancy.models import Membership
 
 from . import services
@@ -33,7 +31,6 @@ from .forms import (
     OutcomeForm,
     RegistrationForm,
     WithdrawForm,
-    add_service_error,
 )
 from .models import CustomField, DealRegistration, DealRegSettings, ExtensionRequest
 from .services import DealRegError
@@ -58,22 +55,13 @@ def status_counts(registrations) -> list[dict]:
     ]
 
 
-def registration_view(view):
-    """A view of one of the organisation's registrations, found by its code."""
-
-    @role_required()
-    @wraps(view)
-    def wrapper(request, code, *args, **kwargs):
-        registration = visible_or_404(
-            DealRegistration.objects.select_related("partner", "tenant"), code=code.upper()
-        )
-        if not request.membership.has_perm(PERM):
-            raise PermissionDenied
-        if registration.partner_id != request.membership.partner_id:
-            raise Http404("No such object.")
-        return view(request, registration, *args, **kwargs)
-
-    return wrapper
+# A view of one of the organisation's registrations, found by its code.
+registration_view = member_object(
+    lambda: DealRegistration.objects.select_related("partner", "tenant"),
+    perm=PERM,
+    lookup="code",
+    normalize=normalize_code,
+)
 
 
 def _detail_url(registration: DealRegistration, anchor: str = "") -> str:
@@ -159,41 +147,36 @@ def registration_export(request):
         .prefetch_related("product_lines")
         .order_by("-created_at", "-pk")
     )
-    stamp = timezone.localtime(timezone.now(), tenant.tzinfo).strftime("%Y%m%d-%H%M")
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="{tenant.slug}-deal-registrations-{stamp}.csv"'
-    )
-    writer = csv.writer(response)
-    writer.writerow(CSV_COLUMNS)
     tz = tenant.tzinfo
-    for reg in rows.iterator(chunk_size=500):
-        pending = reg.status in DealRegistration.PENDING
-        row = [
-            reg.code,
-            reg.get_status_display(),
-            "yes" if reg.conflict_state == DealRegistration.ConflictState.CONFLICT else "",
-            reg.customer_name,
-            reg.customer_domain,
-            reg.customer_country.code,
-            reg.customer_region.name if reg.customer_region else "",
-            reg.customer_contact_name,
-            reg.customer_contact_email,
-            reg.customer_contact_phone,
-            "; ".join(p.name for p in reg.product_lines.all()),
-            reg.estimated_value,
-            reg.currency,
-            reg.expected_close_date,
-            _csv_time(reg.submitted_at, tz),
-            reg.submitted_by.email,
-            _csv_time(reg.sla_due_at, tz) if pending and not reg.sla_paused else "",
-            reg.protected_until or "",
-            reg.won_amount if reg.won_amount is not None else "",
-            reg.won_close_date or "",
-            reg.lost_reason,
-        ]
-        writer.writerow([spreadsheet_safe(str(cell)) for cell in row])
-    return response
+
+    def csv_rows():
+        for reg in rows.iterator(chunk_size=500):
+            pending = reg.status in DealRegistration.PENDING
+            yield [
+                reg.code,
+                reg.get_status_display(),
+                "yes" if reg.conflict_state == DealRegistration.ConflictState.CONFLICT else "",
+                reg.customer_name,
+                reg.customer_domain,
+                reg.customer_country.code,
+                reg.customer_region.name if reg.customer_region else "",
+                reg.customer_contact_name,
+                reg.customer_contact_email,
+                reg.customer_contact_phone,
+                "; ".join(p.name for p in reg.product_lines.all()),
+                reg.estimated_value,
+                reg.currency,
+                reg.expected_close_date,
+                _csv_time(reg.submitted_at, tz),
+                reg.submitted_by.email,
+                _csv_time(reg.sla_due_at, tz) if pending and not reg.sla_paused else "",
+                reg.protected_until or "",
+                reg.won_amount if reg.won_amount is not None else "",
+                reg.won_close_date or "",
+                reg.lost_reason,
+            ]
+
+    return csv_response(export_filename(tenant, "deal-registrations"), csv_rows(), CSV_COLUMNS)
 
 
 # --- New registrations and drafts ---------------------------------------------------

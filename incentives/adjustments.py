@@ -13,7 +13,7 @@ from partners.models import Partner
 from prm.tenancy.models import Membership, Tenant
 from prm.tenancy.services import audit
 
-from .ledger import IncentiveError, NewEntry, local_today, lock_partner, rate_on, write
+from .ledger import IncentiveError, NewEntry, lock_partner, rate_on, write
 from .models import LedgerEntry
 from .money import minor_digits, round_money
 
@@ -46,7 +46,7 @@ def manual_adjustment(
     nothing. Raises ``IncentiveError`` (with the form field it concerns) or
     ``NoRate``; nothing is written then."""
     now = now or timezone.now()
-    today = local_today(tenant, now)
+    today = tenant.local_today(now)
     if not by.has_perm("incentives.add_ledgerentry"):
         raise IncentiveError("Only finance may record manual adjustments.")
     if partner.tenant_id != tenant.pk:

@@ -1,3 +1,9 @@
 """The incentives admin, one module per area."""
 
-from . import admin_disputes, admin_payouts, admin_plans  # noqa: F401
+from . import (  # noqa: F401
+    admin_disputes,
+    admin_ledger,
+    admin_payouts,
+    admin_plans,
+    admin_rates,
+)

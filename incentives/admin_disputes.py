@@ -13,7 +13,6 @@ period (the current one included) opens on a page that reuses the portal's
 statement partial, with its CSV and PDF, and the list exports as CSV.
 """
 
-import csv
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -21,7 +20,7 @@ from decimal import Decimal
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models.functions import Abs
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -30,7 +29,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from partners.models import Partner
-from prm.csvio import spreadsheet_safe
+from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
 
 from . import disputes, periods, statement_export, statements, views
@@ -397,30 +396,27 @@ class StatementAdmin(TenantModelAdmin):
                 rows = filter_class(request, params, Statement, self).queryset(request, rows)
         rows = rows.order_by("-period_start", "partner__name")
         tz = request.tenant.tzinfo
-        stamp = timezone.localtime(timezone.now(), tz).strftime("%Y%m%d-%H%M")
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = (
-            f'attachment; filename="{request.tenant.slug}-statements-{stamp}.csv"'
+
+        def csv_rows():
+            for s in rows.iterator(chunk_size=1000):
+                yield [
+                    s.partner.name,
+                    periods.label(s.period_start, s.period),
+                    s.period_start,
+                    s.period_end,
+                    s.currency,
+                    *(
+                        statement_export.plain(getattr(s, part), s.currency)
+                        for part in ("opening", "accruals", "adjustments", "clawbacks", "payouts")
+                    ),
+                    statement_export.plain(s.closing, s.currency),
+                    s.line_count,
+                    timezone.localtime(s.issued_at, tz).strftime("%Y-%m-%d %H:%M"),
+                ]
+
+        return csv_response(
+            export_filename(request.tenant, "statements"), csv_rows(), STATEMENT_CSV_COLUMNS
         )
-        writer = csv.writer(response)
-        writer.writerow(STATEMENT_CSV_COLUMNS)
-        for s in rows.iterator(chunk_size=1000):
-            cells = [
-                s.partner.name,
-                periods.label(s.period_start, s.period),
-                s.period_start,
-                s.period_end,
-                s.currency,
-                *(
-                    statement_export.plain(getattr(s, part), s.currency)
-                    for part in ("opening", "accruals", "adjustments", "clawbacks", "payouts")
-                ),
-                statement_export.plain(s.closing, s.currency),
-                s.line_count,
-                timezone.localtime(s.issued_at, tz).strftime("%Y-%m-%d %H:%M"),
-            ]
-            writer.writerow([spreadsheet_safe(str(c)) for c in cells])
-        return response
 
     def partner_statement_view(self, request):
         """Any partner's statement for any period, as the partner sees it

@@ -19,7 +19,6 @@ from .models import ExchangeRate, Plan, PlanVersion
 from .money import format_money
 
 RateType = PlanVersion.RateType
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
 
 class PlanVersionForm(forms.ModelForm):
@@ -200,25 +199,6 @@ class ExchangeRateForm(forms.ModelForm):
                 f"{base} is the base currency: its rate is always 1 and needs no entry."
             )
         return currency
-
-
-class RateImportForm(forms.Form):
-    file = forms.FileField(
-        label="CSV file",
-        help_text="Columns: currency, valid_from, rate (one unit of the currency in the base "
-        "currency).",
-    )
-
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError("The file is larger than 5 MB; split it.")
-        try:
-            return upload.read().decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise forms.ValidationError(
-                "The file is not UTF-8 text; save it as “CSV UTF-8” and try again."
-            ) from exc
 
 
 # --- Manual adjustments ------------------------------------------------------------

@@ -10,7 +10,6 @@ registration page, the run is never saved as a form: each form posts a named
 payable get a CSV of an approved or paid run from the export page.
 """
 
-import csv
 import uuid
 
 from django import forms
@@ -22,14 +21,12 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 
-from prm.csvio import spreadsheet_safe
+from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
 from prm.tenancy.models import AuditEntry
 
 from . import payouts
-from .ledger import local_today
 from .models import IncentiveSettings, PayoutLine, PayoutRun
 from .money import format_money
 
@@ -202,7 +199,7 @@ class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         tenant = request.tenant
-        form = StartRunForm(initial={"cutoff": local_today(tenant)})
+        form = StartRunForm(initial={"cutoff": tenant.local_today()})
         if request.method == "POST":
             form = StartRunForm(request.POST)
             if form.is_valid():
@@ -377,13 +374,9 @@ def _line_errors(forms) -> dict[str, str]:
 
 
 def ap_csv(tenant, run: PayoutRun) -> HttpResponse:
-    stamp = timezone.localtime(timezone.now(), tenant.tzinfo).strftime("%Y%m%d-%H%M")
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="{tenant.slug}-{run.reference}-accounts-payable-{stamp}.csv"'
+    rows = ([row[key] for key, _ in payouts.AP_COLUMNS] for row in payouts.ap_rows(run))
+    return csv_response(
+        export_filename(tenant, f"{run.reference}-accounts-payable"),
+        rows,
+        [label for _, label in payouts.AP_COLUMNS],
     )
-    writer = csv.writer(response)
-    writer.writerow([label for _, label in payouts.AP_COLUMNS])
-    for row in payouts.ap_rows(run):
-        writer.writerow([spreadsheet_safe(str(row[key])) for key, _ in payouts.AP_COLUMNS])
-    return response

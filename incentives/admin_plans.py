@@ -1,7 +1,6 @@
-"""Incentive configuration in the tenant admin: plans and their versioned
-rules (with brackets), the what-if preview, exchange rates (with a CSV
-import), the tenant's payout settings, the ledger (read-only, with manual
-adjustments by finance) and deals whose accrual is stuck.
+"""Plans in the tenant admin: plans and their versioned rules (with
+brackets) and the what-if preview. Exchange rates and the payout settings
+are in ``admin_rates``, the ledger and stuck deals in ``admin_ledger``.
 
 A plan version is edited as a draft. Once published its rule is read-only
 (only its end date and notes stay editable), and once it has produced a
@@ -11,63 +10,47 @@ made from the version's page. The database refuses such changes too
 person sees why instead of an error page.
 """
 
-import contextlib
-import csv
-import io
-import secrets
 import uuid
 from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, models
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Prefetch
 from django.http import (
     Http404,
     HttpResponse,
     HttpResponseBadRequest,
     HttpResponseRedirect,
-    StreamingHttpResponse,
 )
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
 
 from partners.models import Partner
-from prm.csvio import spreadsheet_safe
+from prm.csvio import csv_response
 from prm.tenancy.admin_base import (
     ACTION_FIELD,
-    LargeTablePaginator,
-    SettingsRowAdmin,
     TenantModelAdmin,
     TenantTabularInline,
     as_get,
     audit_form_changes,
+    form_changes,
     tenant_admin_site,
 )
-from prm.tenancy.scoping import tenant_scope
-from prm.tenancy.services import audit
+from prm.tenancy.services import AlreadyDone
 
-from . import adjustments, admin_forms, ledger, periods, plans, rate_import
+from . import admin_forms, ledger, plans
 from . import preview as preview_module
 from .models import (
     Bracket,
-    DealAccrualState,
-    Dispute,
-    ExchangeRate,
-    IncentiveSettings,
     LedgerEntry,
     Plan,
     PlanVersion,
-    Settlement,
 )
-from .money import format_money
 
 Status = PlanVersion.Status
 RateType = PlanVersion.RateType
@@ -76,12 +59,8 @@ CHECKBOXES = {
     **TenantModelAdmin.formfield_overrides,
     models.ManyToManyField: {"widget": forms.CheckboxSelectMultiple},
 }
-# How long a form token remembers what its form created (double submits).
-ONCE_SECONDS = 60 * 60
-IMPORT_PREVIEW_SECONDS = 60 * 60
 # Counting a version's entries exactly stops here (a ledger grows large).
 COUNT_UP_TO = 100_000
-MAX_RETRY = 200
 
 FROZEN_MESSAGE = (
     "This version has produced ledger entries since the page was opened, so its rule can "
@@ -99,22 +78,6 @@ class _AlreadyDone(Exception):
     def __init__(self, url: str):
         super().__init__(url)
         self.url = url
-
-
-def _claim(request, purpose: str, token, result) -> str | None:
-    """Remember that the form with ``token`` did ``result`` (an object id);
-    if that form was submitted before, return what it did then."""
-    if not token:
-        return None
-    key = f"incentives:{purpose}:{request.tenant.pk}:{request.user.pk}:{token}"
-    if cache.add(key, str(result), ONCE_SECONDS):
-        return None
-    return cache.get(key) or ""
-
-
-def _release(request, purpose: str, token) -> None:
-    if token:
-        cache.delete(f"incentives:{purpose}:{request.tenant.pk}:{request.user.pk}:{token}")
 
 
 def _is_frozen_violation(error: IntegrityError) -> bool:
@@ -162,20 +125,6 @@ def rule_summary(version: PlanVersion) -> str:
             f"cap {version.cap_per_period:,.2f} per {version.get_period_display().lower()}"
         )
     return " · ".join(parts)
-
-
-def _link(request, obj, perm: str | None = None, text: str | None = None):
-    """A link to ``obj``'s admin page when the person may open it, else its
-    name."""
-    text = str(obj) if text is None else text
-    if perm and not request.membership.has_perm(perm):
-        return text
-    opts = obj._meta
-    try:
-        url = reverse(f"tenant_admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
-    except NoReverseMatch:
-        return text
-    return format_html('<a href="{}">{}</a>', url, text)
 
 
 # --- Plans ---------------------------------------------------------------------------
@@ -394,37 +343,19 @@ class PlanVersionAdmin(TenantModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            # Numbers are per plan: lock the plan so two new versions of it
-            # cannot take the same one.
-            Plan.objects.select_for_update().filter(pk=obj.plan_id).first()
-            obj.number = plans.next_number(obj.plan)
-            obj.created_by = request.user
-        else:
-            current = PlanVersion.objects.select_for_update().get(pk=obj.pk)
-            rule = {*self.RULE, *self.ACCELERATOR, *self.CAPS, *self.ELIGIBILITY}
-            rule_changed = set(form.changed_data) & (rule | {"plan", "effective_from"})
-            if rule_changed and current.status != Status.DRAFT:
-                raise _Refused(
-                    f"Version {current.number} was published meanwhile; its rule can no longer "
-                    "change and nothing was saved. Create a new version to change it."
-                )
-        super().save_model(request, obj, form, change)
-        if not change:
-            # The id exists from here on (an inline formset clears it until
-            # the save). The same form sent again rolls its save back.
-            earlier = _claim(request, "version-add", form.cleaned_data.get("form_token"), obj.pk)
-            if earlier is not None:
-                raise _AlreadyDone(self._change_url(earlier) if earlier else "")
-        audit_form_changes(
-            request,
-            obj,
-            form,
-            "incentives.version_changed" if change else "incentives.version_added",
-        )
+            obj.tenant = request.tenant
+        elif obj.tenant_id != request.tenant.pk:
+            raise PermissionDenied
+        token = None if change else form.cleaned_data.get("form_token")
+        try:
+            plans.save_version(obj, by=request.membership, changes=form_changes(form), token=token)
+        except AlreadyDone as done:
+            raise _AlreadyDone(self._change_url(done.object_id) if done.object_id else "") from None
+        except ledger.IncentiveError as error:
+            raise _Refused(str(error)) from None
 
     def delete_model(self, request, obj):
-        audit(request.tenant, by=request.user, action="incentives.version_deleted", obj=obj)
-        super().delete_model(request, obj)
+        plans.delete_version(obj, by=request.membership)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
@@ -433,9 +364,7 @@ class PlanVersionAdmin(TenantModelAdmin):
             messages.info(request, "That form was already saved; here is the version it made.")
             return redirect(done.url or reverse("tenant_admin:incentives_planversion_changelist"))
         except Exception as error:
-            # Rolled back: a new version's form may be sent again.
-            if object_id is None and request.method == "POST":
-                _release(request, "version-add", request.POST.get("form_token"))
+            # Rolled back.
             if isinstance(error, _Refused):
                 messages.error(request, str(error))
             elif isinstance(error, IntegrityError) and _is_frozen_violation(error):
@@ -511,7 +440,7 @@ class PlanVersionAdmin(TenantModelAdmin):
                 version=version,
                 initial={
                     "effective_from": max(
-                        ledger.local_today(request.tenant) + timedelta(days=1),
+                        request.tenant.local_today() + timedelta(days=1),
                         version.effective_from + timedelta(days=1),
                     ),
                     "token": uuid.uuid4(),
@@ -520,33 +449,16 @@ class PlanVersionAdmin(TenantModelAdmin):
         return super().change_view(request, object_id, form_url, context)
 
     def _new_version(self, request, version, form):
-        token = str(form.cleaned_data["token"])
-        earlier = _claim(request, "new-version", token, "pending")
-        if earlier:
-            if earlier != "pending":
-                messages.info(request, "That form was already sent; here is the draft it made.")
-                return redirect(self._change_url(earlier))
-            messages.info(request, "The new version is being made; reload in a moment.")
-            return redirect(request.path)
         try:
             copy = plans.new_draft(
-                version, by=request.membership, effective_from=form.cleaned_data["effective_from"]
+                version,
+                by=request.membership,
+                effective_from=form.cleaned_data["effective_from"],
+                token=form.cleaned_data["token"],
             )
-        except Exception:
-            _release(request, "new-version", token)
-            raise
-        cache.set(
-            f"incentives:new-version:{request.tenant.pk}:{request.user.pk}:{token}",
-            str(copy.pk),
-            ONCE_SECONDS,
-        )
-        audit(
-            request.tenant,
-            by=request.user,
-            action="incentives.version_copied",
-            obj=copy,
-            data={"from": str(version.pk), "effective_from": str(copy.effective_from)},
-        )
+        except AlreadyDone as done:
+            messages.info(request, "That form was already sent; here is the draft it made.")
+            return redirect(self._change_url(done.object_id))
         messages.success(
             request,
             f"Draft v{copy.number} made from v{version.number}, taking effect on "
@@ -584,7 +496,7 @@ class PlanVersionAdmin(TenantModelAdmin):
         if not request.membership.has_perm("incentives.preview_planversion"):
             raise PermissionDenied
         tenant = request.tenant
-        today = ledger.local_today(tenant)
+        today = tenant.local_today()
         versions = (
             PlanVersion.objects.filter(tenant=tenant)
             .select_related("plan")
@@ -631,668 +543,15 @@ class PlanVersionAdmin(TenantModelAdmin):
     @staticmethod
     def _preview_csv(request, result) -> HttpResponse:
         version = result.version
-        response = HttpResponse(
-            preview_module.result_csv(result), content_type="text/csv; charset=utf-8"
-        )
         name = (
             f"{request.tenant.slug}-preview-{version.plan.name}-v{version.number}-"
             f"{result.start:%Y%m%d}-{result.end:%Y%m%d}.csv"
         )
         safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
-        response["Content-Disposition"] = f'attachment; filename="{safe}"'
-        return response
+        return csv_response(safe, preview_module.result_rows(result), preview_module.CSV_COLUMNS)
 
 
 def _with_csv(request) -> str:
     query = request.GET.copy()
     query["format"] = "csv"
     return query.urlencode()
-
-
-# --- Exchange rates ------------------------------------------------------------------
-
-
-@admin.register(ExchangeRate, site=tenant_admin_site)
-class ExchangeRateAdmin(TenantModelAdmin):
-    form = admin_forms.ExchangeRateForm
-    list_display = ["currency", "valid_from", "rate", "created_by", "created_at"]
-    list_filter = ["currency"]
-    list_select_related = ["created_by"]
-    search_fields = ["=currency"]
-    ordering = ["currency", "-valid_from"]
-    change_list_template = "admin/incentives/exchangerate/change_list.html"
-
-    def get_fields(self, request, obj=None):
-        fields = ["currency", "valid_from", "rate"]
-        return fields if obj is None else [*fields, "created_by", "created_at"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else ["created_by", "created_at"]
-
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
-        audit(
-            request.tenant,
-            by=request.user,
-            action="incentives.rate_changed" if change else "incentives.rate_added",
-            obj=obj,
-            data={
-                "currency": obj.currency,
-                "valid_from": str(obj.valid_from),
-                "rate": str(obj.rate),
-                "changed": list(form.changed_data),
-            },
-        )
-
-    def delete_model(self, request, obj):
-        audit(
-            request.tenant,
-            by=request.user,
-            action="incentives.rate_deleted",
-            obj=obj,
-            data={
-                "currency": obj.currency,
-                "valid_from": str(obj.valid_from),
-                "rate": str(obj.rate),
-            },
-        )
-        super().delete_model(request, obj)
-
-    def get_urls(self):
-        wrap = self.admin_site.admin_view
-        return [
-            path("import/", wrap(self.import_view), name="incentives_exchangerate_import"),
-            *super().get_urls(),
-        ]
-
-    def changelist_view(self, request, extra_context=None):
-        extra_context = {
-            **(extra_context or {}),
-            "can_import": self.has_add_permission(request),
-            "base_currency": request.tenant.base_currency,
-        }
-        return super().changelist_view(request, extra_context)
-
-    def import_view(self, request):
-        """Upload a CSV of rates, see a dry run with each row's problems and
-        whether it is new, an update or unchanged, then import all or none."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        may_update = self.has_change_permission(request)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Import exchange rates from CSV",
-            "columns": rate_import.CSV_COLUMNS,
-            "base_currency": request.tenant.base_currency,
-            "changelist_url": reverse("tenant_admin:incentives_exchangerate_changelist"),
-        }
-        form = admin_forms.RateImportForm()
-        if request.method == "POST" and "confirm" in request.POST:
-            key = self._preview_key(request, request.POST.get("token", ""))
-            text = cache.get(key)
-            if text is None:
-                messages.error(
-                    request,
-                    "The preview has expired or was already imported; upload the file again.",
-                )
-                return redirect("tenant_admin:incentives_exchangerate_import")
-            cache.delete(key)
-            result = rate_import.import_rates(
-                tenant=request.tenant, by=request.user, text=text, may_update=may_update
-            )
-            if result.ok:
-                messages.success(
-                    request,
-                    f"Imported {result.created} new and updated {result.updated} exchange rates.",
-                )
-                return redirect("tenant_admin:incentives_exchangerate_changelist")
-            messages.error(request, "Nothing was imported: the file no longer validates.")
-            context["result"] = result
-        elif request.method == "POST":
-            form = admin_forms.RateImportForm(request.POST, request.FILES)
-            if form.is_valid():
-                text = form.cleaned_data["file"]
-                result = rate_import.parse_rates_csv(request.tenant, text, may_update=may_update)
-                context["result"] = result
-                if result.ok:
-                    token = secrets.token_urlsafe(24)
-                    cache.set(self._preview_key(request, token), text, IMPORT_PREVIEW_SECONDS)
-                    context["token"] = token
-        context["form"] = form
-        return TemplateResponse(request, "admin/incentives/exchangerate/import.html", context)
-
-    @staticmethod
-    def _preview_key(request, token: str) -> str:
-        return f"incentives:rate-import:{request.tenant.pk}:{request.user.pk}:{token}"
-
-
-# --- Settings ------------------------------------------------------------------------
-
-
-@admin.register(IncentiveSettings, site=tenant_admin_site)
-class IncentiveSettingsAdmin(SettingsRowAdmin):
-    audit_action = "incentives.settings_changed"
-    fieldsets = [
-        ("Statements", {"fields": ["statement_period"]}),
-        ("Payouts", {"fields": ["holding_days", "minimum_payout", "payout_target_days"]}),
-    ]
-
-
-# --- The ledger ----------------------------------------------------------------------
-
-
-class CurrencyFilter(admin.SimpleListFilter):
-    """The base currency and those with exchange rates (a DISTINCT over the
-    ledger itself would read every entry)."""
-
-    title = "currency"
-    parameter_name = "currency"
-
-    def lookups(self, request, model_admin):
-        base = request.tenant.base_currency
-        others = (
-            ExchangeRate.objects.exclude(currency=base)
-            .order_by("currency")
-            .values_list("currency", flat=True)
-            .distinct()
-        )
-        return [(base, f"{base} (base)"), *((c, c) for c in others)]
-
-    def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(currency=self.value())
-        return queryset
-
-
-class PartnerFilter(admin.SimpleListFilter):
-    """One partner's entries: the list names up to 100 partners (and the
-    chosen one); any partner is reachable by ?partner=<id> or by searching
-    its name."""
-
-    title = "partner"
-    parameter_name = "partner"
-    LISTED = 100
-
-    def _selected(self):
-        try:
-            return uuid.UUID(str(self.value())) if self.value() else None
-        except ValueError:
-            return None
-
-    def lookups(self, request, model_admin):
-        partners = Partner.objects.order_by("name").values_list("pk", "name")[: self.LISTED]
-        choices = [(str(pk), name) for pk, name in partners]
-        selected = self._selected()
-        if selected and str(selected) not in dict(choices):
-            name = Partner.objects.filter(pk=selected).values_list("name", flat=True).first()
-            if name is not None:
-                choices.insert(0, (str(selected), name))
-        return choices
-
-    def queryset(self, request, queryset):
-        if self.value() is None:
-            return queryset
-        selected = self._selected()
-        return queryset.filter(partner_id=selected) if selected else queryset.none()
-
-
-class StatementPeriodFilter(admin.SimpleListFilter):
-    """The statement period an entry is booked in: the last twelve (and the
-    chosen one), from the tenant's statement period setting."""
-
-    title = "statement period"
-    parameter_name = "statement"
-    SHOWN = 12
-
-    def _selected(self):
-        from datetime import date
-
-        try:
-            return date.fromisoformat(self.value()) if self.value() else None
-        except ValueError:
-            return None
-
-    def lookups(self, request, model_admin):
-        period = IncentiveSettings.for_tenant(request.tenant).statement_period
-        start = periods.period_start(ledger.local_today(request.tenant), period)
-        starts = []
-        for _ in range(self.SHOWN):
-            starts.append(start)
-            start = periods.period_start(start - timedelta(days=1), period)
-        selected = self._selected()
-        if selected and selected not in starts:
-            starts.insert(0, selected)
-        return [(s.isoformat(), periods.label(s, period)) for s in starts]
-
-    def queryset(self, request, queryset):
-        if self.value() is None:
-            return queryset
-        selected = self._selected()
-        return queryset.filter(statement_start=selected) if selected else queryset.none()
-
-
-class VersionFilter(admin.SimpleListFilter):
-    title = "plan version"
-    parameter_name = "version"
-
-    def _selected(self):
-        try:
-            return uuid.UUID(str(self.value())) if self.value() else None
-        except ValueError:
-            return None
-
-    def lookups(self, request, model_admin):
-        versions = PlanVersion.objects.select_related("plan").order_by("plan__name", "-number")
-        return [(str(v.pk), f"{v.plan.name} v{v.number}") for v in versions]
-
-    def queryset(self, request, queryset):
-        if self.value() is None:
-            return queryset
-        selected = self._selected()
-        return queryset.filter(plan_version_id=selected) if selected else queryset.none()
-
-
-LEDGER_CSV_COLUMNS = [
-    "id",
-    "created at",
-    "partner",
-    "kind",
-    "source",
-    "amount",
-    "currency",
-    "exchange rate",
-    "amount (base)",
-    "base currency",
-    "deal",
-    "plan",
-    "version",
-    "effective date",
-    "period start",
-    "statement start",
-    "available on",
-    "reverses",
-    "description",
-    "created via",
-    "created by",
-    "idempotency key",
-]
-
-
-@admin.register(LedgerEntry, site=tenant_admin_site)
-class LedgerEntryAdmin(TenantModelAdmin):
-    list_display = [
-        "booked",
-        "partner",
-        "kind",
-        "source",
-        "amount_display",
-        "base_display",
-        "fx_rate",
-        "deal",
-        "version",
-        "effective_date",
-        "available_on",
-    ]
-    list_display_links = ["booked"]
-    list_filter = [
-        "kind",
-        "source",
-        CurrencyFilter,
-        PartnerFilter,
-        StatementPeriodFilter,
-        VersionFilter,
-    ]
-    search_fields = ["=registration__code", "partner__name", "=idempotency_key"]
-    list_select_related = ["partner", "registration", "plan_version__plan"]
-    # Ids are time-ordered (UUID7): newest first without sorting the table.
-    ordering = ["-id"]
-    paginator = LargeTablePaginator
-    change_list_template = "admin/incentives/ledgerentry/change_list.html"
-    change_form_template = "admin/incentives/ledgerentry/change_form.html"
-    fieldsets = [
-        (
-            "Entry",
-            {
-                "fields": [
-                    "partner",
-                    "kind",
-                    "source",
-                    "amount_display",
-                    "fx_rate",
-                    "base_display",
-                    "description",
-                ]
-            },
-        ),
-        (
-            "Where it comes from",
-            {
-                "fields": [
-                    "registration",
-                    "plan_version",
-                    "basis_display",
-                    "dispute",
-                    "payout_run",
-                    "reverses",
-                ]
-            },
-        ),
-        (
-            "Dates",
-            {"fields": ["effective_date", "period_start", "statement_start", "available_on"]},
-        ),
-        (
-            "Record",
-            {"fields": ["created_at", "created_by", "created_via", "idempotency_key", "checksum"]},
-        ),
-    ]
-
-    # Entries are only ever added, and only through the services: nobody
-    # edits or deletes one here.
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
-
-    # Columns
-
-    @admin.display(description="booked", ordering="created_at")
-    def booked(self, obj):
-        moment = timezone.localtime(obj.created_at)  # the tenant's zone (middleware)
-        return format_html("{}<br><small>{}</small>", f"{moment:%Y-%m-%d %H:%M}", obj.created_via)
-
-    @admin.display(description="amount", ordering="amount")
-    def amount_display(self, obj):
-        return format_money(obj.amount, obj.currency)
-
-    @admin.display(description="base amount", ordering="amount_base")
-    def base_display(self, obj):
-        return format_money(obj.amount_base, obj.base_currency)
-
-    @admin.display(description="computed on")
-    def basis_display(self, obj):
-        if obj.basis_amount is None:
-            return None
-        return format_money(obj.basis_amount, obj.basis_currency or obj.currency)
-
-    @admin.display(description="deal", ordering="registration__code")
-    def deal(self, obj):
-        return obj.registration.code if obj.registration_id else None
-
-    @admin.display(description="plan version")
-    def version(self, obj):
-        if not obj.plan_version_id:
-            return None
-        return f"{obj.plan_version.plan.name} v{obj.plan_version.number}"
-
-    # The entry's page: read-only, with its chain
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        entry = self.get_object(request, unquote(object_id))
-        if entry is None:
-            raise Http404("No such object.")
-        membership = request.membership
-        settlement = Settlement.objects.filter(entry=entry).select_related("run", "payout").first()
-        chain = {
-            "reverses": entry.reverses,
-            "reversed_by": list(entry.reversed_by.order_by("created_at", "id")),
-            "settlement": settlement,
-            "settles_count": entry.settles.count() if entry.kind == LedgerEntry.Kind.PAYOUT else 0,
-            "disputes": list(entry.disputes.order_by("created_at")),
-            "resolves": Dispute.objects.filter(adjustment=entry).first(),
-        }
-        links = {
-            "registration": entry.registration_id
-            and _link(request, entry.registration, "dealreg.view_dealregistration"),
-            "plan_version": entry.plan_version_id
-            and _link(request, entry.plan_version, "incentives.view_planversion"),
-            "payout_run": entry.payout_run_id
-            and _link(request, entry.payout_run, "incentives.view_payoutrun"),
-            "settlement_run": settlement
-            and _link(request, settlement.run, "incentives.view_payoutrun"),
-            "settlement_payout": settlement and _link(request, settlement.payout),
-            "reverses": entry.reverses_id and _link(request, entry.reverses),
-            "reversed_by": format_html_join(
-                ", ", "{}", ((_link(request, e),) for e in chain["reversed_by"])
-            ),
-            "disputes": format_html_join(
-                ", ",
-                "{} ({})",
-                (
-                    (_link(request, d, "incentives.view_dispute"), d.get_status_display())
-                    for d in chain["disputes"]
-                ),
-            ),
-            "resolves": chain["resolves"]
-            and _link(request, chain["resolves"], "incentives.view_dispute"),
-        }
-        context = {
-            **(extra_context or {}),
-            "entry": entry,
-            "chain": chain,
-            "links": links,
-            "checksum_ok": entry.checksum == entry.compute_checksum(),
-            "can_adjust": membership.has_perm("incentives.add_ledgerentry"),
-        }
-        return super().change_view(request, object_id, form_url, context)
-
-    # The list: export, and "add" is a manual adjustment
-
-    def get_urls(self):
-        wrap = self.admin_site.admin_view
-        return [
-            path("export/", wrap(self.export_view), name="incentives_ledgerentry_export"),
-            *super().get_urls(),
-        ]
-
-    def changelist_view(self, request, extra_context=None):
-        membership = request.membership
-        extra_context = {
-            **(extra_context or {}),
-            "can_export": membership.has_perm("incentives.export_ledgerentry"),
-            "can_adjust": self.has_add_permission(request),
-        }
-        return super().changelist_view(request, extra_context)
-
-    def export_view(self, request):
-        """The list as it is filtered and searched, as CSV, streamed (the
-        ledger may hold millions of entries)."""
-        if not request.membership.has_perm("incentives.export_ledgerentry"):
-            raise PermissionDenied
-        try:
-            changelist = self.get_changelist_instance(request)
-        except IncorrectLookupParameters:
-            return HttpResponseBadRequest("The filter in the address is not valid.")
-        entries = changelist.get_queryset(request).select_related(
-            "partner", "registration", "plan_version__plan", "created_by"
-        )
-        tenant = request.tenant
-        stamp = timezone.localtime(timezone.now(), tenant.tzinfo).strftime("%Y%m%d-%H%M")
-        response = StreamingHttpResponse(
-            _ledger_csv_lines(tenant, entries), content_type="text/csv; charset=utf-8"
-        )
-        response["Content-Disposition"] = f'attachment; filename="{tenant.slug}-ledger-{stamp}.csv"'
-        return response
-
-    def add_view(self, request, form_url="", extra_context=None):
-        """A manual adjustment (finance): a new entry with a reason."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        tenant = request.tenant
-        today = ledger.local_today(tenant)
-        initial = {}
-        if request.GET.get("partner"):
-            with contextlib.suppress(ValueError):
-                initial["partner"] = uuid.UUID(request.GET["partner"])
-        form = admin_forms.ManualAdjustmentForm(
-            request.POST or None, tenant=tenant, today=today, initial=initial
-        )
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            token = str(data["token"])
-            repeated = LedgerEntry.objects.filter(
-                idempotency_key=adjustments.adjustment_key(token)
-            ).exists()
-            try:
-                entry = adjustments.manual_adjustment(
-                    tenant,
-                    by=request.membership,
-                    partner=data["partner"],
-                    amount=data["amount"],
-                    currency=data["currency"],
-                    effective_date=data["effective_date"],
-                    reason=data["reason"],
-                    token=token,
-                )
-            except ledger.IncentiveError as error:
-                form.add_error(error.field if error.field in form.fields else None, str(error))
-            else:
-                if repeated:
-                    messages.info(request, "That adjustment was already recorded (once).")
-                else:
-                    base = format_money(entry.amount_base, entry.base_currency)
-                    messages.success(
-                        request,
-                        f"Adjustment of {format_money(entry.amount, entry.currency)} recorded "
-                        f"for {data['partner']} ({base} at rate {entry.fx_rate.normalize():f}).",
-                    )
-                return redirect("tenant_admin:incentives_ledgerentry_change", entry.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Record a manual adjustment",
-            "form": form,
-            "base_currency": tenant.base_currency,
-            "changelist_url": reverse("tenant_admin:incentives_ledgerentry_changelist"),
-            **(extra_context or {}),
-        }
-        return TemplateResponse(request, "admin/incentives/ledgerentry/adjustment.html", context)
-
-
-def _csv_row(cells) -> str:
-    out = io.StringIO()
-    csv.writer(out).writerow([spreadsheet_safe(str(cell)) for cell in cells])
-    return out.getvalue()
-
-
-def _ledger_csv_lines(tenant, entries):
-    """CSV lines of ``entries``; the response is read after the view has
-    returned (outside the request's scope), so the scope is entered here."""
-    tz = tenant.tzinfo
-    with tenant_scope(tenant):
-        yield _csv_row(LEDGER_CSV_COLUMNS)
-        for e in entries.iterator(chunk_size=2000):
-            version = e.plan_version
-            yield _csv_row(
-                [
-                    e.pk,
-                    timezone.localtime(e.created_at, tz).strftime("%Y-%m-%d %H:%M:%S"),
-                    e.partner.name,
-                    e.kind,
-                    e.source,
-                    e.amount,
-                    e.currency,
-                    e.fx_rate,
-                    e.amount_base,
-                    e.base_currency,
-                    e.registration.code if e.registration_id else "",
-                    version.plan.name if version else "",
-                    version.number if version else "",
-                    e.effective_date,
-                    e.period_start,
-                    e.statement_start,
-                    e.available_on,
-                    e.reverses_id or "",
-                    e.description,
-                    e.created_via,
-                    e.created_by.email if e.created_by_id else "",
-                    e.idempotency_key,
-                ]
-            )
-
-
-# --- Deals whose accrual is stuck ----------------------------------------------------
-
-
-@admin.register(DealAccrualState, site=tenant_admin_site)
-class DealAccrualStateAdmin(TenantModelAdmin):
-    """Won deals the ledger could not bring in line (e.g. no exchange rate
-    for the deal's currency on its close date). "Retry now" runs the sync
-    for the selected ones once the cause is fixed."""
-
-    list_display = ["deal", "partner", "won", "close_date", "problem"]
-    list_select_related = ["registration__partner"]
-    search_fields = ["=registration__code", "registration__partner__name", "problem"]
-    ordering = ["registration__won_close_date", "id"]
-    actions = ["retry_selected"]
-    fields = ["deal", "partner", "won", "close_date", "problem", "synced_at"]
-    readonly_fields = fields
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).filter(~Q(problem=""))
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="deal", ordering="registration__code")
-    def deal(self, obj):
-        r = obj.registration
-        return format_html("<strong>{}</strong> {}", r.code, r.customer_name)
-
-    @admin.display(description="partner", ordering="registration__partner__name")
-    def partner(self, obj):
-        return obj.registration.partner.name
-
-    @admin.display(description="won")
-    def won(self, obj):
-        r = obj.registration
-        if r.won_amount is None:
-            return None
-        return format_money(r.won_amount, r.won_currency or r.currency)
-
-    @admin.display(description="close date", ordering="registration__won_close_date")
-    def close_date(self, obj):
-        return obj.registration.won_close_date
-
-    @admin.action(permissions=["view"], description="Retry now")
-    def retry_selected(self, request, queryset):
-        states = list(
-            queryset.select_related("registration__partner", "registration__tenant")[
-                : MAX_RETRY + 1
-            ]
-        )
-        if len(states) > MAX_RETRY:
-            messages.error(request, f"Retry at most {MAX_RETRY} deals at a time.")
-            return None
-        fixed, written, still = [], 0, []
-        for state in states:
-            registration = state.registration
-            try:
-                written += len(ledger.sync_deal(registration, via="admin:retry"))
-            except ledger.IncentiveError as problem:
-                ledger.record_problem(registration, str(problem))
-                still.append(f"{registration.code}: {problem}")
-            else:
-                fixed.append(registration.code)
-        if fixed:
-            messages.success(
-                request,
-                f"In line now: {', '.join(fixed)} ({written} "
-                f"{'entry' if written == 1 else 'entries'} written).",
-            )
-        for text in still:
-            messages.error(request, f"Still stuck: {text}")
-        return None

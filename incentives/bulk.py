@@ -63,491 +63,36 @@ the rate exists. Won registrations without a won amount or won currency (the
 outcome service always sets both) are left to the sweep.
 """
 
-import bisect
-import contextlib
 import hashlib
 import logging
-import os
-import queue
-import threading
 import time
-from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 
-import numpy as np
 import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 
 from dealreg.models import DealRegistration
 from partners.models import Partner
+from prm.tenancy.locks import advisory_xact_lock
 from prm.tenancy.models import Tenant
 from prm.tenancy.scoping import tenant_scope
 
 from . import ledger, periods
-from .models import ExchangeRate, IncentiveSettings, LedgerEntry, Plan, canonical_decimal
-from .money import ZERO, round_money, to_base
-from .rules import Rule, deal_commission
+from .bulk_copy import Chunk, InlineWriter, ThreadWriter, escaped
+from .bulk_inputs import DEALS_SQL, ID_ORDER, SYNC_ORDER, Ids, Rates, Totals, Version, load_versions
+from .models import IncentiveSettings, LedgerEntry, canonical_decimal
+from .money import round_money, to_base
+from .rules import deal_commission
 
 log = logging.getLogger(__name__)
 
 Kind = LedgerEntry.Kind
-Source = LedgerEntry.Source
-ONE = Decimal(1)
 DEFAULT_BATCH = 20_000  # deals read per fetch
 DEFAULT_WORKERS = 2  # writer connections outside a transaction
 WRITE_CHUNK = 20_000  # rows handed to a writer at once
 VIA = "accrue_won_deals"
-
-# COPY's text format: these characters must be escaped inside a value.
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _escaped(text: str) -> str:
-    """``text`` as a COPY value: most need no escape, and testing that is
-    a tenth of the cost of ``translate``."""
-    if "\\" in text or not text.isprintable():
-        return text.translate(_COPY_ESCAPES)
-    return text
-
-
-# One COPY line per entry: the columns that are the same on every entry of
-# a run, the id, then what the computation writes. Other columns are NULL.
-_ENTRY_COLUMNS = (
-    "tenant_id",
-    "kind",
-    "base_currency",
-    "statement_start",
-    "created_via",
-    "created_at",
-    "id",
-    "partner_id",
-    "amount",
-    "currency",
-    "fx_rate",
-    "amount_base",
-    "source",
-    "registration_id",
-    "plan_version_id",
-    "basis_amount",
-    "basis_currency",
-    "period_start",
-    "effective_date",
-    "available_on",
-    "description",
-    "idempotency_key",
-    "checksum",
-)
-# One per accrual state: the registration, when it was synced (NULL when
-# not) and the problem that stopped it.
-_STATE_COLUMNS = ("tenant_id", "id", "registration_id", "synced_at", "problem")
-
-# The careful way in: the same lines into tables shaped like the real ones.
-_CREATE_TEMP = """
-CREATE TEMP TABLE IF NOT EXISTS incentives_bulk_entries
-    (LIKE incentives_ledgerentry INCLUDING DEFAULTS) ON COMMIT DROP;
-CREATE TEMP TABLE IF NOT EXISTS incentives_bulk_states
-    (LIKE incentives_dealaccrualstate INCLUDING DEFAULTS) ON COMMIT DROP;
-"""
-
-# In key order: the unique index and the registration indexes fill in
-# sequence, and the reference checks visit registrations so.
-_MOVE_ENTRIES = f"""
-INSERT INTO incentives_ledgerentry ({", ".join(_ENTRY_COLUMNS)})
-SELECT {", ".join(_ENTRY_COLUMNS)} FROM incentives_bulk_entries
-ORDER BY idempotency_key
-ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-"""  # noqa: S608 (the column names are the code's, not input)
-
-# The sync task's bookkeeping: synced now, or the problem that stopped it.
-_MOVE_STATES = f"""
-INSERT INTO incentives_dealaccrualstate ({", ".join(_STATE_COLUMNS)})
-SELECT {", ".join(_STATE_COLUMNS)} FROM incentives_bulk_states
-ORDER BY registration_id
-ON CONFLICT (registration_id) DO UPDATE
-SET synced_at = EXCLUDED.synced_at, problem = EXCLUDED.problem
-"""  # noqa: S608 (the column names are the code's, not input)
-
-# Won deals with the wanted product lines they name, the versions that
-# already have entries on them, whether their accrual state needs writing
-# and whether it exists.
-_DEALS = """
-SELECT r.id::text, r.partner_id::text, r.code, r.customer_name, r.won_amount, r.won_currency,
-    r.won_close_date, pl.products, done.versions,
-    (st.registration_id IS NULL OR st.synced_at IS NULL OR st.problem <> ''
-     OR r.updated_at > st.synced_at),
-    st.registration_id IS NOT NULL
-FROM dealreg_dealregistration r
-LEFT JOIN (
-    SELECT x.dealregistration_id, array_agg(x.productline_id::text) AS products
-    FROM dealreg_dealregistration_product_lines x
-    WHERE x.productline_id = ANY(%(products)s::uuid[]) {only_products}
-    GROUP BY x.dealregistration_id
-) pl ON pl.dealregistration_id = r.id
-LEFT JOIN (
-    SELECT e.registration_id, array_agg(DISTINCT e.plan_version_id::text) AS versions
-    FROM incentives_ledgerentry e
-    WHERE e.tenant_id = %(tenant)s AND e.registration_id IS NOT NULL {only_entries}
-    GROUP BY e.registration_id
-) done ON done.registration_id = r.id
-LEFT JOIN incentives_dealaccrualstate st ON st.registration_id = r.id
-WHERE r.tenant_id = %(tenant)s AND r.status = %(won)s AND r.won_close_date IS NOT NULL
-    AND r.won_amount IS NOT NULL AND r.won_currency <> '' {only_deals}
-ORDER BY {order}
-"""
-_ID_ORDER = "r.id"
-_SYNC_ORDER = "r.won_close_date, r.created_at, r.id"
-
-# What the order-dependent versions already hold per (version, partner,
-# period): everything accrued, and the won deals they paid on.
-_ACCRUED = """
-SELECT e.plan_version_id::text, e.partner_id::text, e.period_start, sum(e.amount_base)
-FROM incentives_ledgerentry e
-WHERE e.tenant_id = %(tenant)s AND e.plan_version_id = ANY(%(versions)s::uuid[])
-GROUP BY 1, 2, 3
-"""
-_PAID_DEALS = """
-SELECT DISTINCT e.plan_version_id::text, e.partner_id::text, e.period_start, r.id,
-    r.won_amount, r.won_currency, r.won_close_date
-FROM incentives_ledgerentry e
-JOIN dealreg_dealregistration r ON r.id = e.registration_id
-WHERE e.tenant_id = %(tenant)s AND e.plan_version_id = ANY(%(versions)s::uuid[])
-    AND e.kind = %(accrual)s AND r.status = %(won)s
-"""
-
-
-@dataclass
-class _Version:
-    """A published version, flattened for the loop."""
-
-    id: str
-    source: str
-    rule: Rule
-    effective_from: date
-    effective_to: date | None
-    period: str
-    products: frozenset
-    tiers: frozenset
-    regions: frozenset
-    partner_types: frozenset
-    order_dependent: bool
-    prefix: str  # of the description
-    prefix_text: str  # the same, escaped for COPY
-
-    def eligible_partner(self, tier_id, partner_type, region_id) -> bool:
-        """``ledger.partner_eligible``, on ids."""
-        return (
-            (not self.tiers or tier_id in self.tiers)
-            and (not self.partner_types or partner_type in self.partner_types)
-            and (not self.regions or region_id in self.regions)
-        )
-
-
-def _load_versions(tenant: Tenant) -> list[_Version]:
-    result = []
-    for v in ledger._versions(tenant, [Plan.Kind.COMMISSION, Plan.Kind.SPIFF]):
-        rule = Rule.of(v)
-        prefix = f"Accrual: {v.plan.name} v{v.number} on "
-        result.append(
-            _Version(
-                id=str(v.pk),
-                source=Source.SPIFF.value if v.plan.kind == Plan.Kind.SPIFF else Source.DEAL.value,
-                rule=rule,
-                effective_from=v.effective_from,
-                effective_to=v.effective_to,
-                period=v.period,
-                products=frozenset(str(p.pk) for p in v.product_lines.all()),
-                tiers=frozenset(t.pk for t in v.tiers.all()),
-                regions=frozenset(r.pk for r in v.regions.all()),
-                partner_types=frozenset(v.partner_types or ()),
-                order_dependent=(rule.quota is not None and rule.accelerator is not None)
-                or rule.cap_per_period is not None,
-                prefix=prefix,
-                prefix_text=_escaped(prefix),
-            )
-        )
-    return result
-
-
-class _Rates:
-    """``ledger.rate_on`` over the tenant's whole rate table, in memory."""
-
-    def __init__(self, tenant: Tenant):
-        self.tenant = tenant
-        self.base = tenant.base_currency
-        table: dict[str, list] = defaultdict(list)
-        for currency, valid_from, rate in (
-            ExchangeRate.objects.filter(tenant=tenant)
-            .order_by("currency", "valid_from")
-            .values_list("currency", "valid_from", "rate")
-        ):
-            table[currency].append((valid_from, rate))
-        self.days = {c: [d for d, _ in rows] for c, rows in table.items()}
-        self.rates = {c: [r for _, r in rows] for c, rows in table.items()}
-        self.cache: dict = {}
-
-    def on(self, currency: str, day: date) -> Decimal:
-        """The rate, or ``ledger.NoRate`` with the message ``rate_on`` gives."""
-        found = self.cache.get((currency, day))
-        if found is None:
-            if currency == self.base:
-                found = ONE
-            else:
-                days = self.days.get(currency, ())
-                i = bisect.bisect_right(days, day)
-                if i:
-                    found = self.rates[currency][i - 1]
-                else:
-                    # Let the ledger word the refusal (it finds no rate either).
-                    try:
-                        found = ledger.rate_on(self.tenant, currency, day)
-                    except ledger.NoRate as problem:
-                        found = problem
-            self.cache[(currency, day)] = found
-        if isinstance(found, ledger.NoRate):
-            raise found
-        return found
-
-
-class _Totals:
-    """Running (attainment, accrued) per (version, partner, period) for the
-    order-dependent versions, seeded from the ledger; a key whose existing
-    deals lack a rate holds the ``NoRate`` that ``_period_totals`` raises."""
-
-    def __init__(self, tenant: Tenant, versions: list[_Version], rates: _Rates):
-        self.values: dict = {}
-        ids = [v.id for v in versions if v.order_dependent]
-        if not ids:
-            return
-        params = {
-            "tenant": tenant.pk,
-            "versions": ids,
-            "accrual": Kind.ACCRUAL.value,
-            "won": DealRegistration.Status.WON.value,
-        }
-        accrued: dict = {}
-        volume: dict = {}
-        with connection.cursor() as cursor:
-            cursor.execute(_ACCRUED, params)
-            for vid, pid, start, total in cursor.fetchall():
-                accrued[(vid, pid, start)] = total
-            cursor.execute(_PAID_DEALS, params)
-            for vid, pid, start, _rid, amount, currency, close in cursor.fetchall():
-                key = (vid, pid, start)
-                if isinstance(volume.get(key), ledger.NoRate):
-                    continue
-                try:
-                    volume[key] = volume.get(key, ZERO) + amount * rates.on(currency, close)
-                except ledger.NoRate as problem:
-                    volume[key] = problem
-        for key in accrued.keys() | volume.keys():
-            found = volume.get(key, ZERO)
-            self.values[key] = (
-                found if isinstance(found, ledger.NoRate) else (found, accrued.get(key, ZERO))
-            )
-
-    def get(self, key):
-        found = self.values.get(key)
-        if found is None:
-            return ZERO, ZERO
-        if isinstance(found, ledger.NoRate):
-            raise found
-        return found
-
-
-class _Ids:
-    """Time-ordered UUIDs (version 7, as ``prm.tenancy.models.uuid7``) made
-    a batch at a time, increasing in the order they are handed out: a 12-bit
-    counter under the millisecond (RFC 9562's fixed-length counter method)."""
-
-    def __init__(self):
-        self.millis = time.time_ns() // 1_000_000
-        self.count = 0
-
-    def take(self, n: int) -> list[str]:
-        if n == 0:
-            return []
-        seq = np.arange(self.count, self.count + n, dtype=np.uint64)
-        self.count += n
-        millis = np.uint64(self.millis) + (seq >> np.uint64(12))
-        raw = np.frombuffer(os.urandom(16 * n), dtype=np.uint8).reshape(n, 16).copy()
-        for i in range(6):
-            raw[:, i] = ((millis >> np.uint64(8 * (5 - i))) & np.uint64(0xFF)).astype(np.uint8)
-        counter = seq & np.uint64(0xFFF)
-        raw[:, 6] = (np.uint64(0x70) | (counter >> np.uint64(8))).astype(np.uint8)
-        raw[:, 7] = (counter & np.uint64(0xFF)).astype(np.uint8)
-        raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
-        text = raw.tobytes().hex()
-        return [text[i : i + 32] for i in range(0, 32 * n, 32)]
-
-
-# --- Writing ------------------------------------------------------------------------------
-
-
-def _copy(cursor, table: str, columns: Iterable[str], lines: list[str]) -> None:
-    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for start in range(0, len(lines), 5000):
-            copy.write("".join(lines[start : start + 5000]))
-
-
-@dataclass
-class _Chunk:
-    """Whole COPY lines for one writer (the run's constant columns, the id,
-    then what was computed): ``entries`` for the ledger, ``states`` to
-    insert (the registration has none) and ``restates`` to upsert (it has
-    one, or the run is not ``direct``)."""
-
-    entries: list[str]
-    states: list[str]
-    restates: list[str]
-
-
-def _write(cursor, chunk: _Chunk, move: dict, times: dict) -> int:
-    """Write one chunk into the ledger and the accrual states; return the
-    number of entries written (conflicts left out).
-
-    A ``direct`` run copies the lines straight into the ledger and the
-    accrual states: one COPY, the rows inserted a page at a time, no
-    temporary table and no per-row conflict test. It meets an entry or state
-    written since the deals were read (a concurrent ``sync_deal``) as a
-    unique violation, and the caller runs again without ``direct``: through
-    a temporary table, ``INSERT ... SELECT ... ON CONFLICT``, which keeps
-    what is there. Existing accrual states always take that way."""
-    written = 0
-    direct = move["direct"]
-    if chunk.entries:
-        started = time.perf_counter()
-        lines = chunk.entries
-        if direct:
-            _copy(cursor, "incentives_ledgerentry", _ENTRY_COLUMNS, lines)
-            written = len(lines)
-        else:
-            _copy(cursor, "incentives_bulk_entries", _ENTRY_COLUMNS, lines)
-            cursor.execute(_MOVE_ENTRIES)
-            written = cursor.rowcount
-            cursor.execute("TRUNCATE incentives_bulk_entries")
-        times["entries_s"] += time.perf_counter() - started
-    if chunk.states or chunk.restates:
-        started = time.perf_counter()
-        if chunk.states:  # only a direct run has them
-            _copy(cursor, "incentives_dealaccrualstate", _STATE_COLUMNS, chunk.states)
-        if chunk.restates:
-            _copy(cursor, "incentives_bulk_states", _STATE_COLUMNS, chunk.restates)
-            cursor.execute(_MOVE_STATES)
-            cursor.execute("TRUNCATE incentives_bulk_states")
-        times["states_s"] += time.perf_counter() - started
-    return written
-
-
-class _InlineWriter:
-    """Writes on the caller's connection, in the caller's transaction."""
-
-    def __init__(self, move: dict):
-        self.move = move
-        self.written = 0
-        self.times = {"entries_s": 0.0, "states_s": 0.0}
-        with connection.cursor() as cursor:
-            cursor.execute(_CREATE_TEMP)
-
-    def put(self, chunk: _Chunk) -> None:
-        with connection.cursor() as cursor:
-            self.written += _write(cursor, chunk, self.move, self.times)
-
-    def close(self) -> None:
-        pass
-
-    def commit(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
-
-    error = None
-
-
-class _Abort(Exception):
-    pass
-
-
-_COMMIT = "commit"
-
-
-class _ThreadWriter(threading.Thread):
-    """Writes on a connection of its own, in one transaction, checking
-    the remaining deferred foreign keys statement by statement (so the
-    checks run beside the computation instead of piling up before the
-    commit). ``close`` waits
-    until everything handed over is written; the transaction then commits
-    on ``commit`` and rolls back on ``abort`` (or an error), so the writers
-    of a run commit only once all of them have succeeded."""
-
-    def __init__(self, move: dict):
-        super().__init__(name="incentives-bulk-writer", daemon=True)
-        self.move = move
-        self.inbox: queue.Queue = queue.Queue(maxsize=2)
-        self.ready = threading.Event()
-        self.written = 0
-        self.times = {"entries_s": 0.0, "states_s": 0.0}
-        self.error: BaseException | None = None
-        self.start()
-
-    def run(self) -> None:
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(_CREATE_TEMP)
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-                while (item := self.inbox.get()) is not None:
-                    if item is _Abort:
-                        raise _Abort
-                    self.written += _write(cursor, item, self.move, self.times)
-                self.ready.set()
-                if self.inbox.get() is not _COMMIT:
-                    raise _Abort
-        except _Abort:
-            self.written = 0
-        except BaseException as error:  # handed to the main thread
-            self.written = 0
-            self.error = error
-            while True:  # unblock a producer waiting on a full inbox
-                try:
-                    self.inbox.get_nowait()
-                except queue.Empty:
-                    break
-        finally:
-            self.ready.set()
-            connection.close()
-
-    def put(self, chunk: _Chunk) -> None:
-        self._send(chunk)
-        if self.error is not None:
-            raise self.error
-
-    def _send(self, item) -> None:
-        while self.is_alive():
-            if self.error is not None:
-                raise self.error
-            try:
-                self.inbox.put(item, timeout=0.5)
-                return
-            except queue.Full:
-                continue
-
-    def close(self) -> None:
-        """Send the last chunk marker and wait until checked or failed."""
-        self._send(None)
-        self.ready.wait()
-
-    def commit(self) -> None:
-        self._send(_COMMIT)
-        self.join()
-
-    def abort(self) -> None:
-        with contextlib.suppress(Exception):  # it failed already: nothing to undo
-            self._send(_Abort)
-        self.join()
 
 
 # --- The calculation ----------------------------------------------------------------------
@@ -574,11 +119,7 @@ def accrue_won_deals(
     now = now or timezone.now()
     inline = connection.in_atomic_block
     with tenant_scope(tenant), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                [f"incentives:bulk:{tenant.pk}"],
-            )
+        advisory_xact_lock(f"incentives:bulk:{tenant.pk}")
         args = (tenant, registration_ids, batch_size, now, via, workers, inline)
         try:
             # A savepoint: an inline run that meets a conflict leaves nothing.
@@ -607,15 +148,15 @@ class _Run:
         self.tenant = tenant
         self.inline = inline
         self.batch_size = batch_size
-        self.versions = _load_versions(tenant)
+        self.versions = load_versions(tenant)
         settings = IncentiveSettings.for_tenant(tenant)
-        today = ledger.local_today(tenant, now)
+        today = tenant.local_today(now)
         self.holding = timedelta(days=settings.holding_days)
         self.base = tenant.base_currency
         self.tenant_id = str(tenant.pk)
-        self.rates = _Rates(tenant)
-        self.totals = _Totals(tenant, self.versions, self.rates)
-        self.ids = _Ids()
+        self.rates = Rates(tenant)
+        self.totals = Totals(tenant, self.versions, self.rates)
+        self.ids = Ids()
         self.workers = 1 if inline else workers
         # What every line of the run starts with, before its id.
         constant = (
@@ -628,14 +169,14 @@ class _Run:
         )
         self.move = {
             "direct": direct,
-            "entry_prefix": "".join(_escaped(f"{v}") + "\t" for v in constant),
+            "entry_prefix": "".join(escaped(f"{v}") + "\t" for v in constant),
             "state_prefix": f"{tenant.pk}\t",
         }
         self.synced_text = now.isoformat()
         # Partner eligibility does not depend on the deal: each partner's
         # candidate versions, once; and the writer its entries go to.
-        self.independent: dict[str, list[_Version]] = {}
-        self.dependent: dict[str, list[_Version]] = {}
+        self.independent: dict[str, list[Version]] = {}
+        self.dependent: dict[str, list[Version]] = {}
         self.route: dict[str, int] = {}
         partners = Partner.objects.filter(tenant=tenant).order_by("pk")
         for i, (pk, tier_id, kind, region_id) in enumerate(
@@ -674,18 +215,18 @@ class _Run:
 
     def execute(self) -> int:
         writers = (
-            [_InlineWriter(self.move)]
+            [InlineWriter(self.move)]
             if self.inline
-            else [_ThreadWriter(self.move) for _ in range(self.workers)]
+            else [ThreadWriter(self.move) for _ in range(self.workers)]
         )
         self.writers = writers
         self.entries: list[list[str]] = [[] for _ in writers]
         self.states: list[list[str]] = [[] for _ in writers]
         self.restates: list[list[str]] = [[] for _ in writers]
         try:
-            self.pass_(_ID_ORDER, dependent=False)
+            self.pass_(ID_ORDER, dependent=False)
             if any(v.order_dependent for v in self.versions):
-                self.pass_(_SYNC_ORDER, dependent=True)
+                self.pass_(SYNC_ORDER, dependent=True)
             for i in range(len(writers)):
                 self.hand_over(i)
             for writer in writers:
@@ -726,14 +267,14 @@ class _Run:
             ids = self.ids.take(len(found[i]))
             lines.append([f"{prefix}{pk}\t{line}" for pk, line in zip(ids, found[i], strict=True)])
             found[i] = []
-        self.writers[i].put(_Chunk(*lines))
+        self.writers[i].put(Chunk(*lines))
         self.stats["hand_over_s"] += time.perf_counter() - started
 
     def pass_(self, order: str, *, dependent: bool) -> None:
         """One read of the deals: the order-independent versions (and the
         accrual states) in id order, or the order-dependent ones in the
         order sync_deal is assumed to meet the deals."""
-        sql = _DEALS.format(order=order, **self.only)
+        sql = DEALS_SQL.format(order=order, **self.only)
         with connection.chunked_cursor() as reader:
             reader.execute(sql, self.params)
             while True:
@@ -832,7 +373,7 @@ class _Run:
             except ledger.NoRate as problem:
                 if not dependent:
                     self.stats["problems"] += 1
-                    message = _escaped(str(problem)[:300])
+                    message = escaped(str(problem)[:300])
                     states_out[writer].append(f"{rid}\t\\N\t{message}\n")
                 continue
             for key, attainment, accrued in updates:
@@ -846,7 +387,7 @@ class _Run:
                 dates = self.dates[close] = (close.isoformat(), (close + holding).isoformat())
             close_text, avail_text = dates
             tail = f"{code} {customer}"
-            tail_text = _escaped(tail)
+            tail_text = escaped(tail)
             texts = self.canon.get(rate)
             if texts is None:
                 texts = self.canon[rate] = (canonical_decimal(rate), str(rate))
@@ -864,7 +405,7 @@ class _Run:
                 ).hexdigest()
                 description = v.prefix + tail
                 if len(description) > 300:
-                    description = _escaped(description[:300])
+                    description = escaped(description[:300])
                 else:
                     description = v.prefix_text + tail_text
                 out.append(

@@ -8,7 +8,6 @@ locks the dispute, refuses one that is closed, writes an audit entry and
 tells the other side (in the portal and by mail).
 """
 
-import secrets
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -16,14 +15,14 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from dealreg.models import CODE_ALPHABET
 from prm.tenancy.admin_base import admin_url
+from prm.tenancy.codes import public_code
 from prm.tenancy.models import Membership
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit, notify, staff_with_role
 
 from . import ledger
-from .ledger import IncentiveError, NewEntry, local_today
+from .ledger import IncentiveError, NewEntry
 from .models import Dispute, DisputeMessage, LedgerEntry
 from .money import format_money, minor_digits, round_money
 
@@ -39,7 +38,8 @@ MAX_ADJUSTMENT = Decimal("1000000000")
 
 
 def new_dispute_code() -> str:
-    return "DP-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+    """``DP-7KQ2M9XA`` (see ``prm.tenancy.codes``)."""
+    return public_code("DP")
 
 
 def partner_may_dispute(membership: Membership, partner_id) -> bool:
@@ -287,7 +287,7 @@ def resolve_with_adjustment(
         dispute = _lock(dispute)
         _require_open(dispute)
         ledger.lock_partner(dispute.partner_id)
-        today = local_today(tenant, now)
+        today = tenant.local_today(now)
         entry = ledger.write(
             tenant,
             NewEntry(

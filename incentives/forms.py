@@ -7,13 +7,6 @@ from django import forms
 from partners.models import Partner
 
 from .disputes import MAX_TEXT
-from .ledger import IncentiveError
-
-
-def add_service_error(form: forms.Form, error: IncentiveError) -> None:
-    """Show a refused operation on the field it names, else above the form."""
-    field = error.field if error.field in form.fields else None
-    form.add_error(field, str(error))
 
 
 def _text(label: str, *, rows: int = 4, help_text: str = "") -> forms.CharField:

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from dealreg.models import DealRegistration
 from partners.models import Partner
+from prm.tenancy.errors import ServiceError
+from prm.tenancy.locks import advisory_xact_lock
 from prm.tenancy.models import Tenant, User
 
 from . import periods
@@ -37,20 +39,12 @@ Source = LedgerEntry.Source
 ONE = Decimal(1)
 
 
-class IncentiveError(Exception):
-    """A refused operation; ``str(error)`` is the message for the person."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
+class IncentiveError(ServiceError):
+    """A refused incentives operation (see ``prm.tenancy.errors``)."""
 
 
 class NoRate(IncentiveError):
     pass
-
-
-def local_today(tenant: Tenant, now: datetime | None = None) -> date:
-    return timezone.localtime(now or timezone.now(), tenant.tzinfo).date()
 
 
 def rate_on(tenant: Tenant, currency: str, day: date) -> Decimal:
@@ -73,11 +67,7 @@ def rate_on(tenant: Tenant, currency: str, day: date) -> Decimal:
 
 def lock_partner(partner_id) -> None:
     """Serialize ledger work on one partner until the transaction ends."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            [f"incentives:partner:{partner_id}"],
-        )
+    advisory_xact_lock(f"incentives:partner:{partner_id}")
 
 
 @dataclass
@@ -141,7 +131,7 @@ def write(tenant: Tenant, new: NewEntry, *, now: datetime | None = None) -> Ledg
         basis_amount=new.basis_amount,
         basis_currency=new.basis_currency,
         period_start=new.period_start or new.effective_date,
-        statement_start=statement_start(tenant, local_today(tenant, now)),
+        statement_start=statement_start(tenant, tenant.local_today(now)),
         effective_date=new.effective_date,
         available_on=new.available_on,
         description=new.description[:300],
@@ -284,7 +274,7 @@ def _sync_deal_version(registration, version, entries, applies, settings, now, v
     net = sum((e.amount for e in entries), ZERO)
     net_base = sum((e.amount_base for e in entries), ZERO)
     key = f"{source}:{registration.pk}:{version.pk}:{len(entries) + 1}"
-    today = local_today(tenant, now)
+    today = tenant.local_today(now)
     if not applies:
         if not entries or (net == 0 and net_base == 0):
             return None
@@ -480,7 +470,7 @@ def sync_rebate(
         delta = target - net
         if delta == 0:
             return None
-        today = local_today(tenant, now)
+        today = tenant.local_today(now)
         kind = Kind.ACCRUAL if not entries and delta > 0 else Kind.ADJUSTMENT
         label = periods.label(start, version.period)
         return write(

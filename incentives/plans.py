@@ -1,4 +1,11 @@
-"""Plan versions: drafting, publishing, and the next version."""
+"""Plan versions: saving a draft, publishing, and the next version.
+
+The admin's version form calls ``save_version``; its many-to-many fields
+and brackets are saved by the admin after it, in the same transaction. A
+new version's form and the "new version" form carry a token: sent twice,
+the second is refused by the audit entry's unique once-key
+(``prm.tenancy.services.once``) and ``AlreadyDone`` names the first's version.
+"""
 
 from datetime import datetime, timedelta
 
@@ -7,16 +14,82 @@ from django.db.models import Max
 from django.utils import timezone
 
 from prm.tenancy.models import Membership
-from prm.tenancy.services import audit
+from prm.tenancy.services import audit, once
 
 from .ledger import IncentiveError
 from .models import Bracket, LedgerEntry, Plan, PlanVersion
 
 Status = PlanVersion.Status
+# The fields of a version that make its rule: only a draft's may change.
+RULE_FIELDS = frozenset(
+    {
+        "plan",
+        "rate_type",
+        "rate_percent",
+        "fixed_amount",
+        "quota",
+        "accelerator",
+        "cap_per_deal",
+        "cap_per_period",
+        "period",
+        "tiers",
+        "partner_types",
+        "regions",
+        "product_lines",
+        "effective_from",
+    }
+)
 
 
 def next_number(plan: Plan) -> int:
     return (PlanVersion.objects.filter(plan=plan).aggregate(n=Max("number"))["n"] or 0) + 1
+
+
+def _once_key(purpose: str, token) -> str:
+    return f"incentives.{purpose}:{token}" if token else ""
+
+
+def save_version(
+    version: PlanVersion, *, by: Membership, changes: dict[str, str], token=None
+) -> PlanVersion:
+    """Save a version as the admin's form left it (``changes``: the changed
+    fields, as text, for the audit entry). A new version gets its plan's
+    next number (the plan row locked, so two cannot take the same one); a
+    version published since the form was opened keeps its rule (refused).
+    A new version's form sent again (same ``token``) raises ``AlreadyDone``."""
+    adding = version._state.adding
+    with (
+        transaction.atomic(),
+        once(version.tenant, _once_key("version-add", token) if adding else "") as key,
+    ):
+        if adding:
+            # Numbers are per plan: two new versions of it wait for each other.
+            Plan.objects.select_for_update().filter(pk=version.plan_id).first()
+            version.number = next_number(version.plan)
+            version.created_by = by.user
+        else:
+            current = PlanVersion.objects.select_for_update().get(pk=version.pk)
+            if set(changes) & RULE_FIELDS and current.status != Status.DRAFT:
+                raise IncentiveError(
+                    f"Version {current.number} was published meanwhile; its rule can no longer "
+                    "change and nothing was saved. Create a new version to change it."
+                )
+        version.save()
+        audit(
+            version.tenant,
+            by=by.user,
+            action="incentives.version_added" if adding else "incentives.version_changed",
+            obj=version,
+            data=changes,
+            once_key=key,
+        )
+    return version
+
+
+def delete_version(version: PlanVersion, *, by: Membership) -> None:
+    with transaction.atomic():
+        audit(version.tenant, by=by.user, action="incentives.version_deleted", obj=version)
+        version.delete()
 
 
 def has_entries(version: PlanVersion) -> bool:
@@ -81,10 +154,15 @@ def publish(
     return version
 
 
-def new_draft(version: PlanVersion, *, by: Membership | None, effective_from) -> PlanVersion:
+def new_draft(
+    version: PlanVersion, *, by: Membership | None, effective_from, token=None
+) -> PlanVersion:
     """A draft copy of ``version`` (rule, brackets, eligibility) taking
-    effect on ``effective_from``: how a rule that has paid is changed."""
-    with transaction.atomic():
+    effect on ``effective_from``: how a rule that has paid is changed. The
+    same form sent again (same ``token``) raises ``AlreadyDone``."""
+    with transaction.atomic(), once(version.tenant, _once_key("new-version", token)) as key:
+        # Numbers are per plan: two new versions of it wait for each other.
+        Plan.objects.select_for_update().filter(pk=version.plan_id).first()
         copy = PlanVersion.objects.get(pk=version.pk)
         brackets = list(version.brackets.all())
         tiers, regions = list(version.tiers.all()), list(version.regions.all())
@@ -106,5 +184,13 @@ def new_draft(version: PlanVersion, *, by: Membership | None, effective_from) ->
         Bracket.objects.bulk_create(
             Bracket(tenant=copy.tenant, version=copy, lower=b.lower, rate_percent=b.rate_percent)
             for b in brackets
+        )
+        audit(
+            copy.tenant,
+            by=by.user if by else None,
+            action="incentives.version_copied",
+            obj=copy,
+            data={"from": str(version.pk), "effective_from": str(copy.effective_from)},
+            once_key=key,
         )
     return copy

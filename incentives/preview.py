@@ -27,8 +27,6 @@ partners, rates, the actual totals), so ten thousand deals take well under
 a second or two.
 """
 
-import csv
-import io
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -38,7 +36,6 @@ from django.db.models import Sum
 
 from dealreg.models import DealRegistration
 from partners.models import Partner
-from prm.csvio import spreadsheet_safe
 from prm.tenancy.models import Tenant
 
 from . import ledger, periods
@@ -383,26 +380,18 @@ CSV_COLUMNS = [
 ]
 
 
-def result_csv(result: PreviewResult) -> str:
-    """The preview table as CSV (a totals line last), every cell safe to
-    open in a spreadsheet."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for row in [*result.rows, result.totals]:
-        writer.writerow(
-            [
-                spreadsheet_safe(str(cell))
-                for cell in (
-                    row.partner_name,
-                    row.deals,
-                    row.volume,
-                    row.would_pay,
-                    row.actual,
-                    row.difference,
-                    result.base_currency,
-                    "yes" if row.incomplete else "",
-                )
-            ]
+def result_rows(result: PreviewResult):
+    """The preview table's rows for its CSV (a totals line last)."""
+    return (
+        (
+            row.partner_name,
+            row.deals,
+            row.volume,
+            row.would_pay,
+            row.actual,
+            row.difference,
+            result.base_currency,
+            "yes" if row.incomplete else "",
         )
-    return out.getvalue()
+        for row in [*result.rows, result.totals]
+    )

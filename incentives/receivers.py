@@ -1,6 +1,7 @@
+from .tasks import sync_deal
+
+
 def deal_outcome_changed(sender, registration, **kwargs) -> None:
     """A won deal's accruals are written by a task, after the outcome's
     transaction has committed (the signal is sent on commit)."""
-    from .tasks import sync_deal
-
     sync_deal.delay(tenant_id=str(registration.tenant_id), registration_id=str(registration.pk))

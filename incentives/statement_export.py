@@ -6,7 +6,6 @@ amount and currency, the exchange rate and the base amount, the deal's
 close date, when it is payable and whether a payout has settled it.
 """
 
-import csv
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from prm.csvio import spreadsheet_safe
+from prm import csvio
 from prm.tenancy.models import Tenant
 
 from .models import Dispute, LedgerEntry
@@ -110,61 +109,46 @@ CSV_COLUMNS = [
 ]
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_lines(view: StatementView, entries: Iterable[LedgerEntry]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
+def _csv_rows(view: StatementView, entries: Iterable[LedgerEntry]) -> Iterator[list]:
     tz = view.partner.tenant.tzinfo
-
-    def out(cells):
-        return writer.writerow([spreadsheet_safe(str(c)) for c in cells])
-
-    yield out(CSV_COLUMNS)
     for entry in entries:
         row = line(entry, tz)
         deal = row.deal
-        yield out(
-            [
-                row.booked.strftime("%Y-%m-%d %H:%M"),
-                entry.get_kind_display(),
-                entry.description,
-                deal.code if deal else "",
-                deal.customer_name if deal else "",
-                row.plan,
-                entry.effective_date,
-                entry.available_on,
-                plain(entry.amount, entry.currency),
-                entry.currency,
-                _rate(entry.fx_rate),
-                plain(entry.amount_base, entry.base_currency),
-                entry.base_currency,
-                row.paid_run,
-                row.paid_on or "",
-                entry.pk,
-            ]
-        )
-    yield out([])
+        yield [
+            row.booked.strftime("%Y-%m-%d %H:%M"),
+            entry.get_kind_display(),
+            entry.description,
+            deal.code if deal else "",
+            deal.customer_name if deal else "",
+            row.plan,
+            entry.effective_date,
+            entry.available_on,
+            plain(entry.amount, entry.currency),
+            entry.currency,
+            _rate(entry.fx_rate),
+            plain(entry.amount_base, entry.base_currency),
+            entry.base_currency,
+            row.paid_run,
+            row.paid_on or "",
+            entry.pk,
+        ]
+    yield []
     for label, value in totals(view):
-        yield out(
-            [
-                label,
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                plain(value, view.currency),
-                view.currency,
-            ]
-        )
+        yield [
+            label,
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            plain(value, view.currency),
+            view.currency,
+        ]
 
 
 def totals(view: StatementView) -> list[tuple[str, Decimal]]:
@@ -188,12 +172,12 @@ def csv_response(view: StatementView, entries) -> StreamingHttpResponse:
     """Every line of the statement, then its totals (base currency); cells
     are safe to open in a spreadsheet. Streamed: ten thousand lines never
     sit in memory at once."""
-    response = StreamingHttpResponse(
-        _csv_lines(view, entries.iterator(chunk_size=2000)),
-        content_type="text/csv; charset=utf-8",
+    return csvio.csv_response(
+        filename(view, "csv"),
+        _csv_rows(view, entries.iterator(chunk_size=2000)),
+        CSV_COLUMNS,
+        stream=True,
     )
-    response["Content-Disposition"] = f'attachment; filename="{filename(view, "csv")}"'
-    return response
 
 
 # --- PDF ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from datetime import date, datetime
 
 from django.core.cache import cache
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from dealreg.models import DealRegistration
@@ -45,7 +46,7 @@ def ended_periods(today: date, period: str, count: int = LOOKBACK) -> list[date]
 
 
 def issue_ended_statements(tenant: Tenant, *, now: datetime | None = None) -> int:
-    today = ledger.local_today(tenant, now)
+    today = tenant.local_today(now)
     period = statements.statement_period(tenant)
     issued = 0
     for start in ended_periods(today, period):
@@ -82,7 +83,7 @@ def _report_missing_rate(tenant: Tenant, version: PlanVersion, start: date, prob
             title=f"Rebate {version} for {periods.label(start, version.period)} "
             "waits for an exchange rate",
             body=str(problem),
-            url="/admin/incentives/exchangerate/",
+            url=reverse("tenant_admin:incentives_exchangerate_changelist"),
         )
 
 
@@ -90,7 +91,7 @@ def accrue_rebates(tenant: Tenant, *, now: datetime | None = None) -> int:
     """Accrue or correct the rebates of every published version of active
     rebate plans for its rule periods that ended most recently. Returns how
     many entries were written."""
-    today = ledger.local_today(tenant, now)
+    today = tenant.local_today(now)
     versions = (
         PlanVersion.objects.filter(
             status=PlanVersion.Status.PUBLISHED,

@@ -25,7 +25,7 @@ from partners.models import Partner
 from prm.tenancy.models import Tenant
 
 from . import periods
-from .ledger import IncentiveError, local_today
+from .ledger import IncentiveError
 from .models import Dispute, IncentiveSettings, LedgerEntry, Statement
 from .money import ZERO
 
@@ -86,7 +86,7 @@ def previous_start(start: date, period: str) -> date:
 
 
 def current_start(tenant: Tenant, period: str, now: datetime | None = None) -> date:
-    return periods.period_start(local_today(tenant, now), period)
+    return periods.period_start(tenant.local_today(now), period)
 
 
 def booking_starts(start: date, end: date) -> list[date]:
@@ -178,7 +178,7 @@ def statement(
         closing=closing,
         line_count=sums["line_count"],
         issued=issued,
-        ended=end < local_today(tenant, now),
+        ended=end < tenant.local_today(now),
     )
 
 
@@ -237,7 +237,7 @@ def periods_of(partner: Partner, *, now: datetime | None = None) -> list[PeriodS
         bucket[0] += total
         bucket[1] += count
     issued = set(Statement.objects.filter(partner=partner).values_list("period_start", flat=True))
-    today = local_today(tenant, now)
+    today = tenant.local_today(now)
     found = []
     balance = ZERO
     start = min([*totals, current])
@@ -274,7 +274,7 @@ def issue_statements(tenant: Tenant, period_start: date, *, now: datetime | None
     if periods.period_start(period_start, period) != period_start:
         raise IncentiveError(f"{period_start:%Y-%m-%d} is not the first day of a statement period.")
     end = periods.period_end(period_start, period)
-    today = local_today(tenant, now)
+    today = tenant.local_today(now)
     if end >= today:
         raise IncentiveError(
             f"The {periods.label(period_start, period)} statement period has not ended "

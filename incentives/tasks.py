@@ -5,6 +5,7 @@ runs."""
 import logging
 
 from django.db.models import Exists, OuterRef
+from django.urls import reverse
 from django_scopes import scopes_disabled
 
 from dealreg.models import DealRegistration
@@ -14,6 +15,7 @@ from prm.tenancy.roles import Role
 from prm.tenancy.services import notify, staff_with_role
 
 from . import ledger
+from .models import DealAccrualState
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ def sync_deal(*, tenant, registration_id: str) -> int:
             kind="incentives.no_rate",
             title=f"{registration.code}: accrual waiting for an exchange rate",
             body=str(problem),
-            url="/admin/incentives/exchangerate/",
+            url=reverse("tenant_admin:incentives_exchangerate_changelist"),
         )
         return 0
 
@@ -63,8 +65,6 @@ def sweep_deals(*, tenant, limit: int = 2000) -> int:
 @app.task
 def dispatch_sweeps() -> int:
     """Beat: a sweep per tenant with registrations to sync."""
-    from .models import DealAccrualState
-
     with scopes_disabled():
         state = DealAccrualState.objects.filter(registration=OuterRef("pk"))
         tenants = list(

@@ -5,20 +5,19 @@ tenant's or another partner's answers 404; staff, who see statements in the
 admin, get 403.
 """
 
-from functools import wraps
-
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from prm.tenancy.access import role_required, visible_or_404
+from prm.tenancy.access import member_object, role_required
+from prm.tenancy.codes import normalize_code
+from prm.tenancy.errors import add_service_error
 
 from . import disputes, statement_export, statements
-from .forms import DisputeForm, ReplyForm, add_service_error
+from .forms import DisputeForm, ReplyForm
 from .ledger import IncentiveError
 from .models import Dispute, LedgerEntry
 
@@ -123,47 +122,21 @@ def pdf_response(view, entries) -> HttpResponse:
 # --- Disputes ---------------------------------------------------------------------
 
 
-def _own(request, obj_partner_id) -> None:
-    """404 for another partner's object, 403 for a member whose role may
-    not use the page (checked after the object is known to exist here)."""
-    if not request.membership.has_perm(PERM):
-        raise PermissionDenied
-    if obj_partner_id != request.membership.partner_id:
-        raise Http404("No such object.")
-
-
-def entry_view(view):
-    @role_required()
-    @wraps(view)
-    def wrapper(request, entry_id, *args, **kwargs):
-        entry = visible_or_404(
-            LedgerEntry.objects.select_related(
-                "registration", "plan_version__plan", "settlement__run", "payout_run"
-            ),
-            pk=entry_id,
-        )
-        _own(request, entry.partner_id)
-        entry.tenant = request.tenant
-        return view(request, entry, *args, **kwargs)
-
-    return wrapper
-
-
-def dispute_view(view):
-    @role_required()
-    @wraps(view)
-    def wrapper(request, code, *args, **kwargs):
-        dispute = visible_or_404(
-            Dispute.objects.select_related(
-                "entry__registration", "entry__plan_version__plan", "opened_by", "resolved_by"
-            ),
-            code=code.upper(),
-        )
-        _own(request, dispute.partner_id)
-        dispute.tenant = request.tenant
-        return view(request, dispute, *args, **kwargs)
-
-    return wrapper
+entry_view = member_object(
+    lambda: LedgerEntry.objects.select_related(
+        "registration", "plan_version__plan", "settlement__run", "payout_run"
+    ),
+    perm=PERM,
+    url_kwarg="entry_id",
+)
+dispute_view = member_object(
+    lambda: Dispute.objects.select_related(
+        "entry__registration", "entry__plan_version__plan", "opened_by", "resolved_by"
+    ),
+    perm=PERM,
+    lookup="code",
+    normalize=normalize_code,
+)
 
 
 @entry_view

@@ -1,32 +1,24 @@
-import secrets
-
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.forms.models import construct_instance
 from django.http import HttpResponse, HttpResponseBadRequest
-from django.shortcuts import redirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils import timezone
+from django.urls import path
 
+from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import (
     TenantHistoryAdmin,
     TenantModelAdmin,
     TenantTabularInline,
     tenant_admin_site,
 )
+from prm.tenancy.csv_import import CsvImporter, CsvImportMixin
 from prm.tenancy.roles import Role
 
 from . import services
 from .models import Contact, Partner, Region, Tier
-
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-# How long a checked file waits for its confirmation.
-IMPORT_PREVIEW_SECONDS = 60 * 60
 
 
 class _Refused(Exception):
@@ -90,28 +82,25 @@ class PartnerForm(forms.ModelForm):
         self.instance = construct_instance(self, self.instance, opts.fields, opts.exclude)
 
 
-class ImportForm(forms.Form):
-    file = forms.FileField(
-        label="CSV file",
-        help_text=f"Columns: {', '.join(services.CSV_COLUMNS)}. Required: "
-        f"{', '.join(sorted(services.REQUIRED_COLUMNS))}.",
-    )
+class PartnerImporter(CsvImporter):
+    noun = "partners"
+    columns = services.CSV_COLUMNS
+    required_columns = services.REQUIRED_COLUMNS
+    template = "admin/partners/partner/import.html"
 
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError("The file is larger than 5 MB; split it.")
-        raw = upload.read()
-        try:
-            return raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise forms.ValidationError(
-                "The file is not UTF-8 text; save it as “CSV UTF-8” and try again."
-            ) from exc
+    def allowed(self) -> bool:
+        return self.membership.has_perm("partners.import_partner")
+
+    def check(self, text: str) -> services.ImportResult:
+        return services.parse_partner_csv(self.tenant, text)
+
+    def apply(self, text: str) -> services.ImportResult:
+        return services.import_partners(tenant=self.tenant, by=self.user, text=text)
 
 
 @admin.register(Partner, site=tenant_admin_site)
-class PartnerAdmin(TenantHistoryAdmin):
+class PartnerAdmin(CsvImportMixin, TenantHistoryAdmin):
+    csv_importer = PartnerImporter
     form = PartnerForm
     list_display = [
         "name",
@@ -192,7 +181,6 @@ class PartnerAdmin(TenantHistoryAdmin):
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
-            path("import/", wrap(self.import_view), name="partners_partner_import"),
             path("export/", wrap(self.export_view), name="partners_partner_export"),
             *super().get_urls(),
         ]
@@ -202,13 +190,11 @@ class PartnerAdmin(TenantHistoryAdmin):
             raise PermissionDenied
 
     def _csv_response(self, request, queryset) -> HttpResponse:
-        stamp = timezone.localtime(timezone.now(), request.tenant.tzinfo).strftime("%Y%m%d-%H%M")
-        response = HttpResponse(
-            services.export_partners_csv(queryset), content_type="text/csv; charset=utf-8"
+        return csv_response(
+            export_filename(request.tenant, "partners"),
+            services.export_rows(queryset),
+            services.CSV_COLUMNS,
         )
-        filename = f"{request.tenant.slug}-partners-{stamp}.csv"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
 
     def export_view(self, request):
         """The changelist as it is filtered and searched, as CSV."""
@@ -223,51 +209,6 @@ class PartnerAdmin(TenantHistoryAdmin):
     def export_selected(self, request, queryset):
         self._require(request, "partners.export_partner")
         return self._csv_response(request, queryset)
-
-    def import_view(self, request):
-        """Upload a CSV, see a dry-run preview with each row's problems, then
-        import all rows or none."""
-        self._require(request, "partners.import_partner")
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Import partners from CSV",
-            "columns": services.CSV_COLUMNS,
-        }
-        form = ImportForm()
-        if request.method == "POST" and "confirm" in request.POST:
-            # The checked file waits on the server: the confirmation carries
-            # only a token (a file posted back as a form field would run into
-            # DATA_UPLOAD_MAX_MEMORY_SIZE), bound to this tenant and person.
-            key = self._preview_key(request, request.POST.get("token", ""))
-            text = cache.get(key)
-            if text is None:
-                messages.error(request, "The preview has expired; upload the file again.")
-                return redirect("tenant_admin:partners_partner_import")
-            cache.delete(key)
-            result = services.import_partners(tenant=request.tenant, by=request.user, text=text)
-            if result.ok:
-                messages.success(request, f"Imported {result.created} partners.")
-                return redirect("tenant_admin:partners_partner_changelist")
-            messages.error(request, "Nothing was imported: the file no longer validates.")
-            context["result"] = result
-        elif request.method == "POST":
-            form = ImportForm(request.POST, request.FILES)
-            if form.is_valid():
-                text = form.cleaned_data["file"]
-                result = services.parse_partner_csv(request.tenant, text)
-                context["result"] = result
-                if result.ok:
-                    token = secrets.token_urlsafe(24)
-                    cache.set(self._preview_key(request, token), text, IMPORT_PREVIEW_SECONDS)
-                    context["token"] = token
-        context["form"] = form
-        context["changelist_url"] = reverse("tenant_admin:partners_partner_changelist")
-        return TemplateResponse(request, "admin/partners/partner/import.html", context)
-
-    @staticmethod
-    def _preview_key(request, token: str) -> str:
-        return f"partners:import:{request.tenant.pk}:{request.user.pk}:{token}"
 
     def changelist_view(self, request, extra_context=None):
         membership = request.membership

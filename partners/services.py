@@ -11,6 +11,7 @@ from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
 
 from prm import csvio
+from prm.tenancy.errors import ServiceError
 from prm.tenancy.models import MANAGE_PARTNER_PERM, Membership, Tenant, User
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit
@@ -19,13 +20,8 @@ from .models import Contact, Partner, Region, Tier
 from .normalize import normalize_domain, normalize_name
 
 
-class PartnerError(Exception):
-    """A refused operation; ``str(error)`` is the message for the person.
-    ``field`` names the form field it belongs to, when there is one."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
+class PartnerError(ServiceError):
+    """A refused partner operation (see ``prm.tenancy.errors``)."""
 
 
 # Fields a partner is created or updated from (forms, imports, services).
@@ -463,15 +459,17 @@ def import_partners(*, tenant: Tenant, by: User | None, text: str) -> ImportResu
 def export_partners_csv(partners) -> str:
     """The partners as CSV in the import format (a round trip re-imports),
     every cell safe to open in a spreadsheet."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    return csvio.csv_text(export_rows(partners), CSV_COLUMNS)
+
+
+def export_rows(partners):
+    """The export's rows (lists of cells), one per partner."""
     partners = partners.select_related("tier", "region", "channel_manager").prefetch_related(
         "contacts"
     )
     for partner in partners:
         contact = next(iter(partner.contacts.all()), None)
-        row = [
+        yield [
             partner.name,
             partner.legal_name,
             partner.website,
@@ -487,5 +485,3 @@ def export_partners_csv(partners) -> str:
             contact.phone if contact else "",
             contact.title if contact else "",
         ]
-        writer.writerow([spreadsheet_safe(str(cell)) for cell in row])
-    return out.getvalue()

@@ -1,6 +1,8 @@
 import os
 
 from celery import Celery, Task
+from celery.exceptions import NotRegistered
+from django.db import transaction
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prm.settings")
 
@@ -32,3 +34,20 @@ class TenantTask(Task):
             return None
         with tenant_scope(tenant):
             return super().__call__(*args, tenant=tenant, **kwargs)
+
+
+def task_named(name: str) -> Task:
+    """The task registered as ``name``, its app's tasks module imported if
+    need be: a service enqueues its app's tasks by name, so it never imports
+    the tasks module (which imports the services)."""
+    try:
+        return app.tasks[name]
+    except NotRegistered:
+        app.loader.import_default_modules()
+        return app.tasks[name]
+
+
+def enqueue_on_commit(name: str, **kwargs) -> None:
+    """Queue the task registered as ``name`` with ``kwargs`` once the current
+    transaction commits (at once outside a transaction)."""
+    transaction.on_commit(lambda: task_named(name).delay(**kwargs))

@@ -125,6 +125,10 @@ DATABASES = {
         "OPTIONS": {
             "prepare_threshold": (2**31 - 1 if env_bool("DB_PREPARED_STATEMENTS", True) else None)
         },
+        # PRM_DB_SERVER_SIDE_CURSORS=0, for a connection pooler in
+        # transaction mode: a named cursor outside a transaction (a streamed
+        # export's .iterator()) does not survive between its fetches there.
+        "DISABLE_SERVER_SIDE_CURSORS": not env_bool("DB_SERVER_SIDE_CURSORS", True),
         "TEST": {"NAME": env("DB_TEST_NAME", "test_prm")},
     }
 }

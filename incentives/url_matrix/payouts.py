@@ -1,7 +1,6 @@
 """URL matrix entries of the incentives payouts admin (see __init__.py)."""
 
 from incentives import payouts
-from incentives.ledger import local_today
 from incentives.models import PayoutRun
 from prm.tenancy.roles import Role
 
@@ -13,7 +12,7 @@ def payout_run(world) -> PayoutRun:
         if existing is not None:
             return existing
         run = payouts.start_run(
-            world.tenant, by=world[Role.FINANCE], cutoff=local_today(world.tenant)
+            world.tenant, by=world[Role.FINANCE], cutoff=world.tenant.local_today()
         )
         return payouts.compute_run(run)
 

@@ -18,7 +18,7 @@ OLD_MONTH = date(2025, 1, 1)
 def _write(world, key: str, now: datetime | None = None) -> LedgerEntry:
     """A manual adjustment of the world's partner (the same one again for
     the same key)."""
-    today = ledger.local_today(world.tenant, now)
+    today = world.tenant.local_today(now)
     return ledger.write(
         world.tenant,
         ledger.NewEntry(

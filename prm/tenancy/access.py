@@ -2,9 +2,12 @@
 
 Anonymous people are sent to log in; a member whose role lacks the
 permission gets 403. Objects the member may not see at all are looked up
-through ``visible_or_404`` so "missing" and "not yours" read the same.
+through ``visible_or_404`` so "missing" and "not yours" read the same, and
+a partner organisation's own objects through ``own_or_404`` /
+``member_object``: another partner's object reads like a missing one.
 """
 
+from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
@@ -36,3 +39,50 @@ def visible_or_404(queryset, **lookup):
     if obj is None:
         raise Http404("No such object.")
     return obj
+
+
+def own_or_404(request, obj, *, perm: str, owner: str = "partner_id"):
+    """``obj`` if it belongs to the member's partner organisation: 403 for a
+    member whose role lacks ``perm`` (asked once the object is known to
+    exist in this tenant), 404 for another partner's object."""
+    if not request.membership.has_perm(perm):
+        raise PermissionDenied
+    if getattr(obj, owner) != request.membership.partner_id:
+        raise Http404("No such object.")
+    return obj
+
+
+def member_object(
+    queryset: Callable,
+    *,
+    perm: str,
+    lookup: str = "pk",
+    owner: str = "partner_id",
+    normalize: Callable[[str], object] | None = None,
+    url_kwarg: str | None = None,
+):
+    """Decorator for a portal view of one of the member's own objects: the
+    view's first URL argument is looked up as ``lookup`` in ``queryset()``
+    (a callable, so the query is built inside the request's tenant scope)
+    and the view gets the object instead. Unknown or another tenant's: 404;
+    role without ``perm``: 403; another partner's: 404."""
+
+    def decorator(view):
+        @role_required()
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            name = url_kwarg or lookup
+            if name in kwargs:
+                key = kwargs.pop(name)
+            else:
+                key, *args = args
+            value = normalize(key) if normalize is not None else key
+            obj = visible_or_404(queryset(), **{lookup: value})
+            own_or_404(request, obj, perm=perm, owner=owner)
+            if hasattr(obj, "tenant_id"):
+                obj.tenant = request.tenant
+            return view(request, obj, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

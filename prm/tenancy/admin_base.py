@@ -25,6 +25,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from .errors import add_service_error
 from .models import Membership, TenantOwned, User
 from .services import audit
 
@@ -298,15 +299,15 @@ class TenantModelAdmin(TenantAdminMixin, admin.ModelAdmin):
         messages.error(request, str(error))
 
 
+def form_changes(form) -> dict[str, str]:
+    """The fields ``form`` changed, with their new values as text (for an
+    audit entry)."""
+    return {name: str(form.cleaned_data.get(name)) for name in form.changed_data}
+
+
 def audit_form_changes(request, obj: models.Model, form, action: str) -> None:
     """An audit entry ``action`` for ``obj`` with the fields ``form`` changed."""
-    audit(
-        request.tenant,
-        by=request.user,
-        action=action,
-        obj=obj,
-        data={name: str(form.cleaned_data.get(name)) for name in form.changed_data},
-    )
+    audit(request.tenant, by=request.user, action=action, obj=obj, data=form_changes(form))
 
 
 class SettingsRowAdmin(TenantModelAdmin):
@@ -408,8 +409,7 @@ class ActionFormsMixin:
     def action_refused(self, request, action: str, obj, form, error) -> HttpResponse | None:
         """A service refused the action: shown on the form (a response
         returned here is sent instead of the page)."""
-        field = getattr(error, "field", None)
-        form.add_error(field if field in form.fields else None, str(error))
+        add_service_error(form, error)
         return None
 
     def action_done_url(self, request) -> str:

@@ -4,7 +4,7 @@ import secrets
 import time
 import uuid
 import zoneinfo
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -106,6 +106,15 @@ class Tenant(models.Model):
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    def local_now(self, now: datetime | None = None) -> datetime:
+        """``now`` (default: the current time) in the tenant's time zone."""
+        return timezone.localtime(now or timezone.now(), self.tzinfo)
+
+    def local_today(self, now: datetime | None = None) -> date:
+        """The tenant's calendar date at ``now`` (default: the current time):
+        the day business-day arithmetic, cutoffs and "today" refer to."""
+        return self.local_now(now).date()
 
 
 host_validator = RegexValidator(
@@ -383,11 +392,23 @@ class AuditEntry(TenantOwned):
     object_id = models.CharField(max_length=64)
     object_repr = models.CharField(max_length=200)
     data = models.JSONField(default=dict, blank=True)
+    # An operation that must happen once per form (a double submit sends the
+    # same form twice) writes its audit entry with a key naming the form; the
+    # unique constraint refuses the second, whose transaction rolls back
+    # (see ``prm.tenancy.services.once``).
+    once_key = models.CharField(max_length=100, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "audit entries"
         indexes = [models.Index(fields=["tenant", "object_type", "object_id"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "once_key"],
+                condition=~models.Q(once_key=""),
+                name="auditentry_once_key_unique",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_repr}"

@@ -5,6 +5,8 @@ Every write here runs in one transaction, refuses bad requests with
 and defers side effects (mail) until the transaction commits.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from allauth.account.models import EmailAddress
@@ -12,12 +14,13 @@ from django.contrib.auth.password_validation import validate_password
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from .errors import ServiceError
 from .models import AuditEntry, Invitation, Membership, Notification, Tenant, User
 from .roles import INVITABLE_ROLES, PARTNER_ROLES, STAFF_ROLES, Role
 
 
-class TenancyError(Exception):
-    """A refused operation; ``str(error)`` is the message for the person."""
+class TenancyError(ServiceError):
+    """A refused tenancy operation (see ``prm.tenancy.errors``)."""
 
 
 def audit(
@@ -28,7 +31,10 @@ def audit(
     obj: models.Model,
     data: dict | None = None,
     now: datetime | None = None,
+    once_key: str = "",
 ) -> AuditEntry:
+    """Record that ``by`` did ``action`` to ``obj``. ``once_key`` (inside
+    ``once(tenant, key)``) makes the operation happen once per key."""
     return AuditEntry.objects.create(
         tenant=tenant,
         actor=by,
@@ -38,7 +44,45 @@ def audit(
         object_repr=str(obj)[:200],
         data=data or {},
         created_at=now or timezone.now(),
+        once_key=once_key,
     )
+
+
+class AlreadyDone(ServiceError):
+    """The operation was done before under the same once-key (a form sent
+    twice): ``object_id`` is the object it made or changed then."""
+
+    def __init__(self, entry: AuditEntry | None):
+        super().__init__("That form was already sent.")
+        self.object_id = entry.object_id if entry is not None else ""
+
+
+ONCE_CONSTRAINT = "auditentry_once_key_unique"
+
+
+def _is_once_violation(error: IntegrityError) -> bool:
+    diag = getattr(error.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None) == ONCE_CONSTRAINT
+
+
+@contextmanager
+def once(tenant: Tenant, key: str) -> Iterator[str]:
+    """Run the block in a savepoint that an audit entry with ``once_key=key``
+    makes happen once per key: the database refuses a second entry (a
+    concurrent one waits for the first to commit), the second block is
+    rolled back and ``AlreadyDone`` names what the first did. An empty key
+    runs the block plainly. Yields the key for the ``audit`` call."""
+    if not key:
+        yield ""
+        return
+    try:
+        with transaction.atomic():
+            yield key
+    except IntegrityError as error:
+        if not _is_once_violation(error):
+            raise
+        earlier = AuditEntry.objects.filter(tenant=tenant, once_key=key).first()
+        raise AlreadyDone(earlier) from None
 
 
 def invitable_roles(membership: Membership) -> list[str]:

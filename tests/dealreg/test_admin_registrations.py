@@ -15,7 +15,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from dealreg import services
-from dealreg.admin import SlaClock
+from dealreg.admin_lists import SlaClock
 from dealreg.models import (
     Conflict,
     DealRegistration,

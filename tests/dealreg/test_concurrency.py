@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection, transaction
 
-from dealreg import services, sla
+from dealreg import services, sla, workflow
 from dealreg.conflicts import find_conflicts
 from dealreg.models import Conflict, DealRegistration, DealRegSettings, RegistrationEvent, SlaMark
 from prm.tenancy.models import Notification
@@ -179,7 +179,7 @@ def test_a_sweep_that_may_approve_waits_for_the_decision_lock_before_locking_row
 
     sweeper = threading.Thread(target=run_sweep)
     with acme.scope(), transaction.atomic():
-        services._serialize_decisions(acme.tenant)  # a person deciding
+        workflow.serialize_decisions(acme.tenant)  # a person deciding
         sweeper.start()
         deadline = time.monotonic() + 10
         while not _someone_waits_for_an_advisory_lock():
@@ -222,7 +222,7 @@ def test_conflict_checks_wait_for_decisions_of_the_tenant(acme, submit_as):
 
     checker = threading.Thread(target=check)
     with acme.scope(), transaction.atomic():
-        services._serialize_decisions(acme.tenant)
+        workflow.serialize_decisions(acme.tenant)
         checker.start()
         deadline = time.monotonic() + 10
         while not _someone_waits_for_an_advisory_lock():
@@ -256,7 +256,7 @@ def test_a_check_that_waited_for_the_decision_lock_matches_what_was_committed_me
 
     checker = threading.Thread(target=check)
     with acme.scope(), transaction.atomic():
-        services._serialize_decisions(acme.tenant)
+        workflow.serialize_decisions(acme.tenant)
         checker.start()
         deadline = time.monotonic() + 10
         while not _someone_waits_for_an_advisory_lock():

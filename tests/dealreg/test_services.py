@@ -15,7 +15,6 @@ from dealreg.models import (
     ExtensionRequest,
     RegistrationEvent,
     TierProtection,
-    today_in,
 )
 from partners.models import Partner, Tier
 from prm.tenancy.models import AuditEntry, Notification
@@ -276,7 +275,7 @@ def test_approval_grants_the_default_protection(acme, submitted):
         assert decided.status == Status.APPROVED
         assert decided.sla_met is True
         assert decided.decided_by == acme[Role.CHANNEL_MANAGER].user
-        assert decided.protected_until == today_in(acme.tenant) + timedelta(days=90)
+        assert decided.protected_until == acme.tenant.local_today() + timedelta(days=90)
         assert decided.sla_next_check_at is None
         event = RegistrationEvent.objects.get(registration=decided, kind=Kind.APPROVED)
         assert event.visible_to_partner and event.data["sla_met"] is True
@@ -290,7 +289,7 @@ def test_a_tier_override_sets_the_protection_period(acme, submitted):
             tenant=acme.tenant, tier=Tier.objects.get(name="Gold"), protection_days=120
         )
         decided = services.approve(submitted, by=acme[Role.OPS_ADMIN])
-        assert decided.protected_until == today_in(acme.tenant) + timedelta(days=120)
+        assert decided.protected_until == acme.tenant.local_today() + timedelta(days=120)
 
 
 def test_a_late_decision_records_the_sla_as_missed(acme, submitted):
@@ -501,14 +500,14 @@ def test_outcome_won(acme, approved):
                 by=acme[Role.PARTNER_USER],
                 won=True,
                 amount=Decimal("10"),
-                close_date=today_in(acme.tenant) + timedelta(days=1),
+                close_date=acme.tenant.local_today() + timedelta(days=1),
             )
         won = services.record_outcome(
             approved,
             by=acme[Role.PARTNER_USER],
             won=True,
             amount=Decimal("27500.00"),
-            close_date=today_in(acme.tenant),
+            close_date=acme.tenant.local_today(),
         )
         assert won.status == Status.WON
         assert (won.won_amount, won.won_currency) == (Decimal("27500.00"), "USD")

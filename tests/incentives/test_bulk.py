@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 
 from dealreg.models import DealRegistration, ProductLine
-from incentives import bulk, ledger
+from incentives import bulk, bulk_copy, ledger
 from incentives.models import (
     DealAccrualState,
     ExchangeRate,
@@ -399,7 +399,7 @@ def test_a_failing_writer_leaves_nothing_written(acme, monkeypatch):
         for partner in (acme.partner, acme.other_partner):
             for day in (2, 3):
                 _deal(acme, "100", date(2025, 5, day), partner=partner)
-        real = bulk._write
+        real = bulk_copy.write_chunk
         failing_partner = str(acme.other_partner.pk)
 
         def write(cursor, chunk, move, times):
@@ -407,12 +407,12 @@ def test_a_failing_writer_leaves_nothing_written(acme, monkeypatch):
                 raise RuntimeError("disk full")
             return real(cursor, chunk, move, times)
 
-        monkeypatch.setattr(bulk, "_write", write)
+        monkeypatch.setattr(bulk_copy, "write_chunk", write)
         with pytest.raises(RuntimeError, match="disk full"):
             bulk.accrue_won_deals(acme.tenant, workers=2, now=NOW)
         assert not LedgerEntry.objects.exists()
         assert not DealAccrualState.objects.exists()
-        monkeypatch.setattr(bulk, "_write", real)
+        monkeypatch.setattr(bulk_copy, "write_chunk", real)
         assert bulk.accrue_won_deals(acme.tenant, workers=2, now=NOW) == 4
 
 
@@ -427,7 +427,7 @@ def test_a_deal_synced_during_the_run_is_kept_once(acme, monkeypatch, inline):
         make_plan(acme, rate_percent=Decimal("10"))
         IncentiveSettings.for_tenant(acme.tenant)  # committed, not created by the run
         deals = [_deal(acme, "100", date(2025, 5, day)) for day in (2, 3, 4)]
-        real = bulk._write
+        real = bulk_copy.write_chunk
         modes, raced, failures = [], [], []
 
         def sync(registration_id):
@@ -445,7 +445,7 @@ def test_a_deal_synced_during_the_run_is_kept_once(acme, monkeypatch, inline):
             if not raced:
                 # The registration of the chunk's second entry, committed
                 # by another connection before this chunk is written.
-                column = bulk._ENTRY_COLUMNS.index("registration_id")
+                column = bulk_copy.ENTRY_COLUMNS.index("registration_id")
                 raced.append(chunk.entries[1].split("\t")[column])
                 racer = threading.Thread(target=sync, args=(raced[0],))
                 racer.start()
@@ -453,7 +453,7 @@ def test_a_deal_synced_during_the_run_is_kept_once(acme, monkeypatch, inline):
                 assert not racer.is_alive(), "the sync waited for the run"
             return real(cursor, chunk, move, times)
 
-        monkeypatch.setattr(bulk, "_write", write)
+        monkeypatch.setattr(bulk_copy, "write_chunk", write)
         with transaction.atomic() if inline else contextlib.nullcontext():
             written = bulk.accrue_won_deals(acme.tenant, now=NOW)
         assert failures == []

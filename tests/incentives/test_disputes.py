@@ -185,7 +185,7 @@ class TestResolve:
         assert (entry.currency, entry.fx_rate, entry.partner) == ("USD", 1, acme.partner)
         assert entry.dispute == opened and entry.registration is None
         assert entry.idempotency_key == f"dispute:{opened.pk}"
-        assert entry.available_on == ledger.local_today(acme.tenant)
+        assert entry.available_on == acme.tenant.local_today()
         assert entry.created_by == acme[Role.FINANCE].user
         assert view.adjustments == D("20.00") and view.accruals == line.amount_base
         (note,) = notes(acme, Role.PARTNER_ADMIN, "incentives.dispute_resolved")

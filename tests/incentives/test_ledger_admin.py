@@ -246,7 +246,7 @@ def test_finance_records_an_adjustment_once(acme):
         D("1"),
     )
     assert entry.created_by == acme[Role.FINANCE].user
-    assert entry.available_on == ledger.local_today(acme.tenant)
+    assert entry.available_on == acme.tenant.local_today()
     assert entry.effective_date == date.today() - timedelta(days=2)
     assert entry.description == "Adjustment: Missed SPIFF for the spring campaign"
     assert entry.created_via == "admin:manual_adjustment"

@@ -13,7 +13,6 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from incentives import payouts
-from incentives.ledger import local_today
 from incentives.models import LedgerEntry, PayoutLine, PayoutRun
 from prm.tenancy.roles import ALL_ROLES, Role
 from tests import factories
@@ -46,7 +45,7 @@ def fresh(world, obj):
 def in_review(world, *amounts) -> PayoutRun:
     """A computed run: the world's partner has the first amount payable,
     the other partner the second (if given)."""
-    today = local_today(world.tenant)
+    today = world.tenant.local_today()
     with world.scope():
         for partner, amount in zip([world.partner, world.other_partner], amounts, strict=False):
             book(world, partner, amount, available_on=today)
@@ -100,7 +99,7 @@ def test_changelist_shows_runs_in_constant_queries(acme, django_assert_max_num_q
         payouts.mark_paid(first, by=acme[Role.FINANCE], reference="B-1")
         for _ in range(4):
             run = payouts.start_run(
-                acme.tenant, by=acme[Role.FINANCE], cutoff=local_today(acme.tenant)
+                acme.tenant, by=acme[Role.FINANCE], cutoff=acme.tenant.local_today()
             )
             payouts.cancel(run, by=acme[Role.FINANCE], reason="Test")
     with django_assert_max_num_queries(len(one.captured_queries)):
@@ -116,7 +115,7 @@ def test_changelist_shows_runs_in_constant_queries(acme, django_assert_max_num_q
 
 
 def test_start_a_run_from_the_add_page(acme, django_capture_on_commit_callbacks):
-    today = local_today(acme.tenant)
+    today = acme.tenant.local_today()
     with acme.scope():
         book(acme, acme.partner, "80", available_on=today)
     client = acme.client(Role.FINANCE)
@@ -165,7 +164,9 @@ def test_executive_cannot_start_a_run(acme):
 
 def test_computing_run_shows_progress_and_refreshes(acme):
     with acme.scope():
-        run = payouts.start_run(acme.tenant, by=acme[Role.FINANCE], cutoff=local_today(acme.tenant))
+        run = payouts.start_run(
+            acme.tenant, by=acme[Role.FINANCE], cutoff=acme.tenant.local_today()
+        )
         PayoutRun.objects.filter(pk=run.pk).update(partners_total=400, partners_done=120)
     content = acme.client(Role.EXECUTIVE).get(change_url(run)).content.decode()
     assert '<meta http-equiv="refresh" content="3">' in content
@@ -193,7 +194,7 @@ def test_review_page_lists_lines_and_offers_finance_the_next_steps(acme):
 
 
 def test_lines_are_paged_and_filtered(acme):
-    today = local_today(acme.tenant)
+    today = acme.tenant.local_today()
     with acme.scope():
         for i in range(105):
             partner = factories.make_partner(acme.tenant, f"Paged Partner {i:03d}")
@@ -254,7 +255,7 @@ def test_approve_mark_paid_and_export_from_the_page(acme, django_capture_on_comm
 
     refused = client.post(change_url(run), {"_action": "mark_paid", "reference": " "})
     assert "This field is required." in refused.content.decode()
-    future = local_today(acme.tenant) + timedelta(days=3)
+    future = acme.tenant.local_today() + timedelta(days=3)
     refused = client.post(
         change_url(run), {"_action": "mark_paid", "reference": "B-9", "paid_on": f"{future}"}
     )

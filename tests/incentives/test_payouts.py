@@ -16,6 +16,7 @@ from incentives import ledger, payouts
 from incentives.ledger import NewEntry
 from incentives.models import IncentiveSettings, LedgerEntry, PayoutLine, PayoutRun, Settlement
 from incentives.payout_tasks import resume_stalled_runs
+from incentives.payouts import computing
 from prm.tenancy.models import AuditEntry, Notification
 from prm.tenancy.roles import Role
 from tests import factories
@@ -585,6 +586,23 @@ def test_compute_run_again_rebuilds_the_same_lines(acme):
         assert PayoutLine.objects.filter(run=run).count() == 1
         assert payouts.compute_run(run).status == Status.REVIEW  # in review: left alone
         assert PayoutLine.objects.filter(run=run).count() == 1
+
+
+def test_a_computation_taken_over_by_another_worker_stops_and_leaves_its_lines(acme):
+    """Only transaction-level locks: the worker computing a run is known by
+    the heartbeat it last wrote. A second worker's claim replaces it; the
+    first finds that at its next chunk and writes nothing more."""
+    with acme.scope():
+        book(acme, acme.partner, "100", available_on=TODAY)
+        book(acme, acme.other_partner, "50", available_on=TODAY)
+        run = payouts.start_run(acme.tenant, by=acme[Role.FINANCE], cutoff=TODAY)
+        _first, first_stamp = computing.claim_computation(run.pk)  # then it stalls
+        second = payouts.compute_run(run)  # resume_stalled_runs' worker
+        assert second.status == Status.REVIEW
+        assert computing.still_computing(run.pk, first_stamp) is None
+        PayoutRun.objects.filter(pk=run.pk).update(status=Status.COMPUTING)
+        assert computing.still_computing(run.pk, first_stamp) is None  # still not its own
+        assert PayoutLine.objects.filter(run=run).count() == 2
 
 
 # --- Paid ---------------------------------------------------------------------------------------

@@ -511,7 +511,7 @@ def test_a_new_version_refuses_another_tenants_plan(acme, globex):
 def test_the_preview_page_and_its_csv(acme):
     with acme.scope():
         version = make_plan(acme, rate_percent=D("10"), publish=False)
-        today = ledger.local_today(acme.tenant)
+        today = acme.tenant.local_today()
         last_quarter_day = date(today.year, (today.month - 1) // 3 * 3 + 1, 1) - timedelta(days=1)
         make_won_deal(acme, "1234.56", close_date=last_quarter_day)
     client = acme.client(Role.OPS_ADMIN)

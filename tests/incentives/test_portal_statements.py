@@ -148,7 +148,7 @@ class TestDownloads:
 
     def test_csv_cells_are_safe_in_a_spreadsheet(self, acme, admin_client):
         with acme.scope():
-            today = ledger.local_today(acme.tenant)
+            today = acme.tenant.local_today()
             ledger.write(
                 acme.tenant,
                 ledger.NewEntry(

@@ -315,7 +315,10 @@ class TestConfirm:
         response = acme.client("ops_admin").post(IMPORT_URL, {"confirm": "Import", "token": token})
         assert response.status_code == 302
         assert response["Location"] == IMPORT_URL
-        assert "The preview has expired; upload the file again." in messages_of(response)
+        assert (
+            "The preview has expired or was already imported; upload the file again."
+            in messages_of(response)
+        )
         assert counts(acme) == before
 
     def test_a_preview_is_confirmed_once(self, acme):
@@ -325,7 +328,10 @@ class TestConfirm:
         after_first = counts(acme)
         again = client.post(IMPORT_URL, {"confirm": "Import", "token": token})
         assert again.status_code == 302
-        assert "The preview has expired; upload the file again." in messages_of(again)
+        assert (
+            "The preview has expired or was already imported; upload the file again."
+            in messages_of(again)
+        )
         assert counts(acme) == after_first
 
     def test_a_preview_belongs_to_its_tenant_and_person(self, acme, globex):

@@ -1,0 +1,243 @@
+"""What the registrations' admin list and page show: the SLA clock (worked
+out once per request), conflict counts and rows, and the list filters."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib import admin
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from partners.models import Partner
+
+from .conflicts import conflicts_of
+from .models import (
+    Conflict,
+    DealRegistration,
+    DealRegSettings,
+    ExtensionRequest,
+)
+
+Status = DealRegistration.Status
+
+
+# --- The SLA clock, once per request ---------------------------------------------
+
+SLA_LABELS = {
+    "on_track": "on track",
+    "due_soon": "due soon",
+    "breached": "overdue",
+    "paused": "paused",
+}
+
+
+@dataclass(frozen=True)
+class SlaClock:
+    """``services.sla_state`` for many rows at once: the tenant's calendar is
+    read once, and "under a quarter of the SLA left" becomes a moment
+    (``soon_before``) that a due time can be compared with in SQL."""
+
+    now: datetime
+    soon_before: datetime
+
+    @classmethod
+    def for_request(cls, request) -> "SlaClock":
+        clock = getattr(request, "_dealreg_sla_clock", None)
+        if clock is None:
+            settings_row = DealRegSettings.for_tenant(request.tenant)
+            settings_row.tenant = request.tenant
+            now = timezone.now()
+            quarter = timedelta(hours=settings_row.sla_business_hours) / 4
+            # between(now, due) <= quarter  <=>  due < add(now, quarter + 1µs)
+            soon = settings_row.calendar().add(now, quarter + timedelta(microseconds=1))
+            clock = request._dealreg_sla_clock = cls(now=now, soon_before=soon)
+        return clock
+
+    @staticmethod
+    def paused() -> Q:
+        return Q(status=Status.MORE_INFO, sla_paused_at__isnull=False, sla_due_at__isnull=False)
+
+    def running(self) -> Q:
+        return Q(status__in=DealRegistration.PENDING, sla_due_at__isnull=False) & ~self.paused()
+
+    def condition(self, state: str) -> Q:
+        return {
+            "paused": self.paused(),
+            "breached": self.running() & Q(sla_due_at__lte=self.now),
+            "due_soon": self.running()
+            & Q(sla_due_at__gt=self.now, sla_due_at__lt=self.soon_before),
+            "on_track": self.running() & Q(sla_due_at__gte=self.soon_before),
+        }[state]
+
+    def annotation(self) -> Case:
+        return Case(
+            *(When(self.condition(state), then=Value(state)) for state in SLA_LABELS),
+            default=Value(""),
+            output_field=CharField(),
+        )
+
+
+def conflict_count():
+    """Stored conflicts of a registration, both sides, each counterpart once
+    (a pair checked from both ends is stored twice)."""
+    own = (
+        Conflict.objects.filter(registration=OuterRef("pk"))
+        .order_by()
+        .values("registration")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    mirrored = Conflict.objects.filter(
+        registration_id=OuterRef("other_registration_id"),
+        other_registration_id=OuterRef("registration_id"),
+    )
+    theirs = (
+        Conflict.objects.filter(other_registration=OuterRef("pk"))
+        .exclude(Exists(mirrored))
+        .order_by()
+        .values("other_registration")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(own, output_field=IntegerField()), 0) + Coalesce(
+        Subquery(theirs, output_field=IntegerField()), 0
+    )
+
+
+def conflict_rows(registration: DealRegistration) -> list[dict]:
+    """``conflicts_of`` with each counterpart once, first-to-file order kept;
+    of a pair stored from both ends, this registration's own row is shown."""
+    rows = conflicts_of(registration)
+    own = {
+        row["other"].pk
+        for row in rows
+        if row["other"] is not None and row["conflict"].registration_id == registration.pk
+    }
+    shown, seen = [], set()
+    for row in rows:
+        other = row["other"]
+        if other is not None:
+            if other.pk in seen:
+                continue
+            if row["conflict"].registration_id != registration.pk and other.pk in own:
+                continue
+            seen.add(other.pk)
+        shown.append(row)
+    return shown
+
+
+# --- Registration list filters ------------------------------------------------------
+
+
+class StatusFilter(admin.SimpleListFilter):
+    """The statuses the admin lists (drafts stay the partner's own)."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [(value, label) for value, label in Status.choices if value != Status.DRAFT]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(status=self.value())
+        return queryset
+
+
+class SlaStateFilter(admin.SimpleListFilter):
+    title = "SLA"
+    parameter_name = "sla"
+
+    def lookups(self, request, model_admin):
+        return [(state, label.capitalize()) for state, label in SLA_LABELS.items()]
+
+    def queryset(self, request, queryset):
+        if self.value() in SLA_LABELS:
+            return queryset.filter(SlaClock.for_request(request).condition(self.value()))
+        return queryset
+
+
+class AssignedFilter(admin.SimpleListFilter):
+    title = "assigned"
+    parameter_name = "assigned"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("me", "Assigned to me"),
+            ("my_partners", "My partners"),
+            ("nobody", "No approver"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "me":
+            return queryset.filter(approver=request.user)
+        if self.value() == "my_partners":
+            return queryset.filter(partner__channel_manager=request.user)
+        if self.value() == "nobody":
+            return queryset.filter(approver__isnull=True)
+        return queryset
+
+
+class PartnerFilter(admin.SimpleListFilter):
+    """One partner's registrations. Lists the partners the person manages (a
+    list of every partner is no use at thousands of partners, and computing
+    which partners have registrations costs a scan of them all); any partner
+    can be chosen by link (?partner=<id>, as the partner's page does)."""
+
+    title = "partner"
+    parameter_name = "partner"
+
+    def _selected(self):
+        try:
+            return uuid.UUID(str(self.value())) if self.value() else None
+        except ValueError:
+            return None
+
+    def lookups(self, request, model_admin):
+        partners = (
+            Partner.objects.filter(channel_manager=request.user)
+            .order_by("name")
+            .values_list("pk", "name")[:100]
+        )
+        choices = [(str(pk), name) for pk, name in partners]
+        selected = self._selected()
+        if selected and str(selected) not in dict(choices):
+            chosen = Partner.objects.filter(pk=selected).first()
+            if chosen is not None:
+                choices.insert(0, (str(chosen.pk), chosen.name))
+        return choices
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        selected = self._selected()
+        return queryset.filter(partner_id=selected) if selected else queryset.none()
+
+
+class ExtensionFilter(admin.SimpleListFilter):
+    title = "extension"
+    parameter_name = "extension"
+
+    def lookups(self, request, model_admin):
+        return [("pending", "Extension requested")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "pending":
+            pending = ExtensionRequest.objects.filter(
+                registration=OuterRef("pk"), status=ExtensionRequest.Status.PENDING
+            )
+            return queryset.filter(Exists(pending))
+        return queryset

@@ -1,0 +1,454 @@
+"""Deal registrations in the tenant admin.
+
+Channel managers and ops decide registrations here: a changelist with the
+SLA state in colour and the conflict count, bulk approve/reject, and a
+change page that shows the conflicts, the extension requests and the
+timeline, with the decision forms. The registration itself is never saved
+as a form: the page is read-only and its forms post a named ``_action``
+back to it, which runs the matching ``dealreg.services`` operation (the
+same checks, events, audit and notifications as everywhere else).
+"""
+
+from datetime import timedelta
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+
+from prm.tenancy.admin_base import (
+    ActionFormsMixin,
+    LargeTablePaginator,
+    TenantModelAdmin,
+    tenant_admin_site,
+)
+from prm.tenancy.models import AuditEntry
+
+from . import admin_forms, services
+from .admin_lists import (
+    SLA_LABELS,
+    AssignedFilter,
+    ExtensionFilter,
+    PartnerFilter,
+    SlaClock,
+    SlaStateFilter,
+    StatusFilter,
+    conflict_count,
+    conflict_rows,
+)
+from .forms import OutcomeForm
+from .models import (
+    CustomField,
+    DealRegistration,
+    ExtensionRequest,
+)
+
+Status = DealRegistration.Status
+# Bulk decisions are for a page of routine registrations, not the backlog.
+MAX_BULK = 100
+
+
+# --- Registrations ---------------------------------------------------------------------
+
+
+def _hours(duration: timedelta) -> str:
+    minutes = int(duration.total_seconds()) // 60
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+@admin.register(DealRegistration, site=tenant_admin_site)
+class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
+    list_display = [
+        "registration",
+        "partner",
+        "status_badge",
+        "sla_due",
+        "conflicts",
+        "approver",
+        "value",
+    ]
+    list_display_links = ["registration"]
+    list_filter = [
+        StatusFilter,
+        SlaStateFilter,
+        AssignedFilter,
+        PartnerFilter,
+        "conflict_state",
+        ExtensionFilter,
+    ]
+    search_fields = ["code", "customer_name", "customer_domain", "partner__name"]
+    list_select_related = ["partner", "approver"]
+    ordering = ["-created_at"]
+    paginator = LargeTablePaginator
+    actions = ["approve_selected", "reject_selected"]
+    object_history_template = "admin/dealreg/dealregistration/object_history.html"
+    fieldsets = [
+        (
+            "Customer",
+            {
+                "fields": [
+                    "customer_name",
+                    "customer_domain",
+                    "customer_country",
+                    "customer_region",
+                    "customer_contact_name",
+                    "customer_contact_email",
+                    "customer_contact_phone",
+                ]
+            },
+        ),
+        (
+            "Deal",
+            {
+                "fields": [
+                    "partner",
+                    "submitted_by",
+                    "product_lines",
+                    "estimated_value",
+                    "currency",
+                    "expected_close_date",
+                    "description",
+                    "custom_answers",
+                ]
+            },
+        ),
+        (
+            "Decision",
+            {
+                "fields": [
+                    "status",
+                    "approver",
+                    "submitted_at",
+                    "sla_due_at",
+                    "decided_at",
+                    "decided_by",
+                    "decision_reason",
+                    "sla_met",
+                    "protected_until",
+                    "extension_count",
+                ]
+            },
+        ),
+        (
+            "Outcome",
+            {
+                "classes": ["collapse"],
+                "fields": ["won_amount", "won_currency", "won_close_date", "lost_reason"],
+            },
+        ),
+    ]
+
+    class Media:
+        css = {"all": ["admin/dealreg.css"]}
+
+    # The registration changes only through the services (the page's forms).
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_decide_permission(self, request):
+        return request.membership.has_perm("dealreg.decide_dealregistration")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
+
+    def get_queryset(self, request):
+        # A draft is the partner's own until it is submitted.
+        return (
+            super()
+            .get_queryset(request)
+            .exclude(status=Status.DRAFT)
+            .annotate(
+                conflict_total=conflict_count(),
+                sla_state=SlaClock.for_request(request).annotation(),
+            )
+        )
+
+    # Columns
+
+    @admin.display(description="registration", ordering="customer_name")
+    def registration(self, obj):
+        return format_html('<strong class="dr-code">{}</strong><br>{}', obj.code, obj.customer_name)
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        return format_html(
+            '<span class="dr-status dr-status-{}">{}</span>', obj.status, obj.get_status_display()
+        )
+
+    @admin.display(description="decision due", ordering="sla_due_at")
+    def sla_due(self, obj):
+        if obj.sla_state:
+            due = date_format(timezone.localtime(obj.sla_due_at), "D j M H:i")
+            return format_html(
+                '<span class="dr-sla dr-sla-{}">{}</span> <span class="dr-due">{}</span>',
+                obj.sla_state,
+                SLA_LABELS[obj.sla_state],
+                due,
+            )
+        if obj.sla_met is not None:
+            met = "met" if obj.sla_met else "missed"
+            return format_html('<span class="dr-sla-done dr-sla-{}">SLA {}</span>', met, met)
+        return None
+
+    @admin.display(description="conflicts", ordering="conflict_total")
+    def conflicts(self, obj):
+        if not obj.conflict_total:
+            return format_html('<span class="dr-muted">{}</span>', 0)
+        return format_html('<span class="dr-conflict-count">{}</span>', obj.conflict_total)
+
+    @admin.display(description="value", ordering="estimated_value")
+    def value(self, obj):
+        return f"{obj.estimated_value:,} {obj.currency}"
+
+    @admin.display(description="custom questions")
+    def custom_answers(self, obj):
+        labels = dict(CustomField.objects.values_list("key", "label"))
+        answers = [(labels.get(k, k), v) for k, v in (obj.custom_data or {}).items()]
+        if not answers:
+            return self.get_empty_value_display()
+        return format_html(
+            '<dl class="dr-answers">{}</dl>',
+            format_html_join("", "<dt>{}</dt><dd>{}</dd>", answers),
+        )
+
+    # Bulk decisions
+
+    @admin.action(permissions=["decide"], description="Approve selected registrations")
+    def approve_selected(self, request, queryset):
+        return self._bulk_decide(request, queryset, "approve")
+
+    @admin.action(permissions=["decide"], description="Reject selected registrations")
+    def reject_selected(self, request, queryset):
+        return self._bulk_decide(request, queryset, "reject")
+
+    def _bulk_decide(self, request, queryset, decision: str):
+        """An intermediate page asks for the reason; its confirmation posts
+        back to the changelist (which is wrapped by admin_view) and each
+        registration then goes through the service on its own: one that may
+        not be decided here (not yours, no longer pending, or conflicting with
+        an approved registration, which needs an override reason given on its
+        own page) is reported and left as it is."""
+        membership = request.membership
+        registrations = list(
+            queryset.select_related("partner", "approver").order_by("submitted_at", "created_at")[
+                : MAX_BULK + 1
+            ]
+        )
+        if len(registrations) > MAX_BULK:
+            messages.error(request, f"Decide at most {MAX_BULK} registrations at a time.")
+            return None
+        form = admin_forms.BulkDecisionForm(decision=decision)
+        if "confirm" in request.POST:
+            form = admin_forms.BulkDecisionForm(request.POST, decision=decision)
+            if form.is_valid():
+                self._run_bulk(request, registrations, decision, form.cleaned_data["reason"])
+                return None
+        rows = [
+            {
+                "registration": r,
+                "decidable": r.is_pending and services.can_decide(membership, r),
+            }
+            for r in registrations
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"{decision.capitalize()} {len(rows)} registration(s)",
+            "decision": decision,
+            "action_name": f"{decision}_selected",
+            "rows": rows,
+            "decidable_count": sum(1 for r in rows if r["decidable"]),
+            "form": form,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/dealreg/dealregistration/bulk_decide.html", context)
+
+    def _run_bulk(self, request, registrations, decision: str, reason: str) -> None:
+        membership = request.membership
+        done = []
+        for registration in registrations:
+            if not registration.is_pending:
+                messages.warning(
+                    request,
+                    f"{registration.code} is {registration.get_status_display().lower()}; "
+                    "left as it is.",
+                )
+                continue
+            if not services.can_decide(membership, registration):
+                messages.error(request, f"{registration.code}: you may not decide it.")
+                continue
+            try:
+                if decision == "approve":
+                    services.approve(registration, by=membership, reason=reason)
+                else:
+                    services.reject(registration, by=membership, reason=reason)
+            except services.DealRegError as exc:
+                if exc.field == "override_reason":
+                    message = (
+                        "it conflicts with an approved registration; approve it on its own "
+                        "page with an override reason."
+                    )
+                else:
+                    message = str(exc)
+                messages.error(request, f"{registration.code}: {message}")
+                continue
+            done.append(registration.code)
+        if done:
+            verb = "Approved" if decision == "approve" else "Rejected"
+            messages.success(request, f"{verb} {len(done)} registration(s): {', '.join(done)}.")
+
+    # The change page: read-only, with the decision forms
+
+    action_forms = {
+        "approve": admin_forms.ApproveForm,
+        "reject": admin_forms.RejectForm,
+        "request_info": admin_forms.RequestInfoForm,
+        "message": admin_forms.MessageForm,
+        "reassign": admin_forms.ReassignForm,
+        "extension": admin_forms.ExtensionDecisionForm,
+        "outcome": OutcomeForm,
+        "correct": admin_forms.CorrectOutcomeForm,
+        "reverse": admin_forms.ReverseWinForm,
+    }
+
+    action_errors = services.DealRegError
+
+    def action_allowed(self, request, action: str, registration: DealRegistration) -> bool:
+        membership = request.membership
+        if action == "reassign":
+            return membership.has_perm("dealreg.reassign_dealregistration")
+        if action == "extension" and not membership.has_perm("dealreg.decide_extensionrequest"):
+            return False
+        # Deciding, asking for information and writing to the partner are
+        # for the person who may decide the registration.
+        return services.can_decide(membership, registration)
+
+    def make_action_form(self, request, action: str, registration, data=None):
+        kwargs = {"prefix": action, "data": data}
+        if action == "reassign":
+            kwargs.update(tenant=request.tenant, current=registration.approver)
+        if action == "outcome":
+            kwargs.update(registration=registration)
+        form = self.action_forms[action](**kwargs)
+        if action == "correct" and data is None:
+            form.initial = {
+                "amount": registration.won_amount,
+                "close_date": registration.won_close_date,
+            }
+        return form
+
+    def run_action(self, request, action: str, registration, form) -> str:
+        by, data, code = request.membership, form.cleaned_data, registration.code
+        if action == "approve":
+            done = services.approve(
+                registration, by=by, reason=data["reason"], override_reason=data["override_reason"]
+            )
+            return f"{code} approved: protected until {done.protected_until:%d %b %Y}."
+        if action == "reject":
+            services.reject(registration, by=by, reason=data["reason"])
+            return f"{code} rejected."
+        if action == "request_info":
+            services.request_info(registration, by=by, message=data["message"])
+            return f"{code} sent back to the partner for more information; the SLA is paused."
+        if action == "message":
+            services.add_message(registration, by=by, text=data["text"])
+            return "Message sent to the partner."
+        if action == "reassign":
+            services.reassign(registration, by=by, approver=data["approver"], reason=data["reason"])
+            return f"{code} reassigned to {data['approver']}."
+        if action == "outcome":
+            won = data["outcome"] == OutcomeForm.WON
+            services.record_outcome(
+                registration,
+                by=by,
+                won=won,
+                amount=data["amount"],
+                close_date=data["close_date"],
+                reason=data["reason"],
+            )
+            return f"{code} recorded as {'won' if won else 'lost'}."
+        if action == "correct":
+            services.correct_outcome(
+                registration,
+                by=by,
+                amount=data["amount"],
+                close_date=data["close_date"],
+                reason=data["reason"],
+            )
+            return f"{code}: won amount corrected; incentives will be adjusted."
+        if action == "reverse":
+            services.reverse_win(registration, by=by, reason=data["reason"])
+            return f"{code}: win reversed; incentives accrued on it will be clawed back."
+        extension = ExtensionRequest.objects.filter(
+            registration=registration, pk=data["extension"]
+        ).first()
+        if extension is None:
+            raise Http404("No such extension request.")
+        approve = data["decision"] == "approve"
+        done = services.decide_extension(extension, by=by, approve=approve, reason=data["reason"])
+        if approve:
+            return f"Extension approved: {code} is protected until {done.new_until:%d %b %Y}."
+        return "Extension refused."
+
+    def action_page_context(self, request, registration, bound: dict) -> dict:
+        rows = conflict_rows(registration)
+        pending_extension = next(
+            (
+                e
+                for e in registration.extension_requests.all()
+                if e.status == ExtensionRequest.Status.PENDING
+            ),
+            None,
+        )
+        context = {
+            "registration": registration,
+            "conflict_rows": rows,
+            "needs_override": any(
+                row["other"] is not None and row["other"].status == Status.APPROVED for row in rows
+            ),
+            "events": registration.events.select_related("actor").order_by("created_at"),
+            "extensions": registration.extension_requests.select_related(
+                "requested_by", "decided_by"
+            ),
+            "pending_extension": pending_extension,
+            "sla_label": SLA_LABELS.get(registration.sla_state, ""),
+            "time_left": _hours(services.business_time_left(registration))
+            if registration.is_pending
+            else "",
+        }
+        # No forms for what the registration's state no longer allows, unless
+        # they carry the service's refusal to show.
+        unavailable = set()
+        if not registration.is_pending:
+            unavailable |= {"approve", "reject", "request_info", "reassign"}
+        if registration.status != Status.SUBMITTED:
+            unavailable.add("request_info")
+        if registration.status != Status.APPROVED:
+            unavailable.add("outcome")
+        if registration.status != Status.WON:
+            unavailable |= {"correct", "reverse"}
+        if pending_extension is None:
+            unavailable.add("extension")
+        offered = [action for action in self.action_forms if action not in unavailable]
+        forms = self.action_page_forms(request, registration, bound, offered)
+        if "extension" in forms and not forms["extension"].is_bound:
+            forms["extension"].initial["extension"] = pending_extension.pk
+        context["forms"] = forms
+        return context
+
+    def history_view(self, request, object_id, extra_context=None):
+        registration = self.get_object(request, unquote(object_id))
+        if registration is None:
+            raise Http404("No such object.")
+        context = {
+            **(extra_context or {}),
+            "events": registration.events.select_related("actor").order_by("created_at"),
+            "audit_entries": AuditEntry.objects.filter(
+                object_type=DealRegistration._meta.label_lower, object_id=str(registration.pk)
+            ).select_related("actor"),
+        }
+        return super().history_view(request, object_id, context)

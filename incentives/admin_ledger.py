@@ -1,0 +1,567 @@
+"""The ledger in the tenant admin: read-only entries with their filters and
+a streamed CSV export, manual adjustments by finance, and deals whose
+accrual is stuck."""
+
+import contextlib
+import uuid
+from datetime import date, timedelta
+
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import (
+    Http404,
+    HttpResponseBadRequest,
+)
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from partners.models import Partner
+from prm.csvio import csv_response, export_filename
+from prm.tenancy.admin_base import (
+    LargeTablePaginator,
+    TenantModelAdmin,
+    tenant_admin_site,
+)
+from prm.tenancy.scoping import tenant_scope
+
+from . import adjustments, admin_forms, ledger, periods
+from .models import (
+    DealAccrualState,
+    Dispute,
+    ExchangeRate,
+    IncentiveSettings,
+    LedgerEntry,
+    PlanVersion,
+    Settlement,
+)
+from .money import format_money
+
+Status = PlanVersion.Status
+# Deals retried at once from the stuck-accruals list.
+MAX_RETRY = 200
+
+
+def admin_link(request, obj, perm: str | None = None, text: str | None = None):
+    """A link to ``obj``'s admin page when the person may open it, else its
+    name."""
+    text = str(obj) if text is None else text
+    if perm and not request.membership.has_perm(perm):
+        return text
+    opts = obj._meta
+    try:
+        url = reverse(f"tenant_admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+    except NoReverseMatch:
+        return text
+    return format_html('<a href="{}">{}</a>', url, text)
+
+
+# --- The ledger ----------------------------------------------------------------------
+
+
+class CurrencyFilter(admin.SimpleListFilter):
+    """The base currency and those with exchange rates (a DISTINCT over the
+    ledger itself would read every entry)."""
+
+    title = "currency"
+    parameter_name = "currency"
+
+    def lookups(self, request, model_admin):
+        base = request.tenant.base_currency
+        others = (
+            ExchangeRate.objects.exclude(currency=base)
+            .order_by("currency")
+            .values_list("currency", flat=True)
+            .distinct()
+        )
+        return [(base, f"{base} (base)"), *((c, c) for c in others)]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(currency=self.value())
+        return queryset
+
+
+class PartnerFilter(admin.SimpleListFilter):
+    """One partner's entries: the list names up to 100 partners (and the
+    chosen one); any partner is reachable by ?partner=<id> or by searching
+    its name."""
+
+    title = "partner"
+    parameter_name = "partner"
+    LISTED = 100
+
+    def _selected(self):
+        try:
+            return uuid.UUID(str(self.value())) if self.value() else None
+        except ValueError:
+            return None
+
+    def lookups(self, request, model_admin):
+        partners = Partner.objects.order_by("name").values_list("pk", "name")[: self.LISTED]
+        choices = [(str(pk), name) for pk, name in partners]
+        selected = self._selected()
+        if selected and str(selected) not in dict(choices):
+            name = Partner.objects.filter(pk=selected).values_list("name", flat=True).first()
+            if name is not None:
+                choices.insert(0, (str(selected), name))
+        return choices
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        selected = self._selected()
+        return queryset.filter(partner_id=selected) if selected else queryset.none()
+
+
+class StatementPeriodFilter(admin.SimpleListFilter):
+    """The statement period an entry is booked in: the last twelve (and the
+    chosen one), from the tenant's statement period setting."""
+
+    title = "statement period"
+    parameter_name = "statement"
+    SHOWN = 12
+
+    def _selected(self):
+        try:
+            return date.fromisoformat(self.value()) if self.value() else None
+        except ValueError:
+            return None
+
+    def lookups(self, request, model_admin):
+        period = IncentiveSettings.for_tenant(request.tenant).statement_period
+        start = periods.period_start(request.tenant.local_today(), period)
+        starts = []
+        for _ in range(self.SHOWN):
+            starts.append(start)
+            start = periods.period_start(start - timedelta(days=1), period)
+        selected = self._selected()
+        if selected and selected not in starts:
+            starts.insert(0, selected)
+        return [(s.isoformat(), periods.label(s, period)) for s in starts]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        selected = self._selected()
+        return queryset.filter(statement_start=selected) if selected else queryset.none()
+
+
+class VersionFilter(admin.SimpleListFilter):
+    title = "plan version"
+    parameter_name = "version"
+
+    def _selected(self):
+        try:
+            return uuid.UUID(str(self.value())) if self.value() else None
+        except ValueError:
+            return None
+
+    def lookups(self, request, model_admin):
+        versions = PlanVersion.objects.select_related("plan").order_by("plan__name", "-number")
+        return [(str(v.pk), f"{v.plan.name} v{v.number}") for v in versions]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        selected = self._selected()
+        return queryset.filter(plan_version_id=selected) if selected else queryset.none()
+
+
+LEDGER_CSV_COLUMNS = [
+    "id",
+    "created at",
+    "partner",
+    "kind",
+    "source",
+    "amount",
+    "currency",
+    "exchange rate",
+    "amount (base)",
+    "base currency",
+    "deal",
+    "plan",
+    "version",
+    "effective date",
+    "period start",
+    "statement start",
+    "available on",
+    "reverses",
+    "description",
+    "created via",
+    "created by",
+    "idempotency key",
+]
+
+
+@admin.register(LedgerEntry, site=tenant_admin_site)
+class LedgerEntryAdmin(TenantModelAdmin):
+    list_display = [
+        "booked",
+        "partner",
+        "kind",
+        "source",
+        "amount_display",
+        "base_display",
+        "fx_rate",
+        "deal",
+        "version",
+        "effective_date",
+        "available_on",
+    ]
+    list_display_links = ["booked"]
+    list_filter = [
+        "kind",
+        "source",
+        CurrencyFilter,
+        PartnerFilter,
+        StatementPeriodFilter,
+        VersionFilter,
+    ]
+    search_fields = ["=registration__code", "partner__name", "=idempotency_key"]
+    list_select_related = ["partner", "registration", "plan_version__plan"]
+    # Ids are time-ordered (UUID7): newest first without sorting the table.
+    ordering = ["-id"]
+    paginator = LargeTablePaginator
+    change_list_template = "admin/incentives/ledgerentry/change_list.html"
+    change_form_template = "admin/incentives/ledgerentry/change_form.html"
+    fieldsets = [
+        (
+            "Entry",
+            {
+                "fields": [
+                    "partner",
+                    "kind",
+                    "source",
+                    "amount_display",
+                    "fx_rate",
+                    "base_display",
+                    "description",
+                ]
+            },
+        ),
+        (
+            "Where it comes from",
+            {
+                "fields": [
+                    "registration",
+                    "plan_version",
+                    "basis_display",
+                    "dispute",
+                    "payout_run",
+                    "reverses",
+                ]
+            },
+        ),
+        (
+            "Dates",
+            {"fields": ["effective_date", "period_start", "statement_start", "available_on"]},
+        ),
+        (
+            "Record",
+            {"fields": ["created_at", "created_by", "created_via", "idempotency_key", "checksum"]},
+        ),
+    ]
+
+    # Entries are only ever added, and only through the services: nobody
+    # edits or deletes one here.
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
+
+    # Columns
+
+    @admin.display(description="booked", ordering="created_at")
+    def booked(self, obj):
+        moment = timezone.localtime(obj.created_at)  # the tenant's zone (middleware)
+        return format_html("{}<br><small>{}</small>", f"{moment:%Y-%m-%d %H:%M}", obj.created_via)
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_display(self, obj):
+        return format_money(obj.amount, obj.currency)
+
+    @admin.display(description="base amount", ordering="amount_base")
+    def base_display(self, obj):
+        return format_money(obj.amount_base, obj.base_currency)
+
+    @admin.display(description="computed on")
+    def basis_display(self, obj):
+        if obj.basis_amount is None:
+            return None
+        return format_money(obj.basis_amount, obj.basis_currency or obj.currency)
+
+    @admin.display(description="deal", ordering="registration__code")
+    def deal(self, obj):
+        return obj.registration.code if obj.registration_id else None
+
+    @admin.display(description="plan version")
+    def version(self, obj):
+        if not obj.plan_version_id:
+            return None
+        return f"{obj.plan_version.plan.name} v{obj.plan_version.number}"
+
+    # The entry's page: read-only, with its chain
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        entry = self.get_object(request, unquote(object_id))
+        if entry is None:
+            raise Http404("No such object.")
+        membership = request.membership
+        settlement = Settlement.objects.filter(entry=entry).select_related("run", "payout").first()
+        chain = {
+            "reverses": entry.reverses,
+            "reversed_by": list(entry.reversed_by.order_by("created_at", "id")),
+            "settlement": settlement,
+            "settles_count": entry.settles.count() if entry.kind == LedgerEntry.Kind.PAYOUT else 0,
+            "disputes": list(entry.disputes.order_by("created_at")),
+            "resolves": Dispute.objects.filter(adjustment=entry).first(),
+        }
+        links = {
+            "registration": entry.registration_id
+            and admin_link(request, entry.registration, "dealreg.view_dealregistration"),
+            "plan_version": entry.plan_version_id
+            and admin_link(request, entry.plan_version, "incentives.view_planversion"),
+            "payout_run": entry.payout_run_id
+            and admin_link(request, entry.payout_run, "incentives.view_payoutrun"),
+            "settlement_run": settlement
+            and admin_link(request, settlement.run, "incentives.view_payoutrun"),
+            "settlement_payout": settlement and admin_link(request, settlement.payout),
+            "reverses": entry.reverses_id and admin_link(request, entry.reverses),
+            "reversed_by": format_html_join(
+                ", ", "{}", ((admin_link(request, e),) for e in chain["reversed_by"])
+            ),
+            "disputes": format_html_join(
+                ", ",
+                "{} ({})",
+                (
+                    (admin_link(request, d, "incentives.view_dispute"), d.get_status_display())
+                    for d in chain["disputes"]
+                ),
+            ),
+            "resolves": chain["resolves"]
+            and admin_link(request, chain["resolves"], "incentives.view_dispute"),
+        }
+        context = {
+            **(extra_context or {}),
+            "entry": entry,
+            "chain": chain,
+            "links": links,
+            "checksum_ok": entry.checksum == entry.compute_checksum(),
+            "can_adjust": membership.has_perm("incentives.add_ledgerentry"),
+        }
+        return super().change_view(request, object_id, form_url, context)
+
+    # The list: export, and "add" is a manual adjustment
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("export/", wrap(self.export_view), name="incentives_ledgerentry_export"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        membership = request.membership
+        extra_context = {
+            **(extra_context or {}),
+            "can_export": membership.has_perm("incentives.export_ledgerentry"),
+            "can_adjust": self.has_add_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def export_view(self, request):
+        """The list as it is filtered and searched, as CSV, streamed (the
+        ledger may hold millions of entries)."""
+        if not request.membership.has_perm("incentives.export_ledgerentry"):
+            raise PermissionDenied
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return HttpResponseBadRequest("The filter in the address is not valid.")
+        entries = changelist.get_queryset(request).select_related(
+            "partner", "registration", "plan_version__plan", "created_by"
+        )
+        tenant = request.tenant
+        return csv_response(
+            export_filename(tenant, "ledger"),
+            _ledger_csv_rows(tenant, entries),
+            LEDGER_CSV_COLUMNS,
+            stream=True,
+        )
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """A manual adjustment (finance): a new entry with a reason."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        tenant = request.tenant
+        today = tenant.local_today()
+        initial = {}
+        if request.GET.get("partner"):
+            with contextlib.suppress(ValueError):
+                initial["partner"] = uuid.UUID(request.GET["partner"])
+        form = admin_forms.ManualAdjustmentForm(
+            request.POST or None, tenant=tenant, today=today, initial=initial
+        )
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            token = str(data["token"])
+            repeated = LedgerEntry.objects.filter(
+                idempotency_key=adjustments.adjustment_key(token)
+            ).exists()
+            try:
+                entry = adjustments.manual_adjustment(
+                    tenant,
+                    by=request.membership,
+                    partner=data["partner"],
+                    amount=data["amount"],
+                    currency=data["currency"],
+                    effective_date=data["effective_date"],
+                    reason=data["reason"],
+                    token=token,
+                )
+            except ledger.IncentiveError as error:
+                form.add_error(error.field if error.field in form.fields else None, str(error))
+            else:
+                if repeated:
+                    messages.info(request, "That adjustment was already recorded (once).")
+                else:
+                    base = format_money(entry.amount_base, entry.base_currency)
+                    messages.success(
+                        request,
+                        f"Adjustment of {format_money(entry.amount, entry.currency)} recorded "
+                        f"for {data['partner']} ({base} at rate {entry.fx_rate.normalize():f}).",
+                    )
+                return redirect("tenant_admin:incentives_ledgerentry_change", entry.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Record a manual adjustment",
+            "form": form,
+            "base_currency": tenant.base_currency,
+            "changelist_url": reverse("tenant_admin:incentives_ledgerentry_changelist"),
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/incentives/ledgerentry/adjustment.html", context)
+
+
+def _ledger_csv_rows(tenant, entries):
+    """CSV rows of ``entries``; the response is read after the view has
+    returned (outside the request's scope), so the scope is entered here."""
+    tz = tenant.tzinfo
+    with tenant_scope(tenant):
+        for e in entries.iterator(chunk_size=2000):
+            version = e.plan_version
+            yield [
+                e.pk,
+                timezone.localtime(e.created_at, tz).strftime("%Y-%m-%d %H:%M:%S"),
+                e.partner.name,
+                e.kind,
+                e.source,
+                e.amount,
+                e.currency,
+                e.fx_rate,
+                e.amount_base,
+                e.base_currency,
+                e.registration.code if e.registration_id else "",
+                version.plan.name if version else "",
+                version.number if version else "",
+                e.effective_date,
+                e.period_start,
+                e.statement_start,
+                e.available_on,
+                e.reverses_id or "",
+                e.description,
+                e.created_via,
+                e.created_by.email if e.created_by_id else "",
+                e.idempotency_key,
+            ]
+
+
+# --- Deals whose accrual is stuck ----------------------------------------------------
+
+
+@admin.register(DealAccrualState, site=tenant_admin_site)
+class DealAccrualStateAdmin(TenantModelAdmin):
+    """Won deals the ledger could not bring in line (e.g. no exchange rate
+    for the deal's currency on its close date). "Retry now" runs the sync
+    for the selected ones once the cause is fixed."""
+
+    list_display = ["deal", "partner", "won", "close_date", "problem"]
+    list_select_related = ["registration__partner"]
+    search_fields = ["=registration__code", "registration__partner__name", "problem"]
+    ordering = ["registration__won_close_date", "id"]
+    actions = ["retry_selected"]
+    fields = ["deal", "partner", "won", "close_date", "problem", "synced_at"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(~Q(problem=""))
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="deal", ordering="registration__code")
+    def deal(self, obj):
+        r = obj.registration
+        return format_html("<strong>{}</strong> {}", r.code, r.customer_name)
+
+    @admin.display(description="partner", ordering="registration__partner__name")
+    def partner(self, obj):
+        return obj.registration.partner.name
+
+    @admin.display(description="won")
+    def won(self, obj):
+        r = obj.registration
+        if r.won_amount is None:
+            return None
+        return format_money(r.won_amount, r.won_currency or r.currency)
+
+    @admin.display(description="close date", ordering="registration__won_close_date")
+    def close_date(self, obj):
+        return obj.registration.won_close_date
+
+    @admin.action(permissions=["view"], description="Retry now")
+    def retry_selected(self, request, queryset):
+        states = list(
+            queryset.select_related("registration__partner", "registration__tenant")[
+                : MAX_RETRY + 1
+            ]
+        )
+        if len(states) > MAX_RETRY:
+            messages.error(request, f"Retry at most {MAX_RETRY} deals at a time.")
+            return None
+        fixed, written, still = [], 0, []
+        for state in states:
+            registration = state.registration
+            try:
+                written += len(ledger.sync_deal(registration, via="admin:retry"))
+            except ledger.IncentiveError as problem:
+                ledger.record_problem(registration, str(problem))
+                still.append(f"{registration.code}: {problem}")
+            else:
+                fixed.append(registration.code)
+        if fixed:
+            messages.success(
+                request,
+                f"In line now: {', '.join(fixed)} ({written} "
+                f"{'entry' if written == 1 else 'entries'} written).",
+            )
+        for text in still:
+            messages.error(request, f"Still stuck: {text}")
+        return None
