@@ -10,7 +10,7 @@ from prm.tenancy.declarations import Card, Count, NavEntry, PRMApp
 from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 from prm.tenancy.text import plural
 
-from .admin import SlaClock
+from .admin_lists import SlaClock
 from .metrics import METRICS
 from .models import DealRegistration, ExtensionRequest
 from .views import organisation_registrations, status_counts

@@ -5,8 +5,6 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
-from django.utils import timezone
-
 from prm.tenancy.declarations import DemoContext
 from prm.tenancy.demo import demo_member, demo_user
 from prm.tenancy.roles import Role
@@ -41,7 +39,7 @@ def seed(ctx: DemoContext) -> None:
         partner=partners[1],
     )
     ops = ctx.people[Role.OPS_ADMIN]
-    today = timezone.localdate(timezone=tenant.tzinfo)
+    today = tenant.local_today()
 
     def register(member, customer, domain, value, lines, days=60):
         return services.submit(

@@ -25,7 +25,7 @@ def seed(ctx: DemoContext) -> None:
     if Plan.objects.exists():
         return
     ops = ctx.people[Role.OPS_ADMIN]
-    today = timezone.localdate(timezone=tenant.tzinfo)
+    today = tenant.local_today()
     for currency, rate in (("EUR", "1.0842"), ("GBP", "1.2671"), ("CAD", "0.7312")):
         if currency != tenant.base_currency:
             ExchangeRate.objects.create(

@@ -11,11 +11,10 @@ Definitions are those of ``shared/METRICS.md``.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Exists, OuterRef, Q
-from django.utils import timezone
 
 from prm.tenancy.declarations import Filters, Good, Metric, Period, Unit
 from prm.tenancy.figures import changelist_url, percent
@@ -50,10 +49,6 @@ def has_filters(filters: Filters) -> bool:
     return bool(filters.query())
 
 
-def local_today(tenant: Tenant) -> date:
-    return timezone.localtime(timezone.now(), tenant.tzinfo).date()
-
-
 # --- Partners at a moment -----------------------------------------------------------------
 
 
@@ -86,7 +81,7 @@ def active_partners_drill(tenant: Tenant, period: Period, filters: Filters) -> s
     # The partner list shows partners as they are now: the same rows only
     # for a period that has not ended, and it cannot filter by a named
     # channel manager (only "assigned to me").
-    if period.end < local_today(tenant) or filters.channel_manager not in (None, ""):
+    if period.end < tenant.local_today() or filters.channel_manager not in (None, ""):
         return None
     params = {"status__exact": Partner.Status.ACTIVE}
     for param, value in (

@@ -1,6 +1,7 @@
 """The modules of each app import one another without a cycle: counting
 imports at module level and inside functions (a function-level import that
-only dodges a cycle is still a cycle), outside migrations and tests."""
+only dodges a cycle is still a cycle), outside migrations and tests. Imports
+under ``if TYPE_CHECKING:`` are for annotations only and never run."""
 
 import ast
 from pathlib import Path
@@ -38,13 +39,30 @@ def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
     return ".".join([*base, *([node.module] if node.module else [])])
 
 
+def _type_checking_only(tree: ast.AST) -> set[int]:
+    """ids of the nodes inside ``if TYPE_CHECKING:`` blocks."""
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If):
+            test = node.test
+            name = test.id if isinstance(test, ast.Name) else getattr(test, "attr", "")
+            if name == "TYPE_CHECKING":
+                for child in node.body:
+                    skipped |= {id(inner) for inner in ast.walk(child)}
+    return skipped
+
+
 def import_graph(app: str) -> dict[str, set[str]]:
     """module → the modules of ``app`` it imports (anywhere in its body)."""
     modules = _modules(app)
     graph: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
         is_package = path.name == "__init__.py"
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        tree = ast.parse(path.read_text(), str(path))
+        annotations_only = _type_checking_only(tree)
+        for node in ast.walk(tree):
+            if id(node) in annotations_only:
+                continue
             targets = []
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
@@ -100,3 +118,13 @@ def test_find_cycle_finds_one():
 def test_no_import_cycle_inside_an_app(app):
     cycle = find_cycle(import_graph(app))
     assert cycle is None, "import cycle: " + " → ".join(cycle)
+
+
+def test_imports_for_annotations_only_are_not_edges():
+    tree = ast.parse(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .models import Tenant\n"
+        "import os\n"
+    )
+    skipped = _type_checking_only(tree)
+    kinds = [type(n).__name__ for n in ast.walk(tree) if id(n) not in skipped]
+    assert kinds.count("ImportFrom") == 1 and kinds.count("Import") == 1
