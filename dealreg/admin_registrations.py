@@ -25,6 +25,7 @@ from prm.tenancy.admin_base import (
     TenantModelAdmin,
     tenant_admin_site,
 )
+from prm.tenancy.drill import MetricRowsFilter
 from prm.tenancy.models import AuditEntry
 
 from . import admin_forms, services
@@ -72,6 +73,7 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
     ]
     list_display_links = ["registration"]
     list_filter = [
+        MetricRowsFilter,
         StatusFilter,
         SlaStateFilter,
         AssignedFilter,

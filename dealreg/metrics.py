@@ -17,9 +17,9 @@ from decimal import Decimal
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 
-from partners.metrics import has_filters, partner_q
+from partners.metrics import partner_q
 from prm.tenancy.declarations import Filters, Good, Metric, Period, Unit
-from prm.tenancy.figures import changelist_url, money, one_decimal, percent, percentile
+from prm.tenancy.figures import money, one_decimal, percent, percentile
 from prm.tenancy.models import Tenant
 
 from .models import (
@@ -84,21 +84,6 @@ def _direct_pipeline(tenant: Tenant) -> Decimal:
 
 def partner_sourced_pipeline(tenant: Tenant, period: Period, filters: Filters) -> Decimal:
     return _partner_pipeline(tenant, filters)
-
-
-def partner_sourced_pipeline_drill(tenant: Tenant, period: Period, filters: Filters) -> str | None:
-    # The registration list filters by status but not by the partners'
-    # region, tier, type or manager, and shows every currency.
-    if has_filters(filters):
-        return None
-    other_currencies = (
-        DealRegistration.objects.filter(tenant_id=tenant.pk, status=Status.APPROVED)
-        .exclude(currency=tenant.base_currency)
-        .exists()
-    )
-    if other_currencies:
-        return None
-    return changelist_url("dealreg_dealregistration", {"status": Status.APPROVED})
 
 
 def channel_pipeline_share(tenant: Tenant, period: Period, filters: Filters) -> Decimal | None:
@@ -240,13 +225,18 @@ def conflict_rate(tenant: Tenant, period: Period, filters: Filters) -> Decimal |
 # --- Outcomes -------------------------------------------------------------------------------
 
 
-def win_rate(tenant: Tenant, period: Period, filters: Filters) -> Decimal | None:
-    closed = Q(_on_days("won_close_date", period), status__in=[Status.WON, Status.REVERSED]) | Q(
+def _closed(tenant: Tenant, period: Period) -> Q:
+    """Won (or won, then reversed) with a close date in the period, or lost
+    in it (a lost deal has no close date: the day the loss was recorded)."""
+    return Q(_on_days("won_close_date", period), status__in=[Status.WON, Status.REVERSED]) | Q(
         _within("outcome_recorded_at", tenant, period), status=Status.LOST
     )
+
+
+def win_rate(tenant: Tenant, period: Period, filters: Filters) -> Decimal | None:
     counts = (
         registrations(tenant, filters)
-        .filter(closed)
+        .filter(_closed(tenant, period))
         .aggregate(won=Count("pk", filter=Q(status=Status.WON)), closed=Count("pk"))
     )
     return percent(counts["won"], counts["closed"])
@@ -259,6 +249,44 @@ def conversion(tenant: Tenant, period: Period, filters: Filters) -> Decimal | No
         .aggregate(won=Count("pk", filter=Q(status=Status.WON)), approved=Count("pk"))
     )
     return percent(counts["won"], counts["approved"])
+
+
+# --- The rows each figure counts (for a rate, its denominator) ----------------------------
+
+
+def pipeline_rows(tenant: Tenant, period: Period, filters: Filters):
+    return registrations(tenant, filters).filter(
+        status=Status.APPROVED, currency=tenant.base_currency
+    )
+
+
+def revenue_rows(tenant: Tenant, period: Period, filters: Filters):
+    return registrations(tenant, filters).filter(
+        _on_days("won_close_date", period), status=Status.WON, won_currency=tenant.base_currency
+    )
+
+
+def submitted_rows(tenant: Tenant, period: Period, filters: Filters):
+    return registrations(tenant, filters).filter(_within("submitted_at", tenant, period))
+
+
+def decided_rows(tenant: Tenant, period: Period, filters: Filters):
+    return _decided(tenant, period, filters)
+
+
+def measured_rows(tenant: Tenant, period: Period, filters: Filters):
+    return _decided(tenant, period, filters).filter(submitted_at__isnull=False)
+
+
+def closed_rows(tenant: Tenant, period: Period, filters: Filters):
+    return registrations(tenant, filters).filter(_closed(tenant, period))
+
+
+def approved_rows(tenant: Tenant, period: Period, filters: Filters):
+    return _decided(tenant, period, filters).filter(APPROVED)
+
+
+REGISTRATIONS = "tenant_admin:dealreg_dealregistration_changelist"
 
 
 METRICS: list[Metric] = [
@@ -274,7 +302,8 @@ METRICS: list[Metric] = [
         unit=Unit.MONEY,
         good=Good.HIGH,
         compute=partner_sourced_pipeline,
-        drill=partner_sourced_pipeline_drill,
+        rows=pipeline_rows,
+        rows_admin=REGISTRATIONS,
         perms=VIEW,
     ),
     Metric(
@@ -288,7 +317,8 @@ METRICS: list[Metric] = [
         unit=Unit.PERCENT,
         good=Good.HIGH,
         compute=channel_pipeline_share,
-        drill=None,
+        rows=pipeline_rows,
+        rows_admin=REGISTRATIONS,
         perms=VIEW_DIRECT,
     ),
     Metric(
@@ -302,7 +332,8 @@ METRICS: list[Metric] = [
         unit=Unit.MONEY,
         good=Good.HIGH,
         compute=partner_sourced_revenue,
-        drill=None,
+        rows=revenue_rows,
+        rows_admin=REGISTRATIONS,
         perms=VIEW,
     ),
     Metric(
@@ -317,7 +348,8 @@ METRICS: list[Metric] = [
         unit=Unit.PERCENT,
         good=Good.HIGH,
         compute=channel_revenue_contribution,
-        drill=None,
+        rows=revenue_rows,
+        rows_admin=REGISTRATIONS,
         perms=VIEW_DIRECT,
     ),
     Metric(
@@ -327,7 +359,8 @@ METRICS: list[Metric] = [
         unit=Unit.COUNT,
         good=Good.HIGH,
         compute=submitted,
-        drill=None,
+        rows=submitted_rows,
+        rows_admin=REGISTRATIONS,
         perms=VIEW,
     ),
     Metric(
@@ -340,7 +373,8 @@ METRICS: list[Metric] = [
         unit=Unit.PERCENT,
         good=Good.NEITHER,
         compute=approval_rate,
-        drill=None,
+        rows=decided_rows,
+        rows_admin=REGISTRATIONS,
         perms=VIEW,
     ),
     Metric(
@@ -356,7 +390,8 @@ METRICS: list[Metric] = [
         unit=Unit.HOURS,
         good=Good.LOW,
         compute=turnaround_median,
-        drill=None,
+        rows=measured_rows,
+        rows_admin=REGISTRATIONS,
         perms=VIEW,
     ),
     Metric(
@@ -372,7 +407,8 @@ METRICS: list[Metric] = [
         unit=Unit.HOURS,
         good=Good.LOW,
         compute=turnaround_p90,
-        drill=None,
+        rows=measured_rows,
+        rows_admin=REGISTRATIONS,
         perms=VIEW,
     ),
     Metric(
@@ -385,7 +421,8 @@ METRICS: list[Metric] = [
         unit=Unit.PERCENT,
         good=Good.HIGH,
         compute=sla_compliance,
-        drill=None,
+        rows=decided_rows,
+        rows_admin=REGISTRATIONS,
         perms=VIEW,
     ),
     Metric(
@@ -400,7 +437,8 @@ METRICS: list[Metric] = [
         unit=Unit.PERCENT,
         good=Good.NEITHER,
         compute=conflict_rate,
-        drill=None,
+        rows=submitted_rows,
+        rows_admin=REGISTRATIONS,
         perms=VIEW,
     ),
     Metric(
@@ -415,7 +453,8 @@ METRICS: list[Metric] = [
         unit=Unit.PERCENT,
         good=Good.HIGH,
         compute=win_rate,
-        drill=None,
+        rows=closed_rows,
+        rows_admin=REGISTRATIONS,
         perms=VIEW,
     ),
     Metric(
@@ -428,7 +467,8 @@ METRICS: list[Metric] = [
         unit=Unit.PERCENT,
         good=Good.HIGH,
         compute=conversion,
-        drill=None,
+        rows=approved_rows,
+        rows_admin=REGISTRATIONS,
         perms=VIEW,
     ),
 ]

@@ -28,6 +28,7 @@ from prm.tenancy.admin_base import (
     TenantModelAdmin,
     tenant_admin_site,
 )
+from prm.tenancy.drill import MetricRowsFilter
 from prm.tenancy.scoping import tenant_scope
 
 from . import adjustments, admin_forms, ledger, periods
@@ -216,6 +217,7 @@ class LedgerEntryAdmin(TenantModelAdmin):
     ]
     list_display_links = ["booked"]
     list_filter = [
+        MetricRowsFilter,
         "kind",
         "source",
         CurrencyFilter,

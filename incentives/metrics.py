@@ -14,12 +14,11 @@ from decimal import Decimal
 
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 
-from partners.metrics import has_filters, partner_q
+from partners.metrics import partner_q
 from prm.tenancy.declarations import Filters, Good, Metric, Period, Unit
-from prm.tenancy.figures import PercentileCont, changelist_url, money, one_decimal, percent
+from prm.tenancy.figures import PercentileCont, money, one_decimal, percent
 from prm.tenancy.models import Tenant
 
-from . import periods
 from .models import Dispute, IncentiveSettings, LedgerEntry, Settlement
 
 Kind = LedgerEntry.Kind
@@ -71,23 +70,6 @@ def outstanding(tenant: Tenant, period: Period, filters: Filters) -> Decimal:
         .aggregate(total=Sum("amount_base"))["total"]
     )
     return money(total)
-
-
-def paid_drill(tenant: Tenant, period: Period, filters: Filters) -> str | None:
-    """The ledger's payout entries of the statement period, when the
-    period is exactly one statement period and no partner filter is set
-    (the ledger list filters by one partner only)."""
-    if has_filters(filters):
-        return None
-    settings_row = IncentiveSettings.objects.filter(tenant_id=tenant.pk).first()
-    length = settings_row.statement_period if settings_row else periods.Period.MONTH
-    start = periods.period_start(period.start, length)
-    if (start, periods.period_end(start, length)) != (period.start, period.end):
-        return None
-    return changelist_url(
-        "incentives_ledgerentry",
-        {"kind__exact": Kind.PAYOUT, "statement": period.start.isoformat()},
-    )
 
 
 # --- Paying on time ---------------------------------------------------------------------------
@@ -147,6 +129,34 @@ def calculation_error_rate(tenant: Tenant, period: Period, filters: Filters) -> 
     return percent(counts["corrected"], counts["accrued"])
 
 
+# --- The rows each figure counts (for a rate, its denominator) ----------------------------
+
+
+def earned_rows(tenant: Tenant, period: Period, filters: Filters):
+    return entries(tenant, filters).filter(_booked_in(tenant, period), kind__in=EARNED)
+
+
+def payout_rows(tenant: Tenant, period: Period, filters: Filters):
+    return entries(tenant, filters).filter(_booked_in(tenant, period), kind=Kind.PAYOUT)
+
+
+def booked_rows(tenant: Tenant, period: Period, filters: Filters):
+    _, after = period.bounds(tenant)
+    return entries(tenant, filters).filter(created_at__lt=after)
+
+
+def paid_accrual_rows(tenant: Tenant, period: Period, filters: Filters):
+    return LedgerEntry.objects.filter(
+        pk__in=paid_accruals(tenant, period, filters).values("entry_id")
+    )
+
+
+def accrual_rows(tenant: Tenant, period: Period, filters: Filters):
+    return entries(tenant, filters).filter(_booked_in(tenant, period), kind=Kind.ACCRUAL)
+
+
+LEDGER = "tenant_admin:incentives_ledgerentry_changelist"
+
 PAID_ON_TIME = (
     "Counts the deal accruals of payout runs marked paid on a day of the period; the "
     "promise is the tenant's payout target (30 days after the deal's close by default)."
@@ -164,7 +174,8 @@ METRICS: list[Metric] = [
         unit=Unit.MONEY,
         good=Good.NEITHER,
         compute=accrued,
-        drill=None,
+        rows=earned_rows,
+        rows_admin=LEDGER,
         perms=VIEW,
     ),
     Metric(
@@ -178,7 +189,8 @@ METRICS: list[Metric] = [
         unit=Unit.MONEY,
         good=Good.NEITHER,
         compute=paid,
-        drill=paid_drill,
+        rows=payout_rows,
+        rows_admin=LEDGER,
         perms=VIEW,
     ),
     Metric(
@@ -192,7 +204,8 @@ METRICS: list[Metric] = [
         unit=Unit.MONEY,
         good=Good.NEITHER,
         compute=outstanding,
-        drill=None,
+        rows=booked_rows,
+        rows_admin=LEDGER,
         perms=VIEW,
     ),
     Metric(
@@ -204,7 +217,8 @@ METRICS: list[Metric] = [
         unit=Unit.PERCENT,
         good=Good.HIGH,
         compute=paid_within_target,
-        drill=None,
+        rows=paid_accrual_rows,
+        rows_admin=LEDGER,
         perms=VIEW,
     ),
     Metric(
@@ -217,7 +231,8 @@ METRICS: list[Metric] = [
         unit=Unit.DAYS,
         good=Good.LOW,
         compute=payment_turnaround_median,
-        drill=None,
+        rows=paid_accrual_rows,
+        rows_admin=LEDGER,
         perms=VIEW,
     ),
     Metric(
@@ -231,7 +246,8 @@ METRICS: list[Metric] = [
         unit=Unit.DAYS,
         good=Good.LOW,
         compute=payment_turnaround_p90,
-        drill=None,
+        rows=paid_accrual_rows,
+        rows_admin=LEDGER,
         perms=VIEW,
     ),
     Metric(
@@ -247,7 +263,8 @@ METRICS: list[Metric] = [
         unit=Unit.PERCENT,
         good=Good.LOW,
         compute=calculation_error_rate,
-        drill=None,
+        rows=accrual_rows,
+        rows_admin=LEDGER,
         perms=VIEW,
     ),
 ]

@@ -15,6 +15,7 @@ from prm.tenancy.admin_base import (
     tenant_admin_site,
 )
 from prm.tenancy.csv_import import CsvImporter, CsvImportMixin
+from prm.tenancy.drill import MetricRowsFilter
 from prm.tenancy.roles import Role
 
 from . import services
@@ -112,7 +113,14 @@ class PartnerAdmin(CsvImportMixin, TenantHistoryAdmin):
         "channel_manager",
         "domain",
     ]
-    list_filter = ["status", "partner_type", "tier", "region", AssignedToMeFilter]
+    list_filter = [
+        MetricRowsFilter,
+        "status",
+        "partner_type",
+        "tier",
+        "region",
+        AssignedToMeFilter,
+    ]
     search_fields = ["name", "legal_name", "domain", "contacts__email"]
     list_select_related = ["tier", "region", "channel_manager"]
     readonly_fields = ["domain", "created_at", "updated_at"]

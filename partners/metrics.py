@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.db.models import Count, Exists, OuterRef, Q
 
 from prm.tenancy.declarations import Filters, Good, Metric, Period, Unit
-from prm.tenancy.figures import changelist_url, percent
+from prm.tenancy.figures import percent
 from prm.tenancy.models import Membership, Tenant
 from prm.tenancy.roles import PARTNER_ROLES
 
@@ -43,10 +43,6 @@ def partner_q(filters: Filters, prefix: str = "") -> Q:
         if value not in (None, ""):
             q &= Q(**{f"{prefix}{field}": value})
     return q
-
-
-def has_filters(filters: Filters) -> bool:
-    return bool(filters.query())
 
 
 # --- Partners at a moment -----------------------------------------------------------------
@@ -77,23 +73,6 @@ def active_partners(tenant: Tenant, period: Period, filters: Filters) -> int:
     return active_partner_ids(tenant, period, filters).count()
 
 
-def active_partners_drill(tenant: Tenant, period: Period, filters: Filters) -> str | None:
-    # The partner list shows partners as they are now: the same rows only
-    # for a period that has not ended, and it cannot filter by a named
-    # channel manager (only "assigned to me").
-    if period.end < tenant.local_today() or filters.channel_manager not in (None, ""):
-        return None
-    params = {"status__exact": Partner.Status.ACTIVE}
-    for param, value in (
-        ("partner_type__exact", filters.partner_type),
-        ("tier__id__exact", filters.tier),
-        ("region__id__exact", filters.region),
-    ):
-        if value not in (None, ""):
-            params[param] = str(value)
-    return changelist_url("partners_partner", params)
-
-
 def adoption_counts(tenant: Tenant, period: Period, filters: Filters) -> tuple[int, int]:
     """(active partners with a portal user signed in during the 30 days up
     to the period's end, active partners)."""
@@ -117,7 +96,14 @@ def system_adoption(tenant: Tenant, period: Period, filters: Filters) -> Decimal
     return percent(adopted, active)
 
 
+def active_rows(tenant: Tenant, period: Period, filters: Filters):
+    """The partners counted as active at the period's end (for adoption, its
+    denominator), as the partner list shows them."""
+    return Partner.objects.filter(pk__in=active_partner_ids(tenant, period, filters))
+
+
 PERMS = ("partners.view_partner",)
+PARTNERS = "tenant_admin:partners_partner_changelist"
 
 METRICS: list[Metric] = [
     Metric(
@@ -130,7 +116,8 @@ METRICS: list[Metric] = [
         unit=Unit.COUNT,
         good=Good.HIGH,
         compute=active_partners,
-        drill=active_partners_drill,
+        rows=active_rows,
+        rows_admin=PARTNERS,
         perms=PERMS,
     ),
     Metric(
@@ -145,7 +132,8 @@ METRICS: list[Metric] = [
         unit=Unit.PERCENT,
         good=Good.HIGH,
         compute=system_adoption,
-        drill=None,
+        rows=active_rows,
+        rows_admin=PARTNERS,
         perms=PERMS,
     ),
 ]

@@ -5,6 +5,7 @@ from datetime import date
 
 from prm.tenancy import registry
 from prm.tenancy.declarations import NO_FILTERS, Metric, Period
+from prm.tenancy.drill import link
 
 MARCH = Period(date(2026, 3, 1), date(2026, 3, 31))
 APRIL = Period(date(2026, 4, 1), date(2026, 4, 30))
@@ -20,5 +21,19 @@ def compute(world, key, period=MARCH, filters=NO_FILTERS):
 
 
 def drill(world, key, period=MARCH, filters=NO_FILTERS):
+    """Where the metric's figure drills to (``prm.tenancy.drill.link``)."""
     with world.scope():
-        return metric(key).drill(world.tenant, period, filters)
+        return link(metric(key), world.tenant, period, filters)
+
+
+def rows(world, key, period=MARCH, filters=NO_FILTERS) -> list:
+    """The pks of the rows the metric counts."""
+    with world.scope():
+        return sorted(metric(key).rows(world.tenant, period, filters).values_list("pk", flat=True))
+
+
+def listed(world, role, url) -> list:
+    """The pks the admin list at ``url`` shows this member."""
+    response = world.client(role).get(url)
+    assert response.status_code == 200, url
+    return sorted(row.pk for row in response.context["cl"].result_list)

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
     from .models import Membership, Tenant
 
 
@@ -168,7 +170,11 @@ class Metric:
     returns the value (``None`` when it is undefined, e.g. a rate with
     nothing to divide by). ``drill(tenant, period, filters)`` returns the URL
     of the list of exactly the rows it counts, or ``None`` where no list
-    shows exactly those; ``perms`` say who may see it.
+    shows exactly those; ``perms`` say who may see it. Instead of ``drill``, a
+    metric may declare ``rows(tenant, period, filters)``, the queryset of the
+    rows it counts (for a rate, those of its denominator), and ``rows_admin``,
+    the URL name of the admin list of that model, which then lists them
+    through ``prm.tenancy.drill`` (``drill.link`` gives a metric's drill).
     """
 
     key: str
@@ -179,6 +185,8 @@ class Metric:
     compute: Callable[[Tenant, Period, Filters], Decimal | int | None]
     drill: Callable[[Tenant, Period, Filters], str | None] | None = None
     perms: tuple[str, ...] = ()
+    rows: Callable[[Tenant, Period, Filters], QuerySet[Any]] | None = None
+    rows_admin: str | None = None
 
 
 # --- Demo data ------------------------------------------------------------------------

@@ -1,16 +1,14 @@
 """Helpers for computing the apps' metrics (``PRMApp.metrics``): how a rate,
 a sum of money and a duration are rounded for display, PostgreSQL's
-continuous percentile, and links to the admin lists a metric drills into."""
+continuous percentile."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from urllib.parse import urlencode
 
 from django.db.models import Aggregate, FloatField
-from django.urls import reverse
 
 CENT = Decimal("0.01")
 TENTH = Decimal("0.1")
@@ -65,10 +63,3 @@ def percentile(values: Sequence, fraction: float):
     upper = min(lower + 1, len(ordered) - 1)
     weight = position - lower
     return ordered[lower] + (ordered[upper] - ordered[lower]) * weight
-
-
-def changelist_url(model: str, params: Mapping[str, str] | None = None) -> str:
-    """The tenant admin's list of ``model`` ("app_model"), with filter
-    parameters its ``list_filter`` understands."""
-    url = reverse(f"tenant_admin:{model}_changelist")
-    return f"{url}?{urlencode(params)}" if params else url

@@ -20,7 +20,7 @@ from prm.tenancy.declarations import NO_FILTERS, Filters, Period
 from prm.tenancy.models import Tenant
 from prm.tenancy.roles import Role
 from tests import factories
-from tests.metric_probe import APRIL, MARCH, compute, drill, metric
+from tests.metric_probe import APRIL, MARCH, compute, drill, listed, metric, rows
 
 from .conftest import registration_input
 
@@ -160,18 +160,28 @@ def test_pipeline_filters_narrow_the_partner_side_only(acme):
 def test_pipeline_drills_into_the_approved_registrations(acme):
     kept = stored(acme, value="25000.00")
     stored(acme, status=Status.SUBMITTED)
+    stored(acme, value="10.00", currency="EUR")
     won(acme, "10.00", date(2026, 3, 5))
     url = drill(acme, "dealreg.partner_sourced_pipeline")
     assert urlsplit(url).path == reverse("tenant_admin:dealreg_dealregistration_changelist")
-    assert parse_qs(urlsplit(url).query) == {"status": ["approved"]}
-    response = acme.client(Role.OPS_ADMIN).get(url)
-    assert response.status_code == 200
-    assert [r.pk for r in response.context["cl"].result_list] == [kept.pk]
-    # The list cannot filter by the partners' tier, nor leave out other currencies.
-    assert drill(acme, "dealreg.partner_sourced_pipeline", filters=Filters(tier=1)) is None
-    stored(acme, value="10.00", currency="EUR")
-    assert drill(acme, "dealreg.partner_sourced_pipeline") is None
-    assert metric("dealreg.channel_pipeline_share").drill is None
+    assert parse_qs(urlsplit(url).query) == {
+        "drill": ["dealreg.partner_sourced_pipeline,2026-03-01,2026-03-31"]
+    }
+    assert rows(acme, "dealreg.partner_sourced_pipeline") == [kept.pk]
+    assert listed(acme, Role.OPS_ADMIN, url) == [kept.pk]
+    # The share's figure explains its partner side: the same rows.
+    assert drill(acme, "dealreg.channel_pipeline_share") == url.replace(
+        "partner_sourced_pipeline", "channel_pipeline_share"
+    )
+    # Filters travel with the link, and the list honours them.
+    own_tier = Filters(tier=acme.partner.tier_id)
+    url = drill(acme, "dealreg.partner_sourced_pipeline", filters=own_tier)
+    assert url.endswith(f",{acme.partner.tier_id}")
+    assert listed(acme, Role.OPS_ADMIN, url) == [kept.pk]
+    with acme.scope():
+        other_tier = Tier.objects.exclude(pk=acme.partner.tier_id).first()
+    url = drill(acme, "dealreg.partner_sourced_pipeline", filters=Filters(tier=other_tier.pk))
+    assert listed(acme, Role.OPS_ADMIN, url) == []
 
 
 def test_partner_sourced_revenue_and_channel_contribution(acme, globex):

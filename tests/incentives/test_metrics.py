@@ -29,11 +29,11 @@ from incentives import disputes, ledger, metrics, payouts
 from incentives.models import IncentiveSettings, LedgerEntry, Settlement
 from partners import services as partner_services
 from partners.models import Partner, Tier
-from prm.tenancy.declarations import Filters, Period
+from prm.tenancy.declarations import NO_FILTERS, Filters, Period
 from prm.tenancy.models import Tenant
 from prm.tenancy.roles import Role
 from tests import factories
-from tests.metric_probe import APRIL, MARCH, compute, drill, metric
+from tests.metric_probe import APRIL, MARCH, compute, drill, listed, rows
 
 from .conftest import make_plan, make_won_deal
 
@@ -214,19 +214,21 @@ def test_a_rejected_dispute_is_no_correction(acme, story):
     assert compute(acme, "incentives.calculation_error_rate") == Decimal("33.3")
 
 
-def test_paid_drills_into_the_statement_periods_payouts(acme, story):
+def test_paid_drills_into_the_payouts_booked_in_the_period(acme, story):
     url = drill(acme, "incentives.paid")
     assert urlsplit(url).path == reverse("tenant_admin:incentives_ledgerentry_changelist")
-    assert parse_qs(urlsplit(url).query) == {"kind__exact": ["payout"], "statement": ["2026-03-01"]}
+    assert parse_qs(urlsplit(url).query) == {"drill": ["incentives.paid,2026-03-01,2026-03-31"]}
     response = acme.client(Role.FINANCE).get(url)
     assert response.status_code == 200
     shown = sorted(e.amount_base for e in response.context["cl"].result_list)
     assert shown == [Decimal("-315.00"), Decimal("-50.00")]
-    # Not one statement period, or a partner filter: no list shows those rows.
-    assert drill(acme, "incentives.paid", Period(date(2026, 3, 1), date(2026, 3, 15))) is None
-    assert drill(acme, "incentives.paid", filters=Filters(tier=story["silver"].pk)) is None
-    for key in ("incentives.accrued", "incentives.outstanding"):
-        assert metric(key).drill is None
+    # Any period and any filter: the list shows exactly the rows counted.
+    for key in ("incentives.accrued", "incentives.outstanding", "incentives.paid"):
+        half = Period(date(2026, 3, 1), date(2026, 3, 15))
+        silver = Filters(tier=story["silver"].pk)
+        for period, filters in ((MARCH, NO_FILTERS), (half, NO_FILTERS), (MARCH, silver)):
+            url = drill(acme, key, period, filters)
+            assert listed(acme, Role.FINANCE, url) == rows(acme, key, period, filters), key
 
 
 def test_every_metric_is_declared_once_for_ledger_readers():

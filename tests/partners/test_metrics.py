@@ -17,7 +17,7 @@ from prm.tenancy.declarations import NO_FILTERS, Filters, Period
 from prm.tenancy.models import Tenant, User
 from prm.tenancy.roles import Role
 from tests import factories
-from tests.metric_probe import MARCH, compute, drill, metric
+from tests.metric_probe import MARCH, compute, drill, listed, metric, rows
 
 pytestmark = pytest.mark.django_db
 
@@ -155,29 +155,24 @@ def test_filters_count_the_partner_as_it_was_at_the_end_of_the_period(acme):
     assert compute(acme, "partners.active", april, Filters(tier=gold)) == 1
 
 
-def test_active_partners_drill_into_the_partner_list(acme):
+def test_active_partners_drill_into_the_partners_active_then(acme):
     with acme.scope():
         silver = Tier.objects.get(name="Silver")
-        na = Region.objects.get(code="na")
+    url = drill(acme, "partners.active", MARCH)
+    assert urlsplit(url).path == reverse("tenant_admin:partners_partner_changelist")
+    assert parse_qs(urlsplit(url).query) == {"drill": ["partners.active,2026-03-01,2026-03-31"]}
+    # The partners as they were at the end of March, though one has moved since.
+    assert listed(acme, Role.OPS_ADMIN, url) == rows(acme, "partners.active") != []
     april = Period(date(2026, 4, 1), date(2026, 4, 30))
-    url = drill(acme, "partners.active", april)
-    path, query = urlsplit(url).path, parse_qs(urlsplit(url).query)
-    assert path == reverse("tenant_admin:partners_partner_changelist")
-    assert query == {"status__exact": ["active"]}
-    url = drill(
-        acme, "partners.active", april, Filters(tier=silver.pk, region=na.pk, partner_type="msp")
+    url = drill(acme, "partners.active", april, Filters(tier=silver.pk))
+    assert listed(acme, Role.OPS_ADMIN, url) == rows(
+        acme, "partners.active", april, Filters(tier=silver.pk)
     )
-    assert parse_qs(urlsplit(url).query) == {
-        "status__exact": ["active"],
-        "tier__id__exact": [str(silver.pk)],
-        "region__id__exact": [str(na.pk)],
-        "partner_type__exact": ["msp"],
-    }
-    # The list shows partners as they are now, not at the end of March,
-    # and cannot name a channel manager.
-    assert drill(acme, "partners.active", MARCH) is None
-    manager = Filters(channel_manager=acme[Role.CHANNEL_MANAGER].user.pk)
-    assert drill(acme, "partners.active", april, manager) is None
+    gold = Filters(tier=acme.partner.tier_id)
+    assert listed(acme, Role.OPS_ADMIN, drill(acme, "partners.active", april, gold)) == rows(
+        acme, "partners.active", april, gold
+    )
+    assert len(rows(acme, "partners.active", april, gold)) == 2
 
 
 def test_the_drill_list_answers_with_the_counted_partners(acme):
