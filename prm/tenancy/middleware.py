@@ -9,12 +9,13 @@ from django.http import HttpResponse, HttpResponseNotFound, JsonResponse
 from django.shortcuts import redirect
 from django.template import loader
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django_scopes import scopes_disabled
 
 from prm import log
 
 from .hosts import is_platform_host, normalize_host, tenant_for_host
-from .models import Membership, User
+from .models import Membership
 from .scoping import tenant_scope
 
 request_log = logging.getLogger("prm.request")
@@ -74,9 +75,8 @@ class RequestLogMiddleware:
                 response["X-Request-ID"] = request_id
                 return response
             finally:
-                user = request.__dict__.get("user")
-                if context.user_id is None and isinstance(user, User) and user.is_authenticated:
-                    context.user_id = str(user.pk)  # signed in by this request
+                if context.user_id is None:
+                    context.user_id = self.signed_in_user_id(request)
                 duration_ms = round((time.perf_counter() - started) * 1000, 1)
                 request_log.info(
                     "%s %s %s %.1fms",
@@ -92,6 +92,16 @@ class RequestLogMiddleware:
                         **context.as_dict(),
                     },
                 )
+
+    @staticmethod
+    def signed_in_user_id(request) -> str | None:
+        """The user a sign-in during this request put on it (a plain user,
+        where the authentication middleware leaves a lazy one, which is not
+        evaluated here)."""
+        user = request.__dict__.get("user")
+        if isinstance(user, SimpleLazyObject) or not getattr(user, "is_authenticated", False):
+            return None
+        return str(user.pk)
 
 
 class TenantMiddleware:
