@@ -73,6 +73,21 @@ def request_id_from(header: str | None) -> str:
     return uuid.uuid4().hex
 
 
+# URL arguments that are secrets: invitation tokens (only their hash is
+# stored), allauth's password reset and email confirmation keys. Logs are
+# read by more people than the database is, so the logged path hides them.
+SECRET_URL_ARGUMENTS = frozenset({"token", "key"})
+
+
+def loggable_path(request) -> str:
+    path = request.path
+    match = getattr(request, "resolver_match", None)
+    for name, value in (match.kwargs if match else {}).items():
+        if name in SECRET_URL_ARGUMENTS and isinstance(value, str) and value:
+            path = path.replace(value, "[secret]")
+    return path
+
+
 @contextmanager
 def request_context(request_id: str):
     """The context of one request, for its duration."""

@@ -51,7 +51,8 @@ class HealthCheckMiddleware:
 
 class RequestLogMiddleware:
     """One ``prm.request`` line per request, written after the response:
-    method, path, status, duration, tenant, user and request id. The id comes
+    method, path (secret tokens hidden), status, duration, tenant, user and
+    request id. The id comes
     from the ``X-Request-ID`` header when it is sane (a proxy's), otherwise it
     is made here; either way the response echoes it in ``X-Request-ID``.
     While the request runs, every log line carries the same id, tenant and
@@ -78,15 +79,16 @@ class RequestLogMiddleware:
                 if context.user_id is None:
                     context.user_id = self.signed_in_user_id(request)
                 duration_ms = round((time.perf_counter() - started) * 1000, 1)
+                path = log.loggable_path(request)
                 request_log.info(
                     "%s %s %s %.1fms",
                     request.method,
-                    request.path,
+                    path,
                     status,
                     duration_ms,
                     extra={
                         "method": request.method,
-                        "path": request.path,
+                        "path": path,
                         "status": status,
                         "duration_ms": duration_ms,
                         **context.as_dict(),

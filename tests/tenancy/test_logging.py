@@ -120,6 +120,19 @@ class TestRequestLine:
         [line] = records("prm.request")
         assert (line.method, line.status, line.user_id) == ("POST", 302, str(member.user.pk))
 
+    def test_secret_tokens_in_the_path_are_not_logged(self, acme, records):
+        token = "s3cret-invitation-token_0123456789abcdef"
+        acme.client().get(f"/invitations/{token}/")
+        acme.client().get(f"/accounts/password/reset/key/4-{token}/")
+        acme.client().get(f"/accounts/confirm-email/{token}/")
+        paths = [line.path for line in records("prm.request")]
+        assert paths == [
+            "/invitations/[secret]/",
+            "/accounts/password/reset/key/4-[secret]/",
+            "/accounts/confirm-email/[secret]/",
+        ]
+        assert not [r for r in records("prm.request") if token in r.getMessage()]
+
     def test_health_checks_are_not_logged(self, records):
         response = Client(HTTP_HOST="whatever.invalid").get("/healthz")
         assert response.status_code == 200
