@@ -3,6 +3,13 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
+# pytest-xdist workers for `make test`: one per CPU core by default, each
+# with its own PostgreSQL test database and Redis database (see
+# prm/test_settings.py). PYTEST_WORKERS=0 runs the suite in one process.
+# worksteal: an idle worker takes queued tests from a busy one (test
+# durations range from milliseconds to a minute).
+PYTEST_WORKERS ?= auto
+
 .PHONY: run test setup venv services migrate seed lint format lock clean bench-dealreg bench-payouts
 
 run: setup migrate seed
@@ -14,7 +21,7 @@ test: setup
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run --settings=prm.test_settings >/dev/null \
 		|| (echo "Models changed without a migration: run manage.py makemigrations." >&2; exit 1)
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 setup: venv services
 

@@ -1,14 +1,31 @@
 import os
 
-from celery import Celery, Task
+from celery import Celery, Task, signals
 from celery.exceptions import NotRegistered
 from django.db import transaction
+
+from prm import log
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prm.settings")
 
 app = Celery("prm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.setup_logging.connect
+def use_django_logging(**kwargs):
+    """Workers and beat log through the settings' LOGGING (the same format as
+    the web server, with task ids and tenants) instead of Celery's own set-up;
+    the level is PRM_LOG_LEVEL's, not ``--loglevel``'s."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+
+
+log.connect_task_signals()
 
 
 class TenantTask(Task):
@@ -32,6 +49,7 @@ class TenantTask(Task):
         tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
         if tenant is None:
             return None
+        log.bind(tenant=tenant.slug)
         with tenant_scope(tenant):
             return super().__call__(*args, tenant=tenant, **kwargs)
 

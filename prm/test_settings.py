@@ -3,6 +3,7 @@ database and key prefix, with fast password hashing. Still real PostgreSQL
 and real Redis."""
 
 import os
+from urllib.parse import urlsplit
 
 os.environ.setdefault("PRM_REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("PRM_CACHE_PREFIX", "prm-test")
@@ -19,9 +20,15 @@ CELERY_TASK_EAGER_PROPAGATES = True
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PRM_URL_PORT = ""
 
-# Each pytest-xdist worker caches in a Redis database of its own: a test's
-# cache.clear() (FLUSHDB) must not empty another worker's cache mid-test.
-# (Not through the environment: workers inherit the controller's.)
+# Each pytest-xdist worker (gw0, gw1, ...) has a PostgreSQL test database of
+# its own (pytest-django appends the worker's name) and a Redis database of its
+# own for the cache and the Celery broker, counting down from PRM_REDIS_URL's
+# (15, 14, ... by default; Redis has 16): a test's cache.clear() (FLUSHDB) must
+# not empty another worker's cache or queue mid-test. Not through the
+# environment, which workers inherit from the controller; REDIS_URL keeps the
+# base, so a process a test starts with it (a Celery worker) lands on the same.
 if _worker := os.environ.get("PYTEST_XDIST_WORKER", "").removeprefix("gw"):
-    _db = 15 - int(_worker) % 8
-    CACHES["default"]["LOCATION"] = REDIS_URL.rsplit("/", 1)[0] + f"/{_db}"  # noqa: F405
+    _url = urlsplit(REDIS_URL)  # noqa: F405
+    _db = (int(_url.path.strip("/") or 0) - int(_worker)) % 16
+    _worker_url = _url._replace(path=f"/{_db}").geturl()
+    CACHES["default"]["LOCATION"] = CELERY_BROKER_URL = _worker_url  # noqa: F405

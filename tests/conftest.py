@@ -14,6 +14,17 @@ from prm.tenancy.roles import Role
 from . import factories
 
 
+def pytest_collection_modifyitems(items):
+    """Slow and browser tests first (the order is otherwise kept): parallel
+    workers then share out the short tests around them, instead of one
+    worker running a long test alone at the end while the others idle."""
+
+    def runs_long(item) -> bool:
+        return any(item.get_closest_marker(name) for name in ("slow", "browser"))
+
+    items.sort(key=lambda item: not runs_long(item))
+
+
 @dataclass
 class TenantWorld:
     tenant: Tenant

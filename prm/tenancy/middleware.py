@@ -1,3 +1,6 @@
+import logging
+import time
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -6,11 +9,16 @@ from django.http import HttpResponse, HttpResponseNotFound, JsonResponse
 from django.shortcuts import redirect
 from django.template import loader
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django_scopes import scopes_disabled
+
+from prm import log
 
 from .hosts import is_platform_host, normalize_host, tenant_for_host
 from .models import Membership
 from .scoping import tenant_scope
+
+request_log = logging.getLogger("prm.request")
 
 
 class HealthCheckMiddleware:
@@ -41,6 +49,63 @@ class HealthCheckMiddleware:
         return JsonResponse(status, status=200 if healthy else 503)
 
 
+class RequestLogMiddleware:
+    """One ``prm.request`` line per request, written after the response:
+    method, path (secret tokens hidden), status, duration, tenant, user and
+    request id. The id comes
+    from the ``X-Request-ID`` header when it is sane (a proxy's), otherwise it
+    is made here; either way the response echoes it in ``X-Request-ID``.
+    While the request runs, every log line carries the same id, tenant and
+    user (``prm.log``).
+
+    Sits right after ``HealthCheckMiddleware``: load balancer probes of
+    ``/healthz`` are not logged."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        request_id = log.request_id_from(request.headers.get("X-Request-ID"))
+        request.request_id = request_id
+        with log.request_context(request_id) as context:
+            status = 500
+            try:
+                response = self.get_response(request)
+                status = response.status_code
+                response["X-Request-ID"] = request_id
+                return response
+            finally:
+                if context.user_id is None:
+                    context.user_id = self.signed_in_user_id(request)
+                duration_ms = round((time.perf_counter() - started) * 1000, 1)
+                path = log.loggable_path(request)
+                request_log.info(
+                    "%s %s %s %.1fms",
+                    request.method,
+                    path,
+                    status,
+                    duration_ms,
+                    extra={
+                        "method": request.method,
+                        "path": path,
+                        "status": status,
+                        "duration_ms": duration_ms,
+                        **context.as_dict(),
+                    },
+                )
+
+    @staticmethod
+    def signed_in_user_id(request) -> str | None:
+        """The user a sign-in during this request put on it (a plain user,
+        where the authentication middleware leaves a lazy one, which is not
+        evaluated here)."""
+        user = request.__dict__.get("user")
+        if isinstance(user, SimpleLazyObject) or not getattr(user, "is_authenticated", False):
+            return None
+        return str(user.pk)
+
+
 class TenantMiddleware:
     """Resolve the tenant from the Host header and run the rest of the
     request, template rendering included, inside its scope.
@@ -65,6 +130,7 @@ class TenantMiddleware:
             body = loader.render_to_string("tenancy/unknown_host.html", {"host": host})
             return HttpResponseNotFound(body)
         request.tenant = tenant
+        log.bind(tenant=tenant.slug, tenant_id=tenant.pk)
         # Dates in pages and forms are the tenant's local time.
         timezone.activate(tenant.tzinfo)
         try:
@@ -101,6 +167,8 @@ class MembershipMiddleware:
             else:
                 membership.user = user
                 request.membership = membership
+        if request.user.is_authenticated:
+            log.bind(user_id=request.user.pk)
         return self.get_response(request)
 
 

@@ -2,6 +2,7 @@
 live server. Tenants are reached as ``<slug>.localhost:<port>``, which
 Chromium resolves to the loopback address without any DNS set-up."""
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from tests.conftest import TenantWorld, build_world
 
-CHROMIUM = "/usr/bin/chromium"
+# The same variable scripts/ensure_chromium.sh checks (see README, "Configuration").
+CHROMIUM = os.environ.get("PRM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-background-networking",

@@ -269,6 +269,7 @@ def states() -> dict:
 
 
 # Committed data: the bulk path's own writer connections must see it.
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("inline", [True, False], ids=["in-transaction", "writers"])
 def test_bulk_writes_what_sync_deal_writes(acme, globex, inline):

@@ -29,7 +29,7 @@ from partners.models import Partner
 from prm.celery import app as celery_app
 from prm.tenancy.roles import Role
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE = "incentives-payout-crash-test"
