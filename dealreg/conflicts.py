@@ -3,9 +3,10 @@ partner's active registration, or the vendor's own pipeline, already has?
 
 A match is the same normalized web domain or a customer name at least the
 tenant's threshold similar (PostgreSQL pg_trgm trigram similarity on the
-normalized name, served by a GIN index on ``ActiveClaim``), on at least one
-shared product line. Direct opportunities without product lines match on the customer
-alone. Each match is stored with its score and the reasons."""
+normalized name, served by a GIN index on ``ActiveClaim`` led by the
+tenant), on at least one shared product line. Direct opportunities without
+product lines match on the customer alone. Each match is stored with its
+score and the reasons."""
 
 import json
 import re
@@ -99,7 +100,11 @@ def _match_queryset(tenant_id, partner_id, registration_id, name: str, domain: s
         _AnyOf(F("productline_id"), own), directopportunity_id=OuterRef("pk")
     )
     # Similar names are found in the narrow table of active claims (see
-    # ActiveClaim), and only those few registrations are read.
+    # ActiveClaim), and only those few registrations are read. The tenant
+    # and the name are searched together (the trigram index leads with the
+    # tenant, as the open opportunities' does): the tenant is compared as a
+    # column of the claims, so the prepared statement's generic plan puts
+    # it in the index condition, and a check reads only its tenant's names.
     similar = ActiveClaim.objects.filter(
         tenant_id=tenant_id, customer_name_normalized__trigram_similar=name
     ).values("registration_id")

@@ -248,12 +248,12 @@ class DirectOpportunity(TenantOwned):
         ]
         indexes = [
             # Only open opportunities are ever matched: a partial index is
-            # a third smaller and faster to search. No pending list (see
-            # DealRegistration's dealreg_name_trgm).
+            # a third smaller and faster to search. Led by the tenant and
+            # without a pending list, as ActiveClaim's.
             GinIndex(
-                fields=["customer_name_normalized"],
-                opclasses=["gin_trgm_ops"],
-                name="directopp_name_trgm",
+                fields=["tenant", "customer_name_normalized"],
+                opclasses=["uuid_ops", "gin_trgm_ops"],
+                name="directopp_tenant_name_trgm",
                 condition=models.Q(
                     stage__in=["prospecting", "qualification", "proposal", "negotiation"]
                 ),
@@ -439,13 +439,16 @@ class ActiveClaim(models.Model):
 
     class Meta:
         indexes = [
+            # Led by the tenant (btree_gin's uuid_ops): a search keeps only
+            # the tenant's names, so one large tenant's names do not slow
+            # another's checks (the trigram lists alone hold every tenant's).
             # Without fastupdate: every submission is searched right after it
             # is inserted, and a GIN pending list (up to 4 MB of unsorted
             # entries until vacuum merges it) is read in full by each search.
             GinIndex(
-                fields=["customer_name_normalized"],
-                opclasses=["gin_trgm_ops"],
-                name="activeclaim_name_trgm",
+                fields=["tenant", "customer_name_normalized"],
+                opclasses=["uuid_ops", "gin_trgm_ops"],
+                name="activeclaim_tenant_name_trgm",
                 fastupdate=False,
             ),
         ]

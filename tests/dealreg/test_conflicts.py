@@ -306,6 +306,96 @@ def test_a_match_whose_placeholders_cannot_be_counted_is_refused(acme, monkeypat
     assert conflicts._compiled == {}
 
 
+def _fill_tenant(world, registration, count: int) -> None:
+    """``count`` more active registrations (copies of ``registration``
+    under other customer names) and as many open direct opportunities in
+    ``world``'s tenant, in bulk SQL, and fresh statistics: a tenant far
+    larger than the one checked, as on a shared installation."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO dealreg_dealregistration
+            SELECT (jsonb_populate_record(r, jsonb_build_object(
+                'id', gen_random_uuid(), 'code', 'DR-' || lpad(to_hex(n), 8, '0'),
+                'client_token', NULL,
+                'customer_name_normalized', substr(md5(n::text), 1, 9) || ' systems',
+                'customer_domain', substr(md5(n::text), 1, 9) || '.example'))).*
+            FROM dealreg_dealregistration r, generate_series(1, %(count)s) n
+            WHERE r.id = %(registration)s;
+            INSERT INTO dealreg_directopportunity (
+                id, tenant_id, external_id, customer_name, customer_name_normalized,
+                customer_domain, customer_country, owner_name, owner_email, stage, currency,
+                imported_at)
+            SELECT gen_random_uuid(), %(tenant)s, 'BULK-' || n, md5(n::text),
+                substr(md5(n::text), 2, 9) || ' labs', substr(md5(n::text), 2, 9) || '.example',
+                'US', '', '', 'proposal', '', now()
+            FROM generate_series(1, %(count)s) n;
+            ANALYZE dealreg_dealregistration;
+            ANALYZE dealreg_activeclaim;
+            ANALYZE dealreg_directopportunity;
+            """,
+            {"count": count, "registration": registration.pk, "tenant": world.tenant.pk},
+        )
+
+
+def _prepared_match_plan(registration) -> tuple[dict, dict[str, str]]:
+    """The generic plan of the prepared match the check ran on this
+    connection (EXPLAIN EXECUTE of psycopg's statement) and the inputs'
+    parameters ({"tenant": "$1", ...}; psycopg numbers named parameters in
+    order of first appearance)."""
+    sql, inputs = conflicts._match_sql(registration)
+    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", sql)))
+    assert set(names) == set(inputs)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name FROM pg_prepared_statements "
+            "WHERE NOT from_sql AND statement LIKE %s AND cardinality(parameter_types) = %s",
+            ["%dealreg_activeclaim%", len(names)],
+        )
+        (statement,) = cursor.fetchone()
+        cursor.execute(
+            f"EXPLAIN (FORMAT JSON) EXECUTE {statement} ({', '.join(['%s'] * len(names))})",
+            [inputs[name] for name in names],
+        )
+        (plan,) = cursor.fetchone()[0]
+    return plan["Plan"], {name: f"${i + 1}" for i, name in enumerate(names)}
+
+
+def _index_scans(node: dict, found=None) -> dict[str, list[dict]]:
+    """{index name: [plan node, ...]} of a plan."""
+    found = {} if found is None else found
+    if "Index Name" in node:
+        found.setdefault(node["Index Name"], []).append(node)
+    for child in node.get("Plans", []):
+        _index_scans(child, found)
+    return found
+
+
+@pytest.mark.parametrize("domain", ["initech.example", ""])
+def test_the_name_searches_are_limited_to_the_tenant_inside_the_index(
+    acme, globex, submit_as, rival, domain
+):
+    """Many tenants share one installation: a name search reads only its
+    own tenant's names, however many another tenant holds. The trigram
+    indexes lead with the tenant, and the prepared match's generic plan
+    (planned with the tenant unknown) searches them by tenant and name
+    together: an index of names alone, or a tenant the index cannot use,
+    fails here."""
+    _fill_tenant(globex, submit_as(globex, customer_name="Globex"), 3000)
+    first = submit_as(acme, customer_domain=domain)
+    second = submit_as(acme, member=rival, customer_domain=domain)  # its check prepares
+    with acme.scope():
+        assert [c.other_registration_id for c in find_conflicts(second)] == [first.pk]
+        plan, parameters = _prepared_match_plan(second)
+    scans = _index_scans(plan)
+    for index in ("activeclaim_tenant_name_trgm", "directopp_tenant_name_trgm"):
+        assert scans.get(index), f"{index} not in the plan: {sorted(scans)}"
+        for node in scans[index]:
+            condition = node["Index Cond"]
+            assert f"(tenant_id = {parameters['tenant']})" in condition
+            assert f"(customer_name_normalized)::text % {parameters['name']})" in condition
+
+
 def test_found_by_another_check_it_stays_under_review_until_that_one_is_redone(
     acme, products, submit_as, rival
 ):
@@ -327,12 +417,12 @@ def test_the_trigram_indexes_keep_no_pending_list():
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s)",
-            [["activeclaim_name_trgm", "directopp_name_trgm"]],
+            [["activeclaim_tenant_name_trgm", "directopp_tenant_name_trgm"]],
         )
         options = dict(cursor.fetchall())
     assert options == {
-        "activeclaim_name_trgm": ["fastupdate=off"],
-        "directopp_name_trgm": ["fastupdate=off"],
+        "activeclaim_tenant_name_trgm": ["fastupdate=off"],
+        "directopp_tenant_name_trgm": ["fastupdate=off"],
     }
 
 

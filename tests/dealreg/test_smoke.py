@@ -129,7 +129,7 @@ def test_conflict_statuses_match_the_trigram_indexes():
     claims = importlib.import_module("dealreg.migrations.0009_active_claims")
     listed = "(" + ", ".join(f"'{s.value}'" for s in DealRegistration.ACTIVE) + ")"
     assert listed == claims.ACTIVE
-    opp_index = {i.name: i for i in DirectOpportunity._meta.indexes}["directopp_name_trgm"]
+    opp_index = {i.name: i for i in DirectOpportunity._meta.indexes}["directopp_tenant_name_trgm"]
     assert sorted(dict(opp_index.condition.children)["stage__in"]) == sorted(
         DirectOpportunity.OPEN_STAGES
     )

@@ -2,11 +2,15 @@
 
 Seeds one tenant with 5,000 partners, BENCH_ROWS registrations (default
 1,000,000; a tenth of them waiting for a decision) and BENCH_ROWS/5 direct
-opportunities, in bulk SQL, then measures in one run:
+opportunities, and beside it SMALL_TENANTS tenants with a hundredth of that
+each (10,000 registrations, 50 partners), all in bulk SQL, then measures in
+one run:
 
 - the conflict check of new registrations (p50/p95, after WARMUP checks of
   other customers that are not counted), beside the same match written as
   one hand-made SQL query;
+- the same check in the small tenants (p50/p95, after WARMUP checks), which
+  shares the database and its indexes with the large one;
 - the portal's registration list and the admin changelist (p95 server time
   and query count, at two data sizes to show the count does not grow);
 - the SLA sweep with 100,000 open registrations.
@@ -22,6 +26,7 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
+from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.test import Client
@@ -209,6 +214,8 @@ SYLLABLES = [
 SUFFIXES = ["Inc", "LLC", "Ltd", "GmbH", "Corp", "SA", "", "", "", ""]
 
 WARMUP = 20  # conflict checks run before the measured ones, not counted
+SMALL_TENANTS = 20  # beside the large tenant, each with a hundredth of its data
+SMALL_SHARE = 100
 PASSWORD = "bench-pass-2026"
 
 
@@ -236,21 +243,27 @@ class Command(BaseCommand):
         rows = opts["rows"]
         with scopes_disabled():
             tenant = Tenant.objects.filter(slug="bench").first()
+            small = list(Tenant.objects.filter(slug__startswith="bench-small-").order_by("slug"))
         seeded = False
-        if tenant is None or not opts["reuse"]:
-            tenant = self.seed(rows, opts["partners"])
+        if tenant is None or len(small) != SMALL_TENANTS or not opts["reuse"]:
+            tenant, small = self.seed(rows, opts["partners"])
             seeded = True
+        results = {}
         with tenant_scope(tenant):
-            results = {}
-            for step in (
+            steps = [
                 lambda: self.bench_conflicts(tenant, opts["samples"]),
                 lambda: self.bench_pages(tenant, opts["requests"]),
                 lambda: self.bench_sla(tenant),
-            ):
-                figures = step()
-                self.log("  " + ", ".join(f"{k}={v:.2f}" for k, v in figures.items()))
-                results.update(figures)
+            ]
+            for step in steps:
+                results.update(self.run_step(step))
+        results.update(self.run_step(lambda: self.bench_small_conflicts(small, opts["samples"])))
         self.report(rows, seeded, results)
+
+    def run_step(self, step) -> dict:
+        figures = step()
+        self.log("  " + ", ".join(f"{k}={v:.2f}" for k, v in figures.items()))
+        return figures
 
     # --- seeding ------------------------------------------------------------
 
@@ -258,7 +271,10 @@ class Command(BaseCommand):
         self.stdout.write(message)
         self.stdout.flush()
 
-    def seed(self, rows: int, partner_count: int) -> Tenant:
+    def seed(self, rows: int, partner_count: int) -> tuple[Tenant, list[Tenant]]:
+        """The large tenant and the small ones (their registrations and
+        opportunities numbered after the large tenant's, so each tenant has
+        customers of its own)."""
         started = time.perf_counter()
         with connection.cursor() as cursor:
             # A dedicated database: clearing every tenant and person is quick
@@ -269,7 +285,31 @@ class Command(BaseCommand):
                 "TRUNCATE incentives_ledgerentry, incentives_dealaccrualstate, "
                 "tenancy_tenant, tenancy_user CASCADE"
             )
-        tenant = Tenant.objects.create(slug="bench", name="Bench Corp", timezone="America/New_York")
+        tenant, users, products = self.seed_tenant("bench", "Bench Corp", partner_count)
+        small_rows = max(1, rows // SMALL_SHARE)
+        loads = [(tenant, rows, 1, users, products)]
+        small = []
+        for k in range(SMALL_TENANTS):
+            made, made_users, made_products = self.seed_tenant(
+                f"bench-small-{k + 1:02d}",
+                f"Small Vendor {k + 1:02d}",
+                max(2, partner_count // SMALL_SHARE),
+            )
+            small.append(made)
+            loads.append((made, small_rows, rows + 1 + k * small_rows, made_users, made_products))
+        User.objects.update(password=make_password(PASSWORD))
+        self.log(
+            f"seed: {1 + SMALL_TENANTS} tenants, partners ({time.perf_counter() - started:.1f}s)"
+        )
+        self.seed_registrations(loads)
+        self.log(f"seed: done in {time.perf_counter() - started:.1f}s")
+        return tenant, small
+
+    def seed_tenant(self, slug: str, name: str, partner_count: int):
+        """A tenant with its people, product lines and partners: (tenant,
+        users by role, product line ids)."""
+        tenant = Tenant.objects.create(slug=slug, name=name, timezone="America/New_York")
+        mail = "bench.example" if slug == "bench" else f"{slug}.bench.example"
         with tenant_scope(tenant), transaction.atomic():
             tier = Tier.objects.create(tenant=tenant, name="Gold", rank=3)
             products = [
@@ -282,16 +322,15 @@ class Command(BaseCommand):
                 (Role.CHANNEL_MANAGER, "cm"),
                 (Role.PARTNER_USER, "partner"),
             ):
-                users[role] = User.objects.create_user(
-                    email=f"{local}@bench.example", password=PASSWORD
-                )
+                # Without a password: hashed once for all of them (see seed()).
+                users[role] = User.objects.create_user(email=f"{local}@{mail}")
             partners = Partner.objects.bulk_create(
                 Partner(
                     tenant=tenant,
                     name=f"Bench Partner {i:05d}",
                     normalized_name=normalize_name(f"Bench Partner {i:05d}"),
-                    domain=f"partner{i:05d}.bench.example",
-                    website=f"https://partner{i:05d}.bench.example",
+                    domain=f"partner{i:05d}.{mail}",
+                    website=f"https://partner{i:05d}.{mail}",
                     partner_type=Partner.Type.RESELLER,
                     country="US",
                     tier=tier,
@@ -313,12 +352,13 @@ class Command(BaseCommand):
                 partner=partners[0],
             )
             DealRegSettings.for_tenant(tenant)
-        self.log(f"seed: tenant, {partner_count} partners ({time.perf_counter() - started:.1f}s)")
-        self.seed_registrations(tenant, rows, users, [p.pk for p in products])
-        self.log(f"seed: done in {time.perf_counter() - started:.1f}s")
-        return tenant
+        return tenant, users, [p.pk for p in products]
 
-    def seed_registrations(self, tenant, rows, users, product_ids) -> None:
+    def seed_registrations(self, loads) -> None:
+        """Registrations and opportunities for each (tenant, rows, first
+        number, users, product line ids) of ``loads``: customers are
+        numbered from the first number on, opportunities likewise (a fifth
+        as many)."""
         started = time.perf_counter()
         # Company names as they are: a distinctive invented word (three
         # syllables of 48, about 110,000 of them) and a sector, sometimes a
@@ -331,19 +371,13 @@ class Command(BaseCommand):
             "(%(a)s::text[])[1 + (hashint4(n * 13 + 5) & 2147483647) %% %(na)s] ELSE '' END"
             " || ' ' || (%(b)s::text[])[1 + (hashint4(n * 7 + 3) & 2147483647) %% %(nb)s])"
         )
-        params = {
+        words = {
             "s": SYLLABLES,
             "ns": len(SYLLABLES),
             "a": WORDS_A,
             "na": len(WORDS_A),
             "b": WORDS_B,
             "nb": len(WORDS_B),
-            "tenant": tenant.pk,
-            "cm": users[Role.CHANNEL_MANAGER].pk,
-            "submitter": users[Role.PARTNER_USER].pk,
-            "rows": rows,
-            "opps": rows // 5,
-            "products": product_ids,
         }
         # One transaction: a failure leaves the indexes as they were.
         with transaction.atomic(), connection.cursor() as cursor:
@@ -357,73 +391,23 @@ class Command(BaseCommand):
             indexes = cursor.fetchall()
             for name, _definition in indexes:
                 cursor.execute(f'DROP INDEX IF EXISTS "{name}"')
-            # Partners numbered by name, not by id (time-ordered, but random
-            # within a millisecond): every seed gives each partner the same rows.
-            cursor.execute(
-                "CREATE TEMP TABLE bench_partners AS SELECT row_number() OVER (ORDER BY name) - 1"
-                " AS i, id FROM partners_partner WHERE tenant_id = %(tenant)s",
-                params,
-            )
-            cursor.execute(
-                f"""
-                INSERT INTO dealreg_dealregistration (
-                    id, tenant_id, code, partner_id, submitted_by_id, customer_name,
-                    customer_name_normalized, customer_domain, customer_country,
-                    customer_contact_name, customer_contact_email, customer_contact_phone,
-                    estimated_value, currency, expected_close_date, description, custom_data,
-                    status, conflict_state, approver_id, submitted_at, sla_due_at, sla_cycle,
-                    sla_next_check_at, decided_at, decision_reason, sla_met, protected_until,
-                    extension_count, won_currency, lost_reason, reversal_reason, created_at,
-                    updated_at)
-                SELECT gen_random_uuid(), %(tenant)s, 'DR-' || lpad(upper(to_hex(n)), 8, '0'),
-                    p.id, %(submitter)s, s.name, lower(s.name),
-                    replace(lower(s.name), ' ', '-') || '.example', 'US', '', '', '',
-                    (1000 + n %% 500000)::numeric(14,2), 'USD',
-                    current_date + (n %% 180), '', '{{}}'::jsonb,
-                    s.status, 'clear', %(cm)s, s.at, s.at + interval '2 days', 1,
-                    CASE WHEN s.status = 'submitted'
-                         THEN now() + ((n / 10) %% 10000 - 10) * interval '1 minute' END,
-                    CASE WHEN s.status <> 'submitted' THEN s.at + interval '1 day' END,
-                    '', CASE WHEN s.status <> 'submitted' THEN true END,
-                    CASE WHEN s.status = 'approved' THEN current_date + (n %% 90) END,
-                    0, '', '', '', s.at, s.at
-                FROM generate_series(1, %(rows)s) AS n
-                CROSS JOIN LATERAL (SELECT {name_sql} AS name,
-                    CASE WHEN n %% 10 = 0 THEN 'submitted' WHEN n %% 10 IN (1, 2) THEN 'approved'
-                         WHEN n %% 10 IN (3, 4, 5) THEN 'won' WHEN n %% 10 = 6 THEN 'rejected'
-                         ELSE 'lost' END AS status,
-                    now() - (n %% 720) * interval '1 hour' AS at) AS s
-                JOIN bench_partners p ON p.i = n %% (SELECT count(*) FROM bench_partners)
-                """,
-                params,
-            )
-            cursor.execute(
-                """
-                INSERT INTO dealreg_dealregistration_product_lines
-                    (dealregistration_id, productline_id)
-                SELECT r.id, (%(products)s::uuid[])[1 + (hashtext(r.code) & 2147483647) %% 10]
-                FROM dealreg_dealregistration r WHERE r.tenant_id = %(tenant)s
-                """,
-                params,
-            )
-            cursor.execute(
-                f"""
-                INSERT INTO dealreg_directopportunity (
-                    id, tenant_id, external_id, customer_name, customer_name_normalized,
-                    customer_domain, customer_country, owner_name, owner_email, stage, amount,
-                    currency, close_date, imported_at)
-                SELECT gen_random_uuid(), %(tenant)s, 'OPP-' || n, s.name, lower(s.name),
-                    replace(lower(s.name), ' ', '-') || '.example', 'US', 'Direct Rep', '',
-                    CASE WHEN n %% 3 = 0 THEN 'closed_won' ELSE 'negotiation' END,
-                    (5000 + n %% 100000)::numeric(14,2), 'USD', current_date + (n %% 90), now()
-                FROM generate_series(1, %(opps)s) AS n
-                CROSS JOIN LATERAL (SELECT {name_sql.replace("n * ", "(n + 7919) * ")} AS name) s
-                """,
-                params,
-            )
+            for tenant, rows, first, users, product_ids in loads:
+                params = {
+                    **words,
+                    "tenant": tenant.pk,
+                    "cm": users[Role.CHANNEL_MANAGER].pk,
+                    "submitter": users[Role.PARTNER_USER].pk,
+                    "first": first,
+                    "last": first + rows - 1,
+                    "first_opp": (first - 1) // 5 + 1,
+                    "last_opp": (first - 1) // 5 + rows // 5,
+                    "products": product_ids,
+                }
+                self.seed_tenant_rows(cursor, name_sql, params)
             self.log(
-                f"seed: {rows} registrations + {rows // 5} opportunities inserted "
-                f"({time.perf_counter() - started:.1f}s)"
+                f"seed: {sum(load[1] for load in loads):,} registrations + "
+                f"{sum(load[1] // 5 for load in loads):,} opportunities in {len(loads)} tenants "
+                f"inserted ({time.perf_counter() - started:.1f}s)"
             )
             # Django's foreign keys are deferred; check them now so the
             # indexes can be built inside this transaction.
@@ -445,6 +429,75 @@ class Command(BaseCommand):
             ):
                 cursor.execute(f"VACUUM (ANALYZE) {table}")
         self.log(f"seed: vacuumed, analyzed ({time.perf_counter() - started:.1f}s)")
+
+    def seed_tenant_rows(self, cursor, name_sql: str, params: dict) -> None:
+        """One tenant's registrations (numbered first..last), their product
+        lines and its opportunities (first_opp..last_opp)."""
+        # Partners numbered by name, not by id (time-ordered, but random
+        # within a millisecond): every seed gives each partner the same rows.
+        cursor.execute(
+            "CREATE TEMP TABLE bench_partners AS SELECT row_number() OVER (ORDER BY name) - 1"
+            " AS i, id FROM partners_partner WHERE tenant_id = %(tenant)s",
+            params,
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO dealreg_dealregistration (
+                id, tenant_id, code, partner_id, submitted_by_id, customer_name,
+                customer_name_normalized, customer_domain, customer_country,
+                customer_contact_name, customer_contact_email, customer_contact_phone,
+                estimated_value, currency, expected_close_date, description, custom_data,
+                status, conflict_state, approver_id, submitted_at, sla_due_at, sla_cycle,
+                sla_next_check_at, decided_at, decision_reason, sla_met, protected_until,
+                extension_count, won_currency, lost_reason, reversal_reason, created_at,
+                updated_at)
+            SELECT gen_random_uuid(), %(tenant)s, 'DR-' || lpad(upper(to_hex(n)), 8, '0'),
+                p.id, %(submitter)s, s.name, lower(s.name),
+                replace(lower(s.name), ' ', '-') || '.example', 'US', '', '', '',
+                (1000 + n %% 500000)::numeric(14,2), 'USD',
+                current_date + (n %% 180), '', '{{}}'::jsonb,
+                s.status, 'clear', %(cm)s, s.at, s.at + interval '2 days', 1,
+                CASE WHEN s.status = 'submitted'
+                     THEN now() + ((n / 10) %% 10000 - 10) * interval '1 minute' END,
+                CASE WHEN s.status <> 'submitted' THEN s.at + interval '1 day' END,
+                '', CASE WHEN s.status <> 'submitted' THEN true END,
+                CASE WHEN s.status = 'approved' THEN current_date + (n %% 90) END,
+                0, '', '', '', s.at, s.at
+            FROM generate_series(%(first)s, %(last)s) AS n
+            CROSS JOIN LATERAL (SELECT {name_sql} AS name,
+                CASE WHEN n %% 10 = 0 THEN 'submitted' WHEN n %% 10 IN (1, 2) THEN 'approved'
+                     WHEN n %% 10 IN (3, 4, 5) THEN 'won' WHEN n %% 10 = 6 THEN 'rejected'
+                     ELSE 'lost' END AS status,
+                now() - (n %% 720) * interval '1 hour' AS at) AS s
+            JOIN bench_partners p ON p.i = n %% (SELECT count(*) FROM bench_partners)
+            """,
+            params,
+        )
+        cursor.execute(
+            """
+            INSERT INTO dealreg_dealregistration_product_lines
+                (dealregistration_id, productline_id)
+            SELECT r.id, (%(products)s::uuid[])[1 + (hashtext(r.code) & 2147483647) %% 10]
+            FROM dealreg_dealregistration r WHERE r.tenant_id = %(tenant)s
+            """,
+            params,
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO dealreg_directopportunity (
+                id, tenant_id, external_id, customer_name, customer_name_normalized,
+                customer_domain, customer_country, owner_name, owner_email, stage, amount,
+                currency, close_date, imported_at)
+            SELECT gen_random_uuid(), %(tenant)s, 'OPP-' || n, s.name, lower(s.name),
+                replace(lower(s.name), ' ', '-') || '.example', 'US', 'Direct Rep', '',
+                CASE WHEN n %% 3 = 0 THEN 'closed_won' ELSE 'negotiation' END,
+                (5000 + n %% 100000)::numeric(14,2), 'USD', current_date + (n %% 90), now()
+            FROM generate_series(%(first_opp)s, %(last_opp)s) AS n
+            CROSS JOIN LATERAL (SELECT {name_sql.replace("n * ", "(n + 7919) * ")} AS name) s
+            """,
+            params,
+        )
+        cursor.execute("DROP TABLE bench_partners")
 
     # --- measurements --------------------------------------------------------------
 
@@ -475,27 +528,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             for i, name in warmup + measured:
                 counted = i is not None
-                i = i or 0
-                variant = name if i % 2 else f"{name} {SUFFIXES[i % len(SUFFIXES)]}".strip()
                 with transaction.atomic():
-                    registration = services.submit(
-                        tenant=tenant,
-                        by=member,
-                        given=services.RegistrationInput(
-                            data={
-                                "customer_name": variant,
-                                "customer_domain": ""
-                                if i % 3
-                                else name.lower().replace(" ", "-") + ".example",
-                                "customer_country": "US",
-                                "estimated_value": Decimal("10000"),
-                                "currency": "USD",
-                                "expected_close_date": timezone.localdate() + timedelta(days=30),
-                            },
-                            product_lines=products,
-                        ),
-                        client_token=uuid.uuid4(),
-                    )
+                    registration = self.submit_new(tenant, member, products, name, i or 0)
                     started = time.perf_counter()
                     found = find_conflicts(registration)
                     check = (time.perf_counter() - started) * 1000
@@ -520,6 +554,71 @@ class Command(BaseCommand):
             "sql_p50_ms": statistics.median(sql_ms),
             "sql_p95_ms": pct(sql_ms, 95),
             "conflict_matches_avg": statistics.mean(matches),
+        }
+
+    def submit_new(self, tenant, member, products, name: str, i: int) -> DealRegistration:
+        """A new registration of the customer ``name`` as ``member``: the
+        name as it is or with a legal form (by ``i``), with its web domain
+        one time in three."""
+        variant = name if i % 2 else f"{name} {SUFFIXES[i % len(SUFFIXES)]}".strip()
+        return services.submit(
+            tenant=tenant,
+            by=member,
+            given=services.RegistrationInput(
+                data={
+                    "customer_name": variant,
+                    "customer_domain": "" if i % 3 else name.lower().replace(" ", "-") + ".example",
+                    "customer_country": "US",
+                    "estimated_value": Decimal("10000"),
+                    "currency": "USD",
+                    "expected_close_date": timezone.localdate() + timedelta(days=30),
+                },
+                product_lines=products,
+            ),
+            client_token=uuid.uuid4(),
+        )
+
+    def bench_small_conflicts(self, tenants: list[Tenant], samples: int) -> dict:
+        """The conflict check in the small tenants, which share the tables
+        and their indexes with the large one: new registrations of their
+        own customers, the tenants taking turns, measured as in
+        ``bench_conflicts`` (warm, WARMUP uncounted checks first, all
+        rolled back at the end)."""
+        per_tenant = -(-samples // len(tenants))  # rounded up
+        sides = []
+        for tenant in tenants:
+            with tenant_scope(tenant):
+                member = Membership.objects.select_related("user", "partner").get(
+                    role=Role.PARTNER_USER
+                )
+                products = list(ProductLine.objects.all()[:2])
+                customers = list(
+                    DealRegistration.objects.filter(status="approved")
+                    .exclude(partner=member.partner)
+                    .order_by("code")
+                    .values_list("customer_name", flat=True)[: (per_tenant + WARMUP) * 3]
+                )
+            sides.append((tenant, member, products, customers))
+        warmup = [(None, k % len(sides), 1 + 3 * (k // len(sides))) for k in range(WARMUP)]
+        measured = [(j, j % len(sides), 3 * (j // len(sides))) for j in range(samples)]
+        check_ms, matches = [], []
+        with transaction.atomic():
+            for i, side, customer in warmup + measured:
+                tenant, member, products, customers = sides[side]
+                name = customers[customer % len(customers)]
+                with tenant_scope(tenant), transaction.atomic():
+                    registration = self.submit_new(tenant, member, products, name, i or 0)
+                    started = time.perf_counter()
+                    found = find_conflicts(registration)
+                    check = (time.perf_counter() - started) * 1000
+                if i is not None:
+                    check_ms.append(check)
+                    matches.append(len(found))
+            transaction.set_rollback(True)
+        return {
+            "small_tenant_conflict_p50_ms": statistics.median(check_ms),
+            "small_tenant_conflict_p95_ms": pct(check_ms, 95),
+            "small_tenant_matches_avg": statistics.mean(matches),
         }
 
     def conflicts_sql(self, registration, threshold) -> list:
@@ -636,7 +735,8 @@ class Command(BaseCommand):
         ratio = r["match_p95_ms"] / r["sql_p95_ms"] if r["sql_p95_ms"] else float("inf")
         lines = [
             "",
-            f"Deal registration benchmark: {rows:,} registrations"
+            f"Deal registration benchmark: {rows:,} registrations, and "
+            f"{SMALL_TENANTS} tenants with {max(1, rows // SMALL_SHARE):,} each"
             + ("" if seeded else " (reused data)"),
             f"{'measure':<44}{'value':>14}{'target':>14}",
             f"{'conflict check p50 (ms)':<44}{r['conflict_p50_ms']:>14.2f}",
@@ -647,6 +747,12 @@ class Command(BaseCommand):
             f"{'hand-made SQL p95 (ms)':<44}{r['sql_p95_ms']:>14.2f}",
             f"{'ORM match / hand-made SQL (p95)':<44}{ratio:>14.2f}{'<= 1.5':>14}",
             f"{'matches per check (mean)':<44}{r['conflict_matches_avg']:>14.1f}",
+            f"{f'small tenants ({SMALL_TENANTS}): conflict check p50 (ms)':<44}"
+            f"{r['small_tenant_conflict_p50_ms']:>14.2f}",
+            f"{f'small tenants ({SMALL_TENANTS}): conflict check p95 (ms)':<44}"
+            f"{r['small_tenant_conflict_p95_ms']:>14.2f}{'<= 5':>14}",
+            f"{'small tenants: matches per check (mean)':<44}"
+            f"{r['small_tenant_matches_avg']:>14.1f}",
         ]
         for key in ("portal_list", "portal_list_filtered", "admin_list", "admin_list_filtered"):
             lines.append(f"{key + ' p95 (ms)':<44}{r[key + '_p95_ms']:>14.2f}{'<= 100':>14}")
@@ -663,6 +769,7 @@ class Command(BaseCommand):
         lines.append(
             f"RESULT conflict_p95_ms={r['conflict_p95_ms']:.2f} conflict_vs_sql={ratio:.2f} "
             f"portal_list_p95_ms={portal:.2f} admin_list_p95_ms={admin:.2f} "
-            f"sla_sweep_s={r['sla_sweep_s']:.3f}"
+            f"sla_sweep_s={r['sla_sweep_s']:.3f} "
+            f"small_tenant_conflict_p95_ms={r['small_tenant_conflict_p95_ms']:.2f}"
         )
         self.stdout.write("\n".join(lines))
