@@ -266,8 +266,7 @@ def _load_versions(tenant: Tenant) -> list[_Version]:
                 tiers=frozenset(t.pk for t in v.tiers.all()),
                 regions=frozenset(r.pk for r in v.regions.all()),
                 partner_types=frozenset(v.partner_types or ()),
-                order_dependent=(rule.quota is not None and rule.accelerator is not None)
-                or rule.cap_per_period is not None,
+                order_dependent=rule.order_dependent,
                 prefix=prefix,
                 prefix_text=_escaped(prefix),
             )

@@ -192,7 +192,8 @@ def deal_versions(registration: DealRegistration, versions=None) -> list[PlanVer
         return []
     if versions is None:
         versions = _versions(registration.tenant, [Plan.Kind.COMMISSION, Plan.Kind.SPIFF])
-    products = set(registration.product_lines.values_list("pk", flat=True))
+    # .all(): the products sync_deal prefetched, when it did.
+    products = {p.pk for p in registration.product_lines.all()}
     return [
         v
         for v in versions
@@ -271,11 +272,26 @@ def sync_deal(
             )
             if entry is not None:
                 written.append(entry)
-        DealAccrualState.objects.update_or_create(
-            registration=registration,
-            defaults={"tenant": tenant, "synced_at": now, "problem": ""},
-        )
+        _set_state(registration, synced_at=now, problem="")
     return written
+
+
+def _set_state(registration: DealRegistration, *, synced_at, problem: str) -> None:
+    """Record the registration's accrual state: one INSERT ... ON CONFLICT
+    (registration) DO UPDATE."""
+    DealAccrualState.objects.bulk_create(
+        [
+            DealAccrualState(
+                tenant=registration.tenant,
+                registration=registration,
+                synced_at=synced_at,
+                problem=problem[:300],
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["registration"],
+        update_fields=["synced_at", "problem"],
+    )
 
 
 def _sync_deal_version(registration, version, entries, applies, settings, now, via):
@@ -328,10 +344,15 @@ def _sync_deal_version(registration, version, entries, applies, settings, now, v
             return None  # in line with the deal as it stands
     rate = rate_on(tenant, currency, close)
     start = periods.period_start(close, version.period)
-    attainment, accrued = _period_totals(version, registration.partner_id, start, registration.pk)
+    rule = Rule.of(version)
+    attainment = accrued = ZERO
+    if rule.order_dependent:  # only then do the period's totals count
+        attainment, accrued = _period_totals(
+            version, registration.partner_id, start, registration.pk
+        )
     target = round_money(
         deal_commission(
-            Rule.of(version),
+            rule,
             amount,
             rate=rate,
             attainment_before=attainment,
@@ -404,10 +425,7 @@ def _sync_deal_version(registration, version, entries, applies, settings, now, v
 
 
 def record_problem(registration: DealRegistration, problem: str, now=None) -> None:
-    DealAccrualState.objects.update_or_create(
-        registration=registration,
-        defaults={"tenant": registration.tenant, "synced_at": None, "problem": problem[:300]},
-    )
+    _set_state(registration, synced_at=None, problem=problem)
 
 
 def registrations_to_sync(tenant: Tenant):
