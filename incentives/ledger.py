@@ -110,13 +110,29 @@ def statement_start(tenant: Tenant, day: date) -> date:
     return periods.period_start(day, period)
 
 
-def write(tenant: Tenant, new: NewEntry, *, now: datetime | None = None) -> LedgerEntry:
+def write(
+    tenant: Tenant,
+    new: NewEntry,
+    *,
+    now: datetime | None = None,
+    settings: IncentiveSettings | None = None,
+    look_first: bool = True,
+) -> LedgerEntry:
     """Add one entry, rounded by the rule of ``money``; if an entry with the
-    same idempotency key exists, return that one instead."""
+    same idempotency key exists, return that one instead.
+
+    ``settings``: the tenant's, when the caller has them (the statement
+    period). ``look_first=False`` skips the look for an existing entry
+    before the insert, for a caller that has just read the entries the key
+    could belong to under the partner's lock: the insert still keeps an
+    entry written meanwhile (by a bulk run) and returns it."""
     now = now or timezone.now()
-    existing = LedgerEntry.objects.filter(idempotency_key=new.idempotency_key).first()
-    if existing is not None:
-        return existing
+    if look_first:
+        existing = LedgerEntry.objects.filter(idempotency_key=new.idempotency_key).first()
+        if existing is not None:
+            return existing
+    period = (settings or IncentiveSettings.for_tenant(tenant)).statement_period
+    booked = periods.period_start(local_today(tenant, now), period)
     amount = round_money(new.amount, new.currency)
     amount_base = (
         to_base(amount, new.fx_rate, tenant.base_currency)
@@ -141,7 +157,7 @@ def write(tenant: Tenant, new: NewEntry, *, now: datetime | None = None) -> Ledg
         basis_amount=new.basis_amount,
         basis_currency=new.basis_currency,
         period_start=new.period_start or new.effective_date,
-        statement_start=statement_start(tenant, local_today(tenant, now)),
+        statement_start=booked,
         effective_date=new.effective_date,
         available_on=new.available_on,
         description=new.description[:300],
@@ -329,6 +345,8 @@ def _sync_deal_version(registration, version, entries, applies, settings, now, v
                 created_via=via,
             ),
             now=now,
+            settings=settings,
+            look_first=False,
         )
     amount = registration.won_amount
     currency = registration.won_currency or registration.currency
@@ -386,6 +404,8 @@ def _sync_deal_version(registration, version, entries, applies, settings, now, v
                 created_via=via,
             ),
             now=now,
+            settings=settings,
+            look_first=False,
         )
         key = f"{source}:{registration.pk}:{version.pk}:{len(entries) + 2}"
         delta = target
@@ -421,6 +441,8 @@ def _sync_deal_version(registration, version, entries, applies, settings, now, v
             created_via=via,
         ),
         now=now,
+        settings=settings,
+        look_first=False,
     )
 
 

@@ -419,6 +419,7 @@ class Command(BaseCommand):
         ops = Membership.objects.get(role=Role.OPS_ADMIN)
         today = ledger.local_today(tenant)
         start = ledger.statement_start(tenant, today)
+        period = statements.statement_period(tenant)  # what the statement page knows
         product = ProductLine.objects.get(name=PRODUCTS[1])
         partners = list(Partner.objects.order_by("name")[1 : count + warm_up + 1])
         with transaction.atomic():
@@ -452,7 +453,7 @@ class Command(BaseCommand):
                 close_date=today - timedelta(days=1),
             )
             lines = (
-                statements.lines(registration.partner, start)
+                statements.lines(registration.partner, start, period=period)
                 .filter(registration=registration)
                 .count()
             )
