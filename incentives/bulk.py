@@ -253,6 +253,7 @@ def _load_versions(tenant: Tenant) -> list[_Version]:
     result = []
     for v in ledger._versions(tenant, [Plan.Kind.COMMISSION, Plan.Kind.SPIFF]):
         rule = Rule.of(v)
+        tiers, regions, products = ledger.eligibility(v)
         prefix = f"Accrual: {v.plan.name} v{v.number} on "
         result.append(
             _Version(
@@ -262,9 +263,9 @@ def _load_versions(tenant: Tenant) -> list[_Version]:
                 effective_from=v.effective_from,
                 effective_to=v.effective_to,
                 period=v.period,
-                products=frozenset(str(p.pk) for p in v.product_lines.all()),
-                tiers=frozenset(t.pk for t in v.tiers.all()),
-                regions=frozenset(r.pk for r in v.regions.all()),
+                products=frozenset(str(pk) for pk in products),
+                tiers=frozenset(tiers),
+                regions=frozenset(regions),
                 partner_types=frozenset(v.partner_types or ()),
                 order_dependent=rule.order_dependent,
                 prefix=prefix,

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, OuterRef, Q, Sum
 from django.utils import timezone
 
 from dealreg.models import DealRegistration
@@ -176,19 +177,46 @@ def write(
 # --- Which versions apply -------------------------------------------------------------
 
 
+def _linked(field: str, column: str) -> ArraySubquery:
+    """The ids a version's many-to-many ``field`` links it to, as an array."""
+    through = PlanVersion._meta.get_field(field).remote_field.through
+    return ArraySubquery(through.objects.filter(planversion_id=OuterRef("pk")).values(column))
+
+
 def _versions(tenant: Tenant, kinds) -> list[PlanVersion]:
+    """The published versions of the tenant's active plans of ``kinds``,
+    with their brackets and, as id arrays in the same query, what they are
+    limited to (``eligibility``)."""
     return list(
         PlanVersion.objects.filter(
             status=PlanVersion.Status.PUBLISHED, plan__is_active=True, plan__kind__in=kinds
         )
         .select_related("plan")
-        .prefetch_related("brackets", "tiers", "regions", "product_lines")
+        .prefetch_related("brackets")
+        .annotate(
+            tier_ids=_linked("tiers", "tier_id"),
+            region_ids=_linked("regions", "region_id"),
+            product_line_ids=_linked("product_lines", "productline_id"),
+        )
     )
 
 
+def eligibility(version: PlanVersion) -> tuple[set, set, set]:
+    """The ids of the tiers, regions and product lines ``version`` is
+    limited to (empty: any): from ``_versions``' arrays, else queried."""
+    found = []
+    for name, field in (
+        ("tier_ids", "tiers"),
+        ("region_ids", "regions"),
+        ("product_line_ids", "product_lines"),
+    ):
+        ids = getattr(version, name, None)
+        found.append(set(ids) if ids is not None else {o.pk for o in getattr(version, field).all()})
+    return found[0], found[1], found[2]
+
+
 def partner_eligible(version: PlanVersion, partner: Partner) -> bool:
-    tiers = {t.pk for t in version.tiers.all()}
-    regions = {r.pk for r in version.regions.all()}
+    tiers, regions, _ = eligibility(version)
     return (
         (not tiers or partner.tier_id in tiers)
         and (not version.partner_types or partner.partner_type in version.partner_types)
@@ -197,7 +225,7 @@ def partner_eligible(version: PlanVersion, partner: Partner) -> bool:
 
 
 def products_eligible(version: PlanVersion, product_ids: set) -> bool:
-    wanted = {p.pk for p in version.product_lines.all()}
+    _, _, wanted = eligibility(version)
     return not wanted or bool(wanted & product_ids)
 
 
@@ -208,8 +236,11 @@ def deal_versions(registration: DealRegistration, versions=None) -> list[PlanVer
         return []
     if versions is None:
         versions = _versions(registration.tenant, [Plan.Kind.COMMISSION, Plan.Kind.SPIFF])
-    # .all(): the products sync_deal prefetched, when it did.
-    products = {p.pk for p in registration.product_lines.all()}
+    # The products sync_deal read with the registration, when it did.
+    products = getattr(registration, "product_line_ids", None)
+    if products is None:
+        products = [p.pk for p in registration.product_lines.all()]
+    products = set(products)
     return [
         v
         for v in versions
@@ -262,9 +293,16 @@ def sync_deal(
     written: list[LedgerEntry] = []
     with transaction.atomic():
         lock_partner(registration.partner_id)
+        through = DealRegistration.product_lines.through
         registration = (
             DealRegistration.objects.select_related("partner", "tenant")
-            .prefetch_related("product_lines")
+            .annotate(
+                product_line_ids=ArraySubquery(
+                    through.objects.filter(dealregistration_id=OuterRef("pk")).values(
+                        "productline_id"
+                    )
+                )
+            )
             .get(pk=registration.pk)
         )
         settings = IncentiveSettings.for_tenant(tenant)
@@ -478,7 +516,7 @@ def rebate_volume(version: PlanVersion, partner: Partner, start: date, end: date
         won_close_date__gte=max(start, version.effective_from),
         won_close_date__lte=end if version.effective_to is None else min(end, version.effective_to),
     )
-    products = {p.pk for p in version.product_lines.all()}
+    _, _, products = eligibility(version)
     if products:
         deals = deals.filter(product_lines__in=products).distinct()
     volume = ZERO
