@@ -16,6 +16,7 @@ from django_scopes import ScopedManager
 from partners.models import Partner, Region, Tier
 from prm.tenancy.businesstime import BusinessCalendar
 from prm.tenancy.codes import public_code
+from prm.tenancy.constraints import tenant_foreign_keys, tenant_key
 from prm.tenancy.models import Tenant, TenantOwned, User, currency_validator
 
 
@@ -137,8 +138,13 @@ class ClosureDay(TenantOwned):
 class TierProtection(TenantOwned):
     """A tier's own protection period, instead of the tenant default."""
 
-    tier = models.OneToOneField(Tier, on_delete=models.CASCADE, related_name="+")
+    tier = models.OneToOneField(
+        Tier, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     protection_days = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+
+    class Meta:
+        constraints = tenant_foreign_keys("tierprotection", "tier")
 
     def __str__(self) -> str:
         return f"{self.tier}: {self.protection_days} days"
@@ -244,7 +250,8 @@ class DirectOpportunity(TenantOwned):
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "external_id"], name="directopp_external_unique"
-            )
+            ),
+            tenant_key("directopp_tenant_key"),
         ]
         indexes = [
             # Only open opportunities are ever matched: a partial index is
@@ -293,12 +300,14 @@ class DealRegistration(TenantOwned):
         CLEAR = "clear", "No conflicts"
         CONFLICT = "conflict", "Under conflict review"
 
-    # Indexed with the id instead of alone (see dealreg_tenant_key).
+    # Indexed with the id instead of alone (dealreg_tenant_key, below).
     tenant = models.ForeignKey(
         Tenant, on_delete=models.CASCADE, related_name="+", editable=False, db_index=False
     )
     code = models.CharField(max_length=12, default=new_registration_code, editable=False)
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="registrations")
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="registrations", db_constraint=False
+    )
     submitted_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     client_token = models.UUIDField(
         null=True, blank=True, editable=False, help_text="Form token: a double submit saves once."
@@ -309,7 +318,12 @@ class DealRegistration(TenantOwned):
     customer_domain = models.CharField(max_length=253, blank=True)
     customer_country = CountryField()
     customer_region = models.ForeignKey(
-        Region, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Region,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     customer_contact_name = models.CharField(max_length=200, blank=True)
     customer_contact_email = models.EmailField(blank=True)
@@ -370,6 +384,10 @@ class DealRegistration(TenantOwned):
             models.CheckConstraint(
                 condition=models.Q(estimated_value__gte=0), name="dealreg_value_not_negative"
             ),
+            # Serves the tenant foreign key as a plain tenant index would, and
+            # is what the composite (tenant, registration) keys refer to.
+            tenant_key("dealreg_tenant_key"),
+            *tenant_foreign_keys("dealreg", "partner", "customer_region"),
         ]
         indexes = [
             # Names are searched through ActiveClaim, not an index here.
@@ -386,10 +404,6 @@ class DealRegistration(TenantOwned):
             models.Index(fields=["tenant", "-created_at", "-id"], name="dealreg_recent"),
             models.Index(fields=["tenant", "status", "protected_until"], name="dealreg_protection"),
             models.Index(Upper("code"), name="dealreg_code_upper"),
-            # Serves the tenant foreign key as the plain tenant index did, and
-            # lets incentives' reference checks (is this deal of this tenant?)
-            # answer from the index without reading the row.
-            models.Index(fields=["tenant", "id"], name="dealreg_tenant_key"),
         ]
 
     def __str__(self) -> str:
@@ -429,6 +443,7 @@ class ActiveClaim(models.Model):
         primary_key=True,
         related_name="+",
         editable=False,
+        db_constraint=False,
     )
     tenant = models.ForeignKey(
         Tenant, on_delete=models.CASCADE, related_name="+", editable=False, db_index=False
@@ -452,6 +467,7 @@ class ActiveClaim(models.Model):
                 fastupdate=False,
             ),
         ]
+        constraints = tenant_foreign_keys("activeclaim", "registration")
 
     def __str__(self) -> str:
         return self.customer_name_normalized
@@ -462,13 +478,23 @@ class Conflict(TenantOwned):
     partner's active registration or a direct opportunity."""
 
     registration = models.ForeignKey(
-        DealRegistration, on_delete=models.CASCADE, related_name="conflicts"
+        DealRegistration, on_delete=models.CASCADE, related_name="conflicts", db_constraint=False
     )
     other_registration = models.ForeignKey(
-        DealRegistration, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        DealRegistration,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     direct_opportunity = models.ForeignKey(
-        DirectOpportunity, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        DirectOpportunity,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     score = models.DecimalField(max_digits=4, decimal_places=3)
     reasons = models.JSONField(default=list)
@@ -488,6 +514,9 @@ class Conflict(TenantOwned):
                 condition=models.Q(other_registration__isnull=False)
                 ^ models.Q(direct_opportunity__isnull=False),
                 name="conflict_has_one_target",
+            ),
+            *tenant_foreign_keys(
+                "conflict", "registration", "other_registration", "direct_opportunity"
             ),
         ]
 
@@ -525,7 +554,7 @@ class RegistrationEvent(TenantOwned):
         REVERSED = "reversed", "Win reversed (cancelled or refunded)"
 
     registration = models.ForeignKey(
-        DealRegistration, on_delete=models.CASCADE, related_name="events"
+        DealRegistration, on_delete=models.CASCADE, related_name="events", db_constraint=False
     )
     kind = models.CharField(max_length=24, choices=Kind.choices)
     actor = models.ForeignKey(
@@ -539,6 +568,7 @@ class RegistrationEvent(TenantOwned):
     class Meta:
         ordering = ["created_at"]
         indexes = [models.Index(fields=["registration", "created_at"], name="dealreg_event_time")]
+        constraints = tenant_foreign_keys("regevent", "registration")
 
     def __str__(self) -> str:
         return f"{self.registration.code}: {self.get_kind_display()}"
@@ -551,7 +581,10 @@ class ExtensionRequest(TenantOwned):
         REJECTED = "rejected", "Rejected"
 
     registration = models.ForeignKey(
-        DealRegistration, on_delete=models.CASCADE, related_name="extension_requests"
+        DealRegistration,
+        on_delete=models.CASCADE,
+        related_name="extension_requests",
+        db_constraint=False,
     )
     requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     reason = models.TextField()
@@ -573,7 +606,8 @@ class ExtensionRequest(TenantOwned):
                 fields=["registration"],
                 condition=models.Q(status="pending"),
                 name="one_pending_extension",
-            )
+            ),
+            *tenant_foreign_keys("extension", "registration"),
         ]
 
     def __str__(self) -> str:
@@ -585,7 +619,9 @@ class SlaMark(TenantOwned):
     the breach escalation, an expiry warning). Unique per SLA cycle, so the
     beat sweep acts once however often it runs."""
 
-    registration = models.ForeignKey(DealRegistration, on_delete=models.CASCADE, related_name="+")
+    registration = models.ForeignKey(
+        DealRegistration, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     kind = models.CharField(max_length=32)
     cycle = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
@@ -594,5 +630,6 @@ class SlaMark(TenantOwned):
         constraints = [
             models.UniqueConstraint(
                 fields=["registration", "kind", "cycle"], name="slamark_once_per_cycle"
-            )
+            ),
+            *tenant_foreign_keys("slamark", "registration"),
         ]

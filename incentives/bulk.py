@@ -31,8 +31,11 @@ other version is computed in a first pass in registration id order: the
 ledger's indexes (idempotency key, registration) and the reference checks
 of the new entries then walk the tables in order instead of at random, which
 on a million deals halves the database's work. (The ledger's and the
-accrual states' references are checked once per ``COPY`` by a statement
-trigger, not row by row by foreign keys: see migration 0004.)
+accrual states' references are composite foreign keys on ``(tenant_id,
+id)``, checked row by row by PostgreSQL: a writer connection checks them
+at the end of each ``COPY``, the caller's transaction at its commit. A
+reference that fails, e.g. a deal deleted meanwhile, fails the run; only
+a unique violation sends it the careful way.)
 
 **Transactions and locking.** A tenant-level advisory lock
 (``incentives:bulk:<tenant>``), held until the call returns, keeps two bulk

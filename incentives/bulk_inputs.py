@@ -105,6 +105,7 @@ def load_versions(tenant: Tenant) -> list[Version]:
     result = []
     for v in ledger._versions(tenant, [Plan.Kind.COMMISSION, Plan.Kind.SPIFF]):
         rule = Rule.of(v)
+        tiers, regions, products = ledger.eligibility(v)
         prefix = f"Accrual: {v.plan.name} v{v.number} on "
         result.append(
             Version(
@@ -114,12 +115,11 @@ def load_versions(tenant: Tenant) -> list[Version]:
                 effective_from=v.effective_from,
                 effective_to=v.effective_to,
                 period=v.period,
-                products=frozenset(str(p.pk) for p in v.product_lines.all()),
-                tiers=frozenset(t.pk for t in v.tiers.all()),
-                regions=frozenset(r.pk for r in v.regions.all()),
+                products=frozenset(str(pk) for pk in products),
+                tiers=frozenset(tiers),
+                regions=frozenset(regions),
                 partner_types=frozenset(v.partner_types or ()),
-                order_dependent=(rule.quota is not None and rule.accelerator is not None)
-                or rule.cap_per_period is not None,
+                order_dependent=rule.order_dependent,
                 prefix=prefix,
                 prefix_text=escaped(prefix),
             )

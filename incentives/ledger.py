@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, OuterRef, Q, Sum
 from django.utils import timezone
 
 from dealreg.models import DealRegistration
@@ -100,13 +101,29 @@ def statement_start(tenant: Tenant, day: date) -> date:
     return periods.period_start(day, period)
 
 
-def write(tenant: Tenant, new: NewEntry, *, now: datetime | None = None) -> LedgerEntry:
+def write(
+    tenant: Tenant,
+    new: NewEntry,
+    *,
+    now: datetime | None = None,
+    settings: IncentiveSettings | None = None,
+    look_first: bool = True,
+) -> LedgerEntry:
     """Add one entry, rounded by the rule of ``money``; if an entry with the
-    same idempotency key exists, return that one instead."""
+    same idempotency key exists, return that one instead.
+
+    ``settings``: the tenant's, when the caller has them (the statement
+    period). ``look_first=False`` skips the look for an existing entry
+    before the insert, for a caller that has just read the entries the key
+    could belong to under the partner's lock: the insert still keeps an
+    entry written meanwhile (by a bulk run) and returns it."""
     now = now or timezone.now()
-    existing = LedgerEntry.objects.filter(idempotency_key=new.idempotency_key).first()
-    if existing is not None:
-        return existing
+    if look_first:
+        existing = LedgerEntry.objects.filter(idempotency_key=new.idempotency_key).first()
+        if existing is not None:
+            return existing
+    period = (settings or IncentiveSettings.for_tenant(tenant)).statement_period
+    booked = periods.period_start(tenant.local_today(now), period)
     amount = round_money(new.amount, new.currency)
     amount_base = (
         to_base(amount, new.fx_rate, tenant.base_currency)
@@ -131,7 +148,7 @@ def write(tenant: Tenant, new: NewEntry, *, now: datetime | None = None) -> Ledg
         basis_amount=new.basis_amount,
         basis_currency=new.basis_currency,
         period_start=new.period_start or new.effective_date,
-        statement_start=statement_start(tenant, tenant.local_today(now)),
+        statement_start=booked,
         effective_date=new.effective_date,
         available_on=new.available_on,
         description=new.description[:300],
@@ -150,19 +167,46 @@ def write(tenant: Tenant, new: NewEntry, *, now: datetime | None = None) -> Ledg
 # --- Which versions apply -------------------------------------------------------------
 
 
+def _linked(field: str, column: str) -> ArraySubquery:
+    """The ids a version's many-to-many ``field`` links it to, as an array."""
+    through = PlanVersion._meta.get_field(field).remote_field.through
+    return ArraySubquery(through.objects.filter(planversion_id=OuterRef("pk")).values(column))
+
+
 def _versions(tenant: Tenant, kinds) -> list[PlanVersion]:
+    """The published versions of the tenant's active plans of ``kinds``,
+    with their brackets and, as id arrays in the same query, what they are
+    limited to (``eligibility``)."""
     return list(
         PlanVersion.objects.filter(
             status=PlanVersion.Status.PUBLISHED, plan__is_active=True, plan__kind__in=kinds
         )
         .select_related("plan")
-        .prefetch_related("brackets", "tiers", "regions", "product_lines")
+        .prefetch_related("brackets")
+        .annotate(
+            tier_ids=_linked("tiers", "tier_id"),
+            region_ids=_linked("regions", "region_id"),
+            product_line_ids=_linked("product_lines", "productline_id"),
+        )
     )
 
 
+def eligibility(version: PlanVersion) -> tuple[set, set, set]:
+    """The ids of the tiers, regions and product lines ``version`` is
+    limited to (empty: any): from ``_versions``' arrays, else queried."""
+    found = []
+    for name, field in (
+        ("tier_ids", "tiers"),
+        ("region_ids", "regions"),
+        ("product_line_ids", "product_lines"),
+    ):
+        ids = getattr(version, name, None)
+        found.append(set(ids) if ids is not None else {o.pk for o in getattr(version, field).all()})
+    return found[0], found[1], found[2]
+
+
 def partner_eligible(version: PlanVersion, partner: Partner) -> bool:
-    tiers = {t.pk for t in version.tiers.all()}
-    regions = {r.pk for r in version.regions.all()}
+    tiers, regions, _ = eligibility(version)
     return (
         (not tiers or partner.tier_id in tiers)
         and (not version.partner_types or partner.partner_type in version.partner_types)
@@ -171,7 +215,7 @@ def partner_eligible(version: PlanVersion, partner: Partner) -> bool:
 
 
 def products_eligible(version: PlanVersion, product_ids: set) -> bool:
-    wanted = {p.pk for p in version.product_lines.all()}
+    _, _, wanted = eligibility(version)
     return not wanted or bool(wanted & product_ids)
 
 
@@ -182,7 +226,11 @@ def deal_versions(registration: DealRegistration, versions=None) -> list[PlanVer
         return []
     if versions is None:
         versions = _versions(registration.tenant, [Plan.Kind.COMMISSION, Plan.Kind.SPIFF])
-    products = set(registration.product_lines.values_list("pk", flat=True))
+    # The products sync_deal read with the registration, when it did.
+    products = getattr(registration, "product_line_ids", None)
+    if products is None:
+        products = [p.pk for p in registration.product_lines.all()]
+    products = set(products)
     return [
         v
         for v in versions
@@ -235,9 +283,16 @@ def sync_deal(
     written: list[LedgerEntry] = []
     with transaction.atomic():
         lock_partner(registration.partner_id)
+        through = DealRegistration.product_lines.through
         registration = (
             DealRegistration.objects.select_related("partner", "tenant")
-            .prefetch_related("product_lines")
+            .annotate(
+                product_line_ids=ArraySubquery(
+                    through.objects.filter(dealregistration_id=OuterRef("pk")).values(
+                        "productline_id"
+                    )
+                )
+            )
             .get(pk=registration.pk)
         )
         settings = IncentiveSettings.for_tenant(tenant)
@@ -261,11 +316,26 @@ def sync_deal(
             )
             if entry is not None:
                 written.append(entry)
-        DealAccrualState.objects.update_or_create(
-            registration=registration,
-            defaults={"tenant": tenant, "synced_at": now, "problem": ""},
-        )
+        _set_state(registration, synced_at=now, problem="")
     return written
+
+
+def _set_state(registration: DealRegistration, *, synced_at, problem: str) -> None:
+    """Record the registration's accrual state: one INSERT ... ON CONFLICT
+    (registration) DO UPDATE."""
+    DealAccrualState.objects.bulk_create(
+        [
+            DealAccrualState(
+                tenant=registration.tenant,
+                registration=registration,
+                synced_at=synced_at,
+                problem=problem[:300],
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["registration"],
+        update_fields=["synced_at", "problem"],
+    )
 
 
 def _sync_deal_version(registration, version, entries, applies, settings, now, via):
@@ -303,6 +373,8 @@ def _sync_deal_version(registration, version, entries, applies, settings, now, v
                 created_via=via,
             ),
             now=now,
+            settings=settings,
+            look_first=False,
         )
     amount = registration.won_amount
     currency = registration.won_currency or registration.currency
@@ -318,10 +390,15 @@ def _sync_deal_version(registration, version, entries, applies, settings, now, v
             return None  # in line with the deal as it stands
     rate = rate_on(tenant, currency, close)
     start = periods.period_start(close, version.period)
-    attainment, accrued = _period_totals(version, registration.partner_id, start, registration.pk)
+    rule = Rule.of(version)
+    attainment = accrued = ZERO
+    if rule.order_dependent:  # only then do the period's totals count
+        attainment, accrued = _period_totals(
+            version, registration.partner_id, start, registration.pk
+        )
     target = round_money(
         deal_commission(
-            Rule.of(version),
+            rule,
             amount,
             rate=rate,
             attainment_before=attainment,
@@ -355,6 +432,8 @@ def _sync_deal_version(registration, version, entries, applies, settings, now, v
                 created_via=via,
             ),
             now=now,
+            settings=settings,
+            look_first=False,
         )
         key = f"{source}:{registration.pk}:{version.pk}:{len(entries) + 2}"
         delta = target
@@ -390,14 +469,13 @@ def _sync_deal_version(registration, version, entries, applies, settings, now, v
             created_via=via,
         ),
         now=now,
+        settings=settings,
+        look_first=False,
     )
 
 
 def record_problem(registration: DealRegistration, problem: str, now=None) -> None:
-    DealAccrualState.objects.update_or_create(
-        registration=registration,
-        defaults={"tenant": registration.tenant, "synced_at": None, "problem": problem[:300]},
-    )
+    _set_state(registration, synced_at=None, problem=problem)
 
 
 def registrations_to_sync(tenant: Tenant):
@@ -428,7 +506,7 @@ def rebate_volume(version: PlanVersion, partner: Partner, start: date, end: date
         won_close_date__gte=max(start, version.effective_from),
         won_close_date__lte=end if version.effective_to is None else min(end, version.effective_to),
     )
-    products = {p.pk for p in version.product_lines.all()}
+    _, _, products = eligibility(version)
     if products:
         deals = deals.filter(product_lines__in=products).distinct()
     volume = ZERO

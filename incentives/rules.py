@@ -29,6 +29,15 @@ class Rule:
     cap_per_deal: Decimal | None = None
     cap_per_period: Decimal | None = None
 
+    @property
+    def order_dependent(self) -> bool:
+        """Whether a deal's commission depends on what the partner already
+        won and earned in the rule period (an accelerator above a quota, a
+        per-period cap)."""
+        return (
+            self.quota is not None and self.accelerator is not None
+        ) or self.cap_per_period is not None
+
     @classmethod
     def of(cls, version) -> "Rule":
         """The rule of a ``PlanVersion`` (brackets prefetched or fetched)."""

@@ -3,6 +3,7 @@ from django.urls import reverse
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
+from prm.tenancy.constraints import tenant_foreign_keys, tenant_key
 from prm.tenancy.models import TenantOwned, User
 
 
@@ -19,6 +20,7 @@ class Region(TenantOwned):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "name"], name="region_name_unique"),
             models.UniqueConstraint(fields=["tenant", "code"], name="region_code_unique"),
+            tenant_key("region_tenant_key"),
         ]
 
     def __str__(self) -> str:
@@ -38,6 +40,7 @@ class Tier(TenantOwned):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "name"], name="tier_name_unique"),
             models.UniqueConstraint(fields=["tenant", "rank"], name="tier_rank_unique"),
+            tenant_key("tier_tenant_key"),
         ]
 
     def __str__(self) -> str:
@@ -72,9 +75,16 @@ class Partner(TenantOwned):
     partner_type = models.CharField("type", max_length=20, choices=Type.choices)
     country = CountryField()
     region = models.ForeignKey(
-        Region, on_delete=models.PROTECT, null=True, blank=True, related_name="partners"
+        Region,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="partners",
+        db_constraint=False,
     )
-    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="partners")
+    tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, related_name="partners", db_constraint=False
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROSPECT)
     channel_manager = models.ForeignKey(
         User,
@@ -103,6 +113,8 @@ class Partner(TenantOwned):
                 condition=~models.Q(domain=""),
                 name="partner_domain_unique",
             ),
+            tenant_key("partner_tenant_key"),
+            *tenant_foreign_keys("partner", "region", "tier"),
         ]
         indexes = [models.Index(fields=["tenant", "status"])]
 
@@ -117,7 +129,9 @@ class Contact(TenantOwned):
     """A person at a partner organisation the vendor talks to (who may or may
     not have a portal login)."""
 
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="contacts")
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="contacts", db_constraint=False
+    )
     name = models.CharField(max_length=200)
     email = models.EmailField()
     phone = models.CharField(max_length=40, blank=True)
@@ -128,6 +142,7 @@ class Contact(TenantOwned):
         ordering = ["-is_primary", "name"]
         constraints = [
             models.UniqueConstraint(fields=["partner", "email"], name="contact_email_unique"),
+            *tenant_foreign_keys("contact", "partner"),
         ]
 
     def __str__(self) -> str:

@@ -7,9 +7,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MAX_LINES = 600
 SKIPPED_DIRS = {".venv", "bench", "tests", "migrations", "node_modules", "static"}
-# Over the limit and being split on another branch: drop the entry once that
-# lands (the last test fails as soon as the module is short enough).
-BEING_SPLIT = {"incentives/models.py"}
 
 
 def modules():
@@ -32,12 +29,5 @@ def test_no_module_is_over_600_lines():
         for path in modules()
         if (count := len(path.read_text().splitlines())) > MAX_LINES
     }
-    for name in BEING_SPLIT:
-        long.pop(name, None)
     assert long == {}, f"split these into modules named for what they hold: {long}"
 
-
-def test_the_modules_being_split_are_still_long():
-    for name in BEING_SPLIT:
-        count = len((ROOT / name).read_text().splitlines())
-        assert count > MAX_LINES, f"{name} is {count} lines now: remove it from BEING_SPLIT"

@@ -16,6 +16,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django_scopes import ScopedManager
 
+from .constraints import tenant_foreign_keys
 from .registry import is_object_scoped, role_has_perm
 from .roles import PARTNER_ROLES, STAFF_ROLES, Role
 
@@ -267,6 +268,7 @@ class Membership(TenantOwned):
         null=True,
         blank=True,
         related_name="memberships",
+        db_constraint=False,
     )
     title = models.CharField(max_length=120, blank=True)
     is_active = models.BooleanField(default=True)
@@ -283,6 +285,7 @@ class Membership(TenantOwned):
                 ),
                 name="partner_roles_name_a_partner",
             ),
+            *tenant_foreign_keys("membership", "partner"),
         ]
 
     def __str__(self) -> str:
@@ -334,7 +337,12 @@ class Invitation(TenantOwned):
     email = models.EmailField()
     role = models.CharField(max_length=32, choices=Role.choices)
     partner = models.ForeignKey(
-        "partners.Partner", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        "partners.Partner",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     invited_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
@@ -355,6 +363,7 @@ class Invitation(TenantOwned):
                 condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
                 name="one_open_invitation_per_email",
             ),
+            *tenant_foreign_keys("invitation", "partner"),
         ]
 
     def __str__(self) -> str:

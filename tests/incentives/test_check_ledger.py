@@ -1,6 +1,7 @@
 """``manage.py check_ledger``: a clean ledger passes; a changed entry, a
 statement that no longer adds up, a payout that does not match what it
-settles, or a disabled trigger each fail, named on their own line."""
+settles, a disabled or missing trigger, or a missing, weakened or
+unvalidated constraint each fail, named on their own line."""
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -235,6 +236,83 @@ def test_a_disabled_trigger_fails(acme):
     status, output = check()
     assert status == 1
     assert "trigger incentives_ledger_append_only\texpected enabled\tfound disabled" in output
+
+
+def _ddl(*statements: str) -> None:
+    """Change the schema inside the test's transaction (rolled back after
+    it). Pending deferred foreign-key checks run first: ALTER TABLE refuses
+    to run before them."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for sql in statements:
+            cursor.execute(sql)
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+@pytest.mark.parametrize(
+    ("table", "constraint"),
+    [
+        ("incentives_ledgerentry", "ledgerentry_registration_tenant_fk"),
+        ("incentives_dealaccrualstate", "accrualstate_registration_tenant_fk"),
+        ("incentives_ledgerentry", "ledgerentry_idempotency_unique"),
+        ("incentives_ledgerentry", "ledgerentry_accrual_not_negative"),
+        # Another app's key that the ledger's composite foreign keys refer
+        # to: dropped with them (CASCADE), all of them are listed.
+        ("partners_partner", "partner_tenant_key"),
+    ],
+)
+def test_a_missing_constraint_fails_naming_it(busy_ledger, table, constraint):
+    assert check()[0] == 0
+    _ddl(f"ALTER TABLE {table} DROP CONSTRAINT {constraint} CASCADE")
+    status, output = check()
+    assert status == 1
+    assert f"constraint {constraint} on {table}\texpected present\tfound missing" in output
+    if constraint == "partner_tenant_key":
+        for fk in ("ledgerentry_partner_tenant_fk", "statement_partner_tenant_fk"):
+            assert f"constraint {fk} on " in output
+
+
+def test_a_weakened_foreign_key_fails(busy_ledger):
+    """Same name, but only the id is checked (another tenant's row would do)."""
+    _ddl(
+        "ALTER TABLE incentives_ledgerentry DROP CONSTRAINT ledgerentry_partner_tenant_fk",
+        "ALTER TABLE incentives_ledgerentry ADD CONSTRAINT ledgerentry_partner_tenant_fk "
+        "FOREIGN KEY (partner_id) REFERENCES partners_partner (id) "
+        "DEFERRABLE INITIALLY DEFERRED",
+    )
+    status, output = check()
+    assert status == 1
+    assert (
+        "constraint ledgerentry_partner_tenant_fk on incentives_ledgerentry\texpected FOREIGN KEY "
+        "(tenant_id, partner_id) REFERENCES partners_partner(tenant_id, id) DEFERRABLE "
+        "INITIALLY DEFERRED\tfound FOREIGN KEY (partner_id)" in output
+    )
+
+
+def test_a_foreign_key_not_validated_fails(busy_ledger):
+    _ddl(
+        "ALTER TABLE incentives_settlement DROP CONSTRAINT settlement_entry_tenant_fk",
+        "ALTER TABLE incentives_settlement ADD CONSTRAINT settlement_entry_tenant_fk "
+        "FOREIGN KEY (tenant_id, entry_id) REFERENCES incentives_ledgerentry (tenant_id, id) "
+        "DEFERRABLE INITIALLY DEFERRED NOT VALID",
+    )
+    status, output = check()
+    assert status == 1
+    assert "settlement_entry_tenant_fk on incentives_settlement\texpected validated" in output
+
+
+@pytest.mark.parametrize(
+    ("table", "trigger"),
+    [
+        ("incentives_ledgerentry", "incentives_ledger_append_only"),
+        ("incentives_bracket", "incentives_bracket_frozen"),
+    ],
+)
+def test_a_missing_trigger_fails(acme, table, trigger):
+    _ddl(f"DROP TRIGGER {trigger} ON {table}")
+    status, output = check()
+    assert status == 1
+    assert f"trigger {trigger} on {table}\texpected present\tfound missing" in output
 
 
 def test_unknown_tenant_is_an_error(acme):

@@ -19,8 +19,13 @@ For every tenant (or the one named):
    at least its run's minimum; each settled entry belongs to the payout's
    partner and run and was available by the run's cutoff; a partner gets at
    most one payout per run; each payout line shows its payout's amount.
-4. **The append-only trigger** exists on ``incentives_ledgerentry`` and is
-   enabled.
+4. **What the database guarantees is there.** The append-only and
+   frozen-version triggers (migration 0002) exist and are enabled, and every
+   constraint of the incentives models exists as declared: each composite
+   foreign key on ``(tenant_id, id)`` with its exact definition and
+   validated, each unique (including the ``(tenant_id, id)`` keys the
+   foreign keys refer to, in other apps too) and check constraint by name
+   and kind. Each one missing, disabled or different is listed.
 
 Every check is one SQL query per tenant over the whole ledger (checksums are
 recomputed in PostgreSQL, and an entry it flags is confirmed in Python, the
@@ -32,16 +37,28 @@ command exits 1 if there is any difference, 0 otherwise.
 import time
 from dataclasses import dataclass
 
+from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
+from django.db import connection, models
 from django_scopes import scopes_disabled
 
 from incentives.models import LedgerEntry
 from incentives.money import minor_digits
 from partners.models import Partner
+from prm.tenancy.constraints import TenantForeignKey
 from prm.tenancy.models import Tenant
 
 TRIGGER = "incentives_ledger_append_only"
+# The triggers the ledger relies on (migration 0002): (table, trigger).
+TRIGGERS = (
+    ("incentives_ledgerentry", TRIGGER),
+    ("incentives_planversion", "incentives_version_rule_frozen"),
+    ("incentives_planversion", "incentives_version_delete_frozen"),
+    ("incentives_bracket", "incentives_bracket_frozen"),
+    ("incentives_planversion_tiers", "incentives_version_tiers_frozen"),
+    ("incentives_planversion_regions", "incentives_version_regions_frozen"),
+    ("incentives_planversion_product_lines", "incentives_version_products_frozen"),
+)
 # Reported entries per check and tenant: past this the ledger is broken
 # wholesale and more lines help nobody.
 MAX_PER_CHECK = 1000
@@ -316,20 +333,91 @@ def check_payouts(tenant: Tenant) -> list[Difference]:
     return found
 
 
-# --- 4. The trigger ---------------------------------------------------------------------
+# --- 4. The triggers and constraints ---------------------------------------------------
 
 
-def check_trigger() -> list[Difference]:
-    rows = _rows(
-        "SELECT tgenabled FROM pg_trigger "
-        "WHERE tgrelid = 'incentives_ledgerentry'::regclass AND tgname = %s AND NOT tgisinternal",
-        [TRIGGER],
+def check_triggers() -> list[Difference]:
+    found = []
+    present = {
+        (table, name): enabled
+        for table, name, enabled in _rows(
+            "SELECT c.relname, t.tgname, t.tgenabled FROM pg_trigger t "
+            "JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE c.relname = ANY(%s) AND NOT t.tgisinternal",
+            [sorted({table for table, _ in TRIGGERS})],
+        )
+    }
+    for table, name in TRIGGERS:
+        enabled = present.get((table, name))
+        if enabled is None:
+            found.append(Difference("*", None, f"trigger {name} on {table}", "present", "missing"))
+        elif enabled == "D":
+            found.append(Difference("*", None, f"trigger {name}", "enabled", "disabled"))
+    return found
+
+
+def _foreign_key_sql(model, constraint: TenantForeignKey) -> str:
+    """The definition PostgreSQL gives back (``pg_get_constraintdef``)."""
+    field = model._meta.get_field(constraint.field)
+    target = field.related_model
+    return (
+        f"FOREIGN KEY (tenant_id, {field.column}) REFERENCES {target._meta.db_table}"
+        f"(tenant_id, {target._meta.pk.column}) DEFERRABLE INITIALLY DEFERRED"
     )
-    if not rows:
-        return [Difference("*", None, f"trigger {TRIGGER}", "present", "missing")]
-    if rows[0][0] == "D":
-        return [Difference("*", None, f"trigger {TRIGGER}", "enabled", "disabled")]
-    return []
+
+
+def expected_constraints() -> dict[tuple[str, str], tuple[str, str | None]]:
+    """(table, name) -> (kind as in pg_constraint.contype, definition or
+    None) for every constraint of the incentives models, and the
+    ``(tenant_id, id)`` keys their composite foreign keys refer to."""
+    expected: dict = {}
+    kinds = {models.CheckConstraint: "c", models.UniqueConstraint: "u", TenantForeignKey: "f"}
+    for model in apps.get_app_config("incentives").get_models():
+        for constraint in model._meta.constraints:
+            kind = kinds[type(constraint)]
+            if kind == "u" and (constraint.condition is not None or constraint.expressions):
+                kind = "i"  # a partial or expression unique is an index, not a constraint
+            definition = None
+            if kind == "f":
+                definition = _foreign_key_sql(model, constraint)
+                target = model._meta.get_field(constraint.field).related_model
+                for key in target._meta.constraints:
+                    if isinstance(key, models.UniqueConstraint) and key.fields == (
+                        "tenant",
+                        "id",
+                    ):
+                        expected[(target._meta.db_table, key.name)] = ("u", None)
+            expected[(model._meta.db_table, constraint.name)] = (kind, definition)
+    return expected
+
+
+def check_constraints() -> list[Difference]:
+    expected = expected_constraints()
+    present = {
+        (table, name): (kind, definition, validated)
+        for table, name, kind, definition, validated in _rows(
+            "SELECT c.relname, k.conname, k.contype, pg_get_constraintdef(k.oid), k.convalidated "
+            "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+            "WHERE c.relname = ANY(%(tables)s) "
+            "UNION ALL "
+            "SELECT c.relname, i.relname, 'i', NULL, x.indisvalid FROM pg_index x "
+            "JOIN pg_class c ON c.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid "
+            "WHERE c.relname = ANY(%(tables)s) AND x.indisunique "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid)",
+            {"tables": sorted({table for table, _ in expected})},
+        )
+    }
+    found = []
+    for (table, name), (kind, definition) in sorted(expected.items()):
+        what = f"constraint {name} on {table}"
+        have = present.get((table, name))
+        if have is None or have[0] != kind:
+            found.append(Difference("*", None, what, "present", "missing"))
+        elif not have[2]:
+            found.append(Difference("*", None, what, "validated", "not valid"))
+        elif definition is not None and have[1] != definition:
+            found.append(Difference("*", None, what, definition, have[1]))
+    return found
 
 
 def _in_order(difference: Difference) -> tuple:
@@ -352,7 +440,8 @@ def _counts(tenant: Tenant) -> tuple[int, int, int]:
 class Command(BaseCommand):
     help = (
         "Verify the incentives ledger: unchanged entries, statements that add up, payouts "
-        "equal to what was payable, the append-only trigger. Exits 1 on any difference."
+        "equal to what was payable, the triggers and constraints it relies on. Exits 1 on any "
+        "difference."
     )
 
     def add_arguments(self, parser):
@@ -367,7 +456,7 @@ class Command(BaseCommand):
             tenants = list(tenants)
             if tenant and not tenants:
                 raise CommandError(f"No tenant with the slug “{tenant}”.")
-            differences = check_trigger()
+            differences = check_triggers() + check_constraints()
             totals, capped = [0, 0, 0], False
             for current in tenants:
                 for check in (check_entries, check_statements, check_payouts):

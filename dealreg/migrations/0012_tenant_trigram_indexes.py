@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
     atomic = False  # concurrent index builds
 
     dependencies = [
-        ("dealreg", "0010_registration_tenant_key"),
+        ("dealreg", "0011_tenant_keys"),
         ("tenancy", "0002_notification"),
     ]
 
