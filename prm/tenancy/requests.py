@@ -1,0 +1,27 @@
+"""The request as the tenancy middleware leaves it, for view annotations.
+
+``TenantMiddleware`` sets ``request.tenant`` (``None`` only on the platform
+host, which serves no portal view) and ``MembershipMiddleware`` sets
+``request.membership``. Views annotate ``request: TenantRequest``; views
+behind ``role_required`` / ``member_object`` may rely on a membership and
+annotate ``request: MemberRequest``. Types only: no request is built from
+these classes.
+"""
+
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
+
+from .models import Membership, Tenant, User
+
+
+class TenantRequest(HttpRequest):
+    tenant: Tenant
+    membership: Membership | None
+    user: User | AnonymousUser
+
+
+class MemberRequest(TenantRequest):
+    """A request ``role_required`` let through: a signed-in, active member."""
+
+    membership: Membership
+    user: User
