@@ -9,7 +9,7 @@ a partner organisation's own objects through ``own_or_404`` /
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -21,12 +21,13 @@ from .requests import MemberRequest
 
 _M = TypeVar("_M", bound=models.Model)
 View = Callable[..., HttpResponseBase]
+_V = TypeVar("_V", bound=View)
 
 
-def role_required(*perms: str) -> Callable[[View], View]:
+def role_required(*perms: str) -> Callable[[_V], _V]:
     """Require a signed-in member of this tenant holding any of ``perms``."""
 
-    def decorator(view: View) -> View:
+    def decorator(view: _V) -> _V:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             membership = getattr(request, "membership", None)
@@ -37,7 +38,7 @@ def role_required(*perms: str) -> Callable[[View], View]:
             return view(request, *args, **kwargs)
 
         wrapper.required_perms = perms  # type: ignore[attr-defined]  # read by the URL matrix
-        return wrapper
+        return cast(_V, wrapper)  # same call signature as the view
 
     return decorator
 

@@ -1,6 +1,8 @@
 """The foundation's own declaration: people and access, notifications, the
 admin, the home pages and the account pages."""
 
+from typing import TYPE_CHECKING
+
 from django.urls import reverse
 from django.utils import timezone
 
@@ -8,8 +10,13 @@ from .declarations import Action, Card, Count, NavEntry, PRMApp
 from .roles import ALL_ROLES, OPS, PARTNER_ROLES, STAFF_ROLES, Role
 from .text import plural
 
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
 
-def _open_invitations(membership):
+    from .models import Invitation, Membership
+
+
+def _open_invitations(membership: "Membership") -> "QuerySet[Invitation]":
     from .models import Invitation
 
     invitations = Invitation.objects.filter(
@@ -20,7 +27,7 @@ def _open_invitations(membership):
     return invitations
 
 
-def people_counts(membership) -> list[Count]:
+def people_counts(membership: "Membership") -> list[Count]:
     waiting = _open_invitations(membership).count()
     if not waiting:
         return []

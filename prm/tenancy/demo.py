@@ -3,11 +3,16 @@ demo vendors, the platform superuser and one login per role. Each app adds
 its own data in its declared demo step (``PRMApp.demo``), run in dependency
 order by the command."""
 
+from typing import TYPE_CHECKING
+
 from allauth.account.models import EmailAddress
 
 from .declarations import DemoContext
 from .models import Membership, Tenant, User
 from .roles import STAFF_ROLES, Role
+
+if TYPE_CHECKING:
+    from partners.models import Partner
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -54,7 +59,9 @@ def demo_user(email: str, full_name: str, *, superuser: bool = False) -> User:
     return user
 
 
-def demo_member(tenant: Tenant, user: User, role: str, partner=None) -> Membership:
+def demo_member(
+    tenant: Tenant, user: User, role: str, partner: "Partner | None" = None
+) -> Membership:
     membership, _ = Membership.objects.get_or_create(
         tenant=tenant, user=user, defaults={"role": role, "partner": partner}
     )
@@ -64,9 +71,11 @@ def demo_member(tenant: Tenant, user: User, role: str, partner=None) -> Membersh
 def tenant_context(tenant: Tenant) -> DemoContext:
     """The tenant's demo logins: users for every role, memberships for the
     staff roles (partner roles join their partner in the directory's step)."""
-    users = {
+    users: dict[str, User] = {
         role: demo_user(f"{local}@{tenant.slug}.example", full_name)
         for role, local, full_name in ROLE_LOGINS
     }
-    people = {role: demo_member(tenant, users[role], role) for role in users if role in STAFF_ROLES}
+    people: dict[str, Membership] = {
+        role: demo_member(tenant, users[role], role) for role in users if role in STAFF_ROLES
+    }
     return DemoContext(tenant=tenant, users=users, people=people)

@@ -16,6 +16,7 @@ from .models import Membership, Tenant, User
 
 class TenantRequest(HttpRequest):
     tenant: Tenant
+    urlconf: str  # set on the platform host only
     membership: Membership | None
     user: User | AnonymousUser
 
