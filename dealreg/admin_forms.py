@@ -129,6 +129,7 @@ class DealRegSettingsForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         start, end = cleaned.get("day_start"), cleaned.get("day_end")
         if start and end and not start < end:
             self.add_error("day_end", "The working day must end after it starts.")
@@ -145,6 +146,7 @@ class RoutingRuleForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         low, high = cleaned.get("min_value"), cleaned.get("max_value")
         if low is not None and high is not None and low > high:
             self.add_error("max_value", "The maximum must not be below the minimum.")
@@ -158,6 +160,7 @@ class RoutingRuleForm(forms.ModelForm):
 class CustomFieldForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         options = [line.strip() for line in (cleaned.get("choices") or "").splitlines()]
         options = [o for o in options if o]
         if cleaned.get("field_type") == "choice":
@@ -180,6 +183,7 @@ class DirectOpportunityForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         if cleaned.get("amount") is not None and not cleaned.get("currency"):
             cleaned["currency"] = self.instance.tenant.base_currency
         return cleaned

@@ -311,6 +311,7 @@ class OutcomeForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         outcome = cleaned.get("outcome")
         if outcome == self.WON:
             if cleaned.get("amount") is None and "amount" not in self.errors:

@@ -50,6 +50,7 @@ class PlanVersionForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         rate_type = cleaned.get("rate_type", self.instance.rate_type)
         kind = self._kind()
         present = {
@@ -178,6 +179,7 @@ class PreviewForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         start, end = cleaned.get("start"), cleaned.get("end")
         if start and end:
             try:

@@ -60,6 +60,7 @@ class PartnerForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         if self.refusal is not None:
             # The service refused what this form accepted a moment ago.
             field_name = self.refusal.field if self.refusal.field in self.fields else None

@@ -63,6 +63,7 @@ class InvitationForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         if cleaned.get("role") in PARTNER_ROLES and not cleaned.get("partner"):
             self.add_error("partner", "Partner roles must name the partner organisation.")
         return cleaned

@@ -25,7 +25,7 @@ class TenantAuthenticationBackend(AuthenticationBackend):
     of the request's tenant with the same message as a wrong password."""
 
     def authenticate(self, request: HttpRequest | None, **credentials: Any) -> User | None:
-        user = super().authenticate(request, **credentials)
+        user: User | None = super().authenticate(request, **credentials)
         if user is not None and may_log_in_here(user, request):
             return user
         return None

@@ -23,6 +23,7 @@ def _open_invitations(membership: "Membership") -> "QuerySet[Invitation]":
         accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
     )
     if membership.role == Role.PARTNER_ADMIN:
+        assert membership.partner_id is not None  # partner roles name a partner
         invitations = invitations.filter(partner_id=membership.partner_id)
     return invitations
 
