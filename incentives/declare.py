@@ -15,7 +15,7 @@ from .models import DealAccrualState, Dispute, PayoutRun
 
 MONEY_KEEPERS = frozenset({Role.OPS_ADMIN, Role.FINANCE})
 # Payout runs that wait for someone, and what each waits for.
-RUN_WAITS = {
+RUN_WAITS: dict[str, tuple[str, bool]] = {
     PayoutRun.Status.REVIEW: ("awaiting approval", False),
     PayoutRun.Status.APPROVED: ("approved, to be marked paid", False),
     PayoutRun.Status.FAILED: ("failed: see its error", True),

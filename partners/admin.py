@@ -4,7 +4,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.forms.models import construct_instance
-from django.http import HttpResponse, HttpResponseBadRequest
+from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import path
 
 from prm.csvio import csv_response, export_filename
@@ -133,7 +133,7 @@ class PartnerAdmin(CsvImportMixin, TenantHistoryAdmin):
         tenant = request.tenant
         refusal = getattr(request, "_partner_refusal", None)
 
-        class TenantPartnerForm(form_class):
+        class TenantPartnerForm(form_class):  # type: ignore[misc,valid-type]  # built on the admin's form
             def __init__(self, *args, **kw):
                 super().__init__(*args, tenant=tenant, refusal=refusal, **kw)
 
@@ -190,7 +190,7 @@ class PartnerAdmin(CsvImportMixin, TenantHistoryAdmin):
         if not request.membership.has_perm(perm):
             raise PermissionDenied
 
-    def _csv_response(self, request, queryset) -> HttpResponse:
+    def _csv_response(self, request, queryset) -> HttpResponse | StreamingHttpResponse:
         return csv_response(
             export_filename(request.tenant, "partners"),
             services.export_rows(queryset),
@@ -255,7 +255,7 @@ class ContactAdmin(TenantModelAdmin):
         form_class = super().get_form(request, obj, change=change, **kwargs)
         membership = request.membership
 
-        class ContactForm(form_class):
+        class ContactForm(form_class):  # type: ignore[misc,valid-type]  # built on the admin's form
             def clean_partner(self):
                 # Channel managers hold contact permissions only on their own
                 # partners: a contact may not be added to, or moved to,

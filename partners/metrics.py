@@ -83,7 +83,7 @@ def active_partners_drill(tenant: Tenant, period: Period, filters: Filters) -> s
     # channel manager (only "assigned to me").
     if period.end < tenant.local_today() or filters.channel_manager not in (None, ""):
         return None
-    params = {"status__exact": Partner.Status.ACTIVE}
+    params: dict[str, str] = {"status__exact": Partner.Status.ACTIVE}
     for param, value in (
         ("partner_type__exact", filters.partner_type),
         ("tier__id__exact", filters.tier),

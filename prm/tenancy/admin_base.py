@@ -169,7 +169,7 @@ def tenant_form(form_class, tenant):
     so unique constraints that include ``tenant`` are checked as form errors
     (Django skips constraints on fields a form does not show)."""
 
-    class TenantForm(form_class):
+    class TenantForm(form_class):  # type: ignore[misc,valid-type]  # built on the admin's form
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             if getattr(self.instance, "tenant_id", True) is None:
