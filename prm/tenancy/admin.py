@@ -232,13 +232,13 @@ class PlatformUserAdmin(DjangoUserAdmin):
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
     readonly_fields = ["last_login", "date_joined"]
-    filter_horizontal: list[str] = []
+    filter_horizontal = []
 
 
 # Django's default site serves the platform host: superusers only, logging in
 # through allauth (rate limits, two-factor) like everyone else.
 admin.site.site_header = "PRM platform administration"
 admin.site.site_title = "PRM platform"
-admin.site.login = secure_admin_login(admin.site.login)
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 # Permissions come from memberships and roles, not Django groups.
 admin.site.unregister(Group)

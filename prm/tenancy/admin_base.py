@@ -8,6 +8,7 @@ import copy
 import json
 from collections.abc import Iterable
 from functools import cached_property, update_wrapper
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -28,6 +29,16 @@ from simple_history.admin import SimpleHistoryAdmin
 from .errors import add_service_error
 from .models import Membership, TenantOwned, User
 from .services import audit
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import BaseModelAdmin, InlineModelAdmin
+
+    # What the mixins below are mixed into, for the type checker only.
+    _AdminBase = BaseModelAdmin[Any]
+    _InlineBase = InlineModelAdmin[Any, Any]
+    _ModelAdminBase = admin.ModelAdmin[Any]
+else:
+    _AdminBase = _InlineBase = _ModelAdminBase = object
 
 
 class TenantAdminSite(admin.AdminSite):
@@ -105,7 +116,7 @@ def tenant_member_users(tenant, roles=None):
     return User.objects.filter(pk__in=memberships.values("user_id"), is_active=True)
 
 
-class TenantAdminMixin:
+class TenantAdminMixin(_AdminBase):
     """What a ModelAdmin and an inline share: permissions from roles, scoped
     querysets and choices."""
 
@@ -184,7 +195,7 @@ def tenant_form(form_class, tenant):
     return TenantForm
 
 
-class TenantInlineMixin(TenantAdminMixin):
+class TenantInlineMixin(TenantAdminMixin, _InlineBase):
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
         formset.form = tenant_form(formset.form, request.tenant)
@@ -206,6 +217,7 @@ class LargeTablePaginator(Paginator):
     million rows exactly on every page view costs more than the page."""
 
     EXACT_UP_TO = 10_000
+    object_list: models.QuerySet[Any]
 
     @cached_property
     def count(self) -> int:
@@ -371,7 +383,7 @@ def as_get(request):
     return clone
 
 
-class ActionFormsMixin:
+class ActionFormsMixin(_ModelAdminBase):
     """A read-only change page whose forms each post a named ``_action``
     back to the page, which runs the matching service (the object itself is
     never saved as a form). Goes before ``TenantModelAdmin`` in the bases.
