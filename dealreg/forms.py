@@ -8,6 +8,7 @@ names the form field a refusal belongs to (see ``prm.tenancy.errors``).
 import uuid
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django import forms
 from django.db.models import Q
@@ -32,7 +33,7 @@ class DateInput(forms.DateInput):
 
 
 def _custom_form_field(definition: CustomField) -> forms.Field:
-    common = {
+    common: dict[str, Any] = {
         "label": definition.label,
         "required": definition.required,
         "help_text": definition.help_text,
@@ -96,13 +97,13 @@ class RegistrationForm(forms.Form):
         help_text="e.g. initech.com: the surest way to tell customers apart.",
     )
     customer_country = forms.ChoiceField(label="Country")
-    customer_region = forms.ModelChoiceField(
+    customer_region: "forms.ModelChoiceField[Region]" = forms.ModelChoiceField(
         label="Region", queryset=Region.objects.none(), required=False, empty_label="—"
     )
     customer_contact_name = forms.CharField(label="Contact name", max_length=200, required=False)
     customer_contact_email = forms.EmailField(label="Contact email", required=False)
     customer_contact_phone = forms.CharField(label="Contact phone", max_length=40, required=False)
-    product_lines = forms.ModelMultipleChoiceField(
+    product_lines: "forms.ModelMultipleChoiceField[ProductLine]" = forms.ModelMultipleChoiceField(
         label="Product lines",
         queryset=ProductLine.objects.none(),
         widget=forms.CheckboxSelectMultiple,
@@ -128,12 +129,12 @@ class RegistrationForm(forms.Form):
 
     def __init__(
         self,
-        *args,
+        *args: Any,
         tenant: Tenant,
         registration: DealRegistration | None = None,
         with_token: bool = False,
-        **kwargs,
-    ):
+        **kwargs: Any,
+    ) -> None:
         initial = kwargs.pop("initial", None) or {}
         if registration is not None:
             initial = {**self.initial_from(registration), **initial}
@@ -141,15 +142,20 @@ class RegistrationForm(forms.Form):
             initial.setdefault("currency", tenant.base_currency)
         if with_token:
             initial.setdefault("client_token", uuid.uuid4())
-        super().__init__(*args, initial=initial, **kwargs)
+        kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
         if not with_token:
             del self.fields["client_token"]
         self.registration = registration
-        self.fields["customer_country"].choices = [("", "Choose a country"), *countries]
-        self.fields["customer_region"].queryset = Region.objects.order_by("name")
-        self.fields["product_lines"].queryset = ProductLine.objects.filter(is_active=True).order_by(
-            "name"
-        )
+        country_field = self.fields["customer_country"]
+        region_field = self.fields["customer_region"]
+        lines_field = self.fields["product_lines"]
+        assert isinstance(country_field, forms.ChoiceField)
+        assert isinstance(region_field, forms.ModelChoiceField)
+        assert isinstance(lines_field, forms.ModelMultipleChoiceField)
+        country_field.choices = [("", "Choose a country"), *countries]
+        region_field.queryset = Region.objects.order_by("name")
+        lines_field.queryset = ProductLine.objects.filter(is_active=True).order_by("name")
         self.custom_fields = list(CustomField.objects.filter(is_active=True))
         stored = registration.custom_data if registration is not None else {}
         for definition in self.custom_fields:
@@ -305,7 +311,7 @@ class OutcomeForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
-    def __init__(self, *args, registration: DealRegistration, **kwargs):
+    def __init__(self, *args: Any, registration: DealRegistration, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["amount"].label = f"Amount won ({registration.currency})"
 

@@ -1,8 +1,10 @@
 """Deal registration: partners register the deals they work so the vendor
 protects them from channel conflict, and decides within an SLA."""
 
+import uuid
 from datetime import time
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -182,22 +184,32 @@ class RoutingRule(TenantOwned):
     active rule whose every given condition matches wins; empty conditions
     match anything. A rule names one approver or a pool (round-robin)."""
 
+    # The ids of the rule's regions, tiers and product lines, set by
+    # ``dealreg.routing.choose_approver`` from the prefetched relations.
+    _regions: set[uuid.UUID]
+    _tiers: set[uuid.UUID]
+    _products: set[uuid.UUID]
+
     name = models.CharField(max_length=100)
     priority = models.PositiveIntegerField(default=100, help_text="Lower runs first.")
     is_active = models.BooleanField(default=True)
     countries = CountryField(multiple=True, blank=True)
     regions = models.ManyToManyField(Region, blank=True, related_name="+")
-    tiers = models.ManyToManyField(Tier, blank=True, related_name="+")
+    tiers: "models.ManyToManyField[Tier, Any]" = models.ManyToManyField(
+        Tier, blank=True, related_name="+"
+    )
     partner_types = ArrayField(
         models.CharField(max_length=20, choices=Partner.Type.choices), default=list, blank=True
     )
-    product_lines = models.ManyToManyField(ProductLine, blank=True, related_name="+")
+    product_lines: "models.ManyToManyField[ProductLine, Any]" = models.ManyToManyField(
+        ProductLine, blank=True, related_name="+"
+    )
     min_value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     max_value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     approver = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    pool = models.ManyToManyField(
+    pool: "models.ManyToManyField[User, Any]" = models.ManyToManyField(
         User, blank=True, related_name="+", help_text="Round-robin among these channel managers."
     )
     last_assigned = models.ForeignKey(

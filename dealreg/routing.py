@@ -1,5 +1,7 @@
 """Choosing who decides a new registration."""
 
+import uuid
+
 from django.db.models import Count
 
 from partners.services import region_for_country
@@ -20,7 +22,7 @@ def _active_approvers(users) -> list[User]:
     return [u for u in users if u.pk in ids]
 
 
-def customer_region_id(registration: DealRegistration):
+def customer_region_id(registration: DealRegistration) -> uuid.UUID | None:
     """The region a rule sees: the one the partner chose, else the region
     whose countries include the customer's (the region is optional on the
     form, and a region rule must still route a customer in that region)."""
@@ -31,7 +33,10 @@ def customer_region_id(registration: DealRegistration):
 
 
 def rule_matches(
-    rule: RoutingRule, registration: DealRegistration, product_ids: set, region_id=None
+    rule: RoutingRule,
+    registration: DealRegistration,
+    product_ids: set[uuid.UUID],
+    region_id: uuid.UUID | None = None,
 ) -> bool:
     partner = registration.partner
     checks = [
