@@ -14,6 +14,7 @@ from django import forms
 from partners.models import Partner
 from prm.tenancy.admin_base import tenant_member_users
 from prm.tenancy.errors import add_service_error
+from prm.tenancy.models import User
 
 from . import direct_import
 from .routing import APPROVER_ROLES
@@ -66,7 +67,9 @@ class ReverseWinForm(forms.Form):
 
 
 class ReassignForm(forms.Form):
-    approver = forms.ModelChoiceField(queryset=None, label="New approver")
+    approver: "forms.ModelChoiceField[User]" = forms.ModelChoiceField(
+        queryset=None, label="New approver"
+    )
     reason = _text("Note for the new approver", required=False)
 
     def __init__(self, *args, tenant, current=None, **kwargs):
@@ -75,8 +78,9 @@ class ReassignForm(forms.Form):
         if current is not None:
             people = people.exclude(pk=current.pk)
         field = self.fields["approver"]
+        assert isinstance(field, forms.ModelChoiceField)
         field.queryset = people
-        field.label_from_instance = lambda user: (
+        field.label_from_instance = lambda user: (  # type: ignore[method-assign,assignment]
             f"{user.full_name} ({user.email})" if user.full_name else user.email
         )
 
@@ -189,7 +193,7 @@ class DirectOpportunityForm(forms.ModelForm):
         return cleaned
 
     def _post_clean(self):
-        super()._post_clean()
+        super()._post_clean()  # type: ignore[misc]  # Django API the stubs leave out
         # The matching keys the conflict check compares, derived once here
         # and by the import alike.
         try:

@@ -166,7 +166,7 @@ class SlaStateFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() in SLA_LABELS:
-            return queryset.filter(SlaClock.for_request(request).condition(self.value()))
+            return queryset.filter(SlaClock.for_request(request).condition(str(self.value())))
         return queryset
 
 

@@ -389,9 +389,11 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
         if extension is None:
             raise Http404("No such extension request.")
         approve = data["decision"] == "approve"
-        done = services.decide_extension(extension, by=by, approve=approve, reason=data["reason"])
+        decided = services.decide_extension(
+            extension, by=by, approve=approve, reason=data["reason"]
+        )
         if approve:
-            return f"Extension approved: {code} is protected until {done.new_until:%d %b %Y}."
+            return f"Extension approved: {code} is protected until {decided.new_until:%d %b %Y}."
         return "Extension refused."
 
     def action_page_context(self, request, registration, bound: dict) -> dict:
@@ -436,6 +438,7 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
         offered = [action for action in self.action_forms if action not in unavailable]
         forms = self.action_page_forms(request, registration, bound, offered)
         if "extension" in forms and not forms["extension"].is_bound:
+            assert pending_extension is not None  # else "extension" is unavailable
             forms["extension"].initial["extension"] = pending_extension.pk
         context["forms"] = forms
         return context

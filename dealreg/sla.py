@@ -26,6 +26,7 @@ the warning), and the registration expires the day after.
 """
 
 import logging
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -195,11 +196,11 @@ def _notify_many(tenant: Tenant, items: list[tuple]) -> None:
             for u in unique.values()
         ]
     for note in Notification.objects.bulk_create(notes):
-        transaction.on_commit(
-            lambda pk=note.pk: send_notification_email.delay(
-                tenant_id=str(tenant.pk), notification_id=str(pk)
-            )
-        )
+
+        def send(pk: uuid.UUID = note.pk) -> None:
+            send_notification_email.delay(tenant_id=str(tenant.pk), notification_id=str(pk))
+
+        transaction.on_commit(send)
 
 
 def _partner_people(batch: list[DealRegistration]):
@@ -557,6 +558,7 @@ def _warn(batch: list[DealRegistration], tenant: Tenant, now: datetime, result) 
     writes = _Writes()
     for registration in batch:
         until = registration.protected_until
+        assert until is not None  # chosen for a protection that ends soon
         writes.mark(registration, expiry_warning_kind(until), now)
         writes.event(registration, Kind.EXPIRY_WARNING, now, data={"protected_until": str(until)})
         writes.notify(
