@@ -8,12 +8,14 @@ advisory lock, so two syncs of the same partner cannot both decide that an
 entry is missing.
 """
 
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import cast
 
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from dealreg.models import DealRegistration
@@ -65,14 +67,14 @@ def rate_on(tenant: Tenant, currency: str, day: date) -> Decimal:
     return rate
 
 
-def lock_partner(partner_id) -> None:
+def lock_partner(partner_id: uuid.UUID) -> None:
     """Serialize ledger work on one partner until the transaction ends."""
     advisory_xact_lock(f"incentives:partner:{partner_id}")
 
 
 @dataclass
 class NewEntry:
-    partner_id: object
+    partner_id: uuid.UUID
     kind: str
     amount: Decimal
     currency: str
@@ -85,11 +87,11 @@ class NewEntry:
     created_via: str
     period_start: date | None = None
     amount_base: Decimal | None = None
-    registration_id: object = None
-    plan_version_id: object = None
-    dispute_id: object = None
-    payout_run_id: object = None
-    reverses_id: object = None
+    registration_id: uuid.UUID | None = None
+    plan_version_id: uuid.UUID | None = None
+    dispute_id: uuid.UUID | None = None
+    payout_run_id: uuid.UUID | None = None
+    reverses_id: uuid.UUID | None = None
     basis_amount: Decimal | None = None
     basis_currency: str = ""
     created_by: User | None = None
@@ -150,7 +152,7 @@ def write(tenant: Tenant, new: NewEntry, *, now: datetime | None = None) -> Ledg
 # --- Which versions apply -------------------------------------------------------------
 
 
-def _versions(tenant: Tenant, kinds) -> list[PlanVersion]:
+def _versions(tenant: Tenant, kinds: list[str]) -> list[PlanVersion]:
     return list(
         PlanVersion.objects.filter(
             status=PlanVersion.Status.PUBLISHED, plan__is_active=True, plan__kind__in=kinds
@@ -170,12 +172,14 @@ def partner_eligible(version: PlanVersion, partner: Partner) -> bool:
     )
 
 
-def products_eligible(version: PlanVersion, product_ids: set) -> bool:
+def products_eligible(version: PlanVersion, product_ids: set[uuid.UUID]) -> bool:
     wanted = {p.pk for p in version.product_lines.all()}
     return not wanted or bool(wanted & product_ids)
 
 
-def deal_versions(registration: DealRegistration, versions=None) -> list[PlanVersion]:
+def deal_versions(
+    registration: DealRegistration, versions: list[PlanVersion] | None = None
+) -> list[PlanVersion]:
     """Published versions of active commission and SPIFF plans that cover
     the deal's close date and for which partner and products qualify."""
     if registration.won_close_date is None:
@@ -195,7 +199,9 @@ def deal_versions(registration: DealRegistration, versions=None) -> list[PlanVer
 # --- Deals ----------------------------------------------------------------------------
 
 
-def _period_totals(version: PlanVersion, partner_id, start: date, exclude_registration):
+def _period_totals(
+    version: PlanVersion, partner_id: uuid.UUID, start: date, exclude_registration: uuid.UUID
+) -> tuple[Decimal, Decimal]:
     """The partner's attainment (won volume, base) and what ``version``
     accrued in the rule period beginning ``start``, leaving out one deal."""
     entries = LedgerEntry.objects.filter(
@@ -208,6 +214,7 @@ def _period_totals(version: PlanVersion, partner_id, start: date, exclude_regist
     for amount, currency, close in DealRegistration.objects.filter(
         pk__in=deal_ids, status=DealRegistration.Status.WON
     ).values_list("won_amount", "won_currency", "won_close_date"):
+        assert amount is not None and close is not None  # a won deal has both
         volume += amount * rate_on(version.tenant, currency, close)
     return volume, accrued
 
@@ -248,19 +255,23 @@ def sync_deal(
             .select_related("plan_version__plan")
             .order_by("created_at", "id")
         )
-        by_version: dict = {}
+        by_version: dict[uuid.UUID | None, list[LedgerEntry]] = {}
         for entry in existing:
             by_version.setdefault(entry.plan_version_id, []).append(entry)
         versions = {v.pk: v for v in applicable}
         for entry in existing:
-            versions.setdefault(entry.plan_version_id, entry.plan_version)
+            # A registration's entries are all written here, each for a version.
+            assert entry.plan_version_id is not None
+            # The field's type is lost in incentives.models (unchecked until the
+            # models package lands).
+            versions.setdefault(entry.plan_version_id, cast(PlanVersion, entry.plan_version))
         for version in versions.values():
             entries = by_version.get(version.pk, [])
-            entry = _sync_deal_version(
+            synced = _sync_deal_version(
                 registration, version, entries, won and version in applicable, settings, now, via
             )
-            if entry is not None:
-                written.append(entry)
+            if synced is not None:
+                written.append(synced)
         DealAccrualState.objects.update_or_create(
             registration=registration,
             defaults={"tenant": tenant, "synced_at": now, "problem": ""},
@@ -268,7 +279,15 @@ def sync_deal(
     return written
 
 
-def _sync_deal_version(registration, version, entries, applies, settings, now, via):
+def _sync_deal_version(
+    registration: DealRegistration,
+    version: PlanVersion,
+    entries: list[LedgerEntry],
+    applies: bool,
+    settings: IncentiveSettings,
+    now: datetime,
+    via: str,
+) -> LedgerEntry | None:
     tenant = registration.tenant
     source = Source.SPIFF if version.plan.kind == Plan.Kind.SPIFF else Source.DEAL
     net = sum((e.amount for e in entries), ZERO)
@@ -307,6 +326,9 @@ def _sync_deal_version(registration, version, entries, applies, settings, now, v
     amount = registration.won_amount
     currency = registration.won_currency or registration.currency
     close = registration.won_close_date
+    # It applies, so the deal is won: deal_versions needs the close date and
+    # a win records the amount with it.
+    assert amount is not None and close is not None
     if entries:
         latest = entries[-1]
         if (
@@ -368,6 +390,7 @@ def _sync_deal_version(registration, version, entries, applies, settings, now, v
         kind, what = Kind.ADJUSTMENT, "Deal corrected"
     # Money owed waits out the holding period after close; money taken back
     # counts at once.
+    assert delta is not None  # set on every path above
     available = close + timedelta(days=settings.holding_days) if delta > 0 else today
     return write(
         tenant,
@@ -393,14 +416,16 @@ def _sync_deal_version(registration, version, entries, applies, settings, now, v
     )
 
 
-def record_problem(registration: DealRegistration, problem: str, now=None) -> None:
+def record_problem(
+    registration: DealRegistration, problem: str, now: datetime | None = None
+) -> None:
     DealAccrualState.objects.update_or_create(
         registration=registration,
         defaults={"tenant": registration.tenant, "synced_at": None, "problem": problem[:300]},
     )
 
 
-def registrations_to_sync(tenant: Tenant):
+def registrations_to_sync(tenant: Tenant) -> QuerySet[DealRegistration]:
     """Registrations whose entries may not match their outcome: won (or
     reversed after a win) and changed since their last sync, or never
     synced."""
@@ -435,6 +460,7 @@ def rebate_volume(version: PlanVersion, partner: Partner, start: date, end: date
     for amount, currency, close in deals.values_list(
         "won_amount", "won_currency", "won_close_date"
     ):
+        assert amount is not None and close is not None  # a won deal has both
         volume += round_money(
             amount * rate_on(version.tenant, currency, close), version.tenant.base_currency
         )
