@@ -27,10 +27,12 @@ partners, rates, the actual totals), so ten thousand deals take well under
 a second or two.
 """
 
+import uuid
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import cast
 
 from django.db.models import Sum
 
@@ -193,9 +195,9 @@ class _Rates:
 
 @dataclass
 class _Deal:
-    pk: object
+    pk: uuid.UUID
     code: str
-    partner_id: object
+    partner_id: uuid.UUID
     amount: Decimal
     currency: str
     close: date
@@ -221,7 +223,10 @@ def _deals(tenant: Tenant, version: PlanVersion, start: date, end: date) -> list
         won_close_date__lte=end,
     )
     rows = [
-        _Deal(pk, code, partner_id, amount, won_currency or currency, close)
+        # Filtered to won deals with an amount; a win records its close date.
+        _Deal(
+            pk, code, partner_id, cast(Decimal, amount), won_currency or currency, cast(date, close)
+        )
         for pk, code, partner_id, amount, won_currency, currency, close in won.order_by(
             "won_close_date", "pk"
         ).values_list(
