@@ -57,7 +57,9 @@ class RejectForm(forms.Form):
 class StatementPickForm(forms.Form):
     """Which partner's statement, for which period (empty: the current one)."""
 
-    partner = forms.ModelChoiceField(queryset=Partner.objects.none(), empty_label="Choose…")
+    partner: "forms.ModelChoiceField[Partner]" = forms.ModelChoiceField(
+        queryset=Partner.objects.none(), empty_label="Choose…"
+    )
     period = forms.CharField(
         label="Period",
         required=False,
@@ -67,4 +69,6 @@ class StatementPickForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["partner"].queryset = Partner.objects.order_by("name").only("pk", "name")
+        partner_field = self.fields["partner"]
+        assert isinstance(partner_field, forms.ModelChoiceField)
+        partner_field.queryset = Partner.objects.order_by("name").only("pk", "name")

@@ -41,10 +41,10 @@ class Command(BaseCommand):
             raise CommandError("--workers must be at least 1.")
         # Platform-level on purpose: the tenants to work on.
         with scopes_disabled():
-            tenants = Tenant.objects.filter(is_active=True).order_by("slug")
+            active = Tenant.objects.filter(is_active=True).order_by("slug")
             if opts["tenant"]:
-                tenants = tenants.filter(slug=opts["tenant"])
-            tenants = list(tenants)
+                active = active.filter(slug=opts["tenant"])
+            tenants = list(active)
         if opts["tenant"] and not tenants:
             raise CommandError(f"No active tenant with slug “{opts['tenant']}”.")
         for tenant in tenants:
