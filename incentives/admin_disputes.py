@@ -114,7 +114,7 @@ class AmountFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request, queryset):
-        band = self.BANDS.get(self.value())
+        band = self.BANDS.get(self.value() or "")
         if band is None:
             return queryset
         low, high = band
@@ -146,7 +146,7 @@ class DisputeAdmin(ActionFormsMixin, TenantModelAdmin):
         "resolved_at",
         "adjustment",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # all shown, none edited
 
     class Media:
         css = CSS
@@ -208,6 +208,7 @@ class DisputeAdmin(ActionFormsMixin, TenantModelAdmin):
                 dispute, by=by, amount=data["amount"], reason=data["reason"]
             )
             entry = done.adjustment
+            assert entry is not None  # resolved with an adjustment
             return (
                 f"{done.code} resolved: an adjustment of "
                 f"{format_money(entry.amount, entry.currency)} was booked."
@@ -251,10 +252,11 @@ class PeriodFilter(admin.SimpleListFilter):
         return [(s.isoformat(), periods.label(s, p)) for s, p in starts]
 
     def queryset(self, request, queryset):
-        if not self.value():
+        value = self.value()
+        if not value:
             return queryset
         try:
-            day = date.fromisoformat(self.value())
+            day = date.fromisoformat(value)
         except ValueError:
             return queryset.none()
         return queryset.filter(period_start=day)
@@ -313,7 +315,7 @@ class StatementAdmin(TenantModelAdmin):
         "issued_at",
         "open_link",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # all shown, none edited
 
     class Media:
         css = CSS

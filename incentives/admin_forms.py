@@ -163,7 +163,9 @@ class NewVersionForm(forms.Form):
 
 
 class PreviewForm(forms.Form):
-    version = forms.ModelChoiceField(queryset=None, label="Plan version", empty_label=None)
+    version: "forms.ModelChoiceField[PlanVersion]" = forms.ModelChoiceField(
+        queryset=None, label="Plan version", empty_label=None
+    )
     start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
 
@@ -171,8 +173,9 @@ class PreviewForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.today = today
         field = self.fields["version"]
+        assert isinstance(field, forms.ModelChoiceField)
         field.queryset = versions
-        field.label_from_instance = lambda v: (
+        field.label_from_instance = lambda v: (  # type: ignore[method-assign,assignment]
             f"{v.plan.name} · v{v.number} ({v.get_status_display().lower()}, "
             f"from {v.effective_from:%Y-%m-%d})"
         )
@@ -207,7 +210,7 @@ class ExchangeRateForm(forms.ModelForm):
 
 
 class ManualAdjustmentForm(forms.Form):
-    partner = forms.ModelChoiceField(queryset=None)
+    partner: "forms.ModelChoiceField[Partner]" = forms.ModelChoiceField(queryset=None)
     amount = forms.DecimalField(
         max_digits=15,
         decimal_places=3,
@@ -228,7 +231,9 @@ class ManualAdjustmentForm(forms.Form):
     def __init__(self, *args, tenant, today, **kwargs):
         super().__init__(*args, **kwargs)
         self.today = today
-        self.fields["partner"].queryset = Partner.objects.filter(tenant=tenant).order_by("name")
+        partner_field = self.fields["partner"]
+        assert isinstance(partner_field, forms.ModelChoiceField)
+        partner_field.queryset = Partner.objects.filter(tenant=tenant).order_by("name")
         base = tenant.base_currency
         others = (
             ExchangeRate.objects.filter(tenant=tenant)
@@ -237,7 +242,9 @@ class ManualAdjustmentForm(forms.Form):
             .values_list("currency", flat=True)
             .distinct()
         )
-        self.fields["currency"].choices = [(base, f"{base} (base)")] + [(c, c) for c in others]
+        currency_field = self.fields["currency"]
+        assert isinstance(currency_field, forms.ChoiceField)
+        currency_field.choices = [(base, f"{base} (base)")] + [(c, c) for c in others]
         self.fields["currency"].initial = base
         self.fields["effective_date"].initial = today
         if not self.is_bound:

@@ -128,8 +128,9 @@ class StatementPeriodFilter(admin.SimpleListFilter):
     SHOWN = 12
 
     def _selected(self):
+        value = self.value()
         try:
-            return date.fromisoformat(self.value()) if self.value() else None
+            return date.fromisoformat(value) if value else None
         except ValueError:
             return None
 
@@ -502,7 +503,7 @@ class DealAccrualStateAdmin(TenantModelAdmin):
     ordering = ["registration__won_close_date", "id"]
     actions = ["retry_selected"]
     fields = ["deal", "partner", "won", "close_date", "problem", "synced_at"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # all shown, none edited
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(~Q(problem=""))

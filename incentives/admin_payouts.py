@@ -17,14 +17,15 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Sum
-from django.http import Http404, HttpResponse
+from django.http import Http404
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
-from prm.tenancy.models import AuditEntry
+from prm.tenancy.models import AuditEntry, Tenant
 
 from . import payouts
 from .models import IncentiveSettings, PayoutLine, PayoutRun
@@ -111,7 +112,7 @@ class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
         "paid_at",
         "payment_reference",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # all shown, none edited
     add_form_template = "admin/incentives/payoutrun/add_form.html"
     export_template = "admin/incentives/payoutrun/export.html"
 
@@ -135,7 +136,7 @@ class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
     # Hold and release post from the lines' rows; their errors show there.
     LINE_ACTIONS = ("hold", "release")
     # Which run-level forms a run in each status offers.
-    STEPS = {
+    STEPS: dict[str, list[str]] = {
         Status.COMPUTING: ["cancel"],
         Status.REVIEW: ["approve", "cancel"],
         Status.APPROVED: ["mark_paid"],
@@ -373,7 +374,7 @@ def _line_errors(forms) -> dict[str, str]:
     return errors
 
 
-def ap_csv(tenant, run: PayoutRun) -> HttpResponse:
+def ap_csv(tenant: Tenant, run: PayoutRun) -> HttpResponseBase:
     rows = ([row[key] for key, _ in payouts.AP_COLUMNS] for row in payouts.ap_rows(run))
     return csv_response(
         export_filename(tenant, f"{run.reference}-accounts-payable"),

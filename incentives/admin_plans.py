@@ -21,10 +21,10 @@ from django.db import IntegrityError, models
 from django.db.models import Count, Prefetch
 from django.http import (
     Http404,
-    HttpResponse,
     HttpResponseBadRequest,
     HttpResponseRedirect,
 )
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -89,8 +89,8 @@ def _count_entries(version: PlanVersion) -> int:
     """Entries of ``version``, counted exactly up to COUNT_UP_TO."""
     if not hasattr(version, "_entry_count"):
         rows = LedgerEntry.objects.filter(plan_version=version).order_by().values("pk")
-        version._entry_count = rows[: COUNT_UP_TO + 1].count()
-    return version._entry_count
+        version._entry_count = rows[: COUNT_UP_TO + 1].count()  # type: ignore[attr-defined]
+    return int(version._entry_count)  # type: ignore[attr-defined]
 
 
 def _entries_text(count: int) -> str:
@@ -541,7 +541,7 @@ class PlanVersionAdmin(TenantModelAdmin):
         return TemplateResponse(request, "admin/incentives/planversion/preview.html", context)
 
     @staticmethod
-    def _preview_csv(request, result) -> HttpResponse:
+    def _preview_csv(request, result) -> HttpResponseBase:
         version = result.version
         name = (
             f"{request.tenant.slug}-preview-{version.plan.name}-v{version.number}-"
