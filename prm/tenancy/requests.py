@@ -8,6 +8,8 @@ annotate ``request: MemberRequest``. Types only: no request is built from
 these classes.
 """
 
+from typing import cast
+
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
@@ -26,3 +28,14 @@ class MemberRequest(TenantRequest):
 
     membership: Membership
     user: User
+
+
+def tenant_of(request: HttpRequest) -> Tenant:
+    """``request.tenant`` where a Django API hands views a plain HttpRequest
+    (admin methods): the middleware set it before any of them runs."""
+    return cast(TenantRequest, request).tenant
+
+
+def membership_of(request: HttpRequest) -> Membership | None:
+    """``request.membership`` as ``tenant_of`` reads ``request.tenant``."""
+    return cast(TenantRequest, request).membership
