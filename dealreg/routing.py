@@ -13,7 +13,7 @@ from .models import DealRegistration, RoutingRule
 APPROVER_ROLES = (Role.CHANNEL_MANAGER, Role.OPS_ADMIN)
 
 
-def _active_approvers(users) -> list[User]:
+def _active_approvers(users: list[User]) -> list[User]:
     ids = set(
         Membership.objects.filter(
             user__in=users, role__in=APPROVER_ROLES, is_active=True, user__is_active=True
@@ -52,7 +52,7 @@ def rule_matches(
 
 
 def _pick(rule: RoutingRule) -> User | None:
-    if rule.approver_id and _active_approvers([rule.approver]):
+    if rule.approver is not None and _active_approvers([rule.approver]):
         return rule.approver
     pool = sorted(_active_approvers(list(rule.pool.all())), key=lambda u: u.email)
     if not pool:

@@ -23,7 +23,7 @@ from dealreg.models import DealRegistration
 from prm import csvio
 from prm.tenancy.models import Tenant
 
-from .models import Dispute, LedgerEntry, PayoutRun, PlanVersion
+from .models import Dispute, LedgerEntry, PayoutRun, PlanVersion, Settlement
 from .money import format_money, quantum
 from .statements import StatementView
 
@@ -43,7 +43,7 @@ class Line:
         return self.dispute is None or not self.dispute.is_open
 
 
-def _settlement(entry: LedgerEntry):
+def _settlement(entry: LedgerEntry) -> Settlement | None:
     try:
         return entry.settlement
     except LedgerEntry.settlement.RelatedObjectDoesNotExist:
@@ -272,7 +272,9 @@ def _rows_per_page() -> tuple[int, int]:
     )
 
 
-def pdf_bytes(view: StatementView, entries: Iterable[LedgerEntry], *, now=None) -> bytes:
+def pdf_bytes(
+    view: StatementView, entries: Iterable[LedgerEntry], *, now: datetime | None = None
+) -> bytes:
     """The statement as a PDF (A4 landscape): vendor, partner and period on
     every page, the totals on the first, then every line, page after page."""
     from reportlab.lib.pagesizes import A4, landscape
