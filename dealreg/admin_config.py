@@ -3,12 +3,15 @@ routing rules, the policy (one settings row per tenant, opened directly),
 closure days, per-tier protection, custom fields and the vendor's direct
 pipeline (with the CSV import)."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.db import models
 from django.db.models import (
     Count,
 )
+from django.http import HttpRequest, HttpResponse
 
 from prm.tenancy.admin_base import (
     SettingsRowAdmin,
@@ -16,6 +19,7 @@ from prm.tenancy.admin_base import (
     tenant_admin_site,
 )
 from prm.tenancy.csv_import import CsvImporter, CsvImportMixin
+from prm.tenancy.requests import as_member
 
 from . import admin_forms, direct_import
 from .models import (
@@ -297,9 +301,13 @@ class DirectOpportunityAdmin(CsvImportMixin, TenantModelAdmin):
     def amount_display(self, obj):
         return f"{obj.amount:,} {obj.currency}" if obj.amount is not None else None
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         extra_context = {
             **(extra_context or {}),
-            "can_import": request.membership.has_perm("dealreg.import_directopportunity"),
+            "can_import": as_member(request).membership.has_perm(
+                "dealreg.import_directopportunity"
+            ),
         }
         return super().changelist_view(request, extra_context)

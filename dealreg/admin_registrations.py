@@ -10,10 +10,11 @@ same checks, events, audit and notifications as everywhere else).
 """
 
 from datetime import timedelta
+from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -443,7 +444,9 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
         context["forms"] = forms
         return context
 
-    def history_view(self, request, object_id, extra_context=None):
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         registration = self.get_object(request, unquote(object_id))
         if registration is None:
             raise Http404("No such object.")

@@ -16,11 +16,13 @@ statement partial, with its CSV and PDF, and the list exports as CSV.
 import uuid
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models.functions import Abs
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -31,6 +33,7 @@ from django.utils.http import urlencode
 from partners.models import Partner
 from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
+from prm.tenancy.requests import MemberRequest, as_member
 
 from . import disputes, periods, statement_export, statements, views
 from .forms import AdjustForm, AdminReplyForm, RejectForm, StatementPickForm
@@ -379,15 +382,17 @@ class StatementAdmin(TenantModelAdmin):
             *super().get_urls(),
         ]
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         extra_context = {
             **(extra_context or {}),
-            "can_export": request.membership.has_perm("incentives.export_statement"),
+            "can_export": as_member(request).membership.has_perm("incentives.export_statement"),
             "export_query": request.GET.urlencode(),
         }
         return super().changelist_view(request, extra_context)
 
-    def export_view(self, request):
+    def export_view(self, request: MemberRequest) -> HttpResponseBase:
         """The issued statements the list shows (same filters), as CSV."""
         if not request.membership.has_perm("incentives.export_statement"):
             raise PermissionDenied
@@ -395,7 +400,10 @@ class StatementAdmin(TenantModelAdmin):
         for filter_class in (PeriodFilter, PartnerFilter):
             params = {filter_class.parameter_name: request.GET.getlist(filter_class.parameter_name)}
             if params[filter_class.parameter_name]:
-                rows = filter_class(request, params, Statement, self).queryset(request, rows)
+                # Django 5 passes filters lists of values (the stubs say str).
+                rows = filter_class(request, params, Statement, self).queryset(  # type: ignore[arg-type]
+                    request, rows
+                )
         rows = rows.order_by("-period_start", "partner__name")
         tz = request.tenant.tzinfo
 
@@ -420,7 +428,7 @@ class StatementAdmin(TenantModelAdmin):
             export_filename(request.tenant, "statements"), csv_rows(), STATEMENT_CSV_COLUMNS
         )
 
-    def partner_statement_view(self, request):
+    def partner_statement_view(self, request: MemberRequest) -> HttpResponseBase:
         """Any partner's statement for any period, as the partner sees it
         (deal links open the admin), with its CSV and PDF."""
         if not self.has_view_permission(request):

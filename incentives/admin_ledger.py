@@ -5,6 +5,7 @@ accrual is stuck."""
 import contextlib
 import uuid
 from datetime import date, timedelta
+from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -13,8 +14,11 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import (
     Http404,
+    HttpRequest,
+    HttpResponse,
     HttpResponseBadRequest,
 )
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
@@ -28,6 +32,7 @@ from prm.tenancy.admin_base import (
     TenantModelAdmin,
     tenant_admin_site,
 )
+from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 from prm.tenancy.scoping import tenant_scope
 
 from . import adjustments, admin_forms, ledger, periods
@@ -313,11 +318,17 @@ class LedgerEntryAdmin(TenantModelAdmin):
 
     # The entry's page: read-only, with its chain
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         entry = self.get_object(request, unquote(object_id))
         if entry is None:
             raise Http404("No such object.")
-        membership = request.membership
+        membership = as_member(request).membership
         settlement = Settlement.objects.filter(entry=entry).select_related("run", "payout").first()
         chain = {
             "reverses": entry.reverses,
@@ -371,8 +382,10 @@ class LedgerEntryAdmin(TenantModelAdmin):
             *super().get_urls(),
         ]
 
-    def changelist_view(self, request, extra_context=None):
-        membership = request.membership
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        membership = as_member(request).membership
         extra_context = {
             **(extra_context or {}),
             "can_export": membership.has_perm("incentives.export_ledgerentry"),
@@ -380,7 +393,7 @@ class LedgerEntryAdmin(TenantModelAdmin):
         }
         return super().changelist_view(request, extra_context)
 
-    def export_view(self, request):
+    def export_view(self, request: MemberRequest) -> HttpResponseBase:
         """The list as it is filtered and searched, as CSV, streamed (the
         ledger may hold millions of entries)."""
         if not request.membership.has_perm("incentives.export_ledgerentry"):
@@ -400,11 +413,13 @@ class LedgerEntryAdmin(TenantModelAdmin):
             stream=True,
         )
 
-    def add_view(self, request, form_url="", extra_context=None):
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         """A manual adjustment (finance): a new entry with a reason."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        tenant = request.tenant
+        tenant = tenant_of(request)
         today = tenant.local_today()
         initial = {}
         if request.GET.get("partner"):
@@ -422,7 +437,7 @@ class LedgerEntryAdmin(TenantModelAdmin):
             try:
                 entry = adjustments.manual_adjustment(
                     tenant,
-                    by=request.membership,
+                    by=as_member(request).membership,
                     partner=data["partner"],
                     amount=data["amount"],
                     currency=data["currency"],

@@ -11,13 +11,14 @@ payable get a CSV of an approved or paid run from the export page.
 """
 
 import uuid
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Sum
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -26,6 +27,7 @@ from django.urls import path, reverse
 from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
 from prm.tenancy.models import AuditEntry, Tenant
+from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 
 from . import payouts
 from .models import IncentiveSettings, PayoutLine, PayoutRun
@@ -187,26 +189,30 @@ class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
             *super().get_urls(),
         ]
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         extra_context = {
             **(extra_context or {}),
-            "can_export": request.membership.has_perm("incentives.export_payoutrun"),
+            "can_export": as_member(request).membership.has_perm("incentives.export_payoutrun"),
         }
         return super().changelist_view(request, extra_context)
 
-    def add_view(self, request, form_url="", extra_context=None):
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         """The cutoff only; ``start_run`` does the rest (and refuses a second
         open run, so a double submit starts one run)."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        tenant = request.tenant
+        tenant = tenant_of(request)
         form = StartRunForm(initial={"cutoff": tenant.local_today()})
         if request.method == "POST":
             form = StartRunForm(request.POST)
             if form.is_valid():
                 try:
                     run = payouts.start_run(
-                        tenant, by=request.membership, cutoff=form.cleaned_data["cutoff"]
+                        tenant, by=as_member(request).membership, cutoff=form.cleaned_data["cutoff"]
                     )
                 except payouts.PayoutError as exc:
                     form.add_error("cutoff" if exc.field == "cutoff" else None, str(exc))
@@ -331,7 +337,7 @@ class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
             .order_by("created_at"),
         }
 
-    def export_view(self, request):
+    def export_view(self, request: MemberRequest) -> HttpResponseBase:
         """Without ``run``: the runs accounts payable can take. With it: that
         run's payouts as CSV (formula-safe cells)."""
         if not request.membership.has_perm("incentives.export_payoutrun"):

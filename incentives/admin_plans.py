@@ -11,7 +11,9 @@ person sees why instead of an error page.
 """
 
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -21,6 +23,8 @@ from django.db import IntegrityError, models
 from django.db.models import Count, Prefetch
 from django.http import (
     Http404,
+    HttpRequest,
+    HttpResponse,
     HttpResponseBadRequest,
     HttpResponseRedirect,
 )
@@ -41,6 +45,7 @@ from prm.tenancy.admin_base import (
     form_changes,
     tenant_admin_site,
 )
+from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 from prm.tenancy.services import AlreadyDone
 
 from . import admin_forms, ledger, plans
@@ -172,7 +177,13 @@ class PlanAdmin(TenantModelAdmin):
             request, obj, form, "incentives.plan_changed" if change else "incentives.plan_added"
         )
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         plan = self.get_object(request, unquote(object_id))
         if plan is None:
             raise Http404("No such object.")
@@ -180,7 +191,7 @@ class PlanAdmin(TenantModelAdmin):
         for version in versions:
             version.entry_total = _count_entries(version)
             version.entries_text = _entries_text(version.entry_total)
-        membership = request.membership
+        membership = as_member(request).membership
         context = {
             **(extra_context or {}),
             "versions": versions,
@@ -357,7 +368,13 @@ class PlanVersionAdmin(TenantModelAdmin):
     def delete_model(self, request, obj):
         plans.delete_version(obj, by=request.membership)
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except _AlreadyDone as done:
@@ -406,7 +423,13 @@ class PlanVersionAdmin(TenantModelAdmin):
 
     # The version's page: notes, "create new version", publish, preview
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         version = self.get_object(request, unquote(object_id))
         if version is None:
             raise Http404("No such object.")
@@ -420,7 +443,7 @@ class PlanVersionAdmin(TenantModelAdmin):
             if new_version_form.is_valid():
                 return self._new_version(request, version, new_version_form)
             request = as_get(request)
-        membership = request.membership
+        membership = as_member(request).membership
         context = {
             **(extra_context or {}),
             "version": version,
@@ -440,7 +463,7 @@ class PlanVersionAdmin(TenantModelAdmin):
                 version=version,
                 initial={
                     "effective_from": max(
-                        request.tenant.local_today() + timedelta(days=1),
+                        tenant_of(request).local_today() + timedelta(days=1),
                         version.effective_from + timedelta(days=1),
                     ),
                     "token": uuid.uuid4(),
@@ -467,10 +490,12 @@ class PlanVersionAdmin(TenantModelAdmin):
         )
         return redirect(self._change_url(copy.pk))
 
-    def add_view(self, request, form_url="", extra_context=None):
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         context = {
             **(extra_context or {}),
-            "can_publish": request.membership.has_perm("incentives.publish_planversion"),
+            "can_publish": as_member(request).membership.has_perm("incentives.publish_planversion"),
         }
         return super().add_view(request, form_url, context)
 
@@ -483,14 +508,16 @@ class PlanVersionAdmin(TenantModelAdmin):
             *super().get_urls(),
         ]
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         extra_context = {
             **(extra_context or {}),
-            "can_preview": request.membership.has_perm("incentives.preview_planversion"),
+            "can_preview": as_member(request).membership.has_perm("incentives.preview_planversion"),
         }
         return super().changelist_view(request, extra_context)
 
-    def preview_view(self, request):
+    def preview_view(self, request: MemberRequest) -> HttpResponseBase:
         """What a version would have paid over a past range, per partner,
         beside what the plan's versions actually accrued; CSV on request."""
         if not request.membership.has_perm("incentives.preview_planversion"):
@@ -510,7 +537,7 @@ class PlanVersionAdmin(TenantModelAdmin):
                 chosen = None
             if chosen is None:
                 raise Http404("No such plan version.")
-        data = None
+        data: Mapping[str, Any] | None = None
         if "start" in request.GET or "end" in request.GET:
             data = request.GET
         elif chosen is not None:

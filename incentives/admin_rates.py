@@ -1,8 +1,11 @@
 """Exchange rates in the tenant admin (entered one at a time or imported
 from a CSV file, both through services) and the tenant's payout settings."""
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from prm.tenancy.admin_base import (
@@ -11,6 +14,7 @@ from prm.tenancy.admin_base import (
     tenant_admin_site,
 )
 from prm.tenancy.csv_import import CsvImporter, CsvImportMixin
+from prm.tenancy.requests import tenant_of
 
 from . import admin_forms, ledger, rate_import, rates
 from .models import (
@@ -89,7 +93,13 @@ class ExchangeRateAdmin(CsvImportMixin, TenantModelAdmin):
     def delete_model(self, request, obj):
         rates.delete_rate(obj, by=request.user)
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except _Refused as refused:
@@ -98,11 +108,13 @@ class ExchangeRateAdmin(CsvImportMixin, TenantModelAdmin):
             messages.error(request, str(refused))
             return redirect(request.path)
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         extra_context = {
             **(extra_context or {}),
             "can_import": self.has_add_permission(request),
-            "base_currency": request.tenant.base_currency,
+            "base_currency": tenant_of(request).base_currency,
         }
         return super().changelist_view(request, extra_context)
 

@@ -1,10 +1,13 @@
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.forms.models import construct_instance
-from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import path
 
 from prm.csvio import csv_response, export_filename
@@ -15,6 +18,7 @@ from prm.tenancy.admin_base import (
     tenant_admin_site,
 )
 from prm.tenancy.csv_import import CsvImporter, CsvImportMixin
+from prm.tenancy.requests import MemberRequest, as_member
 from prm.tenancy.roles import Role
 
 from . import services
@@ -163,13 +167,19 @@ class PartnerAdmin(CsvImportMixin, TenantHistoryAdmin):
             # The form checked the same rules; another edit got in between.
             raise _Refused(exc) from exc
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except _Refused as refused:
             # Everything was rolled back; show the form again with the
             # service's reason as a field error.
-            request._partner_refusal = refused.error
+            request._partner_refusal = refused.error  # type: ignore[attr-defined]  # for get_form
             return super().changeform_view(request, object_id, form_url, extra_context)
 
     def delete_model(self, request, obj):
@@ -197,7 +207,7 @@ class PartnerAdmin(CsvImportMixin, TenantHistoryAdmin):
             services.CSV_COLUMNS,
         )
 
-    def export_view(self, request):
+    def export_view(self, request: MemberRequest) -> HttpResponseBase:
         """The changelist as it is filtered and searched, as CSV."""
         self._require(request, "partners.export_partner")
         try:
@@ -211,8 +221,10 @@ class PartnerAdmin(CsvImportMixin, TenantHistoryAdmin):
         self._require(request, "partners.export_partner")
         return self._csv_response(request, queryset)
 
-    def changelist_view(self, request, extra_context=None):
-        membership = request.membership
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        membership = as_member(request).membership
         extra_context = {
             **(extra_context or {}),
             "can_import": membership.has_perm("partners.import_partner"),

@@ -39,3 +39,9 @@ def tenant_of(request: HttpRequest) -> Tenant:
 def membership_of(request: HttpRequest) -> Membership | None:
     """``request.membership`` as ``tenant_of`` reads ``request.tenant``."""
     return cast(TenantRequest, request).membership
+
+
+def as_member(request: HttpRequest) -> MemberRequest:
+    """A tenant admin request as the member's request it is: the tenant
+    admin site admits only members (``TenantAdminSite.has_permission``)."""
+    return cast(MemberRequest, request)
