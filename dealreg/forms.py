@@ -11,7 +11,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+from django.forms import BoundField
 from django_countries import countries
 
 from partners.models import Region
@@ -28,7 +29,7 @@ CUSTOM_PREFIX = "cf_"
 class DateInput(forms.DateInput):
     input_type = "date"
 
-    def __init__(self, attrs=None):
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs, format="%Y-%m-%d")
 
 
@@ -53,7 +54,7 @@ def _custom_form_field(definition: CustomField) -> forms.Field:
     return forms.CharField(max_length=500, **common)
 
 
-def _json_safe(definition: CustomField, value):
+def _json_safe(definition: CustomField, value: Any) -> Any:
     """A cleaned custom value as stored in ``custom_data``: text as text, a
     number as its exact decimal string (JSON numbers are floats), a date in
     ISO form, a yes/no as a boolean. Empty optional values are left out."""
@@ -69,7 +70,7 @@ def _json_safe(definition: CustomField, value):
     return value
 
 
-def _from_stored(definition: CustomField, value):
+def _from_stored(definition: CustomField, value: Any) -> Any:
     """A stored custom value back as the form field's initial value."""
     if value is None:
         return None
@@ -181,15 +182,15 @@ class RegistrationForm(forms.Form):
             "description": registration.description,
         }
 
-    def clean_currency(self):
-        value = self.cleaned_data["currency"].strip().upper()
+    def clean_currency(self) -> str:
+        value: str = self.cleaned_data["currency"].strip().upper()
         currency_validator(value)
         return value
 
-    def custom_bound_fields(self):
+    def custom_bound_fields(self) -> list[BoundField]:
         return [self[CUSTOM_PREFIX + d.key] for d in self.custom_fields]
 
-    def standard_bound_fields(self):
+    def standard_bound_fields(self) -> list[BoundField]:
         return [f for f in self.visible_fields() if not f.name.startswith(CUSTOM_PREFIX)]
 
     def custom_data(self) -> dict:
@@ -239,7 +240,7 @@ class ListFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Customer or code"}),
     )
 
-    def filter(self, queryset):
+    def filter(self, queryset: QuerySet[DealRegistration]) -> QuerySet[DealRegistration]:
         if not self.is_valid():
             return queryset
         status = self.cleaned_data.get("status")
@@ -315,7 +316,7 @@ class OutcomeForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["amount"].label = f"Amount won ({registration.currency})"
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         assert cleaned is not None  # Form.clean returns cleaned_data
         outcome = cleaned.get("outcome")

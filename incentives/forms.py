@@ -2,6 +2,8 @@
 admin. Each form's field names match the ``field`` of the refusals the
 services raise, so a refusal shows on the field it is about."""
 
+from typing import Any
+
 from django import forms
 
 from partners.models import Partner
@@ -67,7 +69,7 @@ class StatementPickForm(forms.Form):
         help_text="Its first day (2026-10-01) or month (2026-10); empty for the current one.",
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         partner_field = self.fields["partner"]
         assert isinstance(partner_field, forms.ModelChoiceField)
