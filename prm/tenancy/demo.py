@@ -3,16 +3,12 @@ demo vendors, the platform superuser and one login per role. Each app adds
 its own data in its declared demo step (``PRMApp.demo``), run in dependency
 order by the command."""
 
-from typing import TYPE_CHECKING
-
 from allauth.account.models import EmailAddress
+from django.db import models
 
 from .declarations import DemoContext
 from .models import Membership, Tenant, User
 from .roles import STAFF_ROLES, Role
-
-if TYPE_CHECKING:
-    from partners.models import Partner
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -60,7 +56,7 @@ def demo_user(email: str, full_name: str, *, superuser: bool = False) -> User:
 
 
 def demo_member(
-    tenant: Tenant, user: User, role: str, partner: "Partner | None" = None
+    tenant: Tenant, user: User, role: str, partner: models.Model | None = None
 ) -> Membership:
     membership, _ = Membership.objects.get_or_create(
         tenant=tenant, user=user, defaults={"role": role, "partner": partner}

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth.password_validation import validate_password
@@ -20,9 +20,6 @@ from django.utils import timezone
 from .errors import ServiceError
 from .models import AuditEntry, Invitation, Membership, Notification, Tenant, User
 from .roles import INVITABLE_ROLES, PARTNER_ROLES, STAFF_ROLES, Role
-
-if TYPE_CHECKING:
-    from partners.models import Partner
 
 
 class TenancyError(ServiceError):
@@ -102,7 +99,7 @@ def invite(
     by: Membership,
     email: str,
     role: str,
-    partner: "Partner | None" = None,
+    partner: Any = None,  # a partners.models.Partner (the foundation imports no app)
     now: datetime | None = None,
 ) -> tuple[Invitation, str]:
     """Invite ``email`` into ``tenant`` with ``role``. Returns the invitation and
@@ -247,7 +244,7 @@ def accept_invitation(
     return membership
 
 
-def _may_manage(by: Membership, target_partner: "Partner | None") -> bool:
+def _may_manage(by: Membership, target_partner: models.Model | None) -> bool:
     if by.role == Role.OPS_ADMIN:
         return True
     return (
