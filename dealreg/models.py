@@ -1,7 +1,6 @@
 """Deal registration: partners register the deals they work so the vendor
 protects them from channel conflict, and decides within an SLA."""
 
-import uuid
 from datetime import time
 from decimal import Decimal
 from typing import Any
@@ -183,12 +182,6 @@ class RoutingRule(TenantOwned):
     """Ordered rules that pick the approver of a new registration. The first
     active rule whose every given condition matches wins; empty conditions
     match anything. A rule names one approver or a pool (round-robin)."""
-
-    # The ids of the rule's regions, tiers and product lines, set by
-    # ``dealreg.routing.choose_approver`` from the prefetched relations.
-    _regions: set[uuid.UUID]
-    _tiers: set[uuid.UUID]
-    _products: set[uuid.UUID]
 
     name = models.CharField(max_length=100)
     priority = models.PositiveIntegerField(default=100, help_text="Lower runs first.")

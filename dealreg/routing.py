@@ -1,6 +1,7 @@
 """Choosing who decides a new registration."""
 
 import uuid
+from dataclasses import dataclass
 
 from django.db.models import Count
 
@@ -32,8 +33,27 @@ def customer_region_id(registration: DealRegistration) -> uuid.UUID | None:
     return region.pk if region else None
 
 
+@dataclass(frozen=True)
+class RuleIds:
+    """The ids of a rule's regions, tiers and product lines (from its
+    prefetched relations)."""
+
+    regions: set[uuid.UUID]
+    tiers: set[uuid.UUID]
+    products: set[uuid.UUID]
+
+    @classmethod
+    def of(cls, rule: RoutingRule) -> "RuleIds":
+        return cls(
+            regions={r.pk for r in rule.regions.all()},
+            tiers={t.pk for t in rule.tiers.all()},
+            products={p.pk for p in rule.product_lines.all()},
+        )
+
+
 def rule_matches(
     rule: RoutingRule,
+    ids: RuleIds,
     registration: DealRegistration,
     product_ids: set[uuid.UUID],
     region_id: uuid.UUID | None = None,
@@ -41,10 +61,10 @@ def rule_matches(
     partner = registration.partner
     checks = [
         not rule.countries or registration.customer_country in rule.countries,
-        not rule._regions or region_id in rule._regions,
-        not rule._tiers or partner.tier_id in rule._tiers,
+        not ids.regions or region_id in ids.regions,
+        not ids.tiers or partner.tier_id in ids.tiers,
         not rule.partner_types or partner.partner_type in rule.partner_types,
-        not rule._products or bool(rule._products & product_ids),
+        not ids.products or bool(ids.products & product_ids),
         rule.min_value is None or registration.estimated_value >= rule.min_value,
         rule.max_value is None or registration.estimated_value <= rule.max_value,
     ]
@@ -78,14 +98,11 @@ def choose_approver(registration: DealRegistration) -> tuple[User | None, Routin
             "regions", "tiers", "product_lines", "pool"
         )
     )
-    for rule in rules:
-        rule._regions = {r.pk for r in rule.regions.all()}
-        rule._tiers = {t.pk for t in rule.tiers.all()}
-        rule._products = {p.pk for p in rule.product_lines.all()}
-    needs_region = any(rule._regions for rule in rules)
+    ids = {rule.pk: RuleIds.of(rule) for rule in rules}
+    needs_region = any(rule_ids.regions for rule_ids in ids.values())
     region_id = customer_region_id(registration) if needs_region else None
     for rule in rules:
-        if rule_matches(rule, registration, product_ids, region_id):
+        if rule_matches(rule, ids[rule.pk], registration, product_ids, region_id):
             chosen = _pick(rule)
             if chosen is not None:
                 return chosen, rule

@@ -26,11 +26,11 @@ the warning), and the registration expires the day after.
 """
 
 import logging
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.db import connection, transaction
@@ -62,6 +62,7 @@ Status = DealRegistration.Status
 Kind = RegistrationEvent.Kind
 
 BATCH_SIZE = 500
+Batch = list[DealRegistration]
 BREACH = "breach"
 # A registration whose check failed unexpectedly is tried again this much
 # later, so one bad row cannot stall (or spin) a tenant's sweep.
@@ -210,15 +211,12 @@ def _notify_many(tenant: Tenant, items: list[tuple]) -> None:
             Notification(tenant=tenant, user=u, kind=kind, title=title[:200], body=body, url=url)
             for u in unique.values()
         ]
+    send = partial(send_notification_email.delay, tenant_id=str(tenant.pk))
     for note in Notification.objects.bulk_create(notes):
-
-        def send(pk: uuid.UUID = note.pk) -> None:
-            send_notification_email.delay(tenant_id=str(tenant.pk), notification_id=str(pk))
-
-        transaction.on_commit(send)
+        transaction.on_commit(partial(send, notification_id=str(note.pk)))
 
 
-def _partner_people(batch: list[DealRegistration]) -> Callable[[DealRegistration], list[User]]:
+def _partner_people(batch: Batch) -> Callable[[DealRegistration], list[User]]:
     """services.partner_people for a batch, in one query."""
     admins: dict = defaultdict(list)
     for membership in Membership.objects.filter(
@@ -533,9 +531,7 @@ def sweep_protection(
 
 
 def _in_batches(
-    queryset: QuerySet[DealRegistration],
-    batch_size: int,
-    handle: Callable[[list[DealRegistration]], None],
+    queryset: QuerySet[DealRegistration], batch_size: int, handle: Callable[[Batch], None]
 ) -> bool:
     """Lock and handle one batch; whether a full batch was handled (more may wait)."""
     with transaction.atomic():
@@ -549,9 +545,7 @@ def _in_batches(
     return len(batch) == batch_size
 
 
-def _expire(
-    batch: list[DealRegistration], tenant: Tenant, now: datetime, result: "ProtectionResult"
-) -> None:
+def _expire(batch: Batch, tenant: Tenant, now: datetime, result: ProtectionResult) -> None:
 
     ids = [r.pk for r in batch]
     DealRegistration.objects.filter(pk__in=ids).update(status=Status.EXPIRED, updated_at=now)
@@ -583,9 +577,7 @@ def _expire(
     result.expired += len(batch)
 
 
-def _warn(
-    batch: list[DealRegistration], tenant: Tenant, now: datetime, result: "ProtectionResult"
-) -> None:
+def _warn(batch: Batch, tenant: Tenant, now: datetime, result: ProtectionResult) -> None:
 
     people = _partner_people(batch)
     writes = _Writes()
