@@ -5,7 +5,8 @@ host, which serves no portal view) and ``MembershipMiddleware`` sets
 ``request.membership``. Views annotate ``request: TenantRequest``; views
 behind ``role_required`` / ``member_object`` may rely on a membership and
 annotate ``request: MemberRequest``. Types only: no request is built from
-these classes.
+these classes. Django's own admin methods receive a plain HttpRequest: they
+read the same attributes through ``tenant_of`` and ``as_member``.
 """
 
 from typing import cast
@@ -34,11 +35,6 @@ def tenant_of(request: HttpRequest) -> Tenant:
     """``request.tenant`` where a Django API hands views a plain HttpRequest
     (admin methods): the middleware set it before any of them runs."""
     return cast(TenantRequest, request).tenant
-
-
-def membership_of(request: HttpRequest) -> Membership | None:
-    """``request.membership`` as ``tenant_of`` reads ``request.tenant``."""
-    return cast(TenantRequest, request).membership
 
 
 def as_member(request: HttpRequest) -> MemberRequest:
