@@ -3,12 +3,19 @@ routing rules, the policy (one settings row per tenant, opened directly),
 closure days, per-tier protection, custom fields and the vendor's direct
 pipeline (with the CSV import)."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.db import models
 from django.db.models import (
     Count,
+    QuerySet,
 )
+from django.http import HttpRequest, HttpResponse
 
 from prm.tenancy.admin_base import (
     SettingsRowAdmin,
@@ -16,6 +23,7 @@ from prm.tenancy.admin_base import (
     tenant_admin_site,
 )
 from prm.tenancy.csv_import import CsvImporter, CsvImportMixin
+from prm.tenancy.requests import as_member
 
 from . import admin_forms, direct_import
 from .models import (
@@ -48,14 +56,16 @@ class ProductLineAdmin(TenantModelAdmin):
     prepopulated_fields = {"code": ["name"]}
     fields = ["name", "code", "description", "is_active"]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).annotate(registration_total=Count("registrations"))
 
     @admin.display(description="registrations", ordering="registration_total")
-    def registration_count(self, obj):
+    def registration_count(self, obj: Any) -> int:
         return obj.registration_total
 
-    def get_deleted_objects(self, objs, request):
+    def get_deleted_objects(
+        self, objs: Sequence[Any] | QuerySet[Any], request: HttpRequest
+    ) -> tuple[list[Any], dict[Any, Any], set[Any], list[Any]]:
         """A product line in use is deactivated, not deleted: deleting it
         would silently drop it from registrations and pipeline deals, and
         would widen a routing rule limited to it to every product."""
@@ -73,7 +83,7 @@ class ProductLineAdmin(TenantModelAdmin):
         return deleted, counts, perms_needed, protected
 
 
-def _using(model, product_lines, limit: int = 20):
+def _using(model: Any, product_lines: Any, limit: int = 20) -> QuerySet[Any]:
     return model.objects.filter(product_lines__in=product_lines).distinct()[:limit]
 
 
@@ -108,7 +118,7 @@ class RoutingRuleAdmin(TenantModelAdmin):
         ("Who decides", {"fields": ["approver", "pool", "last_assigned"]}),
     ]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return (
             super()
             .get_queryset(request)
@@ -117,7 +127,7 @@ class RoutingRuleAdmin(TenantModelAdmin):
         )
 
     @admin.display(description="conditions")
-    def conditions(self, obj):
+    def conditions(self, obj: RoutingRule) -> str:
         parts = []
         if obj.countries:
             parts.append("countries " + ", ".join(c.code for c in obj.countries))
@@ -138,7 +148,7 @@ class RoutingRuleAdmin(TenantModelAdmin):
         return "; ".join(parts) or "anything"
 
     @admin.display(description="assigns to")
-    def assigns_to(self, obj):
+    def assigns_to(self, obj: RoutingRule) -> str | None:
         if obj.approver:
             return str(obj.approver)
         pool = [str(u) for u in obj.pool.all()]
@@ -212,7 +222,9 @@ class CustomFieldAdmin(TenantModelAdmin):
         "is_active",
     ]
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Any = None
+    ) -> list[str] | tuple[str, ...]:
         # Answers are stored under the key: renaming it would orphan them.
         used = DealRegistration.objects.filter(custom_data__has_key=obj.key) if obj else None
         if used is not None and used.exists():
@@ -237,7 +249,7 @@ class DirectOpportunityImporter(CsvImporter):
             tenant=self.tenant, by=self.user, text=text
         )
 
-    def success_message(self, result) -> str:
+    def success_message(self, result: Any) -> str:
         return f"Imported {result.created} new and updated {result.updated} direct opportunities."
 
     def context(self) -> dict:
@@ -294,12 +306,16 @@ class DirectOpportunityAdmin(CsvImportMixin, TenantModelAdmin):
     ]
 
     @admin.display(description="amount", ordering="amount")
-    def amount_display(self, obj):
+    def amount_display(self, obj: DirectOpportunity) -> str | None:
         return f"{obj.amount:,} {obj.currency}" if obj.amount is not None else None
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         extra_context = {
             **(extra_context or {}),
-            "can_import": request.membership.has_perm("dealreg.import_directopportunity"),
+            "can_import": as_member(request).membership.has_perm(
+                "dealreg.import_directopportunity"
+            ),
         }
         return super().changelist_view(request, extra_context)

@@ -7,19 +7,25 @@ inside the tenant's scope, so choice querysets are never evaluated at import
 (see ``partners.admin.PartnerForm``).
 """
 
+from __future__ import annotations
+
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 
 from partners.models import Partner
 from prm.tenancy.admin_base import tenant_member_users
 from prm.tenancy.errors import add_service_error
+from prm.tenancy.models import Tenant, User
 
 from . import direct_import
 from .routing import APPROVER_ROLES
 
 
-def _text(label: str, *, required: bool = True, help_text: str = "", rows: int = 2):
+def _text(
+    label: str, *, required: bool = True, help_text: str = "", rows: int = 2
+) -> forms.CharField:
     return forms.CharField(
         label=label,
         required=required,
@@ -66,17 +72,22 @@ class ReverseWinForm(forms.Form):
 
 
 class ReassignForm(forms.Form):
-    approver = forms.ModelChoiceField(queryset=None, label="New approver")
+    approver: forms.ModelChoiceField[User] = forms.ModelChoiceField(
+        queryset=None, label="New approver"
+    )
     reason = _text("Note for the new approver", required=False)
 
-    def __init__(self, *args, tenant, current=None, **kwargs):
+    def __init__(
+        self, *args: Any, tenant: Tenant, current: User | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         people = tenant_member_users(tenant, APPROVER_ROLES).order_by("email")
         if current is not None:
             people = people.exclude(pk=current.pk)
         field = self.fields["approver"]
+        assert isinstance(field, forms.ModelChoiceField)
         field.queryset = people
-        field.label_from_instance = lambda user: (
+        field.label_from_instance = lambda user: (  # type: ignore[method-assign,assignment]
             f"{user.full_name} ({user.email})" if user.full_name else user.email
         )
 
@@ -95,7 +106,7 @@ class ExtensionDecisionForm(forms.Form):
 class BulkDecisionForm(forms.Form):
     reason = _text("Reason for the partners")
 
-    def __init__(self, *args, decision: str, **kwargs):
+    def __init__(self, *args: Any, decision: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if decision == "approve":
             self.fields["reason"].required = False
@@ -124,11 +135,12 @@ class DealRegSettingsForm(forms.ModelForm):
         error_messages={"required": "Choose at least one working day."},
     )
 
-    def clean_reminder_percents(self):
+    def clean_reminder_percents(self) -> Any:
         return sorted(set(self.cleaned_data.get("reminder_percents") or []))
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         start, end = cleaned.get("day_start"), cleaned.get("day_end")
         if start and end and not start < end:
             self.add_error("day_end", "The working day must end after it starts.")
@@ -143,8 +155,9 @@ class RoutingRuleForm(forms.ModelForm):
         help_text="Leave all unticked to match every partner type.",
     )
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         low, high = cleaned.get("min_value"), cleaned.get("max_value")
         if low is not None and high is not None and low > high:
             self.add_error("max_value", "The maximum must not be below the minimum.")
@@ -156,8 +169,9 @@ class RoutingRuleForm(forms.ModelForm):
 
 
 class CustomFieldForm(forms.ModelForm):
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         options = [line.strip() for line in (cleaned.get("choices") or "").splitlines()]
         options = [o for o in options if o]
         if cleaned.get("field_type") == "choice":
@@ -175,17 +189,18 @@ class CustomFieldForm(forms.ModelForm):
 
 
 class DirectOpportunityForm(forms.ModelForm):
-    def clean_currency(self):
+    def clean_currency(self) -> Any:
         return (self.cleaned_data.get("currency") or "").strip().upper()
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         if cleaned.get("amount") is not None and not cleaned.get("currency"):
             cleaned["currency"] = self.instance.tenant.base_currency
         return cleaned
 
-    def _post_clean(self):
-        super()._post_clean()
+    def _post_clean(self) -> None:
+        super()._post_clean()  # type: ignore[misc]  # Django API the stubs leave out
         # The matching keys the conflict check compares, derived once here
         # and by the import alike.
         try:

@@ -1,9 +1,12 @@
 """What the registrations' admin list and page show: the SLA clock (worked
 out once per request), conflict counts and rows, and the list filters."""
 
+from __future__ import annotations
+
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.contrib import admin
 from django.db.models import (
@@ -14,14 +17,18 @@ from django.db.models import (
     IntegerField,
     OuterRef,
     Q,
+    QuerySet,
     Subquery,
     Value,
     When,
 )
+from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Coalesce
+from django.http import HttpRequest
 from django.utils import timezone
 
 from partners.models import Partner
+from prm.tenancy.requests import as_member, tenant_of
 
 from .conflicts import conflicts_of
 from .models import (
@@ -54,16 +61,16 @@ class SlaClock:
     soon_before: datetime
 
     @classmethod
-    def for_request(cls, request) -> "SlaClock":
+    def for_request(cls, request: HttpRequest) -> SlaClock:
         clock = getattr(request, "_dealreg_sla_clock", None)
         if clock is None:
-            settings_row = DealRegSettings.for_tenant(request.tenant)
-            settings_row.tenant = request.tenant
+            settings_row = DealRegSettings.for_tenant(tenant_of(request))
+            settings_row.tenant = tenant_of(request)
             now = timezone.now()
             quarter = timedelta(hours=settings_row.sla_business_hours) / 4
             # between(now, due) <= quarter  <=>  due < add(now, quarter + 1µs)
             soon = settings_row.calendar().add(now, quarter + timedelta(microseconds=1))
-            clock = request._dealreg_sla_clock = cls(now=now, soon_before=soon)
+            clock = request._dealreg_sla_clock = cls(now=now, soon_before=soon)  # type: ignore[attr-defined]
         return clock
 
     @staticmethod
@@ -90,7 +97,7 @@ class SlaClock:
         )
 
 
-def conflict_count():
+def conflict_count() -> CombinedExpression:
     """Stored conflicts of a registration, both sides, each counterpart once
     (a pair checked from both ends is stored twice)."""
     own = (
@@ -117,7 +124,7 @@ def conflict_count():
     )
 
 
-def conflict_rows(registration: DealRegistration) -> list[dict]:
+def conflict_rows(registration: DealRegistration) -> list[dict[str, Any]]:
     """``conflicts_of`` with each counterpart once, first-to-file order kept;
     of a pair stored from both ends, this registration's own row is shown."""
     rows = conflicts_of(registration)
@@ -148,10 +155,10 @@ class StatusFilter(admin.SimpleListFilter):
     title = "status"
     parameter_name = "status"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
         return [(value, label) for value, label in Status.choices if value != Status.DRAFT]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value():
             return queryset.filter(status=self.value())
         return queryset
@@ -161,12 +168,12 @@ class SlaStateFilter(admin.SimpleListFilter):
     title = "SLA"
     parameter_name = "sla"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
         return [(state, label.capitalize()) for state, label in SLA_LABELS.items()]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() in SLA_LABELS:
-            return queryset.filter(SlaClock.for_request(request).condition(self.value()))
+            return queryset.filter(SlaClock.for_request(request).condition(str(self.value())))
         return queryset
 
 
@@ -174,14 +181,14 @@ class AssignedFilter(admin.SimpleListFilter):
     title = "assigned"
     parameter_name = "assigned"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
         return [
             ("me", "Assigned to me"),
             ("my_partners", "My partners"),
             ("nobody", "No approver"),
         ]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "me":
             return queryset.filter(approver=request.user)
         if self.value() == "my_partners":
@@ -200,15 +207,15 @@ class PartnerFilter(admin.SimpleListFilter):
     title = "partner"
     parameter_name = "partner"
 
-    def _selected(self):
+    def _selected(self) -> Any:
         try:
             return uuid.UUID(str(self.value())) if self.value() else None
         except ValueError:
             return None
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
         partners = (
-            Partner.objects.filter(channel_manager=request.user)
+            Partner.objects.filter(channel_manager=as_member(request).user)
             .order_by("name")
             .values_list("pk", "name")[:100]
         )
@@ -220,7 +227,7 @@ class PartnerFilter(admin.SimpleListFilter):
                 choices.insert(0, (str(chosen.pk), chosen.name))
         return choices
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() is None:
             return queryset
         selected = self._selected()
@@ -231,10 +238,10 @@ class ExtensionFilter(admin.SimpleListFilter):
     title = "extension"
     parameter_name = "extension"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
         return [("pending", "Extension requested")]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "pending":
             pending = ExtensionRequest.objects.filter(
                 registration=OuterRef("pk"), status=ExtensionRequest.Status.PENDING

@@ -9,11 +9,16 @@ back to it, which runs the matching ``dealreg.services`` operation (the
 same checks, events, audit and notifications as everywhere else).
 """
 
+from __future__ import annotations
+
 from datetime import timedelta
+from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.http import Http404
+from django.db.models import QuerySet
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -27,6 +32,7 @@ from prm.tenancy.admin_base import (
 )
 from prm.tenancy.drill import MetricRowsFilter
 from prm.tenancy.models import AuditEntry
+from prm.tenancy.requests import as_member, tenant_of
 
 from . import admin_forms, services
 from .admin_lists import (
@@ -147,16 +153,16 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
         css = {"all": ["admin/dealreg.css"]}
 
     # The registration changes only through the services (the page's forms).
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_decide_permission(self, request):
-        return request.membership.has_perm("dealreg.decide_dealregistration")
+    def has_decide_permission(self, request: HttpRequest) -> bool:
+        return as_member(request).membership.has_perm("dealreg.decide_dealregistration")
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         return [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         # A draft is the partner's own until it is submitted.
         return (
             super()
@@ -171,17 +177,17 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
     # Columns
 
     @admin.display(description="registration", ordering="customer_name")
-    def registration(self, obj):
+    def registration(self, obj: DealRegistration) -> str:
         return format_html('<strong class="dr-code">{}</strong><br>{}', obj.code, obj.customer_name)
 
     @admin.display(description="status", ordering="status")
-    def status_badge(self, obj):
+    def status_badge(self, obj: DealRegistration) -> str:
         return format_html(
             '<span class="dr-status dr-status-{}">{}</span>', obj.status, obj.get_status_display()
         )
 
     @admin.display(description="decision due", ordering="sla_due_at")
-    def sla_due(self, obj):
+    def sla_due(self, obj: Any) -> str | None:
         if obj.sla_state:
             due = date_format(timezone.localtime(obj.sla_due_at), "D j M H:i")
             return format_html(
@@ -196,17 +202,17 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
         return None
 
     @admin.display(description="conflicts", ordering="conflict_total")
-    def conflicts(self, obj):
+    def conflicts(self, obj: Any) -> str:
         if not obj.conflict_total:
             return format_html('<span class="dr-muted">{}</span>', 0)
         return format_html('<span class="dr-conflict-count">{}</span>', obj.conflict_total)
 
     @admin.display(description="value", ordering="estimated_value")
-    def value(self, obj):
+    def value(self, obj: DealRegistration) -> str:
         return f"{obj.estimated_value:,} {obj.currency}"
 
     @admin.display(description="custom questions")
-    def custom_answers(self, obj):
+    def custom_answers(self, obj: DealRegistration) -> str:
         labels = dict(CustomField.objects.values_list("key", "label"))
         answers = [(labels.get(k, k), v) for k, v in (obj.custom_data or {}).items()]
         if not answers:
@@ -219,21 +225,27 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
     # Bulk decisions
 
     @admin.action(permissions=["decide"], description="Approve selected registrations")
-    def approve_selected(self, request, queryset):
+    def approve_selected(
+        self, request: HttpRequest, queryset: QuerySet[DealRegistration]
+    ) -> HttpResponse | None:
         return self._bulk_decide(request, queryset, "approve")
 
     @admin.action(permissions=["decide"], description="Reject selected registrations")
-    def reject_selected(self, request, queryset):
+    def reject_selected(
+        self, request: HttpRequest, queryset: QuerySet[DealRegistration]
+    ) -> HttpResponse | None:
         return self._bulk_decide(request, queryset, "reject")
 
-    def _bulk_decide(self, request, queryset, decision: str):
+    def _bulk_decide(
+        self, request: HttpRequest, queryset: QuerySet[DealRegistration], decision: str
+    ) -> HttpResponse | None:
         """An intermediate page asks for the reason; its confirmation posts
         back to the changelist (which is wrapped by admin_view) and each
         registration then goes through the service on its own: one that may
         not be decided here (not yours, no longer pending, or conflicting with
         an approved registration, which needs an override reason given on its
         own page) is reported and left as it is."""
-        membership = request.membership
+        membership = as_member(request).membership
         registrations = list(
             queryset.select_related("partner", "approver").order_by("submitted_at", "created_at")[
                 : MAX_BULK + 1
@@ -269,8 +281,14 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
         }
         return TemplateResponse(request, "admin/dealreg/dealregistration/bulk_decide.html", context)
 
-    def _run_bulk(self, request, registrations, decision: str, reason: str) -> None:
-        membership = request.membership
+    def _run_bulk(
+        self,
+        request: HttpRequest,
+        registrations: list[DealRegistration],
+        decision: str,
+        reason: str,
+    ) -> None:
+        membership = as_member(request).membership
         done = []
         for registration in registrations:
             if not registration.is_pending:
@@ -319,8 +337,10 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
 
     action_errors = services.DealRegError
 
-    def action_allowed(self, request, action: str, registration: DealRegistration) -> bool:
-        membership = request.membership
+    def action_allowed(
+        self, request: HttpRequest, action: str, registration: DealRegistration
+    ) -> bool:
+        membership = as_member(request).membership
         if action == "reassign":
             return membership.has_perm("dealreg.reassign_dealregistration")
         if action == "extension" and not membership.has_perm("dealreg.decide_extensionrequest"):
@@ -329,10 +349,16 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
         # for the person who may decide the registration.
         return services.can_decide(membership, registration)
 
-    def make_action_form(self, request, action: str, registration, data=None):
-        kwargs = {"prefix": action, "data": data}
+    def make_action_form(
+        self,
+        request: HttpRequest,
+        action: str,
+        registration: DealRegistration,
+        data: QueryDict | None = None,
+    ) -> Form:
+        kwargs: dict[str, Any] = {"prefix": action, "data": data}
         if action == "reassign":
-            kwargs.update(tenant=request.tenant, current=registration.approver)
+            kwargs.update(tenant=tenant_of(request), current=registration.approver)
         if action == "outcome":
             kwargs.update(registration=registration)
         form = self.action_forms[action](**kwargs)
@@ -343,8 +369,10 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
             }
         return form
 
-    def run_action(self, request, action: str, registration, form) -> str:
-        by, data, code = request.membership, form.cleaned_data, registration.code
+    def run_action(
+        self, request: HttpRequest, action: str, registration: DealRegistration, form: Any
+    ) -> str:
+        by, data, code = as_member(request).membership, form.cleaned_data, registration.code
         if action == "approve":
             done = services.approve(
                 registration, by=by, reason=data["reason"], override_reason=data["override_reason"]
@@ -391,12 +419,16 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
         if extension is None:
             raise Http404("No such extension request.")
         approve = data["decision"] == "approve"
-        done = services.decide_extension(extension, by=by, approve=approve, reason=data["reason"])
+        decided = services.decide_extension(
+            extension, by=by, approve=approve, reason=data["reason"]
+        )
         if approve:
-            return f"Extension approved: {code} is protected until {done.new_until:%d %b %Y}."
+            return f"Extension approved: {code} is protected until {decided.new_until:%d %b %Y}."
         return "Extension refused."
 
-    def action_page_context(self, request, registration, bound: dict) -> dict:
+    def action_page_context(
+        self, request: HttpRequest, registration: DealRegistration, bound: dict[str, Form]
+    ) -> dict[str, Any]:
         rows = conflict_rows(registration)
         pending_extension = next(
             (
@@ -417,7 +449,8 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
                 "requested_by", "decided_by"
             ),
             "pending_extension": pending_extension,
-            "sla_label": SLA_LABELS.get(registration.sla_state, ""),
+            # sla_state: annotated by get_queryset.
+            "sla_label": SLA_LABELS.get(registration.sla_state, ""),  # type: ignore[attr-defined]
             "time_left": _hours(services.business_time_left(registration))
             if registration.is_pending
             else "",
@@ -438,11 +471,14 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
         offered = [action for action in self.action_forms if action not in unavailable]
         forms = self.action_page_forms(request, registration, bound, offered)
         if "extension" in forms and not forms["extension"].is_bound:
+            assert pending_extension is not None  # else "extension" is unavailable
             forms["extension"].initial["extension"] = pending_extension.pk
         context["forms"] = forms
         return context
 
-    def history_view(self, request, object_id, extra_context=None):
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         registration = self.get_object(request, unquote(object_id))
         if registration is None:
             raise Http404("No such object.")

@@ -4,6 +4,7 @@ reassign, and the messages of a registration (see ``workflow``)."""
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from prm.tenancy.models import Membership, User
 from prm.tenancy.roles import Role
@@ -38,7 +39,7 @@ from .workflow import (
 # --- Decisions ------------------------------------------------------------------
 
 
-def approved_conflicts(registration: DealRegistration):
+def approved_conflicts(registration: DealRegistration) -> QuerySet[Conflict]:
     """Conflicts of this registration with registrations already approved
     (either side of the stored pair)."""
     return Conflict.objects.filter(
@@ -46,6 +47,14 @@ def approved_conflicts(registration: DealRegistration):
     ).select_related("other_registration__partner") | Conflict.objects.filter(
         other_registration=registration, registration__status=Status.APPROVED
     ).select_related("registration__partner")
+
+
+def _other_side(conflict: Conflict, registration: DealRegistration) -> DealRegistration:
+    """The registration on the other side of a conflict between two registrations."""
+    if conflict.registration_id != registration.pk:
+        return conflict.registration
+    assert conflict.other_registration is not None  # approved_conflicts pairs registrations
+    return conflict.other_registration
 
 
 def protection_days(registration: DealRegistration) -> int:
@@ -58,6 +67,7 @@ def protection_days(registration: DealRegistration) -> int:
 def _sla_met(registration: DealRegistration, now: datetime) -> bool:
     if registration.status == Status.MORE_INFO:
         return (registration.sla_remaining_seconds or 0) > 0
+    assert registration.sla_due_at is not None  # pending: the clock runs
     return now <= registration.sla_due_at
 
 
@@ -79,6 +89,7 @@ def approve(
         serialize_decisions(registration.tenant)
         registration = lock_registration(registration)
         if not automatic:
+            assert by is not None  # only the SLA policy approves without a person
             require_decider(by, registration)
         require_status(registration, DealRegistration.PENDING, "approved")
         # The stored check may not have run yet: decide on a fresh one.
@@ -88,12 +99,7 @@ def approve(
             if automatic:
                 raise DealRegError("Conflicts with an approved registration; not auto-approved.")
             if not override_reason.strip():
-                codes = ", ".join(
-                    c.other_registration.code
-                    if c.registration_id == registration.pk
-                    else c.registration.code
-                    for c in blocking
-                )
+                codes = ", ".join(_other_side(c, registration).code for c in blocking)
                 raise DealRegError(
                     f"This registration conflicts with approved registration(s) {codes}. "
                     "Give a reason to approve it anyway.",
@@ -285,7 +291,7 @@ def add_message(
         if partner_side:
             recipients, url = [registration.approver], admin_change_url(registration)
         else:
-            recipients, url = partner_people(registration), detail_url(registration)
+            recipients, url = list(partner_people(registration)), detail_url(registration)
         notify(
             registration.tenant,
             [u for u in recipients if u is not None and u != by.user],

@@ -1,6 +1,8 @@
 """Deal registration's declaration: partners register deals in the portal,
 staff decide them in the admin within the SLA."""
 
+from typing import TYPE_CHECKING, Any
+
 from django.db.models import Count as Tally
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
@@ -15,12 +17,15 @@ from .metrics import METRICS
 from .models import DealRegistration, ExtensionRequest
 from .views import organisation_registrations, status_counts
 
+if TYPE_CHECKING:
+    from prm.tenancy.models import Membership
+
 DECIDERS = frozenset({Role.OPS_ADMIN, Role.CHANNEL_MANAGER})
 REGISTRATIONS = "tenant_admin:dealreg_dealregistration_changelist"
 SUBMITTED = DealRegistration.Status.SUBMITTED
 
 
-def queue_counts(membership) -> list[Count]:
+def queue_counts(membership: "Membership") -> list[Count]:
     """What waits for a decision: a channel manager's own queue, everybody's
     for other staff; the part past its deadline and (for ops) the part with
     no approver, each linking to the list filtered to exactly those rows."""
@@ -73,7 +78,7 @@ def queue_counts(membership) -> list[Count]:
     return counts
 
 
-def partner_deals(membership) -> dict:
+def partner_deals(membership: "Membership") -> dict[str, Any]:
     counts = status_counts(organisation_registrations(membership))
     return {"deal_counts": [c for c in counts if c["count"]]}
 

@@ -2,11 +2,13 @@
 registrations in every state (once)."""
 
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal
 
 from prm.tenancy.declarations import DemoContext
 from prm.tenancy.demo import demo_member, demo_user
+from prm.tenancy.models import Membership
 from prm.tenancy.roles import Role
 
 from . import services
@@ -41,7 +43,14 @@ def seed(ctx: DemoContext) -> None:
     ops = ctx.people[Role.OPS_ADMIN]
     today = tenant.local_today()
 
-    def register(member, customer, domain, value, lines, days=60):
+    def register(
+        member: Membership,
+        customer: str,
+        domain: str,
+        value: str,
+        lines: Iterable[str],
+        days: int = 60,
+    ) -> DealRegistration:
         return services.submit(
             tenant=tenant,
             by=member,

@@ -307,7 +307,8 @@ def import_direct_opportunities(
                 tenant=tenant, external_id__in=ids
             )
         }
-        new, changed = [], []
+        new: list[tuple[DirectOpportunity, ImportRow]] = []
+        changed: list[tuple[DirectOpportunity, ImportRow]] = []
         for row in result.rows:
             opportunity = locked.get(row.data["external_id"]) or DirectOpportunity(
                 tenant=tenant, external_id=row.data["external_id"]

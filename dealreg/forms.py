@@ -8,9 +8,11 @@ names the form field a refusal belongs to (see ``prm.tenancy.errors``).
 import uuid
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django import forms
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+from django.forms import BoundField
 from django_countries import countries
 
 from partners.models import Region
@@ -27,12 +29,12 @@ CUSTOM_PREFIX = "cf_"
 class DateInput(forms.DateInput):
     input_type = "date"
 
-    def __init__(self, attrs=None):
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs, format="%Y-%m-%d")
 
 
 def _custom_form_field(definition: CustomField) -> forms.Field:
-    common = {
+    common: dict[str, Any] = {
         "label": definition.label,
         "required": definition.required,
         "help_text": definition.help_text,
@@ -52,7 +54,7 @@ def _custom_form_field(definition: CustomField) -> forms.Field:
     return forms.CharField(max_length=500, **common)
 
 
-def _json_safe(definition: CustomField, value):
+def _json_safe(definition: CustomField, value: Any) -> Any:
     """A cleaned custom value as stored in ``custom_data``: text as text, a
     number as its exact decimal string (JSON numbers are floats), a date in
     ISO form, a yes/no as a boolean. Empty optional values are left out."""
@@ -68,7 +70,7 @@ def _json_safe(definition: CustomField, value):
     return value
 
 
-def _from_stored(definition: CustomField, value):
+def _from_stored(definition: CustomField, value: Any) -> Any:
     """A stored custom value back as the form field's initial value."""
     if value is None:
         return None
@@ -96,13 +98,13 @@ class RegistrationForm(forms.Form):
         help_text="e.g. initech.com: the surest way to tell customers apart.",
     )
     customer_country = forms.ChoiceField(label="Country")
-    customer_region = forms.ModelChoiceField(
+    customer_region: "forms.ModelChoiceField[Region]" = forms.ModelChoiceField(
         label="Region", queryset=Region.objects.none(), required=False, empty_label="—"
     )
     customer_contact_name = forms.CharField(label="Contact name", max_length=200, required=False)
     customer_contact_email = forms.EmailField(label="Contact email", required=False)
     customer_contact_phone = forms.CharField(label="Contact phone", max_length=40, required=False)
-    product_lines = forms.ModelMultipleChoiceField(
+    product_lines: "forms.ModelMultipleChoiceField[ProductLine]" = forms.ModelMultipleChoiceField(
         label="Product lines",
         queryset=ProductLine.objects.none(),
         widget=forms.CheckboxSelectMultiple,
@@ -128,12 +130,12 @@ class RegistrationForm(forms.Form):
 
     def __init__(
         self,
-        *args,
+        *args: Any,
         tenant: Tenant,
         registration: DealRegistration | None = None,
         with_token: bool = False,
-        **kwargs,
-    ):
+        **kwargs: Any,
+    ) -> None:
         initial = kwargs.pop("initial", None) or {}
         if registration is not None:
             initial = {**self.initial_from(registration), **initial}
@@ -141,15 +143,20 @@ class RegistrationForm(forms.Form):
             initial.setdefault("currency", tenant.base_currency)
         if with_token:
             initial.setdefault("client_token", uuid.uuid4())
-        super().__init__(*args, initial=initial, **kwargs)
+        kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
         if not with_token:
             del self.fields["client_token"]
         self.registration = registration
-        self.fields["customer_country"].choices = [("", "Choose a country"), *countries]
-        self.fields["customer_region"].queryset = Region.objects.order_by("name")
-        self.fields["product_lines"].queryset = ProductLine.objects.filter(is_active=True).order_by(
-            "name"
-        )
+        country_field = self.fields["customer_country"]
+        region_field = self.fields["customer_region"]
+        lines_field = self.fields["product_lines"]
+        assert isinstance(country_field, forms.ChoiceField)
+        assert isinstance(region_field, forms.ModelChoiceField)
+        assert isinstance(lines_field, forms.ModelMultipleChoiceField)
+        country_field.choices = [("", "Choose a country"), *countries]
+        region_field.queryset = Region.objects.order_by("name")
+        lines_field.queryset = ProductLine.objects.filter(is_active=True).order_by("name")
         self.custom_fields = list(CustomField.objects.filter(is_active=True))
         stored = registration.custom_data if registration is not None else {}
         for definition in self.custom_fields:
@@ -175,15 +182,15 @@ class RegistrationForm(forms.Form):
             "description": registration.description,
         }
 
-    def clean_currency(self):
-        value = self.cleaned_data["currency"].strip().upper()
+    def clean_currency(self) -> str:
+        value: str = self.cleaned_data["currency"].strip().upper()
         currency_validator(value)
         return value
 
-    def custom_bound_fields(self):
+    def custom_bound_fields(self) -> list[BoundField]:
         return [self[CUSTOM_PREFIX + d.key] for d in self.custom_fields]
 
-    def standard_bound_fields(self):
+    def standard_bound_fields(self) -> list[BoundField]:
         return [f for f in self.visible_fields() if not f.name.startswith(CUSTOM_PREFIX)]
 
     def custom_data(self) -> dict:
@@ -233,7 +240,7 @@ class ListFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Customer or code"}),
     )
 
-    def filter(self, queryset):
+    def filter(self, queryset: QuerySet[DealRegistration]) -> QuerySet[DealRegistration]:
         if not self.is_valid():
             return queryset
         status = self.cleaned_data.get("status")
@@ -305,12 +312,13 @@ class OutcomeForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
-    def __init__(self, *args, registration: DealRegistration, **kwargs):
+    def __init__(self, *args: Any, registration: DealRegistration, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["amount"].label = f"Amount won ({registration.currency})"
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         outcome = cleaned.get("outcome")
         if outcome == self.WON:
             if cleaned.get("amount") is None and "amount" not in self.errors:

@@ -15,9 +15,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from partners.metrics import partner_q
+from prm.tenancy.businesstime import BusinessCalendar
 from prm.tenancy.declarations import Filters, Good, Metric, Period, Unit
 from prm.tenancy.figures import money, one_decimal, percent, percentile
 from prm.tenancy.models import Tenant
@@ -46,7 +47,7 @@ FILTERS_ON_PARTNERS = (
 )
 
 
-def registrations(tenant: Tenant, filters: Filters):
+def registrations(tenant: Tenant, filters: Filters) -> QuerySet[DealRegistration]:
     return DealRegistration.objects.filter(tenant_id=tenant.pk).filter(
         partner_q(filters, "partner__")
     )
@@ -125,7 +126,7 @@ def submitted(tenant: Tenant, period: Period, filters: Filters) -> int:
     return registrations(tenant, filters).filter(_within("submitted_at", tenant, period)).count()
 
 
-def _decided(tenant: Tenant, period: Period, filters: Filters):
+def _decided(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
     return registrations(tenant, filters).filter(_within("decided_at", tenant, period))
 
 
@@ -148,7 +149,7 @@ def sla_compliance(tenant: Tenant, period: Period, filters: Filters) -> Decimal 
     return percent(counts["met"], counts["decided"])
 
 
-def _calendar(tenant: Tenant):
+def _calendar(tenant: Tenant) -> BusinessCalendar:
     """The tenant's business calendar, without creating its settings row
     (a metric only reads)."""
     settings_row = DealRegSettings.objects.filter(tenant_id=tenant.pk).first()
@@ -182,6 +183,7 @@ def turnaround_hours(tenant: Tenant, period: Period, filters: Filters) -> list[D
     calendar = _calendar(tenant)
     hours = []
     for submitted_at, decided_at, kinds, moments in rows:
+        assert submitted_at is not None and decided_at is not None  # decided registrations
         waited = timedelta(0)
         since = None
         for kind, at in zip(kinds or [], moments or [], strict=True):

@@ -3,6 +3,7 @@ protects them from channel conflict, and decides within an SLA."""
 
 from datetime import time
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -193,17 +194,21 @@ class RoutingRule(TenantOwned):
     is_active = models.BooleanField(default=True)
     countries = CountryField(multiple=True, blank=True)
     regions = models.ManyToManyField(Region, blank=True, related_name="+")
-    tiers = models.ManyToManyField(Tier, blank=True, related_name="+")
+    tiers: "models.ManyToManyField[Tier, Any]" = models.ManyToManyField(
+        Tier, blank=True, related_name="+"
+    )
     partner_types = ArrayField(
         models.CharField(max_length=20, choices=Partner.Type.choices), default=list, blank=True
     )
-    product_lines = models.ManyToManyField(ProductLine, blank=True, related_name="+")
+    product_lines: "models.ManyToManyField[ProductLine, Any]" = models.ManyToManyField(
+        ProductLine, blank=True, related_name="+"
+    )
     min_value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     max_value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     approver = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    pool = models.ManyToManyField(
+    pool: "models.ManyToManyField[User, Any]" = models.ManyToManyField(
         User, blank=True, related_name="+", help_text="Round-robin among these channel managers."
     )
     last_assigned = models.ForeignKey(

@@ -2,8 +2,9 @@
 (won, lost, corrected, reversed), which other apps hear of through
 ``signals.outcome_changed`` (see ``workflow``)."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 
@@ -104,6 +105,7 @@ def decide_extension(
         extension.decision_reason = reason.strip()
         if approve:
             require_status(registration, [Status.APPROVED], "extended")
+            assert registration.protected_until is not None  # approved: protected
             start = max(registration.protected_until, registration.tenant.local_today(now))
             registration.protected_until = start + timedelta(days=extension.days)
             registration.extension_count += 1
@@ -146,7 +148,7 @@ def record_outcome(
     by: Membership,
     won: bool,
     amount: Decimal | None = None,
-    close_date=None,
+    close_date: date | None = None,
     reason: str = "",
     now: datetime | None = None,
 ) -> DealRegistration:
@@ -233,7 +235,7 @@ def _vendor_changed_outcome(
     by: Membership,
     kind: str,
     reason: str,
-    data: dict,
+    data: dict[str, Any],
     title: str,
     now: datetime,
 ) -> None:
@@ -271,7 +273,7 @@ def correct_outcome(
     *,
     by: Membership,
     amount: Decimal,
-    close_date,
+    close_date: date,
     reason: str,
     now: datetime | None = None,
 ) -> DealRegistration:

@@ -1,5 +1,8 @@
 """Choosing who decides a new registration."""
 
+import uuid
+from dataclasses import dataclass
+
 from django.db.models import Count
 
 from partners.services import region_for_country
@@ -11,7 +14,7 @@ from .models import DealRegistration, RoutingRule
 APPROVER_ROLES = (Role.CHANNEL_MANAGER, Role.OPS_ADMIN)
 
 
-def _active_approvers(users) -> list[User]:
+def _active_approvers(users: list[User]) -> list[User]:
     ids = set(
         Membership.objects.filter(
             user__in=users, role__in=APPROVER_ROLES, is_active=True, user__is_active=True
@@ -20,7 +23,7 @@ def _active_approvers(users) -> list[User]:
     return [u for u in users if u.pk in ids]
 
 
-def customer_region_id(registration: DealRegistration):
+def customer_region_id(registration: DealRegistration) -> uuid.UUID | None:
     """The region a rule sees: the one the partner chose, else the region
     whose countries include the customer's (the region is optional on the
     form, and a region rule must still route a customer in that region)."""
@@ -30,16 +33,38 @@ def customer_region_id(registration: DealRegistration):
     return region.pk if region else None
 
 
+@dataclass(frozen=True)
+class RuleIds:
+    """The ids of a rule's regions, tiers and product lines (from its
+    prefetched relations)."""
+
+    regions: set[uuid.UUID]
+    tiers: set[uuid.UUID]
+    products: set[uuid.UUID]
+
+    @classmethod
+    def of(cls, rule: RoutingRule) -> "RuleIds":
+        return cls(
+            regions={r.pk for r in rule.regions.all()},
+            tiers={t.pk for t in rule.tiers.all()},
+            products={p.pk for p in rule.product_lines.all()},
+        )
+
+
 def rule_matches(
-    rule: RoutingRule, registration: DealRegistration, product_ids: set, region_id=None
+    rule: RoutingRule,
+    ids: RuleIds,
+    registration: DealRegistration,
+    product_ids: set[uuid.UUID],
+    region_id: uuid.UUID | None = None,
 ) -> bool:
     partner = registration.partner
     checks = [
         not rule.countries or registration.customer_country in rule.countries,
-        not rule._regions or region_id in rule._regions,
-        not rule._tiers or partner.tier_id in rule._tiers,
+        not ids.regions or region_id in ids.regions,
+        not ids.tiers or partner.tier_id in ids.tiers,
         not rule.partner_types or partner.partner_type in rule.partner_types,
-        not rule._products or bool(rule._products & product_ids),
+        not ids.products or bool(ids.products & product_ids),
         rule.min_value is None or registration.estimated_value >= rule.min_value,
         rule.max_value is None or registration.estimated_value <= rule.max_value,
     ]
@@ -47,7 +72,7 @@ def rule_matches(
 
 
 def _pick(rule: RoutingRule) -> User | None:
-    if rule.approver_id and _active_approvers([rule.approver]):
+    if rule.approver is not None and _active_approvers([rule.approver]):
         return rule.approver
     pool = sorted(_active_approvers(list(rule.pool.all())), key=lambda u: u.email)
     if not pool:
@@ -73,14 +98,11 @@ def choose_approver(registration: DealRegistration) -> tuple[User | None, Routin
             "regions", "tiers", "product_lines", "pool"
         )
     )
-    for rule in rules:
-        rule._regions = {r.pk for r in rule.regions.all()}
-        rule._tiers = {t.pk for t in rule.tiers.all()}
-        rule._products = {p.pk for p in rule.product_lines.all()}
-    needs_region = any(rule._regions for rule in rules)
+    ids = {rule.pk: RuleIds.of(rule) for rule in rules}
+    needs_region = any(rule_ids.regions for rule_ids in ids.values())
     region_id = customer_region_id(registration) if needs_region else None
     for rule in rules:
-        if rule_matches(rule, registration, product_ids, region_id):
+        if rule_matches(rule, ids[rule.pk], registration, product_ids, region_id):
             chosen = _pick(rule)
             if chosen is not None:
                 return chosen, rule

@@ -27,11 +27,14 @@ the warning), and the registration expires the day after.
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
+from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import CharField, Exists, Func, OuterRef, Q, Value
+from django.db.models import CharField, Exists, Func, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
@@ -59,6 +62,7 @@ Status = DealRegistration.Status
 Kind = RegistrationEvent.Kind
 
 BATCH_SIZE = 500
+Batch = list[DealRegistration]
 BREACH = "breach"
 # A registration whose check failed unexpectedly is tried again this much
 # later, so one bad row cannot stall (or spin) a tenant's sweep.
@@ -141,7 +145,16 @@ class _Writes:
             )
         )
 
-    def event(self, registration, kind, now, *, message="", visible=True, data=None) -> None:
+    def event(
+        self,
+        registration: DealRegistration,
+        kind: str,
+        now: datetime,
+        *,
+        message: str = "",
+        visible: bool = True,
+        data: dict[str, Any] | None = None,
+    ) -> None:
         self.events.append(
             RegistrationEvent(
                 tenant_id=registration.tenant_id,
@@ -154,7 +167,9 @@ class _Writes:
             )
         )
 
-    def audit(self, registration, action: str, now: datetime, data: dict) -> None:
+    def audit(
+        self, registration: DealRegistration, action: str, now: datetime, data: dict[str, Any]
+    ) -> None:
         self.audits.append(
             AuditEntry(
                 tenant_id=registration.tenant_id,
@@ -168,7 +183,9 @@ class _Writes:
             )
         )
 
-    def notify(self, users, *, kind: str, title: str, body: str, url: str) -> None:
+    def notify(
+        self, users: Iterable[User | None], *, kind: str, title: str, body: str, url: str
+    ) -> None:
         self.notes.append((users, kind, title, body, url))
 
     def extend(self, other: "_Writes") -> None:
@@ -194,15 +211,12 @@ def _notify_many(tenant: Tenant, items: list[tuple]) -> None:
             Notification(tenant=tenant, user=u, kind=kind, title=title[:200], body=body, url=url)
             for u in unique.values()
         ]
+    send = partial(send_notification_email.delay, tenant_id=str(tenant.pk))
     for note in Notification.objects.bulk_create(notes):
-        transaction.on_commit(
-            lambda pk=note.pk: send_notification_email.delay(
-                tenant_id=str(tenant.pk), notification_id=str(pk)
-            )
-        )
+        transaction.on_commit(partial(send, notification_id=str(note.pk)))
 
 
-def _partner_people(batch: list[DealRegistration]):
+def _partner_people(batch: Batch) -> Callable[[DealRegistration], list[User]]:
     """services.partner_people for a batch, in one query."""
     admins: dict = defaultdict(list)
     for membership in Membership.objects.filter(
@@ -242,7 +256,9 @@ class _Context:
         return f"{self.tenant.local_now(moment):%a %d %b %H:%M}"
 
 
-def sweep(tenant: Tenant, now: datetime | None = None, *, batch_size: int = BATCH_SIZE):
+def sweep(
+    tenant: Tenant, now: datetime | None = None, *, batch_size: int = BATCH_SIZE
+) -> "SweepResult":
     """Send the reminders and handle the breaches that are due at ``now`` in
     ``tenant`` (whose scope must be active). Reads only registrations whose
     ``sla_next_check_at`` has come, a batch at a time, each batch locked
@@ -361,8 +377,11 @@ def _check(
     return False, plan
 
 
-def _remind(registration, percent: int, left: timedelta, context: _Context, plan: _Writes):
+def _remind(
+    registration: DealRegistration, percent: int, left: timedelta, context: _Context, plan: _Writes
+) -> None:
 
+    assert registration.sla_due_at is not None  # pending: the clock runs
     hours = left.total_seconds() / 3600
     recipients = [registration.approver] if registration.approver else context.ops
     plan.notify(
@@ -384,7 +403,9 @@ def _remind(registration, percent: int, left: timedelta, context: _Context, plan
     )
 
 
-def _on_breach(registration, context: _Context, plan: _Writes, result: SweepResult) -> bool:
+def _on_breach(
+    registration: DealRegistration, context: _Context, plan: _Writes, result: SweepResult
+) -> bool:
     """The SLA has passed: approve automatically if the policy allows it,
     else escalate. True if the registration was approved."""
 
@@ -404,6 +425,7 @@ def _on_breach(registration, context: _Context, plan: _Writes, result: SweepResu
     if not context.settings.escalate_on_breach:
         return False
     result.escalations += 1
+    assert registration.sla_due_at is not None  # pending: the clock runs
     approver = registration.approver
     body = (
         f"The decision on {registration.partner.name}'s registration of "
@@ -471,7 +493,9 @@ class ProtectionResult:
     expired: int = 0
 
 
-def sweep_protection(tenant: Tenant, now: datetime | None = None, *, batch_size=BATCH_SIZE):
+def sweep_protection(
+    tenant: Tenant, now: datetime | None = None, *, batch_size: int = BATCH_SIZE
+) -> "ProtectionResult":
     """Warn partners whose protection ends soon and expire the registrations
     whose protection has ended, by the tenant's local date. Set-based: each
     batch is one indexed select (``status``, ``protected_until``), one
@@ -506,7 +530,9 @@ def sweep_protection(tenant: Tenant, now: datetime | None = None, *, batch_size=
     return result
 
 
-def _in_batches(queryset, batch_size: int, handle) -> bool:
+def _in_batches(
+    queryset: QuerySet[DealRegistration], batch_size: int, handle: Callable[[Batch], None]
+) -> bool:
     """Lock and handle one batch; whether a full batch was handled (more may wait)."""
     with transaction.atomic():
         batch = list(
@@ -519,7 +545,7 @@ def _in_batches(queryset, batch_size: int, handle) -> bool:
     return len(batch) == batch_size
 
 
-def _expire(batch: list[DealRegistration], tenant: Tenant, now: datetime, result) -> None:
+def _expire(batch: Batch, tenant: Tenant, now: datetime, result: ProtectionResult) -> None:
 
     ids = [r.pk for r in batch]
     DealRegistration.objects.filter(pk__in=ids).update(status=Status.EXPIRED, updated_at=now)
@@ -551,12 +577,13 @@ def _expire(batch: list[DealRegistration], tenant: Tenant, now: datetime, result
     result.expired += len(batch)
 
 
-def _warn(batch: list[DealRegistration], tenant: Tenant, now: datetime, result) -> None:
+def _warn(batch: Batch, tenant: Tenant, now: datetime, result: ProtectionResult) -> None:
 
     people = _partner_people(batch)
     writes = _Writes()
     for registration in batch:
         until = registration.protected_until
+        assert until is not None  # chosen for a protection that ends soon
         writes.mark(registration, expiry_warning_kind(until), now)
         writes.event(registration, Kind.EXPIRY_WARNING, now, data={"protected_until": str(until)})
         writes.notify(

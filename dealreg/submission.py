@@ -1,9 +1,11 @@
 """Deal registrations from draft to submitted, and the information
 requests of a pending one (see ``workflow`` for what operations share)."""
 
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -45,7 +47,7 @@ from .workflow import (
 class RegistrationInput:
     """What a partner submits: the fields and the chosen product lines."""
 
-    data: dict
+    data: dict[str, Any]
     product_lines: list[ProductLine]
 
 
@@ -85,7 +87,7 @@ def _validate_for_submission(
         )
 
 
-def validate_custom_data(data: dict) -> None:
+def validate_custom_data(data: dict[str, Any]) -> None:
     """The tenant's active custom fields, answered as the form stores them:
     required ones present, numbers as decimal strings, dates as ISO dates,
     yes/no as booleans, choices among the options. Form field names are
@@ -121,7 +123,9 @@ def _full_clean(registration: DealRegistration) -> None:
         raise DealRegError(" ".join(messages), field_name) from exc
 
 
-def _existing_for_token(tenant: Tenant, by: Membership, client_token) -> DealRegistration | None:
+def _existing_for_token(
+    tenant: Tenant, by: Membership, client_token: uuid.UUID | None
+) -> DealRegistration | None:
     """The registration an earlier press of the same form already made, if
     any. A token is the organisation's own: another's is refused, without
     saying whose."""
@@ -139,7 +143,7 @@ def save_draft(
     by: Membership,
     given: RegistrationInput,
     registration: DealRegistration | None = None,
-    client_token=None,
+    client_token: uuid.UUID | None = None,
     now: datetime | None = None,
 ) -> DealRegistration:
     """Create or update a draft. A repeated create with the same form token
@@ -188,7 +192,7 @@ def submit(
     by: Membership,
     given: RegistrationInput | None = None,
     registration: DealRegistration | None = None,
-    client_token=None,
+    client_token: uuid.UUID | None = None,
     now: datetime | None = None,
 ) -> DealRegistration:
     """Submit a new registration (``given``) or a draft. Starts the SLA clock,
@@ -291,6 +295,7 @@ def request_info(
         require_decider(by, registration)
         require_status(registration, [Status.SUBMITTED], "sent back for information")
         calendar = DealRegSettings.for_tenant(registration.tenant).calendar()
+        assert registration.sla_due_at is not None  # submitted: the clock runs
         left = calendar.between(now, registration.sla_due_at)
         registration.status = Status.MORE_INFO
         registration.sla_paused_at = now

@@ -1,4 +1,5 @@
 from dataclasses import asdict
+from typing import Any
 
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -15,7 +16,7 @@ from .workflow import admin_change_url
 
 
 @app.task(base=TenantTask, acks_late=True)
-def check_conflicts(*, tenant, registration_id: str) -> int:
+def check_conflicts(*, tenant: Tenant, registration_id: str) -> int:
     """Run the conflict check of a submitted registration and tell the
     approver what it found. Safe to run again: results are recomputed."""
     registration = (
@@ -60,13 +61,13 @@ PROTECTION_SWEEP_EXPIRES = 60 * 60
 
 
 @app.task(base=TenantTask)
-def sweep_sla(*, tenant) -> dict:
+def sweep_sla(*, tenant: Tenant) -> dict[str, Any]:
     """Reminders, escalations and automatic approvals due in one tenant."""
     return asdict(sla.sweep(tenant))
 
 
 @app.task(base=TenantTask)
-def sweep_protection(*, tenant) -> dict:
+def sweep_protection(*, tenant: Tenant) -> dict[str, Any]:
     """Expiry warnings and expiries due in one tenant (by its local date)."""
     return asdict(sla.sweep_protection(tenant))
 

@@ -6,6 +6,7 @@ when called again for the same tenant."""
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from dealreg import services
 from dealreg.models import (
@@ -21,14 +22,14 @@ from dealreg.models import (
 from prm.tenancy.roles import Role
 
 
-def _product(world) -> ProductLine:
+def _product(world: Any) -> ProductLine:
     product, _ = ProductLine.objects.get_or_create(
         tenant=world.tenant, code="matrix", defaults={"name": "Matrix product"}
     )
     return product
 
 
-def _input(world, customer: str, **fields) -> services.RegistrationInput:
+def _input(world: Any, customer: str, **fields: Any) -> services.RegistrationInput:
     return services.RegistrationInput(
         data={
             "customer_name": customer,
@@ -42,7 +43,7 @@ def _input(world, customer: str, **fields) -> services.RegistrationInput:
     )
 
 
-def registration(world) -> DealRegistration:
+def registration(world: Any) -> DealRegistration:
     """A submitted registration of the world's partner."""
     with world.scope():
         existing = DealRegistration.objects.exclude(status=DealRegistration.Status.DRAFT).first()
@@ -56,12 +57,12 @@ def registration(world) -> DealRegistration:
         )
 
 
-def product_line(world) -> ProductLine:
+def product_line(world: Any) -> ProductLine:
     with world.scope():
         return _product(world)
 
 
-def routing_rule(world) -> RoutingRule:
+def routing_rule(world: Any) -> RoutingRule:
     with world.scope():
         rule, _ = RoutingRule.objects.get_or_create(
             tenant=world.tenant,
@@ -71,12 +72,12 @@ def routing_rule(world) -> RoutingRule:
         return rule
 
 
-def settings_row(world) -> DealRegSettings:
+def settings_row(world: Any) -> DealRegSettings:
     with world.scope():
         return DealRegSettings.for_tenant(world.tenant)
 
 
-def closure_day(world) -> ClosureDay:
+def closure_day(world: Any) -> ClosureDay:
     with world.scope():
         day, _ = ClosureDay.objects.get_or_create(
             tenant=world.tenant, day=date(2031, 12, 24), defaults={"name": "Matrix closure"}
@@ -84,7 +85,7 @@ def closure_day(world) -> ClosureDay:
         return day
 
 
-def tier_protection(world) -> TierProtection:
+def tier_protection(world: Any) -> TierProtection:
     with world.scope():
         protection, _ = TierProtection.objects.get_or_create(
             tenant=world.tenant, tier=world.partner.tier, defaults={"protection_days": 120}
@@ -92,7 +93,7 @@ def tier_protection(world) -> TierProtection:
         return protection
 
 
-def custom_field(world) -> CustomField:
+def custom_field(world: Any) -> CustomField:
     with world.scope():
         field, _ = CustomField.objects.get_or_create(
             tenant=world.tenant, key="matrix", defaults={"label": "Matrix question"}
@@ -100,7 +101,7 @@ def custom_field(world) -> CustomField:
         return field
 
 
-def direct_opportunity(world) -> DirectOpportunity:
+def direct_opportunity(world: Any) -> DirectOpportunity:
     with world.scope():
         opportunity, _ = DirectOpportunity.objects.get_or_create(
             tenant=world.tenant,
@@ -133,7 +134,7 @@ CUSTOM_ADMIN_VIEWS = {
 }
 
 
-def draft(world) -> list[str]:
+def draft(world: Any) -> list[str]:
     """A draft of the world's partner (whose members are the partner personas)."""
     with world.scope():
         registration = services.save_draft(

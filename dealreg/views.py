@@ -6,11 +6,15 @@ organisation. A code that is unknown or another tenant's answers 404, staff
 registration answers 404 like a missing one.
 """
 
-from datetime import date, timedelta
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, QuerySet
+from django.forms import Form
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,6 +25,7 @@ from prm.tenancy.access import member_object, role_required
 from prm.tenancy.codes import normalize_code
 from prm.tenancy.errors import add_service_error
 from prm.tenancy.models import Membership
+from prm.tenancy.requests import MemberRequest
 
 from . import services
 from .forms import (
@@ -32,7 +37,13 @@ from .forms import (
     RegistrationForm,
     WithdrawForm,
 )
-from .models import CustomField, DealRegistration, DealRegSettings, ExtensionRequest
+from .models import (
+    CustomField,
+    DealRegistration,
+    DealRegSettings,
+    ExtensionRequest,
+    RegistrationEvent,
+)
 from .services import DealRegError
 
 PERM = "portal.dealreg"
@@ -42,11 +53,12 @@ WITHDRAWABLE = (Status.DRAFT, *DealRegistration.PENDING, Status.APPROVED)
 Kind = services.Kind
 
 
-def organisation_registrations(membership):
+def organisation_registrations(membership: Membership) -> QuerySet[DealRegistration]:
+    assert membership.partner_id is not None  # the portal is for partner roles
     return DealRegistration.objects.filter(partner_id=membership.partner_id)
 
 
-def status_counts(registrations) -> list[dict]:
+def status_counts(registrations: QuerySet[DealRegistration]) -> list[dict[str, Any]]:
     """How many registrations are in each status (one query), in workflow order."""
     counts = dict(registrations.order_by().values_list("status").annotate(n=Count("pk")))
     return [
@@ -84,7 +96,7 @@ def business_duration(left: timedelta) -> str:
 
 
 @role_required(PERM)
-def registration_list(request):
+def registration_list(request: MemberRequest) -> HttpResponse:
     mine = organisation_registrations(request.membership)
     filters = ListFilterForm(request.GET)
     rows = filters.filter(mine).select_related("submitted_by").order_by("-created_at", "-pk")
@@ -131,12 +143,12 @@ CSV_COLUMNS = [
 ]
 
 
-def _csv_time(moment, tzinfo) -> str:
+def _csv_time(moment: datetime | None, tzinfo: tzinfo) -> str:
     return timezone.localtime(moment, tzinfo).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 @role_required(PERM)
-def registration_export(request):
+def registration_export(request: MemberRequest) -> HttpResponse | StreamingHttpResponse:
     """The organisation's registrations as the list shows them filtered, as
     CSV; every cell is safe to open in a spreadsheet."""
     tenant = request.tenant
@@ -149,7 +161,7 @@ def registration_export(request):
     )
     tz = tenant.tzinfo
 
-    def csv_rows():
+    def csv_rows() -> Iterator[list[object]]:
         for reg in rows.iterator(chunk_size=500):
             pending = reg.status in DealRegistration.PENDING
             yield [
@@ -182,7 +194,9 @@ def registration_export(request):
 # --- New registrations and drafts ---------------------------------------------------
 
 
-def _save(request, form: RegistrationForm, registration: DealRegistration | None):
+def _save(
+    request: MemberRequest, form: RegistrationForm, registration: DealRegistration | None
+) -> DealRegistration | None:
     """Save a draft or submit, as the button pressed says. Returns the
     registration, or None with the refusal shown on the form."""
     submitting = request.POST.get("action") == "submit"
@@ -216,13 +230,14 @@ def _save(request, form: RegistrationForm, registration: DealRegistration | None
 
 
 @role_required(PERM)
-def registration_new(request):
+def registration_new(request: MemberRequest) -> HttpResponse:
     form = RegistrationForm(request.POST or None, tenant=request.tenant, with_token=True)
     if request.method == "POST" and form.is_valid():
         saved = _save(request, form, None)
         if saved is not None:
             return redirect(_detail_url(saved))
     if request.method == "GET":
+        assert request.membership.partner is not None  # PERM is a partner permission
         form.initial.setdefault("customer_country", request.membership.partner.country.code)
     return render(
         request,
@@ -233,7 +248,7 @@ def registration_new(request):
 
 
 @registration_view
-def registration_edit(request, registration):
+def registration_edit(request: MemberRequest, registration: DealRegistration) -> HttpResponse:
     if registration.status != Status.DRAFT:
         messages.info(request, f"{registration.code} is no longer a draft.")
         return redirect(_detail_url(registration))
@@ -252,7 +267,7 @@ def registration_edit(request, registration):
 
 @require_POST
 @registration_view
-def registration_submit(request, registration):
+def registration_submit(request: MemberRequest, registration: DealRegistration) -> HttpResponse:
     """Submit a draft as it was saved."""
     try:
         services.submit(tenant=request.tenant, by=request.membership, registration=registration)
@@ -270,7 +285,7 @@ def registration_submit(request, registration):
 # --- Detail and actions -----------------------------------------------------------
 
 
-def _sla(registration: DealRegistration) -> dict | None:
+def _sla(registration: DealRegistration) -> dict[str, Any] | None:
     state = services.sla_state(registration)
     if not state:
         return None
@@ -289,7 +304,7 @@ def _custom_answers(registration: DealRegistration) -> list[tuple[str, object]]:
     return answers
 
 
-def _protected_until(event) -> date | None:
+def _protected_until(event: RegistrationEvent) -> date | None:
     """The protection end an approval or an extension set, if any."""
     value = (event.data or {}).get("protected_until") or (event.data or {}).get("new_until")
     try:
@@ -298,14 +313,16 @@ def _protected_until(event) -> date | None:
         return None
 
 
-def _render_detail(request, registration, status: int = 200, **forms):
+def _render_detail(
+    request: MemberRequest, registration: DealRegistration, status: int = 200, **forms: Form
+) -> HttpResponse:
     events = list(
         registration.events.filter(visible_to_partner=True)
         .select_related("actor")
         .order_by("created_at", "pk")
     )
     for event in events:
-        event.protected_until = _protected_until(event)
+        event.protected_until = _protected_until(event)  # type: ignore[attr-defined]  # for the page
     settings_row = DealRegSettings.for_tenant(request.tenant)
     pending_extension = registration.extension_requests.filter(
         status=ExtensionRequest.Status.PENDING
@@ -354,13 +371,13 @@ def _render_detail(request, registration, status: int = 200, **forms):
 
 
 @registration_view
-def registration_detail(request, registration):
+def registration_detail(request: MemberRequest, registration: DealRegistration) -> HttpResponse:
     return _render_detail(request, registration)
 
 
 @require_POST
 @registration_view
-def registration_message(request, registration):
+def registration_message(request: MemberRequest, registration: DealRegistration) -> HttpResponse:
     form = MessageForm(request.POST)
     if form.is_valid():
         try:
@@ -376,7 +393,7 @@ def registration_message(request, registration):
 
 
 @registration_view
-def registration_answer(request, registration):
+def registration_answer(request: MemberRequest, registration: DealRegistration) -> HttpResponse:
     """Answer an information request: a message, and optionally corrected
     details (sent only when something was changed)."""
     if registration.status != Status.MORE_INFO:
@@ -429,7 +446,7 @@ def registration_answer(request, registration):
 
 @require_POST
 @registration_view
-def registration_withdraw(request, registration):
+def registration_withdraw(request: MemberRequest, registration: DealRegistration) -> HttpResponse:
     form = WithdrawForm(request.POST)
     if not form.is_valid():
         return _render_detail(request, registration, status=400, withdraw_form=form)
@@ -444,7 +461,7 @@ def registration_withdraw(request, registration):
 
 @require_POST
 @registration_view
-def registration_extension(request, registration):
+def registration_extension(request: MemberRequest, registration: DealRegistration) -> HttpResponse:
     form = ExtensionForm(request.POST)
     if form.is_valid():
         try:
@@ -463,7 +480,7 @@ def registration_extension(request, registration):
 
 @require_POST
 @registration_view
-def registration_outcome(request, registration):
+def registration_outcome(request: MemberRequest, registration: DealRegistration) -> HttpResponse:
     form = OutcomeForm(request.POST, registration=registration)
     if form.is_valid():
         won = form.cleaned_data["outcome"] == OutcomeForm.WON

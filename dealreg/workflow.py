@@ -15,7 +15,10 @@ no operation imports ``tasks``, which imports the operations). Services take
 ``now=`` so tests can move time.
 """
 
+import uuid
+from collections.abc import Collection
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.urls import reverse
 from django.utils import timezone
@@ -76,7 +79,7 @@ def record_event(
     by: User | None = None,
     message: str = "",
     visible: bool = True,
-    data: dict | None = None,
+    data: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> RegistrationEvent:
     return RegistrationEvent.objects.create(
@@ -95,7 +98,7 @@ def lock_registration(registration: DealRegistration) -> DealRegistration:
     return DealRegistration.objects.select_for_update().get(pk=registration.pk)
 
 
-def require_status(registration: DealRegistration, allowed, action: str) -> None:
+def require_status(registration: DealRegistration, allowed: Collection[str], action: str) -> None:
     if registration.status not in allowed:
         raise DealRegError(
             f"A registration that is {registration.get_status_display().lower()} "
@@ -182,7 +185,7 @@ def business_time_left(registration: DealRegistration, now: datetime | None = No
 DECISIONS_LOCK_SQL = ADVISORY_XACT_LOCK_SQL
 
 
-def decisions_lock_key(tenant_id) -> str:
+def decisions_lock_key(tenant_id: uuid.UUID) -> str:
     return f"dealreg:{tenant_id}"
 
 

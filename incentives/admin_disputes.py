@@ -13,17 +13,24 @@ period (the current one included) opens on a page that reuses the portal's
 statement partial, with its CSV and PDF, and the list exports as CSV.
 """
 
+from __future__ import annotations
+
 import uuid
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.db.models.functions import Abs
-from django.http import Http404
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
@@ -31,6 +38,7 @@ from django.utils.http import urlencode
 from partners.models import Partner
 from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
+from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 
 from . import disputes, periods, statement_export, statements, views
 from .forms import AdjustForm, AdminReplyForm, RejectForm, StatementPickForm
@@ -48,13 +56,13 @@ class PartnerFilter(admin.SimpleListFilter):
     title = "partner"
     parameter_name = "partner"
 
-    def _selected(self):
+    def _selected(self) -> Any:
         try:
             return uuid.UUID(str(self.value())) if self.value() else None
         except ValueError:
             return None
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
         partners = (
             Partner.objects.filter(pk__in=model_admin.model.objects.values("partner_id"))
             .order_by("name")
@@ -68,7 +76,7 @@ class PartnerFilter(admin.SimpleListFilter):
                 choices.insert(0, (str(chosen.pk), chosen.name))
         return choices
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() is None:
             return queryset
         selected = self._selected()
@@ -82,10 +90,10 @@ class StatusFilter(admin.SimpleListFilter):
     title = "status"
     parameter_name = "status"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
         return [("open_any", "Open or answered"), *Dispute.Status.choices]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "open_any":
             return queryset.filter(status__in=disputes.OPEN)
         if self.value() in Dispute.Status.values:
@@ -105,7 +113,7 @@ class AmountFilter(admin.SimpleListFilter):
         "gte10000": (Decimal("10000"), None),
     }
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
         return [
             ("lt100", "under 100"),
             ("100-1000", "100 to 1,000"),
@@ -113,8 +121,8 @@ class AmountFilter(admin.SimpleListFilter):
             ("gte10000", "10,000 and more"),
         ]
 
-    def queryset(self, request, queryset):
-        band = self.BANDS.get(self.value())
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        band = self.BANDS.get(self.value() or "")
         if band is None:
             return queryset
         low, high = band
@@ -146,51 +154,53 @@ class DisputeAdmin(ActionFormsMixin, TenantModelAdmin):
         "resolved_at",
         "adjustment",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # all shown, none edited
 
     class Media:
         css = CSS
 
     # Partners open disputes; finance closes them through the page's forms.
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
     @admin.display(description="dispute", ordering="code")
-    def dispute(self, obj):
+    def dispute(self, obj: Dispute) -> str:
         return format_html('<strong class="dr-code">{}</strong>', obj.code)
 
     @admin.display(description="status", ordering="status")
-    def status_badge(self, obj):
+    def status_badge(self, obj: Dispute) -> str:
         return format_html(
             '<span class="dp-status dp-status-{}">{}</span>', obj.status, obj.get_status_display()
         )
 
     @admin.display(description="disputed line", ordering="entry__amount_base")
-    def disputed_amount(self, obj):
+    def disputed_amount(self, obj: Dispute) -> str:
         return format_money(obj.entry.amount_base, obj.entry.base_currency)
 
     @admin.display(description="line")
-    def line(self, obj):
+    def line(self, obj: Dispute) -> str:
         return obj.entry.description
 
     @admin.display(description="opened", ordering="created_at")
-    def opened(self, obj):
+    def opened(self, obj: Dispute) -> str:
         when = timezone.localtime(obj.created_at).strftime("%d %b %Y %H:%M")
         return f"{when} by {obj.opened_by}"
 
     action_forms = {"reply": AdminReplyForm, "adjust": AdjustForm, "reject": RejectForm}
     action_errors = IncentiveError
 
-    def action_allowed(self, request, action: str, dispute: Dispute) -> bool:
-        return disputes.finance_may_decide(request.membership)
+    def action_allowed(self, request: HttpRequest, action: str, dispute: Dispute) -> bool:
+        return disputes.finance_may_decide(as_member(request).membership)
 
-    def action_refused(self, request, action: str, dispute: Dispute, form, error):
+    def action_refused(
+        self, request: HttpRequest, action: str, dispute: Dispute, form: Any, error: Exception
+    ) -> HttpResponse | None:
         dispute.refresh_from_db()
         if not dispute.is_open and action != "reply":
             # Closed in the meantime (a second press, or a colleague).
@@ -198,8 +208,8 @@ class DisputeAdmin(ActionFormsMixin, TenantModelAdmin):
             return redirect(request.path)
         return super().action_refused(request, action, dispute, form, error)
 
-    def run_action(self, request, action: str, dispute: Dispute, form) -> str:
-        by, data = request.membership, form.cleaned_data
+    def run_action(self, request: HttpRequest, action: str, dispute: Dispute, form: Any) -> str:
+        by, data = as_member(request).membership, form.cleaned_data
         if action == "reply":
             disputes.add_message(dispute, by=by, body=data["body"])
             return "Message sent to the partner."
@@ -208,6 +218,7 @@ class DisputeAdmin(ActionFormsMixin, TenantModelAdmin):
                 dispute, by=by, amount=data["amount"], reason=data["reason"]
             )
             entry = done.adjustment
+            assert entry is not None  # resolved with an adjustment
             return (
                 f"{done.code} resolved: an adjustment of "
                 f"{format_money(entry.amount, entry.currency)} was booked."
@@ -215,20 +226,22 @@ class DisputeAdmin(ActionFormsMixin, TenantModelAdmin):
         disputes.reject(dispute, by=by, reason=data["reason"])
         return f"{dispute.code} rejected."
 
-    def action_page_context(self, request, dispute: Dispute, bound: dict) -> dict:
+    def action_page_context(
+        self, request: HttpRequest, dispute: Dispute, bound: dict[str, Form]
+    ) -> dict[str, Any]:
         entry = dispute.entry
         forms = self.action_page_forms(request, dispute, bound) if dispute.is_open else {}
         return {
             "dispute_obj": dispute,
-            "line": statement_export.line(entry, request.tenant.tzinfo),
+            "line": statement_export.line(entry, tenant_of(request).tzinfo),
             "thread": dispute.messages.select_related("author").order_by("created_at", "pk"),
             "forms": forms,
             "statement_url": _partner_statement_url(dispute.partner_id, entry.statement_start),
-            "base_currency": request.tenant.base_currency,
+            "base_currency": tenant_of(request).base_currency,
         }
 
 
-def _partner_statement_url(partner_id, start=None) -> str:
+def _partner_statement_url(partner_id: uuid.UUID, start: date | None = None) -> str:
     query = {"partner": str(partner_id)}
     if start is not None:
         query["period"] = start.isoformat()
@@ -242,7 +255,7 @@ class PeriodFilter(admin.SimpleListFilter):
     title = "period"
     parameter_name = "period_start"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
         starts = (
             Statement.objects.order_by("-period_start")
             .values_list("period_start", "period")
@@ -250,11 +263,12 @@ class PeriodFilter(admin.SimpleListFilter):
         )
         return [(s.isoformat(), periods.label(s, p)) for s, p in starts]
 
-    def queryset(self, request, queryset):
-        if not self.value():
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if not value:
             return queryset
         try:
-            day = date.fromisoformat(self.value())
+            day = date.fromisoformat(value)
         except ValueError:
             return queryset.none()
         return queryset.filter(period_start=day)
@@ -313,59 +327,59 @@ class StatementAdmin(TenantModelAdmin):
         "issued_at",
         "open_link",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # all shown, none edited
 
     class Media:
         css = CSS
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
     @admin.display(description="period", ordering="period_start")
-    def period_label(self, obj):
+    def period_label(self, obj: Statement) -> str:
         return periods.label(obj.period_start, obj.period)
 
-    def _money(self, obj, field):
+    def _money(self, obj: Statement, field: str) -> str:
         return format_money(getattr(obj, field), obj.currency)
 
     @admin.display(description="opening", ordering="opening")
-    def opening_display(self, obj):
+    def opening_display(self, obj: Statement) -> str:
         return self._money(obj, "opening")
 
     @admin.display(description="accruals", ordering="accruals")
-    def accruals_display(self, obj):
+    def accruals_display(self, obj: Statement) -> str:
         return self._money(obj, "accruals")
 
     @admin.display(description="adjustments", ordering="adjustments")
-    def adjustments_display(self, obj):
+    def adjustments_display(self, obj: Statement) -> str:
         return self._money(obj, "adjustments")
 
     @admin.display(description="clawbacks", ordering="clawbacks")
-    def clawbacks_display(self, obj):
+    def clawbacks_display(self, obj: Statement) -> str:
         return self._money(obj, "clawbacks")
 
     @admin.display(description="payouts", ordering="payouts")
-    def payouts_display(self, obj):
+    def payouts_display(self, obj: Statement) -> str:
         return self._money(obj, "payouts")
 
     @admin.display(description="closing", ordering="closing")
-    def closing_display(self, obj):
+    def closing_display(self, obj: Statement) -> str:
         return self._money(obj, "closing")
 
     @admin.display(description="statement")
-    def open_link(self, obj):
+    def open_link(self, obj: Statement) -> str:
         return format_html(
             '<a href="{}">Open the statement</a>',
             _partner_statement_url(obj.partner_id, obj.period_start),
         )
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
             path(
@@ -377,27 +391,34 @@ class StatementAdmin(TenantModelAdmin):
             *super().get_urls(),
         ]
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         extra_context = {
             **(extra_context or {}),
-            "can_export": request.membership.has_perm("incentives.export_statement"),
+            "can_export": as_member(request).membership.has_perm("incentives.export_statement"),
             "export_query": request.GET.urlencode(),
         }
         return super().changelist_view(request, extra_context)
 
-    def export_view(self, request):
+    def export_view(self, request: MemberRequest) -> HttpResponseBase:
         """The issued statements the list shows (same filters), as CSV."""
-        if not request.membership.has_perm("incentives.export_statement"):
+        if not as_member(request).membership.has_perm("incentives.export_statement"):
             raise PermissionDenied
-        rows = Statement.objects.filter(tenant=request.tenant).select_related("partner")
+        rows: QuerySet[Statement] = Statement.objects.filter(
+            tenant=tenant_of(request)
+        ).select_related("partner")
         for filter_class in (PeriodFilter, PartnerFilter):
             params = {filter_class.parameter_name: request.GET.getlist(filter_class.parameter_name)}
             if params[filter_class.parameter_name]:
-                rows = filter_class(request, params, Statement, self).queryset(request, rows)
+                # Django 5 passes filters lists of values (the stubs say str).
+                rows = filter_class(request, params, Statement, self).queryset(  # type: ignore[arg-type]
+                    request, rows
+                )
         rows = rows.order_by("-period_start", "partner__name")
-        tz = request.tenant.tzinfo
+        tz = tenant_of(request).tzinfo
 
-        def csv_rows():
+        def csv_rows() -> Iterator[list[object]]:
             for s in rows.iterator(chunk_size=1000):
                 yield [
                     s.partner.name,
@@ -415,10 +436,10 @@ class StatementAdmin(TenantModelAdmin):
                 ]
 
         return csv_response(
-            export_filename(request.tenant, "statements"), csv_rows(), STATEMENT_CSV_COLUMNS
+            export_filename(tenant_of(request), "statements"), csv_rows(), STATEMENT_CSV_COLUMNS
         )
 
-    def partner_statement_view(self, request):
+    def partner_statement_view(self, request: MemberRequest) -> HttpResponseBase:
         """Any partner's statement for any period, as the partner sees it
         (deal links open the admin), with its CSV and PDF."""
         if not self.has_view_permission(request):
@@ -434,11 +455,11 @@ class StatementAdmin(TenantModelAdmin):
         }
         if form.is_valid():
             partner = form.cleaned_data["partner"]
-            partner.tenant = request.tenant
+            partner.tenant = tenant_of(request)
             period_text = form.cleaned_data["period"]
             wanted = request.GET.get("format")
             if wanted in ("csv", "pdf"):
-                if not request.membership.has_perm("incentives.export_statement"):
+                if not as_member(request).membership.has_perm("incentives.export_statement"):
                     raise PermissionDenied
                 return self._statement_file(request, partner, period_text, wanted)
             try:
@@ -458,15 +479,19 @@ class StatementAdmin(TenantModelAdmin):
                         "page_query": query,
                         "csv_url": f"{here}?{query}&format=csv",
                         "pdf_url": f"{here}?{query}&format=pdf",
-                        "can_export": request.membership.has_perm("incentives.export_statement"),
+                        "can_export": as_member(request).membership.has_perm(
+                            "incentives.export_statement"
+                        ),
                     }
                 )
         return TemplateResponse(request, "admin/incentives/statement/partner.html", context)
 
-    def _statement_file(self, request, partner, period_text, wanted):
-        period = statements.statement_period(request.tenant)
+    def _statement_file(
+        self, request: HttpRequest, partner: Partner, period_text: str | None, wanted: str
+    ) -> HttpResponseBase:
+        period = statements.statement_period(tenant_of(request))
         try:
-            start = statements.parse_period(request.tenant, period_text, period=period)
+            start = statements.parse_period(tenant_of(request), period_text, period=period)
         except IncentiveError as exc:
             raise Http404(str(exc)) from exc
         view = statements.statement(partner, start, period=period)

@@ -6,13 +6,18 @@ Model forms here have no Meta: the admin builds the model form per request,
 inside the tenant's scope, so choice querysets are never evaluated at import.
 """
 
+from __future__ import annotations
+
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import Any
 
 from django import forms
+from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 
 from partners.models import Partner
+from prm.tenancy.models import Tenant
 
 from . import preview as preview_module
 from .models import ExchangeRate, Plan, PlanVersion
@@ -37,19 +42,20 @@ class PlanVersionForm(forms.ModelForm):
     # form sent twice makes one.
     form_token = forms.UUIDField(widget=forms.HiddenInput, required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance._state.adding and not self.is_bound:
             self.initial.setdefault("form_token", uuid.uuid4())
 
-    def _kind(self):
+    def _kind(self) -> str | None:
         plan = self.cleaned_data.get("plan") if "plan" in self.fields else None
         if plan is None and self.instance.plan_id:
             plan = self.instance.plan
         return plan.kind if plan else None
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         rate_type = cleaned.get("rate_type", self.instance.rate_type)
         kind = self._kind()
         present = {
@@ -78,7 +84,7 @@ class PlanVersionForm(forms.ModelForm):
                 )
         return cleaned
 
-    def _check_end(self, cleaned) -> None:
+    def _check_end(self, cleaned: dict[str, Any]) -> None:
         """A published version that is ended (or left open) must not reach
         into the next published version's time: a deal would be paid twice."""
         version = self.instance
@@ -107,7 +113,7 @@ class PlanVersionForm(forms.ModelForm):
 class BracketFormSet(BaseInlineFormSet):
     """Bracket rate types need brackets; the others must not have any."""
 
-    def clean(self):
+    def clean(self) -> None:
         super().clean()
         if any(form.errors for form in self.forms):
             return
@@ -143,11 +149,11 @@ class NewVersionForm(forms.Form):
     )
     token = forms.UUIDField(widget=forms.HiddenInput)
 
-    def __init__(self, *args, version: PlanVersion, **kwargs):
+    def __init__(self, *args: Any, version: PlanVersion, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.version = version
 
-    def clean_effective_from(self):
+    def clean_effective_from(self) -> Any:
         day = self.cleaned_data["effective_from"]
         if day <= self.version.effective_from:
             raise forms.ValidationError(
@@ -162,22 +168,28 @@ class NewVersionForm(forms.Form):
 
 
 class PreviewForm(forms.Form):
-    version = forms.ModelChoiceField(queryset=None, label="Plan version", empty_label=None)
+    version: forms.ModelChoiceField[PlanVersion] = forms.ModelChoiceField(
+        queryset=None, label="Plan version", empty_label=None
+    )
     start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
 
-    def __init__(self, *args, versions, today, **kwargs):
+    def __init__(
+        self, *args: Any, versions: QuerySet[PlanVersion], today: date, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.today = today
         field = self.fields["version"]
+        assert isinstance(field, forms.ModelChoiceField)
         field.queryset = versions
-        field.label_from_instance = lambda v: (
+        field.label_from_instance = lambda v: (  # type: ignore[method-assign,assignment]
             f"{v.plan.name} · v{v.number} ({v.get_status_display().lower()}, "
             f"from {v.effective_from:%Y-%m-%d})"
         )
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         start, end = cleaned.get("start"), cleaned.get("end")
         if start and end:
             try:
@@ -191,7 +203,7 @@ class PreviewForm(forms.Form):
 
 
 class ExchangeRateForm(forms.ModelForm):
-    def clean_currency(self):
+    def clean_currency(self) -> Any:
         currency = (self.cleaned_data.get("currency") or "").strip().upper()
         base = self.instance.tenant.base_currency
         if currency == base:
@@ -205,7 +217,7 @@ class ExchangeRateForm(forms.ModelForm):
 
 
 class ManualAdjustmentForm(forms.Form):
-    partner = forms.ModelChoiceField(queryset=None)
+    partner: forms.ModelChoiceField[Partner] = forms.ModelChoiceField(queryset=None)
     amount = forms.DecimalField(
         max_digits=15,
         decimal_places=3,
@@ -223,10 +235,12 @@ class ManualAdjustmentForm(forms.Form):
     )
     token = forms.UUIDField(widget=forms.HiddenInput)
 
-    def __init__(self, *args, tenant, today, **kwargs):
+    def __init__(self, *args: Any, tenant: Tenant, today: date, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.today = today
-        self.fields["partner"].queryset = Partner.objects.filter(tenant=tenant).order_by("name")
+        partner_field = self.fields["partner"]
+        assert isinstance(partner_field, forms.ModelChoiceField)
+        partner_field.queryset = Partner.objects.filter(tenant=tenant).order_by("name")
         base = tenant.base_currency
         others = (
             ExchangeRate.objects.filter(tenant=tenant)
@@ -235,13 +249,15 @@ class ManualAdjustmentForm(forms.Form):
             .values_list("currency", flat=True)
             .distinct()
         )
-        self.fields["currency"].choices = [(base, f"{base} (base)")] + [(c, c) for c in others]
+        currency_field = self.fields["currency"]
+        assert isinstance(currency_field, forms.ChoiceField)
+        currency_field.choices = [(base, f"{base} (base)")] + [(c, c) for c in others]
         self.fields["currency"].initial = base
         self.fields["effective_date"].initial = today
         if not self.is_bound:
             self.initial.setdefault("token", uuid.uuid4())
 
-    def clean_amount(self):
+    def clean_amount(self) -> Any:
         amount = self.cleaned_data["amount"]
         if amount == 0:
             raise forms.ValidationError(
@@ -250,7 +266,7 @@ class ManualAdjustmentForm(forms.Form):
             )
         return amount
 
-    def clean_effective_date(self):
+    def clean_effective_date(self) -> Any:
         day = self.cleaned_data["effective_date"]
         if day > self.today:
             raise forms.ValidationError(
@@ -260,7 +276,7 @@ class ManualAdjustmentForm(forms.Form):
             raise forms.ValidationError("That is more than ten years ago; check the date.")
         return day
 
-    def clean_reason(self):
+    def clean_reason(self) -> Any:
         reason = self.cleaned_data["reason"].strip()
         if not reason:
             raise forms.ValidationError("Give the reason.")

@@ -10,21 +10,28 @@ registration page, the run is never saved as a form: each form posts a named
 payable get a CSV of an approved or paid run from the export page.
 """
 
+from __future__ import annotations
+
 import uuid
+from collections.abc import Iterable
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Sum
-from django.http import Http404, HttpResponse
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 
 from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
-from prm.tenancy.models import AuditEntry
+from prm.tenancy.models import AuditEntry, Tenant
+from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 
 from . import payouts
 from .models import IncentiveSettings, PayoutLine, PayoutRun
@@ -111,7 +118,7 @@ class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
         "paid_at",
         "payment_reference",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # all shown, none edited
     add_form_template = "admin/incentives/payoutrun/add_form.html"
     export_template = "admin/incentives/payoutrun/export.html"
 
@@ -135,7 +142,7 @@ class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
     # Hold and release post from the lines' rows; their errors show there.
     LINE_ACTIONS = ("hold", "release")
     # Which run-level forms a run in each status offers.
-    STEPS = {
+    STEPS: dict[str, list[str]] = {
         Status.COMPUTING: ["cancel"],
         Status.REVIEW: ["approve", "cancel"],
         Status.APPROVED: ["mark_paid"],
@@ -144,68 +151,74 @@ class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
 
     # Runs change only through the services (the page's forms); nobody
     # deletes one (its entries and settlements point at it).
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def action_allowed(self, request, action: str, run: PayoutRun) -> bool:
-        return request.membership.has_perm(self.ACTION_PERMS[action])
+    def action_allowed(self, request: HttpRequest, action: str, run: PayoutRun) -> bool:
+        return as_member(request).membership.has_perm(self.ACTION_PERMS[action])
 
-    def make_action_form(self, request, action: str, run: PayoutRun, data=None):
+    def make_action_form(
+        self, request: HttpRequest, action: str, run: PayoutRun, data: QueryDict | None = None
+    ) -> Form:
         # Unprefixed: the lines' forms name their fields "line" and "reason".
         return self.action_forms[action](data)
 
-    def action_done_url(self, request) -> str:
+    def action_done_url(self, request: HttpRequest) -> str:
         # Back to the same page of lines, with the same status filter.
         return request.get_full_path()
 
     # Columns
 
     @admin.display(description="status", ordering="status")
-    def status_label(self, obj):
+    def status_label(self, obj: PayoutRun) -> str:
         return obj.get_status_display()
 
     @admin.display(description="progress")
-    def progress(self, obj):
+    def progress(self, obj: PayoutRun) -> str:
         if obj.status in (Status.COMPUTING, Status.APPROVING):
             return f"{obj.partners_done} of {obj.partners_total} partners"
         return f"{obj.partners_total} partners"
 
     @admin.display(description="total", ordering="total_payable")
-    def total(self, obj):
+    def total(self, obj: PayoutRun) -> str:
         return format_money(obj.total_payable, obj.currency)
 
     # Pages
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
             path("export/", wrap(self.export_view), name="incentives_payoutrun_export"),
             *super().get_urls(),
         ]
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         extra_context = {
             **(extra_context or {}),
-            "can_export": request.membership.has_perm("incentives.export_payoutrun"),
+            "can_export": as_member(request).membership.has_perm("incentives.export_payoutrun"),
         }
         return super().changelist_view(request, extra_context)
 
-    def add_view(self, request, form_url="", extra_context=None):
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         """The cutoff only; ``start_run`` does the rest (and refuses a second
         open run, so a double submit starts one run)."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        tenant = request.tenant
+        tenant = tenant_of(request)
         form = StartRunForm(initial={"cutoff": tenant.local_today()})
         if request.method == "POST":
             form = StartRunForm(request.POST)
             if form.is_valid():
                 try:
                     run = payouts.start_run(
-                        tenant, by=request.membership, cutoff=form.cleaned_data["cutoff"]
+                        tenant, by=as_member(request).membership, cutoff=form.cleaned_data["cutoff"]
                     )
                 except payouts.PayoutError as exc:
                     form.add_error("cutoff" if exc.field == "cutoff" else None, str(exc))
@@ -230,8 +243,8 @@ class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
         }
         return TemplateResponse(request, self.add_form_template, context)
 
-    def run_action(self, request, action: str, run: PayoutRun, form) -> str:
-        by, data = request.membership, form.cleaned_data
+    def run_action(self, request: HttpRequest, action: str, run: PayoutRun, form: Any) -> str:
+        by, data = as_member(request).membership, form.cleaned_data
         if action in self.LINE_ACTIONS:
             line = PayoutLine.objects.filter(run=run, pk=data["line"]).first()
             if line is None:
@@ -255,7 +268,9 @@ class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
         payouts.retry(run, by=by)
         return f"{run.reference} restarted."
 
-    def action_page_context(self, request, run: PayoutRun, bound: dict) -> dict:
+    def action_page_context(
+        self, request: HttpRequest, run: PayoutRun, bound: dict[str, Form]
+    ) -> dict[str, Any]:
         if bound:
             # A refused or invalid form: show the run as it is now.
             run.refresh_from_db()
@@ -275,7 +290,7 @@ class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
         if status_filter:
             shown = shown.filter(status=status_filter)
         page = Paginator(shown, LINES_PER_PAGE).get_page(request.GET.get("page"))
-        may_change = request.membership.has_perm("incentives.change_payoutrun")
+        may_change = as_member(request).membership.has_perm("incentives.change_payoutrun")
         offered = [
             action
             for action in self.STEPS.get(run.status, [])
@@ -317,7 +332,7 @@ class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
             "query": query.urlencode(),
             "can_hold": may_change and run.status == Status.REVIEW,
             "forms": self.action_page_forms(request, run, bound, offered),
-            "can_export": request.membership.has_perm("incentives.export_payoutrun")
+            "can_export": as_member(request).membership.has_perm("incentives.export_payoutrun")
             and run.status in (Status.APPROVED, Status.PAID),
             "export_url": reverse("tenant_admin:incentives_payoutrun_export") + f"?run={run.pk}",
             "paid_on": paid_on,
@@ -330,10 +345,10 @@ class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
             .order_by("created_at"),
         }
 
-    def export_view(self, request):
+    def export_view(self, request: MemberRequest) -> HttpResponseBase:
         """Without ``run``: the runs accounts payable can take. With it: that
         run's payouts as CSV (formula-safe cells)."""
-        if not request.membership.has_perm("incentives.export_payoutrun"):
+        if not as_member(request).membership.has_perm("incentives.export_payoutrun"):
             raise PermissionDenied
         exportable = self.get_queryset(request).filter(status__in=[Status.APPROVED, Status.PAID])
         wanted = request.GET.get("run")
@@ -360,20 +375,22 @@ class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
                 "runs have payouts to export.",
             )
             return redirect("tenant_admin:incentives_payoutrun_change", run.pk)
-        return ap_csv(request.tenant, run)
+        return ap_csv(tenant_of(request), run)
 
 
-def _line_errors(forms) -> dict[str, str]:
+def _line_errors(forms: Iterable[Form]) -> dict[str, str]:
     """The errors of a hold or release form, by the id of the line it posted."""
     errors = {}
     for form in forms:
         cleaned = getattr(form, "cleaned_data", {})
         line = str(cleaned["line"]) if "line" in cleaned else form.data.get("line", "")
-        errors[line] = " ".join(e for field_errors in form.errors.values() for e in field_errors)
+        errors[line] = " ".join(
+            str(e) for field_errors in form.errors.values() for e in field_errors
+        )
     return errors
 
 
-def ap_csv(tenant, run: PayoutRun) -> HttpResponse:
+def ap_csv(tenant: Tenant, run: PayoutRun) -> HttpResponseBase:
     rows = ([row[key] for key, _ in payouts.AP_COLUMNS] for row in payouts.ap_rows(run))
     return csv_response(
         export_filename(tenant, f"{run.reference}-accounts-payable"),

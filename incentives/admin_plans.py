@@ -10,24 +10,30 @@ made from the version's page. The database refuses such changes too
 person sees why instead of an error page.
 """
 
+from __future__ import annotations
+
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, models
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Prefetch, QuerySet
 from django.http import (
     Http404,
+    HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
     HttpResponseRedirect,
 )
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
 from partners.models import Partner
@@ -41,6 +47,7 @@ from prm.tenancy.admin_base import (
     form_changes,
     tenant_admin_site,
 )
+from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 from prm.tenancy.services import AlreadyDone
 
 from . import admin_forms, ledger, plans
@@ -75,7 +82,7 @@ class _Refused(Exception):
 class _AlreadyDone(Exception):
     """The same form was submitted again: ``url`` shows what the first did."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str) -> None:
         super().__init__(url)
         self.url = url
 
@@ -89,8 +96,8 @@ def _count_entries(version: PlanVersion) -> int:
     """Entries of ``version``, counted exactly up to COUNT_UP_TO."""
     if not hasattr(version, "_entry_count"):
         rows = LedgerEntry.objects.filter(plan_version=version).order_by().values("pk")
-        version._entry_count = rows[: COUNT_UP_TO + 1].count()
-    return version._entry_count
+        version._entry_count = rows[: COUNT_UP_TO + 1].count()  # type: ignore[attr-defined]
+    return int(version._entry_count)  # type: ignore[attr-defined]
 
 
 def _entries_text(count: int) -> str:
@@ -138,7 +145,7 @@ class PlanAdmin(TenantModelAdmin):
     fields = ["name", "kind", "description", "is_active"]
     change_form_template = "admin/incentives/plan/change_form.html"
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         published = PlanVersion.objects.filter(status=Status.PUBLISHED).order_by("-effective_from")
         return (
             super()
@@ -148,31 +155,39 @@ class PlanAdmin(TenantModelAdmin):
         )
 
     @admin.display(description="versions", ordering="version_total")
-    def version_count(self, obj):
+    def version_count(self, obj: Any) -> int:
         return obj.version_total
 
     @admin.display(description="in force today")
-    def in_force(self, obj):
+    def in_force(self, obj: Any) -> str | None:
         today = timezone.localdate()  # the tenant's zone (middleware)
         current = next((v for v in obj.published_versions if v.covers(today)), None)
         if current is None:
             return None
         return f"v{current.number} since {current.effective_from:%Y-%m-%d}"
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Any = None
+    ) -> list[str] | tuple[str, ...]:
         # What a plan pays on is read from its kind: once a version has
         # paid, the kind stays.
         if obj is not None and LedgerEntry.objects.filter(plan_version__plan=obj).exists():
             return ["kind"]
         return []
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         audit_form_changes(
             request, obj, form, "incentives.plan_changed" if change else "incentives.plan_added"
         )
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         plan = self.get_object(request, unquote(object_id))
         if plan is None:
             raise Http404("No such object.")
@@ -180,7 +195,7 @@ class PlanAdmin(TenantModelAdmin):
         for version in versions:
             version.entry_total = _count_entries(version)
             version.entries_text = _entries_text(version.entry_total)
-        membership = request.membership
+        membership = as_member(request).membership
         context = {
             **(extra_context or {}),
             "versions": versions,
@@ -199,20 +214,20 @@ class BracketInline(TenantTabularInline):
     fields = ["lower", "rate_percent"]
     verbose_name_plural = "brackets (for the bracket rate types; amounts in the base currency)"
 
-    def get_extra(self, request, obj=None, **kwargs):
+    def get_extra(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> int:
         return 1 if obj is None or not obj.brackets.exists() else 0
 
     # The brackets are part of the rule: a draft's only.
-    def _editable(self, obj) -> bool:
+    def _editable(self, obj: PlanVersion | None) -> bool:
         return obj is None or obj.status == Status.DRAFT
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._editable(obj) and super().has_add_permission(request, obj)
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._editable(obj) and super().has_change_permission(request, obj)
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._editable(obj) and super().has_delete_permission(request, obj)
 
 
@@ -220,10 +235,10 @@ class StatusFilter(admin.SimpleListFilter):
     title = "status"
     parameter_name = "status"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
         return Status.choices
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() in Status.values:
             return queryset.filter(status=self.value())
         return queryset
@@ -256,31 +271,31 @@ class PlanVersionAdmin(TenantModelAdmin):
     DATES = ["effective_from", "effective_to"]
     RECORD = ["number", "status", "created_by", "created_at", "published_by", "published_at"]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).prefetch_related("brackets")
 
     # Columns
 
     @admin.display(description="version", ordering="plan__name")
-    def version(self, obj):
+    def version(self, obj: PlanVersion) -> str:
         return f"{obj.plan.name} v{obj.number}"
 
     @admin.display(description="status", ordering="status")
-    def status_label(self, obj):
+    def status_label(self, obj: PlanVersion) -> str:
         return obj.get_status_display()
 
     @admin.display(description="rule")
-    def rule(self, obj):
+    def rule(self, obj: PlanVersion) -> str:
         return rule_summary(obj)
 
     @admin.display(description="partner types")
-    def partner_type_names(self, obj):
+    def partner_type_names(self, obj: PlanVersion) -> str:
         labels = dict(Partner.Type.choices)
         return ", ".join(str(labels.get(t, t)) for t in obj.partner_types) or "every type"
 
     # The form
 
-    def get_fieldsets(self, request, obj=None):
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         eligibility = list(self.ELIGIBILITY)
         if obj is not None and (obj.status != Status.DRAFT or self._frozen(obj)):
             eligibility[1] = "partner_type_names"
@@ -314,7 +329,9 @@ class PlanVersionAdmin(TenantModelAdmin):
             ("Notes", {"fields": ["notes"]}),
         ]
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Any = None
+    ) -> list[str] | tuple[str, ...]:
         if obj is None:
             return []
         record = [*self.RECORD]
@@ -329,35 +346,43 @@ class PlanVersionAdmin(TenantModelAdmin):
             fixed += ["effective_to", "notes"]
         return fixed
 
-    def _frozen(self, obj) -> bool:
+    def _frozen(self, obj: PlanVersion) -> bool:
         return obj is not None and obj.pk is not None and _count_entries(obj) > 0
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return super().has_change_permission(request, obj) and not self._frozen(obj)
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         allowed = super().has_delete_permission(request, obj)
         return allowed and (obj is None or (obj.status == Status.DRAFT and not self._frozen(obj)))
 
     # Saving
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if not change:
-            obj.tenant = request.tenant
-        elif obj.tenant_id != request.tenant.pk:
+            obj.tenant = tenant_of(request)
+        elif obj.tenant_id != tenant_of(request).pk:
             raise PermissionDenied
         token = None if change else form.cleaned_data.get("form_token")
         try:
-            plans.save_version(obj, by=request.membership, changes=form_changes(form), token=token)
+            plans.save_version(
+                obj, by=as_member(request).membership, changes=form_changes(form), token=token
+            )
         except AlreadyDone as done:
             raise _AlreadyDone(self._change_url(done.object_id) if done.object_id else "") from None
         except ledger.IncentiveError as error:
             raise _Refused(str(error)) from None
 
-    def delete_model(self, request, obj):
-        plans.delete_version(obj, by=request.membership)
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        plans.delete_version(obj, by=as_member(request).membership)
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except _AlreadyDone as done:
@@ -375,25 +400,27 @@ class PlanVersionAdmin(TenantModelAdmin):
         return redirect(request.path)
 
     @staticmethod
-    def _change_url(pk) -> str:
+    def _change_url(pk: uuid.UUID | str) -> str:
         return reverse("tenant_admin:incentives_planversion_change", args=[pk])
 
-    def response_add(self, request, obj, post_url_continue=None):
+    def response_add(
+        self, request: HttpRequest, obj: Any, post_url_continue: str | None = None
+    ) -> HttpResponse:
         if "_publish" in request.POST:
             return self._publish(request, obj)
         return super().response_add(request, obj, post_url_continue)
 
-    def response_change(self, request, obj):
+    def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
         if "_publish" in request.POST:
             return self._publish(request, obj)
         return super().response_change(request, obj)
 
-    def _publish(self, request, obj):
+    def _publish(self, request: HttpRequest, obj: PlanVersion) -> HttpResponse:
         """Saved; now publish it (or say why not: it stays a draft)."""
-        if not request.membership.has_perm("incentives.publish_planversion"):
+        if not as_member(request).membership.has_perm("incentives.publish_planversion"):
             raise PermissionDenied
         try:
-            version = plans.publish(obj, by=request.membership)
+            version = plans.publish(obj, by=as_member(request).membership)
         except ledger.IncentiveError as error:
             messages.error(request, f"Saved as a draft, not published: {error}")
         else:
@@ -406,7 +433,13 @@ class PlanVersionAdmin(TenantModelAdmin):
 
     # The version's page: notes, "create new version", publish, preview
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         version = self.get_object(request, unquote(object_id))
         if version is None:
             raise Http404("No such object.")
@@ -420,7 +453,7 @@ class PlanVersionAdmin(TenantModelAdmin):
             if new_version_form.is_valid():
                 return self._new_version(request, version, new_version_form)
             request = as_get(request)
-        membership = request.membership
+        membership = as_member(request).membership
         context = {
             **(extra_context or {}),
             "version": version,
@@ -440,7 +473,7 @@ class PlanVersionAdmin(TenantModelAdmin):
                 version=version,
                 initial={
                     "effective_from": max(
-                        request.tenant.local_today() + timedelta(days=1),
+                        tenant_of(request).local_today() + timedelta(days=1),
                         version.effective_from + timedelta(days=1),
                     ),
                     "token": uuid.uuid4(),
@@ -448,11 +481,11 @@ class PlanVersionAdmin(TenantModelAdmin):
             )
         return super().change_view(request, object_id, form_url, context)
 
-    def _new_version(self, request, version, form):
+    def _new_version(self, request: HttpRequest, version: PlanVersion, form: Any) -> HttpResponse:
         try:
             copy = plans.new_draft(
                 version,
-                by=request.membership,
+                by=as_member(request).membership,
                 effective_from=form.cleaned_data["effective_from"],
                 token=form.cleaned_data["token"],
             )
@@ -467,35 +500,39 @@ class PlanVersionAdmin(TenantModelAdmin):
         )
         return redirect(self._change_url(copy.pk))
 
-    def add_view(self, request, form_url="", extra_context=None):
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         context = {
             **(extra_context or {}),
-            "can_publish": request.membership.has_perm("incentives.publish_planversion"),
+            "can_publish": as_member(request).membership.has_perm("incentives.publish_planversion"),
         }
         return super().add_view(request, form_url, context)
 
     # The what-if preview
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
             path("preview/", wrap(self.preview_view), name="incentives_planversion_preview"),
             *super().get_urls(),
         ]
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         extra_context = {
             **(extra_context or {}),
-            "can_preview": request.membership.has_perm("incentives.preview_planversion"),
+            "can_preview": as_member(request).membership.has_perm("incentives.preview_planversion"),
         }
         return super().changelist_view(request, extra_context)
 
-    def preview_view(self, request):
+    def preview_view(self, request: MemberRequest) -> HttpResponseBase:
         """What a version would have paid over a past range, per partner,
         beside what the plan's versions actually accrued; CSV on request."""
-        if not request.membership.has_perm("incentives.preview_planversion"):
+        if not as_member(request).membership.has_perm("incentives.preview_planversion"):
             raise PermissionDenied
-        tenant = request.tenant
+        tenant = tenant_of(request)
         today = tenant.local_today()
         versions = (
             PlanVersion.objects.filter(tenant=tenant)
@@ -510,7 +547,7 @@ class PlanVersionAdmin(TenantModelAdmin):
                 chosen = None
             if chosen is None:
                 raise Http404("No such plan version.")
-        data = None
+        data: Mapping[str, Any] | None = None
         if "start" in request.GET or "end" in request.GET:
             data = request.GET
         elif chosen is not None:
@@ -541,17 +578,17 @@ class PlanVersionAdmin(TenantModelAdmin):
         return TemplateResponse(request, "admin/incentives/planversion/preview.html", context)
 
     @staticmethod
-    def _preview_csv(request, result) -> HttpResponse:
+    def _preview_csv(request: HttpRequest, result: Any) -> HttpResponseBase:
         version = result.version
         name = (
-            f"{request.tenant.slug}-preview-{version.plan.name}-v{version.number}-"
+            f"{tenant_of(request).slug}-preview-{version.plan.name}-v{version.number}-"
             f"{result.start:%Y%m%d}-{result.end:%Y%m%d}.csv"
         )
         safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
         return csv_response(safe, preview_module.result_rows(result), preview_module.CSV_COLUMNS)
 
 
-def _with_csv(request) -> str:
+def _with_csv(request: HttpRequest) -> str:
     query = request.GET.copy()
     query["format"] = "csv"
     return query.urlencode()

@@ -1,8 +1,13 @@
 """Exchange rates in the tenant admin (entered one at a time or imported
 from a CSV file, both through services) and the tenant's payout settings."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from prm.tenancy.admin_base import (
@@ -11,6 +16,7 @@ from prm.tenancy.admin_base import (
     tenant_admin_site,
 )
 from prm.tenancy.csv_import import CsvImporter, CsvImportMixin
+from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 
 from . import admin_forms, ledger, rate_import, rates
 from .models import (
@@ -34,7 +40,7 @@ class RateImporter(CsvImporter):
         "Columns: currency, valid_from, rate (one unit of the currency in the base currency)."
     )
 
-    def __init__(self, request):
+    def __init__(self, request: MemberRequest) -> None:
         super().__init__(request)
         self.may_add = self.membership.has_perm("incentives.add_exchangerate")
         # Updating an existing rate needs the change permission as well.
@@ -51,7 +57,7 @@ class RateImporter(CsvImporter):
             tenant=self.tenant, by=self.user, text=text, may_update=self.may_update
         )
 
-    def success_message(self, result) -> str:
+    def success_message(self, result: Any) -> str:
         return f"Imported {result.created} new and updated {result.updated} exchange rates."
 
     def context(self) -> dict:
@@ -69,27 +75,35 @@ class ExchangeRateAdmin(CsvImportMixin, TenantModelAdmin):
     ordering = ["currency", "-valid_from"]
     change_list_template = "admin/incentives/exchangerate/change_list.html"
 
-    def get_fields(self, request, obj=None):
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
         fields = ["currency", "valid_from", "rate"]
         return fields if obj is None else [*fields, "created_by", "created_at"]
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Any = None
+    ) -> list[str] | tuple[str, ...]:
         return [] if obj is None else ["created_by", "created_at"]
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if not change:
-            obj.tenant = request.tenant
-        elif obj.tenant_id != request.tenant.pk:
+            obj.tenant = tenant_of(request)
+        elif obj.tenant_id != tenant_of(request).pk:
             raise PermissionDenied
         try:
-            rates.save_rate(obj, by=request.user, changed=list(form.changed_data))
+            rates.save_rate(obj, by=as_member(request).user, changed=list(form.changed_data))
         except ledger.IncentiveError as error:
             raise _Refused(str(error)) from None
 
-    def delete_model(self, request, obj):
-        rates.delete_rate(obj, by=request.user)
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        rates.delete_rate(obj, by=as_member(request).user)
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except _Refused as refused:
@@ -98,11 +112,13 @@ class ExchangeRateAdmin(CsvImportMixin, TenantModelAdmin):
             messages.error(request, str(refused))
             return redirect(request.path)
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         extra_context = {
             **(extra_context or {}),
             "can_import": self.has_add_permission(request),
-            "base_currency": request.tenant.base_currency,
+            "base_currency": tenant_of(request).base_currency,
         }
         return super().changelist_view(request, extra_context)
 

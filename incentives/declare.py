@@ -2,6 +2,8 @@
 payouts, disputes, adjustments), executives read; partner admins see their
 organisation's statements and dispute lines in the portal."""
 
+from typing import TYPE_CHECKING
+
 from django.db.models import Q
 from django.urls import reverse
 
@@ -13,16 +15,19 @@ from .disputes import OPEN as OPEN_DISPUTES
 from .metrics import METRICS
 from .models import DealAccrualState, Dispute, PayoutRun
 
+if TYPE_CHECKING:
+    from prm.tenancy.models import Membership
+
 MONEY_KEEPERS = frozenset({Role.OPS_ADMIN, Role.FINANCE})
 # Payout runs that wait for someone, and what each waits for.
-RUN_WAITS = {
+RUN_WAITS: dict[str, tuple[str, bool]] = {
     PayoutRun.Status.REVIEW: ("awaiting approval", False),
     PayoutRun.Status.APPROVED: ("approved, to be marked paid", False),
     PayoutRun.Status.FAILED: ("failed: see its error", True),
 }
 
 
-def payout_counts(membership) -> list[Count]:
+def payout_counts(membership: "Membership") -> list[Count]:
     """Each payout run waiting for finance, by its reference (there are few)."""
     runs = PayoutRun.objects.filter(status__in=RUN_WAITS).order_by("created_at")[:5]
     counts = []
@@ -33,7 +38,7 @@ def payout_counts(membership) -> list[Count]:
     return counts
 
 
-def dispute_counts(membership) -> list[Count]:
+def dispute_counts(membership: "Membership") -> list[Count]:
     open_disputes = Dispute.objects.filter(status__in=OPEN_DISPUTES).count()
     if not open_disputes:
         return []
@@ -41,7 +46,7 @@ def dispute_counts(membership) -> list[Count]:
     return [Count(f"{plural(open_disputes, 'open dispute')}", url)]
 
 
-def stuck_counts(membership) -> list[Count]:
+def stuck_counts(membership: "Membership") -> list[Count]:
     stuck = DealAccrualState.objects.filter(~Q(problem="")).count()
     if not stuck:
         return []
@@ -49,7 +54,8 @@ def stuck_counts(membership) -> list[Count]:
     return [Count(f"{plural(stuck, 'won deal')} not accrued yet", url, urgent=True)]
 
 
-def partner_dispute_counts(membership) -> list[Count]:
+def partner_dispute_counts(membership: "Membership") -> list[Count]:
+    assert membership.partner_id is not None  # a partner role's card
     mine = Dispute.objects.filter(partner_id=membership.partner_id, status__in=OPEN_DISPUTES)
     open_disputes = mine.count()
     if not open_disputes:

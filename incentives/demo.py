@@ -5,6 +5,7 @@ reversed, and a paid payout run (once)."""
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.utils import timezone
 
@@ -35,7 +36,7 @@ def seed(ctx: DemoContext) -> None:
                 rate=Decimal(rate),
             )
 
-    def version(name, kind, rate_type, **rule):
+    def version(name: str, kind: str, rate_type: str, **rule: Any) -> PlanVersion:
         brackets = rule.pop("brackets", [])
         products = rule.pop("product_lines", [])
         plan = Plan.objects.create(tenant=tenant, name=name, kind=kind)

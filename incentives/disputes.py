@@ -8,6 +8,7 @@ locks the dispute, refuses one that is closed, writes an audit entry and
 tells the other side (in the portal and by mail).
 """
 
+import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -17,7 +18,7 @@ from django.utils import timezone
 
 from prm.tenancy.admin_base import admin_url
 from prm.tenancy.codes import public_code
-from prm.tenancy.models import Membership
+from prm.tenancy.models import Membership, User
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit, notify, staff_with_role
 
@@ -42,7 +43,7 @@ def new_dispute_code() -> str:
     return public_code("DP")
 
 
-def partner_may_dispute(membership: Membership, partner_id) -> bool:
+def partner_may_dispute(membership: Membership, partner_id: uuid.UUID | None) -> bool:
     return (
         membership.is_active
         and membership.has_perm(PORTAL_PERM)
@@ -84,7 +85,7 @@ def portal_url(dispute: Dispute) -> str:
     return reverse("incentives:dispute", args=[dispute.code])
 
 
-def _partner_people(dispute: Dispute) -> list:
+def _partner_people(dispute: Dispute) -> list[User]:
     """Who hears from finance: the partner's admins and whoever opened it."""
     admins = [
         m.user
@@ -241,7 +242,7 @@ def _decision_checks(by: Membership, reason: str) -> str:
     return _text(reason, "the reason the partner will read", "reason")
 
 
-def parse_amount(value, currency: str) -> Decimal:
+def parse_amount(value: Decimal | str, currency: str) -> Decimal:
     """An adjustment amount: a non-zero Decimal in the currency's minor unit."""
     try:
         amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
@@ -271,7 +272,7 @@ def resolve_with_adjustment(
     dispute: Dispute,
     *,
     by: Membership,
-    amount,
+    amount: Decimal | str,
     reason: str,
     now: datetime | None = None,
 ) -> Dispute:

@@ -2,6 +2,8 @@
 admin. Each form's field names match the ``field`` of the refusals the
 services raise, so a refusal shows on the field it is about."""
 
+from typing import Any
+
 from django import forms
 
 from partners.models import Partner
@@ -57,7 +59,9 @@ class RejectForm(forms.Form):
 class StatementPickForm(forms.Form):
     """Which partner's statement, for which period (empty: the current one)."""
 
-    partner = forms.ModelChoiceField(queryset=Partner.objects.none(), empty_label="Choose…")
+    partner: "forms.ModelChoiceField[Partner]" = forms.ModelChoiceField(
+        queryset=Partner.objects.none(), empty_label="Choose…"
+    )
     period = forms.CharField(
         label="Period",
         required=False,
@@ -65,6 +69,8 @@ class StatementPickForm(forms.Form):
         help_text="Its first day (2026-10-01) or month (2026-10); empty for the current one.",
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["partner"].queryset = Partner.objects.order_by("name").only("pk", "name")
+        partner_field = self.fields["partner"]
+        assert isinstance(partner_field, forms.ModelChoiceField)
+        partner_field.queryset = Partner.objects.order_by("name").only("pk", "name")

@@ -8,13 +8,15 @@ advisory lock, so two syncs of the same partner cannot both decide that an
 entry is missing.
 """
 
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import cast
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import transaction
-from django.db.models import F, OuterRef, Q, Sum
+from django.db.models import F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from dealreg.models import DealRegistration
@@ -66,14 +68,14 @@ def rate_on(tenant: Tenant, currency: str, day: date) -> Decimal:
     return rate
 
 
-def lock_partner(partner_id) -> None:
+def lock_partner(partner_id: uuid.UUID) -> None:
     """Serialize ledger work on one partner until the transaction ends."""
     advisory_xact_lock(f"incentives:partner:{partner_id}")
 
 
 @dataclass
 class NewEntry:
-    partner_id: object
+    partner_id: uuid.UUID
     kind: str
     amount: Decimal
     currency: str
@@ -86,11 +88,11 @@ class NewEntry:
     created_via: str
     period_start: date | None = None
     amount_base: Decimal | None = None
-    registration_id: object = None
-    plan_version_id: object = None
-    dispute_id: object = None
-    payout_run_id: object = None
-    reverses_id: object = None
+    registration_id: uuid.UUID | None = None
+    plan_version_id: uuid.UUID | None = None
+    dispute_id: uuid.UUID | None = None
+    payout_run_id: uuid.UUID | None = None
+    reverses_id: uuid.UUID | None = None
     basis_amount: Decimal | None = None
     basis_currency: str = ""
     created_by: User | None = None
@@ -173,7 +175,7 @@ def _linked(field: str, column: str) -> ArraySubquery:
     return ArraySubquery(through.objects.filter(planversion_id=OuterRef("pk")).values(column))
 
 
-def _versions(tenant: Tenant, kinds) -> list[PlanVersion]:
+def _versions(tenant: Tenant, kinds: list[str]) -> list[PlanVersion]:
     """The published versions of the tenant's active plans of ``kinds``,
     with their brackets and, as id arrays in the same query, what they are
     limited to (``eligibility``)."""
@@ -191,7 +193,9 @@ def _versions(tenant: Tenant, kinds) -> list[PlanVersion]:
     )
 
 
-def eligibility(version: PlanVersion) -> tuple[set, set, set]:
+def eligibility(
+    version: PlanVersion,
+) -> tuple[set[uuid.UUID], set[uuid.UUID], set[uuid.UUID]]:
     """The ids of the tiers, regions and product lines ``version`` is
     limited to (empty: any): from ``_versions``' arrays, else queried."""
     found = []
@@ -214,12 +218,14 @@ def partner_eligible(version: PlanVersion, partner: Partner) -> bool:
     )
 
 
-def products_eligible(version: PlanVersion, product_ids: set) -> bool:
+def products_eligible(version: PlanVersion, product_ids: set[uuid.UUID]) -> bool:
     _, _, wanted = eligibility(version)
     return not wanted or bool(wanted & product_ids)
 
 
-def deal_versions(registration: DealRegistration, versions=None) -> list[PlanVersion]:
+def deal_versions(
+    registration: DealRegistration, versions: list[PlanVersion] | None = None
+) -> list[PlanVersion]:
     """Published versions of active commission and SPIFF plans that cover
     the deal's close date and for which partner and products qualify."""
     if registration.won_close_date is None:
@@ -243,7 +249,9 @@ def deal_versions(registration: DealRegistration, versions=None) -> list[PlanVer
 # --- Deals ----------------------------------------------------------------------------
 
 
-def _period_totals(version: PlanVersion, partner_id, start: date, exclude_registration):
+def _period_totals(
+    version: PlanVersion, partner_id: uuid.UUID, start: date, exclude_registration: uuid.UUID
+) -> tuple[Decimal, Decimal]:
     """The partner's attainment (won volume, base) and what ``version``
     accrued in the rule period beginning ``start``, leaving out one deal."""
     entries = LedgerEntry.objects.filter(
@@ -303,12 +311,14 @@ def sync_deal(
             .select_related("plan_version__plan")
             .order_by("created_at", "id")
         )
-        by_version: dict = {}
+        by_version: dict[uuid.UUID | None, list[LedgerEntry]] = {}
         for entry in existing:
             by_version.setdefault(entry.plan_version_id, []).append(entry)
         versions = {v.pk: v for v in applicable}
         for entry in existing:
-            versions.setdefault(entry.plan_version_id, entry.plan_version)
+            # A registration's entries are all written here, each for a version.
+            assert entry.plan_version_id is not None
+            versions.setdefault(entry.plan_version_id, cast(PlanVersion, entry.plan_version))
         for version in versions.values():
             entries = by_version.get(version.pk, [])
             entry = _sync_deal_version(
@@ -320,7 +330,7 @@ def sync_deal(
     return written
 
 
-def _set_state(registration: DealRegistration, *, synced_at, problem: str) -> None:
+def _set_state(registration: DealRegistration, *, synced_at: datetime | None, problem: str) -> None:
     """Record the registration's accrual state: one INSERT ... ON CONFLICT
     (registration) DO UPDATE."""
     DealAccrualState.objects.bulk_create(
@@ -338,7 +348,15 @@ def _set_state(registration: DealRegistration, *, synced_at, problem: str) -> No
     )
 
 
-def _sync_deal_version(registration, version, entries, applies, settings, now, via):
+def _sync_deal_version(
+    registration: DealRegistration,
+    version: PlanVersion,
+    entries: list[LedgerEntry],
+    applies: bool,
+    settings: IncentiveSettings,
+    now: datetime,
+    via: str,
+) -> LedgerEntry | None:
     tenant = registration.tenant
     source = Source.SPIFF if version.plan.kind == Plan.Kind.SPIFF else Source.DEAL
     net = sum((e.amount for e in entries), ZERO)
@@ -474,11 +492,13 @@ def _sync_deal_version(registration, version, entries, applies, settings, now, v
     )
 
 
-def record_problem(registration: DealRegistration, problem: str, now=None) -> None:
+def record_problem(
+    registration: DealRegistration, problem: str, now: datetime | None = None
+) -> None:
     _set_state(registration, synced_at=None, problem=problem)
 
 
-def registrations_to_sync(tenant: Tenant):
+def registrations_to_sync(tenant: Tenant) -> QuerySet[DealRegistration]:
     """Registrations whose entries may not match their outcome: won (or
     reversed after a win) and changed since their last sync, or never
     synced."""

@@ -10,9 +10,10 @@ tenant's time zone, which is also the statement period it is booked in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from partners.metrics import partner_q
 from prm.tenancy.declarations import Filters, Good, Metric, Period, Unit
@@ -28,7 +29,7 @@ EARNED = (Kind.ACCRUAL, Kind.ADJUSTMENT, Kind.CLAWBACK)
 VIEW = ("incentives.view_ledgerentry",)
 
 
-def entries(tenant: Tenant, filters: Filters):
+def entries(tenant: Tenant, filters: Filters) -> QuerySet[LedgerEntry]:
     """The tenant's entries in its base currency (all of them, unless the
     base currency was changed), of partners matching the filters."""
     return LedgerEntry.objects.filter(
@@ -75,7 +76,7 @@ def outstanding(tenant: Tenant, period: Period, filters: Filters) -> Decimal:
 # --- Paying on time ---------------------------------------------------------------------------
 
 
-def paid_accruals(tenant: Tenant, period: Period, filters: Filters):
+def paid_accruals(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[Settlement]:
     """Settlements of deal accruals paid (the run marked paid) on a day of
     the period, with the days from the deal's close to payment."""
     return Settlement.objects.filter(
@@ -98,7 +99,7 @@ def paid_within_target(tenant: Tenant, period: Period, filters: Filters) -> Deci
     return percent(counts["within"], counts["paid"])
 
 
-def _turnaround(fraction: float):
+def _turnaround(fraction: float) -> Callable[[Tenant, Period, Filters], Decimal | None]:
     def compute(tenant: Tenant, period: Period, filters: Filters) -> Decimal | None:
         days = paid_accruals(tenant, period, filters).aggregate(
             days=PercentileCont("days_close_to_paid", fraction=fraction)

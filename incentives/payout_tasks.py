@@ -8,6 +8,7 @@ worker killed mid-run leaves its message unacknowledged until the broker's
 visibility timeout, far longer than a finance person should wait)."""
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.db.models import F
@@ -16,6 +17,7 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from prm.celery import TenantTask, app
+from prm.tenancy.models import Tenant
 
 from . import payouts
 from .models import PayoutRun
@@ -30,7 +32,9 @@ Status = PayoutRun.Status
 STALLED_AFTER_SECONDS = 5 * 60
 
 
-def _run_task(tenant, run_id: str, body, what: str) -> str | None:
+def _run_task(
+    tenant: Tenant, run_id: str, body: Callable[[PayoutRun], PayoutRun], what: str
+) -> str | None:
     run = PayoutRun.objects.filter(pk=run_id).first()
     if run is None:
         return None
@@ -46,13 +50,13 @@ def _run_task(tenant, run_id: str, body, what: str) -> str | None:
 
 
 @app.task(base=TenantTask, acks_late=True)
-def compute_payout_run(*, tenant, run_id: str) -> str | None:
+def compute_payout_run(*, tenant: Tenant, run_id: str) -> str | None:
     """Build a computing run's lines and put it in review."""
     return _run_task(tenant, run_id, payouts.compute_run, "computing")
 
 
 @app.task(base=TenantTask, acks_late=True)
-def write_payout_run(*, tenant, run_id: str) -> str | None:
+def write_payout_run(*, tenant: Tenant, run_id: str) -> str | None:
     """Write an approving run's payout entries and approve it."""
     return _run_task(tenant, run_id, payouts.write_payouts, "writing payouts")
 

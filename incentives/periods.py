@@ -11,7 +11,7 @@ class Period(models.TextChoices):
     YEAR = "year", "Yearly"
 
 
-_MONTHS = {Period.MONTH: 1, Period.QUARTER: 3, Period.YEAR: 12}
+_MONTHS: dict[str, int] = {Period.MONTH: 1, Period.QUARTER: 3, Period.YEAR: 12}
 
 
 def period_start(day: date, period: str) -> date:

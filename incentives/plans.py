@@ -7,7 +7,7 @@ the second is refused by the audit entry's unique once-key
 (``prm.tenancy.services.once``) and ``AlreadyDone`` names the first's version.
 """
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Max
@@ -45,12 +45,12 @@ def next_number(plan: Plan) -> int:
     return (PlanVersion.objects.filter(plan=plan).aggregate(n=Max("number"))["n"] or 0) + 1
 
 
-def _once_key(purpose: str, token) -> str:
+def _once_key(purpose: str, token: str | None) -> str:
     return f"incentives.{purpose}:{token}" if token else ""
 
 
 def save_version(
-    version: PlanVersion, *, by: Membership, changes: dict[str, str], token=None
+    version: PlanVersion, *, by: Membership, changes: dict[str, str], token: str | None = None
 ) -> PlanVersion:
     """Save a version as the admin's form left it (``changes``: the changed
     fields, as text, for the audit entry). A new version gets its plan's
@@ -155,7 +155,11 @@ def publish(
 
 
 def new_draft(
-    version: PlanVersion, *, by: Membership | None, effective_from, token=None
+    version: PlanVersion,
+    *,
+    by: Membership | None,
+    effective_from: date,
+    token: str | None = None,
 ) -> PlanVersion:
     """A draft copy of ``version`` (rule, brackets, eligibility) taking
     effect on ``effective_from``: how a rule that has paid is changed. The

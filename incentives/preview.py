@@ -27,10 +27,13 @@ partners, rates, the actual totals), so ten thousand deals take well under
 a second or two.
 """
 
+import uuid
 from bisect import bisect_right
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import cast
 
 from django.db.models import Sum
 
@@ -193,9 +196,9 @@ class _Rates:
 
 @dataclass
 class _Deal:
-    pk: object
+    pk: uuid.UUID
     code: str
-    partner_id: object
+    partner_id: uuid.UUID
     amount: Decimal
     currency: str
     close: date
@@ -221,7 +224,10 @@ def _deals(tenant: Tenant, version: PlanVersion, start: date, end: date) -> list
         won_close_date__lte=end,
     )
     rows = [
-        _Deal(pk, code, partner_id, amount, won_currency or currency, close)
+        # Filtered to won deals with an amount; a win records its close date.
+        _Deal(
+            pk, code, partner_id, cast(Decimal, amount), won_currency or currency, cast(date, close)
+        )
         for pk, code, partner_id, amount, won_currency, currency, close in won.order_by(
             "won_close_date", "pk"
         ).values_list(
@@ -256,9 +262,9 @@ def preview(version: PlanVersion, start: date, end: date) -> PreviewResult:
     }
     eligible = {pk: ledger.partner_eligible(version, p) for pk, p in partners.items()}
     deals = [d for d in deals if eligible.get(d.partner_id)]
-    rows: dict = {}
+    rows: dict[uuid.UUID, PreviewRow] = {}
 
-    def row_of(partner_id) -> PreviewRow:
+    def row_of(partner_id: uuid.UUID) -> PreviewRow:
         if partner_id not in rows:
             rows[partner_id] = PreviewRow(partner_id, partners[partner_id].name)
         return rows[partner_id]
@@ -280,7 +286,14 @@ def _problem(result: PreviewResult, row: PreviewRow, deal: _Deal, error: Excepti
     result.problems.append(PreviewProblem(deal.code, row.partner_name, str(error)))
 
 
-def _per_deal(result, version, rule, deals, rates, row_of) -> None:
+def _per_deal(
+    result: PreviewResult,
+    version: PlanVersion,
+    rule: Rule,
+    deals: list[_Deal],
+    rates: "_Rates",
+    row_of: Callable[[uuid.UUID], PreviewRow],
+) -> None:
     base = result.base_currency
     # (partner, rule period start) -> [attainment (base, unrounded), accrued (base)]
     carried: dict = {}
@@ -312,7 +325,14 @@ def _per_deal(result, version, rule, deals, rates, row_of) -> None:
             totals[1] += paid
 
 
-def _rebates(result, version, rule, deals, rates, row_of) -> None:
+def _rebates(
+    result: PreviewResult,
+    version: PlanVersion,
+    rule: Rule,
+    deals: list[_Deal],
+    rates: "_Rates",
+    row_of: Callable[[uuid.UUID], PreviewRow],
+) -> None:
     base = result.base_currency
     for first, last in result.periods:
         volumes: dict = {}
@@ -380,7 +400,7 @@ CSV_COLUMNS = [
 ]
 
 
-def result_rows(result: PreviewResult):
+def result_rows(result: PreviewResult) -> Iterator[tuple[object, ...]]:
     """The preview table's rows for its CSV (a totals line last)."""
     return (
         (

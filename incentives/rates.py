@@ -5,6 +5,8 @@ A rate is unique per currency and day (a database constraint): the same
 form sent twice, or two people entering the same day's rate at once, save
 one rate; the other is refused with a message instead of an error page."""
 
+from typing import Any
+
 from django.db import IntegrityError, transaction
 
 from prm.tenancy.models import User
@@ -16,7 +18,7 @@ from .models import ExchangeRate
 UNIQUE_CONSTRAINT = "exchangerate_unique"
 
 
-def _facts(rate: ExchangeRate) -> dict:
+def _facts(rate: ExchangeRate) -> dict[str, Any]:
     return {"currency": rate.currency, "valid_from": str(rate.valid_from), "rate": str(rate.rate)}
 
 

@@ -9,10 +9,15 @@ Results are unrounded; ``money.round_money`` rounds once, when the entry is
 written.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from .money import ZERO
+
+if TYPE_CHECKING:
+    from .models import PlanVersion
 
 HUNDRED = Decimal(100)
 ONE = Decimal(1)
@@ -39,7 +44,7 @@ class Rule:
         ) or self.cap_per_period is not None
 
     @classmethod
-    def of(cls, version) -> "Rule":
+    def of(cls, version: "PlanVersion") -> "Rule":
         """The rule of a ``PlanVersion`` (brackets prefetched or fetched)."""
         return cls(
             rate_type=version.rate_type,
@@ -53,7 +58,13 @@ class Rule:
         )
 
 
-def bracketed(amount: Decimal, brackets, *, marginal: bool, scale: Decimal = ONE) -> Decimal:
+def bracketed(
+    amount: Decimal,
+    brackets: Sequence[tuple[Decimal, Decimal]],
+    *,
+    marginal: bool,
+    scale: Decimal = ONE,
+) -> Decimal:
     """Commission on ``amount`` by brackets [(lower, percent), ...] whose
     bounds are divided by ``scale`` (the exchange rate) first.
 

@@ -7,19 +7,23 @@ close date, when it is payable and whether a payout has settled it.
 """
 
 import io
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
-from django.http import StreamingHttpResponse
+from django.db.models import QuerySet
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 
+from dealreg.models import DealRegistration
 from prm import csvio
 from prm.tenancy.models import Tenant
 
-from .models import Dispute, LedgerEntry
+from .models import Dispute, LedgerEntry, PayoutRun, PlanVersion, Settlement
 from .money import format_money, quantum
 from .statements import StatementView
 
@@ -28,7 +32,7 @@ from .statements import StatementView
 class Line:
     entry: LedgerEntry
     booked: datetime
-    deal: object  # DealRegistration or None
+    deal: DealRegistration | None
     plan: str
     paid_run: str
     paid_on: date | None
@@ -39,7 +43,7 @@ class Line:
         return self.dispute is None or not self.dispute.is_open
 
 
-def _settlement(entry: LedgerEntry):
+def _settlement(entry: LedgerEntry) -> Settlement | None:
     try:
         return entry.settlement
     except LedgerEntry.settlement.RelatedObjectDoesNotExist:
@@ -51,26 +55,36 @@ def plain(amount: Decimal, currency: str) -> str:
     return str(amount.quantize(quantum(currency)))
 
 
-def deal_of(entry: LedgerEntry):
+# The optional references of LedgerEntry lose their types in incentives.models
+# (unchecked until the models package lands): named here by cast.
+
+
+def deal_of(entry: LedgerEntry) -> DealRegistration | None:
     """The deal a line comes from: its own, or (for a dispute's adjustment)
     the deal of the disputed line."""
     if entry.registration_id:
-        return entry.registration
-    if entry.dispute_id and entry.dispute.entry.registration_id:
-        return entry.dispute.entry.registration
+        return cast(DealRegistration, entry.registration)
+    if entry.dispute_id:
+        disputed = cast(Dispute, entry.dispute).entry
+        if disputed.registration_id:
+            return cast(DealRegistration, disputed.registration)
     return None
 
 
-def line(entry: LedgerEntry, tzinfo, disputes: dict | None = None) -> Line:
+def line(
+    entry: LedgerEntry, tzinfo: tzinfo, disputes: dict[uuid.UUID, Dispute] | None = None
+) -> Line:
     settlement = _settlement(entry)
     if settlement is not None:
         paid_run, paid_on = settlement.run.reference, settlement.paid_on
     elif entry.kind == LedgerEntry.Kind.PAYOUT and entry.payout_run_id:
-        paid_run, paid_on = entry.payout_run.reference, entry.payout_run.paid_at
-        paid_on = timezone.localtime(paid_on, tzinfo).date() if paid_on else None
+        run = cast(PayoutRun, entry.payout_run)
+        paid_at = run.paid_at
+        paid_run = run.reference
+        paid_on = timezone.localtime(paid_at, tzinfo).date() if paid_at else None
     else:
         paid_run, paid_on = "", None
-    version = entry.plan_version
+    version = cast(PlanVersion | None, entry.plan_version)
     return Line(
         entry=entry,
         booked=timezone.localtime(entry.created_at, tzinfo),
@@ -82,7 +96,9 @@ def line(entry: LedgerEntry, tzinfo, disputes: dict | None = None) -> Line:
     )
 
 
-def rows(entries: Iterable[LedgerEntry], tenant: Tenant, disputes: dict | None = None):
+def rows(
+    entries: Iterable[LedgerEntry], tenant: Tenant, disputes: dict[uuid.UUID, Dispute] | None = None
+) -> list[Line]:
     tz = tenant.tzinfo
     return [line(e, tz, disputes) for e in entries]
 
@@ -109,7 +125,7 @@ CSV_COLUMNS = [
 ]
 
 
-def _csv_rows(view: StatementView, entries: Iterable[LedgerEntry]) -> Iterator[list]:
+def _csv_rows(view: StatementView, entries: Iterable[LedgerEntry]) -> Iterator[list[object]]:
     tz = view.partner.tenant.tzinfo
     for entry in entries:
         row = line(entry, tz)
@@ -168,7 +184,9 @@ def filename(view: StatementView, extension: str) -> str:
     return f"{tenant.slug}-statement-{partner[:40]}-{view.start:%Y-%m-%d}.{extension}"
 
 
-def csv_response(view: StatementView, entries) -> StreamingHttpResponse:
+def csv_response(
+    view: StatementView, entries: QuerySet[LedgerEntry]
+) -> HttpResponse | StreamingHttpResponse:
     """Every line of the statement, then its totals (base currency); cells
     are safe to open in a spreadsheet. Streamed: ten thousand lines never
     sit in memory at once."""
@@ -254,7 +272,9 @@ def _rows_per_page() -> tuple[int, int]:
     )
 
 
-def pdf_bytes(view: StatementView, entries: Iterable[LedgerEntry], *, now=None) -> bytes:
+def pdf_bytes(
+    view: StatementView, entries: Iterable[LedgerEntry], *, now: datetime | None = None
+) -> bytes:
     """The statement as a PDF (A4 landscape): vendor, partner and period on
     every page, the totals on the first, then every line, page after page."""
     from reportlab.lib.pagesizes import A4, landscape
@@ -347,17 +367,17 @@ def pdf_bytes(view: StatementView, entries: Iterable[LedgerEntry], *, now=None) 
             finish_page()
             y = header_row(start_page())
             room = other_rows
-        row = line(entry, tz)
-        deal = row.deal
+        shown = line(entry, tz)
+        deal = shown.deal
         paid = ""
-        if row.paid_run:
-            paid = f"{row.paid_run}" + (f" {row.paid_on:%d %b}" if row.paid_on else "")
+        if shown.paid_run:
+            paid = f"{shown.paid_run}" + (f" {shown.paid_on:%d %b}" if shown.paid_on else "")
         cells = [
-            f"{row.booked:%Y-%m-%d}",
+            f"{shown.booked:%Y-%m-%d}",
             entry.get_kind_display(),
             entry.description,
             deal.code if deal else "",
-            row.plan,
+            shown.plan,
             f"{entry.effective_date:%Y-%m-%d}",
             f"{entry.available_on:%Y-%m-%d}",
             money(entry.amount, entry.currency),

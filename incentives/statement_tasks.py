@@ -11,6 +11,7 @@ each time.
 
 import logging
 from datetime import date, datetime
+from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Q
@@ -71,7 +72,9 @@ def _rebate_partners(version: PlanVersion, start: date, end: date) -> list[Partn
     return list(Partner.objects.filter(Q(pk__in=won) | Q(pk__in=accrued)).order_by("name", "pk"))
 
 
-def _report_missing_rate(tenant: Tenant, version: PlanVersion, start: date, problem) -> None:
+def _report_missing_rate(
+    tenant: Tenant, version: PlanVersion, start: date, problem: Exception | str
+) -> None:
     """Tell finance once a day per rebate period that a rate is missing (the
     hourly run retries until it is added)."""
     log.warning("rebate %s %s waits for a rate: %s", version.pk, start, problem)
@@ -133,7 +136,7 @@ def close_ended_periods(tenant: Tenant, *, now: datetime | None = None) -> dict:
 
 
 @app.task(base=TenantTask)
-def close_periods(*, tenant) -> dict:
+def close_periods(*, tenant: Tenant) -> dict[str, Any]:
     """Issue the statements of ended periods and accrue ended rebates."""
     return close_ended_periods(tenant)
 

@@ -13,9 +13,12 @@ The figures come from one aggregate query over the partner's entries (on the
 thousand lines costs the same few queries as one of ten.
 """
 
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet, Sum
@@ -126,7 +129,7 @@ def parse_period(
     return day
 
 
-def _sums(queryset: QuerySet, start: date) -> dict:
+def _sums(queryset: QuerySet[LedgerEntry], start: date) -> dict[str, Any]:
     in_period = Q(statement_start__gte=start)
     return queryset.aggregate(
         opening=Sum("amount_base", filter=Q(statement_start__lt=start), default=ZERO),
@@ -182,7 +185,9 @@ def statement(
     )
 
 
-def lines(partner: Partner, period_start: date, *, period: str | None = None) -> QuerySet:
+def lines(
+    partner: Partner, period_start: date, *, period: str | None = None
+) -> QuerySet[LedgerEntry]:
     """The entries booked in the period, oldest first, with what a line
     shows (deal, plan version, the payout that settled it, its dispute)."""
     if period is None:
@@ -203,11 +208,11 @@ def lines(partner: Partner, period_start: date, *, period: str | None = None) ->
     )
 
 
-def dispute_states(entries) -> dict:
+def dispute_states(entries: Iterable[LedgerEntry]) -> dict[uuid.UUID, Dispute]:
     """For each of ``entries`` that has been disputed: its latest dispute
     (code, status, is_open), in one query."""
     ids = [e.pk for e in entries]
-    latest: dict = {}
+    latest: dict[uuid.UUID, Dispute] = {}
     if not ids:
         return latest
     for dispute in (
@@ -225,7 +230,7 @@ def periods_of(partner: Partner, *, now: datetime | None = None) -> list[PeriodS
     tenant = partner.tenant
     period = statement_period(tenant)
     current = current_start(tenant, period, now)
-    totals: dict[date, list] = {}
+    totals: dict[date, list[Any]] = {}
     for booked, total, count in (
         LedgerEntry.objects.filter(partner=partner)
         .order_by()

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 @app.task(base=TenantTask, acks_late=True)
-def sync_deal(*, tenant, registration_id: str) -> int:
+def sync_deal(*, tenant: Tenant, registration_id: str) -> int:
     """Bring a registration's ledger entries in line with its outcome.
     Safe to run twice or concurrently (see ``ledger.sync_deal``)."""
     registration = (
@@ -47,7 +47,7 @@ def sync_deal(*, tenant, registration_id: str) -> int:
 
 
 @app.task(base=TenantTask)
-def sweep_deals(*, tenant, limit: int = 2000) -> int:
+def sweep_deals(*, tenant: Tenant, limit: int = 2000) -> int:
     """Safety net: sync registrations whose outcome changed since their last
     sync (a lost task, a missing rate added since)."""
     done = 0

@@ -5,34 +5,44 @@ tenant's or another partner's answers 404; staff, who see statements in the
 admin, get 403.
 """
 
+from datetime import date
+from typing import Any
+
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.db.models import QuerySet
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from partners.models import Partner
 from prm.tenancy.access import member_object, role_required
 from prm.tenancy.codes import normalize_code
 from prm.tenancy.errors import add_service_error
+from prm.tenancy.requests import MemberRequest
 
 from . import disputes, statement_export, statements
 from .forms import DisputeForm, ReplyForm
 from .ledger import IncentiveError
 from .models import Dispute, LedgerEntry
+from .statements import StatementView
 
 PERM = "portal.incentives"
 LINES_PER_PAGE = 100
 DISPUTES_PER_PAGE = 25
 
 
-def _partner(request):
+def _partner(request: MemberRequest) -> Partner:
     partner = request.membership.partner
+    assert partner is not None  # PERM is a partner permission
     partner.tenant = request.tenant
     return partner
 
 
-def statement_context(request, partner, *, period_text: str | None, staff: bool) -> dict:
+def statement_context(
+    request: MemberRequest, partner: Partner, *, period_text: str | None, staff: bool
+) -> dict[str, Any]:
     """What the statement partial shows: the figures, one page of lines and
     their disputes. A constant number of queries, whatever the line count."""
     period = statements.statement_period(request.tenant)
@@ -58,13 +68,13 @@ def statement_context(request, partner, *, period_text: str | None, staff: bool)
     }
 
 
-def lines_for_file(partner, view):
+def lines_for_file(partner: Partner, view: StatementView) -> QuerySet[LedgerEntry]:
     # Exactly the lines the totals were computed over (a line written in
     # the meantime is the newest, and left for the next download).
     return statements.lines(partner, view.start, period=view.period)[: view.line_count]
 
 
-def _statement_for_file(request):
+def _statement_for_file(request: MemberRequest) -> tuple[StatementView, QuerySet[LedgerEntry]]:
     partner = _partner(request)
     period = statements.statement_period(request.tenant)
     try:
@@ -79,7 +89,7 @@ def _statement_for_file(request):
 
 
 @role_required(PERM)
-def statement_list(request):
+def statement_list(request: MemberRequest) -> HttpResponse:
     partner = _partner(request)
     return render(
         request,
@@ -89,7 +99,7 @@ def statement_list(request):
 
 
 @role_required(PERM)
-def statement_detail(request):
+def statement_detail(request: MemberRequest) -> HttpResponse:
     partner = _partner(request)
     context = statement_context(
         request, partner, period_text=request.GET.get("period"), staff=False
@@ -98,18 +108,18 @@ def statement_detail(request):
 
 
 @role_required(PERM)
-def statement_csv(request):
+def statement_csv(request: MemberRequest) -> HttpResponse | StreamingHttpResponse:
     view, entries = _statement_for_file(request)
     return statement_export.csv_response(view, entries)
 
 
 @role_required(PERM)
-def statement_pdf(request):
+def statement_pdf(request: MemberRequest) -> HttpResponse:
     view, entries = _statement_for_file(request)
     return pdf_response(view, entries)
 
 
-def pdf_response(view, entries) -> HttpResponse:
+def pdf_response(view: StatementView, entries: QuerySet[LedgerEntry]) -> HttpResponse:
     response = HttpResponse(
         statement_export.pdf_bytes(view, entries.iterator(chunk_size=2000)),
         content_type="application/pdf",
@@ -140,7 +150,7 @@ dispute_view = member_object(
 
 
 @entry_view
-def dispute_new(request, entry):
+def dispute_new(request: MemberRequest, entry: LedgerEntry) -> HttpResponse:
     """Dispute one statement line: the line, and a message for finance."""
     current = entry.disputes.filter(status__in=disputes.OPEN).first()
     if current is not None:
@@ -170,12 +180,13 @@ def dispute_new(request, entry):
     )
 
 
-def _statement_url(start) -> str:
+def _statement_url(start: date) -> str:
     return f"{reverse('incentives:statement')}?period={start:%Y-%m-%d}"
 
 
 @role_required(PERM)
-def dispute_list(request):
+def dispute_list(request: MemberRequest) -> HttpResponse:
+    assert request.membership.partner_id is not None  # PERM is a partner permission
     rows = (
         Dispute.objects.filter(partner_id=request.membership.partner_id)
         .select_related("entry__registration", "opened_by")
@@ -187,7 +198,9 @@ def dispute_list(request):
     )
 
 
-def _render_dispute(request, dispute, form=None, status=200):
+def _render_dispute(
+    request: MemberRequest, dispute: Dispute, form: ReplyForm | None = None, status: int = 200
+) -> HttpResponse:
     return render(
         request,
         "incentives/dispute_detail.html",
@@ -203,13 +216,13 @@ def _render_dispute(request, dispute, form=None, status=200):
 
 
 @dispute_view
-def dispute_detail(request, dispute):
+def dispute_detail(request: MemberRequest, dispute: Dispute) -> HttpResponse:
     return _render_dispute(request, dispute)
 
 
 @require_POST
 @dispute_view
-def dispute_reply(request, dispute):
+def dispute_reply(request: MemberRequest, dispute: Dispute) -> HttpResponse:
     form = ReplyForm(request.POST)
     if form.is_valid():
         try:

@@ -1,11 +1,16 @@
+from __future__ import annotations
+
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.forms.models import construct_instance
-from django.http import HttpResponse, HttpResponseBadRequest
-from django.urls import path
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.urls import URLPattern, path
 
 from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import (
@@ -16,6 +21,8 @@ from prm.tenancy.admin_base import (
 )
 from prm.tenancy.csv_import import CsvImporter, CsvImportMixin
 from prm.tenancy.drill import MetricRowsFilter
+from prm.tenancy.models import Tenant
+from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 from prm.tenancy.roles import Role
 
 from . import services
@@ -25,7 +32,7 @@ from .models import Contact, Partner, Region, Tier
 class _Refused(Exception):
     """A service refused a partner form that had validated."""
 
-    def __init__(self, error: services.PartnerError):
+    def __init__(self, error: services.PartnerError) -> None:
         super().__init__(str(error))
         self.error = error
 
@@ -34,12 +41,12 @@ class AssignedToMeFilter(admin.SimpleListFilter):
     title = "channel manager"
     parameter_name = "manager"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [("me", "Assigned to me"), ("none", "Unassigned")]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Partner]) -> QuerySet[Partner]:
         if self.value() == "me":
-            return queryset.filter(channel_manager=request.user)
+            return queryset.filter(channel_manager=as_member(request).user)
         if self.value() == "none":
             return queryset.filter(channel_manager__isnull=True)
         return queryset
@@ -54,13 +61,20 @@ class PartnerForm(forms.ModelForm):
     # No Meta: the admin builds the model form per request, inside the
     # tenant's scope, so choice querysets are never evaluated at import.
 
-    def __init__(self, *args, tenant=None, refusal=None, **kwargs):
+    def __init__(
+        self,
+        *args: Any,
+        tenant: Tenant | None = None,
+        refusal: services.PartnerError | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.tenant = tenant
         self.refusal = refusal
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         if self.refusal is not None:
             # The service refused what this form accepted a moment ago.
             field_name = self.refusal.field if self.refusal.field in self.fields else None
@@ -68,6 +82,7 @@ class PartnerForm(forms.ModelForm):
         name = cleaned.get("name")
         website = cleaned.get("website", "")
         if name is not None:
+            assert self.tenant is not None  # the admin builds the form with its tenant
             errors = services.duplicate_errors(
                 self.tenant, name=name, website=website or "", exclude=self.instance
             )
@@ -76,7 +91,7 @@ class PartnerForm(forms.ModelForm):
                     self.add_error(field_name, message)
         return cleaned
 
-    def _post_clean(self):
+    def _post_clean(self) -> None:
         # Copy the values onto the instance but leave model validation to the
         # service, which derives the normalized name and domain first.
         opts = self._meta
@@ -135,33 +150,36 @@ class PartnerAdmin(CsvImportMixin, TenantHistoryAdmin):
         ("Notes", {"fields": ["notes", "created_at", "updated_at"]}),
     ]
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[Any]]:
         form_class = super().get_form(request, obj, change=change, **kwargs)
-        tenant = request.tenant
+        tenant = tenant_of(request)
         refusal = getattr(request, "_partner_refusal", None)
 
-        class TenantPartnerForm(form_class):
-            def __init__(self, *args, **kw):
+        class TenantPartnerForm(form_class):  # type: ignore[misc,valid-type]  # built on the admin's form
+            def __init__(self, *args: Any, **kw: Any) -> None:
                 super().__init__(*args, tenant=tenant, refusal=refusal, **kw)
 
         return TenantPartnerForm
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
-        membership = request.membership
+        membership = as_member(request).membership
         if membership.role == Role.CHANNEL_MANAGER:
             # Channel managers keep their partners' records up to date; who
             # manages a partner and its tier are ops decisions.
             fields += ["channel_manager", "tier"]
         return fields
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        user = as_member(request).user
         data = {f: form.cleaned_data[f] for f in services.PARTNER_FIELDS if f in form.cleaned_data}
         try:
             if change:
-                services.update_partner(obj, by=request.user, data=data)
+                services.update_partner(obj, by=user, data=data)
             else:
-                saved = services.create_partner(tenant=request.tenant, by=request.user, data=data)
+                saved = services.create_partner(tenant=tenant_of(request), by=user, data=data)
                 obj.pk = saved.pk
                 obj.tenant = saved.tenant
                 obj._state.adding = False
@@ -170,41 +188,49 @@ class PartnerAdmin(CsvImportMixin, TenantHistoryAdmin):
             # The form checked the same rules; another edit got in between.
             raise _Refused(exc) from exc
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except _Refused as refused:
             # Everything was rolled back; show the form again with the
             # service's reason as a field error.
-            request._partner_refusal = refused.error
+            request._partner_refusal = refused.error  # type: ignore[attr-defined]  # for get_form
             return super().changeform_view(request, object_id, form_url, extra_context)
 
-    def delete_model(self, request, obj):
-        services.delete_partner(obj, by=request.user)
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        services.delete_partner(obj, by=as_member(request).user)
 
-    def delete_queryset(self, request, queryset):
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for partner in queryset:
-            services.delete_partner(partner, by=request.user)
+            services.delete_partner(partner, by=as_member(request).user)
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
             path("export/", wrap(self.export_view), name="partners_partner_export"),
             *super().get_urls(),
         ]
 
-    def _require(self, request, perm: str) -> None:
-        if not request.membership.has_perm(perm):
+    def _require(self, request: HttpRequest, perm: str) -> None:
+        if not as_member(request).membership.has_perm(perm):
             raise PermissionDenied
 
-    def _csv_response(self, request, queryset) -> HttpResponse:
+    def _csv_response(
+        self, request: HttpRequest, queryset: QuerySet[Partner]
+    ) -> HttpResponse | StreamingHttpResponse:
         return csv_response(
-            export_filename(request.tenant, "partners"),
+            export_filename(tenant_of(request), "partners"),
             services.export_rows(queryset),
             services.CSV_COLUMNS,
         )
 
-    def export_view(self, request):
+    def export_view(self, request: MemberRequest) -> HttpResponseBase:
         """The changelist as it is filtered and searched, as CSV."""
         self._require(request, "partners.export_partner")
         try:
@@ -214,12 +240,16 @@ class PartnerAdmin(CsvImportMixin, TenantHistoryAdmin):
         return self._csv_response(request, changelist.get_queryset(request))
 
     @admin.action(description="Export selected partners to CSV")
-    def export_selected(self, request, queryset):
+    def export_selected(
+        self, request: HttpRequest, queryset: QuerySet[Partner]
+    ) -> HttpResponse | StreamingHttpResponse:
         self._require(request, "partners.export_partner")
         return self._csv_response(request, queryset)
 
-    def changelist_view(self, request, extra_context=None):
-        membership = request.membership
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        membership = as_member(request).membership
         extra_context = {
             **(extra_context or {}),
             "can_import": membership.has_perm("partners.import_partner"),
@@ -233,11 +263,11 @@ class TierAdmin(TenantHistoryAdmin):
     list_display = ["name", "rank", "partner_count"]
     ordering = ["rank"]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).annotate(partner_total=Count("partners"))
 
     @admin.display(description="partners", ordering="partner_total")
-    def partner_count(self, obj):
+    def partner_count(self, obj: Any) -> int:
         return obj.partner_total
 
 
@@ -247,7 +277,7 @@ class RegionAdmin(TenantModelAdmin):
     search_fields = ["name", "code"]
 
     @admin.display(description="countries")
-    def country_list(self, obj):
+    def country_list(self, obj: Region) -> str:
         return ", ".join(c.code for c in obj.countries)
 
 
@@ -258,12 +288,14 @@ class ContactAdmin(TenantModelAdmin):
     list_select_related = ["partner"]
     autocomplete_fields = ["partner"]
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[Any]]:
         form_class = super().get_form(request, obj, change=change, **kwargs)
-        membership = request.membership
+        membership = as_member(request).membership
 
-        class ContactForm(form_class):
-            def clean_partner(self):
+        class ContactForm(form_class):  # type: ignore[misc,valid-type]  # built on the admin's form
+            def clean_partner(self) -> Partner | None:
                 # Channel managers hold contact permissions only on their own
                 # partners: a contact may not be added to, or moved to,
                 # another partner.

@@ -1,6 +1,8 @@
 """The partner directory's declaration: its permissions, the partner's own
 cards on the portal home, the directory's cards for staff."""
 
+from typing import TYPE_CHECKING, Any
+
 from django.db.models import Count as Tally
 from django.db.models import Q
 from django.urls import reverse
@@ -12,10 +14,13 @@ from prm.tenancy.text import plural
 from .metrics import METRICS
 from .models import Partner
 
+if TYPE_CHECKING:
+    from prm.tenancy.models import Membership
+
 PARTNER_LIST = "tenant_admin:partners_partner_changelist"
 
 
-def directory_counts(membership) -> list[Count]:
+def directory_counts(membership: "Membership") -> list[Count]:
     """A channel manager's own partners; for ops, the active partners nobody
     manages (one query)."""
     user_id = membership.user_id
@@ -40,7 +45,7 @@ def directory_counts(membership) -> list[Count]:
     return counts
 
 
-def organisation(membership) -> dict:
+def organisation(membership: "Membership") -> dict[str, Any]:
     from prm.tenancy.models import Membership
 
     partner = membership.partner
@@ -50,7 +55,8 @@ def organisation(membership) -> dict:
     }
 
 
-def manager(membership) -> dict:
+def manager(membership: "Membership") -> dict[str, Any]:
+    assert membership.partner is not None  # a partner role's card
     return {"manager": membership.partner.channel_manager}
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from prm.tenancy.declarations import Filters, Good, Metric, Period, Unit
 from prm.tenancy.figures import percent
@@ -48,7 +49,7 @@ def partner_q(filters: Filters, prefix: str = "") -> Q:
 # --- Partners at a moment -----------------------------------------------------------------
 
 
-def active_partner_ids(tenant: Tenant, period: Period, filters: Filters):
+def active_partner_ids(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[Any]:
     """The ids of the partners that were active, and matched the filters,
     at the end of ``period``: each partner's last recorded version (the
     directory's history, which every save of a partner writes) before the

@@ -2,11 +2,14 @@
 
 import csv
 import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -73,7 +76,7 @@ def duplicate_errors(
     return errors
 
 
-def _check_references(tenant: Tenant, data: dict) -> None:
+def _check_references(tenant: Tenant, data: dict[str, Any]) -> None:
     """Refuse a tier, region or channel manager that is not the tenant's own.
 
     Model validation cannot catch it: Django checks foreign keys through the
@@ -106,7 +109,7 @@ def _covers(region: Region | None, country_code: str) -> bool:
     return region is not None and country_code in {c.code for c in region.countries}
 
 
-def _apply(partner: Partner, data: dict) -> None:
+def _apply(partner: Partner, data: dict[str, Any]) -> None:
     """Set ``data`` on ``partner`` and derive the normalized name, the domain
     and, unless one was chosen, the region from the country.
 
@@ -153,7 +156,9 @@ def _save(partner: Partner) -> None:
         raise PartnerError("A partner with this name or domain was just added.") from exc
 
 
-def _refuse_duplicates(tenant: Tenant, *, name: str, website: str, exclude=None) -> None:
+def _refuse_duplicates(
+    tenant: Tenant, *, name: str, website: str, exclude: Partner | None = None
+) -> None:
     errors = duplicate_errors(tenant, name=name, website=website, exclude=exclude)
     if errors:
         field_name, message = next(iter(errors.items()))
@@ -164,7 +169,7 @@ def _snapshot(partner: Partner) -> dict[str, str]:
     return {f: str(getattr(partner, f) or "") for f in PARTNER_FIELDS}
 
 
-def create_partner(*, tenant: Tenant, by: User | None, data: dict) -> Partner:
+def create_partner(*, tenant: Tenant, by: User | None, data: dict[str, Any]) -> Partner:
     """Add a partner to ``tenant``'s directory. Refused (PartnerError, with
     the form field it belongs to) for a duplicate name or domain, a tier,
     region or channel manager from elsewhere, or an invalid value."""
@@ -179,7 +184,7 @@ def create_partner(*, tenant: Tenant, by: User | None, data: dict) -> Partner:
     return partner
 
 
-def update_partner(partner: Partner, *, by: User | None, data: dict) -> Partner:
+def update_partner(partner: Partner, *, by: User | None, data: dict[str, Any]) -> Partner:
     """Change the fields in ``data`` (keys from PARTNER_FIELDS) of ``partner``.
 
     The change is applied to the row as it is now in the database (locked),
@@ -249,10 +254,10 @@ MAX_IMPORT_ROWS = 5000
 @dataclass
 class ImportRow:
     line: int
-    values: dict
+    values: dict[str, str]
     errors: list[str] = field(default_factory=list)
-    data: dict = field(default_factory=dict)
-    contact: dict | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    contact: dict[str, Any] | None = None
 
 
 @dataclass
@@ -260,11 +265,11 @@ class ImportResult(csvio.ImportResult):
     pass
 
 
-def _choice(value: str, choices, label: str) -> str:
+def _choice(value: str, choices: Iterable[tuple[Any, Any]], label: str) -> str:
     value = value.strip()
     for key, display in choices:
         if value.lower() in (str(key).lower(), str(display).lower()):
-            return key
+            return str(key)
     allowed = ", ".join(str(k) for k, _ in choices)
     raise ValueError(f"{label} “{value}” is not one of: {allowed}.")
 
@@ -335,7 +340,7 @@ def _parse_rows(tenant: Tenant, text: str, result: ImportResult) -> None:
             continue
         row = ImportRow(line=number, values=values)
         result.rows.append(row)
-        data: dict = {
+        data: dict[str, Any] = {
             "name": values.get("name", ""),
             "legal_name": values.get("legal_name", ""),
             "website": _with_scheme(values.get("website", "")),
@@ -366,11 +371,11 @@ def _parse_rows(tenant: Tenant, text: str, result: ImportResult) -> None:
         else:
             data["tier"] = tiers[tier_name]
         if values.get("region"):
-            region = regions.get(values["region"].lower())
-            if region is None:
+            found = regions.get(values["region"].lower())
+            if found is None:
                 row.errors.append(f"region: “{values['region']}” is not a region code or name.")
             else:
-                data["region"] = region
+                data["region"] = found
         if values.get("channel_manager_email"):
             manager = managers.get(values["channel_manager_email"].lower())
             if manager is None:
@@ -456,13 +461,13 @@ def import_partners(*, tenant: Tenant, by: User | None, text: str) -> ImportResu
     return result
 
 
-def export_partners_csv(partners) -> str:
+def export_partners_csv(partners: QuerySet[Partner]) -> str:
     """The partners as CSV in the import format (a round trip re-imports),
     every cell safe to open in a spreadsheet."""
     return csvio.csv_text(export_rows(partners), CSV_COLUMNS)
 
 
-def export_rows(partners):
+def export_rows(partners: QuerySet[Partner]) -> Iterator[list[str]]:
     """The export's rows (lists of cells), one per partner."""
     partners = partners.select_related("tier", "region", "channel_manager").prefetch_related(
         "contacts"

@@ -2,20 +2,22 @@
 (tests/test_url_matrix.py), loaded by the tests only (``PRMApp.url_matrix``):
 one object of a tenant per admin model."""
 
-from .models import Region
+from typing import Any
+
+from .models import Contact, Region, Tier
 
 
-def _contact(world):
+def _contact(world: Any) -> Contact | None:
     with world.scope():
         return world.partner.contacts.first()
 
 
-def _tier(world):
+def _tier(world: Any) -> Tier:
     with world.scope():
         return world.partner.tier
 
 
-def _region(world):
+def _region(world: Any) -> Region:
     with world.scope():
         return Region.objects.get(code="na")
 

@@ -1,4 +1,5 @@
 import os
+from typing import Any
 
 from celery import Celery, Task, signals
 from celery.exceptions import NotRegistered
@@ -42,7 +43,7 @@ class TenantTask(Task):
     # argument check at .delay() would refuse that.
     typing = False
 
-    def __call__(self, *args, tenant_id, **kwargs):
+    def __call__(self, *args: Any, tenant_id: str, **kwargs: Any) -> Any:
         from prm.tenancy.models import Tenant
         from prm.tenancy.scoping import tenant_scope
 
@@ -65,7 +66,7 @@ def task_named(name: str) -> Task:
         return app.tasks[name]
 
 
-def enqueue_on_commit(name: str, **kwargs) -> None:
+def enqueue_on_commit(name: str, **kwargs: Any) -> None:
     """Queue the task registered as ``name`` with ``kwargs`` once the current
     transaction commits (at once outside a transaction)."""
     transaction.on_commit(lambda: task_named(name).delay(**kwargs))

@@ -10,10 +10,15 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import ValidationError
+from django.db.models import Field, Model
 from django.http import HttpResponse, StreamingHttpResponse
 from django_countries import countries
+
+if TYPE_CHECKING:
+    from prm.tenancy.models import Tenant
 
 # Cells a spreadsheet would read as a formula. A quote in front makes them
 # text; ``+`` and ``-`` are left alone on plain numbers and phone numbers.
@@ -43,7 +48,7 @@ def unquote_cell(value: str) -> str:
     return value
 
 
-def safe_cells(cells: Iterable) -> list[str]:
+def safe_cells(cells: Iterable[object]) -> list[str]:
     """A row's cells as text a spreadsheet shows as text (``None`` is empty)."""
     return [spreadsheet_safe("" if cell is None else str(cell)) for cell in cells]
 
@@ -53,7 +58,9 @@ class _Echo:
         return value
 
 
-def csv_lines(rows: Iterable[Iterable], header: Iterable[str] | None = None) -> Iterator[str]:
+def csv_lines(
+    rows: Iterable[Iterable[object]], header: Iterable[str] | None = None
+) -> Iterator[str]:
     """The CSV text of ``header`` and ``rows`` one line at a time, every cell
     formula-safe: for streaming an export of any length."""
     writer = csv.writer(_Echo())
@@ -63,7 +70,7 @@ def csv_lines(rows: Iterable[Iterable], header: Iterable[str] | None = None) -> 
         yield writer.writerow(safe_cells(row))
 
 
-def csv_text(rows: Iterable[Iterable], header: Iterable[str] | None = None) -> str:
+def csv_text(rows: Iterable[Iterable[object]], header: Iterable[str] | None = None) -> str:
     """The whole CSV text of ``header`` and ``rows``, every cell formula-safe."""
     out = io.StringIO()
     for line in csv_lines(rows, header):
@@ -71,22 +78,25 @@ def csv_text(rows: Iterable[Iterable], header: Iterable[str] | None = None) -> s
     return out.getvalue()
 
 
-def export_filename(tenant, what: str, now: datetime | None = None, ext: str = "csv") -> str:
+def export_filename(
+    tenant: "Tenant", what: str, now: datetime | None = None, ext: str = "csv"
+) -> str:
     """``<tenant slug>-<what>-<YYYYmmdd-HHMM>.<ext>``, stamped in the tenant's zone."""
     return f"{tenant.slug}-{what}-{tenant.local_now(now):%Y%m%d-%H%M}.{ext}"
 
 
 def csv_response(
     filename: str,
-    rows: Iterable[Iterable],
+    rows: Iterable[Iterable[object]],
     header: Iterable[str] | None = None,
     *,
     stream: bool = False,
-) -> HttpResponse:
+) -> HttpResponse | StreamingHttpResponse:
     """An attachment download of ``header`` and ``rows`` as CSV (UTF-8), every
     cell formula-safe. ``stream=True`` writes it while ``rows`` is iterated
     (large exports); otherwise it is built in memory."""
     content_type = "text/csv; charset=utf-8"
+    response: HttpResponse | StreamingHttpResponse
     if stream:
         response = StreamingHttpResponse(csv_lines(rows, header), content_type=content_type)
     else:
@@ -105,13 +115,15 @@ def country_code(value: str) -> str:
     return code
 
 
-def model_field_errors(model, values: dict[str, str], prefix: str = "") -> list[str]:
+def model_field_errors(model: type[Model], values: dict[str, str], prefix: str = "") -> list[str]:
     """Messages for values the model's fields would refuse (length, format),
     so a dry run finds what saving would."""
     errors = []
     for name, value in values.items():
         try:
-            model._meta.get_field(name).clean(value, None)
+            field = model._meta.get_field(name)
+            assert isinstance(field, Field)  # a model attribute, not a reverse relation
+            field.clean(value, None)
         except ValidationError as exc:
             errors.append(f"{prefix}{name}: {' '.join(exc.messages)}")
     return errors
@@ -121,7 +133,7 @@ def model_field_errors(model, values: dict[str, str], prefix: str = "") -> list[
 class ImportResult:
     """Rows (each with ``errors``) and file-level problems of an import."""
 
-    rows: list
+    rows: list[Any]
     errors: list[str]
     created: int = 0
 
@@ -134,7 +146,10 @@ class ImportResult:
         return len(self.errors) + sum(1 for r in self.rows if r.errors)
 
 
-def read_import(text: str, result: ImportResult, parse_rows: Callable) -> ImportResult:
+_R = TypeVar("_R", bound=ImportResult)
+
+
+def read_import(text: str, result: _R, parse_rows: Callable[[str, _R], object]) -> _R:
     """Run ``parse_rows(text, result)`` and turn what is not CSV UTF-8 text
     into a file-level error instead of an exception."""
     if "\x00" in text:

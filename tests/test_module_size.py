@@ -30,4 +30,3 @@ def test_no_module_is_over_600_lines():
         if (count := len(path.read_text().splitlines())) > MAX_LINES
     }
     assert long == {}, f"split these into modules named for what they hold: {long}"
-

@@ -2,6 +2,7 @@
 
 import hashlib
 from decimal import Decimal
+from typing import Any
 
 from django.db import models
 from django.utils import timezone
@@ -17,7 +18,7 @@ from .plans import PlanVersion
 # An optional reference of the ledger to tenant data: a composite foreign
 # key on (tenant_id, id) in Meta.constraints instead of the field's own, and
 # indexed by the ledger's own partial indexes.
-OPTIONAL_REFERENCE = {
+OPTIONAL_REFERENCE: dict[str, Any] = {
     "on_delete": models.PROTECT,
     "null": True,
     "blank": True,

@@ -1,10 +1,13 @@
 """What every step of a payout run shares: the refusal, the run and
 tenant locks, the one-open-run rule, line statuses and the heartbeat."""
 
+import uuid
+from collections.abc import Collection
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from prm.celery import enqueue_on_commit
@@ -27,19 +30,21 @@ class PayoutError(IncentiveError):
 # --- Helpers ---------------------------------------------------------------------------
 
 
-def require_perm(by: Membership, perm: str, message: str, tenant_id=None) -> None:
+def require_perm(
+    by: Membership | None, perm: str, message: str, tenant_id: uuid.UUID | None = None
+) -> None:
     if by is None or not by.has_perm(perm):
         raise PayoutError(message)
     if tenant_id is not None and by.tenant_id != tenant_id:
         raise PayoutError(message)
 
 
-def lock_run(run_id) -> PayoutRun:
+def lock_run(run_id: uuid.UUID | str) -> PayoutRun:
     """The run, its row locked until the transaction ends (not its tenant's)."""
     return PayoutRun.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=run_id)
 
 
-def require_status(run: PayoutRun, allowed, doing: str) -> None:
+def require_status(run: PayoutRun, allowed: Collection[str], doing: str) -> None:
     if run.status not in allowed:
         raise PayoutError(
             f"{run.reference} is {run.get_status_display().lower()}; it cannot {doing}."
@@ -52,7 +57,7 @@ def lock_tenant_runs(tenant: Tenant) -> None:
     advisory_xact_lock(f"incentives:payoutruns:{tenant.pk}")
 
 
-def open_run(exclude=None) -> PayoutRun | None:
+def open_run(exclude: PayoutRun | None = None) -> PayoutRun | None:
     """The tenant's run that blocks starting another: one computing, in
     review or writing payouts, or one that failed while writing them."""
     runs = PayoutRun.objects.filter(status__in=OPEN)
@@ -63,7 +68,7 @@ def open_run(exclude=None) -> PayoutRun | None:
     return runs.first() or failed_mid_write.first()
 
 
-def refuse_if_other_open(exclude=None) -> None:
+def refuse_if_other_open(exclude: PayoutRun | None = None) -> None:
     other = open_run(exclude)
     if other is None:
         return
@@ -86,7 +91,7 @@ def line_status(payable: Decimal, minimum: Decimal) -> str:
     return LineStatus.READY
 
 
-def unsettled_entries(cutoff: date):
+def unsettled_entries(cutoff: date) -> QuerySet[LedgerEntry]:
     """Entries no payout has settled yet that are payable on ``cutoff``."""
     return LedgerEntry.objects.filter(available_on__lte=cutoff, settlement__isnull=True)
 
@@ -104,5 +109,5 @@ def enqueue(task_name: str, run: PayoutRun) -> None:
     )
 
 
-def beat(run: PayoutRun, **fields) -> None:
+def beat(run: PayoutRun, **fields: Any) -> None:
     PayoutRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now(), **fields)

@@ -1,7 +1,9 @@
 """Starting a payout run and computing its lines (a task), the
 computation fenced by the run's heartbeat."""
 
+import uuid
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, F, Max, Sum
@@ -59,7 +61,7 @@ def _next_stamp(previous: datetime | None) -> datetime:
     return stamp
 
 
-def claim_computation(run_id) -> tuple[PayoutRun, datetime] | None:
+def claim_computation(run_id: uuid.UUID | str) -> tuple[PayoutRun, datetime] | None:
     """Make this worker the one computing the run, its lines emptied; None
     unless the run is computing. In its own transaction."""
     with transaction.atomic():
@@ -74,7 +76,7 @@ def claim_computation(run_id) -> tuple[PayoutRun, datetime] | None:
     return run, run.heartbeat_at
 
 
-def still_computing(run_id, stamp: datetime) -> PayoutRun | None:
+def still_computing(run_id: uuid.UUID | str, stamp: datetime) -> PayoutRun | None:
     """Inside a transaction: the run, row locked, if this worker (``stamp``)
     still computes it; None if it was cancelled or another worker claimed it."""
     run = lock_run(run_id)
@@ -83,7 +85,7 @@ def still_computing(run_id, stamp: datetime) -> PayoutRun | None:
     return run
 
 
-def _beat_computation(run: PayoutRun, stamp: datetime, **fields) -> datetime:
+def _beat_computation(run: PayoutRun, stamp: datetime, **fields: Any) -> datetime:
     """Move this worker's heartbeat (its token) on, with ``fields``."""
     stamp = _next_stamp(stamp)
     PayoutRun.objects.filter(pk=run.pk).update(heartbeat_at=stamp, **fields)

@@ -1,15 +1,17 @@
 """A written run paid by accounts payable: the payment recorded (and
 partner admins told), and the rows of the accounts payable export."""
 
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime
+from typing import Any
 
 from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from prm.tenancy.models import Membership
+from prm.tenancy.models import Membership, User
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit, notify
 
@@ -101,13 +103,14 @@ def _notify_paid(run: PayoutRun, paid_on: date) -> None:
     ).values_list("partner_id", "payable", "payout_entry__statement_start"):
         amounts[partner_id] = payable
         booked[partner_id] = periods.period_start(start, period)
-    admins = defaultdict(list)
+    admins: defaultdict[uuid.UUID, list[User]] = defaultdict(list)
     for member in Membership.objects.filter(
         role=Role.PARTNER_ADMIN,
         is_active=True,
         user__is_active=True,
         partner_id__in=list(amounts),
     ).select_related("user"):
+        assert member.partner_id is not None  # a partner admin names their partner
         admins[member.partner_id].append(member.user)
     for partner_id, users in admins.items():
         money = format_money(amounts[partner_id], run.currency)
@@ -141,7 +144,7 @@ AP_COLUMNS = [
 ]
 
 
-def ap_rows(run: PayoutRun) -> Iterator[dict]:
+def ap_rows(run: PayoutRun) -> Iterator[dict[str, Any]]:
     """One row per payout written in the run, for accounts payable; the
     amount in the currency's minor unit (2 decimals for USD)."""
     lines = (

@@ -1,6 +1,7 @@
 """Approving a run and writing its payouts (a task), each partner's
 payout exactly once."""
 
+import uuid
 from datetime import datetime
 
 from django.db import connection, transaction
@@ -83,7 +84,9 @@ SELECT new.id, %(tenant)s, new.entry_id, %(payout)s, %(run)s, %(partner)s
 """
 
 
-def _settle(run: PayoutRun, partner_id, payout: LedgerEntry, entry_ids: list) -> None:
+def _settle(
+    run: PayoutRun, partner_id: uuid.UUID, payout: LedgerEntry, entry_ids: list[uuid.UUID]
+) -> None:
     """Settlement rows for ``entry_ids`` (the payout among them), in one
     statement: a partner may have thousands of entries to settle."""
     with connection.cursor() as cursor:
@@ -100,7 +103,9 @@ def _settle(run: PayoutRun, partner_id, payout: LedgerEntry, entry_ids: list) ->
         )
 
 
-def _write_line(run: PayoutRun, line_id, partner_id, now: datetime | None) -> bool:
+def _write_line(
+    run: PayoutRun, line_id: uuid.UUID, partner_id: uuid.UUID, now: datetime | None
+) -> bool:
     """One partner's payout, all or nothing. Returns whether a payout was
     written by this call."""
     tenant = run.tenant

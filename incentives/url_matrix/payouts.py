@@ -1,11 +1,13 @@
 """URL matrix entries of the incentives payouts admin (see __init__.py)."""
 
+from typing import Any
+
 from incentives import payouts
 from incentives.models import PayoutRun
 from prm.tenancy.roles import Role
 
 
-def payout_run(world) -> PayoutRun:
+def payout_run(world: Any) -> PayoutRun:
     """A run of the world's tenant in review (computed from its ledger)."""
     with world.scope():
         existing = PayoutRun.objects.first()

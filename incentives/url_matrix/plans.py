@@ -5,6 +5,7 @@ factory returns the same object when called again for the same tenant."""
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from dealreg.models import DealRegistration
 from incentives import adjustments
@@ -22,7 +23,7 @@ from prm.tenancy.roles import Role
 _TOKEN = uuid.UUID("00000000-0000-4000-8000-00000000a7a1")
 
 
-def plan(world) -> Plan:
+def plan(world: Any) -> Plan:
     with world.scope():
         found, _ = Plan.objects.get_or_create(
             tenant=world.tenant,
@@ -32,7 +33,7 @@ def plan(world) -> Plan:
         return found
 
 
-def plan_version(world) -> PlanVersion:
+def plan_version(world: Any) -> PlanVersion:
     """A draft (only drafts may be deleted)."""
     owner = plan(world)
     with world.scope():
@@ -49,7 +50,7 @@ def plan_version(world) -> PlanVersion:
         return found
 
 
-def exchange_rate(world) -> ExchangeRate:
+def exchange_rate(world: Any) -> ExchangeRate:
     with world.scope():
         found, _ = ExchangeRate.objects.get_or_create(
             tenant=world.tenant,
@@ -60,12 +61,12 @@ def exchange_rate(world) -> ExchangeRate:
         return found
 
 
-def settings_row(world) -> IncentiveSettings:
+def settings_row(world: Any) -> IncentiveSettings:
     with world.scope():
         return IncentiveSettings.for_tenant(world.tenant)
 
 
-def ledger_entry(world) -> LedgerEntry:
+def ledger_entry(world: Any) -> LedgerEntry:
     with world.scope():
         return adjustments.manual_adjustment(
             world.tenant,
@@ -79,7 +80,7 @@ def ledger_entry(world) -> LedgerEntry:
         )
 
 
-def accrual_state(world) -> DealAccrualState:
+def accrual_state(world: Any) -> DealAccrualState:
     """A won deal whose accrual waits for an exchange rate."""
     with world.scope():
         found = DealAccrualState.objects.exclude(problem="").first()

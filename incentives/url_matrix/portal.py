@@ -3,6 +3,7 @@ statements admin (see __init__.py)."""
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from django.utils import timezone
 
@@ -15,7 +16,7 @@ PARTNER_ADMIN = {Role.PARTNER_ADMIN}
 OLD_MONTH = date(2025, 1, 1)
 
 
-def _write(world, key: str, now: datetime | None = None) -> LedgerEntry:
+def _write(world: Any, key: str, now: datetime | None = None) -> LedgerEntry:
     """A manual adjustment of the world's partner (the same one again for
     the same key)."""
     today = world.tenant.local_today(now)
@@ -38,12 +39,12 @@ def _write(world, key: str, now: datetime | None = None) -> LedgerEntry:
     )
 
 
-def entry(world) -> LedgerEntry:
+def entry(world: Any) -> LedgerEntry:
     with world.scope():
         return _write(world, "matrix:entry")
 
 
-def dispute(world) -> Dispute:
+def dispute(world: Any) -> Dispute:
     """An open dispute of the world's partner (opened once)."""
     line = entry(world)
     with world.scope():
@@ -55,7 +56,7 @@ def dispute(world) -> Dispute:
         )
 
 
-def statement(world) -> Statement:
+def statement(world: Any) -> Statement:
     """The world's partner's issued statement for an old month."""
     with world.scope():
         existing = Statement.objects.filter(partner=world.partner).first()

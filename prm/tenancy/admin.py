@@ -5,15 +5,20 @@ to their tenant) and Django's default ``admin.site`` on the platform host
 (superusers only, across tenants on purpose: creating tenants and domains).
 """
 
+from typing import Any
+
 from allauth.account.decorators import secure_admin_login
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from .admin_base import TenantModelAdmin, audit_form_changes, tenant_admin_site
 from .models import AuditEntry, Invitation, Membership, Tenant, TenantDomain, User
+from .requests import as_member, tenant_of
 from .roles import PARTNER_ROLES
 from .services import TenancyError, invite, set_membership_active
 
@@ -31,17 +36,19 @@ class MembershipAdmin(TenantModelAdmin):
     actions = ["deactivate", "reactivate"]
 
     @admin.display(description="email", ordering="user__email")
-    def user_email(self, obj):
+    def user_email(self, obj: Membership) -> str:
         return obj.user.email
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # people join through invitations
 
-    def _set_active(self, request, queryset, active: bool):
+    def _set_active(
+        self, request: HttpRequest, queryset: QuerySet[Membership], active: bool
+    ) -> None:
         done = 0
         for membership in queryset.select_related("user", "partner"):
             try:
-                set_membership_active(membership, by=request.membership, active=active)
+                set_membership_active(membership, by=as_member(request).membership, active=active)
                 done += 1
             except TenancyError as exc:
                 messages.error(request, f"{membership.user}: {exc}")
@@ -50,24 +57,25 @@ class MembershipAdmin(TenantModelAdmin):
             messages.success(request, f"{verb} {done} membership(s).")
 
     @admin.action(description="Deactivate selected people (they lose access)")
-    def deactivate(self, request, queryset):
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
         self._set_active(request, queryset, False)
 
     @admin.action(description="Reactivate selected people")
-    def reactivate(self, request, queryset):
+    def reactivate(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
         self._set_active(request, queryset, True)
 
 
-class InvitationForm(forms.ModelForm):
+class InvitationForm(forms.ModelForm):  # type: ignore[type-arg]
     # No Meta: built per request by the admin, inside the tenant's scope.
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         if cleaned.get("role") in PARTNER_ROLES and not cleaned.get("partner"):
             self.add_error("partner", "Partner roles must name the partner organisation.")
         return cleaned
 
-    def _post_clean(self):
+    def _post_clean(self) -> None:
         pass  # the invite service validates and creates
 
 
@@ -81,10 +89,10 @@ class InvitationAdmin(TenantModelAdmin):
     actions = ["revoke"]
 
     @admin.display(description="status")
-    def state(self, obj):
+    def state(self, obj: Invitation) -> str:
         return obj.status()
 
-    def get_fields(self, request, obj=None):
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
         if obj is None:
             return ["email", "role", "partner"]
         return [
@@ -99,20 +107,20 @@ class InvitationAdmin(TenantModelAdmin):
             "revoked_at",
         ]
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [] if obj is None else self.get_fields(request, obj)
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # revoke instead; the record stays
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         try:
             invitation, _token = invite(
-                tenant=request.tenant,
-                by=request.membership,
+                tenant=tenant_of(request),
+                by=as_member(request).membership,
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
                 partner=form.cleaned_data.get("partner"),
@@ -122,16 +130,16 @@ class InvitationAdmin(TenantModelAdmin):
         obj.pk = invitation.pk
         obj._state.adding = False
 
-    def save_related(self, request, form, formsets, change):
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         pass
 
     @admin.action(description="Revoke selected open invitations")
-    def revoke(self, request, queryset):
+    def revoke(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
         from .services import revoke_invitation
 
         for invitation in queryset:
             try:
-                revoke_invitation(invitation, by=request.membership)
+                revoke_invitation(invitation, by=as_member(request).membership)
             except TenancyError as exc:
                 messages.error(request, f"{invitation.email}: {exc}")
 
@@ -144,16 +152,16 @@ class AuditEntryAdmin(TenantModelAdmin):
     list_select_related = ["actor"]
     date_hierarchy = "created_at"
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in self.model._meta.fields]
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -174,17 +182,17 @@ class TenantSettingsAdmin(TenantModelAdmin):
     def _perm(self, action: str) -> str:
         return f"tenancy.{action}_tenant"
 
-    def get_queryset(self, request):
-        return Tenant.objects.filter(pk=request.tenant.pk)
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return Tenant.objects.filter(pk=tenant_of(request).pk)
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def save_model(self, request, obj, form, change):
-        if obj.pk != request.tenant.pk:
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if obj.pk != tenant_of(request).pk:
             raise PermissionDenied
         obj.save(update_fields=self.fields)
         audit_form_changes(request, obj, form, "tenant.settings_changed")
@@ -193,32 +201,32 @@ class TenantSettingsAdmin(TenantModelAdmin):
 # --- The platform admin (superusers, on the base domain) ----------------------
 
 
-class TenantDomainInline(admin.TabularInline):
+class TenantDomainInline(admin.TabularInline):  # type: ignore[type-arg]
     model = TenantDomain
     extra = 0
 
 
 @admin.register(Tenant)
-class PlatformTenantAdmin(admin.ModelAdmin):
+class PlatformTenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["name", "slug", "timezone", "base_currency", "country", "is_active"]
     search_fields = ["name", "slug"]
     list_filter = ["is_active"]
     inlines = [TenantDomainInline]
 
 
-class PlatformMembershipInline(admin.TabularInline):
+class PlatformMembershipInline(admin.TabularInline):  # type: ignore[type-arg]
     model = Membership
     fk_name = "user"
     extra = 0
     fields = ["tenant", "role", "partner", "is_active"]
     readonly_fields = ["tenant", "role", "partner"]
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
 @admin.register(User)
-class PlatformUserAdmin(DjangoUserAdmin):
+class PlatformUserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
     ordering = ["email"]
     list_display = ["email", "full_name", "is_active", "is_superuser", "date_joined"]
     list_filter = ["is_active", "is_superuser"]
@@ -231,13 +239,13 @@ class PlatformUserAdmin(DjangoUserAdmin):
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
     readonly_fields = ["last_login", "date_joined"]
-    filter_horizontal: list[str] = []
+    filter_horizontal = []
 
 
 # Django's default site serves the platform host: superusers only, logging in
 # through allauth (rate limits, two-factor) like everyone else.
 admin.site.site_header = "PRM platform administration"
 admin.site.site_title = "PRM platform"
-admin.site.login = secure_admin_login(admin.site.login)
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 # Permissions come from memberships and roles, not Django groups.
 admin.site.unregister(Group)

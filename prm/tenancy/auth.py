@@ -1,12 +1,15 @@
 """Logging in is per tenant: the host decides which membership counts."""
 
+from typing import Any
+
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.auth_backends import AuthenticationBackend
+from django.http import HttpRequest
 
 from .models import Membership, User
 
 
-def may_log_in_here(user: User, request) -> bool:
+def may_log_in_here(user: User, request: HttpRequest | None) -> bool:
     """A person may log in on a tenant's host only with an active membership
     there, and on the platform host only as a superuser."""
     if request is None or not user.is_active:
@@ -21,15 +24,15 @@ class TenantAuthenticationBackend(AuthenticationBackend):
     """allauth's email/password backend, refusing people who are not members
     of the request's tenant with the same message as a wrong password."""
 
-    def authenticate(self, request, **credentials):
-        user = super().authenticate(request, **credentials)
+    def authenticate(self, request: HttpRequest | None, **credentials: Any) -> User | None:
+        user: User | None = super().authenticate(request, **credentials)
         if user is not None and may_log_in_here(user, request):
             return user
         return None
 
 
 class AccountAdapter(DefaultAccountAdapter):
-    def is_open_for_signup(self, request) -> bool:
+    def is_open_for_signup(self, request: HttpRequest) -> bool:
         # People join a tenant through invitations (and, later, partner
         # applications in onboarding), never by open sign-up.
         return False

@@ -9,7 +9,7 @@ day is eight business hours on the days clocks change too. Results are
 returned in UTC.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -85,7 +85,7 @@ class BusinessCalendar:
             datetime.combine(day, self.day_end, tzinfo=tz),
         )
 
-    def _working_days_from(self, day: date):
+    def _working_days_from(self, day: date) -> Iterator[date]:
         for offset in range(MAX_DAYS_SCANNED):
             current = day + timedelta(days=offset)
             if self.is_working_day(current):

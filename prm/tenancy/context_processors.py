@@ -1,11 +1,14 @@
+from typing import Any
+
+from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
 from . import registry
-from .models import Notification
+from .models import Membership, Notification
 from .roles import Role
 
 
-def tenancy(request):
+def tenancy(request: HttpRequest) -> dict[str, Any]:
     membership = getattr(request, "membership", None)
     return {
         "tenant": getattr(request, "tenant", None),
@@ -16,7 +19,7 @@ def tenancy(request):
     }
 
 
-def unread_notifications(membership):
+def unread_notifications(membership: Membership | None) -> int | SimpleLazyObject:
     """The member's unread notification count for the top navigation: one
     count on the (tenant, user, read_at) index, run only by pages that show it."""
     if membership is None or not membership.has_perm("notifications.view"):
@@ -28,7 +31,7 @@ def unread_notifications(membership):
     )
 
 
-def navigation(membership) -> list[tuple[str, str]]:
+def navigation(membership: Membership | None) -> list[tuple[str, str]]:
     """The portal's top navigation for a membership: (url name, label), from
     the apps' declared entries this member's role may use."""
     if membership is None:

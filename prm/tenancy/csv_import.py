@@ -28,17 +28,27 @@ ready summary.
 """
 
 import secrets
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 
 from prm.csvio import ImportResult
+
+from .requests import MemberRequest
+
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin
+
+    _AdminBase = ModelAdmin[Any]
+else:
+    _AdminBase = object
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 # How long a checked file waits for its confirmation.
@@ -52,7 +62,7 @@ class CsvUploadForm(forms.Form):
 
     file = forms.FileField(label="CSV file")
 
-    def __init__(self, *args, help_text: str = "", **kwargs):
+    def __init__(self, *args: Any, help_text: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["file"].help_text = help_text
 
@@ -61,7 +71,8 @@ class CsvUploadForm(forms.Form):
         if upload.size > MAX_UPLOAD_BYTES:
             raise forms.ValidationError("The file is larger than 5 MB; split it.")
         try:
-            return upload.read().decode("utf-8-sig")
+            text: str = upload.read().decode("utf-8-sig")
+            return text
         except UnicodeDecodeError as exc:
             raise forms.ValidationError(
                 "The file is not UTF-8 text; save it as “CSV UTF-8” and try again."
@@ -80,7 +91,7 @@ class CsvImporter:
     template: ClassVar[str] = "admin/csv_import.html"
     help_text: ClassVar[str | None] = None
 
-    def __init__(self, request):
+    def __init__(self, request: MemberRequest) -> None:
         self.request = request
         self.tenant = request.tenant
         self.user = request.user
@@ -101,7 +112,7 @@ class CsvImporter:
     def success_message(self, result: ImportResult) -> str:
         return f"Imported {result.created} {self.noun}."
 
-    def context(self) -> dict:
+    def context(self) -> dict[str, Any]:
         """Extra context for the page."""
         return {}
 
@@ -114,7 +125,7 @@ class CsvImporter:
         return text
 
 
-class CsvImportMixin:
+class CsvImportMixin(_AdminBase):
     """Adds ``<changelist>/import/`` to a model admin, run by ``csv_importer``."""
 
     csv_importer: type[CsvImporter]
@@ -122,30 +133,30 @@ class CsvImportMixin:
     def _import_url_name(self) -> str:
         return f"{self.opts.app_label}_{self.opts.model_name}_import"
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
             path("import/", wrap(self.import_view), name=self._import_url_name()),
             *super().get_urls(),
         ]
 
-    def _preview_key(self, request, token: str) -> str:
+    def _preview_key(self, request: MemberRequest, token: str) -> str:
         opts = self.opts
         return (
             f"csv-import:{opts.app_label}.{opts.model_name}:{request.tenant.pk}:"
             f"{request.user.pk}:{token}"
         )
 
-    def _take_preview(self, request, token: str) -> str | None:
+    def _take_preview(self, request: MemberRequest, token: str) -> str | None:
         """The file waiting under ``token``, taken so that only one
         confirmation (of two sent at once) gets it."""
         key = self._preview_key(request, token)
-        text = cache.get(key)
+        text: str | None = cache.get(key)
         if text is None or not cache.delete(key):
             return None
         return text
 
-    def import_view(self, request):
+    def import_view(self, request: MemberRequest) -> HttpResponse:
         importer = self.csv_importer(request)
         if not importer.allowed():
             raise PermissionDenied

@@ -1,6 +1,8 @@
 """The foundation's own declaration: people and access, notifications, the
 admin, the home pages and the account pages."""
 
+from typing import TYPE_CHECKING
+
 from django.urls import reverse
 from django.utils import timezone
 
@@ -8,19 +10,25 @@ from .declarations import Action, Card, Count, NavEntry, PRMApp
 from .roles import ALL_ROLES, OPS, PARTNER_ROLES, STAFF_ROLES, Role
 from .text import plural
 
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
 
-def _open_invitations(membership):
+    from .models import Invitation, Membership
+
+
+def _open_invitations(membership: "Membership") -> "QuerySet[Invitation]":
     from .models import Invitation
 
     invitations = Invitation.objects.filter(
         accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
     )
     if membership.role == Role.PARTNER_ADMIN:
+        assert membership.partner_id is not None  # partner roles name a partner
         invitations = invitations.filter(partner_id=membership.partner_id)
     return invitations
 
 
-def people_counts(membership) -> list[Count]:
+def people_counts(membership: "Membership") -> list[Count]:
     waiting = _open_invitations(membership).count()
     if not waiting:
         return []

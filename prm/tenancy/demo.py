@@ -4,6 +4,7 @@ its own data in its declared demo step (``PRMApp.demo``), run in dependency
 order by the command."""
 
 from allauth.account.models import EmailAddress
+from django.db import models
 
 from .declarations import DemoContext
 from .models import Membership, Tenant, User
@@ -54,7 +55,9 @@ def demo_user(email: str, full_name: str, *, superuser: bool = False) -> User:
     return user
 
 
-def demo_member(tenant: Tenant, user: User, role: str, partner=None) -> Membership:
+def demo_member(
+    tenant: Tenant, user: User, role: str, partner: models.Model | None = None
+) -> Membership:
     membership, _ = Membership.objects.get_or_create(
         tenant=tenant, user=user, defaults={"role": role, "partner": partner}
     )
@@ -64,9 +67,11 @@ def demo_member(tenant: Tenant, user: User, role: str, partner=None) -> Membersh
 def tenant_context(tenant: Tenant) -> DemoContext:
     """The tenant's demo logins: users for every role, memberships for the
     staff roles (partner roles join their partner in the directory's step)."""
-    users = {
+    users: dict[str, User] = {
         role: demo_user(f"{local}@{tenant.slug}.example", full_name)
         for role, local, full_name in ROLE_LOGINS
     }
-    people = {role: demo_member(tenant, users[role], role) for role in users if role in STAFF_ROLES}
+    people: dict[str, Membership] = {
+        role: demo_member(tenant, users[role], role) for role in users if role in STAFF_ROLES
+    }
     return DemoContext(tenant=tenant, users=users, people=people)

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django import forms
 
 from .models import Membership
@@ -5,7 +7,7 @@ from .roles import PARTNER_ROLES, Role
 
 # The partner directory's model, through the membership's reference to it
 # (the foundation imports no app).
-Partner = Membership._meta.get_field("partner").related_model
+Partner: Any = Membership._meta.get_field("partner").related_model
 
 
 class InviteForm(forms.Form):
@@ -17,21 +19,26 @@ class InviteForm(forms.Form):
         help_text="Required for partner roles.",
     )
 
-    def __init__(self, *args, membership: Membership, roles: list[str], **kwargs):
+    def __init__(self, *args: Any, membership: Membership, roles: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         labels = dict(Role.choices)
         # No preselected role: a quick "send" must not hand out the first
         # (most powerful) role on the list.
-        self.fields["role"].choices = [("", "Choose a role"), *((r, labels[r]) for r in roles)]
+        role_field = self.fields["role"]
+        assert isinstance(role_field, forms.ChoiceField)
+        role_field.choices = [("", "Choose a role"), *((r, labels[r]) for r in roles)]
         if membership.role == Role.PARTNER_ADMIN:
             del self.fields["partner"]
         else:
-            self.fields["partner"].queryset = Partner.objects.exclude(
+            partner_field = self.fields["partner"]
+            assert isinstance(partner_field, forms.ModelChoiceField)
+            partner_field.queryset = Partner.objects.exclude(
                 status=Partner.Status.TERMINATED
             ).order_by("name")
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         if "partner" in self.fields and cleaned.get("role"):
             if cleaned["role"] in PARTNER_ROLES and not cleaned.get("partner"):
                 self.add_error("partner", "Choose the partner organisation this person works for.")
@@ -49,7 +56,7 @@ class AcceptInvitationForm(forms.Form):
         widget=forms.PasswordInput, label="Password (again)", strip=False
     )
 
-    def __init__(self, *args, existing_account: bool, **kwargs):
+    def __init__(self, *args: Any, existing_account: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.existing_account = existing_account
         if existing_account:
@@ -62,8 +69,9 @@ class AcceptInvitationForm(forms.Form):
                 "You already have an account with this email address (in another program)."
             )
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         if not self.existing_account and cleaned.get("password") != cleaned.get("password_confirm"):
             self.add_error("password_confirm", "The two passwords differ.")
         return cleaned

@@ -45,4 +45,5 @@ def try_advisory_xact_lock(key: str) -> bool:
     _require_transaction(key)
     with connection.cursor() as cursor:
         cursor.execute(_TRY, [key])
-        return cursor.fetchone()[0]
+        row = cursor.fetchone()
+        return bool(row[0])

@@ -1,11 +1,13 @@
 import logging
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.db import connection
-from django.http import HttpResponse, HttpResponseNotFound, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.template import loader
 from django.utils import timezone
@@ -16,6 +18,7 @@ from prm import log
 
 from .hosts import is_platform_host, normalize_host, tenant_for_host
 from .models import Membership
+from .requests import TenantRequest
 from .scoping import tenant_scope
 
 request_log = logging.getLogger("prm.request")
@@ -25,15 +28,15 @@ class HealthCheckMiddleware:
     """``/healthz`` on any host, before host checks and HTTPS redirects, for
     load balancers and container health checks: checks PostgreSQL and Redis."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: TenantRequest) -> HttpResponseBase:
         if request.path != "/healthz":
             return self.get_response(request)
         from django.core.cache import cache
 
-        status = {}
+        status: dict[str, str] = {}
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
@@ -115,13 +118,13 @@ class TenantMiddleware:
     gets a plain 404 page.
     """
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: TenantRequest) -> HttpResponseBase:
         host = normalize_host(request.get_host())
         if is_platform_host(host):
-            request.tenant = None
+            request.tenant = None  # type: ignore[assignment]  # platform host: no portal views
             request.urlconf = settings.PLATFORM_URLCONF
             with scopes_disabled():
                 return self.get_response(request)
@@ -145,10 +148,10 @@ class MembershipMiddleware:
     in this tenant. A session whose user has none here (revoked, deactivated,
     or a member elsewhere only) is ended."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: TenantRequest) -> HttpResponseBase:
         request.membership = None
         user = request.user
         if request.tenant is None:
@@ -178,10 +181,10 @@ class StaffMFAMiddleware:
 
     ALLOWED_PREFIXES = ("/accounts/2fa/", "/accounts/logout/", "/accounts/reauthenticate/")
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: TenantRequest) -> HttpResponseBase:
         membership = getattr(request, "membership", None)
         if (
             membership is not None

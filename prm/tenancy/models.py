@@ -5,6 +5,7 @@ import time
 import uuid
 import zoneinfo
 from datetime import date, datetime, timedelta
+from typing import Any, ClassVar, Protocol
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -154,10 +155,10 @@ class TenantDomain(models.Model):
             raise ValidationError({"host": message})
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
-    def _create_user(self, email, password, **extra):
+    def _create_user(self, email: str, password: str | None, **extra: Any) -> "User":
         if not email:
             raise ValueError("An email address is required.")
         user = self.model(email=self.normalize_email(email).lower(), **extra)
@@ -165,11 +166,11 @@ class UserManager(BaseUserManager):
         user.save(using=self._db)
         return user
 
-    def create_user(self, email, password=None, **extra):
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> "User":
         extra.setdefault("is_superuser", False)
         return self._create_user(email, password, **extra)
 
-    def create_superuser(self, email, password=None, **extra):
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> "User":
         """A platform operator (``manage.py createsuperuser``). Their address
         counts as verified: they are created by someone with shell access."""
         from allauth.account.models import EmailAddress
@@ -197,7 +198,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
         ordering = ["email"]
@@ -217,6 +218,12 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.full_name.split(" ")[0] if self.full_name else self.email.split("@")[0]
+
+
+class PermissionTarget(Protocol):
+    """An object whose access follows a partner's (``Membership.has_perm``)."""
+
+    def object_permission_target(self) -> models.Model: ...
 
 
 class TenantOwned(models.Model):
@@ -245,7 +252,12 @@ class TenantOwned(models.Model):
         errors = {}
         for f in self._meta.concrete_fields:
             related = f.related_model if f.many_to_one else None
-            if related is None or f.name == "tenant" or not issubclass(related, TenantOwned):
+            if (
+                related is None
+                or isinstance(related, str)
+                or f.name == "tenant"
+                or not issubclass(related, TenantOwned)
+            ):
                 continue
             value = getattr(self, f.attname)
             if value is None:
@@ -299,7 +311,7 @@ class Membership(TenantOwned):
     def is_partner_role(self) -> bool:
         return self.role in PARTNER_ROLES
 
-    def has_perm(self, perm: str, obj: models.Model | None = None) -> bool:
+    def has_perm(self, perm: str, obj: "PermissionTarget | None" = None) -> bool:
         """Whether this membership may use ``perm``, on ``obj`` if given.
 
         Object-scoped roles (an app's ``PRMApp.object_scoped``) hold the permission
@@ -326,7 +338,7 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def default_invitation_expiry():
+def default_invitation_expiry() -> datetime:
     return timezone.now() + timedelta(days=14)
 
 
@@ -378,7 +390,7 @@ class Invitation(TenantOwned):
     def hash_token(cls, token: str) -> str:
         return _hash_token(token)
 
-    def status(self, now=None) -> str:
+    def status(self, now: datetime | None = None) -> str:
         now = now or timezone.now()
         if self.accepted_at:
             return "accepted"

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import import_module
+from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
@@ -115,8 +116,8 @@ def url_modules() -> list[tuple[str, str]]:
 
 
 @cache
-def beat_schedule() -> dict[str, dict]:
-    schedule: dict[str, dict] = {}
+def beat_schedule() -> dict[str, dict[str, Any]]:
+    schedule: dict[str, dict[str, Any]] = {}
     for app in declared_apps():
         for name, entry in app.beat.items():
             if name in schedule:
@@ -151,7 +152,7 @@ def demo_steps() -> list[tuple[str, Callable[[DemoContext], None]]]:
 
     for label in steps:
         visit(label, (label,))
-    return [(label, import_string(steps[label].demo)) for label in ordered]
+    return [(label, import_string(str(steps[label].demo))) for label in ordered]
 
 
 def url_matrix_modules() -> list[str]:

@@ -5,12 +5,15 @@ Every write here runs in one transaction, refuses bad requests with
 and defers side effects (mail) until the transaction commits.
 """
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
@@ -29,7 +32,7 @@ def audit(
     by: User | None,
     action: str,
     obj: models.Model,
-    data: dict | None = None,
+    data: dict[str, Any] | None = None,
     now: datetime | None = None,
     once_key: str = "",
 ) -> AuditEntry:
@@ -96,7 +99,7 @@ def invite(
     by: Membership,
     email: str,
     role: str,
-    partner=None,
+    partner: Any = None,  # a partners.models.Partner (the foundation imports no app)
     now: datetime | None = None,
 ) -> tuple[Invitation, str]:
     """Invite ``email`` into ``tenant`` with ``role``. Returns the invitation and
@@ -191,7 +194,7 @@ def accept_invitation(
             candidate = User(email=invitation.email, full_name=full_name.strip())
             try:
                 validate_password(password, user=candidate)
-            except Exception as exc:
+            except ValidationError as exc:
                 raise TenancyError(" ".join(exc.messages)) from exc
             candidate.set_password(password)
             candidate.save()
@@ -241,7 +244,7 @@ def accept_invitation(
     return membership
 
 
-def _may_manage(by: Membership, target_partner) -> bool:
+def _may_manage(by: Membership, target_partner: models.Model | None) -> bool:
     if by.role == Role.OPS_ADMIN:
         return True
     return (
@@ -291,7 +294,7 @@ def set_membership_active(membership: Membership, *, by: Membership, active: boo
 
 def notify(
     tenant: Tenant,
-    users,
+    users: Iterable[User | None],
     *,
     kind: str,
     title: str,
@@ -310,15 +313,15 @@ def notify(
     )
     if email:
         for note in notes:
-            transaction.on_commit(
-                lambda pk=note.pk: send_notification_email.delay(
-                    tenant_id=str(tenant.pk), notification_id=str(pk)
-                )
-            )
+
+            def send(pk: uuid.UUID = note.pk) -> None:
+                send_notification_email.delay(tenant_id=str(tenant.pk), notification_id=str(pk))
+
+            transaction.on_commit(send)
     return notes
 
 
-def staff_with_role(role: str):
+def staff_with_role(role: str) -> list[User]:
     """Active users holding ``role`` in the current tenant."""
     return [
         m.user

@@ -1,3 +1,6 @@
+from typing import Any
+
+from celery import Task
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -5,11 +8,13 @@ from django.utils import timezone
 
 from prm.celery import TenantTask, app
 
-from .models import Invitation
+from .models import Invitation, Tenant
 
 
 @app.task(base=TenantTask, bind=True, max_retries=5, default_retry_delay=60)
-def send_invitation(self, *, tenant, invitation_id: str, token: str) -> bool:
+def send_invitation(
+    self: Task[Any, Any], *, tenant: Tenant, invitation_id: str, token: str
+) -> bool:
     """Mail an invitation link. Sent only while the invitation is still open,
     so a retry after revocation or acceptance sends nothing."""
     invitation = (
@@ -37,7 +42,7 @@ def send_invitation(self, *, tenant, invitation_id: str, token: str) -> bool:
 
 
 @app.task(base=TenantTask, bind=True, max_retries=5, default_retry_delay=60)
-def send_notification_email(self, *, tenant, notification_id: str) -> bool:
+def send_notification_email(self: Task[Any, Any], *, tenant: Tenant, notification_id: str) -> bool:
     """Mail a notification once: a retry after success sends nothing."""
     from django.db import transaction
     from django.utils import timezone

@@ -1,6 +1,10 @@
 """The foundation's part of the URL-matrix test (tests/test_url_matrix.py),
 loaded by the tests only (``PRMApp.url_matrix``): its portal routes and one
-object of a tenant per admin model."""
+object of a tenant per admin model. ``world`` is the tests' fixture (Any here)."""
+
+import uuid
+from collections.abc import Callable
+from typing import Any
 
 from .models import AuditEntry, Invitation, Membership
 from .roles import ALL_ROLES, Role
@@ -9,7 +13,7 @@ from .services import invite
 PEOPLE = {Role.OPS_ADMIN, Role.PARTNER_ADMIN}
 
 
-def _partner_invitation(world) -> list:
+def _partner_invitation(world: Any) -> list[uuid.UUID]:
     with world.scope():
         invitation, _ = invite(
             tenant=world.tenant,
@@ -21,22 +25,22 @@ def _partner_invitation(world) -> list:
     return [invitation.pk]
 
 
-def _audit_entry(world):
+def _audit_entry(world: Any) -> AuditEntry | None:
     with world.scope():
         return AuditEntry.objects.filter(tenant=world.tenant).first()
 
 
-def _invitation(world):
+def _invitation(world: Any) -> Invitation:
     with world.scope():
         return Invitation.objects.get(pk=_partner_invitation(world)[0])
 
 
-def _membership(world):
+def _membership(world: Any) -> Membership:
     with world.scope():
         return Membership.objects.get(pk=world[Role.PARTNER_USER].pk)
 
 
-PORTAL_ROUTES: dict = {
+PORTAL_ROUTES: dict[str, dict[str, Any]] = {
     "home": {"allowed": ALL_ROLES},
     "people": {"allowed": PEOPLE},
     "people_invite": {"allowed": PEOPLE, "method": "post"},
@@ -57,7 +61,7 @@ PORTAL_ROUTES: dict = {
     # covers other people's and other tenants' notifications).
     "notification_open": {"allowed": ALL_ROLES, "method": "post"},
 }
-ADMIN_OBJECTS: dict = {
+ADMIN_OBJECTS: dict[str, Callable[[Any], Any]] = {
     "tenancy.membership": _membership,
     "tenancy.invitation": _invitation,
     "tenancy.auditentry": _audit_entry,
@@ -66,7 +70,7 @@ ADMIN_OBJECTS: dict = {
 # Where a model's admin allows less than the permission table: nobody may
 # add memberships (invitations do that), edit invitations or the audit log,
 # or add/delete the tenant itself.
-ADMIN_NOBODY: set = {
+ADMIN_NOBODY: set[tuple[str, str]] = {
     ("tenancy.membership", "add"),
     ("tenancy.invitation", "change"),
     ("tenancy.invitation", "delete"),
@@ -76,4 +80,4 @@ ADMIN_NOBODY: set = {
     ("tenancy.tenantsettings", "add"),
     ("tenancy.tenantsettings", "delete"),
 }
-PERM_MODEL: dict = {"tenancy.tenantsettings": "tenancy.tenant"}
+PERM_MODEL: dict[str, str] = {"tenancy.tenantsettings": "tenancy.tenant"}

@@ -1,11 +1,13 @@
 import uuid
+from typing import Any
 
 from allauth.account.adapter import get_adapter as get_account_adapter
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponseBadRequest
+from django.db.models import QuerySet
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,11 +18,12 @@ from . import registry, services
 from .access import role_required, visible_or_404
 from .forms import AcceptInvitationForm, InviteForm
 from .models import Invitation, Membership, Notification, User
+from .requests import MemberRequest, TenantRequest
 from .roles import PARTNER_ROLES, Role
 
 
 @role_required()
-def home(request):
+def home(request: MemberRequest) -> HttpResponse:
     """The member's home page: the cards the apps declare for their role,
     each with its live counts (what needs their attention)."""
     membership = request.membership
@@ -36,10 +39,10 @@ def home(request):
     )
 
 
-def home_cards(membership: Membership) -> list[dict]:
+def home_cards(membership: Membership) -> list[dict[str, Any]]:
     """The declared home cards this member sees, with their counts and
     (for cards of their own shape) their context, in declared order."""
-    shown = []
+    shown: list[dict[str, Any]] = []
     for card in registry.cards():
         if card.perms and not any(membership.has_perm(p) for p in card.perms):
             continue
@@ -55,7 +58,9 @@ def home_cards(membership: Membership) -> list[dict]:
     return shown
 
 
-def _people_scope(membership: Membership):
+def _people_scope(
+    membership: Membership,
+) -> tuple[QuerySet[Membership], QuerySet[Invitation]]:
     """Memberships and invitations a manager of people sees: all of the
     tenant for ops, their own organisation for a partner admin."""
     memberships = Membership.objects.select_related("user", "partner")
@@ -73,7 +78,7 @@ PEOPLE_PAGE_SIZE = 50
 
 
 @role_required(*PEOPLE_PERMS)
-def people(request, form=None):
+def people(request: MemberRequest, form: InviteForm | None = None) -> HttpResponse:
     membership = request.membership
     memberships, invitations = _people_scope(membership)
     form = form or InviteForm(membership=membership, roles=services.invitable_roles(membership))
@@ -96,7 +101,7 @@ def people(request, form=None):
 
 @role_required(*PEOPLE_PERMS)
 @require_POST
-def people_invite(request):
+def people_invite(request: MemberRequest) -> HttpResponse:
     membership = request.membership
     form = InviteForm(
         request.POST, membership=membership, roles=services.invitable_roles(membership)
@@ -120,7 +125,7 @@ def people_invite(request):
 
 @role_required(*PEOPLE_PERMS)
 @require_POST
-def invitation_revoke(request, invitation_id):
+def invitation_revoke(request: MemberRequest, invitation_id: uuid.UUID) -> HttpResponse:
     _memberships, invitations = _people_scope(request.membership)
     invitation = visible_or_404(invitations, pk=invitation_id)
     try:
@@ -133,7 +138,7 @@ def invitation_revoke(request, invitation_id):
 
 @role_required(*PEOPLE_PERMS)
 @require_POST
-def membership_set_active(request, membership_id):
+def membership_set_active(request: MemberRequest, membership_id: uuid.UUID) -> HttpResponse:
     memberships, _invitations = _people_scope(request.membership)
     target = visible_or_404(memberships, pk=membership_id)
     active = request.POST.get("active") == "1"
@@ -146,7 +151,7 @@ def membership_set_active(request, membership_id):
     return redirect("people")
 
 
-def accept_invitation(request, token):
+def accept_invitation(request: TenantRequest, token: str) -> HttpResponse:
     invitation = services.find_open_invitation(token)
     if invitation is None:
         return render(request, "tenancy/invitation_invalid.html", status=404)
@@ -194,7 +199,7 @@ NOTIFICATIONS_PAGE_SIZE = 25
 
 
 @role_required("notifications.view")
-def notifications(request):
+def notifications(request: MemberRequest) -> HttpResponse:
     """The member's own notifications, newest first."""
     mine = Notification.objects.filter(user=request.user).order_by("-created_at", "-pk")
     page = Paginator(mine, NOTIFICATIONS_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -207,7 +212,7 @@ def notifications(request):
 
 @role_required("notifications.view")
 @require_POST
-def notifications_read_all(request):
+def notifications_read_all(request: MemberRequest) -> HttpResponse:
     marked = Notification.objects.filter(user=request.user, read_at__isnull=True).update(
         read_at=timezone.now()
     )
@@ -218,7 +223,7 @@ def notifications_read_all(request):
 
 @role_required("notifications.view")
 @require_POST
-def notification_open(request):
+def notification_open(request: MemberRequest) -> HttpResponse:
     """Mark one of the member's notifications read and go where it points
     (back to the list when it points nowhere on this site)."""
     try:

@@ -5,8 +5,9 @@ imported outside the outcome workflow. Safe to repeat: an entry already
 written is never written again (see ``incentives.bulk``)."""
 
 import time
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_scopes import scopes_disabled
 
 from incentives import bulk
@@ -21,7 +22,7 @@ class Command(BaseCommand):
         "SPIFF plan version, in bulk (all active tenants, or --tenant SLUG)."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tenant", metavar="SLUG", help="Only this tenant.")
         parser.add_argument(
             "--batch-size", type=int, default=bulk.DEFAULT_BATCH, help="Deals read per batch."
@@ -33,17 +34,17 @@ class Command(BaseCommand):
             help="Database connections writing the entries.",
         )
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         if opts["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.")
         if opts["workers"] < 1:
             raise CommandError("--workers must be at least 1.")
         # Platform-level on purpose: the tenants to work on.
         with scopes_disabled():
-            tenants = Tenant.objects.filter(is_active=True).order_by("slug")
+            active = Tenant.objects.filter(is_active=True).order_by("slug")
             if opts["tenant"]:
-                tenants = tenants.filter(slug=opts["tenant"])
-            tenants = list(tenants)
+                active = active.filter(slug=opts["tenant"])
+            tenants = list(active)
         if opts["tenant"] and not tenants:
             raise CommandError(f"No active tenant with slug “{opts['tenant']}”.")
         for tenant in tenants:

@@ -1,6 +1,8 @@
+from typing import Any
+
 from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from prm.tenancy.models import Membership, Tenant, User
@@ -15,7 +17,7 @@ class Command(BaseCommand):
         "<slug>.<PRM_BASE_DOMAIN>; the ops admin invites everyone else."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug", help="Subdomain, e.g. acme")
         parser.add_argument("name", help="Display name, e.g. 'Acme Networks'")
         parser.add_argument("--admin-email", required=True, help="The first ops admin's email")
@@ -30,7 +32,7 @@ class Command(BaseCommand):
             help="Custom host name (repeatable); the first is used in links sent by mail",
         )
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         tenant = Tenant(
             slug=opts["slug"].strip().lower(),
             name=opts["name"].strip(),

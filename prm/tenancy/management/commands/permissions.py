@@ -2,8 +2,9 @@
 permission of every app (each declared in its app's ``declare.py``)."""
 
 import csv
+from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from prm.tenancy import registry
 from prm.tenancy.roles import Role
@@ -40,11 +41,11 @@ class Command(BaseCommand):
         "assigned to them), from the apps' declarations."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--csv", action="store_true", help="Write CSV instead of a table.")
         parser.add_argument("--app", help="Only the permissions this app declares (its label).")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         owners = registry.permission_owners()
         perms = sorted(
             (perm for perm in registry.permissions() if options["app"] in (None, owners[perm])),

@@ -2,6 +2,8 @@
 demo data (its declared ``PRMApp.demo`` step, in dependency order). Safe to
 run again: what exists is left as it is."""
 
+from typing import Any
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -15,7 +17,7 @@ from prm.tenancy.scoping import tenant_scope
 class Command(BaseCommand):
     help = "Create (or complete) the demo tenants acme and globex with their logins."
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         steps = registry.demo_steps()
         logins: list[tuple[str, str, str]] = []
         with transaction.atomic():
