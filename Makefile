@@ -19,6 +19,7 @@ test: setup
 	scripts/ensure_chromium.sh
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy --config-file mypy.ini
 	$(PY) manage.py makemigrations --check --dry-run --settings=prm.test_settings >/dev/null \
 		|| (echo "Models changed without a migration: run manage.py makemigrations." >&2; exit 1)
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
@@ -40,6 +41,7 @@ seed:
 lint:
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy --config-file mypy.ini
 
 format:
 	$(VENV)/bin/ruff check --fix .
