@@ -3,7 +3,6 @@ out once per request), conflict counts and rows, and the list filters."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,8 +26,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
 
-from partners.models import Partner
-from prm.tenancy.requests import as_member, tenant_of
+from prm.tenancy.requests import tenant_of
 
 from .conflicts import conflicts_of
 from .models import (
@@ -196,42 +194,6 @@ class AssignedFilter(admin.SimpleListFilter):
         if self.value() == "nobody":
             return queryset.filter(approver__isnull=True)
         return queryset
-
-
-class PartnerFilter(admin.SimpleListFilter):
-    """One partner's registrations. Lists the partners the person manages (a
-    list of every partner is no use at thousands of partners, and computing
-    which partners have registrations costs a scan of them all); any partner
-    can be chosen by link (?partner=<id>, as the partner's page does)."""
-
-    title = "partner"
-    parameter_name = "partner"
-
-    def _selected(self) -> Any:
-        try:
-            return uuid.UUID(str(self.value())) if self.value() else None
-        except ValueError:
-            return None
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
-        partners = (
-            Partner.objects.filter(channel_manager=as_member(request).user)
-            .order_by("name")
-            .values_list("pk", "name")[:100]
-        )
-        choices = [(str(pk), name) for pk, name in partners]
-        selected = self._selected()
-        if selected and str(selected) not in dict(choices):
-            chosen = Partner.objects.filter(pk=selected).first()
-            if chosen is not None:
-                choices.insert(0, (str(chosen.pk), chosen.name))
-        return choices
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() is None:
-            return queryset
-        selected = self._selected()
-        return queryset.filter(partner_id=selected) if selected else queryset.none()
 
 
 class ExtensionFilter(admin.SimpleListFilter):

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
+from partners.admin_filters import ManagedPartnerFilter
 from prm.tenancy.admin_base import (
     ActionFormsMixin,
     LargeTablePaginator,
@@ -39,7 +40,6 @@ from .admin_lists import (
     SLA_LABELS,
     AssignedFilter,
     ExtensionFilter,
-    PartnerFilter,
     SlaClock,
     SlaStateFilter,
     StatusFilter,
@@ -83,7 +83,7 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
         StatusFilter,
         SlaStateFilter,
         AssignedFilter,
-        PartnerFilter,
+        ManagedPartnerFilter,
         "conflict_state",
         ExtensionFilter,
     ]

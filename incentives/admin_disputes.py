@@ -35,6 +35,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from partners.admin_filters import PartnerWithRowsFilter
 from partners.models import Partner
 from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
@@ -47,43 +48,6 @@ from .models import Dispute, Statement
 from .money import format_money
 
 CSS = {"all": ["admin/dealreg.css", "admin/incentives_statements.css"]}
-
-
-class PartnerFilter(admin.SimpleListFilter):
-    """One partner's rows. Lists (up to 100 of) the partners that have any,
-    and honours any partner chosen by link (?partner=<id>)."""
-
-    title = "partner"
-    parameter_name = "partner"
-
-    def _selected(self) -> Any:
-        try:
-            return uuid.UUID(str(self.value())) if self.value() else None
-        except ValueError:
-            return None
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
-        partners = (
-            Partner.objects.filter(pk__in=model_admin.model.objects.values("partner_id"))
-            .order_by("name")
-            .only("pk", "name")[:100]
-        )
-        choices = [(str(p.pk), p.name) for p in partners]
-        selected = self._selected()
-        if selected and str(selected) not in dict(choices):
-            chosen = Partner.objects.filter(pk=selected).first()
-            if chosen is not None:
-                choices.insert(0, (str(chosen.pk), chosen.name))
-        return choices
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() is None:
-            return queryset
-        selected = self._selected()
-        return queryset.filter(partner_id=selected) if selected else queryset.none()
-
-
-# --- Disputes -------------------------------------------------------------------------
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -138,7 +102,7 @@ class AmountFilter(admin.SimpleListFilter):
 class DisputeAdmin(ActionFormsMixin, TenantModelAdmin):
     list_display = ["dispute", "partner", "status_badge", "disputed_amount", "line", "opened"]
     list_display_links = ["dispute"]
-    list_filter = [StatusFilter, PartnerFilter, AmountFilter]
+    list_filter = [StatusFilter, PartnerWithRowsFilter, AmountFilter]
     search_fields = ["code", "partner__name", "entry__description"]
     list_select_related = ["partner", "entry", "opened_by"]
     ordering = ["-created_at"]
@@ -306,7 +270,7 @@ class StatementAdmin(TenantModelAdmin):
         "issued_at",
         "open_link",
     ]
-    list_filter = [PeriodFilter, PartnerFilter]
+    list_filter = [PeriodFilter, PartnerWithRowsFilter]
     search_fields = ["partner__name"]
     list_select_related = ["partner"]
     ordering = ["-period_start", "partner__name"]
@@ -408,7 +372,7 @@ class StatementAdmin(TenantModelAdmin):
         rows: QuerySet[Statement] = Statement.objects.filter(
             tenant=tenant_of(request)
         ).select_related("partner")
-        for filter_class in (PeriodFilter, PartnerFilter):
+        for filter_class in (PeriodFilter, PartnerWithRowsFilter):
             params = {filter_class.parameter_name: request.GET.getlist(filter_class.parameter_name)}
             if params[filter_class.parameter_name]:
                 # Django 5 passes filters lists of values (the stubs say str).

@@ -29,13 +29,14 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from dealreg.models import DealRegistration
-from partners.models import Partner
+from partners.admin_filters import PartnerFilter
 from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import (
     LargeTablePaginator,
     TenantModelAdmin,
     tenant_admin_site,
 )
+from prm.tenancy.admin_filters import ChosenObjectFilter
 from prm.tenancy.drill import MetricRowsFilter
 from prm.tenancy.models import Tenant
 from prm.tenancy.requests import MemberRequest, as_member, tenant_of
@@ -100,38 +101,6 @@ class CurrencyFilter(admin.SimpleListFilter):
         return queryset
 
 
-class PartnerFilter(admin.SimpleListFilter):
-    """One partner's entries: the list names up to 100 partners (and the
-    chosen one); any partner is reachable by ?partner=<id> or by searching
-    its name."""
-
-    title = "partner"
-    parameter_name = "partner"
-    LISTED = 100
-
-    def _selected(self) -> Any:
-        try:
-            return uuid.UUID(str(self.value())) if self.value() else None
-        except ValueError:
-            return None
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
-        partners = Partner.objects.order_by("name").values_list("pk", "name")[: self.LISTED]
-        choices = [(str(pk), name) for pk, name in partners]
-        selected = self._selected()
-        if selected and str(selected) not in dict(choices):
-            name = Partner.objects.filter(pk=selected).values_list("name", flat=True).first()
-            if name is not None:
-                choices.insert(0, (str(selected), name))
-        return choices
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() is None:
-            return queryset
-        selected = self._selected()
-        return queryset.filter(partner_id=selected) if selected else queryset.none()
-
-
 class StatementPeriodFilter(admin.SimpleListFilter):
     """The statement period an entry is booked in: the last twelve (and the
     chosen one), from the tenant's statement period setting."""
@@ -166,25 +135,19 @@ class StatementPeriodFilter(admin.SimpleListFilter):
         return queryset.filter(statement_start=selected) if selected else queryset.none()
 
 
-class VersionFilter(admin.SimpleListFilter):
+class VersionFilter(ChosenObjectFilter):
     title = "plan version"
     parameter_name = "version"
+    field = "plan_version_id"
 
-    def _selected(self) -> Any:
-        try:
-            return uuid.UUID(str(self.value())) if self.value() else None
-        except ValueError:
-            return None
+    def candidates(self, request: HttpRequest, model_admin: Any) -> QuerySet[Any]:
+        return PlanVersion.objects.select_related("plan").order_by("plan__name", "-number")
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
-        versions = PlanVersion.objects.select_related("plan").order_by("plan__name", "-number")
-        return [(str(v.pk), f"{v.plan.name} v{v.number}") for v in versions]
+    def chosen(self, pk: uuid.UUID) -> PlanVersion | None:
+        return PlanVersion.objects.select_related("plan").filter(pk=pk).first()
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() is None:
-            return queryset
-        selected = self._selected()
-        return queryset.filter(plan_version_id=selected) if selected else queryset.none()
+    def label(self, obj: Any) -> str:
+        return f"{obj.plan.name} v{obj.number}"
 
 
 LEDGER_CSV_COLUMNS = [
