@@ -14,11 +14,13 @@ import time
 import uuid
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import psycopg
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.search import TrigramSimilarity
 from django.db import connection, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
     BooleanField,
     DateTimeField,
@@ -28,6 +30,7 @@ from django.db.models import (
     Lookup,
     OuterRef,
     Q,
+    QuerySet,
     Value,
 )
 from django.utils import timezone
@@ -38,6 +41,9 @@ from prm.tenancy.models import Tenant
 
 from .models import ActiveClaim, Conflict, DealRegistration, DealRegSettings, DirectOpportunity
 from .workflow import DECISIONS_LOCK_SQL, decisions_lock_key
+
+if TYPE_CHECKING:
+    from django.db.models.sql.compiler import SQLCompiler
 
 ConflictState = DealRegistration.ConflictState
 
@@ -56,8 +62,10 @@ def _score(same_domain: bool, similarity: float) -> Decimal:
     return Decimal(str(match)).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
 
 
-def _reasons(same_domain: bool, similarity: float, shared: list[str], threshold: Decimal):
-    reasons = []
+def _reasons(
+    same_domain: bool, similarity: float, shared: list[str], threshold: Decimal
+) -> list[str]:
+    reasons: list[str] = []
     if same_domain:
         reasons.append("same domain")
     if similarity >= float(threshold):
@@ -66,7 +74,7 @@ def _reasons(same_domain: bool, similarity: float, shared: list[str], threshold:
     return reasons
 
 
-def _same_domain(domain: str):
+def _same_domain(domain: str) -> "Value | ExpressionWrapper[Q]":
     if not domain:
         return Value(False, output_field=BooleanField())
     return ExpressionWrapper(Q(customer_domain=domain), output_field=BooleanField())
@@ -78,13 +86,17 @@ MATCH_COLUMNS = ("id", "kind", "similarity", "same_domain", "shared", "filed", "
 class _AnyOf(Lookup):
     """``value = ANY(array)``: an element of an array expression."""
 
-    def as_sql(self, compiler, connection):
+    def as_sql(
+        self, compiler: "SQLCompiler", connection: BaseDatabaseWrapper
+    ) -> tuple[str, list[str | int]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
         return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
 
 
-def _match_queryset(tenant_id, partner_id, registration_id, name: str, domain: str):
+def _match_queryset(
+    tenant_id: uuid.UUID, partner_id: uuid.UUID, registration_id: uuid.UUID, name: str, domain: str
+) -> QuerySet[Any, dict[str, Any]]:
     """The match as an ORM query (see ``match``)."""
     reg_products = DealRegistration.product_lines.through.objects
     opp_products = DirectOpportunity.product_lines.through.objects
@@ -109,7 +121,7 @@ def _match_queryset(tenant_id, partner_id, registration_id, name: str, domain: s
         tenant_id=tenant_id, customer_name_normalized__trigram_similar=name
     ).values("registration_id")
 
-    def registrations(customer: Q):
+    def registrations(customer: Q) -> QuerySet[DealRegistration, dict[str, Any]]:
         return (
             DealRegistration.objects.filter(
                 customer, tenant_id=tenant_id, status__in=DealRegistration.ACTIVE
@@ -165,8 +177,16 @@ def _match_queryset(tenant_id, partner_id, registration_id, name: str, domain: s
     return parts[0].union(*parts[1:], all=True)
 
 
+class _Slots(TypedDict):
+    tenant: uuid.UUID
+    partner: uuid.UUID
+    registration: uuid.UUID
+    name: str
+    domain: str
+
+
 # Placeholders the compiled query is built with; each stands for one input.
-_SLOTS = {
+_SLOTS: _Slots = {
     "tenant": uuid.UUID("00000000-0000-4000-8000-00000000a001"),
     "partner": uuid.UUID("00000000-0000-4000-8000-00000000a002"),
     "registration": uuid.UUID("00000000-0000-4000-8000-00000000a003"),
@@ -220,7 +240,7 @@ def _compiled_match(with_domain: bool) -> str:
         values = iter(params)
         connection.ensure_connection()
 
-        def write_in(found: re.Match) -> str:
+        def write_in(found: re.Match[str]) -> str:
             """A parameter slot as a named parameter, a fixed value as a literal."""
             if found.group() == "%%":
                 return "%%"
@@ -234,16 +254,16 @@ def _compiled_match(with_domain: bool) -> str:
     return _compiled[with_domain]
 
 
-def _is_slot(param, slots) -> bool:
+def _is_slot(param: object, slots: dict[object, str]) -> bool:
     try:
         return param in slots
     except TypeError:  # unhashable parameters (lists) are never slots
         return False
 
 
-def _match_sql(registration: DealRegistration) -> tuple[str, dict]:
+def _match_sql(registration: DealRegistration) -> tuple[str, dict[str, uuid.UUID | str]]:
     with_domain = bool(registration.customer_domain)
-    inputs = {
+    inputs: dict[str, uuid.UUID | str] = {
         "tenant": registration.tenant_id,
         "partner": registration.partner_id,
         "registration": registration.pk,
@@ -254,7 +274,7 @@ def _match_sql(registration: DealRegistration) -> tuple[str, dict]:
     return _compiled_match(with_domain), inputs
 
 
-def _fetch_match(registration: DealRegistration) -> list[dict]:
+def _fetch_match(registration: DealRegistration) -> list[dict[str, Any]]:
     """Run the match as a server-side prepared statement on the ORM's
     connection and transaction (Django's cursors bind parameters on the
     client and never prepare); recorded in ``connection.queries`` as the
@@ -276,7 +296,7 @@ def _fetch_match(registration: DealRegistration) -> list[dict]:
     return [dict(zip(MATCH_COLUMNS, row, strict=True)) for row in rows]
 
 
-def match(registration: DealRegistration) -> list[dict]:
+def match(registration: DealRegistration) -> list[dict[str, Any]]:
     """Who else claims this customer, in one query: other partners' active
     registrations sharing a product line, and open direct opportunities
     sharing a product line (or with none recorded), whose domain is the same
@@ -292,7 +312,7 @@ def match(registration: DealRegistration) -> list[dict]:
     return _fetch_match(registration)
 
 
-def _lock_and_match(registration: DealRegistration) -> tuple[Decimal, list[dict]]:
+def _lock_and_match(registration: DealRegistration) -> tuple[Decimal, list[dict[str, Any]]]:
     """Take the tenant's decision lock, set the tenant's name similarity
     threshold (from its settings; the default when it has none) for the %
     operator and the plan settings, local to the transaction, in one round
@@ -320,7 +340,9 @@ def _lock_and_match(registration: DealRegistration) -> tuple[Decimal, list[dict]
     return threshold, _fetch_match(registration)
 
 
-def _conflict(registration: DealRegistration, row: dict, threshold: Decimal, now) -> Conflict:
+def _conflict(
+    registration: DealRegistration, row: dict[str, Any], threshold: Decimal, now: datetime
+) -> Conflict:
     shared = sorted(row["shared"])
     reasons = _reasons(row["same_domain"], row["similarity"], shared, threshold)
     conflict = Conflict(
@@ -384,7 +406,7 @@ _STORE_NONE = """
 def _store(registration: DealRegistration, found: list[Conflict], now: datetime) -> str:
     """Replace the stored conflicts of ``registration`` with ``found`` and
     flag who is under review; returns the registration's conflict state."""
-    params = {
+    params: dict[str, uuid.UUID | str] = {
         "tenant": registration.tenant_id,
         "registration": registration.pk,
         "conflict": ConflictState.CONFLICT,
@@ -438,11 +460,11 @@ def find_conflicts(
     return found
 
 
-def conflicts_of(registration: DealRegistration) -> list[dict]:
+def conflicts_of(registration: DealRegistration) -> list[dict[str, Any]]:
     """Both sides of the stored conflicts, oldest filing first, for the
     approver: [{"conflict", "other" (registration or None), "opportunity"}].
     A pair checked from both sides is listed once, with its higher score."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for conflict in Conflict.objects.filter(registration=registration).select_related(
         "other_registration__partner", "direct_opportunity"
     ):
@@ -458,14 +480,14 @@ def conflicts_of(registration: DealRegistration) -> list[dict]:
     ):
         rows.append({"conflict": conflict, "other": conflict.registration, "opportunity": None})
 
-    best: dict = {}
+    best: dict[tuple[type, Any], dict[str, Any]] = {}
     for row in rows:
         target = row["opportunity"] or row["other"]
         key = (type(target), target.pk)
         if key not in best or row["conflict"].score > best[key]["conflict"].score:
             best[key] = row
 
-    def filed(row):
+    def filed(row: dict[str, Any]) -> tuple[int, datetime]:
         if row["opportunity"] is not None:
             return (0, timezone.now())
         other = row["other"]

@@ -256,35 +256,35 @@ def conversion(tenant: Tenant, period: Period, filters: Filters) -> Decimal | No
 # --- The rows each figure counts (for a rate, its denominator) ----------------------------
 
 
-def pipeline_rows(tenant: Tenant, period: Period, filters: Filters):
+def pipeline_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
     return registrations(tenant, filters).filter(
         status=Status.APPROVED, currency=tenant.base_currency
     )
 
 
-def revenue_rows(tenant: Tenant, period: Period, filters: Filters):
+def revenue_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
     return registrations(tenant, filters).filter(
         _on_days("won_close_date", period), status=Status.WON, won_currency=tenant.base_currency
     )
 
 
-def submitted_rows(tenant: Tenant, period: Period, filters: Filters):
+def submitted_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
     return registrations(tenant, filters).filter(_within("submitted_at", tenant, period))
 
 
-def decided_rows(tenant: Tenant, period: Period, filters: Filters):
+def decided_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
     return _decided(tenant, period, filters)
 
 
-def measured_rows(tenant: Tenant, period: Period, filters: Filters):
+def measured_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
     return _decided(tenant, period, filters).filter(submitted_at__isnull=False)
 
 
-def closed_rows(tenant: Tenant, period: Period, filters: Filters):
+def closed_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
     return registrations(tenant, filters).filter(_closed(tenant, period))
 
 
-def approved_rows(tenant: Tenant, period: Period, filters: Filters):
+def approved_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
     return _decided(tenant, period, filters).filter(APPROVED)
 
 

@@ -69,8 +69,10 @@ outcome service always sets both) are left to the sweep.
 import hashlib
 import logging
 import time
+import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 import psycopg
 from django.db import connection, transaction
@@ -83,7 +85,7 @@ from prm.tenancy.models import Tenant
 from prm.tenancy.scoping import tenant_scope
 
 from . import ledger, periods
-from .bulk_copy import Chunk, InlineWriter, ThreadWriter, escaped
+from .bulk_copy import Chunk, InlineWriter, Move, ThreadWriter, escaped
 from .bulk_inputs import DEALS_SQL, ID_ORDER, SYNC_ORDER, Ids, Rates, Totals, Version, load_versions
 from .models import IncentiveSettings, LedgerEntry, canonical_decimal
 from .money import round_money, to_base
@@ -147,7 +149,18 @@ def _is_unique_violation(error: BaseException) -> bool:
 
 
 class _Run:
-    def __init__(self, tenant, registration_ids, batch_size, now, via, workers, inline, *, direct):
+    def __init__(
+        self,
+        tenant: Tenant,
+        registration_ids: Iterable[Any] | None,
+        batch_size: int,
+        now: datetime,
+        via: str,
+        workers: int,
+        inline: bool,
+        *,
+        direct: bool,
+    ) -> None:
         self.tenant = tenant
         self.inline = inline
         self.batch_size = batch_size
@@ -170,7 +183,7 @@ class _Run:
             via[:60],
             now.isoformat(),
         )
-        self.move = {
+        self.move: Move = {
             "direct": direct,
             "entry_prefix": "".join(escaped(f"{v}") + "\t" for v in constant),
             "state_prefix": f"{tenant.pk}\t",
@@ -189,7 +202,7 @@ class _Run:
             self.independent[str(pk)] = [v for v in eligible if not v.order_dependent]
             self.dependent[str(pk)] = [v for v in eligible if v.order_dependent]
             self.route[str(pk)] = i % self.workers
-        self.params = {
+        self.params: dict[str, uuid.UUID | str | list[str]] = {
             "tenant": tenant.pk,
             "won": DealRegistration.Status.WON.value,
             "products": sorted(set().union(*(v.products for v in self.versions))),
@@ -217,7 +230,7 @@ class _Run:
         }
 
     def execute(self) -> int:
-        writers = (
+        writers: list[InlineWriter | ThreadWriter] = (
             [InlineWriter(self.move)]
             if self.inline
             else [ThreadWriter(self.move) for _ in range(self.workers)]
@@ -294,7 +307,7 @@ class _Run:
                     if sum(len(found[i]) for found in lists) >= WRITE_CHUNK:
                         self.hand_over(i)
 
-    def compute(self, rows, dependent: bool) -> None:
+    def compute(self, rows: list[tuple[Any, ...]], dependent: bool) -> None:
         rates, totals, starts = self.rates, self.totals, self.starts
         independent, dependents, route = self.independent, self.dependent, self.route
         entries_out, fresh_out, restates_out = self.entries, self.states, self.restates
@@ -398,12 +411,12 @@ class _Run:
             basis = str(amount)
             out = entries_out[writer]
             for v, target, amount_base, start in made:
-                key = f"{v.source}:{rid}:{v.id}:1"
+                idempotency_key = f"{v.source}:{rid}:{v.id}:1"
                 checksum = sha256(
                     (
                         f"{tenant_id}|{pid}|{accrual}|{canonical_decimal(target)}|"
                         f"{currency}|{rate_text}|{canonical_decimal(amount_base)}|"
-                        f"{v.source}|{rid}|{v.id}|{close_text}|{avail_text}|{key}"
+                        f"{v.source}|{rid}|{v.id}|{close_text}|{avail_text}|{idempotency_key}"
                     ).encode()
                 ).hexdigest()
                 description = v.prefix + tail
@@ -414,5 +427,5 @@ class _Run:
                 out.append(
                     f"{pid}\t{target}\t{currency}\t{rate_value}\t{amount_base}\t"
                     f"{v.source}\t{rid}\t{v.id}\t{basis}\t{currency}\t{start}\t{close_text}\t"
-                    f"{avail_text}\t{description}\t{key}\t{checksum}\n"
+                    f"{avail_text}\t{description}\t{idempotency_key}\t{checksum}\n"
                 )

@@ -9,8 +9,10 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypedDict
 
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 
 # COPY's text format: these characters must be escaped inside a value.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -85,7 +87,16 @@ SET synced_at = EXCLUDED.synced_at, problem = EXCLUDED.problem
 # --- Writing ------------------------------------------------------------------------------
 
 
-def _copy(cursor, table: str, columns: Iterable[str], lines: list[str]) -> None:
+class Move(TypedDict):
+    """How a run's lines go in: ``direct`` (see ``write_chunk``), and what
+    every entry line and every accrual state line starts with."""
+
+    direct: bool
+    entry_prefix: str
+    state_prefix: str
+
+
+def _copy(cursor: CursorWrapper, table: str, columns: Iterable[str], lines: list[str]) -> None:
     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         for start in range(0, len(lines), 5000):
             copy.write("".join(lines[start : start + 5000]))
@@ -103,7 +114,7 @@ class Chunk:
     restates: list[str]
 
 
-def write_chunk(cursor, chunk: Chunk, move: dict, times: dict) -> int:
+def write_chunk(cursor: CursorWrapper, chunk: Chunk, move: Move, times: dict[str, float]) -> int:
     """Write one chunk into the ledger and the accrual states; return the
     number of entries written (conflicts left out).
 
@@ -143,7 +154,7 @@ def write_chunk(cursor, chunk: Chunk, move: dict, times: dict) -> int:
 class InlineWriter:
     """Writes on the caller's connection, in the caller's transaction."""
 
-    def __init__(self, move: dict):
+    def __init__(self, move: Move) -> None:
         self.move = move
         self.written = 0
         self.times = {"entries_s": 0.0, "states_s": 0.0}
@@ -163,7 +174,7 @@ class InlineWriter:
     def abort(self) -> None:
         pass
 
-    error = None
+    error: BaseException | None = None
 
 
 class _Abort(Exception):
@@ -171,6 +182,9 @@ class _Abort(Exception):
 
 
 _COMMIT = "commit"
+# What a writer's inbox holds: a chunk, then the last chunk marker (None),
+# then _COMMIT or _Abort.
+_Item = Chunk | str | type[_Abort] | None
 
 
 class ThreadWriter(threading.Thread):
@@ -182,10 +196,10 @@ class ThreadWriter(threading.Thread):
     on ``commit`` and rolls back on ``abort`` (or an error), so the writers
     of a run commit only once all of them have succeeded."""
 
-    def __init__(self, move: dict):
+    def __init__(self, move: Move) -> None:
         super().__init__(name="incentives-bulk-writer", daemon=True)
         self.move = move
-        self.inbox: queue.Queue = queue.Queue(maxsize=2)
+        self.inbox: queue.Queue[_Item] = queue.Queue(maxsize=2)
         self.ready = threading.Event()
         self.written = 0
         self.times = {"entries_s": 0.0, "states_s": 0.0}
@@ -200,6 +214,9 @@ class ThreadWriter(threading.Thread):
                 while (item := self.inbox.get()) is not None:
                     if item is _Abort:
                         raise _Abort
+                    # Only chunks come before the last chunk marker: _COMMIT
+                    # is sent after it (``close`` before ``commit``).
+                    assert isinstance(item, Chunk)
                     self.written += write_chunk(cursor, item, self.move, self.times)
                 self.ready.set()
                 if self.inbox.get() is not _COMMIT:
@@ -223,7 +240,7 @@ class ThreadWriter(threading.Thread):
         if self.error is not None:
             raise self.error
 
-    def _send(self, item) -> None:
+    def _send(self, item: _Item) -> None:
         while self.is_alive():
             if self.error is not None:
                 raise self.error

@@ -5,6 +5,7 @@ running totals of order-dependent rules, and fresh ids."""
 import bisect
 import os
 import time
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -84,15 +85,17 @@ class Version:
     effective_from: date
     effective_to: date | None
     period: str
-    products: frozenset
-    tiers: frozenset
-    regions: frozenset
-    partner_types: frozenset
+    products: frozenset[str]
+    tiers: frozenset[uuid.UUID]
+    regions: frozenset[uuid.UUID]
+    partner_types: frozenset[str]
     order_dependent: bool
     prefix: str  # of the description
     prefix_text: str  # the same, escaped for COPY
 
-    def eligible_partner(self, tier_id, partner_type, region_id) -> bool:
+    def eligible_partner(
+        self, tier_id: uuid.UUID | None, partner_type: str, region_id: uuid.UUID | None
+    ) -> bool:
         """``ledger.partner_eligible``, on ids."""
         return (
             (not self.tiers or tier_id in self.tiers)
@@ -177,7 +180,7 @@ class Totals:
         ids = [v.id for v in versions if v.order_dependent]
         if not ids:
             return
-        params = {
+        params: dict[str, uuid.UUID | str | list[str]] = {
             "tenant": tenant.pk,
             "versions": ids,
             "accrual": Kind.ACCRUAL.value,
@@ -204,7 +207,7 @@ class Totals:
                 found if isinstance(found, ledger.NoRate) else (found, accrued.get(key, ZERO))
             )
 
-    def get(self, key):
+    def get(self, key: tuple[str, str, date]) -> tuple[Decimal, Decimal]:
         found = self.values.get(key)
         if found is None:
             return ZERO, ZERO
@@ -218,7 +221,7 @@ class Ids:
     a batch at a time, increasing in the order they are handed out: a 12-bit
     counter under the millisecond (RFC 9562's fixed-length counter method)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.millis = time.time_ns() // 1_000_000
         self.count = 0
 

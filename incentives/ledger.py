@@ -35,7 +35,7 @@ from .models import (
     PlanVersion,
 )
 from .money import ZERO, round_money, to_base
-from .rules import Rule, deal_commission, volume_rebate
+from .rules import Rule, deal_commission
 
 Kind = LedgerEntry.Kind
 Source = LedgerEntry.Source
@@ -171,7 +171,8 @@ def write(
 
 def _linked(field: str, column: str) -> ArraySubquery:
     """The ids a version's many-to-many ``field`` links it to, as an array."""
-    through = PlanVersion._meta.get_field(field).remote_field.through
+    # The descriptor's ``through`` is the field's (``remote_field.through``).
+    through = getattr(PlanVersion, field).through
     return ArraySubquery(through.objects.filter(planversion_id=OuterRef("pk")).values(column))
 
 
@@ -264,6 +265,9 @@ def _period_totals(
     for amount, currency, close in DealRegistration.objects.filter(
         pk__in=deal_ids, status=DealRegistration.Status.WON
     ).values_list("won_amount", "won_currency", "won_close_date"):
+        # A won deal has both: recording or correcting a win sets them
+        # (dealreg.protection).
+        assert amount is not None and close is not None
         volume += amount * rate_on(version.tenant, currency, close)
     return volume, accrued
 
@@ -321,11 +325,11 @@ def sync_deal(
             versions.setdefault(entry.plan_version_id, cast(PlanVersion, entry.plan_version))
         for version in versions.values():
             entries = by_version.get(version.pk, [])
-            entry = _sync_deal_version(
+            synced = _sync_deal_version(
                 registration, version, entries, won and version in applicable, settings, now, via
             )
-            if entry is not None:
-                written.append(entry)
+            if synced is not None:
+                written.append(synced)
         _set_state(registration, synced_at=now, problem="")
     return written
 
@@ -397,6 +401,9 @@ def _sync_deal_version(
     amount = registration.won_amount
     currency = registration.won_currency or registration.currency
     close = registration.won_close_date
+    # ``applies`` only for a won deal, and recording or correcting a win
+    # sets both (dealreg.protection).
+    assert amount is not None and close is not None
     if entries:
         latest = entries[-1]
         if (
@@ -463,6 +470,8 @@ def _sync_deal_version(
         # A zero difference still gets its (zero) entry: it records the new
         # basis, so the next sync sees the deal in line.
         kind, what = Kind.ADJUSTMENT, "Deal corrected"
+    # Set above on every path that gets here (target, or target - net).
+    assert delta is not None
     # Money owed waits out the holding period after close; money taken back
     # counts at once.
     available = close + timedelta(days=settings.holding_days) if delta > 0 else today
@@ -512,85 +521,3 @@ def registrations_to_sync(tenant: Tenant) -> QuerySet[DealRegistration]:
         )
         .order_by("updated_at")
     )
-
-
-# --- Rebates --------------------------------------------------------------------------
-
-
-def rebate_volume(version: PlanVersion, partner: Partner, start: date, end: date) -> Decimal:
-    """The partner's won volume (base currency) in [start, end] on deals
-    that qualify for ``version``."""
-    deals = DealRegistration.objects.filter(
-        partner=partner,
-        status=DealRegistration.Status.WON,
-        won_close_date__gte=max(start, version.effective_from),
-        won_close_date__lte=end if version.effective_to is None else min(end, version.effective_to),
-    )
-    _, _, products = eligibility(version)
-    if products:
-        deals = deals.filter(product_lines__in=products).distinct()
-    volume = ZERO
-    for amount, currency, close in deals.values_list(
-        "won_amount", "won_currency", "won_close_date"
-    ):
-        volume += round_money(
-            amount * rate_on(version.tenant, currency, close), version.tenant.base_currency
-        )
-    return volume
-
-
-def sync_rebate(
-    version: PlanVersion,
-    partner: Partner,
-    start: date,
-    *,
-    now: datetime | None = None,
-    via: str = "sync_rebates",
-) -> LedgerEntry | None:
-    """Accrue (or correct) the rebate of one partner for one ended period."""
-    now = now or timezone.now()
-    tenant = version.tenant
-    end = periods.period_end(start, version.period)
-    with transaction.atomic():
-        lock_partner(partner.pk)
-        entries = list(
-            LedgerEntry.objects.filter(
-                plan_version=version, partner=partner, period_start=start, source=Source.REBATE
-            ).order_by("created_at", "id")
-        )
-        net = sum((e.amount for e in entries), ZERO)
-        volume = (
-            rebate_volume(version, partner, start, end)
-            if partner_eligible(version, partner)
-            else ZERO
-        )
-        target = round_money(volume_rebate(Rule.of(version), volume), tenant.base_currency)
-        delta = target - net
-        if delta == 0:
-            return None
-        today = tenant.local_today(now)
-        kind = Kind.ACCRUAL if not entries and delta > 0 else Kind.ADJUSTMENT
-        label = periods.label(start, version.period)
-        return write(
-            tenant,
-            NewEntry(
-                partner_id=partner.pk,
-                kind=kind,
-                amount=delta,
-                currency=tenant.base_currency,
-                fx_rate=ONE,
-                source=Source.REBATE,
-                plan_version_id=version.pk,
-                basis_amount=volume,
-                basis_currency=tenant.base_currency,
-                period_start=start,
-                effective_date=end,
-                available_on=today,
-                description=(
-                    f"Rebate {label}: {version.plan.name} v{version.number} on volume {volume}"
-                ),
-                idempotency_key=f"rebate:{version.pk}:{partner.pk}:{start}:{len(entries) + 1}",
-                created_via=via,
-            ),
-            now=now,
-        )

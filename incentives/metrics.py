@@ -133,26 +133,26 @@ def calculation_error_rate(tenant: Tenant, period: Period, filters: Filters) -> 
 # --- The rows each figure counts (for a rate, its denominator) ----------------------------
 
 
-def earned_rows(tenant: Tenant, period: Period, filters: Filters):
+def earned_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[LedgerEntry]:
     return entries(tenant, filters).filter(_booked_in(tenant, period), kind__in=EARNED)
 
 
-def payout_rows(tenant: Tenant, period: Period, filters: Filters):
+def payout_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[LedgerEntry]:
     return entries(tenant, filters).filter(_booked_in(tenant, period), kind=Kind.PAYOUT)
 
 
-def booked_rows(tenant: Tenant, period: Period, filters: Filters):
+def booked_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[LedgerEntry]:
     _, after = period.bounds(tenant)
     return entries(tenant, filters).filter(created_at__lt=after)
 
 
-def paid_accrual_rows(tenant: Tenant, period: Period, filters: Filters):
+def paid_accrual_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[LedgerEntry]:
     return LedgerEntry.objects.filter(
         pk__in=paid_accruals(tenant, period, filters).values("entry_id")
     )
 
 
-def accrual_rows(tenant: Tenant, period: Period, filters: Filters):
+def accrual_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[LedgerEntry]:
     return entries(tenant, filters).filter(_booked_in(tenant, period), kind=Kind.ACCRUAL)
 
 

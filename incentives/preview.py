@@ -15,7 +15,7 @@ active flag are what-if parameters here, not filters):
   rounded in the deal's currency and converted to base at the deal's rate.
 * Rebate plans: each rule period lying wholly inside the range, on the
   partner's won volume of qualifying deals in it (each deal converted and
-  rounded the way ``ledger.rebate_volume`` does).
+  rounded the way ``rebates.rebate_volume`` does).
 
 Beside it stands what the ledger actually holds from every version of the
 same plan for the same deals (per-deal plans: deals closed in the range;

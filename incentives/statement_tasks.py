@@ -3,7 +3,7 @@ for it and accrue the rebates of rebate plans whose rule period ended.
 
 Beat runs ``dispatch_period_close`` hourly; it queues ``close_periods`` for
 every active tenant. Both halves are idempotent (statements are issued once
-per partner and period; ``ledger.sync_rebate`` writes only the difference
+per partner and period; ``rebates.sync_rebate`` writes only the difference
 to what stands), so running them every hour costs little and heals a missed
 run: the period that ended most recently and the one before are looked at
 each time.
@@ -25,7 +25,7 @@ from prm.tenancy.models import Tenant
 from prm.tenancy.roles import Role
 from prm.tenancy.services import notify, staff_with_role
 
-from . import ledger, periods, statements
+from . import ledger, periods, rebates, statements
 from .models import LedgerEntry, Plan, PlanVersion, Statement
 
 __all__ = ["close_periods", "dispatch_period_close"]
@@ -114,7 +114,7 @@ def accrue_rebates(tenant: Tenant, *, now: datetime | None = None) -> int:
                 continue
             for partner in _rebate_partners(version, start, end):
                 try:
-                    entry = ledger.sync_rebate(
+                    entry = rebates.sync_rebate(
                         version, partner, start, now=now, via="task:close_periods"
                     )
                 except ledger.NoRate as problem:

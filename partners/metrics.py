@@ -97,7 +97,7 @@ def system_adoption(tenant: Tenant, period: Period, filters: Filters) -> Decimal
     return percent(adopted, active)
 
 
-def active_rows(tenant: Tenant, period: Period, filters: Filters):
+def active_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[Partner]:
     """The partners counted as active at the period's end (for adoption, its
     denominator), as the partner list shows them."""
     return Partner.objects.filter(pk__in=active_partner_ids(tenant, period, filters))

@@ -15,7 +15,7 @@ app.autodiscover_tasks()
 
 
 @signals.setup_logging.connect
-def use_django_logging(**kwargs):
+def use_django_logging(**kwargs: Any) -> None:
     """Workers and beat log through the settings' LOGGING (the same format as
     the web server, with task ids and tenants) instead of Celery's own set-up;
     the level is PRM_LOG_LEVEL's, not ``--loglevel``'s."""

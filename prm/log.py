@@ -18,10 +18,15 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from celery import Task
+    from django.http import HttpRequest
 
 task_log = logging.getLogger("prm.task")
 
@@ -79,7 +84,7 @@ def request_id_from(header: str | None) -> str:
 SECRET_URL_ARGUMENTS = frozenset({"token", "key"})
 
 
-def loggable_path(request) -> str:
+def loggable_path(request: "HttpRequest") -> str:
     path = request.path
     match = getattr(request, "resolver_match", None)
     for name, value in (match.kwargs if match else {}).items():
@@ -89,7 +94,7 @@ def loggable_path(request) -> str:
 
 
 @contextmanager
-def request_context(request_id: str):
+def request_context(request_id: str) -> Iterator[LogContext]:
     """The context of one request, for its duration."""
     context = LogContext(request_id=request_id)
     token = _context.set(context)
@@ -104,16 +109,22 @@ def request_context(request_id: str):
 
 @dataclass
 class _RunningTask:
-    token: contextvars.Token
+    token: contextvars.Token[LogContext | None]
     started: float
     error: str | None = None
 
 
-# Between task_prerun and task_postrun, by task id.
-_running: dict[str, _RunningTask] = {}
+# Between task_prerun and task_postrun, by task id (as the signals pass it:
+# Celery always sends one, the handlers' defaults allow None).
+_running: dict[str | None, _RunningTask] = {}
 
 
-def task_started(task_id=None, task=None, kwargs=None, **_) -> None:
+def task_started(
+    task_id: str | None = None,
+    task: "Task[Any, Any] | None" = None,
+    kwargs: dict[str, Any] | None = None,
+    **_: Any,
+) -> None:
     outer = _context.get()
     tenant_id = (kwargs or {}).get("tenant_id")
     context = LogContext(
@@ -125,19 +136,26 @@ def task_started(task_id=None, task=None, kwargs=None, **_) -> None:
     _running[task_id] = _RunningTask(_context.set(context), time.perf_counter())
 
 
-def _describe(exception: BaseException) -> str:
+def _describe(exception: BaseException | None) -> str:
     """``Class: first line of the message``: the task line stays one line
     (the traceback is Celery's own error line)."""
     first_line = next(iter(str(exception).splitlines()), "")
     return f"{exception.__class__.__name__}: {first_line}"[:500]
 
 
-def task_failed(task_id=None, exception=None, **_) -> None:
+def task_failed(
+    task_id: str | None = None, exception: BaseException | None = None, **_: Any
+) -> None:
     if (running := _running.get(task_id)) is not None:
         running.error = _describe(exception)
 
 
-def task_finished(task_id=None, task=None, state=None, **_) -> None:
+def task_finished(
+    task_id: str | None = None,
+    task: "Task[Any, Any] | None" = None,
+    state: str | None = None,
+    **_: Any,
+) -> None:
     running = _running.pop(task_id, None)
     if running is None:
         return
@@ -150,6 +168,8 @@ def task_finished(task_id=None, task=None, state=None, **_) -> None:
         if running.error is None and (exception := sys.exc_info()[1]) is not None:
             running.error = _describe(exception)
     try:
+        # Celery's task_postrun always sends the task (None only as a default).
+        assert task is not None
         task_log.log(
             logging.INFO if state == "SUCCESS" else logging.WARNING,
             "%s %s %.1fms%s",
@@ -223,7 +243,7 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     """``time LEVEL logger message [request_id=… tenant=… user_id=…]``."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
 
     def formatMessage(self, record: logging.LogRecord) -> str:

@@ -136,7 +136,7 @@ class TierProtection(TenantOwned):
     protection_days = models.PositiveIntegerField(validators=[MinValueValidator(1)])
 
     class Meta:
-        constraints = tenant_foreign_keys("tierprotection", "tier")
+        constraints = [*tenant_foreign_keys("tierprotection", "tier")]
 
     def __str__(self) -> str:
         return f"{self.tier}: {self.protection_days} days"

@@ -213,7 +213,7 @@ class ActiveClaim(models.Model):
                 fastupdate=False,
             ),
         ]
-        constraints = tenant_foreign_keys("activeclaim", "registration")
+        constraints = [*tenant_foreign_keys("activeclaim", "registration")]
 
     def __str__(self) -> str:
         return self.customer_name_normalized
@@ -314,7 +314,7 @@ class RegistrationEvent(TenantOwned):
     class Meta:
         ordering = ["created_at"]
         indexes = [models.Index(fields=["registration", "created_at"], name="dealreg_event_time")]
-        constraints = tenant_foreign_keys("regevent", "registration")
+        constraints = [*tenant_foreign_keys("regevent", "registration")]
 
     def __str__(self) -> str:
         return f"{self.registration.code}: {self.get_kind_display()}"

@@ -71,4 +71,4 @@ class DisputeMessage(TenantOwned):
 
     class Meta:
         ordering = ["created_at"]
-        constraints = tenant_foreign_keys("disputemessage", "dispute")
+        constraints = [*tenant_foreign_keys("disputemessage", "dispute")]

@@ -189,14 +189,14 @@ class LedgerEntry(TenantOwned):
         prove no entry was changed behind the trigger's back."""
         return entry_checksum(*(getattr(self, name) for name in self.CHECKSUM_FIELDS))
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise ValueError("Ledger entries are append-only; write a new entry instead.")
         self.checksum = self.compute_checksum()
         super().save(*args, **kwargs)
 
 
-def canonical_decimal(value) -> str:
+def canonical_decimal(value: Decimal | int | str | None) -> str:
     """Decimal text independent of the stored scale (12.5 == 12.500)."""
     if value is None:
         return ""
@@ -204,7 +204,7 @@ def canonical_decimal(value) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def entry_checksum(*values) -> str:
+def entry_checksum(*values: object) -> str:
     parts = []
     for value in values:
         if isinstance(value, Decimal):
@@ -236,7 +236,7 @@ class DealAccrualState(TenantOwned):
     problem = models.CharField(max_length=300, blank=True)
 
     class Meta:
-        constraints = tenant_foreign_keys("accrualstate", "registration")
+        constraints = [*tenant_foreign_keys("accrualstate", "registration")]
         indexes = [
             models.Index(
                 fields=["tenant"], condition=~models.Q(problem=""), name="accrualstate_problem"

@@ -153,4 +153,4 @@ class Settlement(TenantOwned):
 
     class Meta:
         indexes = [models.Index(fields=["run", "partner"], name="settlement_run_partner")]
-        constraints = tenant_foreign_keys("settlement", "entry", "payout", "run", "partner")
+        constraints = [*tenant_foreign_keys("settlement", "entry", "payout", "run", "partner")]

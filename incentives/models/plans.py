@@ -2,6 +2,7 @@
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
@@ -116,8 +117,10 @@ class PlanVersion(TenantOwned):
     partner_types = ArrayField(
         models.CharField(max_length=20, choices=Partner.Type.choices), default=list, blank=True
     )
-    regions = models.ManyToManyField(Region, blank=True, related_name="+")
-    product_lines = models.ManyToManyField(
+    regions: "models.ManyToManyField[Region, Any]" = models.ManyToManyField(
+        Region, blank=True, related_name="+"
+    )
+    product_lines: "models.ManyToManyField[ProductLine, Any]" = models.ManyToManyField(
         ProductLine,
         blank=True,
         related_name="+",
@@ -167,7 +170,7 @@ class PlanVersion(TenantOwned):
     def clean(self) -> None:
         super().clean()
         errors = {}
-        needs = {
+        needs: dict[str, str] = {
             self.RateType.PERCENT: "rate_percent",
             self.RateType.FIXED: "fixed_amount",
         }

@@ -24,6 +24,7 @@ from django.urls import reverse
 
 from . import registry
 from .declarations import Filters, Metric, Period
+from .requests import tenant_of
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -59,9 +60,9 @@ def decode(value: str) -> tuple[Metric, Period, Filters]:
     except ValueError as exc:
         raise BadDrill(f"The period {first}..{last} is not a pair of dates in order.") from exc
     filters = {name: value or None for name, value in zip(FILTER_FIELDS, given, strict=False)}
-    for name, value in filters.items():
-        if value is not None and not ID.fullmatch(value):
-            raise BadDrill(f"The {name.replace('_', ' ')} filter {value!r} is not an id.")
+    for name, filter_value in filters.items():
+        if filter_value is not None and not ID.fullmatch(filter_value):
+            raise BadDrill(f"The {name.replace('_', ' ')} filter {filter_value!r} is not an id.")
     return metric, period, Filters(**filters)
 
 
@@ -97,7 +98,9 @@ class MetricRowsFilter(admin.SimpleListFilter):
     title = "figure"
     parameter_name = PARAMETER
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, str]]:
         value = self.value()
         if not value:
             return []
@@ -107,7 +110,7 @@ class MetricRowsFilter(admin.SimpleListFilter):
             return [(value, "This link's figure could not be read")]
         return [(value, describe(metric, period, filters))]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
         if not value:
             return queryset
@@ -118,7 +121,7 @@ class MetricRowsFilter(admin.SimpleListFilter):
             return queryset.none()
         assert metric.rows is not None
         try:
-            rows = metric.rows(request.tenant, period, filters)  # type: ignore[attr-defined]
+            rows = metric.rows(tenant_of(request), period, filters)
         except (ValidationError, ValueError):
             messages.error(request, "This link's filters name no region, tier or person here.")
             return queryset.none()

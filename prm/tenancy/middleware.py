@@ -24,6 +24,12 @@ from .scoping import tenant_scope
 request_log = logging.getLogger("prm.request")
 
 
+class LoggedRequest(HttpRequest):
+    """A request as ``RequestLogMiddleware`` leaves it. Types only."""
+
+    request_id: str
+
+
 class HealthCheckMiddleware:
     """``/healthz`` on any host, before host checks and HTTPS redirects, for
     load balancers and container health checks: checks PostgreSQL and Redis."""
@@ -64,10 +70,10 @@ class RequestLogMiddleware:
     Sits right after ``HealthCheckMiddleware``: load balancer probes of
     ``/healthz`` are not logged."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: LoggedRequest) -> HttpResponseBase:
         started = time.perf_counter()
         request_id = log.request_id_from(request.headers.get("X-Request-ID"))
         request.request_id = request_id
@@ -99,13 +105,15 @@ class RequestLogMiddleware:
                 )
 
     @staticmethod
-    def signed_in_user_id(request) -> str | None:
+    def signed_in_user_id(request: HttpRequest) -> str | None:
         """The user a sign-in during this request put on it (a plain user,
         where the authentication middleware leaves a lazy one, which is not
         evaluated here)."""
         user = request.__dict__.get("user")
         if isinstance(user, SimpleLazyObject) or not getattr(user, "is_authenticated", False):
             return None
+        # Not None: None has no is_authenticated, so it returned above.
+        assert user is not None
         return str(user.pk)
 
 

@@ -12,7 +12,7 @@ from django.db import connection
 from dealreg import services as dealreg
 from dealreg.models import DealRegistration
 from dealreg.services import DealRegError
-from incentives import ledger, tasks
+from incentives import ledger, rebates, tasks
 from incentives.models import DealAccrualState, ExchangeRate, LedgerEntry, Plan, PlanVersion
 from partners.models import Partner
 from prm.tenancy.models import Notification
@@ -254,16 +254,16 @@ def test_rebate_on_period_volume_and_late_deal_correction(acme):
         for amount in ("80000", "70000"):
             make_won_deal(acme, amount, close_date=date(2026, 8, 15))
         start = date(2026, 7, 1)
-        entry = ledger.sync_rebate(version, acme.partner, start)
+        entry = rebates.sync_rebate(version, acme.partner, start)
         # 100,000 x 1% + 50,000 x 2% = 2,000
         assert (entry.kind, entry.amount, entry.basis_amount) == (
             Kind.ACCRUAL,
             D("2000.00"),
             D("150000.00"),
         )
-        assert ledger.sync_rebate(version, acme.partner, start) is None
+        assert rebates.sync_rebate(version, acme.partner, start) is None
         make_won_deal(acme, "10000", close_date=date(2026, 9, 30))
-        late = ledger.sync_rebate(version, acme.partner, start)
+        late = rebates.sync_rebate(version, acme.partner, start)
         assert (late.kind, late.amount) == (Kind.ADJUSTMENT, D("200.00"))
         # Deals do not accrue per deal on a rebate plan.
         assert not LedgerEntry.objects.filter(registration__isnull=False).exists()

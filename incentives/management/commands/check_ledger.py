@@ -35,10 +35,12 @@ command exits 1 if there is any difference, 0 otherwise.
 """
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.apps import apps
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, models
 from django_scopes import scopes_disabled
 
@@ -73,7 +75,7 @@ class Difference:
     found: object
 
 
-def _rows(sql: str, params) -> list[tuple]:
+def _rows(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
@@ -356,10 +358,20 @@ def check_triggers() -> list[Difference]:
     return found
 
 
-def _foreign_key_sql(model, constraint: TenantForeignKey) -> str:
-    """The definition PostgreSQL gives back (``pg_get_constraintdef``)."""
+def _reference(
+    model: type[models.Model], constraint: TenantForeignKey
+) -> tuple["models.ForeignKey[Any, Any]", type[models.Model]]:
+    """The foreign key a composite key stands for, and the model it points at."""
     field = model._meta.get_field(constraint.field)
-    target = field.related_model
+    # A TenantForeignKey is declared on a ForeignKey (its SQL refuses any
+    # other field), whose target the loaded apps have resolved to a model.
+    assert isinstance(field, models.ForeignKey) and isinstance(field.related_model, type)
+    return field, field.related_model
+
+
+def _foreign_key_sql(model: type[models.Model], constraint: TenantForeignKey) -> str:
+    """The definition PostgreSQL gives back (``pg_get_constraintdef``)."""
+    field, target = _reference(model, constraint)
     return (
         f"FOREIGN KEY (tenant_id, {field.column}) REFERENCES {target._meta.db_table}"
         f"(tenant_id, {target._meta.pk.column}) DEFERRABLE INITIALLY DEFERRED"
@@ -370,17 +382,19 @@ def expected_constraints() -> dict[tuple[str, str], tuple[str, str | None]]:
     """(table, name) -> (kind as in pg_constraint.contype, definition or
     None) for every constraint of the incentives models, and the
     ``(tenant_id, id)`` keys their composite foreign keys refer to."""
-    expected: dict = {}
+    expected: dict[tuple[str, str], tuple[str, str | None]] = {}
     kinds = {models.CheckConstraint: "c", models.UniqueConstraint: "u", TenantForeignKey: "f"}
     for model in apps.get_app_config("incentives").get_models():
         for constraint in model._meta.constraints:
             kind = kinds[type(constraint)]
-            if kind == "u" and (constraint.condition is not None or constraint.expressions):
+            if isinstance(constraint, models.UniqueConstraint) and (
+                constraint.condition is not None or constraint.expressions
+            ):
                 kind = "i"  # a partial or expression unique is an index, not a constraint
-            definition = None
-            if kind == "f":
+            definition: str | None = None
+            if isinstance(constraint, TenantForeignKey):  # kind "f"
                 definition = _foreign_key_sql(model, constraint)
-                target = model._meta.get_field(constraint.field).related_model
+                _, target = _reference(model, constraint)
                 for key in target._meta.constraints:
                     if isinstance(key, models.UniqueConstraint) and key.fields == (
                         "tenant",
@@ -444,16 +458,16 @@ class Command(BaseCommand):
         "difference."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tenant", metavar="SLUG", help="Check this tenant only.")
 
-    def handle(self, *args, tenant=None, **options):
+    def handle(self, *args: Any, tenant: str | None = None, **options: Any) -> None:
         started = time.monotonic()
         with scopes_disabled():
-            tenants = Tenant.objects.order_by("slug")
+            chosen = Tenant.objects.order_by("slug")
             if tenant:
-                tenants = tenants.filter(slug=tenant)
-            tenants = list(tenants)
+                chosen = chosen.filter(slug=tenant)
+            tenants = list(chosen)
             if tenant and not tenants:
                 raise CommandError(f"No tenant with the slug “{tenant}”.")
             differences = check_triggers() + check_constraints()
@@ -464,7 +478,7 @@ class Command(BaseCommand):
                     capped = capped or len(found) >= MAX_PER_CHECK
                     differences += sorted(found, key=_in_order)
                 totals = [a + b for a, b in zip(totals, _counts(current), strict=True)]
-            names = dict(
+            names: dict[object, str] = dict(
                 Partner.objects.filter(
                     pk__in={d.partner_id for d in differences if d.partner_id}
                 ).values_list("pk", "name")
