@@ -165,7 +165,7 @@ class Command(BaseCommand):
         tenant = Tenant.objects.create(
             slug=SLUG, name="Bench Corp", timezone="America/New_York", base_currency="USD"
         )
-        today = ledger.local_today(tenant)
+        today = tenant.local_today()
         with tenant_scope(tenant), transaction.atomic():
             tiers = [
                 Tier.objects.create(tenant=tenant, name=name, rank=rank) for name, rank in TIERS
@@ -417,7 +417,7 @@ class Command(BaseCommand):
         the outcome's commit). The first few are not counted (warm-up)."""
         warm_up = 10
         ops = Membership.objects.get(role=Role.OPS_ADMIN)
-        today = ledger.local_today(tenant)
+        today = tenant.local_today()
         start = ledger.statement_start(tenant, today)
         period = statements.statement_period(tenant)  # what the statement page knows
         product = ProductLine.objects.get(name=PRODUCTS[1])
@@ -475,7 +475,7 @@ class Command(BaseCommand):
         with connection.cursor() as cursor:
             cursor.execute(f"TRUNCATE {LEDGER_TABLES} CASCADE")
             cursor.execute("VACUUM ANALYZE incentives_ledgerentry")
-        today = ledger.local_today(tenant, now)
+        today = tenant.local_today(now)
         params = {
             "tenant": tenant.pk,
             "base": tenant.base_currency,
@@ -536,7 +536,7 @@ class Command(BaseCommand):
 
     def bench_payout_run(self, tenant) -> dict:
         finance = Membership.objects.get(role=Role.FINANCE)
-        cutoff = ledger.local_today(tenant)
+        cutoff = tenant.local_today()
         started = time.perf_counter()
         run = payouts.start_run(tenant, by=finance, cutoff=cutoff)  # computes on commit
         computed = time.perf_counter() - started
@@ -566,7 +566,7 @@ class Command(BaseCommand):
         member = Membership.objects.select_related("user", "partner").get(role=Role.PARTNER_ADMIN)
         lines = LedgerEntry.objects.filter(
             partner=member.partner,
-            statement_start=ledger.statement_start(tenant, ledger.local_today(tenant)),
+            statement_start=ledger.statement_start(tenant, tenant.local_today()),
         ).count()
         client = Client(HTTP_HOST=f"{tenant.slug}.localhost")
         client.force_login(member.user, backend="prm.tenancy.auth.TenantAuthenticationBackend")
