@@ -62,16 +62,47 @@ def _on_days(field: str, period: Period) -> Q:
     return Q(**{f"{field}__gte": period.start, f"{field}__lte": period.end})
 
 
+# --- The rows each figure counts (for a rate, its denominator) ----------------------------
+
+
+def pipeline_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
+    return registrations(tenant, filters).filter(
+        status=Status.APPROVED, currency=tenant.base_currency
+    )
+
+
+def revenue_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
+    return registrations(tenant, filters).filter(
+        _on_days("won_close_date", period), status=Status.WON, won_currency=tenant.base_currency
+    )
+
+
+def submitted_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
+    return registrations(tenant, filters).filter(_within("submitted_at", tenant, period))
+
+
+def decided_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
+    return registrations(tenant, filters).filter(_within("decided_at", tenant, period))
+
+
+def measured_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
+    return decided_rows(tenant, period, filters).filter(submitted_at__isnull=False)
+
+
+def closed_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
+    return registrations(tenant, filters).filter(_closed(tenant, period))
+
+
+def approved_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
+    return decided_rows(tenant, period, filters).filter(APPROVED)
+
+
 # --- Pipeline and revenue -------------------------------------------------------------------
 
 
-def _partner_pipeline(tenant: Tenant, filters: Filters) -> Decimal:
-    total = (
-        registrations(tenant, filters)
-        .filter(status=Status.APPROVED, currency=tenant.base_currency)
-        .aggregate(total=Sum("estimated_value"))["total"]
-    )
-    return money(total)
+def _partner_pipeline(tenant: Tenant, period: Period, filters: Filters) -> Decimal:
+    rows = pipeline_rows(tenant, period, filters)
+    return money(rows.aggregate(total=Sum("estimated_value"))["total"])
 
 
 def _direct_pipeline(tenant: Tenant) -> Decimal:
@@ -84,22 +115,17 @@ def _direct_pipeline(tenant: Tenant) -> Decimal:
 
 
 def partner_sourced_pipeline(tenant: Tenant, period: Period, filters: Filters) -> Decimal:
-    return _partner_pipeline(tenant, filters)
+    return _partner_pipeline(tenant, period, filters)
 
 
 def channel_pipeline_share(tenant: Tenant, period: Period, filters: Filters) -> Decimal | None:
-    partner = _partner_pipeline(tenant, filters)
+    partner = _partner_pipeline(tenant, period, filters)
     return percent(partner, partner + _direct_pipeline(tenant))
 
 
 def _partner_revenue(tenant: Tenant, period: Period, filters: Filters) -> Decimal:
-    total = (
-        registrations(tenant, filters)
-        .filter(_on_days("won_close_date", period))
-        .filter(status=Status.WON, won_currency=tenant.base_currency)
-        .aggregate(total=Sum("won_amount"))["total"]
-    )
-    return money(total)
+    rows = revenue_rows(tenant, period, filters)
+    return money(rows.aggregate(total=Sum("won_amount"))["total"])
 
 
 def partner_sourced_revenue(tenant: Tenant, period: Period, filters: Filters) -> Decimal:
@@ -123,11 +149,7 @@ def channel_revenue_contribution(
 
 
 def submitted(tenant: Tenant, period: Period, filters: Filters) -> int:
-    return registrations(tenant, filters).filter(_within("submitted_at", tenant, period)).count()
-
-
-def _decided(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
-    return registrations(tenant, filters).filter(_within("decided_at", tenant, period))
+    return submitted_rows(tenant, period, filters).count()
 
 
 # A decided registration that was not rejected was approved, whatever
@@ -136,14 +158,14 @@ APPROVED = ~Q(status=Status.REJECTED)
 
 
 def approval_rate(tenant: Tenant, period: Period, filters: Filters) -> Decimal | None:
-    counts = _decided(tenant, period, filters).aggregate(
+    counts = decided_rows(tenant, period, filters).aggregate(
         approved=Count("pk", filter=APPROVED), decided=Count("pk")
     )
     return percent(counts["approved"], counts["decided"])
 
 
 def sla_compliance(tenant: Tenant, period: Period, filters: Filters) -> Decimal | None:
-    counts = _decided(tenant, period, filters).aggregate(
+    counts = decided_rows(tenant, period, filters).aggregate(
         met=Count("pk", filter=Q(sla_met=True)), decided=Count("pk")
     )
     return percent(counts["met"], counts["decided"])
@@ -170,8 +192,7 @@ def turnaround_hours(tenant: Tenant, period: Period, filters: Filters) -> list[D
     asked = Q(events__kind__in=[Kind.INFO_REQUESTED, Kind.INFO_PROVIDED])
     in_order = ("events__created_at", "events__id")
     rows = list(
-        _decided(tenant, period, filters)
-        .filter(submitted_at__isnull=False)
+        measured_rows(tenant, period, filters)
         .annotate(
             kinds=ArrayAgg("events__kind", filter=asked, order_by=in_order),
             moments=ArrayAgg("events__created_at", filter=asked, order_by=in_order),
@@ -216,10 +237,8 @@ def conflict_rate(tenant: Tenant, period: Period, filters: Filters) -> Decimal |
             RegistrationEvent.objects.filter(registration=OuterRef("pk"), kind=Kind.CONFLICTS_FOUND)
         )
     )
-    counts = (
-        registrations(tenant, filters)
-        .filter(_within("submitted_at", tenant, period))
-        .aggregate(conflicted=Count("pk", filter=had_conflict), submitted=Count("pk"))
+    counts = submitted_rows(tenant, period, filters).aggregate(
+        conflicted=Count("pk", filter=had_conflict), submitted=Count("pk")
     )
     return percent(counts["conflicted"], counts["submitted"])
 
@@ -236,56 +255,17 @@ def _closed(tenant: Tenant, period: Period) -> Q:
 
 
 def win_rate(tenant: Tenant, period: Period, filters: Filters) -> Decimal | None:
-    counts = (
-        registrations(tenant, filters)
-        .filter(_closed(tenant, period))
-        .aggregate(won=Count("pk", filter=Q(status=Status.WON)), closed=Count("pk"))
+    counts = closed_rows(tenant, period, filters).aggregate(
+        won=Count("pk", filter=Q(status=Status.WON)), closed=Count("pk")
     )
     return percent(counts["won"], counts["closed"])
 
 
 def conversion(tenant: Tenant, period: Period, filters: Filters) -> Decimal | None:
-    counts = (
-        _decided(tenant, period, filters)
-        .filter(APPROVED)
-        .aggregate(won=Count("pk", filter=Q(status=Status.WON)), approved=Count("pk"))
+    counts = approved_rows(tenant, period, filters).aggregate(
+        won=Count("pk", filter=Q(status=Status.WON)), approved=Count("pk")
     )
     return percent(counts["won"], counts["approved"])
-
-
-# --- The rows each figure counts (for a rate, its denominator) ----------------------------
-
-
-def pipeline_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
-    return registrations(tenant, filters).filter(
-        status=Status.APPROVED, currency=tenant.base_currency
-    )
-
-
-def revenue_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
-    return registrations(tenant, filters).filter(
-        _on_days("won_close_date", period), status=Status.WON, won_currency=tenant.base_currency
-    )
-
-
-def submitted_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
-    return registrations(tenant, filters).filter(_within("submitted_at", tenant, period))
-
-
-def decided_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
-    return _decided(tenant, period, filters)
-
-
-def measured_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
-    return _decided(tenant, period, filters).filter(submitted_at__isnull=False)
-
-
-def closed_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
-    return registrations(tenant, filters).filter(_closed(tenant, period))
-
-
-def approved_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[DealRegistration]:
-    return _decided(tenant, period, filters).filter(APPROVED)
 
 
 REGISTRATIONS = "tenant_admin:dealreg_dealregistration_changelist"

@@ -21,6 +21,7 @@ from prm.tenancy.figures import PercentileCont, money, one_decimal, percent
 from prm.tenancy.models import Tenant
 
 from .models import Dispute, IncentiveSettings, LedgerEntry, Settlement
+from .money import ZERO
 
 Kind = LedgerEntry.Kind
 # What partners earn, net of corrections: every kind but the payouts.
@@ -42,35 +43,50 @@ def _booked_in(tenant: Tenant, period: Period) -> Q:
     return Q(created_at__gte=start, created_at__lt=after)
 
 
+# --- The rows each figure counts (for a rate, its denominator) ----------------------------
+
+
+def earned_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[LedgerEntry]:
+    return entries(tenant, filters).filter(_booked_in(tenant, period), kind__in=EARNED)
+
+
+def payout_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[LedgerEntry]:
+    return entries(tenant, filters).filter(_booked_in(tenant, period), kind=Kind.PAYOUT)
+
+
+def booked_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[LedgerEntry]:
+    _, after = period.bounds(tenant)
+    return entries(tenant, filters).filter(created_at__lt=after)
+
+
+def paid_accrual_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[LedgerEntry]:
+    return LedgerEntry.objects.filter(
+        pk__in=paid_accruals(tenant, period, filters).values("entry_id")
+    )
+
+
+def accrual_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[LedgerEntry]:
+    return entries(tenant, filters).filter(_booked_in(tenant, period), kind=Kind.ACCRUAL)
+
+
 # --- Accrued, paid, outstanding -------------------------------------------------------------
 
 
+def _total(rows: QuerySet[LedgerEntry]) -> Decimal:
+    """The entries' sum in the base currency (zero for none)."""
+    return rows.aggregate(total=Sum("amount_base"))["total"] or ZERO
+
+
 def accrued(tenant: Tenant, period: Period, filters: Filters) -> Decimal:
-    total = (
-        entries(tenant, filters)
-        .filter(_booked_in(tenant, period), kind__in=EARNED)
-        .aggregate(total=Sum("amount_base"))["total"]
-    )
-    return money(total)
+    return money(_total(earned_rows(tenant, period, filters)))
 
 
 def paid(tenant: Tenant, period: Period, filters: Filters) -> Decimal:
-    total = (
-        entries(tenant, filters)
-        .filter(_booked_in(tenant, period), kind=Kind.PAYOUT)
-        .aggregate(total=Sum("amount_base"))["total"]
-    )
-    return money(-(total or 0))
+    return money(-_total(payout_rows(tenant, period, filters)))
 
 
 def outstanding(tenant: Tenant, period: Period, filters: Filters) -> Decimal:
-    _, after = period.bounds(tenant)
-    total = (
-        entries(tenant, filters)
-        .filter(created_at__lt=after)
-        .aggregate(total=Sum("amount_base"))["total"]
-    )
-    return money(total)
+    return money(_total(booked_rows(tenant, period, filters)))
 
 
 # --- Paying on time ---------------------------------------------------------------------------
@@ -122,38 +138,10 @@ def calculation_error_rate(tenant: Tenant, period: Period, filters: Filters) -> 
             entry=OuterRef("pk"), status=Dispute.Status.ADJUSTED, adjustment__isnull=False
         )
     )
-    counts = (
-        entries(tenant, filters)
-        .filter(_booked_in(tenant, period), kind=Kind.ACCRUAL)
-        .aggregate(corrected=Count("pk", filter=corrected), accrued=Count("pk"))
+    counts = accrual_rows(tenant, period, filters).aggregate(
+        corrected=Count("pk", filter=corrected), accrued=Count("pk")
     )
     return percent(counts["corrected"], counts["accrued"])
-
-
-# --- The rows each figure counts (for a rate, its denominator) ----------------------------
-
-
-def earned_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[LedgerEntry]:
-    return entries(tenant, filters).filter(_booked_in(tenant, period), kind__in=EARNED)
-
-
-def payout_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[LedgerEntry]:
-    return entries(tenant, filters).filter(_booked_in(tenant, period), kind=Kind.PAYOUT)
-
-
-def booked_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[LedgerEntry]:
-    _, after = period.bounds(tenant)
-    return entries(tenant, filters).filter(created_at__lt=after)
-
-
-def paid_accrual_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[LedgerEntry]:
-    return LedgerEntry.objects.filter(
-        pk__in=paid_accruals(tenant, period, filters).values("entry_id")
-    )
-
-
-def accrual_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[LedgerEntry]:
-    return entries(tenant, filters).filter(_booked_in(tenant, period), kind=Kind.ACCRUAL)
 
 
 LEDGER = "tenant_admin:incentives_ledgerentry_changelist"

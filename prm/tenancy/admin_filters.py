@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from abc import ABC, abstractmethod
 from typing import Any
 
 from django.contrib import admin
@@ -10,7 +11,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 
-class ChosenObjectFilter(admin.SimpleListFilter):
+class ChosenObjectFilter(admin.SimpleListFilter, ABC):
     """Rows pointing at one object, chosen by id (``?<parameter>=<uuid>``).
 
     The sidebar lists ``candidates`` (a short list: at thousands of objects a
@@ -24,11 +25,13 @@ class ChosenObjectFilter(admin.SimpleListFilter):
     field = ""
     LISTED = 100
 
+    @abstractmethod
     def candidates(self, request: HttpRequest, model_admin: Any) -> QuerySet[Any]:
-        raise NotImplementedError
+        """The objects the sidebar offers (the first ``LISTED``)."""
 
+    @abstractmethod
     def chosen(self, pk: uuid.UUID) -> Model | None:
-        raise NotImplementedError
+        """The object with this id, if the tenant has it."""
 
     def label(self, obj: Any) -> str:
         return str(obj)

@@ -28,6 +28,7 @@ ready summary.
 """
 
 import secrets
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
@@ -79,7 +80,7 @@ class CsvUploadForm(forms.Form):
             ) from exc
 
 
-class CsvImporter:
+class CsvImporter(ABC):
     """What one model's import knows: its columns, how to check a file
     (every row parsed into its errors or the change it would make; nothing
     written) and how to apply it (checked again, then every row written in
@@ -97,17 +98,17 @@ class CsvImporter:
         self.user = request.user
         self.membership = request.membership
 
+    @abstractmethod
     def allowed(self) -> bool:
         """May this person import? (403 otherwise.)"""
-        raise NotImplementedError
 
+    @abstractmethod
     def check(self, text: str) -> ImportResult:
         """The dry run: every row with its problems; nothing is written."""
-        raise NotImplementedError
 
+    @abstractmethod
     def apply(self, text: str) -> ImportResult:
         """Check again and write all rows in one transaction, or none."""
-        raise NotImplementedError
 
     def success_message(self, result: ImportResult) -> str:
         return f"Imported {result.created} {self.noun}."
