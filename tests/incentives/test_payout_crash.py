@@ -9,18 +9,12 @@ to what was payable, each entry settled once, and ``check_ledger`` (run as
 the command, exit status 0) finds nothing wrong.
 """
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from django.db.models import Count
 
 from incentives import payout_tasks, payouts
@@ -28,90 +22,13 @@ from incentives.models import LedgerEntry, PayoutLine, PayoutRun, Settlement
 from partners.models import Partner
 from prm.celery import app as celery_app
 from prm.tenancy.roles import Role
+from tests.outage import ROOT, Worker, wait_for, worker_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
 QUEUE = "incentives-payout-crash-test"
 PARTNERS = 300
 Status = PayoutRun.Status
-
-
-def wait_for(condition, timeout: float, what: str, interval: float = 0.01):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def worker_env() -> dict:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "prm.test_settings",
-        "PRM_DB_NAME": connection.settings_dict["NAME"],
-        "PRM_REDIS_URL": settings.REDIS_URL,
-        "PRM_CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "PRM_LOG_LEVEL": "INFO",
-    }
-
-
-class Worker:
-    """``celery worker`` as a subprocess on the private queue."""
-
-    def __init__(self, log: Path, name: str):
-        self.log = log
-        self.handle = log.open("wb")
-        self.process = subprocess.Popen(
-            [
-                str(ROOT / ".venv" / "bin" / "celery"),
-                "-A",
-                "prm",
-                "worker",
-                "--pool=solo",
-                "-Q",
-                QUEUE,
-                "-n",
-                f"{name}-{os.getpid()}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-l",
-                "info",
-            ],
-            cwd=ROOT,
-            env=worker_env(),
-            stdout=self.handle,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        def ready():
-            assert self.process.poll() is None, f"worker exited:\n{self.output()}"
-            return " ready." in self.output()
-
-        wait_for(ready, timeout, f"the worker to start:\n{self.output()}", interval=0.1)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self.handle.close()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.handle.close()
 
 
 @pytest.fixture
@@ -186,7 +103,7 @@ def ledger_of_300_partners(acme):
 @pytest.fixture
 def first_worker(broker, tmp_path):
     """Started before the data is made: it boots meanwhile."""
-    worker = Worker(tmp_path / "worker-1.log", "payout-crash-1")
+    worker = Worker(tmp_path / "worker-1.log", "payout-crash-1", queues=QUEUE)
     try:
         yield worker
     finally:
@@ -210,7 +127,7 @@ def test_killing_the_worker_mid_run_pays_nobody_twice(
             assert run.status == Status.APPROVING, "the worker finished before it was killed"
             assert 0 < written_before_restart < PARTNERS
 
-            second = Worker(tmp_path / "worker-2.log", "payout-crash-2")
+            second = Worker(tmp_path / "worker-2.log", "payout-crash-2", queues=QUEUE)
             second.wait_ready()
             # The beat job: a run whose heartbeat stopped is enqueued again.
             assert payout_tasks.resume_stalled_runs(stale_after_seconds=0) == 1
