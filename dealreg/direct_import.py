@@ -22,12 +22,13 @@ from django.utils import timezone
 
 from partners.normalize import normalize_domain, normalize_name
 from prm import csvio
-from prm.celery import enqueue_on_commit
+from prm.tenancy import outbox
 from prm.tenancy.errors import ServiceError
 from prm.tenancy.models import Tenant, User
 from prm.tenancy.services import audit
 
 from .models import DealRegistration, DirectOpportunity, ProductLine
+from .workflow import CHECK_CONFLICTS
 
 CSV_COLUMNS = [
     "external_id",
@@ -347,15 +348,8 @@ def import_direct_opportunities(
             data={"created": result.created, "updated": result.updated},
             now=now,
         )
-        pending = [
-            str(pk)
-            for pk in DealRegistration.objects.filter(
-                tenant=tenant, status__in=DealRegistration.PENDING
-            ).values_list("pk", flat=True)
-        ]
-
-        for pk in pending:
-            enqueue_on_commit(
-                "dealreg.tasks.check_conflicts", tenant_id=str(tenant.pk), registration_id=pk
-            )
+        pending = DealRegistration.objects.filter(
+            tenant=tenant, status__in=DealRegistration.PENDING
+        ).values_list("pk", flat=True)
+        outbox.defer_many(tenant, CHECK_CONFLICTS, [{"registration_id": str(pk)} for pk in pending])
     return result

@@ -30,7 +30,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.db import connection, transaction
@@ -41,8 +40,7 @@ from django.utils import timezone
 from prm.tenancy.businesstime import BusinessCalendar
 from prm.tenancy.models import AuditEntry, Membership, Notification, Tenant, User
 from prm.tenancy.roles import Role
-from prm.tenancy.services import staff_with_role
-from prm.tenancy.tasks import send_notification_email
+from prm.tenancy.services import mail_notifications, staff_with_role
 
 from . import decisions
 from .conflicts import find_conflicts
@@ -203,7 +201,7 @@ class _Writes:
 
 def _notify_many(tenant: Tenant, items: list[tuple]) -> None:
     """``prm.tenancy.services.notify`` for many messages in one insert: in the
-    portal at once, by mail after commit."""
+    portal at once, by mail after commit (through the outbox)."""
     notes = []
     for users, kind, title, body, url in items:
         unique = {u.pk: u for u in users if u is not None}
@@ -211,9 +209,7 @@ def _notify_many(tenant: Tenant, items: list[tuple]) -> None:
             Notification(tenant=tenant, user=u, kind=kind, title=title[:200], body=body, url=url)
             for u in unique.values()
         ]
-    send = partial(send_notification_email.delay, tenant_id=str(tenant.pk))
-    for note in Notification.objects.bulk_create(notes):
-        transaction.on_commit(partial(send, notification_id=str(note.pk)))
+    mail_notifications(tenant, Notification.objects.bulk_create(notes))
 
 
 def _partner_people(batch: Batch) -> Callable[[DealRegistration], list[User]]:

@@ -23,7 +23,7 @@ from typing import Any
 from django.urls import reverse
 from django.utils import timezone
 
-from prm.celery import enqueue_on_commit
+from prm.tenancy import outbox
 from prm.tenancy.errors import ServiceError
 from prm.tenancy.locks import ADVISORY_XACT_LOCK_SQL, advisory_xact_lock
 from prm.tenancy.models import Membership, Tenant, User
@@ -196,10 +196,11 @@ def serialize_decisions(tenant: Tenant) -> None:
     advisory_xact_lock(decisions_lock_key(tenant.pk))
 
 
+# Deferred by name: the tasks module imports this one.
+CHECK_CONFLICTS = "dealreg.tasks.check_conflicts"
+
+
 def check_conflicts_after_commit(registration: DealRegistration) -> None:
-    """Queue the conflict check of ``registration`` once this commits."""
-    enqueue_on_commit(
-        "dealreg.tasks.check_conflicts",
-        tenant_id=str(registration.tenant_id),
-        registration_id=str(registration.pk),
-    )
+    """Run the conflict check of ``registration`` once this commits (through
+    the outbox: a broker outage delays it, never loses it)."""
+    outbox.defer(registration.tenant, CHECK_CONFLICTS, registration_id=str(registration.pk))

@@ -2,8 +2,6 @@ import os
 from typing import Any
 
 from celery import Celery, Task, signals
-from celery.exceptions import NotRegistered
-from django.db import transaction
 
 from prm import log
 
@@ -43,7 +41,9 @@ class TenantTask(Task):
     # argument check at .delay() would refuse that.
     typing = False
 
-    def __call__(self, *args: Any, tenant_id: str, **kwargs: Any) -> Any:
+    def __call__(
+        self, *args: Any, tenant_id: str, outbox_id: str | None = None, **kwargs: Any
+    ) -> Any:
         from prm.tenancy.models import Tenant
         from prm.tenancy.scoping import tenant_scope
 
@@ -52,21 +52,10 @@ class TenantTask(Task):
             return None
         log.bind(tenant=tenant.slug)
         with tenant_scope(tenant):
-            return super().__call__(*args, tenant=tenant, **kwargs)
+            if outbox_id is None:
+                return super().__call__(*args, tenant=tenant, **kwargs)
+            # Handed over from the outbox: once, marked done with its effect.
+            from prm.tenancy import outbox
 
-
-def task_named(name: str) -> Task:
-    """The task registered as ``name``, its app's tasks module imported if
-    need be: a service enqueues its app's tasks by name, so it never imports
-    the tasks module (which imports the services)."""
-    try:
-        return app.tasks[name]
-    except NotRegistered:
-        app.loader.import_default_modules()
-        return app.tasks[name]
-
-
-def enqueue_on_commit(name: str, **kwargs: Any) -> None:
-    """Queue the task registered as ``name`` with ``kwargs`` once the current
-    transaction commits (at once outside a transaction)."""
-    transaction.on_commit(lambda: task_named(name).delay(**kwargs))
+            body = super().__call__
+            return outbox.run(outbox_id, lambda: body(*args, tenant=tenant, **kwargs))

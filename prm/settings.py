@@ -245,6 +245,9 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "PRM <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# A mail server that accepts the connection and then hangs must not hold a
+# worker: the send fails after this many seconds and the outbox retries it.
+EMAIL_TIMEOUT = int(env("EMAIL_TIMEOUT", "10"))
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = None
@@ -254,6 +257,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "UTC"
+# A broker that does not answer fails a publish within seconds (the work is
+# in the outbox, or in a sweep's reach), instead of holding a request.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
+# The transactional outbox (prm.tenancy.outbox): how long a handed-over task
+# may take before it is handed over again, and the wait after a failure;
+# both double with each attempt, up to an hour.
+OUTBOX_LEASE_SECONDS = int(env("OUTBOX_LEASE_SECONDS", "120"))
+OUTBOX_RETRY_SECONDS = int(env("OUTBOX_RETRY_SECONDS", "30"))
 # The beat schedule is assembled from the apps' declarations
 # (``PRMApp.beat``) when the apps are ready: see prm.tenancy.apps.
 CELERY_BEAT_SCHEDULE: dict = {}

@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
-from prm.celery import enqueue_on_commit
+from prm.broker import kick_on_commit
 from prm.tenancy.locks import advisory_xact_lock
 from prm.tenancy.models import Membership, Tenant
 
@@ -103,8 +103,10 @@ def ready_total(run: PayoutRun) -> Decimal:
 
 def enqueue(task_name: str, run: PayoutRun) -> None:
     """Queue ``payout_tasks.<task_name>`` for the run after commit (by name:
-    the tasks module imports this one)."""
-    enqueue_on_commit(
+    the tasks module imports this one). A kick: a run computing or writing
+    without a heartbeat is state ``resume_stalled_runs`` finds, if the
+    broker is down now or the worker dies."""
+    kick_on_commit(
         f"incentives.payout_tasks.{task_name}", tenant_id=str(run.tenant_id), run_id=str(run.pk)
     )
 

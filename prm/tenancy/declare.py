@@ -102,4 +102,14 @@ APP = PRMApp(
         ),
     ),
     url_matrix="prm.tenancy.url_matrix",
+    beat={
+        # The outbox relay: deferred work the commit could not hand over (the
+        # broker was down) or whose task did not finish in time. Expires: a
+        # backlog of relays while no worker runs is pointless, one will do.
+        "tenancy-outbox": {
+            "task": "prm.tenancy.tasks.relay_outbox",
+            "schedule": 10.0,
+            "options": {"expires": 30},
+        },
+    },
 )

@@ -454,3 +454,52 @@ class Notification(TenantOwned):
 
     def __str__(self) -> str:
         return self.title
+
+
+class OutboxMessage(TenantOwned):
+    """Work to do after a change commits, written in the change's own
+    transaction (``prm.tenancy.outbox``): the broker is never the only place
+    it is remembered.
+
+    A relay hands due rows to Celery and sets ``due_at`` to the time by which
+    the task must have finished; the task marks its row done in the same
+    transaction as its effect. A row not done by then is handed over again.
+    """
+
+    task = models.CharField(max_length=200)
+    # The task's arguments (ids); one named ``...token`` is dropped once done:
+    # an invitation's link token must not outlive its mail.
+    kwargs = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # When the relay should hand the row over (again) if it is not done.
+    due_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    done_at = models.DateTimeField(null=True, blank=True)
+    # Set after the last attempt failed: ops hand it over again by hand.
+    gave_up_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(
+                fields=["due_at"],
+                condition=models.Q(done_at__isnull=True, gave_up_at__isnull=True),
+                name="outbox_due",
+            ),
+            models.Index(
+                fields=["done_at"], condition=models.Q(done_at__isnull=False), name="outbox_done"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task} {self.kwargs}"
+
+    @property
+    def state(self) -> str:
+        if self.done_at:
+            return "done"
+        if self.gave_up_at:
+            return "gave up"
+        return "sent" if self.sent_at else "waiting"

@@ -5,7 +5,6 @@ Every write here runs in one transaction, refuses bad requests with
 and defers side effects (mail) until the transaction commits.
 """
 
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -17,9 +16,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from . import outbox
 from .errors import ServiceError
 from .models import AuditEntry, Invitation, Membership, Notification, Tenant, User
 from .roles import INVITABLE_ROLES, PARTNER_ROLES, STAFF_ROLES, Role
+
+# Tasks deferred by name: the tasks module imports this one.
+SEND_INVITATION = "prm.tenancy.tasks.send_invitation"
+SEND_NOTIFICATION_EMAIL = "prm.tenancy.tasks.send_notification_email"
 
 
 class TenancyError(ServiceError):
@@ -105,7 +109,6 @@ def invite(
     """Invite ``email`` into ``tenant`` with ``role``. Returns the invitation and
     the token for its link (only its hash is stored). The mail goes out when
     the transaction commits."""
-    from .tasks import send_invitation
 
     now = now or timezone.now()
     email = email.strip().lower()
@@ -155,11 +158,7 @@ def invite(
             data={"role": role, "partner": str(partner.pk) if partner else None},
             now=now,
         )
-        transaction.on_commit(
-            lambda: send_invitation.delay(
-                tenant_id=str(tenant.pk), invitation_id=str(invitation.pk), token=token
-            )
-        )
+        outbox.defer(tenant, SEND_INVITATION, invitation_id=str(invitation.pk), token=token)
     return invitation, token
 
 
@@ -302,23 +301,24 @@ def notify(
     url: str = "",
     email: bool = True,
 ) -> list[Notification]:
-    """Tell people something, in the portal and (after commit) by mail.
-    ``users`` may contain None and duplicates; both are dropped."""
-    from .tasks import send_notification_email
-
+    """Tell people something, in the portal and (after commit, through the
+    outbox) by mail. ``users`` may contain None and duplicates; both are
+    dropped."""
     unique = {u.pk: u for u in users if u is not None}
     notes = Notification.objects.bulk_create(
         Notification(tenant=tenant, user=u, kind=kind, title=title[:200], body=body, url=url)
         for u in unique.values()
     )
     if email:
-        for note in notes:
-
-            def send(pk: uuid.UUID = note.pk) -> None:
-                send_notification_email.delay(tenant_id=str(tenant.pk), notification_id=str(pk))
-
-            transaction.on_commit(send)
+        mail_notifications(tenant, notes)
     return notes
+
+
+def mail_notifications(tenant: Tenant, notes: Iterable[Notification]) -> None:
+    """Mail ``notes`` once the current transaction commits (outbox)."""
+    outbox.defer_many(
+        tenant, SEND_NOTIFICATION_EMAIL, [{"notification_id": str(n.pk)} for n in notes]
+    )
 
 
 def staff_with_role(role: str) -> list[User]:

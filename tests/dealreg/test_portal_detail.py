@@ -236,7 +236,9 @@ class TestAnswer:
 
         queued = []
         monkeypatch.setattr(
-            tasks.check_conflicts, "delay", lambda **kw: queued.append(kw["registration_id"])
+            tasks.check_conflicts,
+            "apply_async",
+            lambda kwargs, **options: queued.append(kwargs["registration_id"]),
         )
         return queued
 

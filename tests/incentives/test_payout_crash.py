@@ -37,8 +37,13 @@ def broker(monkeypatch):
     eager = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = False
     for task in (payout_tasks.compute_payout_run, payout_tasks.write_payout_run):
+        publish = task.apply_async
         monkeypatch.setattr(
-            task, "delay", lambda task=task, **kwargs: task.apply_async(kwargs=kwargs, queue=QUEUE)
+            task,
+            "apply_async",
+            lambda args=None, kwargs=None, publish=publish, **options: publish(
+                args, kwargs, **{**options, "queue": QUEUE}
+            ),
         )
     with celery_app.connection_for_write() as conn:
         conn.default_channel.queue_purge(QUEUE)
