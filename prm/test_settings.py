@@ -17,7 +17,11 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.declared_app"]  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# In memory, unless a test's subprocess is to talk to a real mail server
+# (tests/outage.py SmtpServer).
+EMAIL_BACKEND = os.environ.get(
+    "PRM_TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend"
+)
 PRM_URL_PORT = ""
 
 # Each pytest-xdist worker (gw0, gw1, ...) has a PostgreSQL test database of

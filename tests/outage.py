@@ -195,6 +195,39 @@ class TcpProxy:
                     break
 
 
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) of the test's own, on a fixed port:
+    ``stop()`` and the port refuses connections, as a mail server that is
+    down does; ``start()`` accepts again. ``messages`` holds every message
+    accepted, as (recipients, raw text)."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.messages: list[tuple[list[str], str]] = []
+        self._controller: Any = None
+
+    def start(self) -> "SmtpServer":
+        from aiosmtpd.controller import Controller
+
+        server = self
+
+        class Handler:
+            async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+                content = envelope.content
+                text = content.decode(errors="replace") if isinstance(content, bytes) else content
+                server.messages.append((list(envelope.rcpt_tos), text))
+                return "250 Message accepted for delivery"
+
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+
 def worker_env(**overrides: str) -> dict[str, str]:
     """The environment of a subprocess that works on the test database and
     the test's Redis (the worker's own, under pytest-xdist)."""
