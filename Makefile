@@ -10,7 +10,8 @@ PY := $(VENV)/bin/python
 # durations range from milliseconds to a minute).
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test setup venv services migrate seed lint format lock clean bench-dealreg bench-payouts
+.PHONY: run test setup venv services migrate seed lint format lock clean bench-dealreg bench-payouts \
+	backup restore
 
 run: setup migrate seed
 	scripts/run_all.sh
@@ -55,6 +56,17 @@ lock: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles .run
+
+# Backups (README, "Backups and restore"): `make backup` dumps the database
+# the PRM_DB_* settings point at into PRM_BACKUP_DIR (default backups/);
+# `make restore DUMP=backups/<file>.dump [DB=name] [REPLACE=1]` restores one
+# into a new database (default <PRM_DB_NAME>_restored) and checks it.
+backup:
+	scripts/backup.sh
+
+restore:
+	@test -n "$(DUMP)" || { echo "usage: make restore DUMP=backups/<file>.dump [DB=name] [REPLACE=1]" >&2; exit 2; }
+	scripts/restore.sh $(if $(REPLACE),--replace) "$(DUMP)" $(if $(DB),"$(DB)")
 
 # Benchmarks (not part of `make test`): each seeds its own database.
 BENCH_DB := prm_bench
