@@ -103,40 +103,66 @@ def defer_many(
 def hand_over(rows: Sequence[OutboxMessage], now: datetime | None = None) -> int:
     """Publish ``rows`` to the broker; return how many went. Stops at the
     first broker error (the rest would fail the same way): the rows stay due
-    and the relay hands them over once the broker is back."""
+    and the relay hands them over once the broker is back.
+
+    The rows are locked meanwhile, and marked sent in the same transaction:
+    a worker that takes a message at once waits for its row to say so."""
     now = now or timezone.now()
     sent: list[OutboxMessage] = []
-    for row in rows:
-        try:
-            task = task_named(row.task)
-        except KeyError:
-            _give_up(row, now, f"No task is registered as {row.task}.")
-            continue
-        try:
-            task.apply_async(
-                kwargs={**row.kwargs, "tenant_id": str(row.tenant_id), "outbox_id": str(row.pk)},
-                retry=True,
-                retry_policy=QUICK_RETRY,
-            )
-        except BrokerUnreachable as exc:
-            log.warning(
-                "Broker unreachable (%s): %d deferred task(s) wait for the relay",
-                exc,
-                len(rows) - len(sent),
-            )
-            break
-        row.attempts += 1
-        row.sent_at = now
-        row.due_at = now + lease(row.attempts)
-        sent.append(row)
-    if sent:
-        with scopes_disabled():
-            # A task that already ran (eagerly, or on a fast worker) and
-            # marked its row done keeps its done row as it is.
-            for row in sent:
-                OutboxMessage.objects.filter(pk=row.pk, done_at__isnull=True).update(
-                    attempts=row.attempts, sent_at=row.sent_at, due_at=row.due_at
+    failed: list[OutboxMessage] = []
+    with scopes_disabled(), transaction.atomic():
+        pks = [row.pk for row in rows]
+        locked = (
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=pks, done_at__isnull=True)
+            .values_list("pk", flat=True)
+        )
+        # (The relay's own locks do not count: it passes rows it holds.)
+        mine = set(locked) if pks else set()
+        for row in rows:
+            if row.pk not in mine:
+                continue  # done already, or the relay or a task has it
+            try:
+                task = task_named(row.task)
+            except KeyError:
+                _give_up(row, now, f"No task is registered as {row.task}.")
+                continue
+            try:
+                task.apply_async(
+                    kwargs={
+                        **row.kwargs,
+                        "tenant_id": str(row.tenant_id),
+                        "outbox_id": str(row.pk),
+                    },
+                    retry=True,
+                    retry_policy=QUICK_RETRY,
                 )
+            except BrokerUnreachable as exc:
+                log.warning(
+                    "Broker unreachable (%s): %d deferred task(s) wait for the relay",
+                    exc,
+                    len(mine) - len(sent) - len(failed),
+                )
+                break
+            except Exception as exc:  # not publishable (or, run eagerly, it failed)
+                log.exception("Deferred task %s could not be handed over", row.task)
+                row.attempts += 1
+                row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                row.due_at = now + backoff(row.attempts)
+                failed.append(row)
+                continue
+            row.attempts += 1
+            row.sent_at = now
+            row.due_at = now + lease(row.attempts)
+            sent.append(row)
+        for row in sent:
+            OutboxMessage.objects.filter(pk=row.pk).update(
+                attempts=row.attempts, sent_at=row.sent_at, due_at=row.due_at
+            )
+        for row in failed:  # (a row is done only if its task ran)
+            OutboxMessage.objects.filter(pk=row.pk, done_at__isnull=True).update(
+                attempts=row.attempts, last_error=row.last_error, due_at=row.due_at
+            )
     return len(sent)
 
 
