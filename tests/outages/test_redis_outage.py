@@ -1,0 +1,104 @@
+"""Redis (the broker) stops while partners submit registrations, and comes
+back empty: no submission fails, and every one is checked once it is back.
+
+A real Celery worker (a subprocess) consumes from a private ``redis-server``
+the test stops (SIGKILL, no persistence: every queued message is lost) and
+starts again on the same port. The relay that beat runs every few seconds
+is called by the test.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from dealreg.models import DealRegistration
+from prm.celery import app as celery_app
+from prm.tenancy import outbox
+from prm.tenancy.models import OutboxMessage
+from prm.tenancy.roles import Role
+from tests.dealreg.conftest import products  # noqa: F401 (a fixture)
+from tests.dealreg.test_portal_form import form_data
+from tests.outage import RedisServer, Worker, wait_for
+from tests.tenancy.test_outbox import reset_connections
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+NOT_CHECKED = DealRegistration.ConflictState.NOT_CHECKED
+
+
+@pytest.fixture
+def broker():
+    redis = RedisServer().start()
+    saved = celery_app.conf.broker_url, celery_app.conf.task_always_eager
+    celery_app.conf.broker_url = redis.url
+    celery_app.conf.task_always_eager = False
+    reset_connections()
+    try:
+        yield redis
+    finally:
+        redis.stop()
+        celery_app.conf.broker_url, celery_app.conf.task_always_eager = saved
+        reset_connections()
+
+
+@pytest.fixture
+def worker(broker, tmp_path):
+    """Started first: it boots while the test makes its data."""
+    process = Worker(tmp_path / "worker.log", "redis-outage", PRM_CELERY_BROKER_URL=broker.url)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def unchecked(world) -> list[str]:
+    with world.scope():
+        return list(
+            DealRegistration.objects.filter(conflict_state=NOT_CHECKED).values_list(
+                "customer_name", flat=True
+            )
+        )
+
+
+def not_done() -> int:
+    with scopes_disabled():
+        return OutboxMessage.objects.filter(done_at__isnull=True).count()
+
+
+def test_submissions_during_an_outage_answer_normally_and_are_checked_after(
+    acme,
+    products,  # noqa: F811
+    broker,
+    worker,
+):
+    client = acme.client(Role.PARTNER_USER)
+    fw_and_edr = products["acme"]
+
+    def submit(name: str):
+        return client.post("/deals/new/", form_data(fw_and_edr, customer_name=name))
+
+    worker.wait_ready()
+    assert submit("Before Outage Ltd").status_code == 302
+    wait_for(lambda: not unchecked(acme), 30, f"the first check:\n{worker.output()}")
+
+    broker.stop()
+    during = [submit(f"During Outage {n} Ltd") for n in range(3)]
+    assert [r.status_code for r in during] == [302, 302, 302]
+    assert sorted(unchecked(acme)) == [f"During Outage {n} Ltd" for n in range(3)]
+    with scopes_disabled():
+        waiting = OutboxMessage.objects.filter(done_at__isnull=True)
+        # Each submission's conflict check and its mail to the approver.
+        assert waiting.filter(task="dealreg.tasks.check_conflicts").count() == 3
+        assert not waiting.filter(sent_at__isnull=False).exists()
+    # The relay runs meanwhile, and hands nothing to a broker that is down.
+    assert outbox.relay(now=timezone.now() + timedelta(seconds=11)) == 0
+
+    broker.start()  # empty: the outage lost whatever was queued
+    handed = outbox.relay(now=timezone.now() + timedelta(seconds=11))
+    assert handed == not_done() > 3
+    wait_for(lambda: not_done() == 0, 60, f"the work to be done:\n{worker.output()}", 0.1)
+    assert unchecked(acme) == []
+    with acme.scope():
+        assert DealRegistration.objects.count() == 4
