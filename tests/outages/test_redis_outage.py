@@ -7,9 +7,11 @@ starts again on the same port. The relay that beat runs every few seconds
 is called by the test.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
@@ -102,3 +104,62 @@ def test_submissions_during_an_outage_answer_normally_and_are_checked_after(
     assert unchecked(acme) == []
     with acme.scope():
         assert DealRegistration.objects.count() == 4
+
+
+def test_a_deal_won_during_an_outage_is_accrued_by_the_sweep(
+    acme,
+    products,  # noqa: F811
+    broker,
+    worker,
+):
+    """Accruals are state, not outbox rows: the kick after the outcome's
+    commit fails quietly, and the beat sweep (a won deal changed since its
+    last sync) is their one way back."""
+    from dealreg import services as dealreg
+    from incentives import tasks as incentive_tasks
+    from incentives.models import LedgerEntry
+    from tests.incentives.conftest import make_plan
+
+    with acme.scope():
+        registration = DealRegistration.objects.get(pk=_submitted(acme, products["acme"]).pk)
+        registration = dealreg.approve(registration, by=acme[Role.CHANNEL_MANAGER])
+        make_plan(acme, rate_percent=Decimal("10"))
+    worker.wait_ready()
+    broker.stop()
+    with acme.scope(), transaction.atomic():
+        dealreg.record_outcome(
+            registration,
+            by=acme[Role.PARTNER_USER],
+            won=True,
+            amount=Decimal("27500.00"),
+            close_date=date.today() - timedelta(days=1),
+        )
+    # The outcome committed (the kick after it failed: the broker is down).
+    with acme.scope():
+        registration.refresh_from_db()
+        assert registration.status == DealRegistration.Status.WON
+        assert not LedgerEntry.objects.exists()
+
+    broker.start()
+    assert incentive_tasks.dispatch_sweeps() == 1  # what beat runs every 5 minutes
+    with acme.scope():
+        accrued = LedgerEntry.objects.filter(registration=registration)
+        wait_for(accrued.exists, 30, f"the accrual:\n{worker.output()}", 0.1)
+        [entry] = accrued
+        assert entry.amount == Decimal("2750.00")
+    assert incentive_tasks.dispatch_sweeps() == 0  # nothing left to sync
+
+
+def _submitted(world, lines):
+    import uuid
+
+    from dealreg import services
+    from tests.dealreg.conftest import registration_input
+
+    with world.scope(), transaction.atomic():
+        return services.submit(
+            tenant=world.tenant,
+            by=world[Role.PARTNER_USER],
+            given=registration_input(lines),
+            client_token=uuid.uuid4(),
+        )
