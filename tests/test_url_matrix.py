@@ -391,6 +391,8 @@ def test_platform_routes_are_for_superusers_only(acme, no_scope):
         assert is_login_redirect(anonymous.get(url)), name
         assert is_login_redirect(member.get(url)), name
         response = root.get(url)
-        assert response.status_code == 200, (name, url, response.status_code)
+        # The outbox is read-only: nobody adds deferred work by hand.
+        expected = 403 if short == "tenancy_outboxmessage_add" else 200
+        assert response.status_code == expected, (name, url, response.status_code)
         checked += 1
     assert checked >= 15

@@ -16,11 +16,13 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from . import outbox
 from .admin_base import TenantModelAdmin, audit_form_changes, tenant_admin_site
-from .models import AuditEntry, Invitation, Membership, Tenant, TenantDomain, User
+from .models import AuditEntry, Invitation, Membership, OutboxMessage, Tenant, TenantDomain, User
 from .requests import as_member, tenant_of
 from .roles import PARTNER_ROLES
 from .services import TenancyError, invite, set_membership_active
+from .text import plural
 
 # --- The tenant admin --------------------------------------------------------
 
@@ -240,6 +242,70 @@ class PlatformUserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
     readonly_fields = ["last_login", "date_joined"]
     filter_horizontal = []
+
+
+class OutboxStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("pending", "Not done yet"),
+            ("failing", "Failing (will be tried again)"),
+            ("gave_up", "Given up"),
+            ("done", "Done"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        pending = queryset.filter(done_at__isnull=True, gave_up_at__isnull=True)
+        return {
+            "pending": pending,
+            "failing": pending.exclude(last_error=""),
+            "gave_up": queryset.filter(done_at__isnull=True, gave_up_at__isnull=False),
+            "done": queryset.filter(done_at__isnull=False),
+        }.get(self.value() or "", queryset)
+
+
+@admin.register(OutboxMessage)
+class PlatformOutboxAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Deferred work of every tenant (prm.tenancy.outbox), for whoever runs
+    the installation: what waits, what fails and why, and a way to hand
+    given-up work over again once its cause is fixed."""
+
+    list_display = ["task", "tenant", "state", "attempts", "created_at", "due_at", "last_error"]
+    list_filter = [OutboxStateFilter, "task"]
+    list_select_related = ["tenant"]
+    search_fields = ["task", "last_error"]
+    ordering = ["-created_at"]
+    actions = ["hand_over_again"]
+    readonly_fields = [
+        "tenant",
+        "task",
+        "kwargs",
+        "created_at",
+        "due_at",
+        "sent_at",
+        "attempts",
+        "done_at",
+        "gave_up_at",
+        "last_error",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Hand the selected given-up work over again")
+    def hand_over_again(self, request: HttpRequest, queryset: Any) -> None:
+        count = outbox.retry_given_up(queryset.filter(gave_up_at__isnull=False))
+        self.message_user(
+            request, f"{plural(count, 'deferred task')} will be handed over within seconds."
+        )
 
 
 # Django's default site serves the platform host: superusers only, logging in

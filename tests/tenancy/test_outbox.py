@@ -312,3 +312,43 @@ def reset_connections() -> None:
     pools.reset()  # closes and forgets kombu's connection and producer pools
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
+
+
+@pytest.mark.django_db
+def test_the_platform_admin_lists_given_up_work_and_hands_it_over_again(acme, globex):
+    from django.test import Client
+
+    from tests import factories
+
+    with acme.scope():
+        stuck = outbox.defer(acme.tenant, PROBE, key="admin-stuck")
+    with globex.scope():
+        waiting = outbox.defer(globex.tenant, PROBE, key="admin-waiting")
+    with scopes_disabled():
+        OutboxMessage.objects.filter(pk=stuck.pk).update(
+            gave_up_at=timezone.now(), attempts=30, last_error="SMTPRecipientsRefused: nobody"
+        )
+    root = Client(HTTP_HOST="localhost")
+    root.force_login(
+        factories.make_user("root@platform.test", is_superuser=True),
+        backend="prm.tenancy.auth.TenantAuthenticationBackend",
+    )
+    url = "/admin/tenancy/outboxmessage/"
+    page = root.get(url, {"state": "gave_up"}).content.decode()
+    assert "SMTPRecipientsRefused: nobody" in page and acme.tenant.name in page
+    assert globex.tenant.name not in page  # only the given-up row
+    assert globex.tenant.name in root.get(url, {"state": "pending"}).content.decode()
+
+    response = root.post(
+        url, {"action": "hand_over_again", "_selected_action": [stuck.pk, waiting.pk]}, follow=True
+    )
+    assert "1 deferred task will be handed over within seconds." in response.content.decode()
+    again = row(stuck)
+    assert (again.state, again.attempts) == ("waiting", 0)
+    assert outbox.relay() == 1  # due at once (the globex row still waits its grace)
+    assert probes("admin-stuck") == 1
+    assert row(waiting).state == "waiting"
+
+    member = acme.client(Role.OPS_ADMIN)
+    member.defaults["HTTP_HOST"] = "localhost"
+    assert member.get(url).status_code == 302  # superusers only
