@@ -147,6 +147,13 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env("CACHE_PREFIX", "prm"),
+        # Seconds to wait for Redis to accept a connection and to answer a
+        # command: a Redis that hangs costs a request this long, then the
+        # request answers as if Redis were down (prm.tenancy.outage).
+        "OPTIONS": {
+            "socket_connect_timeout": float(env("CACHE_SOCKET_TIMEOUT", "2")),
+            "socket_timeout": float(env("CACHE_SOCKET_TIMEOUT", "2")),
+        },
     }
 }
 
