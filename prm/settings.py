@@ -76,6 +76,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
+    # A view that meets a PostgreSQL or Redis outage answers 503 (prm.tenancy.outage).
+    "prm.tenancy.middleware.OutageMiddleware",
     "prm.tenancy.middleware.TenantMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -124,7 +126,11 @@ DATABASES = {
         # PRM_DB_PREPARED_STATEMENTS=0 turns them off, for a connection
         # pooler in transaction mode that does not keep them.
         "OPTIONS": {
-            "prepare_threshold": (2**31 - 1 if env_bool("DB_PREPARED_STATEMENTS", True) else None)
+            "prepare_threshold": (2**31 - 1 if env_bool("DB_PREPARED_STATEMENTS", True) else None),
+            # Seconds to wait for a new connection: a server that does not
+            # answer at all (host down, packets dropped) costs a request this
+            # long before it answers 503, instead of hanging it.
+            "connect_timeout": int(env("DB_CONNECT_TIMEOUT", "5")),
         },
         # PRM_DB_SERVER_SIDE_CURSORS=0, for a connection pooler in
         # transaction mode: a named cursor outside a transaction (a streamed
@@ -141,6 +147,13 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env("CACHE_PREFIX", "prm"),
+        # Seconds to wait for Redis to accept a connection and to answer a
+        # command: a Redis that hangs costs a request this long, then the
+        # request answers as if Redis were down (prm.tenancy.outage).
+        "OPTIONS": {
+            "socket_connect_timeout": float(env("CACHE_SOCKET_TIMEOUT", "2")),
+            "socket_timeout": float(env("CACHE_SOCKET_TIMEOUT", "2")),
+        },
     }
 }
 

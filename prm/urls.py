@@ -33,3 +33,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", tenant_admin_site.urls),
 ]
+
+# An uncaught PostgreSQL or Redis outage answers the 503 page (prm.tenancy.outage).
+handler500 = "prm.tenancy.outage.server_error"
+handler400 = "prm.tenancy.outage.bad_request"

@@ -10,3 +10,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]
+
+# An uncaught PostgreSQL or Redis outage answers the 503 page (prm.tenancy.outage).
+handler500 = "prm.tenancy.outage.server_error"
+handler400 = "prm.tenancy.outage.bad_request"

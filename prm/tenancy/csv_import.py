@@ -42,6 +42,7 @@ from django.urls import URLPattern, path, reverse
 
 from prm.csvio import ImportResult
 
+from .outage import CACHE_ERRORS
 from .requests import MemberRequest
 
 if TYPE_CHECKING:
@@ -56,6 +57,15 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 PREVIEW_SECONDS = 60 * 60
 EXPIRED = "The preview has expired or was already imported; upload the file again."
 NOT_VALID_ANY_MORE = "Nothing was imported: the file no longer validates."
+# The checked file waits in the Redis cache; when that cannot be reached:
+CANNOT_HOLD = (
+    "The file cannot be imported right now: the server cannot hold its preview until you "
+    "confirm (its cache is unreachable). Nothing was imported; upload the file again in a minute."
+)
+CANNOT_REACH = (
+    "Nothing was imported: the server cannot reach the preview of your file right now "
+    "(its cache is unreachable). Try again in a minute, or upload the file again."
+)
 
 
 class CsvUploadForm(forms.Form):
@@ -174,7 +184,11 @@ class CsvImportMixin(_AdminBase):
         }
         form = CsvUploadForm(help_text=importer.upload_help())
         if request.method == "POST" and "confirm" in request.POST:
-            text = self._take_preview(request, request.POST.get("token", ""))
+            try:
+                text = self._take_preview(request, request.POST.get("token", ""))
+            except CACHE_ERRORS:
+                messages.error(request, CANNOT_REACH)
+                return redirect(f"{admin_name}:{self._import_url_name()}")
             if text is None:
                 messages.error(request, EXPIRED)
                 return redirect(f"{admin_name}:{self._import_url_name()}")
@@ -192,7 +206,11 @@ class CsvImportMixin(_AdminBase):
                 context["result"] = result
                 if result.ok:
                     token = secrets.token_urlsafe(24)
-                    cache.set(self._preview_key(request, token), text, PREVIEW_SECONDS)
-                    context["token"] = token
+                    try:
+                        cache.set(self._preview_key(request, token), text, PREVIEW_SECONDS)
+                    except CACHE_ERRORS:
+                        context["cannot_hold"] = CANNOT_HOLD
+                    else:
+                        context["token"] = token
         context["form"] = form
         return TemplateResponse(request, importer.template, context)

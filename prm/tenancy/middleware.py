@@ -16,6 +16,7 @@ from django_scopes import scopes_disabled
 
 from prm import log
 
+from . import outage
 from .hosts import is_platform_host, normalize_host, tenant_for_host
 from .models import Membership
 from .requests import TenantRequest
@@ -115,6 +116,24 @@ class RequestLogMiddleware:
         # Not None: None has no is_authenticated, so it returned above.
         assert user is not None
         return str(user.pk)
+
+
+class OutageMiddleware:
+    """A view that meets an outage (PostgreSQL gone or its connection killed,
+    the Redis cache unreachable) answers the branded 503 page instead of a
+    500: see prm.tenancy.outage, which also handles the same errors raised
+    by the middlewares (through ``handler500`` and ``handler400``)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if (error := outage.outage_in(exception)) is None:
+            return None
+        return outage.unavailable(request, error)
 
 
 class TenantMiddleware:
