@@ -1,7 +1,7 @@
 """The outage page (prm.tenancy.outage): it renders with the database and
 the cache both out of reach, says what happened and when to come back, and
 is chosen only for outage errors. The outages themselves are in
-tests/test_db_outage.py and tests/test_cache_outage.py."""
+tests/outages/test_postgres_outage.py and tests/outages/test_cache_outage.py."""
 
 import psycopg
 import pytest

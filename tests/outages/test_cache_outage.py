@@ -25,7 +25,7 @@ from prm.tenancy import csv_import
 from prm.tenancy.roles import Role
 from tests import factories
 from tests.outage import RedisServer
-from tests.web_outage import deadline, silent_server
+from tests.outages.web import deadline, silent_server
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ Real outages: a connection terminated with ``pg_terminate_backend`` from a
 second connection (between two requests, and in the middle of a request
 that writes), PostgreSQL cut off behind a TCP proxy, a server that accepts
 connections and never answers. Requests go through Django's WSGI handler
-(tests/web_outage.py), as in production. The app recovers on its own each
+(tests/outages/web.py), as in production. The app recovers on its own each
 time: ``CONN_HEALTH_CHECKS`` replaces a dead connection before it is used,
 and an outage answers the branded 503 page, never a 500.
 """
@@ -31,7 +31,7 @@ from prm.tenancy.outage import HALF_SAVED
 from prm.tenancy.roles import Role
 from tests import factories
 from tests.outage import TcpProxy, Worker, wait_for
-from tests.web_outage import WsgiClient, deadline, silent_server
+from tests.outages.web import WsgiClient, deadline, silent_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
