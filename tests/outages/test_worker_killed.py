@@ -12,7 +12,9 @@ the worker's connection waiting for it, with the task's first writes made
 answers). There the worker is killed with SIGKILL; the test lets go, and
 PostgreSQL rolls back what the task had written: none of it is left. The
 kind's one recovery path then runs on a second worker, and every effect is
-counted: exactly one.
+counted: exactly one. A mail whose server has it already is the exception:
+killed while the server takes its time to answer the goodbye after it, the
+worker has recorded the sending, and nothing is sent again.
 
 ==============  ======================================  =========================
 kind            killed in                               recovered by
@@ -24,7 +26,10 @@ accrual         ``incentives.tasks.sync_deal``,         the accrual sweep
 statement       ``statement_tasks.close_periods``,      the next period close
                 inserting the statements                (``dispatch_period_close``)
 mail            ``send_notification_email`` and         the outbox relay
-                ``send_invitation``, in the SMTP talk
+                ``send_invitation``, before the server
+                has the message
+mail            the same, after: waiting for the        none needed: the sending
+                server's answer to the goodbye (QUIT)   was committed before it
 ==============  ======================================  =========================
 
 The fifth kind, the payout run, is tested the same way in
@@ -42,7 +47,9 @@ consuming a queue of its own: what the change publishes goes to the first,
 what the recovery publishes to the second.
 """
 
+import asyncio
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -73,7 +80,7 @@ from tests import factories
 from tests.conftest import TenantWorld
 from tests.dealreg.conftest import registration_input
 from tests.incentives.conftest import make_plan
-from tests.outage import SmtpServer, Worker, wait_for
+from tests.outage import SmtpServer, Worker, free_port, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -91,7 +98,7 @@ ROUTED = (
 LATER = timedelta(hours=2)
 # A worker boots in a few seconds; on a busy machine it may take longer.
 BOOT = 60
-ConflictState = DealRegistration.ConflictState
+Conflicts = DealRegistration.ConflictState
 T = TypeVar("T")
 
 
@@ -143,16 +150,15 @@ def broker(monkeypatch) -> Iterator[Route]:
 
 @pytest.fixture
 def start_workers(tmp_path) -> Iterator[Any]:
-    """``start_workers(first_env, second_env)``: the worker to kill (on
-    FIRST) and the one that recovers (on SECOND), both booting at once."""
+    """``start_workers(*envs)``: a worker per environment (by default two),
+    the one to kill on FIRST and the one that recovers on SECOND, booting
+    at once; each killed at the end."""
     started: list[Worker] = []
 
-    def start(
-        first: dict[str, str] | None = None, second: dict[str, str] | None = None
-    ) -> tuple[Worker, Worker]:
-        started.append(Worker(tmp_path / "first.log", "killed", queues=FIRST, **(first or {})))
-        started.append(Worker(tmp_path / "second.log", "recovers", queues=SECOND, **(second or {})))
-        return started[0], started[1]
+    def start(*envs: dict[str, str]) -> list[Worker]:
+        for queue, env in zip((FIRST, SECOND), envs or ({}, {}), strict=False):
+            started.append(Worker(tmp_path / f"{queue}.log", queue, queues=queue, **env))
+        return started
 
     yield start
     for worker in started:
@@ -304,13 +310,7 @@ def test_conflict_check_killed_mid_way_is_done_once_by_the_relay(acme, broker, s
     with acme.scope():
         row = OutboxMessage.objects.get(task=CHECK_CONFLICTS, kwargs__registration_id=str(ours.pk))
         assert (row.attempts, row.done_at) == (1, None)
-        assert conflict_effects(ours, theirs) == (
-            ConflictState.NOT_CHECKED,
-            ConflictState.CLEAR,
-            0,
-            0,
-            0,
-        )
+        assert conflict_effects(ours, theirs) == (Conflicts.NOT_CHECKED, Conflicts.CLEAR, 0, 0, 0)
 
         broker.to(SECOND)
         outbox.relay(now=timezone.now() + LATER)
@@ -318,13 +318,7 @@ def test_conflict_check_killed_mid_way_is_done_once_by_the_relay(acme, broker, s
         wait_on(second, done.exists, "the check to be done")
         row.refresh_from_db()
         assert row.attempts == 2
-        assert conflict_effects(ours, theirs) == (
-            ConflictState.CONFLICT,
-            ConflictState.CONFLICT,
-            1,
-            1,
-            1,
-        )
+        assert conflict_effects(ours, theirs) == (Conflicts.CONFLICT, Conflicts.CONFLICT, 1, 1, 1)
 
 
 # --- Accrual --------------------------------------------------------------------------
@@ -471,6 +465,39 @@ def silent_server() -> Iterator[socket.socket]:
         yield listener
 
 
+class GoodbyeStallingServer:
+    """A mail server (aiosmtpd) that accepts messages and never answers the
+    goodbye (QUIT) after them."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.port = free_port()
+        self.messages: list[list[str]] = []
+        self.saying_goodbye = threading.Event()
+        server = self
+
+        class Handler:
+            async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+                server.messages.append(list(envelope.rcpt_tos))
+                return "250 Message accepted for delivery"
+
+            async def handle_QUIT(self, _server: Any, _session: Any, _envelope: Any) -> str:
+                server.saying_goodbye.set()
+                await asyncio.sleep(3600)
+                return "221 Bye"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+
+@pytest.fixture
+def stalling_server() -> Iterator[GoodbyeStallingServer]:
+    server = GoodbyeStallingServer()
+    server.controller.start()
+    yield server
+    server.controller.stop()
+
+
 def mail_env(port: int, timeout: int) -> dict[str, str]:
     return {
         "PRM_TEST_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
@@ -487,28 +514,45 @@ def accepted(listener: socket.socket) -> socket.socket | None:
         return None
 
 
+def mail_through_service(world: TenantWorld, mail: str) -> tuple[OutboxMessage, str, str]:
+    """Have an invitation or a notification mailed, through its service:
+    its outbox row, its recipient and a line of its text."""
+    if mail == "invitation":
+        recipient = "new.person@example.test"
+        _, token = tenancy.invite(
+            tenant=world.tenant, by=world[Role.OPS_ADMIN], email=recipient, role=Role.FINANCE
+        )
+        task, line = tenancy.SEND_INVITATION, f"/invitations/{token}/"
+    else:
+        user = world[Role.FINANCE].user
+        recipient, line = user.email, "Your statement is ready"
+        with transaction.atomic():
+            tenancy.notify(world.tenant, [user], kind="test.outage", title=line)
+        task = tenancy.SEND_NOTIFICATION_EMAIL
+    return OutboxMessage.objects.get(task=task), recipient, line
+
+
+def assert_recorded_sent(row: OutboxMessage) -> None:
+    """The outbox row is done, and what records the mail sent says so."""
+    row.refresh_from_db()
+    assert row.done_at is not None
+    if row.task == tenancy.SEND_INVITATION:
+        assert "token" not in row.kwargs  # dropped once done
+    else:
+        (note,) = Notification.objects.filter(kind="test.outage")
+        assert note.emailed_at is not None
+
+
 @pytest.mark.parametrize("mail", ["notification", "invitation"])
-def test_mail_killed_mid_send_is_sent_once_by_the_relay(
+def test_mail_killed_before_the_server_has_it_is_sent_once_by_the_relay(
     mail, acme, broker, start_workers, smtp, silent_server
 ):
     first, second = start_workers(
-        first=mail_env(silent_server.getsockname()[1], timeout=600),
-        second=mail_env(smtp.port, timeout=10),
+        mail_env(silent_server.getsockname()[1], timeout=600), mail_env(smtp.port, timeout=10)
     )
     broker.to(FIRST)
     with acme.scope():
-        if mail == "invitation":
-            task, recipient = tenancy.SEND_INVITATION, "new.person@example.test"
-            _, token = tenancy.invite(
-                tenant=acme.tenant, by=acme[Role.OPS_ADMIN], email=recipient, role=Role.FINANCE
-            )
-        else:
-            task, recipient = tenancy.SEND_NOTIFICATION_EMAIL, acme[Role.FINANCE].user.email
-            with transaction.atomic():
-                (note,) = tenancy.notify(
-                    acme.tenant, [acme[Role.FINANCE].user], kind="test.outage", title="Hello"
-                )
-        row = OutboxMessage.objects.get(task=task)
+        row, recipient, line = mail_through_service(acme, mail)
 
         # The worker is sending: connected, waiting for the server's greeting.
         client = wait_on(first, lambda: accepted(silent_server), "the worker to connect")
@@ -526,12 +570,27 @@ def test_mail_killed_mid_send_is_sent_once_by_the_relay(
         done = OutboxMessage.objects.filter(pk=row.pk, done_at__isnull=False)
         wait_on(second, done.exists, "the mail to be sent")
         assert [to for to, _ in smtp.messages] == [[recipient]]
+        assert line in smtp.messages[0][1]
         assert outbox.relay(now=timezone.now() + LATER) == 0  # nothing left to hand over
-        row.refresh_from_db()
+        assert_recorded_sent(row)
         assert row.attempts == 2
-        if mail == "invitation":
-            assert f"/invitations/{token}/" in smtp.messages[0][1]
-            assert "token" not in row.kwargs  # dropped once done
-        else:
-            note.refresh_from_db()
-            assert note.emailed_at is not None
+
+
+@pytest.mark.parametrize("mail", ["notification", "invitation"])
+def test_mail_killed_after_the_server_has_it_is_not_sent_again(
+    mail, acme, broker, start_workers, stalling_server
+):
+    """The goodbye to the server comes after the commit that records the
+    sending: a worker killed while a slow server takes its time to answer
+    it leaves nothing for the relay to send again."""
+    (first,) = start_workers(mail_env(stalling_server.port, timeout=600))
+    broker.to(FIRST)
+    with acme.scope():
+        row, recipient, _ = mail_through_service(acme, mail)
+
+        wait_on(first, stalling_server.saying_goodbye.is_set, "the worker to say goodbye")
+        first.kill()
+        assert stalling_server.messages == [[recipient]]
+        assert_recorded_sent(row)
+        assert row.attempts == 1
+        assert outbox.relay(now=timezone.now() + LATER) == 0
