@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 PYTEST_WORKERS ?= auto
 
 .PHONY: run test setup venv services migrate seed lint format lock clean bench-dealreg bench-payouts \
-	backup restore
+	bench-load backup restore
 
 run: setup migrate seed
 	scripts/run_all.sh
@@ -80,3 +80,12 @@ bench-payouts: setup
 	PRM_DB_NAME=$(BENCH_PAYOUTS_DB) scripts/ensure_services.sh
 	PRM_DB_NAME=$(BENCH_PAYOUTS_DB) $(PY) manage.py migrate --noinput -v0
 	PRM_DB_NAME=$(BENCH_PAYOUTS_DB) PRM_LOG_LEVEL=WARNING $(PY) manage.py bench_payouts --settings=bench.settings $(BENCH_ARGS)
+
+# The whole system (gunicorn, Celery worker and beat, a private Redis of its
+# own) under a Locust load: a step search, a calm run and a run through a
+# Redis restart and a worker kill (BENCH_DURATION seconds each, 300).
+BENCH_LOAD_DB := prm_bench_load
+bench-load: setup
+	PRM_DB_NAME=$(BENCH_LOAD_DB) scripts/ensure_services.sh
+	PRM_DB_NAME=$(BENCH_LOAD_DB) $(PY) manage.py migrate --noinput -v0
+	PRM_DB_NAME=$(BENCH_LOAD_DB) PRM_LOG_LEVEL=WARNING $(PY) manage.py bench_load --settings=bench.settings $(BENCH_ARGS)
