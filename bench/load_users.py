@@ -38,7 +38,7 @@ import re
 import time
 from datetime import date, timedelta
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, Self
 
 import gevent
 from gevent.lock import BoundedSemaphore
@@ -46,6 +46,7 @@ from locust import HttpUser, between, events, task
 from locust.clients import LocustHttpAdapter
 from locust.exception import StopUser
 from requests.cookies import RequestsCookieJar
+from urllib3.util.retry import Retry
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prm.settings")
 import django  # after Locust patched the standard library for gevent
@@ -89,6 +90,8 @@ class Recorder:
         self.error_kinds: dict[str, int] = {}
         self.timeline: dict[int, list[int]] = {}
         self.cpu_started = self.cpu_used = 0.0  # this process's CPU seconds
+        self.retried = 0  # GETs sent again on a new connection (BrowserRetry)
+        self.first_error_at: dict[str, float] = {}
 
     def start(self, environment: Any) -> None:
         self.started = time.time()
@@ -123,6 +126,8 @@ class Recorder:
             outcome = "error"
             kind = f"{name}: {failure}"
             self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
+            assert self.started is not None
+            self.first_error_at.setdefault(kind, time.time() - self.started)
         self.times.setdefault(name, []).append(elapsed_ms)
         counts = self.outcomes.setdefault(name, {"ok": 0, "503": 0, "refused": 0, "error": 0})
         counts[outcome] += 1
@@ -155,6 +160,8 @@ class Recorder:
             "total": {**figures(every, totals), "rps": len(every) / elapsed if elapsed else 0},
             "groups": groups,
             "error_kinds": self.error_kinds,
+            "first_error_at": self.first_error_at,
+            "retried": self.retried,
             "failed_logins": self.failed_logins,
             "locust_cpu_s": self.cpu_used,
             "timeline": [self.timeline.get(s, [0, 0, 0]) for s in range(int(elapsed) + 1)],
@@ -207,6 +214,13 @@ class FormInputs(HTMLParser):
         return values[0]
 
 
+def answer(response: Any) -> str:
+    """A failed request's answer: its status, or why there was none."""
+    if response.status_code:
+        return f"HTTP {response.status_code}"
+    return f"no answer ({type(response.error).__name__})"
+
+
 class ProxiedCookieJar(RequestsCookieJar):
     """Cookies as a browser keeps them behind the TLS-terminating proxy:
     ``Secure`` ones go back too (the browser's side of the proxy is https,
@@ -217,12 +231,42 @@ class ProxiedCookieJar(RequestsCookieJar):
         super().set_cookie(cookie, *args, **kwargs)
 
 
+class BrowserRetry(Retry):
+    """What browsers do (RFC 9112, 9.3.1): a GET whose kept-alive connection
+    the server closed before answering (gunicorn recycles a worker after
+    ``--max-requests``) is sent again once on a new connection; a POST is
+    not (only when it could not connect at all). Counted."""
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> Self:
+        again = super().increment(method, url, response, error, _pool, _stacktrace)
+        RECORDER.retried += RECORDER.measuring()  # (not reached when it gives up)
+        return again
+
+
 class SourceAddressAdapter(LocustHttpAdapter):
     """Connections from one loopback address of the login's own."""
 
     def __init__(self, address: str) -> None:
         self.address = address
-        super().__init__(pool_manager=None)
+        retry = BrowserRetry(
+            total=1,
+            connect=1,
+            read=1,
+            redirect=0,
+            status=0,
+            other=0,
+            allowed_methods=frozenset({"GET"}),
+            raise_on_status=False,
+        )
+        super().__init__(pool_manager=None, max_retries=retry)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs["source_address"] = (self.address, 0)
@@ -276,7 +320,7 @@ class Person(HttpUser):
             catch_response=True,
         ) as response:
             if response.status_code != expect:
-                response.failure(f"HTTP {response.status_code}")
+                response.failure(answer(response))
                 return ""
             return response.text
 
@@ -298,7 +342,7 @@ class Person(HttpUser):
             if response.status_code == refusal:
                 response.failure(f"refused ({response.status_code})")
                 return ""
-            response.failure(f"HTTP {response.status_code}")
+            response.failure(answer(response))
             return None
 
     # Signing in

@@ -378,14 +378,23 @@ class Command(BaseCommand):
                 )
             lines.append(f"{'requests per second':<{w}}{run['total']['rps']:>9.1f}")
             for kind, count in sorted(run["error_kinds"].items(), key=lambda kv: -kv[1])[:8]:
-                lines.append(f"  error: {kind} x{count}")
+                first = run["first_error_at"][kind]
+                lines.append(f"  error: {kind} x{count} (the first at {first:.1f}s)")
+            if run["retried"]:
+                lines.append(
+                    f"  {run['retried']} GETs sent again on a new connection, as browsers do, "
+                    "after the server closed a kept-alive one"
+                )
             for what, at in run["events"]:
                 lines.append(f"  {at:6.1f}s {what}")
             if run["events"]:
                 lines += self.phases(run)
             cpu = run["cpu"]
+            # PostgreSQL: at least (a backend that ended took its time with it).
             parts = ("web", "worker", "beat", "redis", "postgres", "locust")
-            mine = ", ".join(f"{k} {cpu.get(k, 0.0):.2f}" for k in parts)
+            mine = ", ".join(
+                f"{k} {'≥' if k == 'postgres' else ''}{cpu.get(k, 0.0):.2f}" for k in parts
+            )
             lines.append(
                 f"  CPU, cores busy: {mine}; whole machine {cpu['machine']:.2f} of "
                 f"{os.cpu_count()}, other programs {cpu['others']:.2f}"
