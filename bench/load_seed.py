@@ -28,6 +28,8 @@ from django.apps import apps
 from django.contrib.auth.hashers import make_password
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.db.models import F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
@@ -35,6 +37,7 @@ from bench.dealreg_seed import SUFFIXES, SYLLABLES, WORDS_A, WORDS_B
 from bench.payouts_seed import LEDGER_TABLES
 from dealreg.models import DealRegistration, DealRegSettings, ProductLine
 from incentives import bulk, periods, statements
+from incentives.models import DealAccrualState
 from partners import services as partner_services
 from partners.models import Partner, Tier
 from prm.tenancy.demo import DEMO_PASSWORD, TENANTS
@@ -226,6 +229,13 @@ class LoadSeeder:
             if following <= today:
                 issued += statements.issue_statements(tenant, start)
             start = following
+        # A deal won in a period's last hour was accrued at that hour: it
+        # was last changed then, not later (the accrual sweep would take it
+        # for a deal changed since its sync).
+        synced = DealAccrualState.objects.filter(registration=OuterRef("pk"))
+        DealRegistration.objects.filter(
+            status=Status.WON, accrual_state__synced_at__lt=F("updated_at")
+        ).update(updated_at=Subquery(synced.values("synced_at")[:1]))
         return written, issued
 
     def seed_registrations(self, tenant: Tenant, rows: int) -> None:
@@ -298,3 +308,7 @@ class LoadSeeder:
                         through(dealregistration_id=r.pk, productline_id=p.pk) for r, p in lines
                     )
                 batch, lines = [], []
+        # Each was last changed by its last step, not by this seed.
+        DealRegistration.objects.filter(partner__in=partners).update(
+            updated_at=Coalesce("outcome_recorded_at", "decided_at", "submitted_at")
+        )
