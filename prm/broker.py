@@ -8,6 +8,7 @@ already state in the database that a beat sweep finds.
 """
 
 import logging
+import threading
 from typing import Any
 
 from celery import Task, current_app
@@ -20,6 +21,12 @@ log = logging.getLogger(__name__)
 __all__ = ["QUICK_RETRY", "BrokerUnreachable", "kick", "kick_on_commit", "task_named"]
 
 
+# Threads of one web process (gunicorn's gthread workers) may look up their
+# first task at once: one imports the tasks modules while the others wait,
+# instead of finding the import under way and the task not registered yet.
+_importing = threading.Lock()
+
+
 def task_named(name: str) -> Task:
     """The task registered as ``name``, its app's tasks module imported if
     need be: a service enqueues its app's tasks by name, so it never imports
@@ -27,7 +34,8 @@ def task_named(name: str) -> Task:
     try:
         return current_app.tasks[name]
     except NotRegistered:
-        current_app.loader.import_default_modules()
+        with _importing:
+            current_app.loader.import_default_modules()
         return current_app.tasks[name]
 
 

@@ -124,8 +124,11 @@ def hand_over(rows: Sequence[OutboxMessage], now: datetime | None = None) -> int
                 continue  # done already, or the relay or a task has it
             try:
                 task = task_named(row.task)
-            except KeyError:
-                _give_up(row, now, f"No task is registered as {row.task}.")
+            except KeyError:  # a deploy in progress? tried again, then given up
+                row.attempts += 1
+                row.last_error = f"No task is registered as {row.task}."
+                row.due_at = now + backoff(row.attempts)
+                failed.append(row)
                 continue
             try:
                 task.apply_async(

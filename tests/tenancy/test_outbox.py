@@ -139,11 +139,17 @@ class TestWritingAndRunning:
         assert row(message).state == "done"
         assert probes("stuck") == 1
 
-    def test_an_unknown_task_is_given_up_at_once(self, acme):
+    def test_an_unknown_task_waits_with_its_error_and_is_given_up_in_the_end(self, acme):
         with acme.scope():
             message = outbox.defer(acme.tenant, "nowhere.tasks.gone", key="x")
         assert outbox.relay(now=later(60)) == 0
-        assert row(message).last_error == "No task is registered as nowhere.tasks.gone."
+        waiting = row(message)
+        assert (waiting.state, waiting.attempts) == ("waiting", 1)
+        assert waiting.last_error == "No task is registered as nowhere.tasks.gone."
+        with scopes_disabled():
+            OutboxMessage.objects.filter(pk=message.pk).update(attempts=outbox.MAX_ATTEMPTS)
+        assert outbox.relay(now=later(3 * 3600)) == 0
+        assert row(message).state == "gave up"
 
     def test_a_deactivated_tenants_work_waits(self, acme):
         with acme.scope():
