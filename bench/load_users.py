@@ -267,22 +267,29 @@ class Person(HttpUser):
             gevent.sleep(5 + attempt * 10)  # a rate limit or a code used: the next period
         raise RuntimeError("could not sign in")
 
+    def _post_login_step(self, path: str, page: Any, data: dict, name: str) -> Any:
+        """Post one sign-in form (its CSRF token from ``page``), unredirected."""
+        return self.client.post(
+            path,
+            data={
+                "csrfmiddlewaretoken": FormInputs(page.text).first("csrfmiddlewaretoken"),
+                **data,
+            },
+            headers={"Referer": f"https://{self.tenant['host']}{path}"},
+            name=name,
+            allow_redirects=False,
+        )
+
     def log_in(self) -> bool:
         """The login form, then the two-factor step for staff: True when
         signed in. Each attempt starts afresh (no half-done login)."""
         self.client.cookies.clear()
         page = self.client.get("/accounts/login/", name="login: form", allow_redirects=False)
-        form = FormInputs(page.text)
-        response = self.client.post(
+        response = self._post_login_step(
             "/accounts/login/",
-            data={
-                "csrfmiddlewaretoken": form.first("csrfmiddlewaretoken"),
-                "login": self.email,
-                "password": PASSWORD,
-            },
-            headers={"Referer": f"https://{self.tenant['host']}/accounts/login/"},
-            name="login: password",
-            allow_redirects=False,
+            page,
+            {"login": self.email, "password": PASSWORD},
+            "login: password",
         )
         if response.status_code != 302:
             return False
@@ -298,15 +305,8 @@ class Person(HttpUser):
             code = totp.format_hotp_value(
                 totp.hotp_value(SECRETS[self.email], counters[len(counters) // 2])
             )
-            response = self.client.post(
-                "/accounts/2fa/authenticate/",
-                data={
-                    "csrfmiddlewaretoken": FormInputs(page.text).first("csrfmiddlewaretoken"),
-                    "code": code,
-                },
-                headers={"Referer": f"https://{self.tenant['host']}/accounts/2fa/authenticate/"},
-                name="login: 2fa code",
-                allow_redirects=False,
+            response = self._post_login_step(
+                "/accounts/2fa/authenticate/", page, {"code": code}, "login: 2fa code"
             )
             if response.status_code != 302:
                 return False

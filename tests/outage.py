@@ -14,7 +14,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,38 @@ class RedisServer:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(timeout=10)
         self.process = None
+
+
+@contextlib.contextmanager
+def private_broker(started: bool = True) -> Iterator[RedisServer]:
+    """Celery publishes to a ``RedisServer`` of the test's own (started, or
+    not yet: the broker is down), not eagerly; all as before afterwards."""
+    from prm.celery import app as celery_app
+
+    redis = RedisServer()
+    if started:
+        redis.start()
+    saved = celery_app.conf.broker_url, celery_app.conf.task_always_eager
+    celery_app.conf.broker_url = redis.url
+    celery_app.conf.task_always_eager = False
+    forget_broker_connections()
+    try:
+        yield redis
+    finally:
+        redis.stop()
+        celery_app.conf.broker_url, celery_app.conf.task_always_eager = saved
+        forget_broker_connections()
+
+
+def forget_broker_connections() -> None:
+    """Close and forget pooled broker connections (the broker URL changed)."""
+    from kombu import pools
+
+    from prm.celery import app as celery_app
+
+    pools.reset()  # closes and forgets kombu's connection and producer pools
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
 
 
 class TcpProxy:

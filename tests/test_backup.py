@@ -30,7 +30,6 @@ from dealreg import services as dealreg
 from dealreg.models import DealRegistration
 from incentives import payouts, statements
 from incentives.models import (
-    ExchangeRate,
     LedgerEntry,
     PayoutLine,
     PayoutRun,
@@ -41,7 +40,7 @@ from partners.models import Partner
 from prm.tenancy.models import AuditEntry, Membership, Notification, Tenant
 from prm.tenancy.roles import Role
 from tests.dealreg import conftest as dealreg_fixtures
-from tests.incentives.conftest import make_plan
+from tests.incentives.conftest import euro_rate_and_plan
 from tests.incentives.test_payouts import book
 from tests.outage import ROOT, worker_env
 
@@ -170,13 +169,7 @@ def business(acme, globex, submit_as):
     with time_machine.travel(MAY, tick=False):
         for world in (acme, globex):
             with world.scope():
-                ExchangeRate.objects.create(
-                    tenant=world.tenant,
-                    currency="EUR",
-                    valid_from=date(2026, 1, 1),
-                    rate=Decimal("1.0837"),
-                )
-                make_plan(world, rate_percent=Decimal("8.5"))
+                euro_rate_and_plan(world)
             cm, ops = world[Role.CHANNEL_MANAGER], world[Role.OPS_ADMIN]
             pending, approved, rejected, won, reversed_ = (
                 submit_as(

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from dealreg.models import DealRegistration, ProductLine
 from incentives import plans
-from incentives.models import Bracket, Plan, PlanVersion
+from incentives.models import Bracket, ExchangeRate, Plan, PlanVersion
 from prm.tenancy.roles import Role
 from tests.dealreg import conftest as dealreg_fixtures
 
@@ -55,6 +55,15 @@ def make_plan(
     if publish:
         version = plans.publish(version, by=world[Role.OPS_ADMIN])
     return version
+
+
+def euro_rate_and_plan(world) -> PlanVersion:
+    """A euro rate from 2026 (1.0837) and a published 8.5 % commission plan:
+    a ledger with two currencies, for tests of the whole ledger."""
+    ExchangeRate.objects.create(
+        tenant=world.tenant, currency="EUR", valid_from=date(2026, 1, 1), rate=Decimal("1.0837")
+    )
+    return make_plan(world, rate_percent=Decimal("8.5"))
 
 
 def make_won_deal(

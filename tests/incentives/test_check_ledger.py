@@ -14,10 +14,10 @@ from django.db import connection
 
 from incentives import ledger, payouts, statements
 from incentives.ledger import NewEntry
-from incentives.models import ExchangeRate, LedgerEntry, PayoutLine, Settlement, Statement
+from incentives.models import LedgerEntry, PayoutLine, Settlement, Statement
 from prm.tenancy.roles import Role
 
-from .conftest import make_plan, make_won_deal
+from .conftest import euro_rate_and_plan, make_won_deal
 from .test_payouts import book
 
 pytestmark = pytest.mark.django_db
@@ -59,13 +59,7 @@ def busy_ledger(acme, globex):
     with time_machine.travel(MAY, tick=False):
         for world in (acme, globex):
             with world.scope():
-                ExchangeRate.objects.create(
-                    tenant=world.tenant,
-                    currency="EUR",
-                    valid_from=date(2026, 1, 1),
-                    rate=Decimal("1.0837"),
-                )
-                make_plan(world, rate_percent=Decimal("8.5"))
+                euro_rate_and_plan(world)
                 for amount, currency in (("12345.67", "USD"), ("999.99", "EUR")):
                     deal = make_won_deal(
                         world, amount, currency=currency, close_date=date(2026, 4, 1)

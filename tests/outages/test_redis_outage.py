@@ -16,14 +16,12 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from dealreg.models import DealRegistration
-from prm.celery import app as celery_app
 from prm.tenancy import outbox
 from prm.tenancy.models import OutboxMessage
 from prm.tenancy.roles import Role
 from tests.dealreg.conftest import products  # noqa: F401 (a fixture)
 from tests.dealreg.test_portal_form import form_data
-from tests.outage import RedisServer, Worker, wait_for
-from tests.tenancy.test_outbox import reset_connections
+from tests.outage import Worker, private_broker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,17 +30,8 @@ NOT_CHECKED = DealRegistration.ConflictState.NOT_CHECKED
 
 @pytest.fixture
 def broker():
-    redis = RedisServer().start()
-    saved = celery_app.conf.broker_url, celery_app.conf.task_always_eager
-    celery_app.conf.broker_url = redis.url
-    celery_app.conf.task_always_eager = False
-    reset_connections()
-    try:
+    with private_broker() as redis:
         yield redis
-    finally:
-        redis.stop()
-        celery_app.conf.broker_url, celery_app.conf.task_always_eager = saved
-        reset_connections()
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from prm.tenancy.roles import Role
 from tests.dealreg.conftest import products, submit_as  # noqa: F401 (fixtures used below)
 from tests.dealreg.test_conflicts import rival  # noqa: F401
 from tests.declared_app import tasks as probe_tasks
-from tests.outage import RedisServer
+from tests.outage import RedisServer, private_broker
 
 PROBE = "tests.declared_app.tasks.probe"
 
@@ -240,18 +240,9 @@ class TestEachKindRunsOnce:
 class TestRelayAndBroker:
     @pytest.fixture
     def broker(self):
-        """Tasks published to a private Redis the test stops and starts."""
-        redis = RedisServer()
-        saved = celery_app.conf.broker_url, celery_app.conf.task_always_eager
-        celery_app.conf.broker_url = redis.url
-        celery_app.conf.task_always_eager = False
-        reset_connections()
-        try:
+        """Tasks published to a private Redis, not started yet."""
+        with private_broker(started=False) as redis:
             yield redis
-        finally:
-            redis.stop()
-            celery_app.conf.broker_url, celery_app.conf.task_always_eager = saved
-            reset_connections()
 
     def queued(self, redis: RedisServer) -> int:
         import redis as redis_client
@@ -308,16 +299,6 @@ class TestRelayAndBroker:
             assert outbox.relay(now=later(3600)) == 0
             other.rollback()
         assert outbox.relay(now=later(3600)) == 1
-
-
-def reset_connections() -> None:
-    """Forget pooled broker connections (the broker URL changed or the
-    server restarted)."""
-    from kombu import pools
-
-    pools.reset()  # closes and forgets kombu's connection and producer pools
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
 
 
 @pytest.mark.django_db
