@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from django.db.models import Q
 from django.urls import reverse
 
-from prm.tenancy.declarations import Card, Count, NavEntry, PRMApp
+from prm.tenancy.declarations import Card, Count, NavEntry, NotificationKind, PRMApp
 from prm.tenancy.roles import FINANCE, FINANCE_READERS, OPS, Role
 from prm.tenancy.text import plural
 
@@ -61,6 +61,21 @@ def partner_dispute_counts(membership: "Membership") -> list[Count]:
     if not open_disputes:
         return []
     return [Count(f"{plural(open_disputes, 'open dispute')}", reverse("incentives:disputes"))]
+
+
+# Disputes are answered to the partner's admins and whoever opened them;
+# payouts are announced to partner admins.
+NOTIFICATION_KINDS = (
+    NotificationKind("incentives.dispute_opened", "A partner disputes a statement line", FINANCE),
+    NotificationKind("incentives.dispute_message", "A partner writes about a dispute", FINANCE),
+    NotificationKind("incentives.no_rate", "A rebate waits for an exchange rate", FINANCE),
+    NotificationKind(
+        "incentives.dispute_answered", "Finance answers a dispute", {Role.PARTNER_ADMIN}
+    ),
+    NotificationKind("incentives.dispute_resolved", "A dispute was resolved", {Role.PARTNER_ADMIN}),
+    NotificationKind("incentives.dispute_rejected", "A dispute was rejected", {Role.PARTNER_ADMIN}),
+    NotificationKind("incentives.payout_sent", "A payout was sent", {Role.PARTNER_ADMIN}),
+)
 
 
 def _config(model: str, readers: frozenset[str], writers: frozenset[str]) -> dict:
@@ -184,4 +199,5 @@ APP = PRMApp(
     demo_after=("dealreg",),
     url_matrix="incentives.url_matrix",
     metrics=METRICS,
+    notification_kinds=NOTIFICATION_KINDS,
 )

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 class NavEntry:
     """One entry of the portal's top navigation, shown to members holding
     any of ``perms``. Entries sort by ``order`` (the foundation's Home is 0,
-    My account 1000)."""
+    Admin 950; "My account" is the person's name beside them)."""
 
     url_name: str
     label: str
@@ -87,6 +87,18 @@ class Card:
     context: Callable[[Membership], Mapping[str, Any]] | None = None
     setup: bool = False
     order: int = 100
+
+
+@dataclass(frozen=True)
+class NotificationKind:
+    """A kind of notification an app sends (``notify(kind=key)``) that is
+    also mailed. Members whose role is in ``roles`` get a switch for its
+    mails on their "My account" page; ``label`` names it there
+    ("A registration is assigned to me")."""
+
+    key: str
+    label: str
+    roles: Iterable[str]
 
 
 # --- Metrics --------------------------------------------------------------------------
@@ -228,6 +240,8 @@ class PRMApp:
     - ``url_matrix``: dotted path of the module holding the app's part of the
       URL-matrix test (see ``tests/test_url_matrix.py``): loaded by tests only.
     - ``metrics``: the figures reporting shows.
+    - ``notification_kinds``: the mailed notifications the app sends, each
+      a switch on the members' mail preferences.
     """
 
     label: str
@@ -242,3 +256,4 @@ class PRMApp:
     demo_after: tuple[str, ...] = ()
     url_matrix: str | None = None
     metrics: Sequence[Metric] = ()
+    notification_kinds: Sequence[NotificationKind] = ()

@@ -315,9 +315,17 @@ def notify(
 
 
 def mail_notifications(tenant: Tenant, notes: Iterable[Notification]) -> None:
-    """Mail ``notes`` once the current transaction commits (outbox)."""
+    """Mail ``notes`` once the current transaction commits (outbox), except
+    to people who turned that kind's mails off (``prm.tenancy.account``;
+    the mail task asks again when it sends)."""
+    from .account import unwanted_mail  # it imports this module (audit)
+
+    notes = list(notes)
+    unwanted = unwanted_mail(notes)
     outbox.defer_many(
-        tenant, SEND_NOTIFICATION_EMAIL, [{"notification_id": str(n.pk)} for n in notes]
+        tenant,
+        SEND_NOTIFICATION_EMAIL,
+        [{"notification_id": str(n.pk)} for n in notes if (n.user_id, n.kind) not in unwanted],
     )
 
 
