@@ -34,13 +34,16 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class NavEntry:
     """One entry of the portal's top navigation, shown to members holding
-    any of ``perms``. Entries sort by ``order`` (the foundation's Home is 0,
-    Admin 950; "My account" is the person's name beside them)."""
+    any of ``perms`` (and, where given, for whom ``visible(membership)`` is
+    true: a tenant setting that opens a page to more roles). Entries sort by
+    ``order`` (the foundation's Home is 0, Admin 950; "My account" is the
+    person's name beside them)."""
 
     url_name: str
     label: str
     perms: tuple[str, ...]
     order: int = 100
+    visible: Callable[[Membership], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ class Card:
     context: Callable[[Membership], Mapping[str, Any]] | None = None
     setup: bool = False
     order: int = 100
+    # Where given, the card shows only to members for whom it is true.
+    visible: Callable[[Membership], bool] | None = None
 
 
 @dataclass(frozen=True)
