@@ -27,14 +27,23 @@ READ_PERM = "portal.statements"
 
 
 def may_read_statements(membership: Membership) -> bool:
+    """Partner admins; partner users while their program allows it (asked
+    once per request: the answer is kept on the request's membership, which
+    the navigation, the home card and the view all ask)."""
     if membership.has_perm(PERM):
         return True
-    return (
-        membership.has_perm(READ_PERM)
-        and IncentiveSettings.objects.filter(
+    if not membership.has_perm(READ_PERM):
+        return False
+    allowed = membership.__dict__.get(_ALLOWED)
+    if allowed is None:
+        allowed = IncentiveSettings.objects.filter(
             tenant_id=membership.tenant_id, partner_users_see_statements=True
         ).exists()
-    )
+        membership.__dict__[_ALLOWED] = allowed
+    return bool(allowed)
+
+
+_ALLOWED = "_incentives_partner_users_see_statements"
 
 
 def may_dispute(membership: Membership) -> bool:

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from . import outbox
 from .errors import ServiceError
+from .mail_preferences import unwanted_mail
 from .models import AuditEntry, Invitation, Membership, Notification, Tenant, User
 from .roles import INVITABLE_ROLES, PARTNER_ROLES, STAFF_ROLES, Role
 
@@ -316,10 +317,8 @@ def notify(
 
 def mail_notifications(tenant: Tenant, notes: Iterable[Notification]) -> None:
     """Mail ``notes`` once the current transaction commits (outbox), except
-    to people who turned that kind's mails off (``prm.tenancy.account``;
+    to people who turned that kind's mails off (``mail_preferences``;
     the mail task asks again when it sends)."""
-    from .account import unwanted_mail  # it imports this module (audit)
-
     notes = list(notes)
     unwanted = unwanted_mail(notes)
     outbox.defer_many(

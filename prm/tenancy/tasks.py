@@ -7,7 +7,7 @@ from django.utils import timezone
 from prm.celery import TenantTask, app
 
 from . import outbox
-from .account import wants_mail
+from .mail_preferences import wants_mail
 from .models import Invitation, Notification, Tenant
 
 
