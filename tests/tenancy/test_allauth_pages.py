@@ -202,3 +202,16 @@ class TestSignedIn:
         totp_auth.TOTP.activate(user, SECRET)
         client = acme.client(Role.OPS_ADMIN)
         assert_portal_page(client.get(reverse("mfa_reauthenticate")), ENTRANCE)
+
+
+class TestPlatformHost:
+    @pytest.mark.parametrize(
+        "name", ["account_email", "account_change_password", "mfa_index", "usersessions_list"]
+    )
+    def test_a_superusers_account_pages_have_allauths_part_of_the_menu(self, db, name):
+        root = factories.make_user("root@platform.test", is_superuser=True)
+        client = Client(HTTP_HOST="localhost")
+        client.force_login(root, backend="prm.tenancy.auth.TenantAuthenticationBackend")
+        page = assert_portal_page(client.get(reverse(name, urlconf="prm.urls_platform")), MANAGE)
+        assert 'href="/accounts/email/"' in page
+        assert 'href="/account/profile/"' not in page  # the hub is a tenant's
