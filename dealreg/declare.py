@@ -8,7 +8,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from prm.tenancy.declarations import Card, Count, NavEntry, PRMApp
+from prm.tenancy.declarations import Card, Count, NavEntry, NotificationKind, PRMApp
 from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 from prm.tenancy.text import plural
 
@@ -89,6 +89,36 @@ def _config(model: str) -> dict[str, frozenset[str]]:
         for action in ("view", "add", "change", "delete")
     }
 
+
+# Who decides registrations (their approver, or ops when nobody is assigned).
+DECIDERS = frozenset({Role.CHANNEL_MANAGER, Role.OPS_ADMIN})
+NOTIFICATION_KINDS = (
+    NotificationKind("dealreg.assigned", "A registration is assigned to me to decide", DECIDERS),
+    NotificationKind("dealreg.reminder", "A decision of mine is coming due", DECIDERS),
+    NotificationKind("dealreg.escalated", "A decision is overdue", DECIDERS),
+    NotificationKind(
+        "dealreg.auto_approved", "A registration was approved automatically", DECIDERS
+    ),
+    NotificationKind("dealreg.info_provided", "A partner answered my questions", DECIDERS),
+    NotificationKind("dealreg.withdrawn", "A partner withdrew a registration", DECIDERS),
+    NotificationKind("dealreg.conflicts", "A registration may conflict with others", DECIDERS),
+    NotificationKind(
+        "dealreg.extension_requested", "A partner asks for a longer protection", DECIDERS
+    ),
+    NotificationKind("dealreg.approved", "A registration was approved", PARTNER_ROLES),
+    NotificationKind("dealreg.rejected", "A registration was rejected", PARTNER_ROLES),
+    NotificationKind(
+        "dealreg.info_requested", "The vendor asks for more information", PARTNER_ROLES
+    ),
+    NotificationKind("dealreg.extension_approved", "A protection was extended", PARTNER_ROLES),
+    NotificationKind("dealreg.extension_rejected", "An extension was refused", PARTNER_ROLES),
+    NotificationKind("dealreg.expiry_warning", "A protection ends soon", PARTNER_ROLES),
+    NotificationKind("dealreg.expired", "A protection has ended", PARTNER_ROLES),
+    NotificationKind("dealreg.message", "A message about a registration", PARTNER_ROLES | DECIDERS),
+    NotificationKind(
+        "dealreg.outcome", "A deal's outcome was set or changed", PARTNER_ROLES | DECIDERS
+    ),
+)
 
 APP = PRMApp(
     label="dealreg",
@@ -172,4 +202,5 @@ APP = PRMApp(
     demo_after=("partners",),
     url_matrix="dealreg.url_matrix",
     metrics=METRICS,
+    notification_kinds=NOTIFICATION_KINDS,
 )

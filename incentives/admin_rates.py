@@ -130,6 +130,6 @@ class ExchangeRateAdmin(CsvImportMixin, TenantModelAdmin):
 class IncentiveSettingsAdmin(SettingsRowAdmin):
     audit_action = "incentives.settings_changed"
     fieldsets = [
-        ("Statements", {"fields": ["statement_period"]}),
+        ("Statements", {"fields": ["statement_period", "partner_users_see_statements"]}),
         ("Payouts", {"fields": ["holding_days", "minimum_payout", "payout_target_days"]}),
     ]

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 from django.db.models import Q
 from django.urls import reverse
 
-from prm.tenancy.declarations import Card, Count, NavEntry, PRMApp
+from prm.tenancy.declarations import Card, Count, NavEntry, NotificationKind, PRMApp
 from prm.tenancy.roles import FINANCE, FINANCE_READERS, OPS, Role
 from prm.tenancy.text import plural
 
 from .disputes import OPEN as OPEN_DISPUTES
 from .metrics import METRICS
 from .models import DealAccrualState, Dispute, PayoutRun
+from .portal_access import PERM, READ_PERM, may_read_statements
 
 if TYPE_CHECKING:
     from prm.tenancy.models import Membership
@@ -56,11 +57,28 @@ def stuck_counts(membership: "Membership") -> list[Count]:
 
 def partner_dispute_counts(membership: "Membership") -> list[Count]:
     assert membership.partner_id is not None  # a partner role's card
+    if not membership.has_perm(PERM):
+        return []  # disputes are the partner admins' (partner users read only)
     mine = Dispute.objects.filter(partner_id=membership.partner_id, status__in=OPEN_DISPUTES)
     open_disputes = mine.count()
     if not open_disputes:
         return []
     return [Count(f"{plural(open_disputes, 'open dispute')}", reverse("incentives:disputes"))]
+
+
+# Disputes are answered to the partner's admins and whoever opened them;
+# payouts are announced to partner admins.
+NOTIFICATION_KINDS = (
+    NotificationKind("incentives.dispute_opened", "A partner disputes a statement line", FINANCE),
+    NotificationKind("incentives.dispute_message", "A partner writes about a dispute", FINANCE),
+    NotificationKind("incentives.no_rate", "A rebate waits for an exchange rate", FINANCE),
+    NotificationKind(
+        "incentives.dispute_answered", "Finance answers a dispute", {Role.PARTNER_ADMIN}
+    ),
+    NotificationKind("incentives.dispute_resolved", "A dispute was resolved", {Role.PARTNER_ADMIN}),
+    NotificationKind("incentives.dispute_rejected", "A dispute was rejected", {Role.PARTNER_ADMIN}),
+    NotificationKind("incentives.payout_sent", "A payout was sent", {Role.PARTNER_ADMIN}),
+)
 
 
 def _config(model: str, readers: frozenset[str], writers: frozenset[str]) -> dict:
@@ -73,7 +91,9 @@ def _config(model: str, readers: frozenset[str], writers: frozenset[str]) -> dic
 APP = PRMApp(
     label="incentives",
     permissions={
-        "portal.incentives": {Role.PARTNER_ADMIN},
+        PERM: {Role.PARTNER_ADMIN},
+        # Partner users too, where the program allows it (portal_access).
+        READ_PERM: {Role.PARTNER_ADMIN, Role.PARTNER_USER},
         **_config("plan", FINANCE_READERS, OPS),
         **_config("planversion", FINANCE_READERS, OPS),
         **_config("bracket", FINANCE_READERS, OPS),
@@ -96,16 +116,25 @@ APP = PRMApp(
         "incentives.view_dispute": FINANCE_READERS,
         "incentives.change_dispute": FINANCE,
     },
-    nav=(NavEntry("incentives:statements", "Statements", ("portal.incentives",), order=200),),
+    nav=(
+        NavEntry(
+            "incentives:statements",
+            "Statements",
+            (PERM, READ_PERM),
+            order=200,
+            visible=may_read_statements,
+        ),
+    ),
     cards=(
         Card(
             key="incentives.statements",
             title="Commission statements",
             url_name="incentives:statements",
-            perms=("portal.incentives",),
+            perms=(PERM, READ_PERM),
             description="What your organisation earned and was paid, period by period.",
             counts=partner_dispute_counts,
             order=40,
+            visible=may_read_statements,
         ),
         Card(
             key="incentives.payouts",
@@ -184,4 +213,5 @@ APP = PRMApp(
     demo_after=("dealreg",),
     url_matrix="incentives.url_matrix",
     metrics=METRICS,
+    notification_kinds=NOTIFICATION_KINDS,
 )

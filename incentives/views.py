@@ -1,5 +1,6 @@
 """Partner portal: the organisation's statements and disputes, under
-/incentives/. Partner admins only (``portal.incentives``); the partner is
+/incentives/. Partner admins (``portal.incentives``), and partner users
+read-only where the program allows it (``portal_access``); the partner is
 always the member's own. A ledger entry or dispute that is unknown, another
 tenant's or another partner's answers 404; staff, who see statements in the
 admin, get 403.
@@ -26,16 +27,16 @@ from . import disputes, statement_export, statements
 from .forms import DisputeForm, ReplyForm
 from .ledger import IncentiveError
 from .models import Dispute, LedgerEntry
+from .portal_access import PERM, may_dispute, statement_reader
 from .statements import StatementView
 
-PERM = "portal.incentives"
 LINES_PER_PAGE = 100
 DISPUTES_PER_PAGE = 25
 
 
 def _partner(request: MemberRequest) -> Partner:
     partner = request.membership.partner
-    assert partner is not None  # PERM is a partner permission
+    assert partner is not None  # the statements' permissions are partner roles
     partner.tenant = request.tenant
     return partner
 
@@ -65,6 +66,7 @@ def statement_context(
         "page_obj": page,
         "lines": statement_export.rows(entries, request.tenant, statements.dispute_states(entries)),
         "staff": staff,
+        "may_dispute": not staff and may_dispute(request.membership),
     }
 
 
@@ -88,17 +90,21 @@ def _statement_for_file(request: MemberRequest) -> tuple[StatementView, QuerySet
 # --- Statements -------------------------------------------------------------------
 
 
-@role_required(PERM)
+@statement_reader
 def statement_list(request: MemberRequest) -> HttpResponse:
     partner = _partner(request)
     return render(
         request,
         "incentives/statement_list.html",
-        {"periods": statements.periods_of(partner), "partner": partner},
+        {
+            "periods": statements.periods_of(partner),
+            "partner": partner,
+            "may_dispute": may_dispute(request.membership),
+        },
     )
 
 
-@role_required(PERM)
+@statement_reader
 def statement_detail(request: MemberRequest) -> HttpResponse:
     partner = _partner(request)
     context = statement_context(
@@ -107,13 +113,13 @@ def statement_detail(request: MemberRequest) -> HttpResponse:
     return render(request, "incentives/statement_detail.html", context)
 
 
-@role_required(PERM)
+@statement_reader
 def statement_csv(request: MemberRequest) -> HttpResponse | StreamingHttpResponse:
     view, entries = _statement_for_file(request)
     return statement_export.csv_response(view, entries)
 
 
-@role_required(PERM)
+@statement_reader
 def statement_pdf(request: MemberRequest) -> HttpResponse:
     view, entries = _statement_for_file(request)
     return pdf_response(view, entries)

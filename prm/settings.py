@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.usersessions",
     "guardian",
     "simple_history",
     "csp",
@@ -198,6 +199,11 @@ ACCOUNT_RATE_LIMITS = {
     "mfa_authenticate": "10/m/user,5/m/ip",
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# allauth.usersessions: each sign-in is recorded (IP, browser, when), so
+# "My account" can list a person's sessions and sign out the others. Not
+# tracking activity: that would write to the database on every request
+# (its middleware is only needed for that, so it is not installed).
+USERSESSIONS_TRACK_ACTIVITY = False
 MFA_TOTP_ISSUER = env("MFA_ISSUER", "PRM")
 
 # django-guardian: object permissions for channel managers' partners.

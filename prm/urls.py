@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from prm.tenancy import registry
+from prm.tenancy import account_views, registry
 from prm.tenancy import views as tenancy_views
 from prm.tenancy.admin_base import tenant_admin_site
 
@@ -28,6 +28,9 @@ urlpatterns = [
         name="notifications_read_all",
     ),
     path("notifications/open/", tenancy_views.notification_open, name="notification_open"),
+    path("account/", account_views.overview, name="account"),
+    path("account/profile/", account_views.profile, name="account_profile"),
+    path("account/mails/", account_views.mails, name="account_mails"),
     # Each app's pages, where its declaration puts them.
     *(path(prefix, include(module)) for prefix, module in registry.url_modules()),
     path("accounts/", include("allauth.urls")),

@@ -111,6 +111,7 @@ ACCOUNT_LOGIN_REQUIRED = {
     "mfa_view_recovery_codes",
     "mfa_generate_recovery_codes",
     "mfa_download_recovery_codes",
+    "usersessions_list",
 }
 ACCOUNT_ARGS = {
     "account_confirm_email": {"key": "not-a-key"},

@@ -30,6 +30,12 @@ class IncentiveSettings(TenantOwned):
     payout_target_days = models.PositiveSmallIntegerField(
         default=30, help_text="The promise: accruals are paid within this many days of close."
     )
+    partner_users_see_statements = models.BooleanField(
+        "partner users see their organisation's statements",
+        default=False,
+        help_text="Partner users, not only partner admins, may open their organisation's "
+        "statements, read-only: disputes stay with the partner admins.",
+    )
 
     class Meta:
         verbose_name = "incentive settings"

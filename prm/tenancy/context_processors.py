@@ -39,5 +39,6 @@ def navigation(membership: Membership | None) -> list[tuple[str, str]]:
     return [
         (entry.url_name, entry.label)
         for entry in registry.navigation()
-        if not entry.perms or any(membership.has_perm(perm) for perm in entry.perms)
+        if (not entry.perms or any(membership.has_perm(perm) for perm in entry.perms))
+        and (entry.visible is None or entry.visible(membership))
     ]

@@ -34,13 +34,16 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class NavEntry:
     """One entry of the portal's top navigation, shown to members holding
-    any of ``perms``. Entries sort by ``order`` (the foundation's Home is 0,
-    My account 1000)."""
+    any of ``perms`` (and, where given, for whom ``visible(membership)`` is
+    true: a tenant setting that opens a page to more roles). Entries sort by
+    ``order`` (the foundation's Home is 0, Admin 950; "My account" is the
+    person's name beside them)."""
 
     url_name: str
     label: str
     perms: tuple[str, ...]
     order: int = 100
+    visible: Callable[[Membership], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,20 @@ class Card:
     context: Callable[[Membership], Mapping[str, Any]] | None = None
     setup: bool = False
     order: int = 100
+    # Where given, the card shows only to members for whom it is true.
+    visible: Callable[[Membership], bool] | None = None
+
+
+@dataclass(frozen=True)
+class NotificationKind:
+    """A kind of notification an app sends (``notify(kind=key)``) that is
+    also mailed. Members whose role is in ``roles`` get a switch for its
+    mails on their "My account" page; ``label`` names it there
+    ("A registration is assigned to me")."""
+
+    key: str
+    label: str
+    roles: Iterable[str]
 
 
 # --- Metrics --------------------------------------------------------------------------
@@ -228,6 +245,8 @@ class PRMApp:
     - ``url_matrix``: dotted path of the module holding the app's part of the
       URL-matrix test (see ``tests/test_url_matrix.py``): loaded by tests only.
     - ``metrics``: the figures reporting shows.
+    - ``notification_kinds``: the mailed notifications the app sends, each
+      a switch on the members' mail preferences.
     """
 
     label: str
@@ -242,3 +261,4 @@ class PRMApp:
     demo_after: tuple[str, ...] = ()
     url_matrix: str | None = None
     metrics: Sequence[Metric] = ()
+    notification_kinds: Sequence[NotificationKind] = ()

@@ -60,7 +60,6 @@ APP = PRMApp(
         ),
         NavEntry("notifications", "Notifications", ("notifications.view",), 900),
         NavEntry("tenant_admin:index", "Admin", ("admin.access",), 950),
-        NavEntry("account_email", "My account", (), order=1000),
     ),
     cards=(
         Card(

@@ -1,6 +1,8 @@
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 
 from .models import Membership
 from .roles import PARTNER_ROLES, Role
@@ -75,3 +77,50 @@ class AcceptInvitationForm(forms.Form):
         if not self.existing_account and cleaned.get("password") != cleaned.get("password_confirm"):
             self.add_error("password_confirm", "The two passwords differ.")
         return cleaned
+
+
+phone_validator = RegexValidator(
+    r"^\+?[0-9][0-9 ()./-]{3,38}[0-9]$",
+    "Enter a phone number of digits, spaces and + ( ) - . / only, e.g. +49 30 1234567.",
+)
+
+
+class ProfileForm(forms.Form):
+    """The member's own name, phone and job title."""
+
+    full_name = forms.CharField(
+        max_length=200,
+        label="Your name",
+        error_messages={"required": "Enter your name: colleagues and partners see it."},
+    )
+    phone = forms.CharField(
+        max_length=40,
+        required=False,
+        validators=[phone_validator],
+        help_text="Optional. Shown to the people you work with in this program.",
+    )
+    title = forms.CharField(
+        max_length=120, required=False, label="Job title", help_text="Optional, e.g. Sales lead."
+    )
+
+    def clean_full_name(self) -> str:
+        name = " ".join(self.cleaned_data["full_name"].split())
+        if not name:
+            raise ValidationError("Enter your name: colleagues and partners see it.")
+        if any(ord(c) < 32 for c in name):
+            raise ValidationError("Your name cannot contain control characters.")
+        return name
+
+
+class MailPreferencesForm(forms.Form):
+    """One switch per mailed notification kind the member's role receives."""
+
+    def __init__(self, *args: Any, switches: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for switch in switches:
+            self.fields[switch.key] = forms.BooleanField(
+                label=switch.label, required=False, initial=switch.email
+            )
+
+    def wanted(self) -> list[str]:
+        return [key for key, on in self.cleaned_data.items() if on]

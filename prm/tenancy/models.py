@@ -17,7 +17,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django_scopes import ScopedManager
 
-from .constraints import tenant_foreign_keys
+from .constraints import tenant_foreign_keys, tenant_key
 from .registry import is_object_scoped, role_has_perm
 from .roles import PARTNER_ROLES, STAFF_ROLES, Role
 
@@ -298,6 +298,8 @@ class Membership(TenantOwned):
                 name="partner_roles_name_a_partner",
             ),
             *tenant_foreign_keys("membership", "partner"),
+            # What a member's own rows (mail preferences) refer to.
+            tenant_key("membership_tenant_key"),
         ]
 
     def __str__(self) -> str:
@@ -503,3 +505,27 @@ class OutboxMessage(TenantOwned):
         if self.gave_up_at:
             return "gave up"
         return "sent" if self.sent_at else "waiting"
+
+
+class MailPreference(TenantOwned):
+    """Whether a member wants the mails of one notification kind (the kinds
+    the apps declare, ``PRMApp.notification_kinds``). No row: they do. The
+    in-app notification is made either way; only the mail follows this."""
+
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="mail_preferences", db_constraint=False
+    )
+    kind = models.CharField(max_length=40)
+    email = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "membership", "kind"], name="one_mail_preference_per_kind"
+            ),
+            *tenant_foreign_keys("mailpreference", "membership"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {'mail' if self.email else 'no mail'}"

@@ -19,7 +19,7 @@ from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string, module_has_submodule
 
-from .declarations import Card, DemoContext, Metric, NavEntry, PRMApp
+from .declarations import Card, DemoContext, Metric, NavEntry, NotificationKind, PRMApp
 from .roles import ALL_ROLES
 
 DECLARATION_MODULE = "declare"
@@ -172,6 +172,25 @@ def metrics() -> dict[str, Metric]:
     return found
 
 
+@cache
+def notification_kinds() -> dict[str, NotificationKind]:
+    """Notification kind key → its declaration, from every app, in
+    declaration order. A key must start with its app's label."""
+    found: dict[str, NotificationKind] = {}
+    for app in declared_apps():
+        for kind in app.notification_kinds:
+            if kind.key in found:
+                raise ImproperlyConfigured(f"Notification kind {kind.key!r} is declared twice.")
+            if not kind.key.startswith(f"{app.label}."):
+                raise ImproperlyConfigured(
+                    f"{app.label} declares notification kind {kind.key!r}: "
+                    f"it must start with {app.label + '.'!r}."
+                )
+            _roles(f"{app.label}: notification kind {kind.key}", kind.roles)
+            found[kind.key] = kind
+    return found
+
+
 def check() -> None:
     """Assemble everything once (start-up calls this)."""
     permissions()
@@ -181,6 +200,7 @@ def check() -> None:
     beat_schedule()
     demo_steps()
     metrics()
+    notification_kinds()
 
 
 def role_has_perm(role: str, perm: str) -> bool:

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from . import outbox
 from .errors import ServiceError
+from .mail_preferences import unwanted_mail
 from .models import AuditEntry, Invitation, Membership, Notification, Tenant, User
 from .roles import INVITABLE_ROLES, PARTNER_ROLES, STAFF_ROLES, Role
 
@@ -315,9 +316,15 @@ def notify(
 
 
 def mail_notifications(tenant: Tenant, notes: Iterable[Notification]) -> None:
-    """Mail ``notes`` once the current transaction commits (outbox)."""
+    """Mail ``notes`` once the current transaction commits (outbox), except
+    to people who turned that kind's mails off (``mail_preferences``;
+    the mail task asks again when it sends)."""
+    notes = list(notes)
+    unwanted = unwanted_mail(notes)
     outbox.defer_many(
-        tenant, SEND_NOTIFICATION_EMAIL, [{"notification_id": str(n.pk)} for n in notes]
+        tenant,
+        SEND_NOTIFICATION_EMAIL,
+        [{"notification_id": str(n.pk)} for n in notes if (n.user_id, n.kind) not in unwanted],
     )
 
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 from prm.celery import TenantTask, app
 
 from . import outbox
+from .mail_preferences import wants_mail
 from .models import Invitation, Notification, Tenant
 
 
@@ -64,7 +65,8 @@ def send_invitation(*, tenant: Tenant, invitation_id: str, token: str) -> bool:
 @app.task(base=TenantTask)
 def send_notification_email(*, tenant: Tenant, notification_id: str) -> bool:
     """Mail a notification once (deferred through the outbox): a retry after
-    success sends nothing."""
+    success sends nothing, and nothing goes to a person who has turned this
+    kind's mails off since it was deferred."""
     with transaction.atomic():
         note = (
             Notification.objects.select_for_update()
@@ -72,7 +74,7 @@ def send_notification_email(*, tenant: Tenant, notification_id: str) -> bool:
             .filter(pk=notification_id, emailed_at__isnull=True)
             .first()
         )
-        if note is None or not note.user.is_active:
+        if note is None or not note.user.is_active or not wants_mail(note):
             return False
         link = tenant.absolute_url(note.url) if note.url else tenant.absolute_url("/")
         _send(

@@ -55,6 +55,9 @@ PORTAL_ROUTES: dict[str, dict[str, Any]] = {
         "public": True,
         "args": lambda w: ["no-such-token"],
     },
+    "account": {"allowed": ALL_ROLES},
+    "account_profile": {"allowed": ALL_ROLES},
+    "account_mails": {"allowed": ALL_ROLES},
     "notifications": {"allowed": ALL_ROLES},
     "notifications_read_all": {"allowed": ALL_ROLES, "method": "post"},
     # Without a notification id in the body: 400 (tests/tenancy/test_notifications.py

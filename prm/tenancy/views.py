@@ -46,6 +46,8 @@ def home_cards(membership: Membership) -> list[dict[str, Any]]:
     for card in registry.cards():
         if card.perms and not any(membership.has_perm(p) for p in card.perms):
             continue
+        if card.visible is not None and not card.visible(membership):
+            continue
         counts = list(card.counts(membership)) if card.counts and not card.setup else []
         shown.append(
             {

@@ -6,14 +6,15 @@ import pytest
 from prm.tenancy.roles import ALL_ROLES, Role
 
 # Session, user, membership, the notifications badge, and one query per card
-# with counts (measured; a card that queries per row breaks these).
+# with counts (measured; a card that queries per row breaks these). Partner
+# users: also whether their program lets them read the statements.
 MAX_QUERIES = {
     Role.OPS_ADMIN: 10,
     Role.CHANNEL_MANAGER: 7,
     Role.FINANCE: 10,
     Role.EXECUTIVE: 9,
     Role.PARTNER_ADMIN: 9,
-    Role.PARTNER_USER: 7,
+    Role.PARTNER_USER: 8,
 }
 
 
