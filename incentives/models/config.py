@@ -30,6 +30,12 @@ class IncentiveSettings(TenantOwned):
     payout_target_days = models.PositiveSmallIntegerField(
         default=30, help_text="The promise: accruals are paid within this many days of close."
     )
+    payout_maker_checker = models.BooleanField(
+        "four eyes on payout runs",
+        default=True,
+        help_text="The person who starts a payout run cannot approve it: another finance "
+        "person must (maker-checker).",
+    )
 
     class Meta:
         verbose_name = "incentive settings"

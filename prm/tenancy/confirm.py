@@ -164,12 +164,24 @@ def admin_page(
     )
 
 
+def ask_for_admin_action(
+    modeladmin: Any, request: HttpRequest, confirmation: Confirmation
+) -> HttpResponse | None:
+    """``ask`` for a Django admin action (a changelist's bulk action): the
+    page posts the same action and selection back to the list with
+    ``confirm=yes``, which runs the action again, confirmed."""
+    if is_confirmed(request):
+        return None
+    return admin_page(request, confirmation, admin_site=modeladmin.admin_site, opts=modeladmin.opts)
+
+
 __all__ = [
     "CONFIRM_FIELD",
     "CONFIRM_VALUE",
     "Confirmation",
     "admin_page",
     "ask",
+    "ask_for_admin_action",
     "ask_in_admin",
     "hidden_inputs",
     "is_confirmed",
