@@ -362,8 +362,39 @@ class StatementAdmin(TenantModelAdmin):
             **(extra_context or {}),
             "can_export": as_member(request).membership.has_perm("incentives.export_statement"),
             "export_query": request.GET.urlencode(),
+            **self.portal_periods(request),
         }
         return super().changelist_view(request, extra_context)
+
+    def portal_periods(self, request: HttpRequest) -> dict[str, Any]:
+        """For the list filtered to one partner: every statement the partner
+        sees in the portal (the period in progress and the ended ones not
+        issued yet too, which have no issued row in this list), with the
+        same figures and a link to each."""
+        try:
+            partner_id = uuid.UUID(request.GET.get("partner", ""))
+        except ValueError:
+            return {}
+        partner = Partner.objects.filter(pk=partner_id).first()
+        if partner is None:
+            return {}
+        partner.tenant = tenant_of(request)
+        currency = partner.tenant.base_currency
+        return {
+            "portal_partner": partner,
+            "portal_periods": [
+                {
+                    "summary": summary,
+                    "opening": format_money(summary.opening, currency),
+                    "closing": format_money(summary.closing, currency),
+                    "url": _partner_statement_url(partner.pk, summary.start),
+                    "state": "issued"
+                    if summary.issued
+                    else ("being issued" if summary.ended else "in progress"),
+                }
+                for summary in statements.periods_of(partner)
+            ],
+        }
 
     def export_view(self, request: MemberRequest) -> HttpResponseBase:
         """The issued statements the list shows (same filters), as CSV."""
