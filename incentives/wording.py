@@ -37,7 +37,7 @@ def cause(entry: LedgerEntry) -> str:
     if kind == Kind.PAYOUT:
         return _prefix(entry.description) or "Payout"
     if source == Source.MANUAL:
-        who = entry.created_by.get_full_name() if entry.created_by_id else ""
+        who = entry.created_by.get_full_name() if entry.created_by is not None else ""
         return f"Manual adjustment by {who}" if who else "Manual adjustment by finance"
     if source == Source.DISPUTE:
         # "Dispute DSP-7KQ2M9XA resolved: <reason>"
