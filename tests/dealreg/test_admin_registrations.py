@@ -666,6 +666,7 @@ class TestBulk:
         response = bulk(client, "reject_selected", [registration], confirm="1", reason="")
         assert response.status_code == 200
         assert response.context["form"].errors["reason"]
+        assert "a rejected registration cannot be reopened" in response.content.decode()
         assert fresh(acme, registration).status == Status.SUBMITTED
         response = bulk(client, "reject_selected", [registration], confirm="1", reason="Dupes")
         assert response.status_code == 302
