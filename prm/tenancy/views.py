@@ -128,6 +128,23 @@ def people_invite(request: MemberRequest) -> HttpResponse:
 def invitation_revoke(request: MemberRequest, invitation_id: uuid.UUID) -> HttpResponse:
     _memberships, invitations = _people_scope(request.membership)
     invitation = visible_or_404(invitations, pk=invitation_id)
+    page = confirm.ask(
+        request,
+        confirm.Confirmation(
+            title=f"Revoke the invitation for {invitation.email}?",
+            object_label=f"{invitation.email} · {invitation.get_role_display()}"
+            + (f" · {invitation.partner.name}" if invitation.partner else ""),
+            consequences=[
+                f"The link sent to {invitation.email} stops working at once.",
+                "A revoked invitation cannot be reopened: to let them join, invite them again.",
+            ],
+            action_label="Revoke the invitation",
+            cancel_url=reverse("people"),
+        ),
+        hidden={},
+    )
+    if page is not None:
+        return page
     try:
         services.revoke_invitation(invitation, by=request.membership)
         messages.success(request, f"Invitation for {invitation.email} revoked.")

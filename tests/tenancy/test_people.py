@@ -195,7 +195,7 @@ class TestPeopleList:
 class TestRevokeInvitation:
     def test_ops_revokes(self, acme, invitations):
         client = acme.client("ops_admin")
-        response = client.post(revoke_url(invitations["staff"]), follow=True)
+        response = client.post(revoke_url(invitations["staff"]), {"confirm": "yes"}, follow=True)
         assert response.redirect_chain == [("/people/", 302)]
         assert "Invitation for staff@example.test revoked." in messages_of(response)
         assert status_of(acme, invitations["staff"]) == "revoked"
@@ -205,7 +205,9 @@ class TestRevokeInvitation:
             ).exists()
 
     def test_partner_admin_revokes_their_organisations_invitation(self, acme, invitations):
-        response = acme.client("partner_admin").post(revoke_url(invitations["ours"]))
+        response = acme.client("partner_admin").post(
+            revoke_url(invitations["ours"]), {"confirm": "yes"}
+        )
         assert response.status_code == 302
         assert status_of(acme, invitations["ours"]) == "revoked"
 
@@ -213,21 +215,25 @@ class TestRevokeInvitation:
     def test_partner_admin_cannot_revoke_what_they_do_not_see(
         self, acme, globex, invitations, which
     ):
-        response = acme.client("partner_admin").post(revoke_url(invitations[which]))
+        response = acme.client("partner_admin").post(
+            revoke_url(invitations[which]), {"confirm": "yes"}
+        )
         assert response.status_code == 404
         world = globex if which == "foreign" else acme
         assert status_of(world, invitations[which]) == "open"
 
     def test_ops_cannot_revoke_another_tenants_invitation(self, acme, globex, invitations):
-        response = acme.client("ops_admin").post(revoke_url(invitations["foreign"]))
+        response = acme.client("ops_admin").post(
+            revoke_url(invitations["foreign"]), {"confirm": "yes"}
+        )
         assert response.status_code == 404
         assert status_of(globex, invitations["foreign"]) == "open"
 
     def test_unknown_id_and_revoked_invitation_are_404(self, acme, invitations):
         client = acme.client("ops_admin")
         assert client.post(f"/people/invitations/{uuid.uuid4()}/revoke/").status_code == 404
-        assert client.post(revoke_url(invitations["staff"])).status_code == 302
-        assert client.post(revoke_url(invitations["staff"])).status_code == 404
+        assert client.post(revoke_url(invitations["staff"]), {"confirm": "yes"}).status_code == 302
+        assert client.post(revoke_url(invitations["staff"]), {"confirm": "yes"}).status_code == 404
 
 
 @pytest.mark.django_db
@@ -322,7 +328,7 @@ class TestAccess:
     def post_urls(self, acme, invitations):
         return [
             ("/people/invite/", {"email": "x@example.test", "role": "partner_user"}),
-            (revoke_url(invitations["ours"]), {}),
+            (revoke_url(invitations["ours"]), {"confirm": "yes"}),
             (active_url(acme["partner_admin"]), {"active": "0", "confirm": "yes"}),
         ]
 
@@ -411,3 +417,13 @@ class TestDeactivationConfirmation:
         for role in ("partner_user", "channel_manager", "finance", "executive"):
             assert acme.client(role).get(active_url(acme["partner_user"])).status_code == 403
         assert is_active(acme, acme["partner_user"])
+
+
+@pytest.mark.django_db
+class TestRevokeConfirmation:
+    def test_an_unconfirmed_revoke_asks_and_keeps_the_invitation(self, acme, invitations):
+        response = acme.client("ops_admin").post(revoke_url(invitations["ours"]))
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert f"The link sent to {invitations['ours'].email} stops working at once." in page
+        assert status_of(acme, invitations["ours"]) == "open"
