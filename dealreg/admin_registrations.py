@@ -381,7 +381,7 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
         if action == "reject" and registration.is_pending:
             consequences = [
                 f"{partner} is told that {registration.code} was not approved, with your "
-                f"reason: \u201c{reason}\u201d.",
+                f"reason: \u201c{reason}\u201d",
                 f"{customer} gets no protection from this registration.",
                 "A rejected registration cannot be reopened: the partner would have to "
                 "register the deal again.",
@@ -392,7 +392,7 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
             amount = f"{won:,.2f} {registration.won_currency}" if won is not None else ""
             consequences = [
                 f"The win ({amount}) no longer stands: {registration.code} is marked reversed, "
-                f"with your reason: \u201c{reason}\u201d.",
+                f"with your reason: \u201c{reason}\u201d",
                 f"Incentives accrued to {partner} on this deal are clawed back: a reversing "
                 "entry in their statement lowers what their next payout pays.",
                 f"{partner} is told. A reversed win cannot be recorded as won again.",

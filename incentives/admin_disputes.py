@@ -181,7 +181,7 @@ class DisputeAdmin(ActionFormsMixin, TenantModelAdmin):
         if action == "reply" or not dispute.is_open:
             return None
         partner, reason = dispute.partner.name, form.cleaned_data["reason"]
-        told = f"{partner} is told, with your reason: \u201c{reason}\u201d."
+        told = f"{partner} is told, with your reason: \u201c{reason}\u201d"
         if action == "adjust":
             currency = tenant_of(request).base_currency
             try:

@@ -195,7 +195,7 @@ class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
                 "Every entry stays payable: the next run picks it up.",
                 "A cancelled run cannot be reopened: start a new run instead.",
                 "Your reason is kept in the run's history: "
-                f"\u201c{form.cleaned_data['reason']}\u201d.",
+                f"\u201c{form.cleaned_data['reason']}\u201d",
             ],
             action_label="Cancel the run",
             cancel_url=request.get_full_path(),
