@@ -12,7 +12,9 @@ posts back to the same URL with ``confirm=yes``; only that request acts::
 
 The portal page is ``components/confirm.html`` (extends ``base.html``), the
 admin's ``admin/confirm.html`` (extends ``admin/base_site.html``, with the
-admin's breadcrumbs): ``ask_in_admin`` gives it the admin site's context.
+admin's breadcrumbs): ``admin_page`` gives it the admin site's context,
+``ask_for_admin_action`` asks before a changelist's bulk action, and
+``ActionFormsMixin.action_confirmation`` before a change page's form.
 Both take the same context: ``title``, ``object_label``, ``consequences``
 (sentences), ``action_label``, ``danger``, ``cancel_url`` and ``hidden``
 (name/value pairs).
@@ -124,24 +126,6 @@ def ask(
     )
 
 
-def ask_in_admin(
-    request: HttpRequest,
-    confirmation: Confirmation,
-    *,
-    admin_site: Any,
-    opts: Any = None,
-    obj: Any = None,
-    hidden: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
-) -> HttpResponse | None:
-    """``ask`` for an admin page: the admin's layout and breadcrumbs (the
-    model's list and, if given, the object's page)."""
-    if is_confirmed(request):
-        return None
-    return admin_page(
-        request, confirmation, admin_site=admin_site, opts=opts, obj=obj, hidden=hidden
-    )
-
-
 def admin_page(
     request: HttpRequest,
     confirmation: Confirmation,
@@ -151,6 +135,8 @@ def admin_page(
     obj: Any = None,
     hidden: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
 ) -> HttpResponse:
+    """The admin's confirmation page: the admin's layout, and breadcrumbs
+    to the model's list and (if given) the object's page."""
     return page(
         request,
         confirmation,
@@ -182,7 +168,6 @@ __all__ = [
     "admin_page",
     "ask",
     "ask_for_admin_action",
-    "ask_in_admin",
     "hidden_inputs",
     "is_confirmed",
     "page",
