@@ -164,13 +164,13 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
         return [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        # A draft is the partner's own until it is submitted; one never
-        # submitted is never shown to staff, whatever became of it.
+        # A draft is the partner's own until it is submitted; one withdrawn
+        # before it was ever submitted (as drafts were once) is never shown.
         return (
             super()
             .get_queryset(request)
             .exclude(status=Status.DRAFT)
-            .exclude(submitted_at__isnull=True)
+            .exclude(status=Status.WITHDRAWN, submitted_at__isnull=True)
             .annotate(
                 conflict_total=conflict_count(),
                 sla_state=SlaClock.for_request(request).annotation(),
