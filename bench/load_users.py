@@ -460,6 +460,7 @@ class ChannelManager(Person):
                 "csrfmiddlewaretoken": token,
                 "_action": "reject",
                 "reject-reason": "Another partner holds this customer.",
+                "confirm": "yes",  # a rejection is asked first; this is the confirmed post
             },
             "cm: reject",
             refusal=200,

@@ -122,6 +122,14 @@ class Seeder:
                     role=role,
                     partner=partners[0] if role == Role.PARTNER_ADMIN else None,
                 )
+            # The payout run's second pair of eyes (four eyes on payout runs).
+            Membership.objects.create(
+                tenant=tenant,
+                user=User.objects.create_user(
+                    email="finance.checker@bench.example", password=PASSWORD
+                ),
+                role=Role.FINANCE,
+            )
             IncentiveSettings.objects.filter(pk=IncentiveSettings.for_tenant(tenant).pk).update(
                 statement_period="month", holding_days=30, minimum_payout=Decimal("50")
             )

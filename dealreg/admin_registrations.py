@@ -31,6 +31,7 @@ from prm.tenancy.admin_base import (
     TenantModelAdmin,
     tenant_admin_site,
 )
+from prm.tenancy.confirm import Confirmation
 from prm.tenancy.drill import MetricRowsFilter
 from prm.tenancy.models import AuditEntry
 from prm.tenancy.requests import as_member, tenant_of
@@ -163,11 +164,13 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
         return [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        # A draft is the partner's own until it is submitted.
+        # A draft is the partner's own until it is submitted; one withdrawn
+        # before it was ever submitted (as drafts were once) is never shown.
         return (
             super()
             .get_queryset(request)
             .exclude(status=Status.DRAFT)
+            .exclude(status=Status.WITHDRAWN, submitted_at__isnull=True)
             .annotate(
                 conflict_total=conflict_count(),
                 sla_state=SlaClock.for_request(request).annotation(),
@@ -368,6 +371,42 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
                 "close_date": registration.won_close_date,
             }
         return form
+
+    def action_confirmation(
+        self, request: HttpRequest, action: str, registration: DealRegistration, form: Any
+    ) -> Confirmation | None:
+        """Rejecting and reversing a win cannot be undone: asked first."""
+        partner, customer = registration.partner.name, registration.customer_name
+        reason = form.cleaned_data.get("reason", "").strip()
+        if action == "reject" and registration.is_pending:
+            consequences = [
+                f"{partner} is told that {registration.code} was not approved, with your "
+                f"reason: \u201c{reason}\u201d",
+                f"{customer} gets no protection from this registration.",
+                "A rejected registration cannot be reopened: the partner would have to "
+                "register the deal again.",
+            ]
+            title, label = f"Reject {registration.code}?", "Reject registration"
+        elif action == "reverse" and registration.status == Status.WON:
+            won = registration.won_amount
+            amount = f"{won:,.2f} {registration.won_currency}" if won is not None else ""
+            consequences = [
+                f"The win ({amount}) no longer stands: {registration.code} is marked reversed, "
+                f"with your reason: \u201c{reason}\u201d",
+                f"Incentives accrued to {partner} on this deal are clawed back: a reversing "
+                "entry in their statement lowers what their next payout pays.",
+                f"{partner} is told. A reversed win cannot be recorded as won again.",
+            ]
+            title, label = f"Reverse the win of {registration.code}?", "Reverse the win"
+        else:
+            return None
+        return Confirmation(
+            title=title,
+            object_label=f"{registration.code} · {customer} · {partner}",
+            consequences=consequences,
+            action_label=label,
+            cancel_url=request.path,
+        )
 
     def run_action(
         self, request: HttpRequest, action: str, registration: DealRegistration, form: Any

@@ -198,9 +198,11 @@ def withdraw(
     with transaction.atomic():
         registration = lock_registration(registration)
         require_partner(by, registration)
-        require_status(
-            registration, [Status.DRAFT, *DealRegistration.PENDING, Status.APPROVED], "withdrawn"
-        )
+        if registration.status == Status.DRAFT:
+            raise DealRegError(
+                f"{registration.code} is a draft: delete it instead (nobody else has seen it)."
+            )
+        require_status(registration, [*DealRegistration.PENDING, Status.APPROVED], "withdrawn")
         was_pending = registration.is_pending
         registration.status = Status.WITHDRAWN
         registration.sla_paused_at = None

@@ -26,6 +26,7 @@ from .protection import (
 )
 from .submission import (
     RegistrationInput,
+    delete_draft,
     provide_info,
     request_info,
     save_draft,
@@ -60,6 +61,7 @@ __all__ = [
     "can_decide",
     "correct_outcome",
     "decide_extension",
+    "delete_draft",
     "detail_url",
     "is_partner_member_of",
     "partner_people",

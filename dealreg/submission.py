@@ -14,7 +14,7 @@ from partners.models import Partner
 from partners.normalize import normalize_domain, normalize_name
 from prm.tenancy.models import Membership, Tenant
 from prm.tenancy.roles import Role
-from prm.tenancy.services import notify, staff_with_role
+from prm.tenancy.services import audit, notify, staff_with_role
 
 from . import routing, sla
 from .models import (
@@ -184,6 +184,32 @@ def save_draft(
         if creating:
             record_event(registration, Kind.CREATED, by=by.user, now=now)
     return registration
+
+
+def delete_draft(registration: DealRegistration, *, by: Membership) -> str:
+    """Delete a draft for good and return its code. A draft was never
+    submitted: nobody at the vendor saw it, it holds no decision, SLA,
+    conflict, protection or money, and nothing outside it points at it (its
+    own "draft saved" event and product lines go with it). The audit log
+    keeps that it existed and who deleted it (it names objects by type and
+    id, not by a foreign key)."""
+    with transaction.atomic():
+        registration = lock_registration(registration)
+        require_partner(by, registration)
+        if registration.status != Status.DRAFT:
+            raise DealRegError(
+                f"{registration.code} was submitted; withdraw it instead of deleting it."
+            )
+        code = registration.code
+        audit(
+            registration.tenant,
+            by=by.user,
+            action="dealreg.draft_deleted",
+            obj=registration,
+            data={"code": code, "customer_name": registration.customer_name},
+        )
+        registration.delete()
+    return code
 
 
 def submit(

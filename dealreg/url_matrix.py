@@ -153,7 +153,8 @@ PORTAL_ROUTES: dict = {
     "dealreg:answer": {"allowed": PARTNERS, "args": draft},
     "dealreg:submit": {"allowed": PARTNERS, "method": "post", "args": draft},
     "dealreg:message": {"allowed": PARTNERS, "method": "post", "args": draft},
-    "dealreg:withdraw": {"allowed": PARTNERS, "method": "post", "args": draft},
+    "dealreg:withdraw": {"allowed": PARTNERS, "args": draft},
+    "dealreg:delete": {"allowed": PARTNERS, "args": draft},
     "dealreg:extension": {"allowed": PARTNERS, "method": "post", "args": draft},
     "dealreg:outcome": {"allowed": PARTNERS, "method": "post", "args": draft},
 }

@@ -3,7 +3,7 @@ the registration's public code (DR-7KQ2M9XA), never its primary key."""
 
 from django.urls import path
 
-from . import views
+from . import views, views_ending
 
 app_name = "dealreg"
 
@@ -16,7 +16,8 @@ urlpatterns = [
     path("<str:code>/submit/", views.registration_submit, name="submit"),
     path("<str:code>/answer/", views.registration_answer, name="answer"),
     path("<str:code>/messages/", views.registration_message, name="message"),
-    path("<str:code>/withdraw/", views.registration_withdraw, name="withdraw"),
+    path("<str:code>/withdraw/", views_ending.registration_withdraw, name="withdraw"),
+    path("<str:code>/delete/", views_ending.registration_delete, name="delete"),
     path("<str:code>/extension/", views.registration_extension, name="extension"),
     path("<str:code>/outcome/", views.registration_outcome, name="outcome"),
 ]

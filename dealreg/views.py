@@ -49,7 +49,8 @@ from .services import DealRegError
 PERM = "portal.dealreg"
 PAGE_SIZE = 25
 Status = DealRegistration.Status
-WITHDRAWABLE = (Status.DRAFT, *DealRegistration.PENDING, Status.APPROVED)
+# A draft is deleted, not withdrawn (nobody else has seen it): views_ending.
+WITHDRAWABLE = (*DealRegistration.PENDING, Status.APPROVED)
 Kind = services.Kind
 
 
@@ -442,21 +443,6 @@ def registration_answer(request: MemberRequest, registration: DealRegistration) 
         },
         status=400 if posting else 200,
     )
-
-
-@require_POST
-@registration_view
-def registration_withdraw(request: MemberRequest, registration: DealRegistration) -> HttpResponse:
-    form = WithdrawForm(request.POST)
-    if not form.is_valid():
-        return _render_detail(request, registration, status=400, withdraw_form=form)
-    try:
-        services.withdraw(registration, by=request.membership, reason=form.cleaned_data["reason"])
-    except DealRegError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{registration.code} withdrawn.")
-    return redirect(_detail_url(registration))
 
 
 @require_POST

@@ -39,6 +39,7 @@ from partners.admin_filters import PartnerWithRowsFilter
 from partners.models import Partner
 from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
+from prm.tenancy.confirm import Confirmation
 from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 
 from . import disputes, periods, statement_export, statements, views
@@ -171,6 +172,42 @@ class DisputeAdmin(ActionFormsMixin, TenantModelAdmin):
             messages.warning(request, str(error))
             return redirect(request.path)
         return super().action_refused(request, action, dispute, form, error)
+
+    def action_confirmation(
+        self, request: HttpRequest, action: str, dispute: Dispute, form: Any
+    ) -> Confirmation | None:
+        """Closing a dispute cannot be undone (and an adjustment is money in
+        the append-only ledger): asked first."""
+        if action == "reply" or not dispute.is_open:
+            return None
+        partner, reason = dispute.partner.name, form.cleaned_data["reason"]
+        told = f"{partner} is told, with your reason: \u201c{reason}\u201d"
+        if action == "adjust":
+            currency = tenant_of(request).base_currency
+            try:
+                amount = disputes.parse_amount(form.cleaned_data["amount"], currency)
+            except IncentiveError:
+                return None  # the service refuses it on the form
+            consequences = [
+                f"An adjustment of {format_money(amount, currency)} is booked to {partner}'s "
+                "ledger, payable at once. Ledger entries are never changed or deleted: a "
+                "mistake needs another adjustment.",
+                f"{dispute.code} is closed as resolved. {told}",
+            ]
+            title, label = f"Resolve {dispute.code} with an adjustment?", "Book the adjustment"
+        else:
+            consequences = [
+                f"{dispute.code} is closed without any change to the ledger. {told}",
+                "A closed dispute cannot be reopened: the partner would dispute the line again.",
+            ]
+            title, label = f"Reject {dispute.code}?", "Reject the dispute"
+        return Confirmation(
+            title=title,
+            object_label=f"{dispute.code} · {partner}",
+            consequences=consequences,
+            action_label=label,
+            cancel_url=request.path,
+        )
 
     def run_action(self, request: HttpRequest, action: str, dispute: Dispute, form: Any) -> str:
         by, data = as_member(request).membership, form.cleaned_data
@@ -362,8 +399,39 @@ class StatementAdmin(TenantModelAdmin):
             **(extra_context or {}),
             "can_export": as_member(request).membership.has_perm("incentives.export_statement"),
             "export_query": request.GET.urlencode(),
+            **self.portal_periods(request),
         }
         return super().changelist_view(request, extra_context)
+
+    def portal_periods(self, request: HttpRequest) -> dict[str, Any]:
+        """For the list filtered to one partner: every statement the partner
+        sees in the portal (the period in progress and the ended ones not
+        issued yet too, which have no issued row in this list), with the
+        same figures and a link to each."""
+        try:
+            partner_id = uuid.UUID(request.GET.get("partner", ""))
+        except ValueError:
+            return {}
+        partner = Partner.objects.filter(pk=partner_id).first()
+        if partner is None:
+            return {}
+        partner.tenant = tenant_of(request)
+        currency = partner.tenant.base_currency
+        return {
+            "portal_partner": partner,
+            "portal_periods": [
+                {
+                    "summary": summary,
+                    "opening": format_money(summary.opening, currency),
+                    "closing": format_money(summary.closing, currency),
+                    "url": _partner_statement_url(partner.pk, summary.start),
+                    "state": "issued"
+                    if summary.issued
+                    else ("being issued" if summary.ended else "in progress"),
+                }
+                for summary in statements.periods_of(partner)
+            ],
+        }
 
     def export_view(self, request: MemberRequest) -> HttpResponseBase:
         """The issued statements the list shows (same filters), as CSV."""

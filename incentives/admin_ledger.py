@@ -53,6 +53,7 @@ from .models import (
     Settlement,
 )
 from .money import format_money
+from .wording import cause
 
 Status = PlanVersion.Status
 # Deals retried at once from the stuck-accruals list.
@@ -181,8 +182,8 @@ class LedgerEntryAdmin(TenantModelAdmin):
     list_display = [
         "booked",
         "partner",
+        "what",
         "kind",
-        "source",
         "amount_display",
         "base_display",
         "fx_rate",
@@ -202,7 +203,7 @@ class LedgerEntryAdmin(TenantModelAdmin):
         VersionFilter,
     ]
     search_fields = ["=registration__code", "partner__name", "=idempotency_key"]
-    list_select_related = ["partner", "registration", "plan_version__plan"]
+    list_select_related = ["partner", "registration", "plan_version__plan", "created_by"]
     # Ids are time-ordered (UUID7): newest first without sorting the table.
     ordering = ["-id"]
     paginator = LargeTablePaginator
@@ -214,6 +215,7 @@ class LedgerEntryAdmin(TenantModelAdmin):
             {
                 "fields": [
                     "partner",
+                    "what",
                     "kind",
                     "source",
                     "amount_display",
@@ -262,7 +264,11 @@ class LedgerEntryAdmin(TenantModelAdmin):
     @admin.display(description="booked", ordering="created_at")
     def booked(self, obj: LedgerEntry) -> str:
         moment = timezone.localtime(obj.created_at)  # the tenant's zone (middleware)
-        return format_html("{}<br><small>{}</small>", f"{moment:%Y-%m-%d %H:%M}", obj.created_via)
+        return f"{moment:%Y-%m-%d %H:%M}"
+
+    @admin.display(description="what happened")
+    def what(self, obj: LedgerEntry) -> str:
+        return cause(obj)
 
     @admin.display(description="amount", ordering="amount")
     def amount_display(self, obj: LedgerEntry) -> str:
@@ -338,6 +344,7 @@ class LedgerEntryAdmin(TenantModelAdmin):
         context = {
             **(extra_context or {}),
             "entry": entry,
+            "cause": cause(entry),
             "chain": chain,
             "links": links,
             "checksum_ok": entry.checksum == entry.compute_checksum(),

@@ -30,8 +30,10 @@ from django.urls import URLPattern, path, reverse
 
 from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
+from prm.tenancy.confirm import Confirmation
 from prm.tenancy.models import AuditEntry, Tenant
 from prm.tenancy.requests import MemberRequest, as_member, tenant_of
+from prm.tenancy.text import plural
 
 from . import payouts
 from .models import IncentiveSettings, PayoutLine, PayoutRun
@@ -94,6 +96,7 @@ class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
         "total",
         "payment_reference",
         "created_at",
+        "approved_by",
     ]
     list_display_links = ["reference"]
     list_filter = ["status"]
@@ -169,6 +172,48 @@ class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
     def action_done_url(self, request: HttpRequest) -> str:
         # Back to the same page of lines, with the same status filter.
         return request.get_full_path()
+
+    def action_confirmation(
+        self, request: HttpRequest, action: str, run: PayoutRun, form: Any
+    ) -> Confirmation | None:
+        """Cancelling a run cannot be undone: asked first."""
+        if action != "cancel" or run.status not in (
+            Status.COMPUTING,
+            Status.REVIEW,
+            Status.FAILED,
+        ):
+            return None
+        partners = PayoutLine.objects.filter(run=run).count()
+        ready = format_money(run.total_payable, run.currency)
+        return Confirmation(
+            title=f"Cancel {run.reference}?",
+            object_label=f"{run.reference} · {run.get_status_display().lower()} · "
+            f"entries payable on or before {run.cutoff.day} {run.cutoff:%b %Y}",
+            consequences=[
+                f"Nothing is paid from {run.reference}: its "
+                f"{plural(partners, 'partner line')} ({ready} ready to pay) are dropped.",
+                "Every entry stays payable: the next run picks it up.",
+                "A cancelled run cannot be reopened: start a new run instead.",
+                "Your reason is kept in the run's history: "
+                f"\u201c{form.cleaned_data['reason']}\u201d",
+            ],
+            action_label="Cancel the run",
+            cancel_url=request.get_full_path(),
+        )
+
+    def approve_withheld(self, request: HttpRequest, run: PayoutRun, ready: int) -> str:
+        """Why "Approve" is not offered on a run in review ("" when it is)."""
+        if ready == 0 or run.total_payable <= 0:
+            return (
+                "Nothing is payable in this run (every partner is on hold, below the minimum "
+                "or owes a negative balance), so there is nothing to approve: cancel it."
+            )
+        if run.created_by_id == request.user.pk and payouts.maker_may_not_approve(run):
+            return (
+                f"You started {run.reference}: another finance person approves it "
+                "(four eyes on payout runs, set in Incentive settings)."
+            )
+        return ""
 
     # Columns
 
@@ -291,10 +336,15 @@ class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
             shown = shown.filter(status=status_filter)
         page = Paginator(shown, LINES_PER_PAGE).get_page(request.GET.get("page"))
         may_change = as_member(request).membership.has_perm("incentives.change_payoutrun")
+        ready = counts.get(LineStatus.READY, {}).get("n", 0)
+        approve_note = (
+            self.approve_withheld(request, run, ready) if run.status == Status.REVIEW else ""
+        )
         offered = [
             action
             for action in self.STEPS.get(run.status, [])
             if not (action == "cancel" and run.status == Status.FAILED and run.approved_at)
+            and not (action == "approve" and approve_note)
         ]
         query = request.GET.copy()
         query.pop("page", None)
@@ -306,6 +356,7 @@ class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
         percent = int(100 * run.partners_done / run.partners_total) if run.partners_total else 0
         return {
             "run": run,
+            "approve_note": approve_note,
             "refresh": run.status in (Status.COMPUTING, Status.APPROVING),
             "percent": percent,
             "status_rows": [

@@ -131,5 +131,15 @@ class IncentiveSettingsAdmin(SettingsRowAdmin):
     audit_action = "incentives.settings_changed"
     fieldsets = [
         ("Statements", {"fields": ["statement_period", "partner_users_see_statements"]}),
-        ("Payouts", {"fields": ["holding_days", "minimum_payout", "payout_target_days"]}),
+        (
+            "Payouts",
+            {
+                "fields": [
+                    "holding_days",
+                    "minimum_payout",
+                    "payout_target_days",
+                    "payout_maker_checker",
+                ]
+            },
+        ),
     ]

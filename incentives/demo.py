@@ -142,8 +142,14 @@ def seed(ctx: DemoContext) -> None:
     # A paid payout run: deals closed over 30 days ago are paid; newer ones
     # wait out the holding period.
     finance = ctx.people[Role.FINANCE]
+    # Four eyes on payout runs: a second finance person approves.
+    checker = demo_member(
+        tenant,
+        demo_user(f"finance.checker@{tenant.slug}.example", "Farid Finance-Checker"),
+        Role.FINANCE,
+    )
     run = payouts.start_run(tenant, by=finance, cutoff=today)
     run = payouts.compute_run(run)
-    run = payouts.approve(run, by=finance)
+    run = payouts.approve(run, by=checker)
     run = payouts.write_payouts(run)
     payouts.mark_paid(run, by=finance, reference="DEMO-ACH-0001")

@@ -203,6 +203,7 @@ def lines(
             "payout_run",
             "settlement__run",
             "dispute__entry__registration",
+            "created_by",
         )
         .order_by("created_at", "id")
     )

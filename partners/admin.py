@@ -13,6 +13,7 @@ from django.http.response import HttpResponseBase
 from django.urls import URLPattern, path
 
 from prm.csvio import csv_response, export_filename
+from prm.tenancy import confirm
 from prm.tenancy.admin_base import (
     TenantHistoryAdmin,
     TenantModelAdmin,
@@ -21,9 +22,10 @@ from prm.tenancy.admin_base import (
 )
 from prm.tenancy.csv_import import CsvImporter, CsvImportMixin
 from prm.tenancy.drill import MetricRowsFilter
-from prm.tenancy.models import Tenant
+from prm.tenancy.models import Membership, Tenant
 from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 from prm.tenancy.roles import Role
+from prm.tenancy.text import plural
 
 from . import services
 from .models import Contact, Partner, Region, Tier
@@ -195,6 +197,9 @@ class PartnerAdmin(CsvImportMixin, TenantHistoryAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
+        page = self._ask_before_closing(request, object_id)
+        if page is not None:
+            return page
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except _Refused as refused:
@@ -202,6 +207,44 @@ class PartnerAdmin(CsvImportMixin, TenantHistoryAdmin):
             # service's reason as a field error.
             request._partner_refusal = refused.error  # type: ignore[attr-defined]  # for get_form
             return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _ask_before_closing(self, request: HttpRequest, object_id: str | None) -> Any:
+        """Suspending or terminating a partner is asked first, on the admin's
+        confirmation page (the whole posted form goes back with it)."""
+        closing = (Partner.Status.SUSPENDED, Partner.Status.TERMINATED)
+        new_status = request.POST.get("status") if request.method == "POST" else None
+        if not object_id or new_status not in closing or confirm.is_confirmed(request):
+            return None
+        partner = self.get_object(request, object_id)
+        if (
+            partner is None
+            or partner.status == new_status
+            or not self.has_change_permission(request, partner)
+        ):
+            return None  # the admin answers as usual (404, 403, nothing to ask)
+        people = Membership.objects.filter(partner=partner, is_active=True).count()
+        consequences = [f"{partner.name} can no longer register deals."]
+        if new_status == Partner.Status.TERMINATED:
+            consequences.append("Nobody can be invited to it any more.")
+        consequences += [
+            f"Its {plural(people, 'active person', 'active people')} keep their sign-in "
+            "until you deactivate them on People.",
+            "Registrations, earnings and statements it already has are kept unchanged.",
+        ]
+        verb = "Suspend" if new_status == Partner.Status.SUSPENDED else "Terminate"
+        return confirm.admin_page(
+            request,
+            confirm.Confirmation(
+                title=f"{verb} {partner.name}?",
+                object_label=f"{partner.name} · {partner.get_status_display().lower()} now",
+                consequences=consequences,
+                action_label=f"{verb} the partner",
+                cancel_url=request.get_full_path(),
+            ),
+            admin_site=self.admin_site,
+            opts=self.opts,
+            obj=partner,
+        )
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         services.delete_partner(obj, by=as_member(request).user)

@@ -39,6 +39,20 @@ class TenantWorld:
     def scope(self):
         return scope(tenant=self.tenant)
 
+    def second(self, role: str) -> Membership:
+        """Another member with ``role``, made on first use: the second pair
+        of eyes of a four-eyes rule (a payout run's approver)."""
+        key = f"second_{role}"
+        if key not in self.members:
+            with self.scope():
+                self.members[key] = factories.make_member(
+                    self.tenant,
+                    role,
+                    partner=self.members[role].partner,
+                    email=f"second.{role.replace('_', '.')}@{self.tenant.slug}.test",
+                )
+        return self.members[key]
+
     def client(self, role: str | None = None) -> Client:
         """A test client on this tenant's host, logged in as ``role``."""
         client = Client(HTTP_HOST=self.host)

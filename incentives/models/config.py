@@ -36,6 +36,12 @@ class IncentiveSettings(TenantOwned):
         help_text="Partner users, not only partner admins, may open their organisation's "
         "statements, read-only: disputes stay with the partner admins.",
     )
+    payout_maker_checker = models.BooleanField(
+        "four eyes on payout runs",
+        default=True,
+        help_text="The person who starts a payout run cannot approve it: another finance "
+        "person must (maker-checker).",
+    )
 
     class Meta:
         verbose_name = "incentive settings"

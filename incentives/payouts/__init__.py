@@ -39,7 +39,7 @@ from .common import OPEN, PayoutError, line_status, open_run, unsettled_entries
 from .computing import COMPUTE_CHUNK, compute_run, start_run
 from .paid import AP_COLUMNS, ap_rows, mark_paid
 from .review import cancel, record_failure, retry, set_hold
-from .writing import approve, write_payouts
+from .writing import approve, maker_may_not_approve, write_payouts
 
 __all__ = [
     "AP_COLUMNS",
@@ -51,6 +51,7 @@ __all__ = [
     "cancel",
     "compute_run",
     "line_status",
+    "maker_may_not_approve",
     "mark_paid",
     "open_run",
     "record_failure",

@@ -13,7 +13,7 @@ from prm.tenancy.services import audit
 
 from .. import ledger
 from ..ledger import NewEntry
-from ..models import LedgerEntry, PayoutLine, PayoutRun, Settlement
+from ..models import IncentiveSettings, LedgerEntry, PayoutLine, PayoutRun, Settlement
 from ..money import ZERO
 from .common import (
     LineStatus,
@@ -31,6 +31,19 @@ from .common import (
 # --- Approval and writing payouts ----------------------------------------------------------
 
 
+def maker_may_not_approve(run: PayoutRun) -> bool:
+    """The tenant's four-eyes rule is on (the default)."""
+    return IncentiveSettings.for_tenant(run.tenant).payout_maker_checker
+
+
+def refuse_maker_as_checker(run: PayoutRun, by: Membership) -> None:
+    if run.created_by_id == by.user_id and maker_may_not_approve(run):
+        raise PayoutError(
+            f"You started {run.reference}, so another finance person must approve it "
+            "(four eyes on payout runs: see Incentive settings)."
+        )
+
+
 def approve(run: PayoutRun, *, by: Membership, now: datetime | None = None) -> PayoutRun:
     """Approve the reviewed run: its ready lines get their payout entries
     from a task once this commits."""
@@ -41,6 +54,7 @@ def approve(run: PayoutRun, *, by: Membership, now: datetime | None = None) -> P
     with transaction.atomic():
         run = lock_run(run.pk)
         require_status(run, {Status.REVIEW}, "be approved (only a run in review can)")
+        refuse_maker_as_checker(run, by)
         ready = PayoutLine.objects.filter(run=run, status=LineStatus.READY).count()
         if ready == 0:
             raise PayoutError(

@@ -4,7 +4,9 @@ from decimal import Decimal
 
 from django import template
 
+from incentives.models import LedgerEntry
 from incentives.money import format_money
+from incentives.wording import cause as entry_cause
 
 register = template.Library()
 
@@ -21,3 +23,9 @@ def rate(value: Decimal | None) -> str:
     if value is None:
         return ""
     return format(value.normalize(), "f")
+
+
+@register.filter
+def cause(entry: LedgerEntry) -> str:
+    """What caused a ledger entry, in business words ("Deal won")."""
+    return entry_cause(entry)

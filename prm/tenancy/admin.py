@@ -14,9 +14,10 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
-from . import outbox
+from . import confirm, outbox
 from .admin_base import TenantModelAdmin, audit_form_changes, tenant_admin_site
 from .models import AuditEntry, Invitation, Membership, OutboxMessage, Tenant, TenantDomain, User
 from .requests import as_member, tenant_of
@@ -59,8 +60,47 @@ class MembershipAdmin(TenantModelAdmin):
             messages.success(request, f"{verb} {done} membership(s).")
 
     @admin.action(description="Deactivate selected people (they lose access)")
-    def deactivate(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+    def deactivate(
+        self, request: HttpRequest, queryset: QuerySet[Membership]
+    ) -> HttpResponse | None:
+        chosen = list(queryset.filter(is_active=True).select_related("user", "partner"))
+        if not chosen:
+            messages.info(request, "Everybody selected is already deactivated.")
+            return None
+        names = ", ".join(str(m.user) for m in chosen[:10]) + ("…" if len(chosen) > 10 else "")
+        tenant = tenant_of(request)
+        invitations = Invitation.objects.filter(
+            invited_by__in=[m.user_id for m in chosen],
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        ).count()
+        consequences = [
+            f"{plural(len(chosen), 'person', 'people')} can no longer sign in to {tenant.name} "
+            f"({names}): they are signed out at their next request and stop receiving its "
+            "notifications.",
+        ]
+        if invitations:
+            consequences.append(
+                f"{plural(invitations, 'open invitation')} they sent "
+                f"{'is' if invitations == 1 else 'are'} revoked."
+            )
+        consequences.append("Nothing they did is deleted; you can reactivate them from this list.")
+        page = confirm.ask_for_admin_action(
+            self,
+            request,
+            confirm.Confirmation(
+                title=f"Deactivate {plural(len(chosen), 'person', 'people')}?",
+                object_label=names,
+                consequences=consequences,
+                action_label="Deactivate",
+                cancel_url=request.get_full_path(),
+            ),
+        )
+        if page is not None:
+            return page
         self._set_active(request, queryset, False)
+        return None
 
     @admin.action(description="Reactivate selected people")
     def reactivate(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
@@ -136,14 +176,35 @@ class InvitationAdmin(TenantModelAdmin):
         pass
 
     @admin.action(description="Revoke selected open invitations")
-    def revoke(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
+    def revoke(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> HttpResponse | None:
         from .services import revoke_invitation
 
+        emails = [i.email for i in queryset if i.status() == "open"]
+        if emails:
+            listed = ", ".join(emails[:10]) + ("…" if len(emails) > 10 else "")
+            page = confirm.ask_for_admin_action(
+                self,
+                request,
+                confirm.Confirmation(
+                    title=f"Revoke {plural(len(emails), 'invitation')}?",
+                    object_label=listed,
+                    consequences=[
+                        f"The link in each invitation stops working at once ({listed}).",
+                        "A revoked invitation cannot be reopened: to let them join, "
+                        "invite them again.",
+                    ],
+                    action_label="Revoke",
+                    cancel_url=request.get_full_path(),
+                ),
+            )
+            if page is not None:
+                return page
         for invitation in queryset:
             try:
                 revoke_invitation(invitation, by=as_member(request).membership)
             except TenancyError as exc:
                 messages.error(request, f"{invitation.email}: {exc}")
+        return None
 
 
 @admin.register(AuditEntry, site=tenant_admin_site)

@@ -39,6 +39,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from .confirm import Confirmation, admin_page, is_confirmed
 from .errors import add_service_error
 from .models import Membership, Tenant, TenantOwned, User
 from .requests import tenant_of
@@ -466,6 +467,9 @@ class ActionFormsMixin(_ModelAdminBase):
     from ``action_page_forms``), and may override ``make_action_form`` (how a
     form is made), ``action_refused`` and ``action_done_url``.
 
+    A destructive action's ``action_confirmation`` is asked on the admin's
+    confirmation page first (the valid form's fields repeated, ``confirm=yes``).
+
     A POST answers: an unknown action 400, one the person may not run 403;
     an invalid form, or one the service refused (the error on the field it
     names, else above the form), renders the page again with its errors; a
@@ -504,6 +508,13 @@ class ActionFormsMixin(_ModelAdminBase):
     def action_done_url(self, request: HttpRequest) -> str:
         return request.path
 
+    def action_confirmation(
+        self, request: HttpRequest, action: str, obj: Any, form: Any
+    ) -> Confirmation | None:
+        """What a destructive or irreversible action will do, asked on the
+        admin's confirmation page before it runs (None: runs at once)."""
+        return None
+
     def action_page_forms(
         self,
         request: HttpRequest,
@@ -541,6 +552,9 @@ class ActionFormsMixin(_ModelAdminBase):
             if not self.action_allowed(request, action, obj):
                 raise PermissionDenied
             form = self.make_action_form(request, action, obj, data=request.POST)
+            ask = form.is_valid() and self.action_confirmation(request, action, obj, form)
+            if ask and not is_confirmed(request):
+                return admin_page(request, ask, admin_site=self.admin_site, opts=self.opts, obj=obj)
             if form.is_valid():
                 try:
                     message = self.run_action(request, action, obj, form)

@@ -267,9 +267,21 @@ def revoke_invitation(invitation: Invitation, *, by: Membership) -> Invitation:
     return invitation
 
 
+def open_invitations_sent(membership: Membership) -> models.QuerySet[Invitation]:
+    """Invitations this person sent in their tenant that can still be accepted."""
+    return Invitation.objects.filter(
+        tenant_id=membership.tenant_id,
+        invited_by_id=membership.user_id,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    )
+
+
 def set_membership_active(membership: Membership, *, by: Membership, active: bool) -> Membership:
     """Deactivate (or reactivate) someone's membership; they are logged out of
-    this tenant at their next request."""
+    this tenant at their next request, and the open invitations they sent
+    here are revoked (nobody joins on the word of someone who left)."""
     if not _may_manage(by, membership.partner):
         raise TenancyError("You may not change this person's access.")
     if membership.pk == by.pk:
@@ -283,11 +295,18 @@ def set_membership_active(membership: Membership, *, by: Membership, active: boo
             raise TenancyError(f"{membership.user} is already {state}.")
         membership.is_active = active
         membership.save(update_fields=["is_active"])
+        data: dict[str, Any] = {}
+        if not active:
+            revoked = list(open_invitations_sent(membership).values_list("email", flat=True))
+            open_invitations_sent(membership).update(revoked_at=timezone.now())
+            if revoked:
+                data["invitations_revoked"] = revoked
         audit(
             membership.tenant,
             by=by.user,
             action="membership.reactivated" if active else "membership.deactivated",
             obj=membership,
+            data=data,
         )
     return membership
 

@@ -47,7 +47,6 @@ PORTAL_ROUTES: dict[str, dict[str, Any]] = {
     "invitation_revoke": {"allowed": PEOPLE, "method": "post", "args": _partner_invitation},
     "membership_set_active": {
         "allowed": PEOPLE,
-        "method": "post",
         "args": lambda w: [w[Role.PARTNER_USER].pk],
     },
     "accept_invitation": {

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from . import registry, services
+from . import confirm, registry, services
 from .access import role_required, visible_or_404
 from .forms import AcceptInvitationForm, InviteForm
 from .models import Invitation, Membership, Notification, User
@@ -130,6 +130,23 @@ def people_invite(request: MemberRequest) -> HttpResponse:
 def invitation_revoke(request: MemberRequest, invitation_id: uuid.UUID) -> HttpResponse:
     _memberships, invitations = _people_scope(request.membership)
     invitation = visible_or_404(invitations, pk=invitation_id)
+    page = confirm.ask(
+        request,
+        confirm.Confirmation(
+            title=f"Revoke the invitation for {invitation.email}?",
+            object_label=f"{invitation.email} · {invitation.get_role_display()}"
+            + (f" · {invitation.partner.name}" if invitation.partner else ""),
+            consequences=[
+                f"The link sent to {invitation.email} stops working at once.",
+                "A revoked invitation cannot be reopened: to let them join, invite them again.",
+            ],
+            action_label="Revoke the invitation",
+            cancel_url=reverse("people"),
+        ),
+        hidden={},
+    )
+    if page is not None:
+        return page
     try:
         services.revoke_invitation(invitation, by=request.membership)
         messages.success(request, f"Invitation for {invitation.email} revoked.")
@@ -138,12 +155,50 @@ def invitation_revoke(request: MemberRequest, invitation_id: uuid.UUID) -> HttpR
     return redirect("people")
 
 
+def deactivation_consequences(target: Membership) -> list[str]:
+    """What deactivating ``target`` takes away, in the manager's words."""
+    who = target.user.get_full_name() or target.user.email
+    where = f" at {target.partner.name}" if target.partner else ""
+    sentences = [
+        f"{who} can no longer sign in to {target.tenant.name}: they are signed out at "
+        "their next request.",
+        f"They lose their access as {target.get_role_display().lower()}{where}, "
+        "and stop receiving its notifications.",
+    ]
+    sent = sorted(services.open_invitations_sent(target).values_list("email", flat=True))
+    if sent:
+        these = "The open invitation" if len(sent) == 1 else f"The {len(sent)} open invitations"
+        sentences.append(
+            f"{these} they sent ({', '.join(sent)}) {'is' if len(sent) == 1 else 'are'} revoked."
+        )
+    sentences.append("Nothing they did is deleted, and you can reactivate them later on this page.")
+    return sentences
+
+
 @role_required(*PEOPLE_PERMS)
-@require_POST
 def membership_set_active(request: MemberRequest, membership_id: uuid.UUID) -> HttpResponse:
+    """Reactivating acts at once; deactivating asks first (GET, or a POST
+    without ``confirm=yes``), saying what the person loses."""
     memberships, _invitations = _people_scope(request.membership)
-    target = visible_or_404(memberships, pk=membership_id)
-    active = request.POST.get("active") == "1"
+    target = visible_or_404(memberships.select_related("tenant"), pk=membership_id)
+    active = request.method == "POST" and request.POST.get("active") == "1"
+    if not active and target.is_active and target.pk != request.membership.pk:
+        page = confirm.ask(
+            request,
+            confirm.Confirmation(
+                title=f"Deactivate {target.user.get_full_name() or target.user.email}?",
+                object_label=f"{target.user.email} · {target.get_role_display()}"
+                + (f" · {target.partner.name}" if target.partner else ""),
+                consequences=deactivation_consequences(target),
+                action_label="Deactivate",
+                cancel_url=reverse("people"),
+            ),
+            hidden={"active": "0"},
+        )
+        if page is not None:
+            return page
+    elif request.method != "POST":
+        return redirect("people")
     try:
         services.set_membership_active(target, by=request.membership, active=active)
         verb = "reactivated" if active else "deactivated"

@@ -1,7 +1,7 @@
 """Incentives in a real browser, end to end: a partner user marks an
 approved deal won; the accrual task runs after the commit and the partner's
 admin sees the accrual on this month's statement, linked to the deal; finance
-starts a payout run in the admin, approves it and marks it paid with a
+starts a payout run in the admin, a colleague approves it (four eyes), it is marked paid with a
 payment reference; the partner sees the payout on the statement and the
 accrual marked paid.
 
@@ -118,8 +118,20 @@ def test_won_deal_accrues_is_paid_and_the_partner_sees_it(
         admin.locator("#result_list, table").filter(has_text=acme.partner.name).first
     ).to_be_visible()
     admin.screenshot(path=artifacts / "incentives_payout_review.png", full_page=True)
-    admin.get_by_role("button", name="Approve the run").click()
-    admin.wait_for_load_state()
+    # Four eyes: who started the run is not offered "Approve"; a colleague approves.
+    expect(admin.get_by_role("button", name="Approve the run")).to_have_count(0)
+    expect(admin.get_by_test_id("approve-withheld")).to_contain_text("another finance person")
+    run_url = admin.url
+    checker = acme.second(Role.FINANCE)
+    approver, approver_console = new_page()
+    approver.goto(portal_url(acme, "/accounts/login/"))
+    log_in(approver, checker.user.email)
+    approver.goto(run_url)
+    approver.get_by_role("button", name="Approve the run").click()
+    approver.wait_for_load_state()
+    expect(approver.get_by_test_id("approved-by")).to_contain_text(str(checker.user))
+    assert_clean(approver_console, admin=True)
+    admin.reload()
     expect(summary.get_by_role("heading", level=2)).to_contain_text("Approved")
     admin.get_by_label("Payment reference").fill("WIRE-2026-1142")
     admin.get_by_role("button", name="Mark the run paid").click()

@@ -54,8 +54,12 @@ def fresh(world, registration) -> DealRegistration:
         return DealRegistration.objects.get(pk=registration.pk)
 
 
-def act(client, registration, action: str, **fields):
+def act(client, registration, action: str, confirm: bool = True, **fields):
+    """Post an action's form, confirmed (``confirm=yes``) unless ``confirm``
+    is false: rejecting and reversing ask first (test_admin_confirm.py)."""
     data = {"_action": action, **{f"{action}-{k}": v for k, v in fields.items()}}
+    if confirm:
+        data["confirm"] = "yes"
     return client.post(change_url(registration), data)
 
 
@@ -662,6 +666,7 @@ class TestBulk:
         response = bulk(client, "reject_selected", [registration], confirm="1", reason="")
         assert response.status_code == 200
         assert response.context["form"].errors["reason"]
+        assert "a rejected registration cannot be reopened" in response.content.decode()
         assert fresh(acme, registration).status == Status.SUBMITTED
         response = bulk(client, "reject_selected", [registration], confirm="1", reason="Dupes")
         assert response.status_code == 302

@@ -297,8 +297,14 @@ class TestAnswer:
 
 class TestWithdraw:
     def test_a_colleague_withdraws(self, acme, submitted, manager):
-        response = acme.client(Role.PARTNER_ADMIN).post(
-            url(submitted, "withdraw"), {"reason": "Customer went quiet"}
+        client = acme.client(Role.PARTNER_ADMIN)
+        # The detail page's form asks first: nothing is withdrawn yet.
+        asked = client.post(url(submitted, "withdraw"), {"reason": "Customer went quiet"})
+        assert asked.status_code == 200
+        assert asked.templates[0].name == "components/confirm.html"
+        assert fresh(acme, submitted).status == Status.SUBMITTED
+        response = client.post(
+            url(submitted, "withdraw"), {"reason": "Customer went quiet", "confirm": "yes"}
         )
         assert response.status_code == 302
         registration = fresh(acme, submitted)
@@ -309,7 +315,7 @@ class TestWithdraw:
     def test_a_closed_registration_cannot_be_withdrawn(self, acme, approved):
         client = acme.client(Role.PARTNER_USER)
         client.post(url(approved, "outcome"), {"outcome": "lost", "reason": "Budget cut"})
-        response = client.post(url(approved, "withdraw"), follow=True)
+        response = client.post(url(approved, "withdraw"), {"confirm": "yes"}, follow=True)
         assert "cannot be withdrawn" in response.content.decode()
         assert fresh(acme, approved).status == Status.LOST
 
@@ -404,14 +410,18 @@ ACTIONS = [
     ("get", ""),
     ("get", "answer"),
     ("post", "messages"),
+    ("get", "withdraw"),
     ("post", "withdraw"),
+    ("get", "delete"),
+    ("post", "delete"),
     ("post", "extension"),
     ("post", "outcome"),
     ("post", "answer"),
 ]
 POSTS = {
     "messages": {"text": "Hello"},
-    "withdraw": {"reason": "x"},
+    "withdraw": {"reason": "x", "confirm": "yes"},
+    "delete": {"confirm": "yes"},
     "extension": {"reason": "x"},
     "outcome": {"outcome": "lost", "reason": "x"},
     "answer": {"message": "x"},
@@ -458,7 +468,7 @@ class TestAccess:
         assert response.status_code == 302
         assert response["Location"].startswith("/accounts/login/")
 
-    @pytest.mark.parametrize("action", ["messages", "withdraw", "extension", "outcome"])
+    @pytest.mark.parametrize("action", ["messages", "extension", "outcome"])
     def test_actions_are_post_only(self, acme, submitted, action):
         response = acme.client(Role.PARTNER_USER).get(url(submitted, action))
         assert response.status_code == 405

@@ -78,7 +78,7 @@ def busy_ledger(acme, globex):
             with world.scope():
                 assert statements.issue_statements(world.tenant, date(2026, 5, 1)) == 2
                 run = payouts.start_run(world.tenant, by=world[Role.FINANCE], cutoff=JUNE.date())
-                run = payouts.approve(payouts.compute_run(run), by=world[Role.FINANCE])
+                run = payouts.approve(payouts.compute_run(run), by=world.second(Role.FINANCE))
                 run = payouts.write_payouts(run)
                 payouts.mark_paid(run, by=world[Role.FINANCE], reference="B-1")
     return acme, globex

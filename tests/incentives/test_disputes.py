@@ -305,6 +305,13 @@ class TestDisputeAdmin:
     def test_adjust_through_the_page(self, acme, opened):
         client = acme.client(Role.FINANCE)
         data = {"_action": "adjust", "adjust-amount": "20.00", "adjust-reason": "Agreed."}
+        # Asked first: the page says what is booked, nothing is written yet.
+        asked = client.post(self.url(opened), data)
+        assert asked.status_code == 200
+        assert "An adjustment of 20.00 USD is booked to" in asked.content.decode()
+        with acme.scope():
+            assert not LedgerEntry.objects.filter(source=LedgerEntry.Source.DISPUTE).exists()
+        data["confirm"] = "yes"
         response = client.post(self.url(opened), data)
         assert response.status_code == 302
         # A second press: no second entry, a notice instead of an error page.
@@ -328,6 +335,18 @@ class TestDisputeAdmin:
         assert "This field is required" in response.content.decode()
         with acme.scope():
             assert Dispute.objects.get().status == Status.OPEN
+
+    def test_reject_asks_first(self, acme, opened):
+        client = acme.client(Role.FINANCE)
+        data = {"_action": "reject", "reject-reason": "The deal closed at 1,000."}
+        asked = client.post(self.url(opened), data)
+        assert asked.status_code == 200
+        assert "is closed without any change to the ledger" in asked.content.decode()
+        with acme.scope():
+            assert Dispute.objects.get().status == Status.OPEN
+        assert client.post(self.url(opened), {**data, "confirm": "yes"}).status_code == 302
+        with acme.scope():
+            assert Dispute.objects.get().status == Status.REJECTED
 
     def test_unknown_action(self, acme, opened):
         response = acme.client(Role.FINANCE).post(self.url(opened), {"_action": "delete"})

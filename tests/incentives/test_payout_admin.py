@@ -56,8 +56,14 @@ def in_review(world, *amounts) -> PayoutRun:
 def approved(world, *amounts) -> PayoutRun:
     run = in_review(world, *amounts)
     with world.scope():
-        run = payouts.approve(run, by=world[Role.FINANCE])
+        run = payouts.approve(run, by=world.second(Role.FINANCE))
         return payouts.write_payouts(run)
+
+
+def checker_client(world):
+    """A client of the second finance person (not the one who started the runs)."""
+    world.second(Role.FINANCE)
+    return world.client(f"second_{Role.FINANCE}")
 
 
 def line_of(world, run, partner) -> PayoutLine:
@@ -182,7 +188,7 @@ def test_computing_run_shows_progress_and_refreshes(acme):
 
 def test_review_page_lists_lines_and_offers_finance_the_next_steps(acme):
     run = in_review(acme, "120", "20")
-    content = acme.client(Role.FINANCE).get(change_url(run)).content.decode()
+    content = checker_client(acme).get(change_url(run)).content.decode()
     assert acme.partner.name in content and acme.other_partner.name in content
     assert "120.00 USD" in content and "Below minimum" in content
     assert 'value="approve"' in content and 'value="cancel"' in content
@@ -244,7 +250,7 @@ def test_hold_of_a_line_of_another_run_is_404(acme):
 
 def test_approve_mark_paid_and_export_from_the_page(acme, django_capture_on_commit_callbacks):
     run = in_review(acme, "120")
-    client = acme.client(Role.FINANCE)
+    client = checker_client(acme)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(change_url(run), {"_action": "approve"})
     assert response.status_code == 302
@@ -275,14 +281,17 @@ def test_cancel_from_the_page_needs_a_reason(acme):
     refused = client.post(change_url(run), {"_action": "cancel", "reason": ""})
     assert "This field is required." in refused.content.decode()
     assert fresh(acme, run).status == Status.REVIEW
-    client.post(change_url(run), {"_action": "cancel", "reason": "Wrong cutoff"})
+    asked = client.post(change_url(run), {"_action": "cancel", "reason": "Wrong cutoff"})
+    assert asked.templates[0].name == "admin/confirm.html"
+    assert fresh(acme, run).status == Status.REVIEW
+    client.post(change_url(run), {"_action": "cancel", "reason": "Wrong cutoff", "confirm": "yes"})
     assert fresh(acme, run).status == Status.CANCELLED
     assert "Wrong cutoff" in client.get(change_url(run)).content.decode()
 
 
 def test_refused_step_shows_the_services_message(acme):
     run = in_review(acme, "20")  # below the minimum: nothing to approve
-    response = acme.client(Role.FINANCE).post(change_url(run), {"_action": "approve"})
+    response = checker_client(acme).post(change_url(run), {"_action": "approve"})
     assert response.status_code == 200
     assert "No partner is ready to be paid" in response.content.decode()
     assert fresh(acme, run).status == Status.REVIEW

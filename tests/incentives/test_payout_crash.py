@@ -124,7 +124,7 @@ def test_killing_the_worker_mid_run_pays_nobody_twice(
         payout_entries = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.PAYOUT)
         try:
             first.wait_ready()
-            payouts.approve(run, by=acme[Role.FINANCE])  # enqueues the write on commit
+            payouts.approve(run, by=acme.second(Role.FINANCE))  # enqueues the write on commit
             wait_for(payout_entries.exists, 30, "the first payouts")
             first.kill()
             written_before_restart = payout_entries.count()

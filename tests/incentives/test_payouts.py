@@ -70,7 +70,7 @@ def computed(world, cutoff=TODAY, *, now=None) -> PayoutRun:
 
 def paid_out(world, run: PayoutRun, *, now=None) -> PayoutRun:
     """Approve and write the payouts (the task's body, called directly)."""
-    run = payouts.approve(run, by=world[Role.FINANCE], now=now)
+    run = payouts.approve(run, by=world.second(Role.FINANCE), now=now)
     return payouts.write_payouts(run, now=now)
 
 
@@ -303,10 +303,10 @@ def test_approve_writes_payouts_through_the_task_after_commit(
         book(acme, acme.partner, "75", available_on=TODAY)
         run = computed(acme)
         with django_capture_on_commit_callbacks(execute=True):
-            payouts.approve(run, by=acme[Role.FINANCE])
+            payouts.approve(run, by=acme.second(Role.FINANCE))
         run.refresh_from_db()
         assert run.status == Status.APPROVED
-        assert run.approved_by == acme[Role.FINANCE].user
+        assert run.approved_by == acme.second(Role.FINANCE).user
         [payout] = payouts_of(acme.partner)
         assert payout.idempotency_key == f"payout:{run.pk}:{acme.partner.pk}"
         assert (payout.source, payout.payout_run_id, payout.fx_rate) == (
@@ -349,10 +349,10 @@ def test_approve_needs_a_ready_partner_and_review(acme):
         book(acme, acme.partner, "10", available_on=TODAY)
         run = computed(acme)
         with pytest.raises(payouts.PayoutError, match="No partner is ready to be paid"):
-            payouts.approve(run, by=acme[Role.FINANCE])
+            payouts.approve(run, by=acme.second(Role.FINANCE))
         payouts.cancel(run, by=acme[Role.FINANCE], reason="Nothing to pay")
         with pytest.raises(payouts.PayoutError, match="cancelled; it cannot be approved"):
-            payouts.approve(run, by=acme[Role.FINANCE])
+            payouts.approve(run, by=acme.second(Role.FINANCE))
 
 
 @pytest.mark.parametrize(
@@ -455,7 +455,7 @@ def test_write_payouts_twice_writes_each_payout_once(acme):
         for i, partner in enumerate(partners):
             book(acme, partner, f"{100 + i}", available_on=TODAY - timedelta(days=3))
             book(acme, partner, "-10", available_on=TODAY)
-        run = payouts.approve(computed(acme), by=acme[Role.FINANCE])
+        run = payouts.approve(computed(acme), by=acme.second(Role.FINANCE))
         first = payouts.write_payouts(run)
         assert first.status == Status.APPROVED
         PayoutRun.objects.filter(pk=run.pk).update(status=Status.APPROVING)  # a retried task
@@ -474,7 +474,7 @@ def test_a_payout_written_before_a_crash_is_linked_not_written_again(acme):
     ever lack its entry, the idempotency key finds it."""
     with acme.scope():
         book(acme, acme.partner, "100", available_on=TODAY)
-        run = payouts.approve(computed(acme), by=acme[Role.FINANCE])
+        run = payouts.approve(computed(acme), by=acme.second(Role.FINANCE))
         payouts.write_payouts(run)
         line = lines(run)[acme.partner.pk]
         PayoutLine.objects.filter(pk=line.pk).update(payout_entry=None, status=Line.READY)
@@ -544,7 +544,7 @@ def test_a_failing_task_marks_the_run_failed_and_retry_finishes_it(
 def test_a_run_that_failed_while_writing_blocks_new_runs_until_retried(acme, monkeypatch):
     with acme.scope():
         book(acme, acme.partner, "100", available_on=TODAY)
-        run = payouts.approve(computed(acme), by=acme[Role.FINANCE])
+        run = payouts.approve(computed(acme), by=acme.second(Role.FINANCE))
         payouts.record_failure(run, RuntimeError("worker lost its connection"))
         with pytest.raises(payouts.PayoutError, match="failed while writing payouts; retry it"):
             payouts.start_run(acme.tenant, by=acme[Role.FINANCE], cutoff=TODAY)
@@ -566,7 +566,7 @@ def test_resume_stalled_runs_finishes_runs_whose_worker_died(acme):
     with acme.scope():
         stuck.refresh_from_db()
         assert stuck.status == Status.REVIEW
-        payouts.approve(stuck, by=acme[Role.FINANCE])
+        payouts.approve(stuck, by=acme.second(Role.FINANCE))
     with time_machine.travel(NOW + timedelta(minutes=12), tick=False):
         assert resume_stalled_runs() == 1
         assert resume_stalled_runs() == 0
@@ -687,7 +687,7 @@ def test_ap_rows(acme):
 def test_heartbeat_moves_while_writing(acme):
     with acme.scope():
         book(acme, acme.partner, "100", available_on=TODAY)
-        run = payouts.approve(computed(acme), by=acme[Role.FINANCE])
+        run = payouts.approve(computed(acme), by=acme.second(Role.FINANCE))
         before = run.heartbeat_at
     with time_machine.travel(NOW + timedelta(minutes=1), tick=False), acme.scope():
         run = payouts.write_payouts(run)

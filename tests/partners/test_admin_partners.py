@@ -439,7 +439,9 @@ class TestHistory:
         data = form_post_data(client.get(url))
         data["status"] = "suspended"
         data["phone"] = "+1 555 0123"
-        assert client.post(url, data).status_code == 302
+        assert (
+            client.post(url, {**data, "confirm": "yes"}).status_code == 302
+        )  # suspending asks first
         response = client.get(admin_url("history", acme.other_partner.pk))
         assert response.status_code == 200
         html = response.content.decode()
@@ -668,3 +670,35 @@ class TestContacts:
         )
         assert response.status_code == 200
         assert "partner" in response.context["adminform"].form.errors
+
+
+@pytest.mark.django_db
+class TestClosingAPartnerAsksFirst:
+    def test_terminating_states_the_consequence_and_waits_for_confirm(self, acme, globex):
+        client = acme.client("ops_admin")
+        url = admin_url("change", acme.partner.pk)
+        data = form_post_data(client.get(url))
+        data["status"] = "terminated"
+        asked = client.post(url, data)
+        assert asked.status_code == 200
+        assert asked.templates[0].name == "admin/confirm.html"
+        page = asked.content.decode()
+        assert f"Terminate {acme.partner.name}?" in page
+        assert f"{acme.partner.name} can no longer register deals." in page
+        assert "Nobody can be invited to it any more." in page
+        assert "2 active people keep their sign-in" in page
+        with acme.scope():
+            assert Partner.objects.get(pk=acme.partner.pk).status == "active"
+        done = client.post(url, {**data, "confirm": "yes"})
+        assert done.status_code == 302
+        with acme.scope():
+            assert Partner.objects.get(pk=acme.partner.pk).status == "terminated"
+
+    def test_other_tenant_404_and_wrong_role_403(self, acme, globex):
+        url = admin_url("change", acme.partner.pk)
+        data = form_post_data(acme.client("ops_admin").get(url))
+        data["status"] = "suspended"
+        assert globex.client("ops_admin").post(url, data).status_code == 404
+        assert acme.client("finance").post(url, data).status_code == 403
+        with acme.scope():
+            assert Partner.objects.get(pk=acme.partner.pk).status == "active"

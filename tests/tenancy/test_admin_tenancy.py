@@ -75,6 +75,16 @@ def test_deactivate_action_runs_the_service_and_is_audited(acme):
         "/admin/tenancy/membership/",
         {"action": "deactivate", "_selected_action": [str(target.pk)]},
     )
+    # Asked first, on the admin's confirmation page: nothing done yet.
+    assert response.status_code == 200
+    assert response.templates[0].name == "admin/confirm.html"
+    assert "can no longer sign in to Acme Corp" in response.content.decode()
+    with acme.scope():
+        assert Membership.objects.get(pk=target.pk).is_active
+    response = acme.client(Role.OPS_ADMIN).post(
+        "/admin/tenancy/membership/",
+        {"action": "deactivate", "_selected_action": [str(target.pk)], "confirm": "yes"},
+    )
     assert response.status_code == 302
     with acme.scope():
         assert not Membership.objects.get(pk=target.pk).is_active

@@ -78,7 +78,7 @@ def test_seed_demo_is_idempotent(capsys):
             "tenants": 2,
             "partners": 40,
             "tiers": 8,
-            "memberships": 24,
+            "memberships": 26,  # with a second finance person per tenant (four eyes)
             "registrations": 46,
             "ledger entries": 52,
         }

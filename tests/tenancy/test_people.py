@@ -195,7 +195,7 @@ class TestPeopleList:
 class TestRevokeInvitation:
     def test_ops_revokes(self, acme, invitations):
         client = acme.client("ops_admin")
-        response = client.post(revoke_url(invitations["staff"]), follow=True)
+        response = client.post(revoke_url(invitations["staff"]), {"confirm": "yes"}, follow=True)
         assert response.redirect_chain == [("/people/", 302)]
         assert "Invitation for staff@example.test revoked." in messages_of(response)
         assert status_of(acme, invitations["staff"]) == "revoked"
@@ -205,7 +205,9 @@ class TestRevokeInvitation:
             ).exists()
 
     def test_partner_admin_revokes_their_organisations_invitation(self, acme, invitations):
-        response = acme.client("partner_admin").post(revoke_url(invitations["ours"]))
+        response = acme.client("partner_admin").post(
+            revoke_url(invitations["ours"]), {"confirm": "yes"}
+        )
         assert response.status_code == 302
         assert status_of(acme, invitations["ours"]) == "revoked"
 
@@ -213,21 +215,25 @@ class TestRevokeInvitation:
     def test_partner_admin_cannot_revoke_what_they_do_not_see(
         self, acme, globex, invitations, which
     ):
-        response = acme.client("partner_admin").post(revoke_url(invitations[which]))
+        response = acme.client("partner_admin").post(
+            revoke_url(invitations[which]), {"confirm": "yes"}
+        )
         assert response.status_code == 404
         world = globex if which == "foreign" else acme
         assert status_of(world, invitations[which]) == "open"
 
     def test_ops_cannot_revoke_another_tenants_invitation(self, acme, globex, invitations):
-        response = acme.client("ops_admin").post(revoke_url(invitations["foreign"]))
+        response = acme.client("ops_admin").post(
+            revoke_url(invitations["foreign"]), {"confirm": "yes"}
+        )
         assert response.status_code == 404
         assert status_of(globex, invitations["foreign"]) == "open"
 
     def test_unknown_id_and_revoked_invitation_are_404(self, acme, invitations):
         client = acme.client("ops_admin")
         assert client.post(f"/people/invitations/{uuid.uuid4()}/revoke/").status_code == 404
-        assert client.post(revoke_url(invitations["staff"])).status_code == 302
-        assert client.post(revoke_url(invitations["staff"])).status_code == 404
+        assert client.post(revoke_url(invitations["staff"]), {"confirm": "yes"}).status_code == 302
+        assert client.post(revoke_url(invitations["staff"]), {"confirm": "yes"}).status_code == 404
 
 
 @pytest.mark.django_db
@@ -235,7 +241,7 @@ class TestSetMembershipActive:
     def test_ops_deactivates_and_reactivates(self, acme):
         client = acme.client("ops_admin")
         target = acme["partner_user"]
-        response = client.post(active_url(target), {"active": "0"}, follow=True)
+        response = client.post(active_url(target), {"active": "0", "confirm": "yes"}, follow=True)
         assert response.redirect_chain == [("/people/", 302)]
         assert f"{target.user} deactivated." in messages_of(response)
         assert not is_active(acme, target)
@@ -253,20 +259,24 @@ class TestSetMembershipActive:
     def test_deactivated_persons_session_ends(self, acme):
         victim = acme.client("partner_user")
         assert victim.get("/").status_code == 200
-        acme.client("ops_admin").post(active_url(acme["partner_user"]), {"active": "0"})
+        acme.client("ops_admin").post(
+            active_url(acme["partner_user"]), {"active": "0", "confirm": "yes"}
+        )
         response = victim.get("/")
         assert response.status_code == 302
         assert response["Location"].startswith("/accounts/login/")
 
     def test_deactivating_an_inactive_member_says_so(self, acme):
         client = acme.client("ops_admin")
-        client.post(active_url(acme["finance"]), {"active": "0"})
-        response = client.post(active_url(acme["finance"]), {"active": "0"}, follow=True)
+        client.post(active_url(acme["finance"]), {"active": "0", "confirm": "yes"})
+        response = client.post(
+            active_url(acme["finance"]), {"active": "0", "confirm": "yes"}, follow=True
+        )
         assert f"{acme['finance'].user} is already deactivated." in messages_of(response)
 
     def test_partner_admin_deactivates_a_colleague(self, acme):
         response = acme.client("partner_admin").post(
-            active_url(acme["partner_user"]), {"active": "0"}
+            active_url(acme["partner_user"]), {"active": "0", "confirm": "yes"}
         )
         assert response.status_code == 302
         assert not is_active(acme, acme["partner_user"])
@@ -281,19 +291,25 @@ class TestSetMembershipActive:
             "other_partner": other_partner_member,
             "globex": globex["partner_user"],
         }[target]
-        response = acme.client("partner_admin").post(active_url(membership), {"active": "0"})
+        response = acme.client("partner_admin").post(
+            active_url(membership), {"active": "0", "confirm": "yes"}
+        )
         assert response.status_code == 404
         assert is_active(globex if target == "globex" else acme, membership)
 
     def test_ops_cannot_touch_another_tenants_member(self, acme, globex):
-        response = acme.client("ops_admin").post(active_url(globex["ops_admin"]), {"active": "0"})
+        response = acme.client("ops_admin").post(
+            active_url(globex["ops_admin"]), {"active": "0", "confirm": "yes"}
+        )
         assert response.status_code == 404
         assert is_active(globex, globex["ops_admin"])
 
     @pytest.mark.parametrize("role", ["ops_admin", "partner_admin"])
     def test_deactivating_yourself_is_refused(self, acme, role):
         client = acme.client(role)
-        response = client.post(active_url(acme[role]), {"active": "0"}, follow=True)
+        response = client.post(
+            active_url(acme[role]), {"active": "0", "confirm": "yes"}, follow=True
+        )
         assert response.redirect_chain == [("/people/", 302)]
         assert "You cannot deactivate your own access." in messages_of(response)
         assert is_active(acme, acme[role])
@@ -301,7 +317,7 @@ class TestSetMembershipActive:
 
     def test_unknown_id_is_404(self, acme):
         response = acme.client("ops_admin").post(
-            f"/people/members/{uuid.uuid4()}/active/", {"active": "0"}
+            f"/people/members/{uuid.uuid4()}/active/", {"active": "0", "confirm": "yes"}
         )
         assert response.status_code == 404
 
@@ -312,8 +328,8 @@ class TestAccess:
     def post_urls(self, acme, invitations):
         return [
             ("/people/invite/", {"email": "x@example.test", "role": "partner_user"}),
-            (revoke_url(invitations["ours"]), {}),
-            (active_url(acme["partner_admin"]), {"active": "0"}),
+            (revoke_url(invitations["ours"]), {"confirm": "yes"}),
+            (active_url(acme["partner_admin"]), {"active": "0", "confirm": "yes"}),
         ]
 
     @pytest.mark.parametrize("role", NO_PEOPLE_ROLES)
@@ -338,4 +354,76 @@ class TestAccess:
     def test_get_on_post_only_urls_is_405(self, acme, role, post_urls):
         client = acme.client(role)
         for url, _data in post_urls:
+            if url == active_url(acme["partner_admin"]):
+                continue  # GET asks to confirm a deactivation (TestDeactivationConfirmation)
             assert client.get(url).status_code == 405, url
+
+
+@pytest.mark.django_db
+class TestDeactivationConfirmation:
+    def test_get_states_what_they_lose(self, acme):
+        with acme.scope():
+            services.invite(
+                tenant=acme.tenant,
+                by=acme["partner_admin"],
+                email="new.colleague@example.test",
+                role="partner_user",
+                partner=acme.partner,
+            )
+        target = acme["partner_admin"]
+        response = acme.client("ops_admin").get(active_url(target))
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert "can no longer sign in to Acme Corp" in page
+        assert f"as partner admin at {acme.partner.name}" in page
+        assert "The open invitation they sent (new.colleague@example.test) is revoked." in page
+        assert is_active(acme, target)
+
+    def test_post_without_confirm_does_nothing(self, acme):
+        target = acme["partner_user"]
+        response = acme.client("partner_admin").post(active_url(target), {"active": "0"})
+        assert response.status_code == 200
+        assert response.context["hidden"] == [("active", "0")]
+        assert is_active(acme, target)
+
+    def test_confirmed_deactivation_revokes_their_open_invitations(self, acme):
+        with acme.scope():
+            invitation, _token = services.invite(
+                tenant=acme.tenant,
+                by=acme["partner_admin"],
+                email="new.colleague@example.test",
+                role="partner_user",
+                partner=acme.partner,
+            )
+        response = acme.client("ops_admin").post(
+            active_url(acme["partner_admin"]), {"active": "0", "confirm": "yes"}
+        )
+        assert response.status_code == 302
+        assert not is_active(acme, acme["partner_admin"])
+        assert status_of(acme, invitation) == "revoked"
+        with acme.scope():
+            entry = AuditEntry.objects.get(action="membership.deactivated")
+        assert entry.data == {"invitations_revoked": ["new.colleague@example.test"]}
+
+    def test_reactivating_needs_no_confirmation(self, acme):
+        client = acme.client("ops_admin")
+        client.post(active_url(acme["finance"]), {"active": "0", "confirm": "yes"})
+        response = client.post(active_url(acme["finance"]), {"active": "1"})
+        assert response.status_code == 302
+        assert is_active(acme, acme["finance"])
+
+    def test_other_tenant_404_and_wrong_role_403(self, acme, globex):
+        assert acme.client("ops_admin").get(active_url(globex["partner_user"])).status_code == 404
+        for role in ("partner_user", "channel_manager", "finance", "executive"):
+            assert acme.client(role).get(active_url(acme["partner_user"])).status_code == 403
+        assert is_active(acme, acme["partner_user"])
+
+
+@pytest.mark.django_db
+class TestRevokeConfirmation:
+    def test_an_unconfirmed_revoke_asks_and_keeps_the_invitation(self, acme, invitations):
+        response = acme.client("ops_admin").post(revoke_url(invitations["ours"]))
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert f"The link sent to {invitations['ours'].email} stops working at once." in page
+        assert status_of(acme, invitations["ours"]) == "open"

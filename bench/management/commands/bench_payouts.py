@@ -262,7 +262,10 @@ class Command(BaseCommand):
     # --- payouts and statements ------------------------------------------------------------
 
     def bench_payout_run(self, tenant) -> dict:
-        finance = Membership.objects.get(role=Role.FINANCE)
+        finance = Membership.objects.get(role=Role.FINANCE, user__email="finance@bench.example")
+        checker = Membership.objects.get(
+            role=Role.FINANCE, user__email="finance.checker@bench.example"
+        )
         cutoff = tenant.local_today()
         started = time.perf_counter()
         run = payouts.start_run(tenant, by=finance, cutoff=cutoff)  # computes on commit
@@ -271,7 +274,7 @@ class Command(BaseCommand):
         if run.status != run.Status.REVIEW:
             raise CommandError(f"The payout run is {run.status}, not in review: {run.error}")
         started = time.perf_counter()
-        run = payouts.approve(run, by=finance)  # writes the payouts on commit
+        run = payouts.approve(run, by=checker)  # writes the payouts on commit
         written = time.perf_counter() - started
         run.refresh_from_db()
         if run.status != run.Status.APPROVED:
