@@ -39,6 +39,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from .admin_widgets import autocomplete_widget
 from .errors import add_service_error
 from .models import Membership, Tenant, TenantOwned, User
 from .requests import tenant_of
@@ -193,6 +194,8 @@ class TenantAdminMixin(_AdminBase):
             kwargs["queryset"] = related.objects.filter(tenant=tenant_of(request))
         else:
             raise PermissionDenied(f"{db_field.name} points outside the tenant")
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = autocomplete_widget(db_field, self.admin_site, kwargs.get("using"))
 
     def formfield_for_foreignkey(
         self, db_field: models.ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
