@@ -22,9 +22,13 @@ def valid_ids(field: models.Field[Any, Any], values: Any) -> list[str]:
     field it points at): anything else would fail in a query, not find
     nothing."""
     remote = field.remote_field
+    if remote is None:
+        return []
     target_model = remote.model
     target_name = getattr(remote, "field_name", None) or target_model._meta.pk.name
     target = target_model._meta.get_field(target_name)
+    if not isinstance(target, models.Field):
+        return []
     kept = []
     for value in values:
         try:
@@ -59,7 +63,7 @@ class SafeAutocompleteSelectMultiple(AutocompleteSelectMultiple):
 
 def autocomplete_widget(
     db_field: models.Field[Any, Any], admin_site: Any, using: str | None
-) -> AutocompleteSelect:
+) -> AutocompleteSelect | AutocompleteSelectMultiple:
     """The safe autocomplete widget for a foreign key or many-to-many field."""
     widget = (
         SafeAutocompleteSelectMultiple
