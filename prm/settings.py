@@ -198,6 +198,8 @@ ACCOUNT_RATE_LIMITS = {
     "mfa_authenticate": "10/m/user,5/m/ip",
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# The code form's lockout message says when to try again (prm.tenancy.ratelimits).
+MFA_FORMS = {"authenticate": "prm.tenancy.forms.MFAAuthenticateForm"}
 MFA_TOTP_ISSUER = env("MFA_ISSUER", "PRM")
 
 # django-guardian: object permissions for channel managers' partners.

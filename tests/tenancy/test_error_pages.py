@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 from allauth.core.internal import ratelimit
+from allauth.mfa.models import Authenticator
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.test import Client
+from django.urls import reverse
 
 from prm.tenancy import context_processors
 from prm.tenancy.ratelimits import retry_in, try_again
@@ -151,3 +153,25 @@ class TestRetryArithmetic:
         assert try_again(60, now=at) == "Try again in 1 minute (after 14:05)."
         assert try_again(61, now=at) == "Try again in 2 minutes (after 14:06)."
         assert try_again(1, now=at) == "Try again in 1 second (after 14:05)."
+
+
+def test_two_factor_lockout_says_when_to_try_again(new_york):
+    user = new_york[Role.OPS_ADMIN].user
+    Authenticator.objects.create(
+        user=user, type=Authenticator.Type.TOTP, data={"secret": "JBSWY3DPEHPK3PXP"}
+    )
+    client = Client(HTTP_HOST=new_york.host)
+    with time_machine.travel(NEW_YORK_14_04_30, tick=False):
+        response = client.post(
+            "/accounts/login/", {"login": user.email, "password": factories.PASSWORD}
+        )
+        assert response.url == reverse("mfa_authenticate")
+        for _ in range(5):  # login_failed: 5/5m per key
+            response = client.post(reverse("mfa_authenticate"), {"code": "000000"})
+            assert "Too many" not in response.content.decode()
+        response = client.post(reverse("mfa_authenticate"), {"code": "000000"})
+    assert response.status_code == 200
+    assert response.context["form"].errors["code"] == [
+        "Too many failed sign-in attempts. Try again in 5 minutes (after 14:10)."
+    ]
+    assert "_auth_user_id" not in client.session
