@@ -4,7 +4,6 @@ accrual is stuck."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -39,6 +38,7 @@ from prm.tenancy.admin_base import (
 from prm.tenancy.admin_filters import ChosenObjectFilter
 from prm.tenancy.drill import MetricRowsFilter
 from prm.tenancy.models import Tenant
+from prm.tenancy.params import notice, quoted
 from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 from prm.tenancy.scoping import tenant_scope
 
@@ -395,8 +395,10 @@ class LedgerEntryAdmin(TenantModelAdmin):
         today = tenant.local_today()
         initial = {}
         if request.GET.get("partner"):
-            with contextlib.suppress(ValueError):
+            try:
                 initial["partner"] = uuid.UUID(request.GET["partner"])
+            except ValueError:
+                notice(request, f"{quoted(request.GET['partner'])} is not a partner; choose one.")
         form = admin_forms.ManualAdjustmentForm(
             request.POST or None, tenant=tenant, today=today, initial=initial
         )

@@ -47,6 +47,7 @@ from prm.tenancy.admin_base import (
     form_changes,
     tenant_admin_site,
 )
+from prm.tenancy.params import notice, quoted
 from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 from prm.tenancy.services import AlreadyDone
 
@@ -540,13 +541,15 @@ class PlanVersionAdmin(TenantModelAdmin):
             .order_by("plan__name", "-number")
         )
         chosen = None
-        if request.GET.get("version"):
+        if request.GET.get("version") and "start" not in request.GET and "end" not in request.GET:
             try:
                 chosen = versions.filter(pk=uuid.UUID(request.GET["version"])).first()
             except ValueError:
-                chosen = None
-            if chosen is None:
-                raise Http404("No such plan version.")
+                wrong = quoted(request.GET["version"])
+                notice(request, f"{wrong} is not a plan version; choose one.")
+            else:
+                if chosen is None:
+                    raise Http404("No such plan version.")
         data: Mapping[str, Any] | None = None
         if "start" in request.GET or "end" in request.GET:
             data = request.GET

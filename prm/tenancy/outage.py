@@ -33,6 +33,7 @@ import sys
 from typing import Any
 
 import redis
+from django.core.exceptions import BadRequest
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template import loader
@@ -212,4 +213,7 @@ def bad_request(
     otherwise."""
     if (error := outage_in(exception)) is not None:
         return unavailable(request, error)
-    return plain_page(request, template_name, 400)
+    # A view's own ``BadRequest`` says what was wrong, for the person
+    # (prm.tenancy.params); a ``SuspiciousOperation`` says it for the log only.
+    message = str(exception) if type(exception) is BadRequest else ""
+    return plain_page(request, template_name, 400, message=message)
