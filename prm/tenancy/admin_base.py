@@ -34,7 +34,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import URLPattern, URLResolver, reverse
 from django.utils.html import format_html
-from django.utils.http import urlencode
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from simple_history.admin import SimpleHistoryAdmin
@@ -108,7 +108,9 @@ class TenantAdminSite(admin.AdminSite):
     ) -> HttpResponse:
         """Staff log in through allauth like everyone else, so rate limits and
         two-factor authentication apply to the admin too."""
-        target = request.GET.get("next") or reverse("tenant_admin:index")
+        target = request.GET.get("next", "")
+        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+            target = reverse("tenant_admin:index")  # only ever a page of this host
         if request.user.is_authenticated:
             if self.has_permission(request):
                 return redirect(target)

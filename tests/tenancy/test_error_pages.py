@@ -175,3 +175,12 @@ def test_two_factor_lockout_says_when_to_try_again(new_york):
         "Too many failed sign-in attempts. Try again in 5 minutes (after 14:10)."
     ]
     assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "javascript:x"])
+def test_admin_login_sends_only_to_pages_of_this_host(acme, target):
+    response = acme.client(Role.OPS_ADMIN).get("/admin/login/", {"next": target})
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
+    signed_out = Client(HTTP_HOST=acme.host).get("/admin/login/", {"next": target})
+    assert signed_out["Location"] == "/accounts/login/?next=%2Fadmin%2F"
