@@ -79,6 +79,8 @@ MIDDLEWARE = [
     # A view that meets a PostgreSQL or Redis outage answers 503 (prm.tenancy.outage).
     "prm.tenancy.middleware.OutageMiddleware",
     "prm.tenancy.middleware.TenantMiddleware",
+    # A NUL (%00) in the address: the 400 page (prm.tenancy.params).
+    "prm.tenancy.params.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -423,6 +423,12 @@ class TenantHistoryAdmin(SimpleHistoryAdmin, TenantModelAdmin):
         qs = super().get_history_queryset(request, history_manager, pk_name, object_id)
         return cast(QuerySet[Any], qs.filter(tenant_id=tenant_of(request).pk))
 
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        self._require_object(request, object_id)  # an id that is none: 404, not a query
+        return super().history_view(request, object_id, extra_context)
+
     def history_form_view(
         self,
         request: HttpRequest,

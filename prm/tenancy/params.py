@@ -10,6 +10,7 @@ carry a notice: it answers the 400 page with the same sentence
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -17,6 +18,7 @@ from django.contrib import messages
 from django.core.exceptions import BadRequest
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 SHOWN_CHARACTERS = 40
 
@@ -100,3 +102,31 @@ def refuse_download(form: forms.Form) -> None:
         f"The file was not made: {quoted(raw)} is not a {label} here "
         f"({' '.join(str(e) for e in errors).rstrip('.')})."
     )
+
+
+NUL = "\x00"
+
+
+class RefuseNulMiddleware:
+    """A NUL character in the address or its query (``%00``) is refused with
+    the 400 page before any view runs: no text the service stores may hold
+    one (PostgreSQL refuses it in every query), so a page asked for with one
+    could only fail. (Form fields refuse it themselves, with a field error.)"""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if (
+            NUL in request.path
+            or NUL in request.META.get("QUERY_STRING", "")
+            or any(
+                NUL in key or any(NUL in value for value in values)
+                for key, values in request.GET.lists()
+            )
+        ):
+            raise BadRequest(
+                "The address contains a character that no page here can use (a NUL, %00): "
+                "it may have been cut short or edited."
+            )
+        return self.get_response(request)

@@ -202,7 +202,7 @@ class Prober:
         for spec in page.context["cl"].filter_specs:
             params.update(dict.fromkeys(spec.expected_parameters()))
         for param in params:
-            for value in GARBAGE:
+            for value in [*GARBAGE, "\x00"]:
                 response = client.get(url, {param: value})
                 if response.status_code >= 500:
                     self.problems.append(f"GET {url}?{param}={value!r} as {who}: 500")
@@ -252,3 +252,44 @@ def test_no_platform_admin_form_takes_a_malformed_id(demo):
     prober = Prober(admin.site, clients, None, None, "prm.urls_platform").run()
     assert len(prober.checked) >= 5, prober.checked
     assert not prober.problems, "\n".join(prober.problems)
+
+
+ID_GARBAGE = ["abc", "1;drop", "99999999999999999999", "..%2F..", "DR-ZZZZZZ"]
+
+
+@pytest.mark.parametrize("role", [Role.OPS_ADMIN, Role.FINANCE])
+def test_admin_object_urls_with_ids_that_are_none_answer_404(acme, globex, role):
+    client = quiet_client("acme.localhost", acme[role].user)
+    foreign = str(globex.partner.pk)
+    problems = []
+    for model in tenant_admin_site._registry:
+        meta = model._meta
+        for view in ("change", "delete", "history"):
+            for value in [*ID_GARBAGE, foreign, "%00"]:
+                url = f"/admin/{meta.app_label}/{meta.model_name}/{value}/{view}/"
+                status = client.get(url).status_code
+                if status >= 500 or status == 200:
+                    problems.append(f"GET {url}: {status}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/deals/{}/",
+        "/deals/{}/edit/",
+        "/incentives/disputes/{}/",
+        "/invitations/{}/",
+    ],
+)
+def test_portal_codes_that_are_none_answer_404(acme, path):
+    client = quiet_client("acme.localhost", acme[Role.PARTNER_ADMIN].user)
+    for value in ID_GARBAGE:
+        response = client.get(path.format(value))
+        assert response.status_code == 404, (path, value, response.status_code)
+    nul = client.get(path.format("DR-%00"))
+    assert nul.status_code == 400
+    assert "a NUL, %00" in nul.content.decode()
+    for post in ("/deals/{}/withdraw/", "/deals/{}/messages/", "/incentives/disputes/{}/reply/"):
+        for value in ID_GARBAGE:
+            assert client.post(post.format(value), {"text": "x"}).status_code == 404
