@@ -16,7 +16,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import QuerySet
@@ -26,7 +26,6 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseBadRequest,
     HttpResponseRedirect,
     QueryDict,
 )
@@ -42,6 +41,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from .admin_widgets import autocomplete_widget
 from .errors import add_service_error
 from .models import Membership, Tenant, TenantOwned, User
+from .params import quoted
 from .requests import tenant_of
 from .services import audit
 
@@ -548,7 +548,7 @@ class ActionFormsMixin(_ModelAdminBase):
         if request.method == "POST" and ACTION_FIELD in request.POST:
             action = request.POST[ACTION_FIELD]
             if action not in self.action_forms:
-                return HttpResponseBadRequest("Unknown action.")
+                raise BadRequest(f"{quoted(action)} is not an action of this page.")
             if not self.action_allowed(request, action, obj):
                 raise PermissionDenied
             form = self.make_action_form(request, action, obj, data=request.POST)

@@ -63,3 +63,32 @@ class TestStaffStatement:
             body = response.content.decode()
             assert 'data-testid="error-page"' in body
             assert "The file was not made: “garbage” is not a statement period." in body
+
+
+class TestPayoutRunActions:
+    def test_an_action_that_is_none_is_the_branded_400(self, acme):
+        run = in_review(acme, "120")
+        response = acme.client(Role.FINANCE).post(change_url(run), {"_action": "garbage"})
+        assert response.status_code == 400
+        body = response.content.decode()
+        assert 'data-testid="error-page"' in body
+        assert "“garbage” is not an action of this page." in body
+
+    @pytest.mark.parametrize("value", ["abc", "1; drop", "99999999999999999999", ""])
+    def test_holding_a_line_that_is_no_id_is_a_form_error(self, acme, globex, value):
+        run = in_review(acme, "120")
+        client = acme.client(Role.FINANCE)
+        response = client.post(change_url(run), {"_action": "hold", "line": value, "reason": "x"})
+        assert response.status_code == 200
+        with acme.scope():
+            assert not run.lines.filter(status="hold").exists()
+
+    def test_holding_another_runs_line_is_404(self, acme, globex):
+        run = in_review(acme, "120")
+        theirs = in_review(globex, "50")
+        with globex.scope():
+            their_line = theirs.lines.get()
+        response = acme.client(Role.FINANCE).post(
+            change_url(run), {"_action": "hold", "line": str(their_line.pk), "reason": "x"}
+        )
+        assert response.status_code == 404
