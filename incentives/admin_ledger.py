@@ -12,13 +12,12 @@ from typing import Any, cast
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseBadRequest,
 )
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
@@ -373,7 +372,10 @@ class LedgerEntryAdmin(TenantModelAdmin):
         try:
             changelist = self.get_changelist_instance(request)
         except IncorrectLookupParameters:
-            return HttpResponseBadRequest("The filter in the address is not valid.")
+            raise BadRequest(
+                "The file was not made: a filter in the address names nothing here "
+                "(a link may have been cut short or edited)."
+            ) from None
         entries = changelist.get_queryset(request).select_related(
             "partner", "registration", "plan_version__plan", "created_by"
         )

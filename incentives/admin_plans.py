@@ -20,14 +20,13 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.db import IntegrityError, models
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseBadRequest,
     HttpResponseRedirect,
 )
 from django.http.response import HttpResponseBase
@@ -447,7 +446,8 @@ class PlanVersionAdmin(TenantModelAdmin):
         new_version_form = None
         if request.method == "POST" and ACTION_FIELD in request.POST:
             if request.POST[ACTION_FIELD] != "new_version":
-                return HttpResponseBadRequest("Unknown action.")
+                wrong = quoted(request.POST[ACTION_FIELD])
+                raise BadRequest(f"{wrong} is not an action of this page.")
             if not self.has_add_permission(request):
                 raise PermissionDenied
             new_version_form = admin_forms.NewVersionForm(request.POST, version=version)

@@ -7,9 +7,8 @@ permissions come from ``prm.tenancy.roles`` through the request's membership.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable, Iterable
-from functools import cached_property, update_wrapper
+from functools import update_wrapper
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 from django.contrib import admin, messages
@@ -17,7 +16,6 @@ from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import BadRequest, PermissionDenied
-from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import QuerySet
 from django.db.models.options import Options
@@ -38,6 +36,8 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from .admin_lists import LargeTablePaginator as LargeTablePaginator
+from .admin_lists import TenantChangeList
 from .admin_widgets import autocomplete_widget
 from .errors import add_service_error
 from .models import Membership, Tenant, TenantOwned, User
@@ -245,37 +245,6 @@ class TenantTabularInline(TenantInlineMixin, admin.TabularInline):  # type: igno
 
 class TenantStackedInline(TenantInlineMixin, admin.StackedInline):  # type: ignore[type-arg]
     extra = 0
-
-
-class LargeTablePaginator(Paginator):  # type: ignore[type-arg]
-    """A paginator for tables that grow to millions of rows: counts exactly
-    up to ``EXACT_UP_TO`` (a bounded scan), and past that takes PostgreSQL's
-    planner estimate, which the changelist shows as the total. Counting a
-    million rows exactly on every page view costs more than the page."""
-
-    EXACT_UP_TO = 10_000
-    object_list: models.QuerySet[Any]
-
-    @cached_property
-    def count(self) -> int:
-        rows = self.object_list.order_by().values("pk")
-        bounded = rows[: self.EXACT_UP_TO + 1].count()
-        if bounded <= self.EXACT_UP_TO:
-            return bounded
-        plan: list[dict[str, Any]] = json.loads(rows.explain(format="json"))
-        return max(int(plan[0]["Plan"]["Plan Rows"]), bounded)
-
-
-class TenantChangeList(ChangeList):
-    """Never let a changelist escape the tenant, whatever the filters say."""
-
-    def get_queryset(
-        self, request: HttpRequest, exclude_parameters: list[str | None] | None = None
-    ) -> QuerySet[Any]:
-        qs = super().get_queryset(request, exclude_parameters)
-        if issubclass(self.model, TenantOwned):
-            qs = qs.filter(tenant=tenant_of(request))
-        return qs
 
 
 class TenantModelAdmin(TenantAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
