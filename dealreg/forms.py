@@ -241,8 +241,9 @@ class ListFilterForm(forms.Form):
     )
 
     def filter(self, queryset: QuerySet[DealRegistration]) -> QuerySet[DealRegistration]:
-        if not self.is_valid():
-            return queryset
+        """The rows the filters that could be read select (``cleaned_data``
+        holds only those; the page names the others in a notice)."""
+        self.is_valid()
         status = self.cleaned_data.get("status")
         if status:
             queryset = queryset.filter(status=status)

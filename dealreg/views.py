@@ -25,6 +25,7 @@ from prm.tenancy.access import member_object, role_required
 from prm.tenancy.codes import normalize_code
 from prm.tenancy.errors import add_service_error
 from prm.tenancy.models import Membership
+from prm.tenancy.params import filter_notices, page_of, refuse_download
 from prm.tenancy.requests import MemberRequest
 
 from . import services
@@ -100,8 +101,9 @@ def business_duration(left: timedelta) -> str:
 def registration_list(request: MemberRequest) -> HttpResponse:
     mine = organisation_registrations(request.membership)
     filters = ListFilterForm(request.GET)
+    filter_notices(request, filters)
     rows = filters.filter(mine).select_related("submitted_by").order_by("-created_at", "-pk")
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(request, Paginator(rows, PAGE_SIZE))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -113,7 +115,7 @@ def registration_list(request: MemberRequest) -> HttpResponse:
             "registrations": page.object_list,
             "counts": status_counts(mine),
             "query": query.urlencode(),
-            "active_status": filters.cleaned_data.get("status") if filters.is_valid() else "",
+            "active_status": filters.cleaned_data.get("status", ""),
             "review_statuses": DealRegistration.PENDING,
         },
     )
@@ -154,6 +156,7 @@ def registration_export(request: MemberRequest) -> HttpResponse | StreamingHttpR
     CSV; every cell is safe to open in a spreadsheet."""
     tenant = request.tenant
     filters = ListFilterForm(request.GET)
+    refuse_download(filters)
     rows = (
         filters.filter(organisation_registrations(request.membership))
         .select_related("submitted_by", "customer_region")

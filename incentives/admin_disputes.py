@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.db.models import QuerySet
 from django.db.models.functions import Abs
 from django.forms import Form
@@ -525,7 +525,7 @@ class StatementAdmin(TenantModelAdmin):
         try:
             start = statements.parse_period(tenant_of(request), period_text, period=period)
         except IncentiveError as exc:
-            raise Http404(str(exc)) from exc
+            raise BadRequest(f"The file was not made: {exc}") from exc
         view = statements.statement(partner, start, period=period)
         entries = views.lines_for_file(partner, view)
         if wanted == "csv":

@@ -4,7 +4,6 @@ accrual is stuck."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -13,13 +12,12 @@ from typing import Any, cast
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseBadRequest,
 )
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
@@ -39,6 +37,7 @@ from prm.tenancy.admin_base import (
 from prm.tenancy.admin_filters import ChosenObjectFilter
 from prm.tenancy.drill import MetricRowsFilter
 from prm.tenancy.models import Tenant
+from prm.tenancy.params import notice, quoted
 from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 from prm.tenancy.scoping import tenant_scope
 
@@ -380,7 +379,10 @@ class LedgerEntryAdmin(TenantModelAdmin):
         try:
             changelist = self.get_changelist_instance(request)
         except IncorrectLookupParameters:
-            return HttpResponseBadRequest("The filter in the address is not valid.")
+            raise BadRequest(
+                "The file was not made: a filter in the address names nothing here "
+                "(a link may have been cut short or edited)."
+            ) from None
         entries = changelist.get_queryset(request).select_related(
             "partner", "registration", "plan_version__plan", "created_by"
         )
@@ -402,8 +404,10 @@ class LedgerEntryAdmin(TenantModelAdmin):
         today = tenant.local_today()
         initial = {}
         if request.GET.get("partner"):
-            with contextlib.suppress(ValueError):
+            try:
                 initial["partner"] = uuid.UUID(request.GET["partner"])
+            except ValueError:
+                notice(request, f"{quoted(request.GET['partner'])} is not a partner; choose one.")
         form = admin_forms.ManualAdjustmentForm(
             request.POST or None, tenant=tenant, today=today, initial=initial
         )

@@ -18,7 +18,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Sum
 from django.forms import Form
@@ -32,6 +32,7 @@ from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
 from prm.tenancy.confirm import Confirmation
 from prm.tenancy.models import AuditEntry, Tenant
+from prm.tenancy.params import notice, page_of, quoted
 from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 from prm.tenancy.text import plural
 
@@ -330,11 +331,15 @@ class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
         }
         status_filter = request.GET.get("status", "")
         if status_filter not in LineStatus.values:
+            if status_filter:
+                notice(
+                    request, f"{quoted(status_filter)} is not a line status; showing every line."
+                )
             status_filter = ""
         shown = lines.select_related("partner").order_by("partner__name", "partner_id")
         if status_filter:
             shown = shown.filter(status=status_filter)
-        page = Paginator(shown, LINES_PER_PAGE).get_page(request.GET.get("page"))
+        page = page_of(request, Paginator(shown, LINES_PER_PAGE))
         may_change = as_member(request).membership.has_perm("incentives.change_payoutrun")
         ready = counts.get(LineStatus.READY, {}).get("n", 0)
         approve_note = (
@@ -415,7 +420,9 @@ class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
         try:
             run_id = uuid.UUID(wanted)
         except ValueError:
-            raise Http404("No such payout run.") from None
+            raise BadRequest(
+                f"The file was not made: {quoted(wanted)} is not a payout run."
+            ) from None
         run = self.get_queryset(request).filter(pk=run_id).first()
         if run is None:
             raise Http404("No such payout run.")

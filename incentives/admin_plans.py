@@ -20,14 +20,13 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.db import IntegrityError, models
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseBadRequest,
     HttpResponseRedirect,
 )
 from django.http.response import HttpResponseBase
@@ -47,6 +46,7 @@ from prm.tenancy.admin_base import (
     form_changes,
     tenant_admin_site,
 )
+from prm.tenancy.params import notice, quoted
 from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 from prm.tenancy.services import AlreadyDone
 
@@ -446,7 +446,8 @@ class PlanVersionAdmin(TenantModelAdmin):
         new_version_form = None
         if request.method == "POST" and ACTION_FIELD in request.POST:
             if request.POST[ACTION_FIELD] != "new_version":
-                return HttpResponseBadRequest("Unknown action.")
+                wrong = quoted(request.POST[ACTION_FIELD])
+                raise BadRequest(f"{wrong} is not an action of this page.")
             if not self.has_add_permission(request):
                 raise PermissionDenied
             new_version_form = admin_forms.NewVersionForm(request.POST, version=version)
@@ -540,13 +541,15 @@ class PlanVersionAdmin(TenantModelAdmin):
             .order_by("plan__name", "-number")
         )
         chosen = None
-        if request.GET.get("version"):
+        if request.GET.get("version") and "start" not in request.GET and "end" not in request.GET:
             try:
                 chosen = versions.filter(pk=uuid.UUID(request.GET["version"])).first()
             except ValueError:
-                chosen = None
-            if chosen is None:
-                raise Http404("No such plan version.")
+                wrong = quoted(request.GET["version"])
+                notice(request, f"{wrong} is not a plan version; choose one.")
+            else:
+                if chosen is None:
+                    raise Http404("No such plan version.")
         data: Mapping[str, Any] | None = None
         if "start" in request.GET or "end" in request.GET:
             data = request.GET

@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import BadRequest
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse, StreamingHttpResponse
@@ -21,6 +22,7 @@ from partners.models import Partner
 from prm.tenancy.access import member_object, role_required
 from prm.tenancy.codes import normalize_code
 from prm.tenancy.errors import add_service_error
+from prm.tenancy.params import page_of
 from prm.tenancy.requests import MemberRequest
 
 from . import disputes, statement_export, statements
@@ -58,7 +60,7 @@ def statement_context(
     paginator = Paginator(lines.values_list("pk", flat=True), LINES_PER_PAGE)
     # The aggregate counted the lines already.
     paginator.count = view.line_count
-    page = paginator.get_page(request.GET.get("page"))
+    page = page_of(request, paginator)
     ids = list(page.object_list)
     entries = list(lines.filter(pk__in=ids)) if ids else []
     return {
@@ -82,7 +84,7 @@ def _statement_for_file(request: MemberRequest) -> tuple[StatementView, QuerySet
     try:
         start = statements.parse_period(request.tenant, request.GET.get("period"), period=period)
     except IncentiveError as exc:
-        raise Http404(str(exc)) from exc
+        raise BadRequest(f"The file was not made: {exc}") from exc
     view = statements.statement(partner, start, period=period)
     return view, lines_for_file(partner, view)
 
@@ -107,9 +109,13 @@ def statement_list(request: MemberRequest) -> HttpResponse:
 @statement_reader
 def statement_detail(request: MemberRequest) -> HttpResponse:
     partner = _partner(request)
-    context = statement_context(
-        request, partner, period_text=request.GET.get("period"), staff=False
-    )
+    try:
+        context = statement_context(
+            request, partner, period_text=request.GET.get("period"), staff=False
+        )
+    except Http404 as exc:  # a period that is none: the current one, saying so
+        messages.warning(request, f"{exc} Showing the current period.")
+        context = statement_context(request, partner, period_text=None, staff=False)
     return render(request, "incentives/statement_detail.html", context)
 
 
@@ -198,7 +204,7 @@ def dispute_list(request: MemberRequest) -> HttpResponse:
         .select_related("entry__registration", "opened_by")
         .order_by("-created_at", "-pk")
     )
-    page = Paginator(rows, DISPUTES_PER_PAGE).get_page(request.GET.get("page"))
+    page = page_of(request, Paginator(rows, DISPUTES_PER_PAGE))
     return render(
         request, "incentives/dispute_list.html", {"page_obj": page, "disputes": page.object_list}
     )

@@ -5,10 +5,10 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.db.models import Count, QuerySet
 from django.forms.models import construct_instance
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.urls import URLPattern, path
 
@@ -279,7 +279,10 @@ class PartnerAdmin(CsvImportMixin, TenantHistoryAdmin):
         try:
             changelist = self.get_changelist_instance(request)
         except IncorrectLookupParameters:
-            return HttpResponseBadRequest("The filter in the address is not valid.")
+            raise BadRequest(
+                "The file was not made: a filter in the address names nothing here "
+                "(a link may have been cut short or edited)."
+            ) from None
         return self._csv_response(request, changelist.get_queryset(request))
 
     @admin.action(description="Export selected partners to CSV")

@@ -80,6 +80,8 @@ MIDDLEWARE = [
     # A view that meets a PostgreSQL or Redis outage answers 503 (prm.tenancy.outage).
     "prm.tenancy.middleware.OutageMiddleware",
     "prm.tenancy.middleware.TenantMiddleware",
+    # A NUL (%00) in the address: the 400 page (prm.tenancy.params).
+    "prm.tenancy.params.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -204,6 +206,8 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 # tracking activity: that would write to the database on every request
 # (its middleware is only needed for that, so it is not installed).
 USERSESSIONS_TRACK_ACTIVITY = False
+# The code form's lockout message says when to try again (prm.tenancy.ratelimits).
+MFA_FORMS = {"authenticate": "prm.tenancy.forms.MFAAuthenticateForm"}
 MFA_TOTP_ISSUER = env("MFA_ISSUER", "PRM")
 
 # django-guardian: object permissions for channel managers' partners.

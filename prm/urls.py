@@ -40,3 +40,5 @@ urlpatterns = [
 # An uncaught PostgreSQL or Redis outage answers the 503 page (prm.tenancy.outage).
 handler500 = "prm.tenancy.outage.server_error"
 handler400 = "prm.tenancy.outage.bad_request"
+# allauth's "too many attempts" page, with when to try again (prm.tenancy.ratelimits).
+handler429 = "prm.tenancy.ratelimits.handler429"

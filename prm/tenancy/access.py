@@ -12,7 +12,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
@@ -44,7 +44,14 @@ def role_required(*perms: str) -> Callable[[_V], _V]:
 
 
 def visible_or_404(queryset: models.QuerySet[_M], **lookup: Any) -> _M:
-    obj = queryset.filter(**lookup).first()
+    """The object ``lookup`` finds, else 404; a looked-up value that is not
+    one of the field's type (``abc`` for a UUID, a NUL character that
+    PostgreSQL refuses in any text) finds nothing, rather than failing in
+    the query (both are refused before anything is sent)."""
+    try:
+        obj = queryset.filter(**lookup).first()
+    except (ValidationError, ValueError):
+        obj = None
     if obj is None:
         raise Http404("No such object.")
     return obj

@@ -7,17 +7,15 @@ permissions come from ``prm.tenancy.roles`` through the request's membership.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable, Iterable
-from functools import cached_property, update_wrapper
+from functools import update_wrapper
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.db import models
 from django.db.models import QuerySet
 from django.db.models.options import Options
@@ -26,7 +24,6 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseBadRequest,
     HttpResponseRedirect,
     QueryDict,
 )
@@ -34,14 +31,18 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import URLPattern, URLResolver, reverse
 from django.utils.html import format_html
-from django.utils.http import urlencode
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from .admin_lists import LargeTablePaginator as LargeTablePaginator
+from .admin_lists import TenantChangeList
+from .admin_widgets import autocomplete_widget
 from .confirm import Confirmation, admin_page, is_confirmed
 from .errors import add_service_error
 from .models import Membership, Tenant, TenantOwned, User
+from .params import quoted
 from .requests import tenant_of
 from .services import audit
 
@@ -108,7 +109,9 @@ class TenantAdminSite(admin.AdminSite):
     ) -> HttpResponse:
         """Staff log in through allauth like everyone else, so rate limits and
         two-factor authentication apply to the admin too."""
-        target = request.GET.get("next") or reverse("tenant_admin:index")
+        target = request.GET.get("next", "")
+        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+            target = reverse("tenant_admin:index")  # only ever a page of this host
         if request.user.is_authenticated:
             if self.has_permission(request):
                 return redirect(target)
@@ -194,6 +197,8 @@ class TenantAdminMixin(_AdminBase):
             kwargs["queryset"] = related.objects.filter(tenant=tenant_of(request))
         else:
             raise PermissionDenied(f"{db_field.name} points outside the tenant")
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = autocomplete_widget(db_field, self.admin_site, kwargs.get("using"))
 
     def formfield_for_foreignkey(
         self, db_field: models.ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
@@ -241,37 +246,6 @@ class TenantTabularInline(TenantInlineMixin, admin.TabularInline):  # type: igno
 
 class TenantStackedInline(TenantInlineMixin, admin.StackedInline):  # type: ignore[type-arg]
     extra = 0
-
-
-class LargeTablePaginator(Paginator):  # type: ignore[type-arg]
-    """A paginator for tables that grow to millions of rows: counts exactly
-    up to ``EXACT_UP_TO`` (a bounded scan), and past that takes PostgreSQL's
-    planner estimate, which the changelist shows as the total. Counting a
-    million rows exactly on every page view costs more than the page."""
-
-    EXACT_UP_TO = 10_000
-    object_list: models.QuerySet[Any]
-
-    @cached_property
-    def count(self) -> int:
-        rows = self.object_list.order_by().values("pk")
-        bounded = rows[: self.EXACT_UP_TO + 1].count()
-        if bounded <= self.EXACT_UP_TO:
-            return bounded
-        plan: list[dict[str, Any]] = json.loads(rows.explain(format="json"))
-        return max(int(plan[0]["Plan"]["Plan Rows"]), bounded)
-
-
-class TenantChangeList(ChangeList):
-    """Never let a changelist escape the tenant, whatever the filters say."""
-
-    def get_queryset(
-        self, request: HttpRequest, exclude_parameters: list[str | None] | None = None
-    ) -> QuerySet[Any]:
-        qs = super().get_queryset(request, exclude_parameters)
-        if issubclass(self.model, TenantOwned):
-            qs = qs.filter(tenant=tenant_of(request))
-        return qs
 
 
 class TenantModelAdmin(TenantAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
@@ -419,6 +393,12 @@ class TenantHistoryAdmin(SimpleHistoryAdmin, TenantModelAdmin):
         qs = super().get_history_queryset(request, history_manager, pk_name, object_id)
         return cast(QuerySet[Any], qs.filter(tenant_id=tenant_of(request).pk))
 
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        self._require_object(request, object_id)  # an id that is none: 404, not a query
+        return super().history_view(request, object_id, extra_context)
+
     def history_form_view(
         self,
         request: HttpRequest,
@@ -548,7 +528,7 @@ class ActionFormsMixin(_ModelAdminBase):
         if request.method == "POST" and ACTION_FIELD in request.POST:
             action = request.POST[ACTION_FIELD]
             if action not in self.action_forms:
-                return HttpResponseBadRequest("Unknown action.")
+                raise BadRequest(f"{quoted(action)} is not an action of this page.")
             if not self.action_allowed(request, action, obj):
                 raise PermissionDenied
             form = self.make_action_form(request, action, obj, data=request.POST)

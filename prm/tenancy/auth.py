@@ -4,9 +4,11 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.auth_backends import AuthenticationBackend
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from .models import Membership, User
+from .ratelimits import login_lockout_message
 
 
 def may_log_in_here(user: User, request: HttpRequest | None) -> bool:
@@ -36,6 +38,19 @@ class AccountAdapter(DefaultAccountAdapter):
         # People join a tenant through invitations (and, later, partner
         # applications in onboarding), never by open sign-up.
         return False
+
+    def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
+        """allauth's failed-login limit, whose message says when to try again
+        ("Try again in 4 minutes (after 14:05)."), not just "later"."""
+        try:
+            super().pre_authenticate(request, **credentials)
+        except ValidationError as error:
+            if error.code != "too_many_login_attempts":
+                raise
+            key = self._get_login_attempts_cache_key(request, **credentials)
+            raise ValidationError(
+                login_lockout_message(request, key), code="too_many_login_attempts"
+            ) from error
 
     def format_email_subject(self, subject: str) -> str:
         from django_scopes import get_scope

@@ -1,10 +1,13 @@
 from typing import Any
 
+from allauth.core import context
+from allauth.mfa.base.forms import AuthenticateForm as MFABaseAuthenticateForm
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
 from .models import Membership
+from .ratelimits import lockout_message, longest_window, retry_in
 from .roles import PARTNER_ROLES, Role
 
 # The partner directory's model, through the membership's reference to it
@@ -124,3 +127,22 @@ class MailPreferencesForm(forms.Form):
 
     def wanted(self) -> list[str]:
         return [key for key, on in self.cleaned_data.items() if on]
+
+
+class MFAAuthenticateForm(MFABaseAuthenticateForm):
+    """allauth's two-factor code form, whose lockout ("too many failed
+    attempts") says when to try again, like the login form's."""
+
+    def clean_code(self) -> str:
+        try:
+            code: str = super().clean_code()
+        except forms.ValidationError as error:
+            if error.code != "too_many_login_attempts":
+                raise
+            # allauth counts failed codes per user under this key.
+            key = f"mfa-auth-user-{self.user.pk}"
+            wait = retry_in(context.request, "login_failed", key=key)
+            raise forms.ValidationError(
+                lockout_message(wait or longest_window("login_failed")), code=error.code
+            ) from error
+        return code

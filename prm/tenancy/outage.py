@@ -33,11 +33,11 @@ import sys
 from typing import Any
 
 import redis
+from django.core.exceptions import BadRequest
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template import loader
 from django.utils.cache import patch_cache_control
-from django.views import defaults
 
 outage_log = logging.getLogger("prm.outage")
 
@@ -179,20 +179,41 @@ def unavailable(request: HttpRequest, error: BaseException) -> HttpResponse:
     return response
 
 
+def plain_page(
+    request: HttpRequest, template_name: str, status: int, **context: Any
+) -> HttpResponse:
+    """An error page rendered from a plain context (the tenant's name and
+    support address, the request id), without the context processors: the
+    request that failed may have left the database or the session unusable."""
+    context = {
+        "tenant": _tenant_branding(request),
+        "request_id": request.__dict__.get("request_id", ""),
+        **context,
+    }
+    response = HttpResponse(loader.render_to_string(template_name, context), status=status)
+    patch_cache_control(response, no_store=True)
+    return response
+
+
 def server_error(request: HttpRequest, template_name: str = "500.html") -> HttpResponse:
     """``handler500``: the 503 page when the uncaught exception is an outage
-    (Django calls the handler while handling it), Django's own 500 page
-    otherwise."""
+    (Django calls the handler while handling it), the branded 500 page
+    otherwise (logged by Django with its traceback; none on the page)."""
     if (error := outage_in(sys.exc_info()[1])) is not None:
         return unavailable(request, error)
-    return defaults.server_error(request, template_name)
+    retry_url = request.get_full_path() if request.method in ("GET", "HEAD") else ""
+    return plain_page(request, template_name, 500, retry_url=retry_url)
 
 
 def bad_request(
     request: HttpRequest, exception: Exception, template_name: str = "400.html"
 ) -> HttpResponse:
     """``handler400``: the 503 page when the bad request is an outage in
-    disguise (the session could not be saved), Django's own 400 otherwise."""
+    disguise (the session could not be saved), the branded 400 page
+    otherwise."""
     if (error := outage_in(exception)) is not None:
         return unavailable(request, error)
-    return defaults.bad_request(request, exception, template_name)
+    # A view's own ``BadRequest`` says what was wrong, for the person
+    # (prm.tenancy.params); a ``SuspiciousOperation`` says it for the log only.
+    message = str(exception) if type(exception) is BadRequest else ""
+    return plain_page(request, template_name, 400, message=message)

@@ -4,10 +4,10 @@ from typing import Any
 from allauth.account.adapter import get_adapter as get_account_adapter
 from django.contrib import messages
 from django.contrib.auth import login
-from django.core.exceptions import ValidationError
+from django.core.exceptions import BadRequest, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpResponse, HttpResponseBadRequest
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -18,6 +18,7 @@ from . import confirm, registry, services
 from .access import role_required, visible_or_404
 from .forms import AcceptInvitationForm, InviteForm
 from .models import Invitation, Membership, Notification, User
+from .params import page_of
 from .requests import MemberRequest, TenantRequest
 from .roles import PARTNER_ROLES, Role
 
@@ -84,10 +85,13 @@ def people(request: MemberRequest, form: InviteForm | None = None) -> HttpRespon
     membership = request.membership
     memberships, invitations = _people_scope(membership)
     form = form or InviteForm(membership=membership, roles=services.invitable_roles(membership))
-    members_page = Paginator(
-        memberships.order_by("-is_active", "partner__name", "user__email", "pk"),
-        PEOPLE_PAGE_SIZE,
-    ).get_page(request.GET.get("page"))
+    members_page = page_of(
+        request,
+        Paginator(
+            memberships.order_by("-is_active", "partner__name", "user__email", "pk"),
+            PEOPLE_PAGE_SIZE,
+        ),
+    )
     return render(
         request,
         "tenancy/people.html",
@@ -259,7 +263,7 @@ NOTIFICATIONS_PAGE_SIZE = 25
 def notifications(request: MemberRequest) -> HttpResponse:
     """The member's own notifications, newest first."""
     mine = Notification.objects.filter(user=request.user).order_by("-created_at", "-pk")
-    page = Paginator(mine, NOTIFICATIONS_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(request, Paginator(mine, NOTIFICATIONS_PAGE_SIZE))
     return render(
         request,
         "tenancy/notifications.html",
@@ -286,7 +290,7 @@ def notification_open(request: MemberRequest) -> HttpResponse:
     try:
         note_id = uuid.UUID(request.POST.get("notification", ""))
     except ValueError:
-        return HttpResponseBadRequest("Say which notification to open.")
+        raise BadRequest("Say which notification to open.") from None
     note = visible_or_404(Notification.objects.filter(user=request.user), pk=note_id)
     if note.read_at is None:
         Notification.objects.filter(pk=note.pk, read_at__isnull=True).update(read_at=timezone.now())

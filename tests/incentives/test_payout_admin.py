@@ -407,7 +407,9 @@ def test_export_of_a_run_not_yet_approved_or_unknown(acme):
     assert response["Location"] == change_url(run)
     assert any("only approved or paid runs" in m for m in messages_of(response))
     assert f"?run={run.pk}" not in client.get(EXPORT).content.decode()
-    assert client.get(EXPORT, {"run": "not-a-uuid"}).status_code == 404
+    garbage = client.get(EXPORT, {"run": "not-a-uuid"})
+    assert garbage.status_code == 400
+    assert "“not-a-uuid” is not a payout run." in garbage.content.decode()
     assert client.get(EXPORT, {"run": str(uuid.uuid4())}).status_code == 404
     with acme.scope():
         assert not LedgerEntry.objects.filter(kind=LedgerEntry.Kind.PAYOUT).exists()

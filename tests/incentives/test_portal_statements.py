@@ -86,11 +86,29 @@ class TestStatementPages:
         assert f'href="/deals/{code}/"' in page
         assert "100.00 USD" in page
 
-    @pytest.mark.parametrize("period", ["2026-02-02", "nonsense", "2999-01-01", "2026-13"])
-    def test_a_period_that_is_not_one_is_404(self, admin_client, period):
-        assert admin_client.get(f"/incentives/statement/?period={period}").status_code == 404
-        assert admin_client.get(f"/incentives/statement.csv?period={period}").status_code == 404
-        assert admin_client.get(f"/incentives/statement.pdf?period={period}").status_code == 404
+    @pytest.mark.parametrize(
+        "period, says",
+        [
+            ("2026-02-02", "2026-02-02 is not the first day of a statement period."),
+            ("nonsense", "“nonsense” is not a statement period."),
+            ("2999-01-01", "The statement period of January 2999 has not begun."),
+            ("2026-13", "“2026-13” is not a statement period."),
+        ],
+    )
+    def test_a_period_that_is_not_one_shows_the_current_one_saying_so(
+        self, admin_client, period, says
+    ):
+        page = admin_client.get(f"/incentives/statement/?period={period}")
+        assert page.status_code == 200
+        assert f"{says} Showing the current period." in [str(m) for m in page.context["messages"]]
+        current = admin_client.get("/incentives/statement/")
+        assert page.context["statement"].key == current.context["statement"].key
+        for file in ("csv", "pdf"):
+            response = admin_client.get(f"/incentives/statement.{file}?period={period}")
+            assert response.status_code == 400
+            body = response.content.decode()
+            assert f"The file was not made: {says}" in body.replace("&#x27;", "'")
+            assert 'data-testid="error-page"' in body
 
     def test_lines_are_paged(self, acme, admin_client):
         many_lines(acme, 250)

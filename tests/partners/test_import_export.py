@@ -447,6 +447,22 @@ class TestExport:
     def test_a_bad_filter_is_not_a_server_error(self, acme):
         response = acme.client("ops_admin").get(EXPORT_URL, {"tier__id__exact": "not-a-uuid"})
         assert response.status_code == 400
+        body = response.content.decode()
+        assert 'data-testid="error-page"' in body
+        assert "The file was not made: a filter in the address names nothing here" in body
+
+    def test_a_bad_filter_on_the_list_says_so_over_the_whole_list(self, acme):
+        client = acme.client("ops_admin")
+        response = client.get(
+            "/admin/partners/partner/", {"tier__id__exact": "not-a-uuid"}, follow=True
+        )
+        assert response.status_code == 200
+        assert response.redirect_chain == [("/admin/partners/partner/?e=1", 302)]
+        assert [str(m) for m in response.context["messages"]] == [
+            "The list could not be filtered by “not-a-uuid”: it names nothing here (a link "
+            "may have been cut short or edited). Showing the whole list."
+        ]
+        assert len(response.context["cl"].result_list) == 2
 
     @pytest.mark.parametrize("role", ["ops_admin", "channel_manager", "executive"])
     def test_roles_that_may_export(self, acme, role):
