@@ -41,3 +41,13 @@ def tab_to(page: Page, name: str, *, exact: bool = True, limit: int = 120) -> di
             return focused
         passed.append(focused["name"])
     raise AssertionError(f"{name!r} is not reached with Tab; focus passed: {passed}")
+
+
+def skip_to_content(page: Page) -> None:
+    """Follow the page's "Skip to main content" link, the first stop of the
+    Tab order, past the top bar (portal) or the navigation (admin)."""
+    page.keyboard.press("Tab")
+    focused = page.evaluate(FOCUSED)
+    assert focused is not None and focused["name"] == "Skip to main content", focused
+    assert focused["ring"], f"no visible focus indicator on {focused['html']}"
+    page.keyboard.press("Enter")

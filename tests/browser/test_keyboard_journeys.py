@@ -19,7 +19,7 @@ from dealreg.models import DealRegistration, ProductLine
 from prm.tenancy.roles import Role
 
 from .a11y import check_page
-from .keyboard import tab_to
+from .keyboard import skip_to_content, tab_to
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
@@ -64,11 +64,13 @@ def test_partner_registers_a_deal_with_the_keyboard(site, width):
     page.goto(site.url("/"))
     assert_accessible(page, console)
 
+    skip_to_content(page)
     tab_to(page, "Register a deal")
     page.keyboard.press("Enter")
     page.wait_for_url(site.url("/deals/new/"))
     assert_accessible(page, console)
 
+    skip_to_content(page)
     tab_to(page, "Customer company name")
     page.keyboard.type(customer)
     tab_to(page, "Customer website or domain")
@@ -112,21 +114,25 @@ def test_channel_manager_approves_in_the_admin_with_the_keyboard(site):
     page.goto(site.url("/"))
     assert_accessible(page, console)
 
+    skip_to_content(page)
     tab_to(page, "Open the admin")
     page.keyboard.press("Enter")
     page.wait_for_url(site.url("/admin/"))
     assert_accessible(page, console, scroll=False)
 
+    skip_to_content(page)
     tab_to(page, "Deal registrations")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/admin/dealreg/dealregistration/"))
     assert_accessible(page, console, scroll=False)
 
+    skip_to_content(page)
     tab_to(page, code, exact=False)
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/admin/dealreg/dealregistration/.+/change/$"))
     assert_accessible(page, console, scroll=False)
 
+    skip_to_content(page)
     tab_to(page, "Note to the partner", exact=False)  # the admin adds a colon
     page.keyboard.type("Approved: go ahead with the warehouses.")
     tab_to(page, "Approve")
