@@ -169,21 +169,22 @@ def site(request, django_db_setup, django_db_blocker) -> Iterator[SharedSite]:
         mark.name == "django_db" for mark in getattr(request.module, "pytestmark", [])
     ), "a module using `site` marks its tests django_db (without transaction=True)"
     server = LiveServer("localhost")
-    port = server.thread.port
     with django_db_blocker.unblock():
-        world = build_world("acme")
-        setup = getattr(request.module, "site_data", None)
-        data = setup(world) if setup is not None else None
-        # Each test's own database set-up runs beside Playwright's event
-        # loop (see _allow_orm_beside_playwright), before that fixture.
-        with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-            patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-            )
-            shared = SharedSite(world, port, browser)
-            shared.data = data
-            yield shared
-            browser.close()
-        server.stop()
-        call_command("flush", verbosity=0, interactive=False)
+        try:
+            world = build_world("acme")
+            setup = getattr(request.module, "site_data", None)
+            data = setup(world) if setup is not None else None
+            # Each test's own database set-up runs beside Playwright's event
+            # loop (see _allow_orm_beside_playwright), before that fixture.
+            with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+                patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+                browser = playwright.chromium.launch(
+                    executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+                )
+                shared = SharedSite(world, server.thread.port, browser)
+                shared.data = data
+                yield shared
+                browser.close()
+        finally:
+            server.stop()
+            call_command("flush", verbosity=0, interactive=False)

@@ -117,3 +117,26 @@ def test_every_page_of_the_role_is_accessible(site, role, width):
         f"{where}:\n  " + "\n  ".join(problems) for where, problems in failures.items()
     )
     assert not failures, f"{role} at {width} px:\n{report}"
+
+
+def test_the_checks_find_what_they_look_for(site):
+    """The checker on a page made to fail each check: a control without a
+    label, an id used twice, text below AA contrast, a box wider than a
+    phone."""
+    page, _ = site.new_page(None, width=390)
+    page.goto(site.url("/accounts/login/"))  # the app's page, under its CSP
+    page.evaluate(
+        """() => {
+          document.querySelector("main").insertAdjacentHTML("beforeend",
+            '<input type="text" name="nameless">'
+            + '<p id="twice">one</p><p id="twice">two</p>'
+            + '<p style="color: #aaa; background: #fff">faint</p>'
+            + '<div style="width: 600px">wide</div>');
+        }"""
+    )
+    problems = "\n".join(check_page(page))
+    assert "scrolls sideways" in problems
+    assert "ids used twice: ['twice']" in problems
+    assert "axe critical label" in problems
+    assert "axe serious color-contrast" in problems
+    page.context.close()
