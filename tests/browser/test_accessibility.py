@@ -6,11 +6,13 @@ The pages are not listed here: they come from the URL matrix
 (tests/test_url_matrix.py, assembled from the apps' declarations), so a new
 page is checked as soon as its app declares it. Every GET route a role may
 open, with the objects the matrix builds for it, plus allauth's own
-account pages; a few extra addresses show states the matrix's objects do
-not (a submitted registration, one waiting for an answer, an issued
-statement). Downloads (CSV, PDF) are not pages and are passed over. Staff
-also get the admin's index, which the navigation links to (axe only: the
-admin is not laid out for phones)."""
+account pages, and for visitors not signed in the public ones (logging in,
+password reset, an invitation's link, valid and not); a few extra
+addresses show states the matrix's objects do not (a submitted
+registration, one waiting for an answer, an issued statement). Downloads
+(CSV, PDF) are not pages and are passed over. Staff also get the admin's
+index, which the navigation links to (axe only: the admin is not laid out
+for phones)."""
 
 import uuid
 from dataclasses import dataclass, field
@@ -23,7 +25,8 @@ from dealreg import services as dealreg
 from dealreg import url_matrix as dealreg_matrix
 from incentives.url_matrix import portal as incentives_matrix
 from prm.tenancy.roles import ALL_ROLES, STAFF_ROLES, Role
-from tests.test_url_matrix import ACCOUNT_LOGIN_REQUIRED, PORTAL_ROUTES
+from prm.tenancy.services import invite
+from tests.test_url_matrix import ACCOUNT_LOGIN_REQUIRED, ACCOUNT_PUBLIC, PORTAL_ROUTES, Route
 from tests.test_url_matrix import portal_url as matrix_url
 
 from .a11y import check_page
@@ -31,6 +34,8 @@ from .a11y import check_page
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 WIDTHS = (1366, 390)
+# Nobody signed in: the login page, password reset, an invitation's link.
+ANONYMOUS = "anonymous"
 # The persona whose account pages are checked: they are the same page for
 # every role but the navigation, which each role's home already shows.
 ACCOUNT_PAGES_ROLE = Role.PARTNER_ADMIN
@@ -58,12 +63,30 @@ def _more_info(world) -> str:
         return registration.code
 
 
+def _invitation_link(world) -> str:
+    with world.scope():
+        _, token = invite(
+            tenant=world.tenant,
+            by=world[Role.PARTNER_ADMIN],
+            email="new.colleague@example.test",
+            role=Role.PARTNER_USER,
+            partner=world.partner,
+        )
+    return reverse("accept_invitation", args=[token])
+
+
 def site_data(world) -> list[Target]:
     """The pages to check (with the objects they show), made once."""
     targets = []
     for name, route in PORTAL_ROUTES.items():
-        if route.method == "get" and not route.public:
-            targets.append(Target(matrix_url(name, route, world), roles=set(route.allowed)))
+        if route.method == "get":
+            roles = {ANONYMOUS} if route.public else set(route.allowed)
+            targets.append(Target(matrix_url(name, route, world), roles=roles))
+    targets += [
+        Target(matrix_url(name, Route(allowed=set()), world), roles={ANONYMOUS})
+        for name in sorted(ACCOUNT_PUBLIC)
+    ]
+    targets.append(Target(_invitation_link(world), roles={ANONYMOUS}))
     partners = set(PORTAL_ROUTES["dealreg:detail"].allowed)
     submitted = dealreg_matrix.registration(world).code
     waiting = _more_info(world)
@@ -85,9 +108,9 @@ def site_data(world) -> list[Target]:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("role", sorted(ALL_ROLES))
+@pytest.mark.parametrize("role", [*sorted(ALL_ROLES), ANONYMOUS])
 def test_every_page_of_the_role_is_accessible(site, role, width):
-    page, console = site.new_page(role, width=width)
+    page, console = site.new_page(None if role == ANONYMOUS else role, width=width)
     failures: dict[str, list[str]] = {}
     seen: set[str] = set()
     for target in site.data:
