@@ -37,6 +37,22 @@ async (impacts) => {
       }
     }
   }
+  // Every control a keyboard reaches, focused as the keyboard would focus
+  // it: the browser must draw an indicator (outline or box-shadow).
+  const unringed = [];
+  const controls = document.querySelectorAll(
+    'a[href], button, input:not([type=hidden]), select, textarea, summary, '
+    + '[tabindex]:not([tabindex="-1"])');
+  for (const el of controls) {
+    if (el.disabled || !el.getClientRects().length) continue;
+    el.focus({focusVisible: true, preventScroll: true});
+    if (document.activeElement !== el) continue;
+    const style = getComputedStyle(el);
+    const ring = (style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0)
+      || style.boxShadow !== "none";
+    if (!ring) unringed.push(el.outerHTML.slice(0, 80));
+  }
+  if (document.activeElement) document.activeElement.blur();
   // "region" (content outside landmarks) is never worse than moderate and
   // is the slowest rule on long pages.
   const result = await axe.run(document, {
@@ -48,6 +64,7 @@ async (impacts) => {
     innerWidth: window.innerWidth,
     wide: wide.slice(0, 5),
     duplicateIds: Object.keys(ids).filter((id) => ids[id] > 1),
+    unringed: unringed.slice(0, 5),
     violations: result.violations
       .filter((v) => impacts.includes(v.impact))
       .map((v) => ({
@@ -84,6 +101,8 @@ def check_page(page: Page, *, scroll: bool = True) -> list[str]:
         )
     if found["duplicateIds"]:
         problems.append(f"ids used twice: {found['duplicateIds']}")
+    if found["unringed"]:
+        problems.append(f"no visible focus indicator on {found['unringed']}")
     for v in found["violations"]:
         problems.append(f"axe {v['impact']} {v['id']}: {v['help']} at {v['targets']}")
     return problems

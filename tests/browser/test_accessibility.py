@@ -145,7 +145,7 @@ def test_every_page_of_the_role_is_accessible(site, role, width):
 def test_the_checks_find_what_they_look_for(site):
     """The checker on a page made to fail each check: a control without a
     label, an id used twice, text below AA contrast, a box wider than a
-    phone."""
+    phone, a link that hides its focus."""
     page, _ = site.new_page(None, width=390)
     page.goto(site.url("/accounts/login/"))  # the app's page, under its CSP
     page.evaluate(
@@ -154,7 +154,8 @@ def test_the_checks_find_what_they_look_for(site):
             '<input type="text" name="nameless">'
             + '<p id="twice">one</p><p id="twice">two</p>'
             + '<p style="color: #aaa; background: #fff">faint</p>'
-            + '<div style="width: 600px">wide</div>');
+            + '<div style="width: 600px">wide</div>'
+            + '<a href="#here" style="outline: none">no ring</a>');
         }"""
     )
     problems = "\n".join(check_page(page))
@@ -162,4 +163,5 @@ def test_the_checks_find_what_they_look_for(site):
     assert "ids used twice: ['twice']" in problems
     assert "axe critical label" in problems
     assert "axe serious color-contrast" in problems
+    assert 'no visible focus indicator on [\'<a href="#here"' in problems
     page.context.close()
