@@ -39,6 +39,7 @@ async (impacts) => {
   }
   // Every control a keyboard reaches, focused as the keyboard would focus
   // it: the browser must draw an indicator (outline or box-shadow).
+  const before = document.activeElement;
   const unringed = [];
   const controls = document.querySelectorAll(
     'a[href], button, input:not([type=hidden]), select, textarea, summary, '
@@ -52,7 +53,17 @@ async (impacts) => {
       || style.boxShadow !== "none";
     if (!ring) unringed.push(el.outerHTML.slice(0, 80));
   }
-  if (document.activeElement) document.activeElement.blur();
+  // Leave the focus, and where the next Tab starts, as they were: a test
+  // may go on with the keyboard.
+  if (before && before !== document.body) {
+    before.focus({preventScroll: true});
+  } else {
+    const start = document.createElement("span");
+    start.tabIndex = -1;
+    document.body.prepend(start);
+    start.focus({preventScroll: true});
+    start.remove();
+  }
   // "region" (content outside landmarks) is never worse than moderate and
   // is the slowest rule on long pages.
   const result = await axe.run(document, {
