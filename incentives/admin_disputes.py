@@ -39,6 +39,7 @@ from partners.admin_filters import PartnerWithRowsFilter
 from partners.models import Partner
 from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
+from prm.tenancy.chips import chip
 from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 
 from . import disputes, periods, statement_export, statements, views
@@ -139,9 +140,7 @@ class DisputeAdmin(ActionFormsMixin, TenantModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Dispute) -> str:
-        return format_html(
-            '<span class="dp-status dp-status-{}">{}</span>', obj.status, obj.get_status_display()
-        )
+        return chip(obj.get_status_display(), obj.status, extra=f"dp-status dp-status-{obj.status}")
 
     @admin.display(description="disputed line", ordering="entry__amount_base")
     def disputed_amount(self, obj: Dispute) -> str:

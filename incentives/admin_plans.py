@@ -37,6 +37,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
 from partners.models import Partner
+from prm import format as fmt
 from prm.csvio import csv_response
 from prm.tenancy.admin_base import (
     ACTION_FIELD,
@@ -102,8 +103,8 @@ def _count_entries(version: PlanVersion) -> int:
 
 def _entries_text(count: int) -> str:
     if count > COUNT_UP_TO:
-        return f"more than {COUNT_UP_TO:,} entries"
-    return f"{count:,} {'entry' if count == 1 else 'entries'}"
+        return f"more than {fmt.number(COUNT_UP_TO)} entries"
+    return fmt.plural(count, "entry,entries")
 
 
 def rule_summary(version: PlanVersion) -> str:
@@ -164,7 +165,7 @@ class PlanAdmin(TenantModelAdmin):
         current = next((v for v in obj.published_versions if v.covers(today)), None)
         if current is None:
             return None
-        return f"v{current.number} since {current.effective_from:%Y-%m-%d}"
+        return f"v{current.number} since {fmt.day(current.effective_from)}"
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: Any = None
@@ -427,7 +428,7 @@ class PlanVersionAdmin(TenantModelAdmin):
             messages.success(
                 request,
                 f"{version.plan.name} v{version.number} is published: it applies to deals "
-                f"closed from {version.effective_from:%Y-%m-%d} on.",
+                f"closed from {fmt.day(version.effective_from)} on.",
             )
         return HttpResponseRedirect(self._change_url(obj.pk))
 
@@ -495,7 +496,7 @@ class PlanVersionAdmin(TenantModelAdmin):
         messages.success(
             request,
             f"Draft v{copy.number} made from v{version.number}, taking effect on "
-            f"{copy.effective_from:%Y-%m-%d}: change its rule, check it with the what-if "
+            f"{fmt.day(copy.effective_from)}: change its rule, check it with the what-if "
             "preview, then publish it.",
         )
         return redirect(self._change_url(copy.pk))

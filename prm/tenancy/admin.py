@@ -56,7 +56,7 @@ class MembershipAdmin(TenantModelAdmin):
                 messages.error(request, f"{membership.user}: {exc}")
         if done:
             verb = "Reactivated" if active else "Deactivated"
-            messages.success(request, f"{verb} {done} membership(s).")
+            messages.success(request, f"{verb} {plural(done, 'membership')}.")
 
     @admin.action(description="Deactivate selected people (they lose access)")
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
