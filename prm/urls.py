@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from prm.tenancy import registry
+from prm.tenancy import registry, styleguide
 from prm.tenancy import views as tenancy_views
 from prm.tenancy.admin_base import tenant_admin_site
 
@@ -28,6 +28,7 @@ urlpatterns = [
         name="notifications_read_all",
     ),
     path("notifications/open/", tenancy_views.notification_open, name="notification_open"),
+    path("style-guide/", styleguide.style_guide, name="style_guide"),
     # Each app's pages, where its declaration puts them.
     *(path(prefix, include(module)) for prefix, module in registry.url_modules()),
     path("accounts/", include("allauth.urls")),

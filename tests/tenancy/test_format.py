@@ -138,5 +138,6 @@ def test_template_filters():
             )
         )
     assert out == (
-        "1,234,567 JPY|12,345|12,345.00|87.5%|3 Dec 2026|3 Dec 2026, 14:05|1 entry|Siemens&#x27;|1.0837"
+        "1,234,567 JPY|12,345|12,345.00|87.5%|3 Dec 2026|3 Dec 2026, 14:05|1 entry|"
+        "Siemens&#x27;|1.0837"
     )
