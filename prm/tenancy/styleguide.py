@@ -93,7 +93,7 @@ EXAMPLES: tuple[Example, ...] = (
 )
 
 TOKENS: tuple[tuple[str, str, str], ...] = (
-    ("--ink", "sg-ink", "Body text: 15.6:1 on white."),
+    ("--ink", "sg-ink", "Body text: 16:1 on white."),
     ("--muted", "sg-muted", "Secondary text: 6.6:1 on white, 6.2:1 on the page."),
     ("--line", "sg-line", "Borders and rules."),
     ("--bg", "sg-bg", "The page."),
@@ -101,9 +101,9 @@ TOKENS: tuple[tuple[str, str, str], ...] = (
     ("--brand", "sg-brand", "Links and primary buttons: 7.3:1 with white."),
     ("--brand-dark", "sg-brand-dark", "The top bar, hovers."),
     ("--ok", "sg-ok", "Approved, won, paid (chip text 6.3:1 on --ok-soft)."),
-    ("--warn", "sg-warn", "Needs attention (6.1:1 on --warn-soft)."),
+    ("--warn", "sg-warn", "Needs attention (6.5:1 on --warn-soft)."),
     ("--bad", "sg-bad", "Rejected, breached, errors (5.6:1 on --bad-soft)."),
-    ("--info", "sg-info", "Neutral statuses (7.6:1 on --info-soft)."),
+    ("--info", "sg-info", "Neutral statuses (7.7:1 on --info-soft)."),
     ("--focus", "sg-focus", "The focus outline (3 px, offset 2 px) of every control."),
 )
 SCALE = (
@@ -135,7 +135,7 @@ FILTERS: tuple[str, ...] = (
 
 
 def sample_context() -> dict[str, Any]:
-    filed = timezone.now().replace(hour=13, minute=5, second=0, microsecond=0)
+    filed = timezone.localtime().replace(hour=14, minute=5, second=0, microsecond=0)
     return {
         "pipeline": Decimal("120000"),
         "negative": Decimal("-1234.5"),
