@@ -48,6 +48,7 @@ from prm.tenancy.admin_base import (
     form_changes,
     tenant_admin_site,
 )
+from prm.tenancy.chips import chip
 from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 from prm.tenancy.services import AlreadyDone
 
@@ -283,7 +284,7 @@ class PlanVersionAdmin(TenantModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_label(self, obj: PlanVersion) -> str:
-        return obj.get_status_display()
+        return chip(obj.get_status_display(), obj.status)
 
     @admin.display(description="rule")
     def rule(self, obj: PlanVersion) -> str:

@@ -18,6 +18,7 @@ from django.http import HttpRequest
 
 from . import outbox
 from .admin_base import TenantModelAdmin, audit_form_changes, tenant_admin_site
+from .chips import chip
 from .models import AuditEntry, Invitation, Membership, OutboxMessage, Tenant, TenantDomain, User
 from .requests import as_member, tenant_of
 from .roles import PARTNER_ROLES
@@ -92,7 +93,8 @@ class InvitationAdmin(TenantModelAdmin):
 
     @admin.display(description="status")
     def state(self, obj: Invitation) -> str:
-        return obj.status()
+        status = obj.status()
+        return chip(status.capitalize(), status)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
         if obj is None:

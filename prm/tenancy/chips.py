@@ -17,13 +17,15 @@ _TONE: dict[str, str] = {
         (
             *("active", "approved", "auto_approved", "won", "adjusted", "paid", "issued"),
             *("on_track", "met", "accepted", "published", "protected", "done", "ready"),
+            "written",
         ),
         "ok",
     ),
     **dict.fromkeys(
         (
             *("onboarding", "prospect", "more_info_requested", "due_soon", "pending", "open"),
-            *("conflict", "computing", "on_hold", "below_minimum", "expiring"),
+            *("conflict", "computing", "on_hold", "hold", "below_minimum", "expiring"),
+            "review",
         ),
         "warn",
     ),
