@@ -37,6 +37,7 @@ from django.utils.http import urlencode
 
 from partners.admin_filters import PartnerWithRowsFilter
 from partners.models import Partner
+from prm import format as fmt
 from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
 from prm.tenancy.chips import chip
@@ -152,8 +153,7 @@ class DisputeAdmin(ActionFormsMixin, TenantModelAdmin):
 
     @admin.display(description="opened", ordering="created_at")
     def opened(self, obj: Dispute) -> str:
-        when = timezone.localtime(obj.created_at).strftime("%d %b %Y %H:%M")
-        return f"{when} by {obj.opened_by}"
+        return f"{fmt.moment(obj.created_at)} by {obj.opened_by}"
 
     action_forms = {"reply": AdminReplyForm, "adjust": AdjustForm, "reject": RejectForm}
     action_errors = IncentiveError

@@ -30,6 +30,7 @@ from django.utils.html import format_html, format_html_join
 
 from dealreg.models import DealRegistration
 from partners.admin_filters import PartnerFilter
+from prm import format as fmt
 from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import (
     LargeTablePaginator,
@@ -261,8 +262,8 @@ class LedgerEntryAdmin(TenantModelAdmin):
 
     @admin.display(description="booked", ordering="created_at")
     def booked(self, obj: LedgerEntry) -> str:
-        moment = timezone.localtime(obj.created_at)  # the tenant's zone (middleware)
-        return format_html("{}<br><small>{}</small>", f"{moment:%Y-%m-%d %H:%M}", obj.created_via)
+        # in the tenant's zone (activated by the middleware)
+        return format_html("{}<br><small>{}</small>", fmt.moment(obj.created_at), obj.created_via)
 
     @admin.display(description="amount", ordering="amount")
     def amount_display(self, obj: LedgerEntry) -> str:

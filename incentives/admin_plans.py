@@ -114,7 +114,7 @@ def rule_summary(version: PlanVersion) -> str:
     if version.rate_type == RateType.PERCENT and version.rate_percent is not None:
         parts.append(f"{version.rate_percent.normalize():f}%")
     elif version.rate_type == RateType.FIXED and version.fixed_amount is not None:
-        parts.append(f"{version.fixed_amount:,.2f} fixed")
+        parts.append(f"{fmt.number(version.fixed_amount, 2)} fixed")
     elif version.is_bracketed:
         steps = ", ".join(
             f"{b.lower.normalize():,f}+: {b.rate_percent.normalize():f}%"
@@ -124,14 +124,17 @@ def rule_summary(version: PlanVersion) -> str:
         parts.append(f"brackets ({kind}) {steps}" if steps else f"brackets ({kind}), none yet")
     if version.quota is not None:
         if version.accelerator is not None:
-            parts.append(f"x{version.accelerator.normalize():f} above {version.quota:,.2f}")
+            parts.append(
+                f"x{version.accelerator.normalize():f} above {fmt.number(version.quota, 2)}"
+            )
         else:
-            parts.append(f"from {version.quota:,.2f}")
+            parts.append(f"from {fmt.number(version.quota, 2)}")
     if version.cap_per_deal is not None:
-        parts.append(f"cap {version.cap_per_deal:,.2f} per deal")
+        parts.append(f"cap {fmt.number(version.cap_per_deal, 2)} per deal")
     if version.cap_per_period is not None:
         parts.append(
-            f"cap {version.cap_per_period:,.2f} per {version.get_period_display().lower()}"
+            f"cap {fmt.number(version.cap_per_period, 2)} "
+            f"per {version.get_period_display().lower()}"
         )
     return " · ".join(parts)
 
