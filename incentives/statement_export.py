@@ -371,7 +371,9 @@ def pdf_bytes(
         deal = shown.deal
         paid = ""
         if shown.paid_run:
-            paid = f"{shown.paid_run}" + (f" {shown.paid_on:%d %b}" if shown.paid_on else "")
+            paid = f"{shown.paid_run}" + (
+                f" {shown.paid_on.day} {shown.paid_on:%b}" if shown.paid_on else ""
+            )
         cells = [
             fmt.day(shown.booked, tz),
             entry.get_kind_display(),
