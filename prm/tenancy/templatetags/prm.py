@@ -14,6 +14,8 @@ from decimal import Decimal
 
 from django import template
 from django.http import QueryDict
+from django.urls import reverse
+from django.utils.safestring import mark_safe
 
 from prm import format as fmt
 from prm.tenancy.chips import tone
@@ -77,3 +79,20 @@ def page_url(context: template.Context, page: int) -> str:
     query = request.GET.copy() if request is not None else QueryDict(mutable=True)
     query["page"] = str(page)
     return "?" + query.urlencode()
+
+
+@register.simple_tag(takes_context=True)
+def nav_current(context: template.Context, url_name: str) -> str:
+    """``aria-current="page"`` for the main menu entry of the page being shown:
+    the entry's own page, or (for any entry but the home page) a page under
+    its path, so "Deals" stays marked on a registration's page."""
+    request = context.get("request")
+    if request is None:
+        return ""
+    match = getattr(request, "resolver_match", None)
+    if match is not None and match.view_name == url_name:
+        return mark_safe(' aria-current="page"')
+    url = reverse(url_name)
+    if url != "/" and request.path.startswith(url):
+        return mark_safe(' aria-current="page"')
+    return ""
