@@ -123,7 +123,7 @@ class PartnerAdmin(CsvImportMixin, TenantHistoryAdmin):
         "name",
         "partner_type",
         "tier",
-        "status",
+        "status_chip",
         "country",
         "region",
         "channel_manager",

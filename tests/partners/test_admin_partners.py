@@ -668,3 +668,15 @@ class TestContacts:
         )
         assert response.status_code == 200
         assert "partner" in response.context["adminform"].form.errors
+
+
+@pytest.mark.django_db
+def test_the_changelist_shows_statuses_as_the_shared_chips(acme):
+    with acme.scope():
+        acme.other_partner.status = Partner.Status.SUSPENDED
+        acme.other_partner.save()
+        active = acme.partner.get_status_display()
+    page = acme.client("ops_admin").get(CHANGELIST).content.decode()
+    assert f'<span class="chip chip-ok">{active}</span>' in page
+    assert '<span class="chip chip-bad">Suspended</span>' in page
+    assert "prm-admin.css" in page  # the admin wears the portal's palette
