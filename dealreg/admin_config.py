@@ -17,6 +17,7 @@ from django.db.models import (
 )
 from django.http import HttpRequest, HttpResponse
 
+from prm import format as fmt
 from prm.tenancy.admin_base import (
     SettingsRowAdmin,
     TenantModelAdmin,
@@ -142,9 +143,9 @@ class RoutingRuleAdmin(TenantModelAdmin):
         if obj.partner_types:
             parts.append("types " + ", ".join(obj.partner_types))
         if obj.min_value is not None:
-            parts.append(f"value ≥ {obj.min_value:,}")
+            parts.append(f"value ≥ {fmt.number(obj.min_value)}")
         if obj.max_value is not None:
-            parts.append(f"value ≤ {obj.max_value:,}")
+            parts.append(f"value ≤ {fmt.number(obj.max_value)}")
         return "; ".join(parts) or "anything"
 
     @admin.display(description="assigns to")
@@ -307,7 +308,7 @@ class DirectOpportunityAdmin(CsvImportMixin, TenantModelAdmin):
 
     @admin.display(description="amount", ordering="amount")
     def amount_display(self, obj: DirectOpportunity) -> str | None:
-        return f"{obj.amount:,} {obj.currency}" if obj.amount is not None else None
+        return fmt.money(obj.amount, obj.currency) if obj.amount is not None else None
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None

@@ -20,11 +20,10 @@ from django.db.models import QuerySet
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.template.response import TemplateResponse
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from partners.admin_filters import ManagedPartnerFilter
+from prm import format as fmt
 from prm.tenancy.admin_base import (
     ActionFormsMixin,
     LargeTablePaginator,
@@ -32,6 +31,7 @@ from prm.tenancy.admin_base import (
     tenant_admin_site,
 )
 from prm.tenancy.confirm import Confirmation
+from prm.tenancy.chips import chip
 from prm.tenancy.drill import MetricRowsFilter
 from prm.tenancy.models import AuditEntry
 from prm.tenancy.requests import as_member, tenant_of
@@ -185,34 +185,35 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: DealRegistration) -> str:
-        return format_html(
-            '<span class="dr-status dr-status-{}">{}</span>', obj.status, obj.get_status_display()
-        )
+        return chip(obj.get_status_display(), obj.status, extra=f"dr-status dr-status-{obj.status}")
 
     @admin.display(description="decision due", ordering="sla_due_at")
     def sla_due(self, obj: Any) -> str | None:
         if obj.sla_state:
-            due = date_format(timezone.localtime(obj.sla_due_at), "D j M H:i")
+            due = fmt.moment(obj.sla_due_at)
             return format_html(
-                '<span class="dr-sla dr-sla-{}">{}</span> <span class="dr-due">{}</span>',
-                obj.sla_state,
-                SLA_LABELS[obj.sla_state],
+                '{} <span class="dr-due">{}</span>',
+                chip(
+                    SLA_LABELS[obj.sla_state],
+                    obj.sla_state,
+                    extra=f"dr-sla dr-sla-{obj.sla_state}",
+                ),
                 due,
             )
         if obj.sla_met is not None:
             met = "met" if obj.sla_met else "missed"
-            return format_html('<span class="dr-sla-done dr-sla-{}">SLA {}</span>', met, met)
+            return chip(f"SLA {met}", met, extra=f"dr-sla-done dr-sla-{met}")
         return None
 
     @admin.display(description="conflicts", ordering="conflict_total")
     def conflicts(self, obj: Any) -> str:
         if not obj.conflict_total:
             return format_html('<span class="dr-muted">{}</span>', 0)
-        return format_html('<span class="dr-conflict-count">{}</span>', obj.conflict_total)
+        return chip(obj.conflict_total, "conflict", extra="dr-conflict-count")
 
     @admin.display(description="value", ordering="estimated_value")
     def value(self, obj: DealRegistration) -> str:
-        return f"{obj.estimated_value:,} {obj.currency}"
+        return fmt.money(obj.estimated_value, obj.currency)
 
     @admin.display(description="custom questions")
     def custom_answers(self, obj: DealRegistration) -> str:
@@ -273,7 +274,7 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": f"{decision.capitalize()} {len(rows)} registration(s)",
+            "title": f"{decision.capitalize()} {fmt.plural(len(rows), 'registration')}",
             "decision": decision,
             "action_name": f"{decision}_selected",
             "rows": rows,
@@ -322,7 +323,9 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
             done.append(registration.code)
         if done:
             verb = "Approved" if decision == "approve" else "Rejected"
-            messages.success(request, f"{verb} {len(done)} registration(s): {', '.join(done)}.")
+            messages.success(
+                request, f"{verb} {fmt.plural(len(done), 'registration')}: {', '.join(done)}."
+            )
 
     # The change page: read-only, with the decision forms
 
@@ -416,7 +419,7 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
             done = services.approve(
                 registration, by=by, reason=data["reason"], override_reason=data["override_reason"]
             )
-            return f"{code} approved: protected until {done.protected_until:%d %b %Y}."
+            return f"{code} approved: protected until {fmt.day(done.protected_until)}."
         if action == "reject":
             services.reject(registration, by=by, reason=data["reason"])
             return f"{code} rejected."
@@ -462,7 +465,7 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
             extension, by=by, approve=approve, reason=data["reason"]
         )
         if approve:
-            return f"Extension approved: {code} is protected until {decided.new_until:%d %b %Y}."
+            return f"Extension approved: {code} is protected until {fmt.day(decided.new_until)}."
         return "Extension refused."
 
     def action_page_context(

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import QuerySet
 
+from prm import format as fmt
 from prm.tenancy.models import Membership, User
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit, notify
@@ -101,7 +102,8 @@ def approve(
             if not override_reason.strip():
                 codes = ", ".join(_other_side(c, registration).code for c in blocking)
                 raise DealRegError(
-                    f"This registration conflicts with approved registration(s) {codes}. "
+                    f"This registration conflicts with approved "
+                    f"{fmt.noun(len(blocking), 'registration')} {codes}. "
                     "Give a reason to approve it anyway.",
                     "override_reason",
                 )
@@ -145,7 +147,7 @@ def approve(
             partner_people(registration),
             kind="dealreg.approved",
             title=f"{registration.code} approved: protected until "
-            f"{registration.protected_until:%d %b %Y}",
+            f"{fmt.day(registration.protected_until)}",
             body=reason.strip(),
             url=detail_url(registration),
         )

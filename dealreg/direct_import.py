@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from partners.normalize import normalize_domain, normalize_name
 from prm import csvio
+from prm import format as fmt
 from prm.tenancy import outbox
 from prm.tenancy.errors import ServiceError
 from prm.tenancy.models import Tenant, User
@@ -174,15 +175,20 @@ def _header_errors(headers: list[str]) -> list[str]:
     errors = []
     missing = REQUIRED_COLUMNS - set(headers)
     if missing:
-        errors.append(f"Missing required column(s): {', '.join(sorted(missing))}.")
+        errors.append(
+            f"Missing required {fmt.noun(len(missing), 'column')}: {', '.join(sorted(missing))}."
+        )
     unknown = set(headers) - set(CSV_COLUMNS)
     if unknown:
         errors.append(
-            f"Unknown column(s): {', '.join(sorted(unknown))}. Allowed: {', '.join(CSV_COLUMNS)}."
+            f"Unknown {fmt.noun(len(unknown), 'column')}: "
+            f"{', '.join(sorted(unknown))}. Allowed: {', '.join(CSV_COLUMNS)}."
         )
     repeated = sorted({h for h in headers if headers.count(h) > 1})
     if repeated:
-        errors.append(f"Column(s) named more than once: {', '.join(repeated)}.")
+        errors.append(
+            f"{fmt.noun(len(repeated), 'Column')} named more than once: {', '.join(repeated)}."
+        )
     return errors
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
+from prm import format as fmt
 from prm.tenancy.models import Membership
 from prm.tenancy.services import audit, notify
 
@@ -50,7 +51,8 @@ def request_extension(
         settings_row = DealRegSettings.for_tenant(registration.tenant)
         if registration.extension_count >= settings_row.max_extensions:
             raise DealRegError(
-                f"This registration has had its {settings_row.max_extensions} extension(s)."
+                "This registration has had its "
+                f"{fmt.plural(settings_row.max_extensions, 'extension')}."
             )
         if registration.extension_requests.filter(status=ExtensionRequest.Status.PENDING).exists():
             raise DealRegError("An extension request is already waiting for a decision.")
@@ -116,7 +118,7 @@ def decide_extension(
                 Kind.EXTENSION_APPROVED,
                 (
                     f"{registration.code}: protection extended to "
-                    f"{registration.protected_until:%d %b %Y}"
+                    f"{fmt.day(registration.protected_until)}"
                 ),
             )
         else:
@@ -312,7 +314,7 @@ def correct_outcome(
             kind=Kind.OUTCOME_CORRECTED,
             reason=reason,
             data=data,
-            title=f"won amount corrected to {amount} {registration.won_currency}",
+            title=f"won amount corrected to {fmt.money(amount, registration.won_currency)}",
             now=now,
         )
     return registration

@@ -37,6 +37,7 @@ from django.db.models import CharField, Exists, Func, OuterRef, Q, QuerySet, Val
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from prm import format as fmt
 from prm.tenancy.businesstime import BusinessCalendar
 from prm.tenancy.models import AuditEntry, Membership, Notification, Tenant, User
 from prm.tenancy.roles import Role
@@ -249,7 +250,7 @@ class _Context:
         return self._ops
 
     def local(self, moment: datetime) -> str:
-        return f"{self.tenant.local_now(moment):%a %d %b %H:%M}"
+        return fmt.moment(moment, self.tenant.tzinfo)
 
 
 def sweep(
@@ -565,7 +566,7 @@ def _expire(batch: Batch, tenant: Tenant, now: datetime, result: ProtectionResul
             title=f"{registration.code}: protection has ended",
             body=(
                 f"Your registration of {registration.customer_name} was protected until "
-                f"{registration.protected_until:%d %b %Y} and has now expired."
+                f"{fmt.day(registration.protected_until)} and has now expired."
             ),
             url=detail_url(registration),
         )
@@ -585,10 +586,10 @@ def _warn(batch: Batch, tenant: Tenant, now: datetime, result: ProtectionResult)
         writes.notify(
             people(registration),
             kind="dealreg.expiry_warning",
-            title=f"{registration.code}: protection ends on {until:%d %b %Y}",
+            title=f"{registration.code}: protection ends on {fmt.day(until)}",
             body=(
                 f"Your registration of {registration.customer_name} is protected until "
-                f"{until:%d %b %Y}. If the deal needs more time, request an extension."
+                f"{fmt.day(until)}. If the deal needs more time, request an extension."
             ),
             url=detail_url(registration),
         )

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 
 from partners.models import Partner
 from partners.normalize import normalize_domain, normalize_name
+from prm import format as fmt
 from prm.tenancy.models import Membership, Tenant
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit, notify, staff_with_role
@@ -298,7 +299,7 @@ def submit(
             body=(
                 f"{registration.partner.name} registered {registration.customer_name} "
                 f"({registration.estimated_value} {registration.currency}). "
-                f"Decision due {tenant.local_now(registration.sla_due_at):%a %d %b %H:%M}."
+                f"Decision due {fmt.moment(registration.sla_due_at, tenant.tzinfo)}."
             ),
             url=admin_change_url(registration),
         )

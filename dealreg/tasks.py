@@ -5,6 +5,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from prm import format as fmt
 from prm.celery import TenantTask, app
 from prm.tenancy.models import Tenant
 from prm.tenancy.services import notify
@@ -45,7 +46,7 @@ def check_conflicts(*, tenant: Tenant, registration_id: str) -> int:
                 tenant,
                 [registration.approver],
                 kind="dealreg.conflicts",
-                title=f"{registration.code}: {len(found)} possible conflict(s)",
+                title=f"{registration.code}: {fmt.plural(len(found), 'possible conflict')}",
                 body="; ".join(", ".join(c.reasons) for c in found[:5]),
                 url=admin_change_url(registration),
             )

@@ -37,9 +37,11 @@ from django.utils.http import urlencode
 
 from partners.admin_filters import PartnerWithRowsFilter
 from partners.models import Partner
+from prm import format as fmt
 from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
 from prm.tenancy.confirm import Confirmation
+from prm.tenancy.chips import chip
 from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 
 from . import disputes, periods, statement_export, statements, views
@@ -140,9 +142,7 @@ class DisputeAdmin(ActionFormsMixin, TenantModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Dispute) -> str:
-        return format_html(
-            '<span class="dp-status dp-status-{}">{}</span>', obj.status, obj.get_status_display()
-        )
+        return chip(obj.get_status_display(), obj.status, extra=f"dp-status dp-status-{obj.status}")
 
     @admin.display(description="disputed line", ordering="entry__amount_base")
     def disputed_amount(self, obj: Dispute) -> str:
@@ -154,8 +154,7 @@ class DisputeAdmin(ActionFormsMixin, TenantModelAdmin):
 
     @admin.display(description="opened", ordering="created_at")
     def opened(self, obj: Dispute) -> str:
-        when = timezone.localtime(obj.created_at).strftime("%d %b %Y %H:%M")
-        return f"{when} by {obj.opened_by}"
+        return f"{fmt.moment(obj.created_at)} by {obj.opened_by}"
 
     action_forms = {"reply": AdminReplyForm, "adjust": AdjustForm, "reject": RejectForm}
     action_errors = IncentiveError

@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 
 from partners.models import Partner
+from prm import format as fmt
 from prm.tenancy.models import Tenant
 
 from . import preview as preview_module
@@ -105,8 +106,8 @@ class PlanVersionForm(forms.ModelForm):
         if later is not None and (end is None or end >= later.effective_from):
             self.add_error(
                 "effective_to",
-                f"Version {later.number} takes effect on {later.effective_from:%Y-%m-%d}: this "
-                f"version must end by {later.effective_from - timedelta(days=1):%Y-%m-%d}.",
+                f"Version {later.number} takes effect on {fmt.day(later.effective_from)}: this "
+                f"version must end by {fmt.day(later.effective_from - timedelta(days=1))}.",
             )
 
 
@@ -158,7 +159,7 @@ class NewVersionForm(forms.Form):
         if day <= self.version.effective_from:
             raise forms.ValidationError(
                 f"Version {self.version.number} takes effect on "
-                f"{self.version.effective_from:%Y-%m-%d}; the new version must take effect "
+                f"{fmt.day(self.version.effective_from)}; the new version must take effect "
                 "after that."
             )
         return day
@@ -184,7 +185,7 @@ class PreviewForm(forms.Form):
         field.queryset = versions
         field.label_from_instance = lambda v: (  # type: ignore[method-assign,assignment]
             f"{v.plan.name} · v{v.number} ({v.get_status_display().lower()}, "
-            f"from {v.effective_from:%Y-%m-%d})"
+            f"from {fmt.day(v.effective_from)})"
         )
 
     def clean(self) -> dict[str, Any]:
@@ -270,7 +271,7 @@ class ManualAdjustmentForm(forms.Form):
         day = self.cleaned_data["effective_date"]
         if day > self.today:
             raise forms.ValidationError(
-                f"An adjustment takes effect today ({self.today:%Y-%m-%d}) or earlier."
+                f"An adjustment takes effect today ({fmt.day(self.today)}) or earlier."
             )
         if day < self.today - timedelta(days=3660):
             raise forms.ValidationError("That is more than ten years ago; check the date.")

@@ -28,6 +28,7 @@ from django.utils.html import format_html, format_html_join
 
 from dealreg.models import DealRegistration
 from partners.admin_filters import PartnerFilter
+from prm import format as fmt
 from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import (
     LargeTablePaginator,
@@ -262,8 +263,7 @@ class LedgerEntryAdmin(TenantModelAdmin):
 
     @admin.display(description="booked", ordering="created_at")
     def booked(self, obj: LedgerEntry) -> str:
-        moment = timezone.localtime(obj.created_at)  # the tenant's zone (middleware)
-        return f"{moment:%Y-%m-%d %H:%M}"
+        return fmt.moment(obj.created_at)  # the tenant's zone (middleware)
 
     @admin.display(description="what happened")
     def what(self, obj: LedgerEntry) -> str:

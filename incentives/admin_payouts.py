@@ -31,6 +31,7 @@ from django.urls import URLPattern, path, reverse
 from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
 from prm.tenancy.confirm import Confirmation
+from prm.tenancy.chips import chip
 from prm.tenancy.models import AuditEntry, Tenant
 from prm.tenancy.params import notice, page_of, quoted
 from prm.tenancy.requests import MemberRequest, as_member, tenant_of
@@ -220,7 +221,7 @@ class PayoutRunAdmin(ActionFormsMixin, TenantModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_label(self, obj: PayoutRun) -> str:
-        return obj.get_status_display()
+        return chip(obj.get_status_display(), obj.status)
 
     @admin.display(description="progress")
     def progress(self, obj: PayoutRun) -> str:

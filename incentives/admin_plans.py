@@ -36,6 +36,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
 from partners.models import Partner
+from prm import format as fmt
 from prm.csvio import csv_response
 from prm.tenancy.admin_base import (
     ACTION_FIELD,
@@ -47,6 +48,7 @@ from prm.tenancy.admin_base import (
     tenant_admin_site,
 )
 from prm.tenancy.params import notice, quoted
+from prm.tenancy.chips import chip
 from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 from prm.tenancy.services import AlreadyDone
 
@@ -102,8 +104,8 @@ def _count_entries(version: PlanVersion) -> int:
 
 def _entries_text(count: int) -> str:
     if count > COUNT_UP_TO:
-        return f"more than {COUNT_UP_TO:,} entries"
-    return f"{count:,} {'entry' if count == 1 else 'entries'}"
+        return f"more than {fmt.number(COUNT_UP_TO)} entries"
+    return fmt.plural(count, "entry,entries")
 
 
 def rule_summary(version: PlanVersion) -> str:
@@ -112,7 +114,7 @@ def rule_summary(version: PlanVersion) -> str:
     if version.rate_type == RateType.PERCENT and version.rate_percent is not None:
         parts.append(f"{version.rate_percent.normalize():f}%")
     elif version.rate_type == RateType.FIXED and version.fixed_amount is not None:
-        parts.append(f"{version.fixed_amount:,.2f} fixed")
+        parts.append(f"{fmt.number(version.fixed_amount, 2)} fixed")
     elif version.is_bracketed:
         steps = ", ".join(
             f"{b.lower.normalize():,f}+: {b.rate_percent.normalize():f}%"
@@ -122,14 +124,17 @@ def rule_summary(version: PlanVersion) -> str:
         parts.append(f"brackets ({kind}) {steps}" if steps else f"brackets ({kind}), none yet")
     if version.quota is not None:
         if version.accelerator is not None:
-            parts.append(f"x{version.accelerator.normalize():f} above {version.quota:,.2f}")
+            parts.append(
+                f"x{version.accelerator.normalize():f} above {fmt.number(version.quota, 2)}"
+            )
         else:
-            parts.append(f"from {version.quota:,.2f}")
+            parts.append(f"from {fmt.number(version.quota, 2)}")
     if version.cap_per_deal is not None:
-        parts.append(f"cap {version.cap_per_deal:,.2f} per deal")
+        parts.append(f"cap {fmt.number(version.cap_per_deal, 2)} per deal")
     if version.cap_per_period is not None:
         parts.append(
-            f"cap {version.cap_per_period:,.2f} per {version.get_period_display().lower()}"
+            f"cap {fmt.number(version.cap_per_period, 2)} "
+            f"per {version.get_period_display().lower()}"
         )
     return " · ".join(parts)
 
@@ -164,7 +169,7 @@ class PlanAdmin(TenantModelAdmin):
         current = next((v for v in obj.published_versions if v.covers(today)), None)
         if current is None:
             return None
-        return f"v{current.number} since {current.effective_from:%Y-%m-%d}"
+        return f"v{current.number} since {fmt.day(current.effective_from)}"
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: Any = None
@@ -282,7 +287,7 @@ class PlanVersionAdmin(TenantModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_label(self, obj: PlanVersion) -> str:
-        return obj.get_status_display()
+        return chip(obj.get_status_display(), obj.status)
 
     @admin.display(description="rule")
     def rule(self, obj: PlanVersion) -> str:
@@ -427,7 +432,7 @@ class PlanVersionAdmin(TenantModelAdmin):
             messages.success(
                 request,
                 f"{version.plan.name} v{version.number} is published: it applies to deals "
-                f"closed from {version.effective_from:%Y-%m-%d} on.",
+                f"closed from {fmt.day(version.effective_from)} on.",
             )
         return HttpResponseRedirect(self._change_url(obj.pk))
 
@@ -496,7 +501,7 @@ class PlanVersionAdmin(TenantModelAdmin):
         messages.success(
             request,
             f"Draft v{copy.number} made from v{version.number}, taking effect on "
-            f"{copy.effective_from:%Y-%m-%d}: change its rule, check it with the what-if "
+            f"{fmt.day(copy.effective_from)}: change its rule, check it with the what-if "
             "preview, then publish it.",
         )
         return redirect(self._change_url(copy.pk))

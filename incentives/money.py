@@ -16,24 +16,15 @@ remainder a minor unit at a time so the parts always sum to the whole.
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from prm import format as fmt
+from prm.format import MINOR_DIGITS as _MINOR_DIGITS
+from prm.format import minor_digits
+
 ZERO = Decimal("0")
 
-# ISO 4217 currencies whose minor unit is not the cent.
-_MINOR_DIGITS = {
-    **dict.fromkeys(
-        (
-            *("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW"),
-            *("PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"),
-        ),
-        0,
-    ),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-}
+__all__ = ["ZERO", "allocate", "format_money", "minor_digits", "quantum", "round_money", "to_base"]
+
 _QUANTUM = {0: Decimal("1"), 2: Decimal("0.01"), 3: Decimal("0.001")}
-
-
-def minor_digits(currency: str) -> int:
-    return _MINOR_DIGITS.get(currency, 2)
 
 
 def quantum(currency: str) -> Decimal:
@@ -80,7 +71,6 @@ def allocate(total: Decimal, weights: list[Decimal], currency: str) -> list[Deci
 
 
 def format_money(amount: Decimal | None, currency: str) -> str:
-    if amount is None:
-        return ""
-    digits = minor_digits(currency)
-    return f"{amount:,.{digits}f} {currency}"
+    """Kept for the existing callers: the one formatting rule is
+    :func:`prm.format.money`."""
+    return fmt.money(amount, currency)

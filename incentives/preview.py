@@ -39,6 +39,7 @@ from django.db.models import Sum
 
 from dealreg.models import DealRegistration
 from partners.models import Partner
+from prm import format as fmt
 from prm.tenancy.models import Tenant
 
 from . import ledger, periods
@@ -127,7 +128,7 @@ def check_range(start: date, end: date, today: date) -> None:
         raise PreviewError("The end of the range must not be before its start.", "end")
     if end > today:
         raise PreviewError(
-            f"The preview looks at the past: the range must end today ({today:%Y-%m-%d}) "
+            f"The preview looks at the past: the range must end today ({fmt.day(today)}) "
             "or earlier.",
             "end",
         )

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from prm import csvio
+from prm import format as fmt
 from prm.tenancy.models import Tenant, User
 from prm.tenancy.services import audit
 
@@ -86,15 +87,18 @@ def _parse_rows(tenant: Tenant, text: str, result: RateImportResult, may_update:
     reader.fieldnames = headers
     missing = [c for c in CSV_COLUMNS if c not in headers]
     if missing:
-        result.errors.append(f"Missing column(s): {', '.join(missing)}.")
+        result.errors.append(f"Missing {fmt.noun(len(missing), 'column')}: {', '.join(missing)}.")
     unknown = sorted(set(headers) - set(CSV_COLUMNS))
     if unknown:
         result.errors.append(
-            f"Unknown column(s): {', '.join(unknown)}. Allowed: {', '.join(CSV_COLUMNS)}."
+            f"Unknown {fmt.noun(len(unknown), 'column')}: "
+            f"{', '.join(unknown)}. Allowed: {', '.join(CSV_COLUMNS)}."
         )
     repeated = sorted({h for h in headers if headers.count(h) > 1})
     if repeated:
-        result.errors.append(f"Column(s) named more than once: {', '.join(repeated)}.")
+        result.errors.append(
+            f"{fmt.noun(len(repeated), 'Column')} named more than once: {', '.join(repeated)}."
+        )
     if result.errors:
         return
     seen: dict[tuple, int] = {}
@@ -114,7 +118,7 @@ def _parse_rows(tenant: Tenant, text: str, result: RateImportResult, may_update:
             pair = (row.currency, row.valid_from)
             if pair in seen:
                 row.errors.append(
-                    f"{row.currency} from {row.valid_from:%Y-%m-%d} is already on line "
+                    f"{row.currency} from {fmt.day(row.valid_from)} is already on line "
                     f"{seen[pair]} of this file."
                 )
             seen.setdefault(pair, number)
@@ -130,7 +134,7 @@ def _parse_rows(tenant: Tenant, text: str, result: RateImportResult, may_update:
         row.existing = existing.get((row.currency, row.valid_from))
         if not may_update and row.action == "update":
             row.errors.append(
-                f"{row.currency} already has a rate from {row.valid_from:%Y-%m-%d} "
+                f"{row.currency} already has a rate from {fmt.day(row.valid_from)} "
                 f"({row.existing.rate}); you may add rates but not change them."
             )
 

@@ -21,10 +21,11 @@ from django.utils import timezone
 
 from dealreg.models import DealRegistration
 from prm import csvio
+from prm import format as fmt
 from prm.tenancy.models import Tenant
 
 from .models import Dispute, LedgerEntry, PayoutRun, PlanVersion, Settlement
-from .money import format_money, quantum
+from .money import quantum
 from .statements import StatementView
 
 
@@ -297,8 +298,7 @@ def pdf_bytes(
     left = PAGE_MARGIN
     right = width - PAGE_MARGIN
 
-    def money(amount: Decimal, currency: str) -> str:
-        return format_money(amount, currency)
+    money = fmt.money
 
     def start_page() -> float:
         nonlocal page
@@ -310,12 +310,12 @@ def pdf_bytes(
         canvas.drawString(
             left,
             top - 26,
-            f"{view.partner.name} · {view.label} ({view.start:%d %b %Y} to {view.end:%d %b %Y})"
+            f"{view.partner.name} · {view.label} ({fmt.day(view.start)} to {fmt.day(view.end)})"
             + ("" if view.ended else " · period in progress"),
         )
         canvas.drawRightString(right, top - 12, f"Page {page} of {pages}")
         canvas.drawRightString(
-            right, top - 26, f"Generated {now:%d %b %Y %H:%M} ({tenant.timezone})"
+            right, top - 26, f"Generated {fmt.moment(now, tz)} ({tenant.timezone})"
         )
         canvas.setLineWidth(0.5)
         canvas.line(left, top - 32, right, top - 32)
@@ -356,8 +356,8 @@ def pdf_bytes(
     canvas.drawString(
         left,
         box_y - 3 * 13 - 4,
-        f"{view.line_count} line(s)"
-        + (f" · issued {view.issued.issued_at:%d %b %Y}" if view.issued else ""),
+        fmt.plural(view.line_count, "line")
+        + (f" · issued {fmt.day(view.issued.issued_at, tz)}" if view.issued else ""),
     )
     y = header_row(y - TOTALS_BAND)
     room = first_rows
@@ -371,15 +371,17 @@ def pdf_bytes(
         deal = shown.deal
         paid = ""
         if shown.paid_run:
-            paid = f"{shown.paid_run}" + (f" {shown.paid_on:%d %b}" if shown.paid_on else "")
+            paid = f"{shown.paid_run}" + (
+                f" {shown.paid_on.day} {shown.paid_on:%b}" if shown.paid_on else ""
+            )
         cells = [
-            f"{shown.booked:%Y-%m-%d}",
+            fmt.day(shown.booked, tz),
             entry.get_kind_display(),
             entry.description,
             deal.code if deal else "",
             shown.plan,
-            f"{entry.effective_date:%Y-%m-%d}",
-            f"{entry.available_on:%Y-%m-%d}",
+            fmt.day(entry.effective_date),
+            fmt.day(entry.available_on),
             money(entry.amount, entry.currency),
             _rate(entry.fx_rate),
             money(entry.amount_base, entry.base_currency),

@@ -20,6 +20,7 @@ from prm.tenancy.admin_base import (
     TenantTabularInline,
     tenant_admin_site,
 )
+from prm.tenancy.chips import chip
 from prm.tenancy.csv_import import CsvImporter, CsvImportMixin
 from prm.tenancy.drill import MetricRowsFilter
 from prm.tenancy.models import Membership, Tenant
@@ -124,7 +125,7 @@ class PartnerAdmin(CsvImportMixin, TenantHistoryAdmin):
         "name",
         "partner_type",
         "tier",
-        "status",
+        "status_chip",
         "country",
         "region",
         "channel_manager",
@@ -164,6 +165,10 @@ class PartnerAdmin(CsvImportMixin, TenantHistoryAdmin):
                 super().__init__(*args, tenant=tenant, refusal=refusal, **kw)
 
         return TenantPartnerForm
+
+    @admin.display(description="status", ordering="status")
+    def status_chip(self, obj: Partner) -> str:
+        return chip(obj.get_status_display(), obj.status)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))

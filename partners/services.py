@@ -14,6 +14,7 @@ from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
 
 from prm import csvio
+from prm import format as fmt
 from prm.tenancy.errors import ServiceError
 from prm.tenancy.models import MANAGE_PARTNER_PERM, Membership, Tenant, User
 from prm.tenancy.roles import Role
@@ -305,15 +306,20 @@ def _parse_rows(tenant: Tenant, text: str, result: ImportResult) -> None:
     reader.fieldnames = headers
     missing = REQUIRED_COLUMNS - set(headers)
     if missing:
-        result.errors.append(f"Missing required column(s): {', '.join(sorted(missing))}.")
+        result.errors.append(
+            f"Missing required {fmt.noun(len(missing), 'column')}: {', '.join(sorted(missing))}."
+        )
     unknown = set(headers) - set(CSV_COLUMNS)
     if unknown:
         result.errors.append(
-            f"Unknown column(s): {', '.join(sorted(unknown))}. Allowed: {', '.join(CSV_COLUMNS)}."
+            f"Unknown {fmt.noun(len(unknown), 'column')}: "
+            f"{', '.join(sorted(unknown))}. Allowed: {', '.join(CSV_COLUMNS)}."
         )
     repeated = sorted({h for h in headers if headers.count(h) > 1})
     if repeated:
-        result.errors.append(f"Column(s) named more than once: {', '.join(repeated)}.")
+        result.errors.append(
+            f"{fmt.noun(len(repeated), 'Column')} named more than once: {', '.join(repeated)}."
+        )
     if result.errors:
         return
 

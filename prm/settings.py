@@ -219,6 +219,8 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
+# One date and one date-time format for Django's own displays too (prm/formats/en).
+FORMAT_MODULE_PATH = ["prm.formats"]
 USE_TZ = True
 
 STATIC_URL = "/static/"

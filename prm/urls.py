@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from prm.tenancy import account_views, registry
+from prm.tenancy import account_views, registry, styleguide
 from prm.tenancy import views as tenancy_views
 from prm.tenancy.admin_base import tenant_admin_site
 
@@ -31,6 +31,7 @@ urlpatterns = [
     path("account/", account_views.overview, name="account"),
     path("account/profile/", account_views.profile, name="account_profile"),
     path("account/mails/", account_views.mails, name="account_mails"),
+    path("style-guide/", styleguide.style_guide, name="style_guide"),
     # Each app's pages, where its declaration puts them.
     *(path(prefix, include(module)) for prefix, module in registry.url_modules()),
     path("accounts/", include("allauth.urls")),

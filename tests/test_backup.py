@@ -236,7 +236,7 @@ def test_a_backup_restores_into_a_new_database_with_the_same_data(
     entries = before["rows"][LedgerEntry._meta.db_table]
     check = run(".venv/bin/python", "manage.py", "check_ledger", PRM_DB_NAME=restored_name)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert f"2 tenant(s), {entries} entries, 4 statements, 4 payouts" in check.stdout
+    assert f"2 tenants, {entries:,} entries, 4 statements, 4 payouts" in check.stdout
 
     assert snapshot(restored_name) == before
 

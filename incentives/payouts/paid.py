@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from prm import format as fmt
 from prm.tenancy.models import Membership, User
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit, notify
@@ -120,9 +121,9 @@ def _notify_paid(run: PayoutRun, paid_on: date) -> None:
             kind="incentives.payout_sent",
             title=f"Payout of {money} sent",
             body=(
-                f"{run.tenant.name} paid {money} on {paid_on:%d %b %Y} (payout run "
+                f"{run.tenant.name} paid {money} on {fmt.day(paid_on)} (payout run "
                 f"{run.reference}, payment reference {run.payment_reference}). It covers "
-                f"your earnings payable on or before {run.cutoff:%d %b %Y}."
+                f"your earnings payable on or before {fmt.day(run.cutoff)}."
             ),
             url=f"{reverse('incentives:statement')}?period={booked[partner_id]:%Y-%m-%d}",
         )

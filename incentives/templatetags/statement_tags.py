@@ -1,28 +1,12 @@
-"""Template filters of the statement and dispute pages."""
-
-from decimal import Decimal
+"""Template filters of the statement and dispute pages that know the ledger
+(the generic ones, money and rate, are in ``{% load prm %}``)."""
 
 from django import template
 
 from incentives.models import LedgerEntry
-from incentives.money import format_money
 from incentives.wording import cause as entry_cause
 
 register = template.Library()
-
-
-@register.filter
-def money(amount: Decimal | None, currency: str) -> str:
-    """``1234.5|money:"EUR"`` → ``1,234.50 EUR`` (the currency's own decimals)."""
-    return format_money(amount, currency)
-
-
-@register.filter
-def rate(value: Decimal | None) -> str:
-    """An exchange rate without trailing zeros: 1.0837, 1."""
-    if value is None:
-        return ""
-    return format(value.normalize(), "f")
 
 
 @register.filter

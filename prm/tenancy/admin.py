@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from . import confirm, outbox
 from .admin_base import TenantModelAdmin, audit_form_changes, tenant_admin_site
+from .chips import chip
 from .models import AuditEntry, Invitation, Membership, OutboxMessage, Tenant, TenantDomain, User
 from .requests import as_member, tenant_of
 from .roles import PARTNER_ROLES
@@ -57,7 +58,7 @@ class MembershipAdmin(TenantModelAdmin):
                 messages.error(request, f"{membership.user}: {exc}")
         if done:
             verb = "Reactivated" if active else "Deactivated"
-            messages.success(request, f"{verb} {done} membership(s).")
+            messages.success(request, f"{verb} {plural(done, 'membership')}.")
 
     @admin.action(description="Deactivate selected people (they lose access)")
     def deactivate(
@@ -132,7 +133,8 @@ class InvitationAdmin(TenantModelAdmin):
 
     @admin.display(description="status")
     def state(self, obj: Invitation) -> str:
-        return obj.status()
+        status = obj.status()
+        return chip(status.capitalize(), status)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
         if obj is None:

@@ -43,6 +43,7 @@ APP = PRMApp(
         "people.manage_staff": OPS,
         "people.manage_partner_colleagues": {Role.PARTNER_ADMIN},
         "admin.access": STAFF_ROLES,
+        "portal.style_guide": STAFF_ROLES,
         "tenancy.view_membership": OPS,
         "tenancy.change_membership": OPS,
         "tenancy.view_invitation": OPS,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .models import AuditEntry, Invitation, Membership
-from .roles import ALL_ROLES, Role
+from .roles import ALL_ROLES, STAFF_ROLES, Role
 from .services import invite
 
 PEOPLE = {Role.OPS_ADMIN, Role.PARTNER_ADMIN}
@@ -62,6 +62,7 @@ PORTAL_ROUTES: dict[str, dict[str, Any]] = {
     # Without a notification id in the body: 400 (tests/tenancy/test_notifications.py
     # covers other people's and other tenants' notifications).
     "notification_open": {"allowed": ALL_ROLES, "method": "post"},
+    "style_guide": {"allowed": STAFF_ROLES},
 }
 ADMIN_OBJECTS: dict[str, Callable[[Any], Any]] = {
     "tenancy.membership": _membership,

@@ -55,7 +55,7 @@ def fact(scope, term: str):
 
 
 def shown_date(day: date) -> str:
-    """A date as the pages show it (Django's "j M Y")."""
+    """A date as the pages show it (prm.format.day: "3 Dec 2026")."""
     return f"{day.day} {day:%b %Y}"
 
 
@@ -153,7 +153,7 @@ def test_partner_registers_a_conflicting_deal_approved_with_override(
     clock = partner_page.get_by_test_id("sla-clock")
     expect(clock.locator(".sla-state")).to_have_text("On track")
     expect(fact(clock, "Decision due")).to_have_text(
-        f"{due:%a} {due.day} {due:%b %Y, %H:%M} ({TENANT_TIMEZONE})"
+        f"{due.day} {due:%b %Y, %H:%M} ({TENANT_TIMEZONE})"
     )
     partner_body = partner_page.locator("body")
     expect(fact(partner_page, "Expected close")).to_have_text(shown_date(close_date))
@@ -213,7 +213,7 @@ def test_partner_registers_a_conflicting_deal_approved_with_override(
     page.wait_for_load_state()
     approve_form = page.locator("form.dr-action-approve")
     expect(approve_form.locator(".errorlist")).to_contain_text(
-        f"This registration conflicts with approved registration(s) {rival.code}. "
+        f"This registration conflicts with approved registration {rival.code}. "
         "Give a reason to approve it anyway."
     )
     # The note typed is kept for the second try.

@@ -105,7 +105,7 @@ class TestDryRun:
         assert len(errors[10]) == 2
         assert result.error_count == 8
         html = response.content.decode()
-        assert "8 row(s) have problems" in html
+        assert "8 rows have problems" in html
         assert "“laser” is not a product line code or name" in html
         assert 'name="confirm"' not in html
         assert "token" not in response.context
@@ -114,8 +114,8 @@ class TestDryRun:
     @pytest.mark.parametrize(
         ("text", "error"),
         [
-            ("customer_name,stage\nA,proposal\n", "Missing required column(s): external_id."),
-            ("external_id,customer_name,colour\n1,A,red\n", "Unknown column(s): colour."),
+            ("customer_name,stage\nA,proposal\n", "Missing required column: external_id."),
+            ("external_id,customer_name,colour\n1,A,red\n", "Unknown column: colour."),
             ("external_id,customer_name\n", "The file has a header but no rows."),
             ("", "The file is empty."),
         ],

@@ -98,7 +98,8 @@ class TestNewForm:
         assert "Help for Seats" in page
         assert "Retired question" not in page
         assert 'name="cf_budget_date"' in page and 'type="date"' in page
-        assert "<script" not in page  # works without JavaScript
+        # works without JavaScript: the one script is the shared, deferred enhancement
+        assert page.count("<script") == 1 and 'src="/static/js/prm.js" defer' in page
 
     def test_regions_are_the_tenants_own(self, acme, globex, acme_products):
         with globex.scope():

@@ -295,7 +295,7 @@ def test_ending_a_version_may_not_overlap_the_next(acme):
         )
         assert response.status_code == 200
         errors = response.context["adminform"].form.errors
-        assert "Version 2 takes effect on 2025-07-01" in errors["effective_to"][0]
+        assert "Version 2 takes effect on 1 Jul 2025" in errors["effective_to"][0]
     with acme.scope():
         first.refresh_from_db()
         assert first.effective_to == date(2025, 6, 30)

@@ -206,8 +206,8 @@ def test_a_file_with_a_bad_row_imports_nothing(acme):
     ("text", "message"),
     [
         ("", "The file is empty."),
-        ("currency,valid_from\nEUR,2025-01-01\n", "Missing column(s): rate."),
-        ("currency,valid_from,rate,source\n", "Unknown column(s): source."),
+        ("currency,valid_from\nEUR,2025-01-01\n", "Missing column: rate."),
+        ("currency,valid_from,rate,source\n", "Unknown column: source."),
         ("currency,valid_from,rate\n", "The file has a header but no rows."),
         ("currency,valid_from,rate\x00\n", "NUL characters"),
     ],

@@ -702,3 +702,14 @@ class TestClosingAPartnerAsksFirst:
         assert acme.client("finance").post(url, data).status_code == 403
         with acme.scope():
             assert Partner.objects.get(pk=acme.partner.pk).status == "active"
+
+@pytest.mark.django_db
+def test_the_changelist_shows_statuses_as_the_shared_chips(acme):
+    with acme.scope():
+        acme.other_partner.status = Partner.Status.SUSPENDED
+        acme.other_partner.save()
+        active = acme.partner.get_status_display()
+    page = acme.client("ops_admin").get(CHANGELIST).content.decode()
+    assert f'<span class="chip chip-ok">{active}</span>' in page
+    assert '<span class="chip chip-bad">Suspended</span>' in page
+    assert "prm-admin.css" in page  # the admin wears the portal's palette

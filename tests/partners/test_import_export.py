@@ -96,7 +96,7 @@ class TestDryRun:
         assert errors[8] == ["website: same domain as line 2 of this file."]
         assert result.error_count == 6
         html = response.content.decode()
-        assert "6 row(s) have problems" in html
+        assert "6 rows have problems" in html
         assert "“Platinum” is not a tier of this program" in html
         assert 'name="confirm"' not in html
         assert "token" not in response.context
@@ -106,16 +106,16 @@ class TestDryRun:
         text = "name,type,tier\nNew One,reseller,Gold\n"
         response = upload(acme.client("ops_admin"), text)
         result = response.context["result"]
-        assert result.errors == ["Missing required column(s): country."]
+        assert result.errors == ["Missing required column: country."]
         assert result.rows == []
-        assert "Missing required column(s): country." in response.content.decode()
+        assert "Missing required column: country." in response.content.decode()
         assert 'name="confirm"' not in response.content.decode()
 
     def test_unknown_and_repeated_columns_are_file_errors(self, acme):
         text = "name,type,country,tier,tier,colour\nNew One,reseller,US,Gold,Gold,red\n"
         result = upload(acme.client("ops_admin"), text).context["result"]
-        assert any(e.startswith("Unknown column(s): colour.") for e in result.errors)
-        assert "Column(s) named more than once: tier." in result.errors
+        assert any(e.startswith("Unknown column: colour.") for e in result.errors)
+        assert "Column named more than once: tier." in result.errors
 
     def test_non_utf8_file_is_refused_with_a_hint(self, acme):
         text = csv_text([row("Société Générale")])

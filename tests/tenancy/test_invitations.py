@@ -321,7 +321,7 @@ class TestInvitationMail:
             django_capture_on_commit_callbacks(execute=True),
         ):
             invite(acme)  # expires 2026-05-15 03:00 UTC, the evening before in LA
-        assert "expires on May 14, 2026." in mailoutbox[0].body
+        assert "expires on 14 May 2026." in mailoutbox[0].body
 
     def test_no_mail_for_an_invitation_revoked_before_the_task_ran(self, acme, mailoutbox):
         invitation, token = invite(acme)  # on_commit callbacks are not run here

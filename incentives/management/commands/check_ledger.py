@@ -47,6 +47,7 @@ from django_scopes import scopes_disabled
 from incentives.models import LedgerEntry
 from incentives.money import minor_digits
 from partners.models import Partner
+from prm import format as fmt
 from prm.tenancy.constraints import TenantForeignKey
 from prm.tenancy.models import Tenant
 
@@ -490,10 +491,11 @@ class Command(BaseCommand):
             )
         entries, statements, payouts = totals
         summary = (
-            f"check_ledger: {len(tenants)} tenant(s), {entries} entries, {statements} "
+            f"check_ledger: {fmt.plural(len(tenants), 'tenant')}, "
+            f"{fmt.plural(entries, 'entry,entries')}, {statements} "
             f"statements, {payouts} payouts checked in {time.monotonic() - started:.1f} s: "
         )
         if differences:
             more = f" (at most {MAX_PER_CHECK} listed per check and tenant)" if capped else ""
-            raise CommandError(summary + f"{len(differences)} difference(s){more}.")
+            raise CommandError(summary + f"{fmt.plural(len(differences), 'difference')}{more}.")
         self.stdout.write(summary + "no differences.")
