@@ -30,8 +30,8 @@ from prm.tenancy.admin_base import (
     TenantModelAdmin,
     tenant_admin_site,
 )
-from prm.tenancy.confirm import Confirmation
 from prm.tenancy.chips import chip
+from prm.tenancy.confirm import Confirmation
 from prm.tenancy.drill import MetricRowsFilter
 from prm.tenancy.models import AuditEntry
 from prm.tenancy.requests import as_member, tenant_of

@@ -40,8 +40,8 @@ from partners.models import Partner
 from prm import format as fmt
 from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
-from prm.tenancy.confirm import Confirmation
 from prm.tenancy.chips import chip
+from prm.tenancy.confirm import Confirmation
 from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 
 from . import disputes, periods, statement_export, statements, views

@@ -30,8 +30,8 @@ from django.urls import URLPattern, path, reverse
 
 from prm.csvio import csv_response, export_filename
 from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
-from prm.tenancy.confirm import Confirmation
 from prm.tenancy.chips import chip
+from prm.tenancy.confirm import Confirmation
 from prm.tenancy.models import AuditEntry, Tenant
 from prm.tenancy.params import notice, page_of, quoted
 from prm.tenancy.requests import MemberRequest, as_member, tenant_of

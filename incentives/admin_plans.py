@@ -47,8 +47,8 @@ from prm.tenancy.admin_base import (
     form_changes,
     tenant_admin_site,
 )
-from prm.tenancy.params import notice, quoted
 from prm.tenancy.chips import chip
+from prm.tenancy.params import notice, quoted
 from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 from prm.tenancy.services import AlreadyDone
 

@@ -703,6 +703,7 @@ class TestClosingAPartnerAsksFirst:
         with acme.scope():
             assert Partner.objects.get(pk=acme.partner.pk).status == "active"
 
+
 @pytest.mark.django_db
 def test_the_changelist_shows_statuses_as_the_shared_chips(acme):
     with acme.scope():
