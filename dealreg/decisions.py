@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from prm.tenancy.models import Membership, User
 from prm.tenancy.roles import Role
-from prm.tenancy.services import audit, notify
+from prm.tenancy.services import audit, finish_tasks, notify
 
 from .conflicts import find_conflicts
 from .models import (
@@ -19,6 +19,9 @@ from .models import (
     TierProtection,
 )
 from .workflow import (
+    ANSWER,
+    DECIDE,
+    DECIDE_EXTENSION,
     DealRegError,
     Kind,
     Status,
@@ -140,6 +143,7 @@ def approve(
             data=data,
             now=now,
         )
+        finish_tasks(registration, DECIDE, ANSWER, now=now)
         notify(
             registration.tenant,
             partner_people(registration),
@@ -180,6 +184,7 @@ def reject(
             now=now,
         )
         audit(registration.tenant, by=by.user, action="dealreg.rejected", obj=registration, now=now)
+        finish_tasks(registration, DECIDE, ANSWER, now=now)
         notify(
             registration.tenant,
             partner_people(registration),
@@ -207,6 +212,7 @@ def withdraw(
         registration.sla_next_check_at = None
         registration.save()
         record_event(registration, Kind.WITHDRAWN, by=by.user, message=reason.strip(), now=now)
+        finish_tasks(registration, DECIDE, ANSWER, DECIDE_EXTENSION, now=now)
         if was_pending:
             notify(
                 registration.tenant,
@@ -264,6 +270,8 @@ def reassign(
             data={"from": previous.email if previous else None, "to": approver.email},
             now=now,
         )
+        # Deciding it is no longer the previous approver's (or ops') task.
+        finish_tasks(registration, DECIDE, keep_for=[approver], now=now)
         notify(
             registration.tenant,
             [approver],
@@ -271,6 +279,8 @@ def reassign(
             title=f"Deal registration {registration.code} reassigned to you",
             body=reason.strip(),
             url=admin_change_url(registration),
+            about=registration,
+            task=DECIDE,
         )
     return registration
 

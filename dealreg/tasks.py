@@ -12,7 +12,7 @@ from prm.tenancy.services import notify
 from . import sla
 from .conflicts import find_conflicts
 from .models import DealRegistration, RegistrationEvent
-from .workflow import admin_change_url
+from .workflow import DECIDE, admin_change_url
 
 
 @app.task(base=TenantTask, acks_late=True)
@@ -48,6 +48,8 @@ def check_conflicts(*, tenant: Tenant, registration_id: str) -> int:
                 title=f"{registration.code}: {len(found)} possible conflict(s)",
                 body="; ".join(", ".join(c.reasons) for c in found[:5]),
                 url=admin_change_url(registration),
+                about=registration,
+                task=DECIDE,
             )
     return len(found)
 

@@ -60,6 +60,7 @@ PORTAL_ROUTES: dict[str, dict[str, Any]] = {
     # Without a notification id in the body: 400 (tests/tenancy/test_notifications.py
     # covers other people's and other tenants' notifications).
     "notification_open": {"allowed": ALL_ROLES, "method": "post"},
+    "notification_read": {"allowed": ALL_ROLES, "method": "post"},
 }
 ADMIN_OBJECTS: dict[str, Callable[[Any], Any]] = {
     "tenancy.membership": _membership,
