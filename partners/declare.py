@@ -22,14 +22,20 @@ PARTNER_LIST = "tenant_admin:partners_partner_changelist"
 
 def directory_counts(membership: "Membership") -> list[Count]:
     """A channel manager's own partners; for ops, the active partners nobody
-    manages (one query)."""
+    manages; for executives and finance, the active partners (one query)."""
     user_id = membership.user_id
     figures = Partner.objects.aggregate(
         mine=Tally("pk", filter=Q(channel_manager_id=user_id)),
         unmanaged=Tally("pk", filter=Q(channel_manager__isnull=True, status=Partner.Status.ACTIVE)),
+        active=Tally("pk", filter=Q(status=Partner.Status.ACTIVE)),
     )
     url = reverse(PARTNER_LIST)
     counts = []
+    if membership.role in (Role.EXECUTIVE, Role.FINANCE):
+        # Read-only: the program's size.
+        counts.append(
+            Count(f"{plural(figures['active'], 'active partner')}", f"{url}?status__exact=active")
+        )
     if membership.role == Role.CHANNEL_MANAGER or figures["mine"]:
         counts.append(
             Count(f"{plural(figures['mine'], 'partner')} you manage", f"{url}?manager=me")
