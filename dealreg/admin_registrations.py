@@ -36,7 +36,7 @@ from prm.tenancy.models import AuditEntry
 from prm.tenancy.requests import as_member, tenant_of
 from prm.tenancy.text import plural
 
-from . import admin_forms, services
+from . import admin_forms, duplicates, services
 from .admin_lists import (
     BY_DEADLINE,
     SLA_LABELS,
@@ -446,6 +446,11 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
                 "requested_by", "decided_by"
             ),
             "pending_extension": pending_extension,
+            # The same partner's other open registrations of this customer.
+            "same_customer": [
+                {"registration": r, "registered_on": duplicates.registered_on(r)}
+                for r in duplicates.of_registration(registration)
+            ],
             # sla_state: annotated by get_queryset.
             "sla_label": SLA_LABELS.get(registration.sla_state, ""),  # type: ignore[attr-defined]
             "time_left": _hours(services.business_time_left(registration))
