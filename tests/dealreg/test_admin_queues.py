@@ -72,9 +72,7 @@ def test_ops_decide_what_is_routed_to_nobody(acme, queue):
     assert listed_codes(response) == codes(queue, "nobody")
 
 
-def test_a_channel_manager_does_not_get_an_unrouted_registration_of_another_s_partner(
-    acme, queue
-):
+def test_a_channel_manager_does_not_get_an_unrouted_registration_of_another_s_partner(acme, queue):
     with acme.scope():
         other = factories.make_member(acme.tenant, Role.CHANNEL_MANAGER, email="cm9@acme.test")
     assert listed_codes(client_for(acme, other).get(CHANGELIST)) == []

@@ -72,9 +72,7 @@ def test_information_answered_by_the_partner_is_back_with_the_approver(acme, que
         services.provide_info(queue[2], by=acme[Role.PARTNER_USER], message="500 seats")
     counts = card_counts(acme, Role.CHANNEL_MANAGER)
     answered = [c for c in counts if "answered" in c.text]
-    assert [c.text for c in answered] == [
-        "1 registration with information answered by the partner"
-    ]
+    assert [c.text for c in answered] == ["1 registration with information answered by the partner"]
     assert listed(acme, Role.CHANNEL_MANAGER, answered[0].url) == 1
     assert listed(acme, Role.CHANNEL_MANAGER, counts[0].url) == 3
 

@@ -88,9 +88,7 @@ def test_ops_see_the_imports_of_the_last_30_days(acme, globex):
     with acme.scope():
         audit(acme.tenant, by=None, action="incentives.rates_imported", obj=acme.tenant)
         old = audit(acme.tenant, by=None, action="partner.imported", obj=acme.tenant)
-        AuditEntry.objects.filter(pk=old.pk).update(
-            created_at=timezone.now() - timedelta(days=40)
-        )
+        AuditEntry.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
         audit(acme.tenant, by=None, action="partner.created", obj=acme.tenant)
     (count,) = cards(acme, Role.OPS_ADMIN)["tenancy.imports"]["counts"]
     assert count.text == "2 imports in the last 30 days"

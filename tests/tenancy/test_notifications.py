@@ -263,14 +263,9 @@ class TestReadOne:
 
     def test_someone_elses_or_another_tenants_is_404(self, acme, globex):
         theirs = note(acme, acme[Role.PARTNER_ADMIN])
-        assert (
-            acme.client(Role.PARTNER_USER).post(READ, {"notification": str(theirs.pk)}).status_code
-            == 404
-        )
-        assert (
-            globex.client(Role.PARTNER_ADMIN).post(READ, {"notification": str(theirs.pk)}).status_code
-            == 404
-        )
+        body = {"notification": str(theirs.pk)}
+        assert acme.client(Role.PARTNER_USER).post(READ, body).status_code == 404
+        assert globex.client(Role.PARTNER_ADMIN).post(READ, body).status_code == 404
         assert not is_read(acme, theirs)
 
     @pytest.mark.parametrize("value", ["", "not-a-uuid"])
