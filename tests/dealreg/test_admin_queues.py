@@ -171,3 +171,8 @@ class TestChangePage:
         assert fresh(acme, registration).sla_met is True
         assert '<div class="readonly">Yes</div>' in page
         assert "Not decided yet" not in page
+
+
+def test_show_all_opens_the_view_of_all(acme, queue):
+    page = acme.client(Role.CHANNEL_MANAGER).get(CHANGELIST).content.decode()
+    assert '3 results (<a href="?queue=all" data-testid="show-all">Show all</a>)' in page
