@@ -122,6 +122,12 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
     def has_decide_permission(self, request: HttpRequest) -> bool:
         return as_member(request).membership.has_perm("dealreg.decide_dealregistration")
 
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        # Nothing to say about a decision before there is one.
+        if obj is not None and obj.decided_at is None and obj.sla_met is None:
+            return [fs for fs in self.fieldsets if fs[0] != "Decision"]
+        return list(self.fieldsets)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         return [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
 
@@ -206,7 +212,9 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
     def decided_within_sla(self, obj: DealRegistration) -> str:
         if obj.sla_met is not None:
             return "Yes" if obj.sla_met else "No: decided after the deadline"
-        return "Not decided yet" if obj.is_pending else "No decision was taken"
+        if obj.is_pending:
+            return "Not decided yet"
+        return "Not measured" if obj.decided_at else "No decision was taken"
 
     @admin.display(description="custom questions")
     def custom_answers(self, obj: DealRegistration) -> str:

@@ -152,13 +152,13 @@ def test_five_columns_with_the_value_formatted(acme, submit_as):
 
 
 class TestChangePage:
-    def test_the_summary_is_not_repeated_and_the_sla_reads_as_words(self, acme, submit_as):
+    def test_the_summary_is_not_repeated_and_no_sla_question_mark(self, acme, submit_as):
         registration = submit_as(acme, estimated_value=Decimal("120000"))
         page = acme.client(Role.CHANNEL_MANAGER).get(change_url(registration)).content.decode()
         assert "120,000.00 USD" in page
         assert page.count("United States of America") == 1  # in the summary only
-        assert "Not decided yet" in page
-        assert "icon-unknown" not in page
+        # Before a decision there is no decision section at all.
+        assert "Decided within SLA" not in page and "icon-unknown" not in page
         # Every field of the summary is gone from the read-only section.
         for field in ("customer_name", "estimated_value", "partner", "status", "sla_met"):
             assert f"field-{field}" not in page
@@ -170,9 +170,19 @@ class TestChangePage:
         page = acme.client(Role.OPS_ADMIN).get(change_url(registration)).content.decode()
         assert fresh(acme, registration).sla_met is True
         assert '<div class="readonly">Yes</div>' in page
-        assert "Not decided yet" not in page
+        assert "Decided within SLA" in page
 
 
 def test_show_all_opens_the_view_of_all(acme, queue):
     page = acme.client(Role.CHANNEL_MANAGER).get(CHANGELIST).content.decode()
     assert '3 results (<a href="?queue=all" data-testid="show-all">Show all</a>)' in page
+
+
+def test_a_decision_without_an_sla_measure_says_so(acme, submit_as):
+    registration = submit_as(acme)
+    with acme.scope():
+        services.reject(registration, by=acme[Role.CHANNEL_MANAGER], reason="Too small")
+        DealRegistration.objects.filter(pk=registration.pk).update(sla_met=None)
+    page = acme.client(Role.OPS_ADMIN).get(change_url(registration)).content.decode()
+    assert '<div class="readonly">Not measured</div>' in page
+    assert "icon-unknown" not in page
