@@ -25,7 +25,8 @@ def test_channel_manager_sees_their_partners_and_ops_the_unmanaged_ones(acme, gl
         "1 partner you manage",
         "/admin/partners/partner/?manager=me",
     )
-    (unmanaged,) = cards(acme, Role.OPS_ADMIN)["partners.directory"]["counts"]
+    counts = cards(acme, Role.OPS_ADMIN)["partners.directory"]["counts"]
+    [unmanaged] = [c for c in counts if "without a channel manager" in c.text]
     assert unmanaged.text == "1 active partner without a channel manager" and unmanaged.urgent
     response = acme.client(Role.OPS_ADMIN).get(unmanaged.url)
     assert response.context["cl"].result_count == 1
@@ -95,3 +96,25 @@ def test_ops_see_the_imports_of_the_last_30_days(acme, globex):
     response = acme.client(Role.OPS_ADMIN).get(count.url)
     assert response.status_code == 200 and response.context["cl"].result_count == 2
     assert "tenancy.imports" not in cards(acme, Role.EXECUTIVE)
+
+
+@pytest.mark.django_db
+def test_ops_see_active_partners_with_nobody_in_the_portal(acme, globex):
+    from prm.tenancy.models import Membership
+
+    with acme.scope():
+        Partner.objects.filter(pk__in=[acme.partner.pk, acme.other_partner.pk]).update(
+            status=Partner.Status.ACTIVE
+        )
+        assert Membership.objects.filter(partner=acme.partner, is_active=True).exists()
+        assert not Membership.objects.filter(partner=acme.other_partner).exists()
+    counts = cards(acme, Role.OPS_ADMIN)["partners.directory"]["counts"]
+    [nobody] = [c for c in counts if "nobody in the portal" in c.text]
+    assert nobody.text == "1 active partner with nobody in the portal yet"
+    response = acme.client(Role.OPS_ADMIN).get(nobody.url)
+    assert [p.pk for p in response.context["cl"].result_list] == [acme.other_partner.pk]
+    # Once its people leave, the first partner has nobody either.
+    with acme.scope():
+        Membership.objects.filter(partner=acme.partner).update(is_active=False)
+    counts = cards(acme, Role.OPS_ADMIN)["partners.directory"]["counts"]
+    assert "2 active partners with nobody in the portal yet" in [c.text for c in counts]
