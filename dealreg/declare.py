@@ -62,9 +62,12 @@ def queue_counts(membership: "Membership") -> list[Count]:
     )
     url = reverse(REGISTRATIONS)
     who = "&assigned=me" if mine else ""
+    waiting = figures["waiting"]
     counts = [
         Count(
-            f"{plural(figures['waiting'], 'registration')} to decide, oldest due first",
+            f"{plural(waiting, 'registration')} to decide, oldest due first"
+            if waiting
+            else "Nothing waits for your decision",
             f"{url}?queue=decide",
         )
     ]
