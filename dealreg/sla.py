@@ -467,15 +467,17 @@ def _expire(batch: Batch, tenant: Tenant, now: datetime, result: ProtectionResul
 
     ids = [r.pk for r in batch]
     DealRegistration.objects.filter(pk__in=ids).update(status=Status.EXPIRED, updated_at=now)
-    # An extension nobody decided in time cannot be granted any more.
-    ExtensionRequest.objects.filter(
+    # An extension nobody decided in time cannot be granted any more (and
+    # nobody is asked to decide it).
+    refused = ExtensionRequest.objects.filter(
         registration_id__in=ids, status=ExtensionRequest.Status.PENDING
     ).update(
         status=ExtensionRequest.Status.REJECTED,
         decided_at=now,
         decision_reason="Protection ended before the request was decided.",
     )
-    finish_tasks(batch, DECIDE_EXTENSION, now=now)
+    if refused:
+        finish_tasks(batch, DECIDE_EXTENSION, now=now)
     people = _partner_people(batch)
     writes = Writes()
     for registration in batch:

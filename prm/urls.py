@@ -27,8 +27,8 @@ urlpatterns = [
         tenancy_views.notifications_read_all,
         name="notifications_read_all",
     ),
-    path("notifications/open/", tenancy_views.notification_open, name="notification_open"),
     path("notifications/read/", tenancy_views.notification_read, name="notification_read"),
+    path("notifications/open/", tenancy_views.notification_open, name="notification_open"),
     # Each app's pages, where its declaration puts them.
     *(path(prefix, include(module)) for prefix, module in registry.url_modules()),
     path("accounts/", include("allauth.urls")),

@@ -574,10 +574,9 @@ def test_protection_sweep_is_set_based(ny_acme, submit_at, django_assert_max_num
     with ny_acme.scope():
         DealRegistration.objects.update(protected_until=date(2026, 12, 1))
         # 12 to expire in batches of 5 (3 batches): a constant number of queries
-        # per batch, 13 each including closing pending extension requests (and
-        # the notifications asking to decide them) and the outbox rows of the
-        # expiry mails.
-        with django_assert_max_num_queries(39):
+        # per batch, 12 each including closing pending extension requests and
+        # the outbox rows of the expiry mails.
+        with django_assert_max_num_queries(36):
             result = sla.sweep_protection(ny_acme.tenant, now=ny(2026, 12, 2, 8), batch_size=5)
         assert result.expired == 12
         assert DealRegistration.objects.filter(status=Status.EXPIRED).count() == 12

@@ -104,3 +104,15 @@ def test_sla_reminders_close_with_the_decision(acme, submitted):
     with acme.scope():
         services.reject(submitted, by=acme[Role.CHANNEL_MANAGER], reason="Late and unqualified")
     assert open_tasks(acme, "decide") == {}
+
+
+def test_an_extension_nobody_decided_closes_when_protection_ends(acme, submitted):
+    from dealreg import sla
+
+    with acme.scope():
+        approved = services.approve(submitted, by=acme[Role.CHANNEL_MANAGER])
+        services.request_extension(approved, by=acme[Role.PARTNER_USER], reason="Board delays.")
+        assert open_tasks(acme, "decide_extension")
+        later = timezone.now() + timedelta(days=400)
+        assert sla.sweep_protection(acme.tenant, now=later).expired == 1
+    assert open_tasks(acme, "decide_extension") == {}
