@@ -431,7 +431,10 @@ class ChannelManager(Person):
 
     @task(1)
     def all_registrations(self) -> None:
-        query = random.choice(["", "?status=approved", f"?q={random.choice(WORDS)}", "?p=3"])
+        # The bare address is the manager's queue ("needs my decision"); all is a view.
+        query = random.choice(
+            ["", "?queue=all", "?status=approved", f"?q={random.choice(WORDS)}", "?queue=all&p=3"]
+        )
         self.get(f"{REGISTRATIONS}{query}", "cm: registration list")
 
     @task(4)

@@ -37,7 +37,7 @@ from .models import (
     RoutingRule,
     TierProtection,
 )
-from .routing import APPROVER_ROLES
+from .routing import APPROVER_ROLES, routing_gaps
 
 # Regions, tiers, product lines and approvers are short lists: tick boxes.
 CHECKBOXES = {
@@ -88,13 +88,24 @@ def _using(model: Any, product_lines: Any, limit: int = 20) -> QuerySet[Any]:
     return model.objects.filter(product_lines__in=product_lines).distinct()[:limit]
 
 
+class RoutingGapFilter(admin.SimpleListFilter):
+    title = "who decides"
+    parameter_name = "gap"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+        return [("yes", "Nobody active (a gap)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(routing_gaps()) if self.value() == "yes" else queryset
+
+
 @admin.register(RoutingRule, site=tenant_admin_site)
 class RoutingRuleAdmin(TenantModelAdmin):
     form = admin_forms.RoutingRuleForm
     list_display = ["priority", "name", "is_active", "conditions", "assigns_to"]
     list_display_links = ["name"]
     list_editable = ["priority", "is_active"]
-    list_filter = ["is_active"]
+    list_filter = ["is_active", RoutingGapFilter]
     search_fields = ["name"]
     ordering = ["priority", "name"]
     formfield_overrides = CHECKBOXES

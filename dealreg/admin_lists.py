@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import (
     Case,
     CharField,
@@ -26,7 +26,9 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
 
-from prm.tenancy.requests import tenant_of
+from prm.tenancy.models import Membership
+from prm.tenancy.requests import as_member, tenant_of
+from prm.tenancy.roles import Role
 
 from .conflicts import conflicts_of
 from .models import (
@@ -34,6 +36,7 @@ from .models import (
     DealRegistration,
     DealRegSettings,
     ExtensionRequest,
+    RegistrationEvent,
 )
 
 Status = DealRegistration.Status
@@ -142,6 +145,107 @@ def conflict_rows(registration: DealRegistration) -> list[dict[str, Any]]:
             seen.add(other.pk)
         shown.append(row)
     return shown
+
+
+# --- Work queues: the list's views ----------------------------------------------------
+
+
+def needs_decision(membership: Membership) -> Q:
+    """Registrations waiting for this member's decision: submitted (the
+    clock runs; one sent back for information waits for the partner) and
+    theirs to decide: routed to them, or routed to nobody and theirs to
+    decide anyway (any, for ops; their partners', for a channel manager).
+    Nothing for those who do not decide."""
+    if not membership.has_perm("dealreg.decide_dealregistration"):
+        return Q(pk__in=[])
+    unrouted = Q(approver__isnull=True)
+    if membership.role != Role.OPS_ADMIN:
+        unrouted &= Q(partner__channel_manager_id=membership.user_id)
+    return Q(status=Status.SUBMITTED) & (Q(approver_id=membership.user_id) | unrouted)
+
+
+def partner_answered() -> Q:
+    """Submitted again after the partner answered a request for information."""
+    answered = RegistrationEvent.objects.filter(
+        registration=OuterRef("pk"), kind=RegistrationEvent.Kind.INFO_PROVIDED
+    )
+    return Q(status=Status.SUBMITTED) & Q(Exists(answered))
+
+
+# Query parameters of the admin list that do not filter it.
+NOT_FILTERS = frozenset({"o", "p", "e", "_changelist_filters"})
+QUEUES = {
+    "decide": "Needs my decision",
+    "answered": "Answered by the partner",
+    "overdue": "Overdue",
+    "partner": "Waiting for the partner",
+    "mine": "Assigned to me",
+    "all": "All",
+}
+# Views read in deadline order, oldest due first (unless a column is sorted).
+BY_DEADLINE = frozenset({"decide", "answered", "overdue", "partner"})
+
+
+def current_queue(request: HttpRequest) -> str:
+    """The list's view: the one asked for; else "Needs my decision" for
+    those who decide when nothing else filters the list (a link to a
+    filtered list, such as a home card's count, lists exactly its rows);
+    else all."""
+    asked = request.GET.get(QueueFilter.parameter_name)
+    if asked in QUEUES:
+        return str(asked)
+    # (A bulk action posts back to the list: it acts on the rows selected.)
+    unfiltered = (
+        request.method == "GET"
+        and asked is None
+        and not any(key not in NOT_FILTERS for key in request.GET)
+    )
+    decides = as_member(request).membership.has_perm("dealreg.decide_dealregistration")
+    return "decide" if unfiltered and decides else "all"
+
+
+class QueueFilter(admin.SimpleListFilter):
+    """The list's views (``current_queue``), each a work queue."""
+
+    title = "view"
+    parameter_name = "queue"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+        decides = as_member(request).membership.has_perm("dealreg.decide_dealregistration")
+        views = QUEUES if decides else {k: QUEUES[k] for k in ("overdue", "partner", "all")}
+        return list(views.items())
+
+    def value(self) -> str:
+        return current_queue(self.request)
+
+    def choices(self, changelist: Any) -> Any:
+        current = self.value()
+        for key, label in self.lookup_choices:
+            yield {
+                "selected": key == current,
+                "query_string": changelist.get_query_string(
+                    {self.parameter_name: key}, [self.parameter_name, "p"]
+                ),
+                "display": label,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        asked = request.GET.get(self.parameter_name)
+        if asked is not None and asked not in QUEUES:
+            messages.warning(request, f'There is no view "{asked[:40]}": showing all.')
+        view = self.value()
+        membership = as_member(request).membership
+        if view == "decide":
+            return queryset.filter(needs_decision(membership))
+        if view == "answered":
+            return queryset.filter(needs_decision(membership) & partner_answered())
+        if view == "overdue":
+            return queryset.filter(SlaClock.for_request(request).condition("breached"))
+        if view == "partner":
+            return queryset.filter(status=Status.MORE_INFO)
+        if view == "mine":
+            return queryset.filter(approver_id=membership.user_id)
+        return queryset
 
 
 # --- Registration list filters ------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.template.response import TemplateResponse
@@ -35,17 +35,21 @@ from prm.tenancy.confirm import Confirmation
 from prm.tenancy.drill import MetricRowsFilter
 from prm.tenancy.models import AuditEntry
 from prm.tenancy.requests import as_member, tenant_of
+from prm.tenancy.text import plural
 
-from . import admin_forms, services
+from . import admin_forms, duplicates, services
 from .admin_lists import (
+    BY_DEADLINE,
     SLA_LABELS,
     AssignedFilter,
     ExtensionFilter,
+    QueueFilter,
     SlaClock,
     SlaStateFilter,
     StatusFilter,
     conflict_count,
     conflict_rows,
+    current_queue,
 )
 from .forms import OutcomeForm
 from .models import (
@@ -69,18 +73,13 @@ def _hours(duration: timedelta) -> str:
 
 @admin.register(DealRegistration, site=tenant_admin_site)
 class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
-    list_display = [
-        "registration",
-        "partner",
-        "status_badge",
-        "sla_due",
-        "conflicts",
-        "approver",
-        "value",
-    ]
+    # Five columns, so that the value shows beside the filters at 1366 px:
+    # the partner under the customer, the conflict count beside the status.
+    list_display = ["registration", "value", "status_badge", "sla_due", "approver"]
     list_display_links = ["registration"]
     list_filter = [
         MetricRowsFilter,
+        QueueFilter,
         StatusFilter,
         SlaStateFilter,
         AssignedFilter,
@@ -94,59 +93,23 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
     paginator = LargeTablePaginator
     actions = ["approve_selected", "reject_selected"]
     object_history_template = "admin/dealreg/dealregistration/object_history.html"
+    # What the summary at the top of the page does not show already.
     fieldsets = [
         (
-            "Customer",
+            "Customer contact",
             {
                 "fields": [
-                    "customer_name",
-                    "customer_domain",
-                    "customer_country",
-                    "customer_region",
                     "customer_contact_name",
                     "customer_contact_email",
                     "customer_contact_phone",
+                    "customer_region",
                 ]
             },
         ),
-        (
-            "Deal",
-            {
-                "fields": [
-                    "partner",
-                    "submitted_by",
-                    "product_lines",
-                    "estimated_value",
-                    "currency",
-                    "expected_close_date",
-                    "description",
-                    "custom_answers",
-                ]
-            },
-        ),
+        ("Deal", {"fields": ["description", "custom_answers"]}),
         (
             "Decision",
-            {
-                "fields": [
-                    "status",
-                    "approver",
-                    "submitted_at",
-                    "sla_due_at",
-                    "decided_at",
-                    "decided_by",
-                    "decision_reason",
-                    "sla_met",
-                    "protected_until",
-                    "extension_count",
-                ]
-            },
-        ),
-        (
-            "Outcome",
-            {
-                "classes": ["collapse"],
-                "fields": ["won_amount", "won_currency", "won_close_date", "lost_reason"],
-            },
+            {"fields": ["decision", "decision_reason", "decided_within_sla", "extension_count"]},
         ),
     ]
 
@@ -160,8 +123,28 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
     def has_decide_permission(self, request: HttpRequest) -> bool:
         return as_member(request).membership.has_perm("dealreg.decide_dealregistration")
 
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        # Nothing to say about a decision before there is one.
+        if obj is not None and obj.decided_at is None and obj.sla_met is None:
+            return [fs for fs in self.fieldsets if fs[0] != "Decision"]
+        return list(self.fieldsets)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         return [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        current = current_queue(request)
+        views = QueueFilter(request, {}, self.model, self).lookup_choices
+        queues = [{"key": key, "label": label, "current": key == current} for key, label in views]
+        return super().changelist_view(request, {**(extra_context or {}), "queues": queues})
+
+    def get_ordering(self, request: HttpRequest) -> list[Any]:
+        """A work queue reads oldest due first; other views newest first."""
+        if current_queue(request) in BY_DEADLINE:
+            return [F("sla_due_at").asc(nulls_last=True), "submitted_at"]
+        return list(self.ordering)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         # A draft is the partner's own until it is submitted; one withdrawn
@@ -181,11 +164,26 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
 
     @admin.display(description="registration", ordering="customer_name")
     def registration(self, obj: DealRegistration) -> str:
-        return format_html('<strong class="dr-code">{}</strong><br>{}', obj.code, obj.customer_name)
+        return format_html(
+            '<strong class="dr-code">{}</strong> {}<br><span class="dr-muted">{}</span>',
+            obj.code,
+            obj.customer_name,
+            obj.partner.name,
+        )
 
     @admin.display(description="status", ordering="status")
-    def status_badge(self, obj: DealRegistration) -> str:
-        return chip(obj.get_status_display(), obj.status, extra=f"dr-status dr-status-{obj.status}")
+    def status_badge(self, obj: Any) -> str:
+        status = chip(
+            obj.get_status_display(), obj.status, extra=f"dr-status dr-status-{obj.status}"
+        )
+        if not obj.conflict_total:
+            return status
+        return format_html(
+            '{} <span title="{}">{}</span>',
+            status,
+            plural(obj.conflict_total, "possible conflict"),
+            chip(obj.conflict_total, "conflict", extra="dr-conflict-count"),
+        )
 
     @admin.display(description="decision due", ordering="sla_due_at")
     def sla_due(self, obj: Any) -> str | None:
@@ -205,15 +203,23 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
             return chip(f"SLA {met}", met, extra=f"dr-sla-done dr-sla-{met}")
         return None
 
-    @admin.display(description="conflicts", ordering="conflict_total")
-    def conflicts(self, obj: Any) -> str:
-        if not obj.conflict_total:
-            return format_html('<span class="dr-muted">{}</span>', 0)
-        return chip(obj.conflict_total, "conflict", extra="dr-conflict-count")
-
     @admin.display(description="value", ordering="estimated_value")
     def value(self, obj: DealRegistration) -> str:
         return fmt.money(obj.estimated_value, obj.currency)
+
+    @admin.display(description="decision")
+    def decision(self, obj: DealRegistration) -> str:
+        if obj.decided_at is None:
+            return "Not decided yet" if obj.is_pending else "Never decided"
+        return f"{obj.decided_by or 'Automatically (SLA)'}, {fmt.moment(obj.decided_at)}"
+
+    @admin.display(description="decided within SLA")
+    def decided_within_sla(self, obj: DealRegistration) -> str:
+        if obj.sla_met is not None:
+            return "Yes" if obj.sla_met else "No: decided after the deadline"
+        if obj.is_pending:
+            return "Not decided yet"
+        return "Not measured" if obj.decided_at else "No decision was taken"
 
     @admin.display(description="custom questions")
     def custom_answers(self, obj: DealRegistration) -> str:
@@ -491,6 +497,11 @@ class DealRegistrationAdmin(ActionFormsMixin, TenantModelAdmin):
                 "requested_by", "decided_by"
             ),
             "pending_extension": pending_extension,
+            # The same partner's other open registrations of this customer.
+            "same_customer": [
+                {"registration": r, "registered_on": duplicates.registered_on(r)}
+                for r in duplicates.of_registration(registration)
+            ],
             # sla_state: annotated by get_queryset.
             "sla_label": SLA_LABELS.get(registration.sla_state, ""),  # type: ignore[attr-defined]
             "time_left": _hours(services.business_time_left(registration))

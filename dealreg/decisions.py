@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from prm import format as fmt
 from prm.tenancy.models import Membership, User
 from prm.tenancy.roles import Role
-from prm.tenancy.services import audit, notify
+from prm.tenancy.services import audit, finish_tasks, notify
 
 from .conflicts import find_conflicts
 from .models import (
@@ -20,6 +20,9 @@ from .models import (
     TierProtection,
 )
 from .workflow import (
+    ANSWER,
+    DECIDE,
+    DECIDE_EXTENSION,
     DealRegError,
     Kind,
     Status,
@@ -142,6 +145,7 @@ def approve(
             data=data,
             now=now,
         )
+        finish_tasks(registration, DECIDE, ANSWER, now=now)
         notify(
             registration.tenant,
             partner_people(registration),
@@ -182,6 +186,7 @@ def reject(
             now=now,
         )
         audit(registration.tenant, by=by.user, action="dealreg.rejected", obj=registration, now=now)
+        finish_tasks(registration, DECIDE, ANSWER, now=now)
         notify(
             registration.tenant,
             partner_people(registration),
@@ -211,6 +216,7 @@ def withdraw(
         registration.sla_next_check_at = None
         registration.save()
         record_event(registration, Kind.WITHDRAWN, by=by.user, message=reason.strip(), now=now)
+        finish_tasks(registration, DECIDE, ANSWER, DECIDE_EXTENSION, now=now)
         if was_pending:
             notify(
                 registration.tenant,
@@ -268,6 +274,8 @@ def reassign(
             data={"from": previous.email if previous else None, "to": approver.email},
             now=now,
         )
+        # Deciding it is no longer the previous approver's (or ops') task.
+        finish_tasks(registration, DECIDE, keep_for=[approver], now=now)
         notify(
             registration.tenant,
             [approver],
@@ -275,6 +283,8 @@ def reassign(
             title=f"Deal registration {registration.code} reassigned to you",
             body=reason.strip(),
             url=admin_change_url(registration),
+            about=registration,
+            task=DECIDE,
         )
     return registration
 

@@ -12,9 +12,10 @@ from prm.tenancy.declarations import Card, Count, NavEntry, NotificationKind, PR
 from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 from prm.tenancy.text import plural
 
-from .admin_lists import SlaClock
+from .admin_lists import SlaClock, needs_decision, partner_answered
 from .metrics import METRICS
-from .models import DealRegistration, ExtensionRequest
+from .models import DealRegistration, ExtensionRequest, RoutingRule
+from .routing import routing_gaps
 from .views import organisation_registrations, status_counts
 
 if TYPE_CHECKING:
@@ -26,30 +27,48 @@ SUBMITTED = DealRegistration.Status.SUBMITTED
 
 
 def queue_counts(membership: "Membership") -> list[Count]:
-    """What waits for a decision: a channel manager's own queue, everybody's
-    for other staff; the part past its deadline and (for ops) the part with
-    no approver, each linking to the list filtered to exactly those rows."""
+    """What waits for a decision, each count linking to the admin list
+    filtered to exactly those rows. For those who decide: their work queue
+    (oldest due first), the part past its deadline, what partners answered,
+    extension requests and (ops) registrations routed to nobody. For the
+    others (finance, executives): the program's pipeline, read-only."""
+    if not membership.has_perm("dealreg.decide_dealregistration"):
+        return pipeline_counts(membership)
     mine = membership.role == Role.CHANNEL_MANAGER
     registrations = DealRegistration.objects.all()
     if mine:
-        registrations = registrations.filter(approver_id=membership.user_id)
+        registrations = registrations.filter(
+            Q(approver_id=membership.user_id) | Q(partner__channel_manager_id=membership.user_id)
+        )
     now = timezone.now()
     extension_asked = ExtensionRequest.objects.filter(
         registration=OuterRef("pk"), status=ExtensionRequest.Status.PENDING
     )
+    decide = needs_decision(membership)
     figures = registrations.aggregate(
-        waiting=Tally("pk", filter=Q(status=SUBMITTED)),
-        late=Tally("pk", filter=SlaClock(now=now, soon_before=now).condition("breached")),
+        waiting=Tally("pk", filter=decide),
+        answered=Tally("pk", filter=decide & partner_answered()),
+        late=Tally(
+            "pk",
+            filter=SlaClock(now=now, soon_before=now).condition("breached")
+            & (Q(approver_id=membership.user_id) if mine else Q()),
+        ),
         nobody=Tally("pk", filter=Q(status=SUBMITTED, approver__isnull=True)),
-        extensions=Tally("pk", filter=Q(Exists(extension_asked))),
+        extensions=Tally(
+            "pk",
+            filter=Q(Exists(extension_asked))
+            & (Q(approver_id=membership.user_id) if mine else Q()),
+        ),
     )
     url = reverse(REGISTRATIONS)
     who = "&assigned=me" if mine else ""
-    waiting = plural(figures["waiting"], "registration")
+    waiting = figures["waiting"]
     counts = [
         Count(
-            f"{waiting} waiting for {'you' if mine else 'a decision'}",
-            f"{url}?status={SUBMITTED}{who}",
+            f"{plural(waiting, 'registration')} to decide, oldest due first"
+            if waiting
+            else "Nothing waits for your decision",
+            f"{url}?queue=decide",
         )
     ]
     if late := figures["late"]:
@@ -60,7 +79,14 @@ def queue_counts(membership: "Membership") -> list[Count]:
                 urgent=True,
             )
         )
-    if not mine and membership.role == Role.OPS_ADMIN and figures["nobody"]:
+    if answered := figures["answered"]:
+        counts.append(
+            Count(
+                f"{plural(answered, 'registration')} with information answered by the partner",
+                f"{url}?queue=answered",
+            )
+        )
+    if not mine and figures["nobody"]:
         counts.append(
             Count(
                 f"{plural(figures['nobody'], 'registration')} with no approver",
@@ -76,6 +102,63 @@ def queue_counts(membership: "Membership") -> list[Count]:
             )
         )
     return counts
+
+
+def pipeline_counts(membership: "Membership") -> list[Count]:
+    """The program's registrations by where they stand (one query)."""
+    now = timezone.now()
+    figures = DealRegistration.objects.aggregate(
+        waiting=Tally("pk", filter=Q(status=SUBMITTED)),
+        asked=Tally("pk", filter=Q(status=DealRegistration.Status.MORE_INFO)),
+        late=Tally("pk", filter=SlaClock(now=now, soon_before=now).condition("breached")),
+        protected=Tally("pk", filter=Q(status=DealRegistration.Status.APPROVED)),
+        won=Tally("pk", filter=Q(status=DealRegistration.Status.WON)),
+    )
+    url = reverse(REGISTRATIONS)
+    counts = [
+        Count(
+            f"{plural(figures['waiting'], 'registration')} waiting for a decision",
+            f"{url}?status={SUBMITTED}",
+        )
+    ]
+    if asked := figures["asked"]:
+        counts.append(
+            Count(
+                f"{plural(asked, 'registration')} sent back to the partner for information",
+                f"{url}?status={DealRegistration.Status.MORE_INFO}",
+            )
+        )
+    if late := figures["late"]:
+        counts.append(
+            Count(
+                f"{plural(late, 'registration')} past {'its' if late == 1 else 'their'} deadline",
+                f"{url}?sla=breached",
+                urgent=True,
+            )
+        )
+    counts.append(
+        Count(
+            f"{plural(figures['protected'], 'approved registration')} protecting a deal",
+            f"{url}?status={DealRegistration.Status.APPROVED}",
+        )
+    )
+    counts.append(
+        Count(
+            f"{plural(figures['won'], 'won deal')}",
+            f"{url}?status={DealRegistration.Status.WON}",
+        )
+    )
+    return counts
+
+
+def routing_counts(membership: "Membership") -> list[Count]:
+    """Routing rules that name nobody active: gaps in who decides."""
+    gaps = RoutingRule.objects.filter(routing_gaps()).count()
+    if not gaps:
+        return []
+    url = reverse("tenant_admin:dealreg_routingrule_changelist") + "?gap=yes"
+    text = f"{plural(gaps, 'active routing rule')} naming nobody who can decide"
+    return [Count(text, url, urgent=True)]
 
 
 def partner_deals(membership: "Membership") -> dict[str, Any]:
@@ -167,6 +250,16 @@ APP = PRMApp(
             description="Decide registrations within their SLA: conflicts, extensions, outcomes.",
             counts=queue_counts,
             order=20,
+        ),
+        Card(
+            key="dealreg.routing_gaps",
+            title="Routing",
+            url_name="tenant_admin:dealreg_routingrule_changelist",
+            perms=("dealreg.change_routingrule",),
+            description="Every registration needs someone to decide it.",
+            counts=routing_counts,
+            empty="Every active routing rule names someone who can decide.",
+            order=25,
         ),
         Card(
             key="dealreg.routing",

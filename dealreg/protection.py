@@ -10,7 +10,7 @@ from django.db import transaction
 
 from prm import format as fmt
 from prm.tenancy.models import Membership
-from prm.tenancy.services import audit, notify
+from prm.tenancy.services import audit, finish_tasks, notify
 
 from .models import (
     DealRegistration,
@@ -19,6 +19,7 @@ from .models import (
 )
 from .signals import outcome_changed
 from .workflow import (
+    DECIDE_EXTENSION,
     DealRegError,
     Kind,
     Status,
@@ -81,6 +82,8 @@ def request_extension(
             title=f"{registration.code}: extension of {extension.days} days requested",
             body=reason.strip(),
             url=admin_change_url(registration),
+            about=registration,
+            task=DECIDE_EXTENSION,
         )
     return extension
 
@@ -133,6 +136,7 @@ def decide_extension(
             data={"new_until": str(extension.new_until) if extension.new_until else None},
             now=now,
         )
+        finish_tasks(registration, DECIDE_EXTENSION, now=now)
         notify(
             registration.tenant,
             partner_people(registration),

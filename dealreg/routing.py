@@ -3,7 +3,7 @@
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef, Q
 
 from partners.services import region_for_country
 from prm.tenancy.models import Membership, User
@@ -21,6 +21,23 @@ def _active_approvers(users: list[User]) -> list[User]:
         ).values_list("user_id", flat=True)
     )
     return [u for u in users if u.pk in ids]
+
+
+def routing_gaps() -> Q:
+    """Active rules that name nobody who may decide (their approver and every
+    member of their pool left or lost the role): ``choose_approver`` passes
+    over them, so the registrations they should route go elsewhere."""
+    deciders = Membership.objects.filter(
+        role__in=APPROVER_ROLES, is_active=True, user__is_active=True
+    ).values("user_id")
+    in_pool = RoutingRule.pool.through.objects.filter(
+        routingrule_id=OuterRef("pk"), user_id__in=deciders
+    )
+    return (
+        Q(is_active=True)
+        & (Q(approver__isnull=True) | ~Q(approver_id__in=deciders))
+        & ~Q(Exists(in_pool))
+    )
 
 
 def customer_region_id(registration: DealRegistration) -> uuid.UUID | None:

@@ -27,10 +27,9 @@ the warning), and the registration expires the day after.
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import CharField, Exists, Func, OuterRef, Q, QuerySet, Value
@@ -39,9 +38,12 @@ from django.utils import timezone
 
 from prm import format as fmt
 from prm.tenancy.businesstime import BusinessCalendar
-from prm.tenancy.models import AuditEntry, Membership, Notification, Tenant, User
+from prm.tenancy.models import Membership, Tenant, User
 from prm.tenancy.roles import Role
-from prm.tenancy.services import mail_notifications, staff_with_role
+from prm.tenancy.services import (
+    finish_tasks,
+    staff_with_role,
+)
 
 from . import decisions
 from .conflicts import find_conflicts
@@ -53,7 +55,15 @@ from .models import (
     RegistrationEvent,
     SlaMark,
 )
-from .workflow import DealRegError, admin_change_url, detail_url, serialize_decisions
+from .sla_writes import Writes
+from .workflow import (
+    DECIDE,
+    DECIDE_EXTENSION,
+    DealRegError,
+    admin_change_url,
+    detail_url,
+    serialize_decisions,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -119,98 +129,6 @@ def next_check_at(
             threshold = _reminder_threshold(settings_row, percent)
             return now if left <= threshold else calendar.add(now, left - threshold)
     return None if BREACH in sent else due
-
-
-# --- Writing many rows at once ------------------------------------------------------
-
-
-@dataclass
-class _Writes:
-    """What a batch writes, collected so that each table gets one insert."""
-
-    marks: list[SlaMark] = field(default_factory=list)
-    events: list[RegistrationEvent] = field(default_factory=list)
-    audits: list[AuditEntry] = field(default_factory=list)
-    notes: list[tuple] = field(default_factory=list)
-
-    def mark(self, registration: DealRegistration, kind: str, now: datetime) -> None:
-        self.marks.append(
-            SlaMark(
-                tenant_id=registration.tenant_id,
-                registration=registration,
-                kind=kind,
-                cycle=registration.sla_cycle,
-                created_at=now,
-            )
-        )
-
-    def event(
-        self,
-        registration: DealRegistration,
-        kind: str,
-        now: datetime,
-        *,
-        message: str = "",
-        visible: bool = True,
-        data: dict[str, Any] | None = None,
-    ) -> None:
-        self.events.append(
-            RegistrationEvent(
-                tenant_id=registration.tenant_id,
-                registration=registration,
-                kind=kind,
-                message=message,
-                visible_to_partner=visible,
-                data=data or {},
-                created_at=now,
-            )
-        )
-
-    def audit(
-        self, registration: DealRegistration, action: str, now: datetime, data: dict[str, Any]
-    ) -> None:
-        self.audits.append(
-            AuditEntry(
-                tenant_id=registration.tenant_id,
-                actor=None,
-                action=action,
-                object_type=DealRegistration._meta.label_lower,
-                object_id=str(registration.pk),
-                object_repr=str(registration)[:200],
-                data=data,
-                created_at=now,
-            )
-        )
-
-    def notify(
-        self, users: Iterable[User | None], *, kind: str, title: str, body: str, url: str
-    ) -> None:
-        self.notes.append((users, kind, title, body, url))
-
-    def extend(self, other: "_Writes") -> None:
-        self.marks += other.marks
-        self.events += other.events
-        self.audits += other.audits
-        self.notes += other.notes
-
-    def save(self, tenant: Tenant) -> None:
-        SlaMark.objects.bulk_create(self.marks)
-        RegistrationEvent.objects.bulk_create(self.events)
-        AuditEntry.objects.bulk_create(self.audits)
-        _notify_many(tenant, self.notes)
-
-
-def _notify_many(tenant: Tenant, items: list[tuple]) -> None:
-    """``prm.tenancy.services.notify`` for many messages in one insert: in the
-    portal at once, by mail after commit (through the outbox)."""
-    notes = []
-    for users, kind, title, body, url in items:
-        unique = {u.pk: u for u in users if u is not None}
-        notes += [
-            Notification(tenant=tenant, user=u, kind=kind, title=title[:200], body=body, url=url)
-            for u in unique.values()
-        ]
-    mail_notifications(tenant, Notification.objects.bulk_create(notes))
 
 
 def _partner_people(batch: Batch) -> Callable[[DealRegistration], list[User]]:
@@ -292,7 +210,7 @@ def _sweep_batch(batch: list[DealRegistration], context: _Context, result: Sweep
         registration_id__in=[r.pk for r in batch]
     ).values_list("registration_id", "kind", "cycle"):
         sent[registration_id, cycle].add(kind)
-    writes = _Writes()
+    writes = Writes()
     rescheduled = []
     for registration in batch:
         registration.tenant = context.tenant
@@ -338,10 +256,10 @@ def _set_next_checks(tenant: Tenant, registrations: list[DealRegistration]) -> N
 
 def _check(
     registration: DealRegistration, sent: set[str], context: _Context, result: SweepResult
-) -> tuple[bool, _Writes]:
+) -> tuple[bool, Writes]:
     """One registration's due actions: whether it was approved automatically,
     and what to write. Sets its new ``sla_next_check_at``."""
-    plan = _Writes()
+    plan = Writes()
     now, settings_row = context.now, context.settings
     if registration.status != Status.SUBMITTED or registration.sla_due_at is None:
         registration.sla_next_check_at = None  # not running: nothing to check
@@ -375,7 +293,7 @@ def _check(
 
 
 def _remind(
-    registration: DealRegistration, percent: int, left: timedelta, context: _Context, plan: _Writes
+    registration: DealRegistration, percent: int, left: timedelta, context: _Context, plan: Writes
 ) -> None:
 
     assert registration.sla_due_at is not None  # pending: the clock runs
@@ -390,6 +308,8 @@ def _remind(
             f"of {registration.customer_name} has passed; {hours:.1f} business hours are left."
         ),
         url=admin_change_url(registration),
+        about=registration,
+        task=DECIDE,
     )
     plan.event(
         registration,
@@ -401,7 +321,7 @@ def _remind(
 
 
 def _on_breach(
-    registration: DealRegistration, context: _Context, plan: _Writes, result: SweepResult
+    registration: DealRegistration, context: _Context, plan: Writes, result: SweepResult
 ) -> bool:
     """The SLA has passed: approve automatically if the policy allows it,
     else escalate. True if the registration was approved."""
@@ -442,6 +362,8 @@ def _on_breach(
         title=f"Overdue: {registration.code} has not been decided in time",
         body=body,
         url=admin_change_url(registration),
+        about=registration,
+        task=DECIDE,
     )
     plan.event(registration, Kind.ESCALATED, context.now, message=body, visible=False, data=data)
     plan.audit(registration, "dealreg.sla_breached", context.now, data)
@@ -546,16 +468,19 @@ def _expire(batch: Batch, tenant: Tenant, now: datetime, result: ProtectionResul
 
     ids = [r.pk for r in batch]
     DealRegistration.objects.filter(pk__in=ids).update(status=Status.EXPIRED, updated_at=now)
-    # An extension nobody decided in time cannot be granted any more.
-    ExtensionRequest.objects.filter(
+    # An extension nobody decided in time cannot be granted any more (and
+    # nobody is asked to decide it).
+    refused = ExtensionRequest.objects.filter(
         registration_id__in=ids, status=ExtensionRequest.Status.PENDING
     ).update(
         status=ExtensionRequest.Status.REJECTED,
         decided_at=now,
         decision_reason="Protection ended before the request was decided.",
     )
+    if refused:
+        finish_tasks(batch, DECIDE_EXTENSION, now=now)
     people = _partner_people(batch)
-    writes = _Writes()
+    writes = Writes()
     for registration in batch:
         data = {"protected_until": str(registration.protected_until)}
         writes.event(registration, Kind.EXPIRED, now, data=data)
@@ -577,7 +502,7 @@ def _expire(batch: Batch, tenant: Tenant, now: datetime, result: ProtectionResul
 def _warn(batch: Batch, tenant: Tenant, now: datetime, result: ProtectionResult) -> None:
 
     people = _partner_people(batch)
-    writes = _Writes()
+    writes = Writes()
     for registration in batch:
         until = registration.protected_until
         assert until is not None  # chosen for a protection that ends soon

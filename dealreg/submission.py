@@ -15,7 +15,7 @@ from partners.normalize import normalize_domain, normalize_name
 from prm import format as fmt
 from prm.tenancy.models import Membership, Tenant
 from prm.tenancy.roles import Role
-from prm.tenancy.services import audit, notify, staff_with_role
+from prm.tenancy.services import audit, finish_tasks, notify, staff_with_role
 
 from . import routing, sla
 from .models import (
@@ -25,6 +25,8 @@ from .models import (
     ProductLine,
 )
 from .workflow import (
+    ANSWER,
+    DECIDE,
     REGISTRATION_FIELDS,
     DealRegError,
     Kind,
@@ -296,6 +298,8 @@ def submit(
             [approver] if approver else staff_with_role(Role.OPS_ADMIN),
             kind="dealreg.assigned",
             title=f"New deal registration {registration.code} to decide",
+            about=registration,
+            task=DECIDE,
             body=(
                 f"{registration.partner.name} registered {registration.customer_name} "
                 f"({registration.estimated_value} {registration.currency}). "
@@ -347,6 +351,8 @@ def request_info(
             title=f"{registration.code}: more information needed",
             body=message.strip(),
             url=detail_url(registration),
+            about=registration,
+            task=ANSWER,
         )
     return registration
 
@@ -385,6 +391,7 @@ def provide_info(
         )
         registration.save()
         record_event(registration, Kind.INFO_PROVIDED, by=by.user, message=message.strip(), now=now)
+        finish_tasks(registration, ANSWER, now=now)
         notify(
             registration.tenant,
             [registration.approver],
@@ -392,6 +399,8 @@ def provide_info(
             title=f"{registration.code}: the partner answered",
             body=message.strip(),
             url=admin_change_url(registration),
+            about=registration,
+            task=DECIDE,
         )
         if given is not None:
             check_conflicts_after_commit(registration)

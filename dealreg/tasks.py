@@ -13,7 +13,7 @@ from prm.tenancy.services import notify
 from . import sla
 from .conflicts import find_conflicts
 from .models import DealRegistration, RegistrationEvent
-from .workflow import admin_change_url
+from .workflow import DECIDE, admin_change_url
 
 
 @app.task(base=TenantTask, acks_late=True)
@@ -49,6 +49,8 @@ def check_conflicts(*, tenant: Tenant, registration_id: str) -> int:
                 title=f"{registration.code}: {fmt.plural(len(found), 'possible conflict')}",
                 body="; ".join(", ".join(c.reasons) for c in found[:5]),
                 url=admin_change_url(registration),
+                about=registration,
+                task=DECIDE,
             )
     return len(found)
 

@@ -28,7 +28,7 @@ from prm.tenancy.models import Membership
 from prm.tenancy.params import filter_notices, page_of, refuse_download
 from prm.tenancy.requests import MemberRequest
 
-from . import services
+from . import duplicates, services
 from .forms import (
     AnswerForm,
     ExtensionForm,
@@ -233,22 +233,79 @@ def _save(
     return saved
 
 
+def _duplicates(
+    request: MemberRequest, form: RegistrationForm, registration: DealRegistration | None
+) -> list[DealRegistration]:
+    """The organisation's open registrations of the customer on the form."""
+    data = form.cleaned_data if form.is_bound else form.initial
+    return duplicates.own_duplicates(
+        request.membership.partner_id,
+        data.get("customer_name", ""),
+        data.get("customer_domain", ""),
+        exclude=registration,
+        client_token=data.get("client_token"),
+    )
+
+
+def _ack(found: list[DealRegistration]) -> str:
+    """What the form sends back once the partner has seen the warning."""
+    return ",".join(sorted(r.code for r in found))
+
+
+def _save_or_warn(
+    request: MemberRequest, form: RegistrationForm, registration: DealRegistration | None
+) -> tuple[DealRegistration | None, list[DealRegistration]]:
+    """Save (``_save``), unless the partner submits a customer they already
+    registered without having seen the warning: then nothing is saved and
+    the form shows the warning once (the next submit goes through). A draft
+    is saved with the warning as a message."""
+    found = _duplicates(request, form, registration)
+    submitting = request.POST.get("action") == "submit"
+    if found and submitting and request.POST.get("duplicate_ack") != _ack(found):
+        return None, found
+    saved = _save(request, form, registration)
+    if saved is not None and not submitting:
+        for other in found:
+            messages.warning(request, duplicates.warning(other))
+    return saved, found
+
+
+def _form_page(
+    request: MemberRequest,
+    form: RegistrationForm,
+    registration: DealRegistration | None,
+    found: list[DealRegistration],
+) -> HttpResponse:
+    """The form; a warning about registrations of the same customer is not an
+    error (200), a form with errors is (400)."""
+    warned = bool(found) and not form.errors
+    return render(
+        request,
+        "dealreg/form.html",
+        {
+            "form": form,
+            "registration": registration,
+            "duplicates": [
+                {"registration": r, "registered_on": duplicates.registered_on(r)} for r in found
+            ],
+            "duplicate_ack": _ack(found),
+        },
+        status=400 if form.is_bound and not warned else 200,
+    )
+
+
 @role_required(PERM)
 def registration_new(request: MemberRequest) -> HttpResponse:
     form = RegistrationForm(request.POST or None, tenant=request.tenant, with_token=True)
+    found: list[DealRegistration] = []
     if request.method == "POST" and form.is_valid():
-        saved = _save(request, form, None)
+        saved, found = _save_or_warn(request, form, None)
         if saved is not None:
             return redirect(_detail_url(saved))
     if request.method == "GET":
         assert request.membership.partner is not None  # PERM is a partner permission
         form.initial.setdefault("customer_country", request.membership.partner.country.code)
-    return render(
-        request,
-        "dealreg/form.html",
-        {"form": form, "registration": None},
-        status=400 if form.is_bound else 200,
-    )
+    return _form_page(request, form, None, found)
 
 
 @registration_view
@@ -257,16 +314,15 @@ def registration_edit(request: MemberRequest, registration: DealRegistration) ->
         messages.info(request, f"{registration.code} is no longer a draft.")
         return redirect(_detail_url(registration))
     form = RegistrationForm(request.POST or None, tenant=request.tenant, registration=registration)
+    found: list[DealRegistration] = []
     if request.method == "POST" and form.is_valid():
-        saved = _save(request, form, registration)
+        saved, found = _save_or_warn(request, form, registration)
         if saved is not None:
             return redirect(_detail_url(saved))
-    return render(
-        request,
-        "dealreg/form.html",
-        {"form": form, "registration": registration},
-        status=400 if form.is_bound else 200,
-    )
+    if request.method == "GET":
+        # A draft of a customer already registered says so before it is submitted.
+        found = _duplicates(request, form, registration)
+    return _form_page(request, form, registration, found)
 
 
 @require_POST

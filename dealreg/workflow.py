@@ -39,6 +39,13 @@ Status = DealRegistration.Status
 Kind = RegistrationEvent.Kind
 
 
+# The tasks notifications about a registration ask for; the operation that
+# does one closes them (``prm.tenancy.services.finish_tasks``).
+DECIDE = "decide"  # the approver (ops when nobody is): approve or reject it
+ANSWER = "answer"  # the partner: answer the approver's request for information
+DECIDE_EXTENSION = "decide_extension"  # the approver: grant or refuse more time
+
+
 class DealRegError(ServiceError):
     """A refused deal registration operation (see ``prm.tenancy.errors``)."""
 

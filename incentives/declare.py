@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 MONEY_KEEPERS = frozenset({Role.OPS_ADMIN, Role.FINANCE})
 # Payout runs that wait for someone, and what each waits for.
 RUN_WAITS: dict[str, tuple[str, bool]] = {
+    PayoutRun.Status.COMPUTING: ("computing its lines", False),
     PayoutRun.Status.REVIEW: ("awaiting approval", False),
     PayoutRun.Status.APPROVED: ("approved, to be marked paid", False),
     PayoutRun.Status.FAILED: ("failed: see its error", True),

@@ -20,7 +20,7 @@ from prm.tenancy.admin_base import admin_url
 from prm.tenancy.codes import public_code
 from prm.tenancy.models import Membership, User
 from prm.tenancy.roles import Role
-from prm.tenancy.services import audit, notify, staff_with_role
+from prm.tenancy.services import audit, finish_tasks, notify, staff_with_role
 
 from . import ledger
 from .ledger import IncentiveError, NewEntry
@@ -110,6 +110,11 @@ def _tell_partner(dispute: Dispute, *, kind: str, title: str, body: str) -> None
     )
 
 
+# The task of finance's notifications about a dispute: answer or resolve
+# it. Closed when finance answers, adjusts or rejects.
+ANSWER_DISPUTE = "answer_dispute"
+
+
 def _tell_finance(dispute: Dispute, *, kind: str, title: str, body: str) -> None:
     notify(
         dispute.tenant,
@@ -118,6 +123,8 @@ def _tell_finance(dispute: Dispute, *, kind: str, title: str, body: str) -> None
         title=title,
         body=body,
         url=admin_url(dispute),
+        about=dispute,
+        task=ANSWER_DISPUTE,
     )
 
 
@@ -232,6 +239,7 @@ def add_message(
         if from_partner:
             _tell_finance(dispute, kind="incentives.dispute_message", title=title, body=body)
         else:
+            finish_tasks(dispute, ANSWER_DISPUTE, now=now)
             _tell_partner(dispute, kind="incentives.dispute_answered", title=title, body=body)
     return message
 
@@ -325,6 +333,7 @@ def resolve_with_adjustment(
             data={"entry": str(entry.pk), "amount": str(entry.amount), "reason": reason},
             now=now,
         )
+        finish_tasks(dispute, ANSWER_DISPUTE, now=now)
         _tell_partner(
             dispute,
             kind="incentives.dispute_resolved",
@@ -356,6 +365,7 @@ def reject(
             data={"reason": reason},
             now=now,
         )
+        finish_tasks(dispute, ANSWER_DISPUTE, now=now)
         _tell_partner(
             dispute,
             kind="incentives.dispute_rejected",

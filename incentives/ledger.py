@@ -24,6 +24,7 @@ from partners.models import Partner
 from prm.tenancy.errors import ServiceError
 from prm.tenancy.locks import advisory_xact_lock
 from prm.tenancy.models import Tenant, User
+from prm.tenancy.services import finish_tasks
 
 from . import periods
 from .models import (
@@ -40,6 +41,9 @@ from .rules import Rule, deal_commission
 Kind = LedgerEntry.Kind
 Source = LedgerEntry.Source
 ONE = Decimal(1)
+# The task of finance's notification that a won deal waits for an exchange
+# rate (``tasks.sync_deal``); closed once the deal is accrued.
+ADD_RATE = "add_rate"
 
 
 class IncentiveError(ServiceError):
@@ -331,6 +335,8 @@ def sync_deal(
             if synced is not None:
                 written.append(synced)
         _set_state(registration, synced_at=now, problem="")
+        # Finance was asked to add the rate it waited for: done.
+        finish_tasks(registration, ADD_RATE, now=now)
     return written
 
 

@@ -42,6 +42,8 @@ def sync_deal(*, tenant: Tenant, registration_id: str) -> int:
             title=f"{registration.code}: accrual waiting for an exchange rate",
             body=str(problem),
             url=reverse("tenant_admin:incentives_exchangerate_changelist"),
+            about=registration,
+            task=ledger.ADD_RATE,
         )
         return 0
 

@@ -29,7 +29,7 @@ from prm.tenancy.roles import Role
 from prm.tenancy.text import plural
 
 from . import services
-from .models import Contact, Partner, Region, Tier
+from .models import Contact, Partner, Region, Tier, without_people
 
 
 class _Refused(Exception):
@@ -52,6 +52,22 @@ class AssignedToMeFilter(admin.SimpleListFilter):
             return queryset.filter(channel_manager=as_member(request).user)
         if self.value() == "none":
             return queryset.filter(channel_manager__isnull=True)
+        return queryset
+
+
+class PortalPeopleFilter(admin.SimpleListFilter):
+    """Partners nobody of whom can sign in to the portal yet: someone must
+    invite their partner admin."""
+
+    title = "people in the portal"
+    parameter_name = "people"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("none", "Nobody yet")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Partner]) -> QuerySet[Partner]:
+        if self.value() == "none":
+            return queryset.filter(without_people())
         return queryset
 
 
@@ -138,6 +154,7 @@ class PartnerAdmin(CsvImportMixin, TenantHistoryAdmin):
         "tier",
         "region",
         AssignedToMeFilter,
+        PortalPeopleFilter,
     ]
     search_fields = ["name", "legal_name", "domain", "contacts__email"]
     list_select_related = ["tier", "region", "channel_manager"]

@@ -12,7 +12,7 @@ from prm.tenancy.roles import OPS, STAFF_ROLES, Role
 from prm.tenancy.text import plural
 
 from .metrics import METRICS
-from .models import Partner
+from .models import Partner, without_people
 
 if TYPE_CHECKING:
     from prm.tenancy.models import Membership
@@ -22,14 +22,22 @@ PARTNER_LIST = "tenant_admin:partners_partner_changelist"
 
 def directory_counts(membership: "Membership") -> list[Count]:
     """A channel manager's own partners; for ops, the active partners nobody
-    manages (one query)."""
+    manages and those with nobody in the portal (to invite); for executives
+    and finance, the active partners (one query)."""
     user_id = membership.user_id
     figures = Partner.objects.aggregate(
         mine=Tally("pk", filter=Q(channel_manager_id=user_id)),
         unmanaged=Tally("pk", filter=Q(channel_manager__isnull=True, status=Partner.Status.ACTIVE)),
+        active=Tally("pk", filter=Q(status=Partner.Status.ACTIVE)),
+        nobody=Tally("pk", filter=Q(status=Partner.Status.ACTIVE) & without_people()),
     )
     url = reverse(PARTNER_LIST)
     counts = []
+    if membership.role in (Role.EXECUTIVE, Role.FINANCE):
+        # Read-only: the program's size.
+        counts.append(
+            Count(f"{plural(figures['active'], 'active partner')}", f"{url}?status__exact=active")
+        )
     if membership.role == Role.CHANNEL_MANAGER or figures["mine"]:
         counts.append(
             Count(f"{plural(figures['mine'], 'partner')} you manage", f"{url}?manager=me")
@@ -40,6 +48,13 @@ def directory_counts(membership: "Membership") -> list[Count]:
                 f"{plural(figures['unmanaged'], 'active partner')} without a channel manager",
                 f"{url}?manager=none&status__exact=active",
                 urgent=True,
+            )
+        )
+    if membership.role == Role.OPS_ADMIN and figures["nobody"]:
+        counts.append(
+            Count(
+                f"{plural(figures['nobody'], 'active partner')} with nobody in the portal yet",
+                f"{url}?people=none&status__exact=active",
             )
         )
     return counts

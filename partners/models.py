@@ -154,3 +154,12 @@ class Contact(TenantOwned):
 
 def partner_admin_url(partner: Partner) -> str:
     return reverse("tenant_admin:partners_partner_change", args=[partner.pk])
+
+
+def without_people() -> models.Q:
+    """Partners nobody of whom has an active membership: nobody of theirs
+    can sign in to the portal."""
+    from prm.tenancy.models import Membership
+
+    active = Membership.objects.filter(partner_id=models.OuterRef("pk"), is_active=True)
+    return ~models.Q(models.Exists(active))

@@ -27,6 +27,7 @@ urlpatterns = [
         tenancy_views.notifications_read_all,
         name="notifications_read_all",
     ),
+    path("notifications/read/", tenancy_views.notification_read, name="notification_read"),
     path("notifications/open/", tenancy_views.notification_open, name="notification_open"),
     path("account/", account_views.overview, name="account"),
     path("account/profile/", account_views.profile, name="account_profile"),

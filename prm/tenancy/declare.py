@@ -1,6 +1,7 @@
 """The foundation's own declaration: people and access, notifications, the
 admin, the home pages and the account pages."""
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.urls import reverse
@@ -33,6 +34,24 @@ def people_counts(membership: "Membership") -> list[Count]:
     if not waiting:
         return []
     return [Count(f"{plural(waiting, 'invitation')} not accepted yet", reverse("people"))]
+
+
+# How far back the imports card looks.
+RECENT_IMPORTS = timedelta(days=30)
+
+
+def import_counts(membership: "Membership") -> list[Count]:
+    """CSV imports of the last 30 days, from the audit log: every import
+    service records one entry named "<app>.<what>_imported" (an import that
+    fails changes nothing and records nothing)."""
+    from .models import AuditEntry
+
+    since = timezone.localdate() - RECENT_IMPORTS
+    done = AuditEntry.objects.filter(action__endswith="imported", created_at__date__gte=since)
+    count = done.count()
+    url = reverse("tenant_admin:tenancy_auditentry_changelist")
+    query = f"?action__endswith=imported&created_at__date__gte={since.isoformat()}"
+    return [Count(f"{plural(count, 'import')} in the last 30 days", url + query)]
 
 
 APP = PRMApp(
@@ -81,6 +100,15 @@ APP = PRMApp(
             counts=people_counts,
             actions=(Action("Manage colleagues", "people"),),
             order=800,
+        ),
+        Card(
+            key="tenancy.imports",
+            title="Imports",
+            url_name="tenant_admin:tenancy_auditentry_changelist",
+            perms=("tenancy.change_tenant",),
+            description="What was brought in from CSV files, as the audit log records it.",
+            counts=import_counts,
+            order=810,
         ),
         Card(
             key="tenancy.audit",

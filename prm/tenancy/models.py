@@ -439,23 +439,44 @@ class AuditEntry(TenantOwned):
 
 class Notification(TenantOwned):
     """An in-app notification (also mailed): assignment, reminder,
-    escalation, decision, information request, expiry warning..."""
+    escalation, decision, information request, expiry warning...
+
+    One that asks its reader to do something names the object it is about
+    (``subject``, ``"dealreg.dealregistration:<uuid>"``, see
+    ``services.subject_key``) and the ``task`` ("decide", "answer"...); the
+    service that finishes the task closes it (``services.finish_tasks``):
+    ``done_at`` is set, and it is marked read if it was not."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=40)
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True)
     url = models.CharField(max_length=300, blank=True)
+    subject = models.CharField(max_length=120, blank=True)
+    task = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["tenant", "user", "read_at"], name="notification_unread")]
+        indexes = [
+            models.Index(fields=["tenant", "user", "read_at"], name="notification_unread"),
+            # What finish_tasks looks up: the open tasks about one object.
+            models.Index(
+                fields=["tenant", "subject", "task"],
+                condition=~models.Q(task="") & models.Q(done_at__isnull=True),
+                name="notification_open_task",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def needs_action(self) -> bool:
+        return bool(self.task) and self.done_at is None
 
 
 class OutboxMessage(TenantOwned):

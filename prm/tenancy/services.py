@@ -14,6 +14,8 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import outbox
@@ -311,6 +313,11 @@ def set_membership_active(membership: Membership, *, by: Membership, active: boo
     return membership
 
 
+def subject_key(obj: models.Model) -> str:
+    """What a notification is about: ``"dealreg.dealregistration:<pk>"``."""
+    return f"{obj._meta.label_lower}:{obj.pk}"
+
+
 def notify(
     tenant: Tenant,
     users: Iterable[User | None],
@@ -320,18 +327,72 @@ def notify(
     body: str = "",
     url: str = "",
     email: bool = True,
+    about: models.Model | None = None,
+    task: str = "",
 ) -> list[Notification]:
     """Tell people something, in the portal and (after commit, through the
     outbox) by mail. ``users`` may contain None and duplicates; both are
-    dropped."""
-    unique = {u.pk: u for u in users if u is not None}
+    dropped. A notification asking its readers to do something names the
+    object it is ``about`` and the ``task``; the service that does the task
+    closes it (``finish_tasks``)."""
     notes = Notification.objects.bulk_create(
-        Notification(tenant=tenant, user=u, kind=kind, title=title[:200], body=body, url=url)
-        for u in unique.values()
+        unsaved_notifications(
+            tenant, users, kind=kind, title=title, body=body, url=url, about=about, task=task
+        )
     )
     if email:
         mail_notifications(tenant, notes)
     return notes
+
+
+def unsaved_notifications(
+    tenant: Tenant,
+    users: Iterable[User | None],
+    *,
+    kind: str,
+    title: str,
+    body: str = "",
+    url: str = "",
+    about: models.Model | None = None,
+    task: str = "",
+) -> list[Notification]:
+    """The rows ``notify`` inserts, for callers that insert many at once."""
+    unique = {u.pk: u for u in users if u is not None}
+    subject = subject_key(about) if about is not None else ""
+    return [
+        Notification(
+            tenant=tenant,
+            user=u,
+            kind=kind,
+            title=title[:200],
+            body=body,
+            url=url,
+            subject=subject,
+            task=task if subject else "",
+        )
+        for u in unique.values()
+    ]
+
+
+def finish_tasks(
+    about: models.Model | Iterable[models.Model],
+    *tasks: str,
+    keep_for: Iterable[User | None] = (),
+    now: datetime | None = None,
+) -> int:
+    """Close the open notifications asking for ``tasks`` about ``about`` (an
+    object or several): the task is done, whoever did it. They are marked
+    done, and read if they were not. ``keep_for`` leaves those of these
+    users open (a reassigned registration stays the new approver's task).
+    Returns how many were closed."""
+    objects = [about] if isinstance(about, models.Model) else list(about)
+    if not objects or not tasks:
+        return 0
+    now = now or timezone.now()
+    open_tasks = Notification.objects.filter(
+        subject__in=[subject_key(o) for o in objects], task__in=tasks, done_at__isnull=True
+    ).exclude(user_id__in=[u.pk for u in keep_for if u is not None])
+    return open_tasks.update(done_at=now, read_at=Coalesce("read_at", Value(now)))
 
 
 def mail_notifications(tenant: Tenant, notes: Iterable[Notification]) -> None:

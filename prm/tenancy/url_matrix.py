@@ -63,6 +63,7 @@ PORTAL_ROUTES: dict[str, dict[str, Any]] = {
     # covers other people's and other tenants' notifications).
     "notification_open": {"allowed": ALL_ROLES, "method": "post"},
     "style_guide": {"allowed": STAFF_ROLES},
+    "notification_read": {"allowed": ALL_ROLES, "method": "post"},
 }
 ADMIN_OBJECTS: dict[str, Callable[[Any], Any]] = {
     "tenancy.membership": _membership,

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.core.exceptions import BadRequest, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,6 +21,7 @@ from .models import Invitation, Membership, Notification, User
 from .params import page_of
 from .requests import MemberRequest, TenantRequest
 from .roles import PARTNER_ROLES, Role
+from .text import plural
 
 
 @role_required()
@@ -257,17 +258,55 @@ def accept_invitation(request: TenantRequest, token: str) -> HttpResponse:
 
 
 NOTIFICATIONS_PAGE_SIZE = 25
+# The list's views: ?show=<key> -> (label, filter).
+NOTIFICATION_VIEWS: dict[str, tuple[str, Q]] = {
+    "all": ("All", Q()),
+    "unread": ("Unread", Q(read_at__isnull=True)),
+    "action": ("Needs action", ~Q(task="") & Q(done_at__isnull=True)),
+}
+
+
+def _notification_view(request: MemberRequest) -> tuple[str, str]:
+    """The chosen view of the list and, for an unknown one, what to say."""
+    show = request.GET.get("show") or request.POST.get("show") or "all"
+    if show not in NOTIFICATION_VIEWS:
+        return "all", f'There is no view "{show[:40]}": showing all notifications.'
+    return show, ""
+
+
+def _back_to_notifications(show: str) -> HttpResponse:
+    url = reverse("notifications")
+    return redirect(f"{url}?show={show}" if show != "all" else url)
 
 
 @role_required("notifications.view")
 def notifications(request: MemberRequest) -> HttpResponse:
-    """The member's own notifications, newest first."""
-    mine = Notification.objects.filter(user=request.user).order_by("-created_at", "-pk")
-    page = page_of(request, Paginator(mine, NOTIFICATIONS_PAGE_SIZE))
+    """The member's own notifications, newest first: all, the unread ones or
+    those asking them to do something not done yet."""
+    show, problem = _notification_view(request)
+    mine = Notification.objects.filter(user=request.user)
+    chosen = mine.filter(NOTIFICATION_VIEWS[show][1]).order_by("-created_at", "-pk")
+    page = page_of(request, Paginator(chosen, NOTIFICATIONS_PAGE_SIZE))
+    tallies = mine.aggregate(
+        **{
+            key: Count("pk", filter=condition)
+            for key, (_l, condition) in NOTIFICATION_VIEWS.items()
+        }
+    )
     return render(
         request,
         "tenancy/notifications.html",
-        {"notifications": page.object_list, "page_obj": page},
+        {
+            "notifications": page.object_list,
+            "page_obj": page,
+            "show": show,
+            "problem": problem,
+            "views": [
+                {"key": key, "label": label, "count": tallies[key], "current": key == show}
+                for key, (label, _c) in NOTIFICATION_VIEWS.items()
+            ],
+        },
+        status=400 if problem else 200,
     )
 
 
@@ -278,8 +317,29 @@ def notifications_read_all(request: MemberRequest) -> HttpResponse:
         read_at=timezone.now()
     )
     if marked:
-        messages.success(request, f"{marked} notification{'s' if marked != 1 else ''} marked read.")
-    return redirect("notifications")
+        messages.success(request, f"{plural(marked, 'notification')} marked read.")
+    return _back_to_notifications(_notification_view(request)[0])
+
+
+def _own_notification(request: MemberRequest) -> Notification | None:
+    """The member's notification named in the POST body (404 for anyone
+    else's); None when the body names none."""
+    try:
+        note_id = uuid.UUID(request.POST.get("notification", ""))
+    except ValueError:
+        return None
+    return visible_or_404(Notification.objects.filter(user=request.user), pk=note_id)
+
+
+@role_required("notifications.view")
+@require_POST
+def notification_read(request: MemberRequest) -> HttpResponse:
+    """Mark one of the member's notifications read, staying on the list."""
+    note = _own_notification(request)
+    if note is None:
+        raise BadRequest("Say which notification to mark read.")
+    Notification.objects.filter(pk=note.pk, read_at__isnull=True).update(read_at=timezone.now())
+    return _back_to_notifications(_notification_view(request)[0])
 
 
 @role_required("notifications.view")
@@ -287,11 +347,9 @@ def notifications_read_all(request: MemberRequest) -> HttpResponse:
 def notification_open(request: MemberRequest) -> HttpResponse:
     """Mark one of the member's notifications read and go where it points
     (back to the list when it points nowhere on this site)."""
-    try:
-        note_id = uuid.UUID(request.POST.get("notification", ""))
-    except ValueError:
-        raise BadRequest("Say which notification to open.") from None
-    note = visible_or_404(Notification.objects.filter(user=request.user), pk=note_id)
+    note = _own_notification(request)
+    if note is None:
+        raise BadRequest("Say which notification to open.")
     if note.read_at is None:
         Notification.objects.filter(pk=note.pk, read_at__isnull=True).update(read_at=timezone.now())
     target = note.url

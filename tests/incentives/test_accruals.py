@@ -102,9 +102,8 @@ def test_missing_rate_is_reported_and_swept_once_the_rate_exists(acme):
         assert tasks.sync_deal(tenant_id=str(acme.tenant.pk), registration_id=str(deal.pk)) == 0
         state = DealAccrualState.objects.get(registration=deal)
         assert "No EUR exchange rate is in force on 2026-09-30" in state.problem
-        assert Notification.objects.filter(
-            user=acme[Role.FINANCE].user, kind="incentives.no_rate"
-        ).exists()
+        asked = Notification.objects.get(user=acme[Role.FINANCE].user, kind="incentives.no_rate")
+        assert asked.needs_action
         ExchangeRate.objects.create(
             tenant=acme.tenant, currency="EUR", valid_from=date(2026, 9, 1), rate=D("1.1")
         )
@@ -119,6 +118,9 @@ def test_missing_rate_is_reported_and_swept_once_the_rate_exists(acme):
             D("110.00"),
         )
         assert DealAccrualState.objects.get(registration=deal).problem == ""
+        # Finance's task is done once the deal is accrued.
+        asked.refresh_from_db()
+        assert not asked.needs_action and asked.read_at is not None
         # Swept again: nothing more.
         tasks.sweep_deals(tenant_id=str(acme.tenant.pk))
         assert LedgerEntry.objects.filter(registration=deal).count() == 1

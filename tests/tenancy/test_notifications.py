@@ -193,3 +193,117 @@ class TestReadAll:
     def test_get_is_refused(self, acme):
         note(acme, acme[Role.FINANCE])
         assert acme.client(Role.FINANCE).get(READ_ALL).status_code == 405
+
+
+READ = "/notifications/read/"
+
+
+class TestViews:
+    """The list's views: all, unread, needs action (a task not done yet)."""
+
+    @pytest.fixture
+    def mine(self, acme):
+        me = acme[Role.CHANNEL_MANAGER]
+        now = timezone.now()
+        return {
+            "news": note(acme, me, "Plain news", minutes_ago=4),
+            "read": note(acme, me, "Read news", minutes_ago=3, read_at=now),
+            "task": note(acme, me, "Decide DR-1", minutes_ago=2, subject="x:1", task="decide"),
+            "done": note(
+                acme, me, "Decide DR-2", 1, subject="x:2", task="decide", done_at=now, read_at=now
+            ),
+        }
+
+    @pytest.mark.parametrize(
+        "show, expected",
+        [
+            ("all", ["done", "task", "read", "news"]),
+            ("unread", ["task", "news"]),
+            ("action", ["task"]),
+        ],
+    )
+    def test_each_view_lists_exactly_its_rows(self, acme, mine, show, expected):
+        response = acme.client(Role.CHANNEL_MANAGER).get(LIST, {"show": show})
+        assert response.status_code == 200
+        assert list(response.context["notifications"]) == [mine[k] for k in expected]
+        counts = {v["key"]: v["count"] for v in response.context["views"]}
+        assert counts == {"all": 4, "unread": 2, "action": 1}
+        page = response.content.decode()
+        assert page.count("Needs action</span>") == (1 if "task" in expected else 0)
+
+    def test_an_unknown_view_says_so_and_shows_all(self, acme, mine):
+        response = acme.client(Role.CHANNEL_MANAGER).get(LIST, {"show": "garbage"})
+        assert response.status_code == 400
+        assert "There is no view" in response.content.decode()
+        assert len(response.context["notifications"]) == 4
+
+    def test_done_tasks_say_so(self, acme, mine):
+        page = acme.client(Role.CHANNEL_MANAGER).get(LIST).content.decode()
+        assert page.count('class="chip chip-ok"') == 1
+        assert page.count('class="chip chip-warn"') == 1
+
+    def test_the_view_keeps_its_pages(self, acme, monkeypatch):
+        monkeypatch.setattr(views, "NOTIFICATIONS_PAGE_SIZE", 2)
+        me = acme[Role.OPS_ADMIN]
+        for n in range(3):
+            note(acme, me, f"Task {n}", minutes_ago=n, subject=f"x:{n}", task="decide")
+        note(acme, me, "News")
+        page = acme.client(Role.OPS_ADMIN).get(LIST, {"show": "action"}).content.decode()
+        assert 'href="?show=action&amp;page=2"' in page
+
+
+class TestReadOne:
+    def test_marks_one_read_and_stays_on_the_view(self, acme):
+        me = acme[Role.PARTNER_USER]
+        one, other = note(acme, me, "One"), note(acme, me, "Other")
+        client = acme.client(Role.PARTNER_USER)
+        response = client.post(READ, {"notification": str(one.pk), "show": "unread"})
+        assert response.status_code == 302 and response["Location"] == f"{LIST}?show=unread"
+        assert is_read(acme, one) and not is_read(acme, other)
+
+    def test_someone_elses_or_another_tenants_is_404(self, acme, globex):
+        theirs = note(acme, acme[Role.PARTNER_ADMIN])
+        body = {"notification": str(theirs.pk)}
+        assert acme.client(Role.PARTNER_USER).post(READ, body).status_code == 404
+        assert globex.client(Role.PARTNER_ADMIN).post(READ, body).status_code == 404
+        assert not is_read(acme, theirs)
+
+    @pytest.mark.parametrize("value", ["", "not-a-uuid"])
+    def test_a_missing_or_malformed_id_is_400(self, acme, value):
+        assert acme.client(Role.FINANCE).post(READ, {"notification": value}).status_code == 400
+
+    def test_post_only_with_csrf(self, acme):
+        mine = note(acme, acme[Role.EXECUTIVE])
+        client = Client(HTTP_HOST=acme.host, enforce_csrf_checks=True)
+        client.force_login(
+            acme[Role.EXECUTIVE].user, backend="prm.tenancy.auth.TenantAuthenticationBackend"
+        )
+        assert client.get(READ, {"notification": str(mine.pk)}).status_code == 405
+        assert client.post(READ, {"notification": str(mine.pk)}).status_code == 403
+        assert not is_read(acme, mine)
+
+    def test_read_all_keeps_the_view(self, acme):
+        note(acme, acme[Role.FINANCE])
+        response = acme.client(Role.FINANCE).post(READ_ALL, {"show": "action"})
+        assert response["Location"] == f"{LIST}?show=action"
+
+
+class TestFinishTasks:
+    def test_closes_the_open_tasks_about_an_object_for_everyone(self, acme):
+        from prm.tenancy.services import finish_tasks
+
+        subject = acme[Role.OPS_ADMIN]  # any model instance will do as a subject
+        key = f"tenancy.membership:{subject.pk}"
+        earlier = timezone.now() - timedelta(hours=1)
+        ops = note(acme, acme[Role.OPS_ADMIN], subject=key, task="decide")
+        cm = note(acme, acme[Role.CHANNEL_MANAGER], subject=key, task="decide", read_at=earlier)
+        other_task = note(acme, acme[Role.OPS_ADMIN], subject=key, task="answer")
+        other_subject = note(acme, acme[Role.OPS_ADMIN], subject="x:1", task="decide")
+        with acme.scope():
+            assert finish_tasks(subject, "decide", keep_for=[acme[Role.CHANNEL_MANAGER].user]) == 1
+            assert finish_tasks(subject, "decide") == 1
+            rows = {n.pk: n for n in Notification.objects.all()}
+        assert rows[ops.pk].done_at is not None and rows[ops.pk].read_at is not None
+        assert rows[cm.pk].done_at is not None and rows[cm.pk].read_at == earlier
+        assert rows[other_task.pk].done_at is None and rows[other_task.pk].read_at is None
+        assert rows[other_subject.pk].done_at is None
