@@ -14,6 +14,7 @@ from prm.tenancy.text import plural
 from .disputes import OPEN as OPEN_DISPUTES
 from .metrics import METRICS
 from .models import DealAccrualState, Dispute, PayoutRun
+from .payouts.writing import maker_may_not_approve
 from .portal_access import PERM, READ_PERM, may_read_statements
 
 if TYPE_CHECKING:
@@ -33,8 +34,15 @@ def payout_counts(membership: "Membership") -> list[Count]:
     """Each payout run waiting for finance, by its reference (there are few)."""
     runs = PayoutRun.objects.filter(status__in=RUN_WAITS).order_by("created_at")[:5]
     counts = []
-    for run in runs.only("pk", "reference", "status"):
+    for run in runs.only("pk", "reference", "status", "created_by", "tenant"):
         waits, urgent = RUN_WAITS[run.status]
+        if (
+            run.status == PayoutRun.Status.REVIEW
+            and run.created_by_id == membership.user_id
+            and maker_may_not_approve(run)
+        ):
+            # Four eyes: the person who started it cannot approve it.
+            waits = "awaiting a colleague's approval (you started it)"
         url = reverse("tenant_admin:incentives_payoutrun_change", args=[run.pk])
         counts.append(Count(f"Payout run {run.reference} {waits}", url, urgent=urgent))
     return counts

@@ -6,7 +6,7 @@ from html import unescape
 
 import pytest
 
-from incentives.models import DealAccrualState, PayoutRun
+from incentives.models import DealAccrualState, IncentiveSettings, PayoutRun
 from incentives.url_matrix.payouts import payout_run
 from incentives.url_matrix.portal import dispute
 from prm.tenancy.roles import Role
@@ -25,10 +25,23 @@ def test_finance_sees_the_run_awaiting_approval_by_its_reference(acme, globex):
     run = payout_run(acme)
     payout_run(globex)
     assert run.status == PayoutRun.Status.REVIEW
-    (count,) = cards(acme, Role.FINANCE)["incentives.payouts"]["counts"]
+    # Four eyes (the default): the colleague who can approve it is asked to;
+    # the one who started it is told it waits for someone else.
+    acme.second(Role.FINANCE)
+    (count,) = cards(acme, "second_finance")["incentives.payouts"]["counts"]
     assert count.text == f"Payout run {run.reference} awaiting approval"
     assert count.url == f"/admin/incentives/payoutrun/{run.pk}/change/"
     assert not count.urgent
+    (own,) = cards(acme, Role.FINANCE)["incentives.payouts"]["counts"]
+    assert own.text == (
+        f"Payout run {run.reference} awaiting a colleague's approval (you started it)"
+    )
+    with acme.scope():
+        settings_row = IncentiveSettings.for_tenant(acme.tenant)
+        settings_row.payout_maker_checker = False
+        settings_row.save()
+    (own,) = cards(acme, Role.FINANCE)["incentives.payouts"]["counts"]
+    assert own.text == f"Payout run {run.reference} awaiting approval"
     with acme.scope():
         PayoutRun.objects.filter(pk=run.pk).update(status=PayoutRun.Status.FAILED)
     (count,) = cards(acme, Role.FINANCE)["incentives.payouts"]["counts"]
