@@ -34,10 +34,10 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from partners.models import Partner
 from prm import format as fmt
-from prm.csvio import csv_response
 from prm.tenancy.admin_base import (
     ACTION_FIELD,
     TenantModelAdmin,
@@ -572,7 +572,7 @@ class PlanVersionAdmin(TenantModelAdmin):
             cleaned = form.cleaned_data
             result = preview_module.preview(cleaned["version"], cleaned["start"], cleaned["end"])
             if request.GET.get("format") == "csv":
-                return self._preview_csv(request, result)
+                return preview_module.csv_download(tenant_of(request).slug, result)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -581,22 +581,6 @@ class PlanVersionAdmin(TenantModelAdmin):
             "result": result,
             "has_versions": versions.exists(),
             "base_currency": tenant.base_currency,
-            "csv_query": _with_csv(request) if result else "",
+            "csv_query": urlencode({**request.GET.dict(), "format": "csv"}) if result else "",
         }
         return TemplateResponse(request, "admin/incentives/planversion/preview.html", context)
-
-    @staticmethod
-    def _preview_csv(request: HttpRequest, result: Any) -> HttpResponseBase:
-        version = result.version
-        name = (
-            f"{tenant_of(request).slug}-preview-{version.plan.name}-v{version.number}-"
-            f"{result.start:%Y%m%d}-{result.end:%Y%m%d}.csv"
-        )
-        safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
-        return csv_response(safe, preview_module.result_rows(result), preview_module.CSV_COLUMNS)
-
-
-def _with_csv(request: HttpRequest) -> str:
-    query = request.GET.copy()
-    query["format"] = "csv"
-    return query.urlencode()

@@ -36,10 +36,12 @@ from decimal import Decimal
 from typing import cast
 
 from django.db.models import Sum
+from django.http.response import HttpResponseBase
 
 from dealreg.models import DealRegistration
 from partners.models import Partner
 from prm import format as fmt
+from prm.csvio import csv_response
 from prm.tenancy.models import Tenant
 
 from . import ledger, periods
@@ -416,3 +418,14 @@ def result_rows(result: PreviewResult) -> Iterator[tuple[object, ...]]:
         )
         for row in [*result.rows, result.totals]
     )
+
+
+def csv_download(tenant_slug: str, result: PreviewResult) -> HttpResponseBase:
+    """The preview as a CSV file named for the plan version and the period."""
+    version = result.version
+    name = (
+        f"{tenant_slug}-preview-{version.plan.name}-v{version.number}-"
+        f"{result.start:%Y%m%d}-{result.end:%Y%m%d}.csv"
+    )
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+    return csv_response(safe, result_rows(result), CSV_COLUMNS)

@@ -8,6 +8,7 @@ to their tenant) and Django's default ``admin.site`` on the platform host
 from typing import Any
 
 from allauth.account.decorators import secure_admin_login
+from allauth.usersessions.models import UserSession
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -378,3 +379,18 @@ admin.site.site_title = "PRM platform"
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 # Permissions come from memberships and roles, not Django groups.
 admin.site.unregister(Group)
+
+
+# allauth.usersessions' own admin searches the user's primary key (a UUID
+# here) and a username the user model does not have: any search answered 500.
+# Superusers search sessions by the person's email instead.
+admin.site.unregister(UserSession)
+
+
+@admin.register(UserSession)
+class PlatformUserSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["user", "created_at", "last_seen_at", "ip", "user_agent"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    search_fields = ["user__email"]
+    ordering = ["-created_at"]

@@ -496,11 +496,11 @@ def test_command_backfills_one_tenant_or_all(acme, globex):
             _deal(world, "100", date(2025, 5, 2))
     out = StringIO()
     call_command("accrue_won_deals", "--tenant", "acme", stdout=out)
-    assert "acme: 1 entries written" in out.getvalue()
+    assert "acme: 1 entry written" in out.getvalue()
     out = StringIO()
     call_command("accrue_won_deals", stdout=out)
     assert "acme: 0 entries written" in out.getvalue()
-    assert "globex: 1 entries written" in out.getvalue()
+    assert "globex: 1 entry written" in out.getvalue()
     from django.core.management.base import CommandError
 
     with pytest.raises(CommandError, match="No active tenant with slug “nope”"):

@@ -68,7 +68,12 @@ def test_submissions_during_an_outage_answer_normally_and_are_checked_after(
     fw_and_edr = products["acme"]
 
     def submit(name: str):
-        return client.post("/deals/new/", form_data(fw_and_edr, customer_name=name))
+        # Each its own customer (domain too): the same one twice would be
+        # answered with the duplicate warning, not saved.
+        domain = name.lower().replace(" ", "-") + ".example"
+        return client.post(
+            "/deals/new/", form_data(fw_and_edr, customer_name=name, customer_domain=domain)
+        )
 
     worker.wait_ready()
     assert submit("Before Outage Ltd").status_code == 302

@@ -76,6 +76,7 @@ from prm.tenancy import outbox
 from prm.tenancy import services as tenancy
 from prm.tenancy.models import Membership, Notification, OutboxMessage
 from prm.tenancy.roles import Role
+from prm.tenancy.text import plural
 from tests import factories
 from tests.conftest import TenantWorld
 from tests.dealreg.conftest import registration_input
@@ -253,7 +254,8 @@ def check_ledger(entries: int, statements: int) -> None:
     that many entries and statements."""
     out = StringIO()
     call_command("check_ledger", stdout=out)
-    assert f"{entries} entries, {statements} statements" in out.getvalue()
+    counted = f"{plural(entries, 'entry', 'entries')}, {plural(statements, 'statement')}"
+    assert counted in out.getvalue()
 
 
 def submit(world: TenantWorld, member: Membership, product: ProductLine) -> DealRegistration:

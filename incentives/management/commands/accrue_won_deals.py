@@ -14,6 +14,7 @@ from incentives import bulk
 from incentives.models import DealAccrualState
 from prm.tenancy.models import Tenant
 from prm.tenancy.scoping import tenant_scope
+from prm.tenancy.text import plural
 
 
 class Command(BaseCommand):
@@ -54,9 +55,8 @@ class Command(BaseCommand):
             )
             with tenant_scope(tenant):
                 problems = DealAccrualState.objects.exclude(problem="").count()
-            line = (
-                f"{tenant.slug}: {written} entries written ({time.perf_counter() - started:.1f}s)"
-            )
+            took = time.perf_counter() - started
+            line = f"{tenant.slug}: {plural(written, 'entry', 'entries')} written ({took:.1f}s)"
             if problems:
                 line += (
                     f"; {problems} won deals could not be accrued (e.g. no exchange rate "
