@@ -27,6 +27,7 @@ from prm.tenancy.models import Tenant
 from .models import Dispute, LedgerEntry, PayoutRun, PlanVersion, Settlement
 from .money import quantum
 from .statements import StatementView
+from .wording import cause
 
 
 @dataclass
@@ -109,6 +110,7 @@ def rows(
 CSV_COLUMNS = [
     "booked",
     "kind",
+    "what happened",
     "description",
     "deal",
     "customer",
@@ -134,6 +136,7 @@ def _csv_rows(view: StatementView, entries: Iterable[LedgerEntry]) -> Iterator[l
         yield [
             row.booked.strftime("%Y-%m-%d %H:%M"),
             entry.get_kind_display(),
+            cause(entry),
             entry.description,
             deal.code if deal else "",
             deal.customer_name if deal else "",
@@ -151,21 +154,9 @@ def _csv_rows(view: StatementView, entries: Iterable[LedgerEntry]) -> Iterator[l
         ]
     yield []
     for label, value in totals(view):
-        yield [
-            label,
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            plain(value, view.currency),
-            view.currency,
-        ]
+        # The total under "amount (base)", its currency under "base currency".
+        blanks = [""] * (CSV_COLUMNS.index("amount (base)") - 1)
+        yield [label, *blanks, plain(value, view.currency), view.currency]
 
 
 def totals(view: StatementView) -> list[tuple[str, Decimal]]:
@@ -210,8 +201,8 @@ FONT_SIZE = 7.5
 # (title, width in points, right-aligned)
 PDF_COLUMNS = [
     ("Booked", 52, False),
-    ("Kind", 54, False),
-    ("Description", 178, False),
+    ("What happened", 110, False),
+    ("Description", 122, False),
     ("Deal", 72, False),
     ("Plan", 80, False),
     ("Effective", 48, False),
@@ -376,7 +367,7 @@ def pdf_bytes(
             )
         cells = [
             fmt.day(shown.booked, tz),
-            entry.get_kind_display(),
+            cause(entry),
             entry.description,
             deal.code if deal else "",
             shown.plan,

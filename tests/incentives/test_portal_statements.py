@@ -155,12 +155,14 @@ class TestDownloads:
         assert "acme-statement-acme-reseller-one-2026-02-01.csv" in response["Content-Disposition"]
         rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
         header, body = rows[0], rows[1:]
-        assert header[:4] == ["booked", "kind", "description", "deal"]
+        assert header[:5] == ["booked", "kind", "what happened", "description", "deal"]
         lines = body[: body.index([])]
-        totals = {r[0]: r[11] for r in body[body.index([]) + 1 :]}
+        totals = {r[0]: r[12] for r in body[body.index([]) + 1 :]}
         assert len(lines) == 5
-        eur = next(r for r in lines if r[9] == "EUR" and r[1] == "Accrual")
-        assert (eur[8], eur[10], eur[11], eur[12]) == ("50.00", "1.1", "55.00", "USD")
+        eur = next(r for r in lines if r[10] == "EUR" and r[1] == "Accrual")
+        assert (eur[9], eur[11], eur[12], eur[13]) == ("50.00", "1.1", "55.00", "USD")
+        # What caused each line, in the words the portal uses.
+        assert {r[2] for r in lines} >= {"Manual adjustment by finance"}
         assert totals["Opening balance 2026-02-01"] == "100.00"
         assert totals["Closing balance 2026-02-28"] == "24.00"
 
