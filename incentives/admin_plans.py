@@ -27,7 +27,6 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseRedirect,
 )
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
@@ -48,12 +47,14 @@ from prm.tenancy.admin_base import (
     tenant_admin_site,
 )
 from prm.tenancy.chips import chip
+from prm.tenancy.confirm import is_confirmed
 from prm.tenancy.params import notice, quoted
 from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 from prm.tenancy.services import AlreadyDone
 
 from . import admin_forms, ledger, plans
 from . import preview as preview_module
+from .admin_publish import PublishAsksFirst, rule_summary
 from .models import (
     Bracket,
     LedgerEntry,
@@ -106,37 +107,6 @@ def _entries_text(count: int) -> str:
     if count > COUNT_UP_TO:
         return f"more than {fmt.number(COUNT_UP_TO)} entries"
     return fmt.plural(count, "entry,entries")
-
-
-def rule_summary(version: PlanVersion) -> str:
-    """The rule in one line, e.g. "8.5% · x1.5 above 100,000 · cap 5,000 per deal"."""
-    parts = []
-    if version.rate_type == RateType.PERCENT and version.rate_percent is not None:
-        parts.append(f"{version.rate_percent.normalize():f}%")
-    elif version.rate_type == RateType.FIXED and version.fixed_amount is not None:
-        parts.append(f"{fmt.number(version.fixed_amount, 2)} fixed")
-    elif version.is_bracketed:
-        steps = ", ".join(
-            f"{b.lower.normalize():,f}+: {b.rate_percent.normalize():f}%"
-            for b in version.brackets.all()
-        )
-        kind = "whole" if version.rate_type == RateType.BRACKETS_WHOLE else "marginal"
-        parts.append(f"brackets ({kind}) {steps}" if steps else f"brackets ({kind}), none yet")
-    if version.quota is not None:
-        if version.accelerator is not None:
-            parts.append(
-                f"x{version.accelerator.normalize():f} above {fmt.number(version.quota, 2)}"
-            )
-        else:
-            parts.append(f"from {fmt.number(version.quota, 2)}")
-    if version.cap_per_deal is not None:
-        parts.append(f"cap {fmt.number(version.cap_per_deal, 2)} per deal")
-    if version.cap_per_period is not None:
-        parts.append(
-            f"cap {fmt.number(version.cap_per_period, 2)} "
-            f"per {version.get_period_display().lower()}"
-        )
-    return " · ".join(parts)
 
 
 # --- Plans ---------------------------------------------------------------------------
@@ -250,7 +220,7 @@ class StatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(PlanVersion, site=tenant_admin_site)
-class PlanVersionAdmin(TenantModelAdmin):
+class PlanVersionAdmin(PublishAsksFirst, TenantModelAdmin):
     form = admin_forms.PlanVersionForm
     inlines = [BracketInline]
     formfield_overrides = CHECKBOXES
@@ -420,22 +390,6 @@ class PlanVersionAdmin(TenantModelAdmin):
             return self._publish(request, obj)
         return super().response_change(request, obj)
 
-    def _publish(self, request: HttpRequest, obj: PlanVersion) -> HttpResponse:
-        """Saved; now publish it (or say why not: it stays a draft)."""
-        if not as_member(request).membership.has_perm("incentives.publish_planversion"):
-            raise PermissionDenied
-        try:
-            version = plans.publish(obj, by=as_member(request).membership)
-        except ledger.IncentiveError as error:
-            messages.error(request, f"Saved as a draft, not published: {error}")
-        else:
-            messages.success(
-                request,
-                f"{version.plan.name} v{version.number} is published: it applies to deals "
-                f"closed from {fmt.day(version.effective_from)} on.",
-            )
-        return HttpResponseRedirect(self._change_url(obj.pk))
-
     # The version's page: notes, "create new version", publish, preview
 
     def change_view(
@@ -449,6 +403,12 @@ class PlanVersionAdmin(TenantModelAdmin):
         if version is None:
             raise Http404("No such object.")
         new_version_form = None
+        if request.method == "POST" and request.POST.get(ACTION_FIELD) == "publish":
+            if not (is_confirmed(request) and self.has_change_permission(request, version)):
+                raise (
+                    PermissionDenied if is_confirmed(request) else BadRequest("Publish asks first.")
+                )
+            return self._publish_now(request, version)
         if request.method == "POST" and ACTION_FIELD in request.POST:
             if request.POST[ACTION_FIELD] != "new_version":
                 wrong = quoted(request.POST[ACTION_FIELD])

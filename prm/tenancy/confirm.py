@@ -134,9 +134,11 @@ def admin_page(
     opts: Any = None,
     obj: Any = None,
     hidden: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+    action_url: str = "",
 ) -> HttpResponse:
     """The admin's confirmation page: the admin's layout, and breadcrumbs
-    to the model's list and (if given) the object's page."""
+    to the model's list and (if given) the object's page. It posts back to
+    the page that asked, or to ``action_url``."""
     return page(
         request,
         confirmation,
@@ -146,6 +148,7 @@ def admin_page(
             **admin_site.each_context(request),
             "opts": opts,
             "original": obj,
+            "action_url": action_url,
         },
     )
 

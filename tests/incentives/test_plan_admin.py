@@ -148,7 +148,18 @@ def test_ops_creates_a_plan_and_a_bracketed_version_and_publishes_it(acme):
         version_data(plan, rate_type=RT.BRACKETS_MARGINAL, rate_percent=""), existing=existing
     )
     change["_publish"] = "Save and publish"
-    response = client.post(url("planversion", "change", version.pk), change)
+    # Saved as a draft, then asked first: the rule freezes once published.
+    asked = client.post(url("planversion", "change", version.pk), change)
+    assert asked.status_code == 200
+    assert asked.templates[0].name == "admin/confirm.html"
+    assert "Its rule becomes read-only" in asked.content.decode()
+    with acme.scope():
+        version.refresh_from_db()
+        assert version.status == PlanVersion.Status.DRAFT
+        assert version.rate_type == RT.BRACKETS_MARGINAL  # the changes are saved
+    response = client.post(
+        url("planversion", "change", version.pk), {"_action": "publish", "confirm": "yes"}
+    )
     assert response.status_code == 302
     assert any("is published" in m for m in messages_of(response))
     with acme.scope():
@@ -247,7 +258,11 @@ def test_publish_refusals_are_messages_and_the_draft_stays(acme, plan):
             rate_percent=D("6"),
         )
     data = version_data(plan, rate_percent="6", effective_from="2025-01-01", _publish="1")
-    response = acme.client(Role.OPS_ADMIN).post(url("planversion", "change", draft.pk), data)
+    client = acme.client(Role.OPS_ADMIN)
+    assert client.post(url("planversion", "change", draft.pk), data).status_code == 200  # asks
+    response = client.post(
+        url("planversion", "change", draft.pk), {"_action": "publish", "confirm": "yes"}
+    )
     assert response.status_code == 302
     (message,) = messages_of(response)
     assert "Saved as a draft, not published: Version 1 already takes effect on" in message
@@ -448,6 +463,8 @@ def test_finance_and_executives_look_only(acme, role):
     assert client.get(url("planversion", "add")).status_code == 403
     data = version_data(draft.plan, _publish="1", rate_percent="99")
     assert client.post(url("planversion", "change", draft.pk), data).status_code == 403
+    confirmed = {"_action": "publish", "confirm": "yes"}
+    assert client.post(url("planversion", "change", draft.pk), confirmed).status_code == 403
     assert client.post(url("planversion", "delete", draft.pk), {"post": "yes"}).status_code == 403
     preview = client.get(url("planversion", "preview", query=f"?version={draft.pk}"))
     assert preview.status_code == (200 if role == Role.FINANCE else 403)
