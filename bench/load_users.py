@@ -60,6 +60,9 @@ PASSWORD: str = CONFIG["password"]
 SECRETS: dict[str, str] = CONFIG["secrets"]
 TIMEOUT = 30
 CODE_LINK = re.compile(r'href="/deals/(DR-[0-9A-Z]{8})/"')
+# The registration form's answer when the partner already registered this
+# customer: the warning, and what "Submit anyway" sends back.
+DUPLICATE_ACK = re.compile(r'name="duplicate_ack" value="([^"]*)"')
 ADMIN_LINK = re.compile(r'href="/admin/dealreg/dealregistration/([0-9a-f-]{36})/change/')
 WORDS = ["kavenor", "tal", "zanu", "ri", "mor", "lum", "bex", "sol", "ora", "vex"]
 SECTORS = ["Logistics", "Foods", "Health", "Systems", "Energy", "Retail", "Labs", "Capital"]
@@ -222,9 +225,16 @@ class Person(HttpUser):
             return response.text
 
     def post(
-        self, path: str, data: dict[str, Any], name: str, refusal: int | None = None
+        self,
+        path: str,
+        data: dict[str, Any],
+        name: str,
+        refusal: int | None = None,
+        warned: dict[str, str] | None = None,
     ) -> str | None:
-        """POST a form; the redirect's target, "" for a refusal, None on failure."""
+        """POST a form; the redirect's target, "" for a refusal, None on failure.
+        With ``warned``, a duplicate-customer warning is an answer too: its
+        acknowledgement goes into ``warned`` and "" is returned."""
         with self.client.post(
             path,
             data=data,
@@ -236,6 +246,11 @@ class Person(HttpUser):
         ) as response:
             if response.status_code == 302:
                 return str(response.headers.get("Location", ""))
+            ack = DUPLICATE_ACK.search(response.text) if warned is not None else None
+            if response.status_code == 200 and ack and ack.group(1):
+                response.success()
+                warned["duplicate_ack"] = ack.group(1)
+                return ""
             if response.status_code == refusal:
                 response.failure(f"refused ({response.status_code})")
                 return ""
@@ -363,25 +378,26 @@ class PartnerUser(Person):
             word = "".join(random.choice(WORDS) for _ in range(3)).capitalize()
             customer = f"{word} {random.choice(SECTORS)} {random.randrange(10**6)}"
         products = form.fields.get("product_lines") or []
-        target = self.post(
-            "/deals/new/",
-            {
-                "csrfmiddlewaretoken": form.first("csrfmiddlewaretoken"),
-                "client_token": form.first("client_token"),
-                "customer_name": customer,
-                "customer_domain": customer.split()[0].lower() + ".example",
-                "customer_country": self.tenant["country"],
-                "customer_contact_name": "Head of IT",
-                "customer_contact_email": "it@customer.example",
-                "product_lines": random.sample(products, min(len(products), random.randint(1, 2))),
-                "estimated_value": str(random.randrange(5_000, 250_000)),
-                "currency": form.first("currency") or self.tenant["currency"],
-                "expected_close_date": (date.today() + timedelta(days=60)).isoformat(),
-                "description": "Registered by the load benchmark.",
-                "action": "submit",
-            },
-            "partner: submit deal",
-        )
+        data = {
+            "csrfmiddlewaretoken": form.first("csrfmiddlewaretoken"),
+            "client_token": form.first("client_token"),
+            "customer_name": customer,
+            "customer_domain": customer.split()[0].lower() + ".example",
+            "customer_country": self.tenant["country"],
+            "customer_contact_name": "Head of IT",
+            "customer_contact_email": "it@customer.example",
+            "product_lines": random.sample(products, min(len(products), random.randint(1, 2))),
+            "estimated_value": str(random.randrange(5_000, 250_000)),
+            "currency": form.first("currency") or self.tenant["currency"],
+            "expected_close_date": (date.today() + timedelta(days=60)).isoformat(),
+            "description": "Registered by the load benchmark.",
+            "action": "submit",
+        }
+        warned: dict[str, str] = {}
+        target = self.post("/deals/new/", data, "partner: submit deal", warned=warned)
+        if warned:  # registered by this partner before: they submit anyway
+            data = {**data, **warned}
+            target = self.post("/deals/new/", data, "partner: submit deal anyway")
         if target:
             self.get(target, "partner: deal detail")
 
