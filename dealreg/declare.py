@@ -247,7 +247,7 @@ APP = PRMApp(
             title="Deal registrations",
             url_name=REGISTRATIONS,
             perms=("dealreg.view_dealregistration",),
-            description="Decide registrations within their SLA: conflicts, extensions, outcomes.",
+            description="Deals partners registered, decided within their SLA.",
             counts=queue_counts,
             order=20,
         ),
