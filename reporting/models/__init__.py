@@ -1,0 +1,2 @@
+"""Reporting's data: daily rollups of the apps' facts, partner health
+scores and at-risk episodes, digests sent."""
