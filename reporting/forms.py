@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import F, QuerySet
 from django.utils.http import urlencode
 
@@ -51,7 +52,22 @@ class DateInput(forms.DateInput):
         super().__init__(attrs, format="%Y-%m-%d")
 
 
-class ChannelManagerChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+class OwnChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    """A choice among the tenant's own rows by id: anything else, a
+    malformed id included, is the field's "invalid_choice" error."""
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except ValidationError as exc:
+            if exc.code == "invalid_choice":
+                raise
+            raise ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice"
+            ) from exc
+
+
+class ChannelManagerChoiceField(OwnChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         name = str(obj)
         return name if getattr(obj, "membership_active", True) else f"{name} (deactivated)"
@@ -78,14 +94,14 @@ def _date_field(label: str) -> forms.DateField:
 
 
 class ReportFilterForm(forms.Form):
-    region: forms.ModelChoiceField[Region] = forms.ModelChoiceField(
+    region = OwnChoiceField(
         label="Region",
         queryset=Region.objects.none(),
         required=False,
         empty_label="Every region",
         error_messages={"invalid_choice": "Choose a region of this program."},
     )
-    tier: forms.ModelChoiceField[Tier] = forms.ModelChoiceField(
+    tier = OwnChoiceField(
         label="Tier",
         queryset=Tier.objects.none(),
         required=False,
