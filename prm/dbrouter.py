@@ -1,0 +1,101 @@
+"""Reads of reporting's data from a PostgreSQL read replica, when there is one.
+
+Setting ``PRM_DB_REPLICA_HOST`` (and, where they differ from the primary's,
+``PRM_DB_REPLICA_PORT``, ``_NAME``, ``_USER``, ``_PASSWORD``) adds the
+``replica`` database (``replica_database``) and ``ReplicaRouter`` to the
+settings. Without it nothing changes: one database, no router.
+
+The router sends reads of the models of ``REPLICA_APPS`` (the reporting
+app's rollups, health scores and digests: what the dashboards read on every
+request) to the replica, and everything else to the primary (``default``):
+every write, every other app's reads, every migration. Two exceptions keep a
+reader from missing what it just wrote, the replica being a little behind:
+
+- inside a transaction on the primary (``transaction.atomic()``: a rollup
+  refresh, a service), reads of reporting's models stay on the primary and
+  see the transaction's own writes;
+- inside ``with primary():`` too (a reconciliation that compares rollups
+  with the raw tables must read both at the same moment).
+
+The test suite configures the replica as a mirror of the primary (``TEST:
+{"MIRROR": "default"}``): a second connection to the same test database.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, connections
+
+REPLICA = "replica"
+# The apps whose models are read from the replica.
+REPLICA_APPS = frozenset({"reporting"})
+ENV_PREFIX = "PRM_DB_REPLICA_"
+
+_pinned: ContextVar[bool] = ContextVar("prm_reads_on_primary", default=False)
+
+
+def replica_database(
+    primary: Mapping[str, Any], environ: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """The ``DATABASES["replica"]`` entry ``environ`` asks for (``None``
+    without ``PRM_DB_REPLICA_HOST``): the primary's settings with the
+    replica's host, and its port, name, user and password where given."""
+    host = environ.get(f"{ENV_PREFIX}HOST", "").strip()
+    if not host:
+        return None
+    replica = copy.deepcopy(dict(primary))
+    replica["HOST"] = host
+    for key in ("PORT", "NAME", "USER", "PASSWORD"):
+        value = environ.get(f"{ENV_PREFIX}{key}", "")
+        if value:
+            replica[key] = value
+    # Tests read the primary's test database through a second connection.
+    replica["TEST"] = {"MIRROR": DEFAULT_DB_ALIAS}
+    return replica
+
+
+@contextmanager
+def primary() -> Iterator[None]:
+    """Reads inside this block go to the primary, replica or not."""
+    token = _pinned.set(True)
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
+
+
+def reads_from_primary() -> bool:
+    """Whether reads must stay on the primary here (see the module's docstring)."""
+    return _pinned.get() or connections[DEFAULT_DB_ALIAS].in_atomic_block
+
+
+class ReplicaRouter:
+    """``DATABASE_ROUTERS`` entry added with the replica (see the module)."""
+
+    databases = frozenset({DEFAULT_DB_ALIAS, REPLICA})
+
+    def db_for_read(self, model: type[Any], **hints: Any) -> str | None:
+        if model._meta.app_label in REPLICA_APPS and not reads_from_primary():
+            return REPLICA
+        return DEFAULT_DB_ALIAS
+
+    def db_for_write(self, model: type[Any], **hints: Any) -> str | None:
+        return DEFAULT_DB_ALIAS
+
+    def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool | None:
+        # The replica holds the primary's rows: an object read from either
+        # may point to one read from the other.
+        if obj1._state.db in self.databases and obj2._state.db in self.databases:
+            return True
+        return None
+
+    def allow_migrate(
+        self, db: str, app_label: str, model_name: str | None = None, **hints: Any
+    ) -> bool | None:
+        # The replica follows the primary's schema by replication.
+        return db == DEFAULT_DB_ALIAS
