@@ -11,6 +11,12 @@ A form that does not validate changes nothing: ``period`` and ``filters``
 are then the default period (this quarter) with no filters, and the page
 shows the errors beside them. Partner members (partner admin, partner user)
 see their own organisation only: the form reads the period and nothing else.
+
+In Python, ``form.period`` is the ``Period`` in force; in a template,
+``{{ form.period }}`` (like ``{{ form.from }}``, ``{{ form.region }}``) is
+the field to render, Django's templates trying ``form["period"]`` first.
+``{{ form.label }}`` is the period's name, ``{{ form.query }}`` the query
+string of the current view.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl
 import pytest
 import time_machine
 from django.http import QueryDict
+from django.template import Context, Template
 
 from partners.models import Partner, Tier
 from prm.tenancy.declarations import NO_FILTERS, Filters, Period
@@ -256,3 +257,17 @@ def test_today_is_the_tenants_local_date(acme):
         # 1 Jan 2027 is no longer in the future there.
         future = ReportFilterForm(QueryDict("from=2027-01-01&to=2027-01-01"), tenant=acme.tenant)
         assert future.is_valid(), future.errors
+
+
+def test_in_a_template_the_fields_render_and_the_label_reads(acme):
+    with acme.scope():
+        form = form_for(acme, "period=last_quarter&partner_type=msp")
+        html = Template(
+            "{{ form.period }}|{{ form.from }}|{{ form.label }}|{{ form.query }}"
+        ).render(Context({"form": form}))
+    select, date_input, name, query = html.split("|")
+    assert select.startswith('<select name="period"')
+    assert '<option value="last_quarter" selected>Last quarter</option>' in select
+    assert 'type="date"' in date_input and 'name="from"' in date_input
+    assert name == "Q3 FY2026"
+    assert query == "period=last_quarter&amp;partner_type=msp"

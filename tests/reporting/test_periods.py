@@ -344,3 +344,6 @@ def test_the_platform_admin_sets_it_for_a_tenant(acme):
     client.force_login(root, backend="prm.tenancy.auth.TenantAuthenticationBackend")
     page = client.get(f"/admin/tenancy/tenant/{acme.tenant.pk}/change/").content.decode()
     assert 'name="fiscal_year_start"' in page
+    listed = client.get("/admin/tenancy/tenant/")
+    assert listed.status_code == 200
+    assert "Fiscal year starts in" in listed.content.decode()
