@@ -34,24 +34,27 @@ from django.db import DEFAULT_DB_ALIAS, connections
 REPLICA = "replica"
 # The apps whose models are read from the replica.
 REPLICA_APPS = frozenset({"reporting"})
-ENV_PREFIX = "PRM_DB_REPLICA_"
 
 _pinned: ContextVar[bool] = ContextVar("prm_reads_on_primary", default=False)
 
 
 def replica_database(
-    primary: Mapping[str, Any], environ: Mapping[str, str]
+    primary: Mapping[str, Any],
+    *,
+    host: str,
+    port: str = "",
+    name: str = "",
+    user: str = "",
+    password: str = "",
 ) -> dict[str, Any] | None:
-    """The ``DATABASES["replica"]`` entry ``environ`` asks for (``None``
-    without ``PRM_DB_REPLICA_HOST``): the primary's settings with the
+    """The ``DATABASES["replica"]`` entry for the ``PRM_DB_REPLICA_*``
+    values (``None`` without a host): the primary's settings with the
     replica's host, and its port, name, user and password where given."""
-    host = environ.get(f"{ENV_PREFIX}HOST", "").strip()
-    if not host:
+    if not host.strip():
         return None
     replica = copy.deepcopy(dict(primary))
-    replica["HOST"] = host
-    for key in ("PORT", "NAME", "USER", "PASSWORD"):
-        value = environ.get(f"{ENV_PREFIX}{key}", "")
+    replica["HOST"] = host.strip()
+    for key, value in (("PORT", port), ("NAME", name), ("USER", user), ("PASSWORD", password)):
         if value:
             replica[key] = value
     # Tests read the primary's test database through a second connection.

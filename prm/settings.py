@@ -146,7 +146,14 @@ DATABASES = {
 }
 # A read replica for the reporting dashboards, when PRM_DB_REPLICA_HOST is
 # set (prm/dbrouter.py): reads of the reporting app's models go there.
-_replica = replica_database(DATABASES["default"], os.environ)
+_replica = replica_database(
+    DATABASES["default"],
+    host=env("DB_REPLICA_HOST"),
+    port=env("DB_REPLICA_PORT"),
+    name=env("DB_REPLICA_NAME"),
+    user=env("DB_REPLICA_USER"),
+    password=env("DB_REPLICA_PASSWORD"),
+)
 if _replica is not None:
     DATABASES["replica"] = _replica
     DATABASE_ROUTERS = ["prm.dbrouter.ReplicaRouter"]

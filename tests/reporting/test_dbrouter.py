@@ -57,24 +57,22 @@ def rollup_model():
 
 
 def test_no_replica_without_the_host():
-    assert replica_database(PRIMARY, {}) is None
-    assert replica_database(PRIMARY, {"PRM_DB_REPLICA_HOST": "  "}) is None
+    assert replica_database(PRIMARY, host="") is None
+    assert replica_database(PRIMARY, host="  ", user="reader") is None
 
 
 def test_the_replica_defaults_to_the_primarys_settings():
-    replica = replica_database(PRIMARY, {"PRM_DB_REPLICA_HOST": "db2.internal"})
+    replica = replica_database(PRIMARY, host="db2.internal")
     assert replica == {**PRIMARY, "HOST": "db2.internal", "TEST": {"MIRROR": "default"}}
     replica["OPTIONS"]["connect_timeout"] = 1
     assert PRIMARY["OPTIONS"]["connect_timeout"] == 5  # a copy, not shared
     own = replica_database(
         PRIMARY,
-        {
-            "PRM_DB_REPLICA_HOST": "db2.internal",
-            "PRM_DB_REPLICA_PORT": "6432",
-            "PRM_DB_REPLICA_NAME": "prm_ro",
-            "PRM_DB_REPLICA_USER": "reader",
-            "PRM_DB_REPLICA_PASSWORD": "other",
-        },
+        host="db2.internal",
+        port="6432",
+        name="prm_ro",
+        user="reader",
+        password="other",
     )
     assert own is not None
     assert (own["HOST"], own["PORT"], own["NAME"], own["USER"], own["PASSWORD"]) == (
@@ -112,9 +110,12 @@ def test_settings_add_the_replica_and_the_router_only_when_asked():
     plain = _settings_with({})
     assert list(plain["databases"]) == ["default"]
     assert plain["routers"] == []
-    replicated = _settings_with({"PRM_DB_REPLICA_HOST": "db2.internal"})
+    replicated = _settings_with(
+        {"PRM_DB_REPLICA_HOST": "db2.internal", "PRM_DB_REPLICA_USER": "reader"}
+    )
     replica = replicated["databases"]["replica"]
-    assert replica["HOST"] == "db2.internal"
+    assert (replica["HOST"], replica["USER"]) == ("db2.internal", "reader")
+    assert replica["PORT"] == replicated["databases"]["default"]["PORT"]
     assert replica["NAME"] == replicated["databases"]["default"]["NAME"]
     assert replica["TEST"] == {"MIRROR": "default"}
     assert replicated["routers"] == ["prm.dbrouter.ReplicaRouter"]
