@@ -15,7 +15,11 @@ reader from missing what it just wrote, the replica being a little behind:
   refresh, a service), reads of reporting's models stay on the primary and
   see the transaction's own writes;
 - inside ``with primary():`` too (a reconciliation that compares rollups
-  with the raw tables must read both at the same moment).
+  with the raw tables must read both at the same moment);
+- in Celery tasks, every read (``connect_task_signals``): background work
+  refreshes rollups, opens at-risk episodes once, sends each digest once,
+  all of which decide what to write from what they read. The replica serves
+  the dashboards, which only read.
 
 The test suite configures the replica as a mirror of the primary (``TEST:
 {"MIRROR": "default"}``): a second connection to the same test database.
@@ -26,7 +30,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -70,6 +74,27 @@ def primary() -> Iterator[None]:
         yield
     finally:
         _pinned.reset(token)
+
+
+# Between task_prerun and task_postrun, by task id (as prm.log keeps them).
+_tasks: dict[str | None, Token[bool]] = {}
+
+
+def _task_started(task_id: str | None = None, **_: Any) -> None:
+    _tasks[task_id] = _pinned.set(True)
+
+
+def _task_finished(task_id: str | None = None, **_: Any) -> None:
+    if (token := _tasks.pop(task_id, None)) is not None:
+        _pinned.reset(token)
+
+
+def connect_task_signals() -> None:
+    """Celery tasks read from the primary (called by ``prm.celery``)."""
+    from celery import signals
+
+    signals.task_prerun.connect(_task_started, weak=False, dispatch_uid="prm.dbrouter.prerun")
+    signals.task_postrun.connect(_task_finished, weak=False, dispatch_uid="prm.dbrouter.postrun")
 
 
 def reads_from_primary() -> bool:

@@ -16,7 +16,14 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext, isolate_apps
 
 from partners.models import Partner
-from prm.dbrouter import REPLICA, ReplicaRouter, primary, replica_database
+from prm.celery import app
+from prm.dbrouter import (
+    REPLICA,
+    ReplicaRouter,
+    primary,
+    reads_from_primary,
+    replica_database,
+)
 from prm.tenancy.models import Tenant
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -218,3 +225,19 @@ def test_a_transaction_reads_its_own_writes_on_the_primary(replica):
     with on_replica:
         assert replica.objects.count() == 1
     assert len(on_replica.captured_queries) == 1
+
+
+@app.task(name="tests.reporting.replica_probe")
+def replica_probe() -> bool:
+    return reads_from_primary()
+
+
+def test_celery_tasks_read_from_the_primary(rollup_model):
+    assert not reads_from_primary()
+    # Run eagerly, as in the test settings: the worker sends the same signals.
+    assert replica_probe.delay().get() is True
+    assert not reads_from_primary()
+    assert ReplicaRouter().db_for_read(rollup_model) == REPLICA
+    with primary():
+        assert replica_probe.delay().get() is True
+        assert reads_from_primary()  # the task left the block's state alone
