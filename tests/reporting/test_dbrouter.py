@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,10 @@ from prm.dbrouter import (
     reads_from_primary,
     replica_database,
 )
+from prm.tenancy.declarations import NO_FILTERS, Period
 from prm.tenancy.models import Tenant
+from reporting import figures, rollups
+from reporting.models import PartnerDay
 
 ROOT = Path(__file__).resolve().parents[2]
 PRIMARY = {
@@ -168,23 +172,30 @@ def test_relations_and_migrations(rollup_model):
 
 
 @pytest.fixture
-def replica(transactional_db, rollup_model):
+def replica_connection(transactional_db):
     """A second connection to the test database under the alias "replica"
-    (what TEST MIRROR gives the suite when PRM_DB_REPLICA_HOST is set), the
-    router installed, and the rollup-like model's table. The connection is
-    made here rather than configured: the settings stay as they are for
-    every other test."""
+    (what TEST MIRROR gives the suite when PRM_DB_REPLICA_HOST is set) and
+    the router installed. The connection is made here rather than
+    configured: the settings stay as they are for every other test."""
     settings = copy.deepcopy(connections["default"].settings_dict)
     settings["TEST"] = {**settings.get("TEST", {}), "MIRROR": "default"}
     connections[REPLICA] = load_backend(settings["ENGINE"]).DatabaseWrapper(settings, REPLICA)
-    with connections["default"].schema_editor() as editor:
-        editor.create_model(rollup_model)
     try:
         with override_settings(DATABASE_ROUTERS=["prm.dbrouter.ReplicaRouter"]):
-            yield rollup_model
+            yield connections[REPLICA]
     finally:
         connections[REPLICA].close()
         del connections[REPLICA]
+
+
+@pytest.fixture
+def replica(replica_connection, rollup_model):
+    """The replica, and the rollup-like model's table."""
+    with connections["default"].schema_editor() as editor:
+        editor.create_model(rollup_model)
+    try:
+        yield rollup_model
+    finally:
         with connections["default"].schema_editor() as editor:
             editor.delete_model(rollup_model)
 
@@ -241,3 +252,17 @@ def test_celery_tasks_read_from_the_primary(rollup_model):
     with primary():
         assert replica_probe.delay().get() is True
         assert reads_from_primary()  # the task left the block's state alone
+
+
+def test_the_dashboards_figures_are_read_from_the_replica(replica_connection, acme):
+    rollups.rebuild(acme.tenant)  # a transaction: written and read on the primary
+    on_primary = CaptureQueriesContext(connections["default"])
+    on_replica = CaptureQueriesContext(connections[REPLICA])
+    with acme.scope(), on_primary, on_replica:
+        stored = PartnerDay.objects.filter(tenant_id=acme.tenant.pk).count()
+        shown = figures.headline(
+            acme.tenant, Period(date(2026, 10, 1), date(2026, 12, 6)), NO_FILTERS, links=False
+        )
+    assert stored > 0 and shown
+    assert len(on_replica.captured_queries) >= 2
+    assert on_primary.captured_queries == []
