@@ -193,9 +193,7 @@ def _calendar(tenant: Tenant) -> BusinessCalendar:
     return settings_row.calendar()
 
 
-def turnaround(
-    tenant: Tenant, rows: QuerySet[DealRegistration]
-) -> list[tuple[Any, datetime, int]]:
+def turnaround(tenant: Tenant, rows: QuerySet[DealRegistration]) -> list[tuple[Any, datetime, int]]:
     """(partner id, decided at, business microseconds from submission to
     decision) of each of ``rows`` (decided registrations), less the business
     time it waited on the partner (from each request for more information to

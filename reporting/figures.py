@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -39,6 +39,7 @@ from prm.tenancy.figures import PercentileCont, money, one_decimal, percent
 from prm.tenancy.models import Membership, Tenant
 
 from .models import MeasurementDay, PartnerDay, SegmentDay
+from .periods import buckets
 
 Value_ = Decimal | int | None
 
@@ -263,22 +264,6 @@ class Figure:
     @property
     def trend(self) -> list[Value_]:
         return [value for _, value in self.series]
-
-
-def buckets(period: Period) -> list[Period]:
-    """Weeks (Monday to Sunday) for a period of up to 92 days, months
-    otherwise; the first and last clipped to the period."""
-    found = []
-    start = period.start
-    while start <= period.end:
-        if (period.end - period.start).days < 92:
-            end = start + timedelta(days=6 - start.weekday())
-        else:
-            following = date(start.year + start.month // 12, start.month % 12 + 1, 1)
-            end = following - timedelta(days=1)
-        found.append(Period(start, min(end, period.end)))
-        start = found[-1].end + timedelta(days=1)
-    return found
 
 
 def visible(metrics: Iterable[Metric], membership: Membership | None) -> list[Metric]:
