@@ -195,8 +195,11 @@ def sheet_name(title: str) -> str:
 
 
 def xlsx_bytes(table: Table, tenant: Tenant) -> bytes:
-    import pandas as pd
-    from openpyxl.styles import Font
+    """The table as an XLSX workbook of one sheet."""
+    # Imported here: pandas takes a while to import, and only exports need it.
+    # (Neither ships type hints; pandas-stubs and types-openpyxl are not used.)
+    import pandas as pd  # type: ignore[import-untyped]
+    from openpyxl.styles import Font  # type: ignore[import-untyped]
 
     currency = tenant.base_currency
     headings = [header(column, currency) for column in table.columns]
