@@ -234,6 +234,7 @@ class Line:
     url: str
     currency: str
     snapshot: bool = False  # as it stands now: no previous period
+    perms: tuple[str, ...] = ()  # who may see it (any of them; none: everyone)
 
     def shown(self, value: Decimal | int | None) -> str:
         return show(value, self.unit, self.currency)
@@ -337,6 +338,7 @@ def _line(tenant: Tenant, figure: Any, beside: Decimal | int | None) -> Line:
         url=tenant.absolute_url(url) if url.startswith("/") else url,
         currency=tenant.base_currency,
         snapshot=snapshot,
+        perms=tuple(metric.perms),
     )
 
 
@@ -363,6 +365,15 @@ def _why_not(digest: DigestSent) -> str:
     return ""
 
 
+def visible(member: Membership, found: list[Line]) -> list[Line]:
+    """The figures ``member`` may see: a staff digest follows the metrics'
+    permissions, as the dashboards do; a partner digest holds only the
+    organisation's own figures, which its admins see whole."""
+    if member.is_partner_role:
+        return found
+    return [f for f in found if not f.perms or any(member.has_perm(p) for p in f.perms)]
+
+
 def context(digest: DigestSent) -> dict[str, Any]:
     """What the digest's mail shows."""
     tenant = digest.tenant
@@ -378,7 +389,7 @@ def context(digest: DigestSent) -> dict[str, Any]:
         "period": period,
         "previous": period.previous(),
         "quarter": quarter,
-        "lines": lines(tenant, period, partner=partner, beside=quarter),
+        "lines": visible(digest.membership, lines(tenant, period, partner=partner, beside=quarter)),
         "dashboard_url": dashboard_url(tenant, digest.kind, period),
         "preferences_url": tenant.absolute_url(reverse("account_mails")),
     }

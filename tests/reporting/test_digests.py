@@ -269,6 +269,19 @@ class TestWeekly:
         assert mails_to(globex[Role.EXECUTIVE]) == []
 
 
+def test_a_staff_digest_shows_only_the_figures_the_person_may_see(acme):
+    def line(key, *perms):
+        return digests.Line(
+            key, key, "", "count", "high", 1, 0, None, "", "USD", perms=tuple(perms)
+        )
+
+    shown = [line("open"), line("ledger", "incentives.view_ledgerentry")]
+    hidden = line("payouts", "incentives.add_payoutrun")  # finance's alone
+    assert digests.visible(acme[Role.EXECUTIVE], [*shown, hidden]) == shown
+    # A partner digest is the organisation's own figures: all of them.
+    assert digests.visible(acme[Role.PARTNER_ADMIN], [*shown, hidden]) == [*shown, hidden]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_sweeps_at_once_claim_and_mail_each_digest_once(acme):
     move(acme, "America/New_York")
