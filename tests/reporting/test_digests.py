@@ -31,7 +31,7 @@ from django_scopes import scopes_disabled
 
 from incentives import ledger
 from incentives.models import IncentiveSettings
-from prm.tenancy import account
+from prm.tenancy import account, registry
 from prm.tenancy.declarations import Period
 from prm.tenancy.models import Membership, OutboxMessage, Tenant
 from prm.tenancy.roles import Role
@@ -141,6 +141,14 @@ class TestSchedule:
         assert digests.due(tenant, digests.MONTHLY, ny(2027, 3, 1, 9)).period == Period(
             date(2027, 2, 1), date(2027, 2, 28)
         )
+
+    def test_one_hourly_beat_entry_runs_the_sweep(self):
+        from prm.celery import app
+
+        entry = registry.beat_schedule()["reporting-digests"]
+        assert entry == {"task": "reporting.tasks.send_due_digests", "schedule": 3600.0}
+        assert entry["task"] in app.tasks
+        assert digests.SEND_DIGEST in app.tasks
 
     def test_the_quarter_to_date_is_on_the_fiscal_calendar(self, acme):
         tenant = acme.tenant
