@@ -20,39 +20,39 @@ People switch digests off on "My account" (the notification kinds declared
 in ``reporting.declare``): they are not claimed for, and a digest claimed
 before they switched it off is skipped when it would be sent.
 
-The figures come from ``reporting.figures.headline`` (the dashboards' own,
-on the rollups) where it is installed; until then from the declared metrics'
-``compute`` (the raw computation), and for an organisation from its
-registrations and ledger (``reporting.digest_figures``).
+The figures are the dashboards' own (``reporting.figures.headline``, on the
+rollups): the executive's those their role may see, the partner admin's
+their organisation's (``partner=``), with what is payable now beside them as
+the partner dashboard shows it.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from importlib.util import find_spec
 from typing import Any
 from urllib.parse import urlencode
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from incentives.models import LedgerEntry
+from incentives.portal_access import may_read_statements
 from partners.models import Partner
 from prm import format as formatting
-from prm.tenancy import outbox
-from prm.tenancy.declarations import NO_FILTERS, Good, Metric, Period, Unit
+from prm.tenancy import outbox, registry
+from prm.tenancy.declarations import NO_FILTERS, Good, Period, Unit
 from prm.tenancy.models import MailPreference, Membership, Tenant
 from prm.tenancy.roles import Role
 from prm.tenancy.tasks import send_one
 
-from . import digest_figures
+from . import periods
+from .figures import Figure, headline
 from .models import DigestSent
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ SEND_DIGEST = "reporting.tasks.send_digest"
 SEND_AT = time(7, 0)
 # How long after its moment a digest is still sent (a beat or worker outage).
 CATCH_UP = timedelta(days=2)
-# The executive digest's figures, in this order (those the apps declare).
+# The digests' figures, in this order (those the apps declare and roll up).
 EXECUTIVE_KEYS = (
     "dealreg.partner_sourced_revenue",
     "dealreg.partner_sourced_pipeline",
@@ -75,13 +75,18 @@ EXECUTIVE_KEYS = (
     "incentives.accrued",
     "incentives.paid",
 )
+PARTNER_KEYS = (
+    "dealreg.partner_sourced_revenue",
+    "dealreg.partner_sourced_pipeline",
+    "dealreg.submitted",
+    "dealreg.win_rate",
+)
+# An organisation's earnings, to those who may read its statements.
+EARNINGS_KEYS = ("incentives.accrued", "incentives.paid")
+PAYABLE_NOW = "incentives.payable_now"
 # Figures that are "as it stands now", whatever the period: no previous value.
 SNAPSHOTS = frozenset(
-    {
-        "dealreg.partner_sourced_pipeline",
-        "dealreg.channel_pipeline_share",
-        *digest_figures.SNAPSHOTS,
-    }
+    {"dealreg.partner_sourced_pipeline", "dealreg.channel_pipeline_share", PAYABLE_NOW}
 )
 
 
@@ -140,14 +145,8 @@ def due(tenant: Tenant, schedule: Schedule, now: datetime) -> Due | None:
 
 
 def quarter_to_date(tenant: Tenant, day: date) -> Period:
-    """From the first day of the fiscal quarter holding ``day`` to ``day``.
-    (The fiscal year starts in ``Tenant.fiscal_year_start``, January where
-    the tenant has none.)"""
-    first_month = int(getattr(tenant, "fiscal_year_start", 1) or 1)
-    into_year = (day.month - first_month) % 12
-    start_month = (first_month - 1 + into_year - into_year % 3) % 12 + 1
-    year = day.year if start_month <= day.month else day.year - 1
-    return Period(date(year, start_month, 1), day)
+    """From the first day of the fiscal quarter holding ``day`` to ``day``."""
+    return periods.resolve(tenant, "this_quarter", today=day)
 
 
 # --- Who --------------------------------------------------------------------------------
@@ -234,7 +233,6 @@ class Line:
     url: str
     currency: str
     snapshot: bool = False  # as it stands now: no previous period
-    perms: tuple[str, ...] = ()  # who may see it (any of them; none: everyone)
 
     def shown(self, value: Decimal | int | None) -> str:
         return show(value, self.unit, self.currency)
@@ -291,40 +289,73 @@ def show(value: Decimal | int | None, unit: str, currency: str) -> str:
     return formatting.number(value)
 
 
-def headline(
-    tenant: Tenant, period: Period, *, partner: Partner | None = None, keys: Sequence[str] = ()
-) -> list[Any]:
-    """The headline figures (``reporting.figures.Figure``: ``metric``,
-    ``value``, ``previous``, ``url``) of ``period``: the dashboards' own
-    where ``reporting.figures`` is installed, else computed from the raw
-    rows. ``partner`` limits them to one organisation."""
-    if find_spec("reporting.figures") is not None:
-        figures = importlib.import_module("reporting.figures")
-        return list(
-            figures.headline(tenant, period, NO_FILTERS, partner=partner, keys=keys or None)
-        )
-    if partner is not None:
-        return digest_figures.partner_figures(tenant, period, partner)
-    return digest_figures.program_figures(tenant, period, keys)
+def figures(
+    tenant: Tenant, period: Period, member: Membership, *, partner: Partner | None = None
+) -> list[Figure]:
+    """The dashboards' figures of ``period``: the program's that ``member``
+    may see, or (``partner``) that organisation's own."""
+    declared = registry.metrics()
+    if partner is None:
+        keys = [k for k in EXECUTIVE_KEYS if k in declared]
+        return headline(tenant, period, NO_FILTERS, keys=keys, membership=member, trend=False)
+    wanted = PARTNER_KEYS + (EARNINGS_KEYS if may_read_statements(member) else ())
+    keys = [k for k in wanted if k in declared]
+    return headline(
+        tenant, period, NO_FILTERS, partner=partner.pk, keys=keys, trend=False, links=False
+    )
+
+
+def payable_now(tenant: Tenant, partner: Partner, today: date) -> Decimal:
+    """What the organisation's next payout would pay today: its earnings
+    available and not paid yet (as the partner dashboard shows it)."""
+    unsettled = LedgerEntry.objects.filter(
+        tenant_id=tenant.pk, partner_id=partner.pk, settlement__isnull=True
+    ).exclude(kind=LedgerEntry.Kind.PAYOUT)
+    total = unsettled.aggregate(
+        total=Sum("amount_base", filter=Q(available_on__lte=today), default=0)
+    )["total"]
+    return Decimal(total).quantize(Decimal("0.01"))
 
 
 def lines(
-    tenant: Tenant, period: Period, *, partner: Partner | None = None, beside: Period | None = None
+    tenant: Tenant,
+    period: Period,
+    member: Membership,
+    *,
+    partner: Partner | None = None,
+    beside: Period | None = None,
 ) -> list[Line]:
-    """The digest's figures for ``period`` (and the ``beside`` period's)."""
-    keys = EXECUTIVE_KEYS if partner is None else ()
-    figures = headline(tenant, period, partner=partner, keys=keys)
-    others = {}
+    """The digest's figures for ``period``, with the ``beside`` period's."""
+    found = figures(tenant, period, member, partner=partner)
+    others: dict[str, Any] = {}
     if beside is not None:
-        others = {
-            f.metric.key: f.value for f in headline(tenant, beside, partner=partner, keys=keys)
-        }
-    return [_line(tenant, figure, others.get(figure.metric.key)) for figure in figures]
+        others = {f.metric.key: f.value for f in figures(tenant, beside, member, partner=partner)}
+    shown = [_line(tenant, figure, others.get(figure.metric.key)) for figure in found]
+    if partner is not None and may_read_statements(member):
+        shown.append(
+            Line(
+                key=PAYABLE_NOW,
+                name="Payable now",
+                definition=(
+                    "Earnings available to be paid and not paid yet: the next payout run pays "
+                    "them (once they reach the program's minimum payout)."
+                ),
+                unit=Unit.MONEY,
+                good=Good.NEITHER,
+                value=payable_now(tenant, partner, tenant.local_today()),
+                previous=None,
+                beside=None,
+                url="",
+                currency=tenant.base_currency,
+                snapshot=True,
+            )
+        )
+    return shown
 
 
-def _line(tenant: Tenant, figure: Any, beside: Decimal | int | None) -> Line:
-    metric: Metric = figure.metric
-    url = getattr(figure, "url", None) or ""
+def _line(tenant: Tenant, figure: Figure, beside: Decimal | int | None) -> Line:
+    metric = figure.metric
+    url = figure.url or ""
     snapshot = metric.key in SNAPSHOTS
     return Line(
         key=metric.key,
@@ -338,7 +369,6 @@ def _line(tenant: Tenant, figure: Any, beside: Decimal | int | None) -> Line:
         url=tenant.absolute_url(url) if url.startswith("/") else url,
         currency=tenant.base_currency,
         snapshot=snapshot,
-        perms=tuple(metric.perms),
     )
 
 
@@ -365,15 +395,6 @@ def _why_not(digest: DigestSent) -> str:
     return ""
 
 
-def visible(member: Membership, found: list[Line]) -> list[Line]:
-    """The figures ``member`` may see: a staff digest follows the metrics'
-    permissions, as the dashboards do; a partner digest holds only the
-    organisation's own figures, which its admins see whole."""
-    if member.is_partner_role:
-        return found
-    return [f for f in found if not f.perms or any(member.has_perm(p) for p in f.perms)]
-
-
 def context(digest: DigestSent) -> dict[str, Any]:
     """What the digest's mail shows."""
     tenant = digest.tenant
@@ -389,7 +410,7 @@ def context(digest: DigestSent) -> dict[str, Any]:
         "period": period,
         "previous": period.previous(),
         "quarter": quarter,
-        "lines": visible(digest.membership, lines(tenant, period, partner=partner, beside=quarter)),
+        "lines": lines(tenant, period, digest.membership, partner=partner, beside=quarter),
         "dashboard_url": dashboard_url(tenant, digest.kind, period),
         "preferences_url": tenant.absolute_url(reverse("account_mails")),
     }
