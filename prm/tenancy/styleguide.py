@@ -90,6 +90,14 @@ EXAMPLES: tuple[Example, ...] = (
         "Form fields",
         "Every control has a label; help under it; the error next to the field.",
     ),
+    Example(
+        "print",
+        "Printing",
+        "A page prints as its content (static/css/print.css): no menus, buttons or filter "
+        "forms; the .filter-summary says what the figures cover; a figure's closed <details> "
+        "(or one marked data-print-open) prints open; .print-only shows on paper only. The "
+        "Print button (components/print_button.html) appears once JavaScript runs.",
+    ),
 )
 
 TOKENS: tuple[tuple[str, str, str], ...] = (

@@ -1,7 +1,11 @@
 /* PRM portal: progressive enhancement only; every page works without it.
    Loaded with `defer` from base.html (strict CSP: no inline script).
    - The main menu collapses behind the "Menu" button below 900 px.
-   - The user menu (<details>) closes on Escape and on a click elsewhere. */
+   - The user menu (<details>) closes on Escape and on a click elsewhere.
+   - A [data-print] button (components/print_button.html, hidden until this
+     runs) prints the page; for printing, the closed <details> of figures (a
+     chart's table of numbers) and those marked [data-print-open] are opened,
+     and closed again afterwards (static/css/print.css). */
 (function () {
   "use strict";
   var root = document.documentElement;
@@ -40,5 +44,23 @@
       toggle.setAttribute("aria-expanded", "false");
       toggle.focus();
     }
+  });
+
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () { window.print(); });
+  });
+
+  var openedForPrint = [];
+  window.addEventListener("beforeprint", function () {
+    document.querySelectorAll("figure details:not([open]), details[data-print-open]:not([open])")
+      .forEach(function (details) {
+        details.setAttribute("open", "");
+        openedForPrint.push(details);
+      });
+  });
+  window.addEventListener("afterprint", function () {
+    openedForPrint.forEach(function (details) { details.removeAttribute("open"); });
+    openedForPrint = [];
   });
 })();
