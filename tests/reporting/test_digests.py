@@ -43,7 +43,7 @@ from tests import factories
 from tests.concurrency import run_together, values
 from tests.incentives.conftest import make_plan, make_won_deal
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.reporting.dashboard_urls")]
+pytestmark = pytest.mark.django_db
 
 NY = ZoneInfo("America/New_York")
 TOKYO = ZoneInfo("Asia/Tokyo")
