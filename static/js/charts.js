@@ -48,6 +48,7 @@
   }
 
   function datasets(data, colours) {
+    var surface = token("--card", "#ffffff");
     return data.series.map(function (series, i) {
       var colour = colours[i % colours.length];
       var set = {
@@ -65,7 +66,9 @@
         set.spanGaps = false;  // no data there: the line breaks
         set.tension = 0;
       } else {
-        set.borderWidth = 0;
+        // stacked segments are parted by a thin line of the surface colour
+        set.borderColor = data.kind === "stacked-bar" ? surface : colour;
+        set.borderWidth = data.kind === "stacked-bar" ? 1 : 0;
         set.maxBarThickness = 56;
       }
       return set;
@@ -102,7 +105,7 @@
         legend: {
           display: data.series.length > 1,
           position: "bottom",
-          labels: { usePointStyle: data.kind === "line", boxWidth: 12 }
+          labels: { usePointStyle: data.kind === "line", boxWidth: 12, boxHeight: 12, pointStyleWidth: 12 }
         },
         tooltip: {
           callbacks: {
