@@ -105,7 +105,7 @@
         legend: {
           display: data.series.length > 1,
           position: "bottom",
-          labels: { usePointStyle: data.kind === "line", boxWidth: 12, boxHeight: 12, pointStyleWidth: 12 }
+          labels: { usePointStyle: data.kind === "line", boxWidth: 10, boxHeight: 10 }
         },
         tooltip: {
           callbacks: {
