@@ -5,11 +5,23 @@
    - A [data-print] button (components/print_button.html, hidden until this
      runs) prints the page; for printing, the closed <details> of figures (a
      chart's table of numbers) and those marked [data-print-open] are opened,
-     and closed again afterwards (static/css/print.css). */
+     and closed again afterwards (static/css/print.css).
+   - A page with a chart (templates/components/chart.html) gets Chart.js and
+     static/js/charts.js, in that order; the figure names both files. */
 (function () {
   "use strict";
   var root = document.documentElement;
   root.classList.add("js");
+
+  var chart = document.querySelector("figure.chart[data-chart-script]");
+  if (chart) {
+    [chart.getAttribute("data-chartjs"), chart.getAttribute("data-chart-script")].forEach(function (src) {
+      var script = document.createElement("script");
+      script.src = src;
+      script.async = false;  // run in order: the library, then the charts
+      document.head.appendChild(script);
+    });
+  }
 
   var bar = document.querySelector(".topbar");
   var toggle = document.querySelector(".nav-toggle");
