@@ -13,6 +13,7 @@ from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 from prm.tenancy.text import plural
 
 from .admin_lists import SlaClock, needs_decision, partner_answered
+from .health import AT_RISK_RULES, HEALTH_COMPONENTS
 from .metrics import METRICS
 from .models import DealRegistration, ExtensionRequest, RoutingRule
 from .routing import routing_gaps
@@ -296,4 +297,6 @@ APP = PRMApp(
     url_matrix="dealreg.url_matrix",
     metrics=METRICS,
     notification_kinds=NOTIFICATION_KINDS,
+    health_components=HEALTH_COMPONENTS,
+    at_risk_rules=AT_RISK_RULES,
 )

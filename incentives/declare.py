@@ -12,6 +12,7 @@ from prm.tenancy.roles import FINANCE, FINANCE_READERS, OPS, Role
 from prm.tenancy.text import plural
 
 from .disputes import OPEN as OPEN_DISPUTES
+from .health import HEALTH_COMPONENTS
 from .metrics import METRICS
 from .models import DealAccrualState, Dispute, PayoutRun
 from .payouts.writing import maker_may_not_approve
@@ -223,4 +224,5 @@ APP = PRMApp(
     url_matrix="incentives.url_matrix",
     metrics=METRICS,
     notification_kinds=NOTIFICATION_KINDS,
+    health_components=HEALTH_COMPONENTS,
 )

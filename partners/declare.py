@@ -11,6 +11,7 @@ from prm.tenancy.declarations import Card, Count, PRMApp
 from prm.tenancy.roles import OPS, STAFF_ROLES, Role
 from prm.tenancy.text import plural
 
+from .health import HEALTH_COMPONENTS
 from .metrics import METRICS
 from .models import Partner, without_people
 
@@ -161,4 +162,5 @@ APP = PRMApp(
     demo="partners.demo.seed",
     url_matrix="partners.url_matrix",
     metrics=METRICS,
+    health_components=HEALTH_COMPONENTS,
 )
