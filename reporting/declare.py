@@ -43,6 +43,7 @@ APP = PRMApp(
             order=10,
         ),
     ),
+    url_matrix="reporting.url_matrix",
     beat={
         # Every hour at :30, the tenants whose local time is 02:xx score
         # yesterday (their night, whatever their time zone).
