@@ -8,13 +8,14 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
 from incentives import disputes, ledger
 from partners import services as partner_services
 from partners.models import Contact, Partner
 from prm.tenancy import registry
-from prm.tenancy.declarations import HealthComponent, Reading
+from prm.tenancy.declarations import AtRiskRule, HealthComponent, PRMApp, Reading
 from prm.tenancy.models import Membership, User
 from prm.tenancy.roles import Role
 from reporting.health import backfill_health, combine, compute_scores
@@ -437,3 +438,66 @@ def test_another_tenants_partner_page_is_404(scored, globex):
 
 def test_partner_people_see_no_panel(scored):
     assert partner_page(scored, Role.PARTNER_ADMIN).status_code == 403
+
+
+# --- Later apps add components, rules and panels by declaration ---------------------------------
+
+
+@pytest.fixture
+def declared(monkeypatch):
+    """The installed apps' declarations plus the given ones."""
+    cached = [registry.health_components, registry.at_risk_rules, registry.partner_panels]
+    installed = registry.declared_apps()
+
+    def use(*apps):
+        monkeypatch.setattr(registry, "declared_apps", lambda: (*installed, *apps))
+        for function in cached:
+            function.cache_clear()
+
+    yield use
+    monkeypatch.undo()
+    for function in cached:
+        function.cache_clear()
+
+
+def test_a_later_app_adds_a_component_and_a_rule(acme, declared):
+    coverage = HealthComponent(
+        key="certifications.coverage",
+        name="Certification coverage",
+        description="People certified ÷ people required to be.",
+        default_weight=20,
+        compute=lambda tenant, day, ids: {acme.partner.pk: Reading(D("0.5"), "1 of 2 certified")},
+    )
+    lapsing = AtRiskRule(
+        key="certifications.lapsing",
+        name="Certifications lapsing",
+        description="",
+        evaluate=lambda tenant, day, ids, thresholds: {acme.partner.pk: "2 certifications lapse"},
+    )
+    declared(PRMApp("certifications", health_components=[coverage], at_risk_rules=[lapsing]))
+    with acme.scope():
+        compute_scores(acme.tenant, DAY)
+        stored = HealthScore.objects.get(partner=acme.partner, day=DAY)
+        other = HealthScore.objects.get(partner=acme.other_partner, day=DAY)
+        episode = AtRiskEpisode.objects.get(partner=acme.partner)
+    mine = {p.key: p for p in stored.parts()}["certifications.coverage"]
+    assert (mine.value, mine.weight, mine.why) == (D("0.5"), 20, "1 of 2 certified")
+    theirs = {p.key: p for p in other.parts()}["certifications.coverage"]
+    assert theirs.value is None and theirs.why == "No data"
+    assert {"rule": "certifications.lapsing", "text": "2 certifications lapse"} in episode.reasons
+
+
+def test_a_key_declared_twice_is_refused(declared):
+    twin = HealthComponent("dealreg.win_rate", "Again", "", 5, lambda tenant, day, ids: {})
+    declared(PRMApp("again", health_components=[twin]))
+    with pytest.raises(ImproperlyConfigured, match=r"'dealreg\.win_rate' is declared twice"):
+        registry.health_components()
+
+
+def test_a_value_outside_0_to_1_is_a_mistake(acme, declared):
+    wrong = HealthComponent(
+        "x.wrong", "Wrong", "", 5, lambda tenant, day, ids: {acme.partner.pk: D("1.5")}
+    )
+    declared(PRMApp("x", health_components=[wrong]))
+    with acme.scope(), pytest.raises(ValueError, match=r"x\.wrong gave 1\.5"):
+        compute_scores(acme.tenant, DAY)
