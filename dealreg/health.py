@@ -93,8 +93,9 @@ def pipeline_trend(tenant: Tenant, day: date, partner_ids: Any) -> dict[Any, Rea
     the 90 days before, falling in proportion to 0 when it vanished: the
     ratio current ÷ previous, capped at 1. New pipeline after none is 1; no
     approved registration in the 180 days is no data."""
-    found: dict[Any, Reading] = {}
     money = tenant.base_currency
+    none = Reading(None, "No registration approved in the last 180 days")
+    found: dict[Any, Reading] = dict.fromkeys(partner_ids, none)
     for partner_id, pipe in approved_pipeline(tenant, day, partner_ids).items():
         now, before = fmt.money(pipe.current, money), fmt.money(pipe.previous, money)
         if pipe.previous == 0 and pipe.current == 0:
@@ -170,14 +171,13 @@ def win_rate(tenant: Tenant, day: date, partner_ids: Any) -> dict[Any, Reading]:
         .values("partner_id")
         .annotate(won=Count("pk", filter=Q(status=Status.WON)), closed=Count("pk"))
     )
-    return {
-        row["partner_id"]: Reading(
+    found = dict.fromkeys(partner_ids, Reading(None, "No deal closed in the last 365 days"))
+    for row in rows:
+        found[row["partner_id"]] = Reading(
             share(row["won"], row["closed"]),
             f"{row['won']} won of {fmt.plural(row['closed'], 'deal')} closed in the last 365 days",
         )
-        for row in rows
-        if row["closed"]
-    }
+    return found
 
 
 # --- At-risk rules -------------------------------------------------------------------------

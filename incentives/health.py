@@ -44,7 +44,7 @@ def open_disputes(tenant: Tenant, day: date, partner_ids: Any) -> dict[Any, Read
         .annotate(n=Count("pk"))
         .values_list("partner_id", "n")
     )
-    found: dict[Any, Reading] = {}
+    found = dict.fromkeys(partner_ids, Reading(None, "No incentive earned yet"))
     for partner_id in earning | set(counts):
         n = counts.get(partner_id, 0)
         value = max(Decimal(0), 1 - PER_OPEN_DISPUTE * n)

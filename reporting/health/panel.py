@@ -14,6 +14,7 @@ from django.db.models import Model
 from django.http import HttpRequest
 from django.urls import reverse
 
+from prm import format as fmt
 from prm.tenancy.registry import health_components
 from prm.tenancy.requests import as_member
 
@@ -32,6 +33,11 @@ class Month:
     low: Decimal
     high: Decimal
     days: int
+
+    @property
+    def label(self) -> str:
+        """``Dec 2026``, as the day format names months."""
+        return f"{fmt.MONTHS[self.month.month - 1]} {self.month.year}"
 
 
 def monthly_history(partner: Model, until: date, months: int = HISTORY_MONTHS) -> list[Month]:
