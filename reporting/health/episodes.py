@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from partners.models import partner_admin_url
 from prm.tenancy.models import Membership, Tenant
@@ -51,18 +51,27 @@ class EpisodeChanges:
     notified: int = 0
 
 
-def _open(
-    tenant: Tenant, partner_id: Any, day: date, reasons: Reasons
-) -> tuple[AtRiskEpisode, bool]:
-    try:
-        with transaction.atomic():
-            episode = AtRiskEpisode.objects.create(
-                tenant=tenant, partner_id=partner_id, opened_on=day, reasons=reasons
-            )
-        return episode, True
-    except IntegrityError:
-        # Another worker opened it first: theirs is the episode.
-        return AtRiskEpisode.objects.get(partner_id=partner_id, closed_on__isnull=True), False
+def _open_all(
+    tenant: Tenant, day: date, new: Mapping[Any, Reasons]
+) -> tuple[dict[Any, AtRiskEpisode], int]:
+    """Open an episode for each partner of ``new`` in one insert, skipping
+    any partner another worker opened one for meanwhile (the partial unique
+    constraint). Returns the partners' open episodes, whoever opened them,
+    and how many of them this call opened."""
+    made = AtRiskEpisode.objects.bulk_create(
+        [
+            AtRiskEpisode(tenant=tenant, partner_id=partner_id, opened_on=day, reasons=reasons)
+            for partner_id, reasons in new.items()
+        ],
+        batch_size=1000,
+        ignore_conflicts=True,
+    )
+    ours = {episode.pk for episode in made}
+    found = {
+        e.partner_id: e
+        for e in AtRiskEpisode.objects.filter(partner_id__in=list(new), closed_on__isnull=True)
+    }
+    return found, sum(1 for e in found.values() if e.pk in ours)
 
 
 def notify_once(tenant: Tenant, episode_id: Any, *, now: datetime) -> bool:
@@ -118,16 +127,19 @@ def update_episodes(
     regular run tells the channel manager of an episode still open."""
     changes = EpisodeChanges()
     open_now = {e.partner_id: e for e in AtRiskEpisode.objects.filter(closed_on__isnull=True)}
+    new = {pid: reasons for pid, reasons in flagged.items() if pid not in open_now}
+    opened: dict[Any, AtRiskEpisode] = {}
+    if new:
+        opened, changes.opened = _open_all(tenant, day, new)
     for partner_id, reasons in flagged.items():
         episode = open_now.get(partner_id)
         if episode is None:
-            episode, made = _open(tenant, partner_id, day, reasons)
-            changes.opened += made
+            episode = opened.get(partner_id)
         elif episode.opened_on <= day and episode.reasons != reasons:
             AtRiskEpisode.objects.filter(pk=episode.pk, closed_on__isnull=True).update(
                 reasons=reasons, updated_at=now
             )
-        if send and episode.notified_at is None:
+        if episode is not None and send and episode.notified_at is None:
             changes.notified += notify_once(tenant, episode.pk, now=now)
     for partner_id, episode in open_now.items():
         if partner_id not in flagged and episode.opened_on <= day:
