@@ -1,14 +1,48 @@
 """Reporting's declaration: the dashboards (executive, channel manager,
 partner), partner health and at-risk flags, the digests."""
 
-from celery.schedules import crontab
+from typing import TYPE_CHECKING
 
-from prm.tenancy.declarations import NotificationKind, PartnerPanel, PRMApp
+from celery.schedules import crontab
+from django.db.models import Count as Tally
+from django.db.models import Q
+from django.urls import reverse
+
+from prm.tenancy.declarations import Card, Count, NotificationKind, PartnerPanel, PRMApp
 from prm.tenancy.roles import PARTNER_ROLES, STAFF_ROLES, Role
+from prm.tenancy.text import plural
 
 from .health.episodes import AT_RISK_KIND
 from .health.panel import health_panel
 from .health.rules import AT_RISK_RULES
+from .models import AtRiskEpisode
+
+if TYPE_CHECKING:
+    from prm.tenancy.models import Membership
+
+AT_RISK_LIST = "tenant_admin:reporting_atriskepisode_changelist"
+
+
+def at_risk_counts(membership: "Membership") -> list[Count]:
+    """Partners flagged at risk now: a channel manager's own first, then
+    the program's (one query)."""
+    figures = AtRiskEpisode.objects.filter(closed_on__isnull=True).aggregate(
+        all=Tally("pk"), mine=Tally("pk", filter=Q(partner__channel_manager=membership.user_id))
+    )
+    url = reverse(AT_RISK_LIST) + "?state=open"
+    counts = []
+    if membership.role == Role.CHANNEL_MANAGER and figures["mine"]:
+        counts.append(
+            Count(
+                f"{plural(figures['mine'], 'partner')} of yours at risk",
+                f"{url}&manager=me",
+                urgent=True,
+            )
+        )
+    if figures["all"]:
+        counts.append(Count(f"{plural(figures['all'], 'partner')} at risk in the program", url))
+    return counts
+
 
 APP = PRMApp(
     label="reporting",
@@ -32,6 +66,27 @@ APP = PRMApp(
         ),
     ),
     at_risk_rules=AT_RISK_RULES,
+    cards=(
+        Card(
+            key="reporting.at_risk",
+            title="Partners at risk",
+            url_name=AT_RISK_LIST,
+            perms=("reporting.view_atriskepisode",),
+            description="Partners the at-risk rules flag, with the reasons.",
+            counts=at_risk_counts,
+            empty="No partner is flagged at risk.",
+            order=40,
+        ),
+        Card(
+            key="reporting.health_settings",
+            title="Partner health score",
+            url_name="tenant_admin:reporting_healthsettings_changelist",
+            perms=("reporting.change_healthsettings",),
+            description="The weight of each part of the score and when a partner is at risk.",
+            setup=True,
+            order=560,
+        ),
+    ),
     partner_panels=(
         PartnerPanel(
             key="reporting.health",

@@ -293,3 +293,16 @@ def test_the_at_risk_list(quiet, globex):
     assert quiet.client(Role.OPS_ADMIN).post(change, {}).status_code == 403
     assert globex.client(Role.OPS_ADMIN).get(change).status_code == 404
     assert quiet.client(Role.PARTNER_ADMIN).get(url).status_code == 403
+
+
+def test_the_home_card_counts_partners_at_risk(quiet, globex):
+    run(quiet, DAY)
+    home = reverse("home")
+    mine = quiet.client(Role.CHANNEL_MANAGER).get(home).content.decode()
+    assert "1 partner of yours at risk" in mine and "2 partners at risk in the program" in mine
+    ops = quiet.client(Role.OPS_ADMIN).get(home).content.decode()
+    assert "2 partners at risk in the program" in ops and "of yours" not in ops
+    assert "Partner health score" in ops  # the settings, among the setup links
+    assert (
+        "No partner is flagged at risk." in globex.client(Role.OPS_ADMIN).get(home).content.decode()
+    )
