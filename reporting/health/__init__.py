@@ -21,7 +21,7 @@ from django.utils import timezone
 from prm.tenancy.models import Tenant
 
 from ..models import HealthScore, HealthSettings
-from .episodes import AT_RISK_KIND, evaluate_rules, notify_once, update_episodes
+from .episodes import AT_RISK_KIND, PRIMARY, evaluate_rules, notify_once, update_episodes
 from .scoring import active_partners, combine, score_partners, store_scores
 
 # The nightly run catches up this many missed days at most.
@@ -69,7 +69,9 @@ def nightly(tenant: Tenant, *, now: datetime | None = None) -> list[HealthRun]:
     day of the week before it that has no scores yet (the worker was down)."""
     now = now or timezone.now()
     yesterday = tenant.local_today(now) - timedelta(days=1)
-    last = HealthScore.objects.filter(tenant=tenant).aggregate(last=Max("day"))["last"]
+    last = (
+        HealthScore.objects.using(PRIMARY).filter(tenant=tenant).aggregate(last=Max("day"))["last"]
+    )
     first = yesterday - timedelta(days=CATCH_UP_DAYS - 1)
     if last is not None and last >= first:
         first = min(last + timedelta(days=1), yesterday)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 
 from partners.models import partner_admin_url
 from prm.tenancy.models import Membership, Tenant
@@ -28,6 +28,9 @@ from prm.tenancy.services import notify
 from ..models import AtRiskEpisode
 
 AT_RISK_KIND = "reporting.partner_at_risk"
+# What this run reads of what it writes (scores, episodes) comes from the
+# primary: a read replica, where reporting's reads may go, lags behind.
+PRIMARY = DEFAULT_DB_ALIAS
 
 Reasons = list[dict[str, str]]
 
@@ -58,7 +61,7 @@ def _open_all(
     any partner another worker opened one for meanwhile (the partial unique
     constraint). Returns the partners' open episodes, whoever opened them,
     and how many of them this call opened."""
-    made = AtRiskEpisode.objects.bulk_create(
+    made = AtRiskEpisode.objects.using(PRIMARY).bulk_create(
         [
             AtRiskEpisode(tenant=tenant, partner_id=partner_id, opened_on=day, reasons=reasons)
             for partner_id, reasons in new.items()
@@ -69,7 +72,9 @@ def _open_all(
     ours = {episode.pk for episode in made}
     found = {
         e.partner_id: e
-        for e in AtRiskEpisode.objects.filter(partner_id__in=list(new), closed_on__isnull=True)
+        for e in AtRiskEpisode.objects.using(PRIMARY).filter(
+            partner_id__in=list(new), closed_on__isnull=True
+        )
     }
     return found, sum(1 for e in found.values() if e.pk in ours)
 
@@ -80,7 +85,8 @@ def notify_once(tenant: Tenant, episode_id: Any, *, now: datetime) -> bool:
     tenant): nobody is told yet, and the next run tries again."""
     with transaction.atomic():
         episode = (
-            AtRiskEpisode.objects.select_for_update(of=("self",))
+            AtRiskEpisode.objects.using(PRIMARY)
+            .select_for_update(of=("self",))
             .select_related("partner__channel_manager")
             .filter(pk=episode_id, closed_on__isnull=True, notified_at__isnull=True)
             .first()
@@ -126,7 +132,8 @@ def update_episodes(
     ``send=False`` (a backfill of past days) notifies nobody; the next
     regular run tells the channel manager of an episode still open."""
     changes = EpisodeChanges()
-    open_now = {e.partner_id: e for e in AtRiskEpisode.objects.filter(closed_on__isnull=True)}
+    still_open = AtRiskEpisode.objects.using(PRIMARY).filter(closed_on__isnull=True)
+    open_now = {e.partner_id: e for e in still_open}
     new = {pid: reasons for pid, reasons in flagged.items() if pid not in open_now}
     opened: dict[Any, AtRiskEpisode] = {}
     if new:

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Max
 
 from prm import format as fmt
@@ -27,7 +28,10 @@ def score_drop(
     window, the day's scores, and the day of the best of those flagged."""
     points = Decimal(thresholds["score_drop_points"])
     days = thresholds["score_drop_days"]
-    scores = HealthScore.objects.filter(tenant_id=tenant.pk, partner_id__in=partner_ids)
+    # The primary: the day's scores were written a moment ago.
+    scores = HealthScore.objects.using(DEFAULT_DB_ALIAS).filter(
+        tenant_id=tenant.pk, partner_id__in=partner_ids
+    )
     window = scores.filter(day__gte=day - timedelta(days=days), day__lt=day)
     best = dict(
         window.values("partner_id").annotate(top=Max("score")).values_list("partner_id", "top")

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.db import DEFAULT_DB_ALIAS
 from django.utils import timezone
 
 from partners.metrics import active_partner_ids
@@ -119,7 +120,9 @@ def store_scores(
         for partner_id, (score, items) in scored.items()
         if score is not None
     ]
-    HealthScore.objects.bulk_create(
+    # On the primary by name: Django checks bulk_create's conflict options on
+    # the database a *read* would use, which a replica router may send away.
+    HealthScore.objects.using(DEFAULT_DB_ALIAS).bulk_create(
         rows,
         batch_size=1000,
         update_conflicts=True,

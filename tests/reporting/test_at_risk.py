@@ -306,3 +306,21 @@ def test_the_home_card_counts_partners_at_risk(quiet, globex):
     assert (
         "No partner is flagged at risk." in globex.client(Role.OPS_ADMIN).get(home).content.decode()
     )
+
+
+class ReportingReadsGoElsewhere:
+    """A router sending reads of reporting's models to a database that does
+    not exist here, as a read replica router would send them to one that
+    lags behind: any such read fails."""
+
+    def db_for_read(self, model, **hints):
+        return "replica" if model._meta.app_label == "reporting" else None
+
+
+def test_a_run_reads_what_it_wrote_from_the_primary(quiet, settings):
+    settings.DATABASE_ROUTERS = [f"{__name__}.ReportingReadsGoElsewhere"]
+    run(quiet, DAY)
+    with time_machine.travel(at(DAY + timedelta(days=2), 2), tick=False):
+        tasks.compute_health(tenant_id=str(quiet.tenant.pk))
+    settings.DATABASE_ROUTERS = []
+    assert len(episodes(quiet)) == 1 and len(told(quiet)) == 1
