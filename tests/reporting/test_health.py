@@ -4,8 +4,9 @@ and their rescaling when a component has no data, the stored history with
 time moved, the settings, and the "Health" panel on the partner's page."""
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -17,7 +18,7 @@ from partners import services as partner_services
 from partners.models import Contact, Partner
 from prm.tenancy import registry
 from prm.tenancy.declarations import AtRiskRule, HealthComponent, PRMApp, Reading
-from prm.tenancy.models import Membership, User
+from prm.tenancy.models import Membership, Tenant, User
 from prm.tenancy.roles import Role
 from reporting.health import backfill_health, combine, compute_scores
 from reporting.models import AtRiskEpisode, HealthScore, HealthSettings
@@ -507,3 +508,23 @@ def test_a_value_outside_0_to_1_is_a_mistake(acme, declared):
     declared(PRMApp("x", health_components=[wrong]))
     with acme.scope(), pytest.raises(ValueError, match=r"x\.wrong gave 1\.5"):
         compute_scores(acme.tenant, DAY)
+
+
+def test_as_of_the_end_of_the_tenants_day(acme):
+    """New York: a registration at 23:30 local on the day is the day's
+    (04:30 UTC the next day); one at 00:30 local the next day is not."""
+    Tenant.objects.filter(pk=acme.tenant.pk).update(timezone="America/New_York")
+    acme.tenant.refresh_from_db()
+    ny = ZoneInfo("America/New_York")
+    registration(
+        acme, status=Status.SUBMITTED, submitted_at=datetime(2027, 2, 20, 23, 30, tzinfo=ny)
+    )
+    registration(acme, status=Status.SUBMITTED, submitted_at=datetime(2027, 3, 2, 0, 30, tzinfo=ny))
+    registration(
+        acme,
+        partner=acme.other_partner,
+        status=Status.SUBMITTED,
+        submitted_at=datetime(2027, 3, 1, 23, 30, tzinfo=ny),
+    )
+    assert value(acme, "dealreg.registration_recency") == D("0.900")  # 9 days: 20 Feb
+    assert value(acme, "dealreg.registration_recency", acme.other_partner) == 1
