@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from prm.tenancy.models import Tenant
@@ -83,6 +83,22 @@ def nightly(tenant: Tenant, *, now: datetime | None = None) -> list[HealthRun]:
     return runs
 
 
+def latest_day(tenant: Tenant) -> date | None:
+    """The last day the tenant's partners were scored (what "the current
+    score" means on the dashboards), or None before the first run."""
+    last: date | None = HealthScore.objects.filter(tenant=tenant).aggregate(last=Max("day"))["last"]
+    return last
+
+
+def current_scores(tenant: Tenant) -> QuerySet[HealthScore]:
+    """The scores of the last day scored (one per partner active then), for
+    the dashboards: distribution, at-risk lists, a manager's partners."""
+    day = latest_day(tenant)
+    if day is None:
+        return HealthScore.objects.none()
+    return HealthScore.objects.filter(tenant=tenant, day=day)
+
+
 def backfill_health(tenant: Tenant, days: int, *, now: datetime | None = None) -> list[HealthRun]:
     """Scores and episodes for the ``days`` days before today, oldest first,
     each from the data as it stood that day (for the demo and the bench).
@@ -103,7 +119,9 @@ __all__ = [
     "backfill_health",
     "combine",
     "compute_scores",
+    "current_scores",
     "evaluate_rules",
+    "latest_day",
     "nightly",
     "notify_once",
     "score_partners",

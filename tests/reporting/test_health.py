@@ -20,7 +20,13 @@ from prm.tenancy import registry
 from prm.tenancy.declarations import AtRiskRule, HealthComponent, PRMApp, Reading
 from prm.tenancy.models import Membership, Tenant, User
 from prm.tenancy.roles import Role
-from reporting.health import backfill_health, combine, compute_scores
+from reporting.health import (
+    backfill_health,
+    combine,
+    compute_scores,
+    current_scores,
+    latest_day,
+)
 from reporting.models import AtRiskEpisode, HealthScore, HealthSettings
 from reporting.models.health import weight_errors
 from tests.incentives.conftest import make_plan, make_won_deal
@@ -528,3 +534,13 @@ def test_as_of_the_end_of_the_tenants_day(acme):
     )
     assert value(acme, "dealreg.registration_recency") == D("0.900")  # 9 days: 20 Feb
     assert value(acme, "dealreg.registration_recency", acme.other_partner) == 1
+
+
+def test_current_scores_are_the_last_day_scored(acme):
+    with acme.scope():
+        assert latest_day(acme.tenant) is None and not current_scores(acme.tenant).exists()
+        compute_scores(acme.tenant, DAY - timedelta(days=1))
+        compute_scores(acme.tenant, DAY)
+        assert latest_day(acme.tenant) == DAY
+        assert {s.day for s in current_scores(acme.tenant)} == {DAY}
+        assert current_scores(acme.tenant).count() == 2
