@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
@@ -205,6 +205,107 @@ class Metric:
     perms: tuple[str, ...] = ()
     rows: Callable[[Tenant, Period, Filters], QuerySet[Any]] | None = None
     rows_admin: str | None = None
+    rollup: Rollup | None = None
+
+
+# --- Rollups --------------------------------------------------------------------------
+
+
+class FactRow(NamedTuple):
+    """One partner's figures for one day (``partner`` None: the vendor's own,
+    e.g. its direct pipeline). ``dims`` overrides the partner's region, tier,
+    type and channel manager as they are now, for facts that count the
+    partner as it stood that day (``(region, tier, partner_type,
+    channel_manager)``)."""
+
+    partner: Any
+    day: date
+    values: Mapping[str, Decimal | int]
+    dims: tuple[Any, Any, str, Any] | None = None
+
+
+class Measurement(NamedTuple):
+    """One measured duration (an integer in the series' unit, e.g.
+    microseconds of business time) of one partner on one day."""
+
+    partner: Any
+    day: date
+    value: int
+
+
+@dataclass(frozen=True)
+class FactSource:
+    """Daily figures an app keeps in reporting's rollups, so dashboards read
+    a few thousand rows instead of millions.
+
+    ``compute(tenant, partner_ids, since)`` yields ``FactRow``s for the
+    given partners (None: all, the vendor's own rows included) from ``since``
+    on (None: all days); each day is a calendar day in the tenant's time
+    zone and the values add up (counts, sums of money in the base currency).
+    ``facts`` names the values it yields: each is a column of reporting's
+    rollups. ``measure`` does the same for ``series``, durations whose
+    percentiles a metric shows (``Measurement``s: they do not add up).
+    ``watch`` maps a model (``"app_label.ModelName"``) to a function giving
+    the partner ids (None: the vendor's own rows) a saved or deleted row of
+    it changes: reporting refreshes those partners' rollups after commit."""
+
+    key: str
+    facts: tuple[str, ...] = ()
+    compute: Callable[[Tenant, Sequence[Any] | None, date | None], Iterable[FactRow]] | None = None
+    series: tuple[str, ...] = ()
+    measure: (
+        Callable[[Tenant, Sequence[Any] | None, date | None], Iterable[tuple[str, Measurement]]]
+        | None
+    ) = None
+    watch: Mapping[str, Callable[[Any], Iterable[Any]]] = field(default_factory=dict)
+
+
+class Days(StrEnum):
+    PERIOD = "period"  # the days of the period
+    TO_END = "to_end"  # every day up to the period's end (a balance, a level)
+    ALL = "all"  # every day, whatever the period (a figure "as it stands now")
+
+
+@dataclass(frozen=True)
+class Total:
+    """A metric that is the sum of one fact (``sign`` -1 turns a negative
+    sum positive, e.g. payouts booked as negative entries)."""
+
+    fact: str
+    days: Days = Days.PERIOD
+    sign: int = 1
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``part`` ÷ ``whole`` as a percentage, both summed over ``days``."""
+
+    part: str
+    whole: str
+    days: Days = Days.PERIOD
+
+
+@dataclass(frozen=True)
+class Share:
+    """``part`` ÷ (``part`` + ``other``): ``other`` is the vendor's own
+    figure (rows without a partner), which the filters do not narrow."""
+
+    part: str
+    other: str
+    days: Days = Days.PERIOD
+
+
+@dataclass(frozen=True)
+class Quantile:
+    """The continuous percentile of a series' measurements in the period,
+    divided by ``scale`` (microseconds → hours)."""
+
+    series: str
+    fraction: float
+    scale: int = 1
+
+
+Rollup = Total | Rate | Share | Quantile
 
 
 # --- Partner health --------------------------------------------------------------------
@@ -324,6 +425,8 @@ class PRMApp:
     - ``url_matrix``: dotted path of the module holding the app's part of the
       URL-matrix test (see ``tests/test_url_matrix.py``): loaded by tests only.
     - ``metrics``: the figures reporting shows.
+    - ``facts``: the daily figures the app keeps in reporting's rollups
+      (a metric's ``rollup`` says how it is read from them).
     - ``notification_kinds``: the mailed notifications the app sends, each
       a switch on the members' mail preferences.
     - ``health_components``, ``at_risk_rules``: the parts of the partner
@@ -343,6 +446,7 @@ class PRMApp:
     demo_after: tuple[str, ...] = ()
     url_matrix: str | None = None
     metrics: Sequence[Metric] = ()
+    facts: Sequence[FactSource] = ()
     notification_kinds: Sequence[NotificationKind] = ()
     health_components: Sequence[HealthComponent] = ()
     at_risk_rules: Sequence[AtRiskRule] = ()

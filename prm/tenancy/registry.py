@@ -23,6 +23,7 @@ from .declarations import (
     AtRiskRule,
     Card,
     DemoContext,
+    FactSource,
     HealthComponent,
     Metric,
     NavEntry,
@@ -180,6 +181,35 @@ def metrics() -> dict[str, Metric]:
                 raise ImproperlyConfigured(f"Metric {metric.key!r} is declared twice.")
             found[metric.key] = metric
     return found
+
+
+@cache
+def fact_sources() -> tuple[FactSource, ...]:
+    """Every app's rollup facts, in declaration order. A fact or series name
+    is declared once, and every metric's ``rollup`` names declared ones."""
+    sources: list[FactSource] = []
+    names: set[str] = set()
+    for app in declared_apps():
+        for source in app.facts:
+            for name in (*source.facts, *source.series):
+                if name in names:
+                    raise ImproperlyConfigured(f"Rollup fact {name!r} is declared twice.")
+                names.add(name)
+            sources.append(source)
+    for metric in metrics().values():
+        rollup = metric.rollup
+        if rollup is None:
+            continue
+        wanted = {
+            getattr(rollup, attribute)
+            for attribute in ("fact", "part", "whole", "other", "series")
+            if hasattr(rollup, attribute)
+        }
+        if wanted - names:
+            raise ImproperlyConfigured(
+                f"Metric {metric.key} reads undeclared rollup facts {sorted(wanted - names)}."
+            )
+    return tuple(sources)
 
 
 @cache

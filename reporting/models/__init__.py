@@ -2,5 +2,16 @@
 scores and at-risk episodes, digests sent."""
 
 from .health import AtRiskEpisode, HealthScore, HealthSettings, Part
+from .rollups import MeasurementDay, PartnerDay, RollupCheck, SegmentDay, StalePartner
 
-__all__ = ["AtRiskEpisode", "HealthScore", "HealthSettings", "Part"]
+__all__ = [
+    "AtRiskEpisode",
+    "HealthScore",
+    "HealthSettings",
+    "MeasurementDay",
+    "Part",
+    "PartnerDay",
+    "RollupCheck",
+    "SegmentDay",
+    "StalePartner",
+]

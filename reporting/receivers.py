@@ -1,0 +1,42 @@
+"""Marking rollups stale when the data they are computed from changes.
+
+Each app's ``FactSource.watch`` names the models whose rows its facts are
+computed from and which partners a row touches; a save or delete of one
+marks those partners stale in the same transaction (``rollups.mark_stale``).
+Connected once, in ``ReportingConfig.ready``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.apps import apps
+from django.db.models.signals import post_delete, post_save
+
+from prm.tenancy import registry
+
+from .rollups import mark_stale
+
+
+def _receiver(partners_of: Callable[[Any], Iterable[Any]]) -> Callable[..., None]:
+    def changed(sender: type, instance: Any, raw: bool = False, **kwargs: Any) -> None:
+        if raw or getattr(instance, "tenant_id", None) is None:
+            return  # fixtures load as they are; rows of no tenant have no rollups
+        mark_stale(instance.tenant_id, partners_of(instance))
+
+    return changed
+
+
+RECEIVERS: list[Callable[..., None]] = []  # signals hold receivers weakly
+
+
+def connect() -> None:
+    for source in registry.fact_sources():
+        for label, partners_of in source.watch.items():
+            model = apps.get_model(label)
+            receiver = _receiver(partners_of)
+            RECEIVERS.append(receiver)
+            uid = f"reporting:{source.key}:{label}"
+            post_save.connect(receiver, sender=model, dispatch_uid=uid + ":save")
+            post_delete.connect(receiver, sender=model, dispatch_uid=uid + ":delete")
