@@ -22,6 +22,7 @@ from prm.tenancy.admin_base import (
     tenant_member_users,
 )
 from prm.tenancy.chips import chip
+from prm.tenancy.drill import MetricRowsFilter
 from prm.tenancy.registry import health_components
 from prm.tenancy.requests import as_member, tenant_of
 from prm.tenancy.roles import Role
@@ -180,7 +181,12 @@ class AtRiskEpisodeAdmin(TenantModelAdmin):
     """Read-only: episodes open and close with the nightly health run."""
 
     list_display = ["partner_link", "state", "opened_on", "closed_on", "reason_list", "manager"]
-    list_filter = [EpisodeStateFilter, EpisodeManagerFilter, PartnerWithRowsFilter]
+    list_filter = [
+        MetricRowsFilter,
+        EpisodeStateFilter,
+        EpisodeManagerFilter,
+        PartnerWithRowsFilter,
+    ]
     list_select_related = ["partner", "partner__channel_manager"]
     search_fields = ["partner__name"]
     ordering = ["-opened_on", "partner__name"]

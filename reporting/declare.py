@@ -13,14 +13,13 @@ from prm.tenancy.roles import PARTNER_ROLES, STAFF_ROLES, Role
 from prm.tenancy.text import plural
 
 from .health.episodes import AT_RISK_KIND
+from .health.metrics import AT_RISK_LIST, METRICS
 from .health.panel import health_panel
 from .health.rules import AT_RISK_RULES
 from .models import AtRiskEpisode
 
 if TYPE_CHECKING:
     from prm.tenancy.models import Membership
-
-AT_RISK_LIST = "tenant_admin:reporting_atriskepisode_changelist"
 
 
 def at_risk_counts(membership: "Membership") -> list[Count]:
@@ -66,6 +65,7 @@ APP = PRMApp(
         ),
     ),
     at_risk_rules=AT_RISK_RULES,
+    metrics=METRICS,
     cards=(
         Card(
             key="reporting.at_risk",

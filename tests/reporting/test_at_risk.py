@@ -12,12 +12,14 @@ from django.urls import reverse
 
 from partners.models import Partner
 from prm.tenancy import registry
+from prm.tenancy.declarations import Filters, Period
 from prm.tenancy.models import Notification
 from prm.tenancy.roles import Role
 from reporting import tasks
 from reporting.health import compute_scores, notify_once
 from reporting.models import AtRiskEpisode, HealthScore, HealthSettings
 from tests.concurrency import run_together, values
+from tests.metric_probe import compute, drill, listed, rows
 
 from .health_data import DAY, approved, at, days_before, submitted
 
@@ -324,3 +326,32 @@ def test_a_run_reads_what_it_wrote_from_the_primary(quiet, settings):
         tasks.compute_health(tenant_id=str(quiet.tenant.pk))
     settings.DATABASE_ROUTERS = []
     assert len(episodes(quiet)) == 1 and len(told(quiet)) == 1
+
+
+# --- The at-risk partners metric and its drill ------------------------------------------------
+
+
+def test_at_risk_partners_metric_and_its_list(acme, globex):
+    with acme.scope():
+        make = AtRiskEpisode.objects.create
+        closed = make(
+            tenant=acme.tenant, partner=acme.partner, opened_on=days_before(40), closed_on=DAY
+        )
+        current = make(tenant=acme.tenant, partner=acme.partner, opened_on=DAY)
+        other = make(tenant=acme.tenant, partner=acme.other_partner, opened_on=days_before(10))
+    with globex.scope():
+        AtRiskEpisode.objects.create(tenant=globex.tenant, partner=globex.partner, opened_on=DAY)
+    key = "reporting.at_risk_partners"
+    last_month = Period(days_before(28), days_before(1))  # February
+    assert compute(acme, key, last_month) == 2
+    assert rows(acme, key, last_month) == sorted([closed.pk, other.pk])
+    march = Period(DAY, DAY + timedelta(days=30))
+    assert rows(acme, key, march) == sorted([current.pk, other.pk])
+    assert compute(acme, key, Period(days_before(60), days_before(50))) == 0
+    mine = Filters(channel_manager=acme[Role.CHANNEL_MANAGER].user.pk)
+    assert compute(acme, key, march, mine) == 1
+    # the list the figure drills to shows exactly its rows
+    for period, filters in ((last_month, Filters()), (march, mine)):
+        url = drill(acme, key, period, filters)
+        assert listed(acme, Role.OPS_ADMIN, url) == rows(acme, key, period, filters)
+        assert len(listed(acme, Role.EXECUTIVE, url)) == compute(acme, key, period, filters)
