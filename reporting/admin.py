@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from partners.admin_filters import PartnerWithRowsFilter
@@ -96,7 +96,12 @@ class HealthSettingsAdmin(SettingsRowAdmin):
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[Any]:
-        weights = [weight_field(key) for key in health_components()]
+        # Those who may only read see the weights as a list (the weight
+        # fields are the form's, not the model's).
+        if self.has_change_permission(request, obj):
+            weights = [weight_field(key) for key in health_components()]
+        else:
+            weights = ["weight_list"]
         return [
             (
                 "Weights",
@@ -122,6 +127,21 @@ class HealthSettingsAdmin(SettingsRowAdmin):
                 },
             ),
         ]
+
+    @admin.display(description="weights")
+    def weight_list(self, obj: HealthSettings) -> SafeString:
+        components = health_components()
+        return format_html(
+            '<ul class="hs-weights">{}</ul>',
+            format_html_join(
+                "",
+                '<li>{}: {} <span class="help">(default {})</span></li>',
+                (
+                    (components[key].name, weight, components[key].default_weight)
+                    for key, weight in obj.weight_table().items()
+                ),
+            ),
+        )
 
 
 class EpisodeStateFilter(admin.SimpleListFilter):
