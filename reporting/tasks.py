@@ -74,7 +74,7 @@ DISPATCH_EXPIRES = 60 * 60
 def compute_health(*, tenant: Tenant) -> list[dict[str, Any]]:
     """Yesterday's scores and at-risk episodes in one tenant (and any day
     of the week before that was missed). Safe to run again."""
-    return [asdict(run) for run in health.nightly(tenant)]
+    return [{**asdict(run), "day": run.day.isoformat()} for run in health.nightly(tenant)]
 
 
 @app.task(base=TenantTask, acks_late=True)

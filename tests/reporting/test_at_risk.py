@@ -266,10 +266,12 @@ def test_nightly_dispatch_in_each_tenants_night(acme, globex):
 def test_the_nightly_task_scores_yesterday_and_catches_up(quiet):
     with time_machine.travel(at(DAY, 2), tick=False):
         runs = tasks.compute_health(tenant_id=str(quiet.tenant.pk))
-    assert [r["day"] for r in runs] == [DAY - timedelta(days=d) for d in range(7, 0, -1)]
+    assert [r["day"] for r in runs] == [
+        (DAY - timedelta(days=d)).isoformat() for d in range(7, 0, -1)
+    ]
     with time_machine.travel(at(DAY + timedelta(days=1), 2), tick=False):
         runs = tasks.compute_health(tenant_id=str(quiet.tenant.pk))
-    assert [r["day"] for r in runs] == [DAY]
+    assert [r["day"] for r in runs] == [DAY.isoformat()]
     assert len(told(quiet)) == 1
 
 
