@@ -10,7 +10,7 @@ as the deal registration metrics do (this app holds no exchange rates).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -88,27 +88,81 @@ def approved_pipeline(
     }
 
 
+def _trend(pipe: Pipeline, money: str) -> Reading | None:
+    """The reading of one partner's pipeline (None: no data)."""
+    now, before = fmt.money(pipe.current, money), fmt.money(pipe.previous, money)
+    if pipe.previous == 0 and pipe.current == 0:
+        return None
+    if pipe.previous == 0:
+        return Reading(Decimal(1), f"{now} approved in the last 90 days, none in the 90 before")
+    return Reading(
+        share(pipe.current, pipe.previous),
+        f"{now} approved in the last 90 days against {before} in the 90 before",
+    )
+
+
+NO_PIPELINE = Reading(None, "No registration approved in the last 180 days")
+
+
 def pipeline_trend(tenant: Tenant, day: date, partner_ids: Any) -> dict[Any, Reading]:
     """1 when the approved value of the last 90 days held or grew against
     the 90 days before, falling in proportion to 0 when it vanished: the
     ratio current ÷ previous, capped at 1. New pipeline after none is 1; no
     approved registration in the 180 days is no data."""
-    money = tenant.base_currency
-    none = Reading(None, "No registration approved in the last 180 days")
-    found: dict[Any, Reading] = dict.fromkeys(partner_ids, none)
+    found: dict[Any, Reading] = dict.fromkeys(partner_ids, NO_PIPELINE)
     for partner_id, pipe in approved_pipeline(tenant, day, partner_ids).items():
-        now, before = fmt.money(pipe.current, money), fmt.money(pipe.previous, money)
-        if pipe.previous == 0 and pipe.current == 0:
-            continue
-        if pipe.previous == 0:
-            found[partner_id] = Reading(
-                Decimal(1), f"{now} approved in the last 90 days, none in the 90 before"
-            )
-            continue
-        found[partner_id] = Reading(
-            share(pipe.current, pipe.previous),
-            f"{now} approved in the last 90 days against {before} in the 90 before",
-        )
+        found[partner_id] = _trend(pipe, tenant.base_currency) or NO_PIPELINE
+    return found
+
+
+def pipeline_trend_days(
+    tenant: Tenant, days: Sequence[date], partner_ids: Any
+) -> dict[date, dict[Any, Reading]]:
+    """``pipeline_trend`` for many days at once (a backfill): one query for
+    the approvals of the whole span, then, with pandas, each partner's
+    approved value per day of the tenant's calendar, summed over rolling
+    90-day windows (the current period) and the same sums 90 days earlier
+    (the previous one). Amounts are summed in whole cents, exactly."""
+    import pandas as pd  # type: ignore[import-untyped]  # a heavy import, for backfills only
+
+    first, last = min(days), max(days)
+    span = Period(first - timedelta(days=2 * PIPELINE_DAYS - 1), last)
+    start, after = span.bounds(tenant)
+    rows = DealRegistration.objects.filter(
+        APPROVED,
+        tenant_id=tenant.pk,
+        partner_id__in=partner_ids,
+        currency=tenant.base_currency,
+        decided_at__gte=start,
+        decided_at__lt=after,
+    ).values_list("partner_id", "decided_at", "estimated_value")
+    zone = tenant.tzinfo
+    found_rows = []
+    for partner_id, decided_at, value in rows:
+        assert decided_at is not None  # filtered on it
+        found_rows.append((partner_id, decided_at.astimezone(zone).date(), int(value * 100)))
+    approvals = pd.DataFrame(found_rows, columns=["partner", "day", "cents"])
+    found: dict[date, dict[Any, Reading]] = {
+        day: dict.fromkeys(partner_ids, NO_PIPELINE) for day in days
+    }
+    if approvals.empty:
+        return found
+    calendar = pd.date_range(span.start, span.end, freq="D")
+    daily = (
+        approvals.assign(day=pd.to_datetime(approvals["day"]))
+        .pivot_table(index="day", columns="partner", values="cents", aggfunc="sum")
+        .reindex(calendar)
+        .fillna(0)
+        .astype("int64")
+    )
+    current = daily.rolling(PIPELINE_DAYS, min_periods=1).sum().astype("int64")
+    previous = current.shift(PIPELINE_DAYS, fill_value=0)
+    cent = Decimal("0.01")
+    for day in days:
+        now, before = current.loc[pd.Timestamp(day)], previous.loc[pd.Timestamp(day)]
+        for partner_id in daily.columns:
+            pipe = Pipeline(int(now[partner_id]) * cent, int(before[partner_id]) * cent)
+            found[day][partner_id] = _trend(pipe, tenant.base_currency) or NO_PIPELINE
     return found
 
 
@@ -244,6 +298,7 @@ HEALTH_COMPONENTS = (
         ),
         default_weight=25,
         compute=pipeline_trend,
+        compute_days=pipeline_trend_days,
     ),
     HealthComponent(
         key="dealreg.registration_recency",

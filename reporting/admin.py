@@ -4,6 +4,7 @@ and the read-only list of at-risk episodes the dashboards drill into."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django import forms
@@ -184,15 +185,13 @@ class EpisodeManagerFilter(admin.SimpleListFilter):
         if value == "none":
             return queryset.filter(partner__channel_manager__isnull=True)
         if value:
-            ids = {
-                str(pk)
-                for pk in tenant_member_users(tenant_of(request)).values_list("pk", flat=True)
-            }
-            return (
-                queryset.filter(partner__channel_manager_id=value)
-                if value in ids
-                else queryset.none()
-            )
+            try:
+                chosen = uuid.UUID(value)
+            except ValueError:
+                return queryset.none()
+            # One of this tenant's people (an id from elsewhere lists nothing).
+            people = tenant_member_users(tenant_of(request)).filter(pk=chosen)
+            return queryset.filter(partner__channel_manager__in=people)
         return queryset
 
 
@@ -212,7 +211,7 @@ class AtRiskEpisodeAdmin(TenantModelAdmin):
     ordering = ["-opened_on", "partner__name"]
     date_hierarchy = "opened_on"
     fields = ["partner", "opened_on", "closed_on", "reason_list", "notified_at"]
-    readonly_fields = fields
+    readonly_fields = ["partner", "opened_on", "closed_on", "reason_list", "notified_at"]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -339,13 +339,18 @@ class HealthComponent:
     use only data up to the end of ``day`` in the tenant's time zone, so the
     nightly job, a recomputation and a backfill of past days agree.
     ``default_weight`` (0-100) applies until ops set another in the tenant's
-    health settings."""
+    health settings. ``compute_days(tenant, days, partner_ids)``, where
+    given, returns the same readings for many days at once (day -> partner
+    id -> value), for a backfill of the history."""
 
     key: str
     name: str
     description: str
     default_weight: int
     compute: Callable[[Tenant, date, Any], Mapping[Any, HealthValue]]
+    compute_days: (
+        Callable[[Tenant, Sequence[date], Any], Mapping[date, Mapping[Any, HealthValue]]] | None
+    ) = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.default_weight <= 100:

@@ -11,14 +11,18 @@ the history of past days from the data as it stood on each.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
+from prm.tenancy.declarations import HealthValue
 from prm.tenancy.models import Tenant
+from prm.tenancy.registry import health_components
 
 from ..models import HealthScore, HealthSettings
 from .episodes import AT_RISK_KIND, PRIMARY, evaluate_rules, notify_once, update_episodes
@@ -39,17 +43,25 @@ class HealthRun:
 
 
 def compute_scores(
-    tenant: Tenant, day: date, *, now: datetime | None = None, notify: bool = True
+    tenant: Tenant,
+    day: date,
+    *,
+    now: datetime | None = None,
+    notify: bool = True,
+    partner_ids: list[Any] | None = None,
+    known: Mapping[str, Mapping[Any, HealthValue]] | None = None,
 ) -> HealthRun:
     """Score every partner active at the end of ``day`` from the data up to
     that day, store the day's rows (rewriting them when run again), then
     evaluate the at-risk rules and open, update or close episodes, telling
     channel managers of new ones (``notify=False``: nobody is told).
-    Runs inside the tenant's scope."""
+    Runs inside the tenant's scope. (``partner_ids``, the active partners,
+    and ``known``, readings computed beforehand, come from a backfill.)"""
     now = now or timezone.now()
     settings = HealthSettings.for_tenant(tenant)
-    partner_ids = active_partners(tenant, day)
-    scored = score_partners(tenant, day, partner_ids, settings.weight_table())
+    if partner_ids is None:
+        partner_ids = active_partners(tenant, day)
+    scored = score_partners(tenant, day, partner_ids, settings.weight_table(), known)
     with transaction.atomic():
         written = store_scores(tenant, day, scored, now=now)
     flagged = evaluate_rules(tenant, day, partner_ids, settings.thresholds())
@@ -106,9 +118,27 @@ def backfill_health(tenant: Tenant, days: int, *, now: datetime | None = None) -
     episodes still open."""
     now = now or timezone.now()
     today = tenant.local_today(now)
+    span = [today - timedelta(days=back) for back in range(days, 0, -1)]
+    if not span:
+        return []
+    active = {day: active_partners(tenant, day) for day in span}
+    everyone = sorted(set().union(*active.values()))
+    # Components that can, compute the whole span at once.
+    batches = {
+        component.key: component.compute_days(tenant, span, everyone)
+        for component in health_components().values()
+        if component.compute_days is not None and everyone
+    }
     return [
-        compute_scores(tenant, today - timedelta(days=back), now=now, notify=False)
-        for back in range(days, 0, -1)
+        compute_scores(
+            tenant,
+            day,
+            now=now,
+            notify=False,
+            partner_ids=active[day],
+            known={key: batch.get(day, {}) for key, batch in batches.items()},
+        )
+        for day in span
     ]
 
 

@@ -43,11 +43,11 @@ class Month:
 def monthly_history(partner: Model, until: date, months: int = HISTORY_MONTHS) -> list[Month]:
     """The partner's scores of the ``months`` calendar months up to
     ``until``, one row per month that has any, oldest first."""
-    import pandas as pd  # a heavy import, for this page only
+    import pandas as pd  # type: ignore[import-untyped]  # a heavy import, for this page only
 
     start = (pd.Timestamp(until).to_period("M") - (months - 1)).to_timestamp().date()
     rows = list(
-        HealthScore.objects.filter(partner=partner, day__gte=start, day__lte=until)
+        HealthScore.objects.filter(partner_id=partner.pk, day__gte=start, day__lte=until)
         .order_by("day")
         .values_list("day", "score")
     )
@@ -71,7 +71,7 @@ def monthly_history(partner: Model, until: date, months: int = HISTORY_MONTHS) -
 
 
 def health_panel(request: HttpRequest, partner: Model) -> dict[str, Any]:
-    latest = HealthScore.objects.filter(partner=partner).order_by("-day").first()
+    latest = HealthScore.objects.filter(partner_id=partner.pk).order_by("-day").first()
     declared = health_components()
     parts = latest.parts() if latest else []
     history = monthly_history(partner, latest.day) if latest else []
@@ -86,8 +86,10 @@ def health_panel(request: HttpRequest, partner: Model) -> dict[str, Any]:
         "history": history,
         # For a sparkline: the monthly closing scores, oldest first.
         "sparkline": [month.score for month in history],
-        "episode": AtRiskEpisode.objects.filter(partner=partner, closed_on__isnull=True).first(),
-        "last_episode": AtRiskEpisode.objects.filter(partner=partner, closed_on__isnull=False)
+        "episode": AtRiskEpisode.objects.filter(
+            partner_id=partner.pk, closed_on__isnull=True
+        ).first(),
+        "last_episode": AtRiskEpisode.objects.filter(partner_id=partner.pk, closed_on__isnull=False)
         .order_by("-closed_on")
         .first(),
         "episodes_url": reverse("tenant_admin:reporting_atriskepisode_changelist")

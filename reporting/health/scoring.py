@@ -78,12 +78,22 @@ def combine(
 
 
 def score_partners(
-    tenant: Tenant, day: date, partner_ids: list[Any], weights: Mapping[str, int]
+    tenant: Tenant,
+    day: date,
+    partner_ids: list[Any],
+    weights: Mapping[str, int],
+    known: Mapping[str, Mapping[Any, HealthValue]] | None = None,
 ) -> dict[Any, tuple[Decimal | None, list[dict[str, Any]]]]:
     """partner id -> (score, components) for ``day``: every declared
-    component computed once for all the partners."""
+    component computed once for all the partners (or taken from ``known``,
+    component key -> readings of the day, computed beforehand for many
+    days at once)."""
     components = list(health_components().values())
-    computed = {c.key: c.compute(tenant, day, partner_ids) for c in components}
+    known = known or {}
+    computed = {
+        c.key: known[c.key] if c.key in known else c.compute(tenant, day, partner_ids)
+        for c in components
+    }
     return {
         partner_id: combine(
             (

@@ -289,6 +289,14 @@ def test_the_at_risk_list(quiet, globex):
     }
     mine = quiet.client(Role.CHANNEL_MANAGER).get(url + "?manager=me")
     assert [e.partner_id for e in mine.context["cl"].result_list] == [quiet.partner.pk]
+    manager = quiet[Role.CHANNEL_MANAGER].user.pk
+    by_id = quiet.client(Role.OPS_ADMIN).get(url + f"?manager={manager}")
+    assert [e.partner_id for e in by_id.context["cl"].result_list] == [quiet.partner.pk]
+    nobody = quiet.client(Role.OPS_ADMIN).get(url + "?manager=none")
+    assert [e.partner_id for e in nobody.context["cl"].result_list] == [quiet.other_partner.pk]
+    someone_else = globex[Role.CHANNEL_MANAGER].user.pk
+    elsewhere = quiet.client(Role.OPS_ADMIN).get(url + f"?manager={someone_else}")
+    assert list(elsewhere.context["cl"].result_list) == []
     closed = quiet.client(Role.OPS_ADMIN).get(url + "?state=closed")
     assert list(closed.context["cl"].result_list) == []
     (episode,) = episodes(quiet)

@@ -13,6 +13,7 @@ import time_machine
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
+from dealreg.health import pipeline_trend, pipeline_trend_days
 from incentives import disputes, ledger
 from partners import services as partner_services
 from partners.models import Contact, Partner
@@ -546,3 +547,48 @@ def test_current_scores_are_the_last_day_scored(acme):
         assert latest_day(acme.tenant) == DAY
         assert {s.day for s in current_scores(acme.tenant)} == {DAY}
         assert current_scores(acme.tenant).count() == 2
+
+
+def test_the_pipeline_series_of_a_backfill_equals_each_days_reading(acme):
+    """``pipeline_trend_days`` (pandas, one query) gives, day by day, what
+    ``pipeline_trend`` (SQL, one query a day) gives, in New York time."""
+    Tenant.objects.filter(pk=acme.tenant.pk).update(timezone="America/New_York")
+    acme.tenant.refresh_from_db()
+    ny = ZoneInfo("America/New_York")
+    for back, value in ((0, "100.10"), (30, "2000.00"), (89, "5.05"), (90, "300.00"), (200, "7")):
+        approved(acme, value, days_before(back))
+    registration(  # 23:30 local on 1 Dec: the 1st's in New York, the 2nd's in UTC
+        acme,
+        value="999.99",
+        submitted_at=datetime(2026, 12, 1, 9, tzinfo=ny),
+        decided_at=datetime(2026, 12, 1, 23, 30, tzinfo=ny),
+    )
+    approved(acme, "4000.00", days_before(45), partner=acme.other_partner)
+    approved(acme, "5000.00", days_before(3), currency="EUR")
+    approved(acme, "6000.00", days_before(3), status=Status.REJECTED)
+    days = [DAY - timedelta(days=n) for n in range(0, 200, 7)] + [
+        date(2026, 12, 1),
+        date(2026, 12, 2),
+    ]
+    ids = [acme.partner.pk, acme.other_partner.pk]
+    with acme.scope():
+        series = pipeline_trend_days(acme.tenant, days, ids)
+        for day in days:
+            assert series[day] == pipeline_trend(acme.tenant, day, ids), day
+    assert series[DAY][acme.partner.pk].value == D("1")  # 2,105.15 against 300.00
+    assert series[days_before(42)][acme.other_partner.pk].value == 1  # new pipeline
+    # 300.00 and the 999.99 of 23:30 New York time, both on 1 Dec
+    assert series[date(2026, 12, 1)][acme.partner.pk].why.startswith("1,299.99 USD approved")
+
+
+def test_a_backfilled_day_equals_the_day_computed_alone(acme):
+    approved(acme, "1000.00", date(2027, 1, 10))
+    approved(acme, "400.00", date(2027, 2, 20))
+    submitted(acme, date(2027, 2, 20))
+    with time_machine.travel(at(DAY, 8), tick=False), acme.scope():
+        backfill_health(acme.tenant, 10)
+        before = {(s.partner_id, s.day): (s.score, s.components) for s in HealthScore.objects.all()}
+        for day in {day for _, day in before}:
+            compute_scores(acme.tenant, day, notify=False)
+        after = {(s.partner_id, s.day): (s.score, s.components) for s in HealthScore.objects.all()}
+    assert after == before and len(before) == 20
