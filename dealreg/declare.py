@@ -14,6 +14,7 @@ from prm.tenancy.text import plural
 
 from .admin_lists import SlaClock, needs_decision, partner_answered
 from .facts import SOURCE as FACTS
+from .health import AT_RISK_RULES, HEALTH_COMPONENTS
 from .metrics import METRICS
 from .models import DealRegistration, ExtensionRequest, RoutingRule
 from .routing import routing_gaps
@@ -298,4 +299,6 @@ APP = PRMApp(
     metrics=METRICS,
     facts=(FACTS,),
     notification_kinds=NOTIFICATION_KINDS,
+    health_components=HEALTH_COMPONENTS,
+    at_risk_rules=AT_RISK_RULES,
 )

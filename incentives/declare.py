@@ -13,6 +13,7 @@ from prm.tenancy.text import plural
 
 from .disputes import OPEN as OPEN_DISPUTES
 from .facts import SOURCE as FACTS
+from .health import HEALTH_COMPONENTS
 from .metrics import METRICS
 from .models import DealAccrualState, Dispute, PayoutRun
 from .payouts.writing import maker_may_not_approve
@@ -225,4 +226,5 @@ APP = PRMApp(
     metrics=METRICS,
     facts=(FACTS,),
     notification_kinds=NOTIFICATION_KINDS,
+    health_components=HEALTH_COMPONENTS,
 )

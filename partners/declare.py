@@ -12,6 +12,7 @@ from prm.tenancy.roles import OPS, STAFF_ROLES, Role
 from prm.tenancy.text import plural
 
 from .facts import SOURCE as FACTS
+from .health import HEALTH_COMPONENTS
 from .metrics import METRICS
 from .models import Partner, without_people
 
@@ -163,4 +164,5 @@ APP = PRMApp(
     url_matrix="partners.url_matrix",
     metrics=METRICS,
     facts=(FACTS,),
+    health_components=HEALTH_COMPONENTS,
 )

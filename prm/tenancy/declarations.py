@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
-    from django.db.models import QuerySet
+    from django.db.models import Model, QuerySet
+    from django.http import HttpRequest
 
     from .models import Membership, Tenant
 
@@ -309,6 +310,89 @@ class Quantile:
 Rollup = Total | Rate | Share | Quantile
 
 
+# --- Partner health --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One partner's value of a health component on a day: ``value`` from 0
+    (worst) to 1 (best), or None when there is no data for that partner
+    (the other components' weights are then rescaled for them), and ``why``,
+    a short sentence of the facts behind it ("12 days since the last
+    registration")."""
+
+    value: Decimal | None
+    why: str = ""
+
+
+# What a component's ``compute`` returns per partner id: a Reading, or just
+# the value (then without a "why").
+HealthValue = Reading | Decimal | None
+
+
+@dataclass(frozen=True)
+class HealthComponent:
+    """A part of the partner health score, declared by the app owning its
+    data (``PRMApp.health_components``).
+
+    ``compute(tenant, day, partner_ids)`` runs inside the tenant's scope and
+    returns, for each of ``partner_ids`` (a list, or a flat ``values_list``
+    queryset, of partner ids), a ``HealthValue``; a partner left out has no data. It must
+    use only data up to the end of ``day`` in the tenant's time zone, so the
+    nightly job, a recomputation and a backfill of past days agree.
+    ``default_weight`` (0-100) applies until ops set another in the tenant's
+    health settings. ``compute_days(tenant, days, partner_ids)``, where
+    given, returns the same readings for many days at once (day -> partner
+    id -> value), for a backfill of the history."""
+
+    key: str
+    name: str
+    description: str
+    default_weight: int
+    compute: Callable[[Tenant, date, Any], Mapping[Any, HealthValue]]
+    compute_days: (
+        Callable[[Tenant, Sequence[date], Any], Mapping[date, Mapping[Any, HealthValue]]] | None
+    ) = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.default_weight <= 100:
+            raise ValueError(f"{self.key}: a weight is from 0 to 100.")
+
+
+@dataclass(frozen=True)
+class AtRiskRule:
+    """A rule that flags a partner as at risk (``PRMApp.at_risk_rules``).
+
+    ``evaluate(tenant, day, partner_ids, thresholds)`` runs inside the
+    tenant's scope, after the day's health scores are stored, and returns
+    partner id -> the reason in words ("No registration in 75 days") for
+    each partner the rule flags on ``day`` (data up to that day's end only).
+    ``thresholds`` are the tenant's health settings (field name -> value,
+    e.g. ``no_registration_days``); a rule reads the ones it names."""
+
+    key: str
+    name: str
+    description: str
+    evaluate: Callable[[Tenant, date, Any, Mapping[str, int]], Mapping[Any, str]]
+
+
+@dataclass(frozen=True)
+class PartnerPanel:
+    """A panel on the partner's staff page (the partner's admin change
+    page), below its form, for members holding any of ``perms`` on that
+    partner. ``template`` renders it with ``context(request, partner)``
+    (plus ``panel``); ``css`` lists static stylesheets the page loads for
+    it. Panels sort by ``order``."""
+
+    key: str
+    title: str
+    template: str
+    context: Callable[[HttpRequest, Model], Mapping[str, Any]]
+    perms: tuple[str, ...]
+    css: tuple[str, ...] = ()
+    order: int = 100
+
+
 # --- Demo data ------------------------------------------------------------------------
 
 
@@ -352,6 +436,9 @@ class PRMApp:
       (a metric's ``rollup`` says how it is read from them).
     - ``notification_kinds``: the mailed notifications the app sends, each
       a switch on the members' mail preferences.
+    - ``health_components``, ``at_risk_rules``: the parts of the partner
+      health score and the at-risk rules whose data the app owns.
+    - ``partner_panels``: panels on the partner's staff page.
     """
 
     label: str
@@ -368,3 +455,6 @@ class PRMApp:
     metrics: Sequence[Metric] = ()
     facts: Sequence[FactSource] = ()
     notification_kinds: Sequence[NotificationKind] = ()
+    health_components: Sequence[HealthComponent] = ()
+    at_risk_rules: Sequence[AtRiskRule] = ()
+    partner_panels: Sequence[PartnerPanel] = ()

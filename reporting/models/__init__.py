@@ -2,11 +2,16 @@
 scores and at-risk episodes, digests sent."""
 
 from .digests import DigestSent
+from .health import AtRiskEpisode, HealthScore, HealthSettings, Part
 from .rollups import MeasurementDay, PartnerDay, RollupCheck, SegmentDay, StalePartner
 
 __all__ = [
+    "AtRiskEpisode",
     "DigestSent",
+    "HealthScore",
+    "HealthSettings",
     "MeasurementDay",
+    "Part",
     "PartnerDay",
     "RollupCheck",
     "SegmentDay",
