@@ -79,6 +79,7 @@ class _Sums:
 
     def total(self, fact: str, days: Days, period: Period, vendor: bool) -> Decimal:
         table = self.vendor if vendor else self.partners
+        wanted: Iterable[tuple[date, dict[str, Decimal]]]
         if days == Days.ALL:
             wanted = table.items()
         elif days == Days.TO_END:

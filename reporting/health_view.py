@@ -4,12 +4,13 @@ at risk and why, and how scores are spread."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import OuterRef, Subquery
-from prm.charts import Chart, Series
 
 from partners.metrics import partner_q
+from prm.charts import Chart, Series
 from prm.tenancy.declarations import Filters, Unit
 from prm.tenancy.models import Tenant
 
@@ -82,13 +83,13 @@ def at_risk_table(tenant: Tenant, filters: Filters) -> Table:
 
 
 def distribution(latest: dict[Any, Latest]) -> Chart:
-    counts = [0] * len(BANDS)
+    counts: list[Decimal | int | None] = [0] * len(BANDS)
     for found in latest.values():
         if found.score is None:
             continue
         for index, (low, high) in enumerate(BANDS):
             if low <= found.score < high:
-                counts[index] += 1
+                counts[index] = (counts[index] or 0) + 1
     return Chart(
         key="health",
         title="Partner health scores",

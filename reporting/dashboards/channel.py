@@ -95,7 +95,7 @@ def build(
                 "partner": partner.name,
                 "partner_id": partner.pk,
                 "tier": partner.tier.name if partner.tier_id else "",
-                "region": partner.region.name if partner.region_id else "",
+                "region": partner.region.name if partner.region else "",
                 "health": getattr(score, "score", None),
                 "at_risk": getattr(score, "at_risk", False),
                 "pipeline": found.get("pipeline", 0),

@@ -7,8 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from prm.charts import Chart, Series
-
+from prm.charts import Chart, Series, Value
 from prm.tenancy.declarations import Filters, Period, Unit
 from prm.tenancy.figures import percent
 from prm.tenancy.models import Membership, Tenant
@@ -69,7 +68,7 @@ def build(
                     currency=currency,
                     labels=labels,
                     series=[
-                        Series(names.get(value, "Not set"), values)
+                        Series(names.get(value, "Not set"), list[Value](values))
                         for value, values in sorted(
                             split_facts[fact].items(), key=lambda kv: names.get(kv[0], "~")
                         )
