@@ -96,10 +96,13 @@ def canonical_rate(r8: int) -> str:
 
 
 def to_utc(local: pd.Series | pd.DatetimeIndex, zone: str) -> pd.DatetimeIndex:
-    """Naive local wall-clock times in ``zone`` as UTC instants (the seed
-    keeps clear of the hour clocks change in)."""
+    """Naive local wall-clock times in ``zone`` as UTC instants (a time
+    the clocks skip moves forward; one they repeat is the later, standard
+    time)."""
     index = pd.DatetimeIndex(local)
-    return index.tz_localize(zone, ambiguous="NaT", nonexistent="shift_forward").tz_convert("UTC")
+    ambiguous = np.zeros(len(index), dtype=bool)
+    localized = index.tz_localize(zone, ambiguous=ambiguous, nonexistent="shift_forward")
+    return localized.tz_convert("UTC")
 
 
 def ms(instants: pd.DatetimeIndex) -> np.ndarray:
