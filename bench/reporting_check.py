@@ -111,7 +111,10 @@ def check_business_time(tenant: Tenant, log: Callable[[str], None]) -> list[str]
         worked = calendar.between(r.submitted_at, r.decided_at) - waited
         if (worked <= timedelta(hours=16)) != r.sla_met:
             wrong += 1
-    log(f"check: SLA marks of {len(sample)} decided registrations against the calendar: {wrong} wrong")
+    log(
+        f"check: SLA marks of {len(sample)} decided registrations against the calendar: "
+        f"{wrong} wrong"
+    )
     return [f"business time: {wrong} SLA marks wrong"] if wrong else []
 
 

@@ -377,17 +377,21 @@ def seed_registrations(tenant: Tenant, size: Size) -> dict:
         copy_rows(cursor, "dealreg_dealregistration", columns, (row(i) for i in range(n)))
         log_time("registrations", started)
 
-        def product_rows():
-            for i in range(n):
-                chosen = rng.choice(len(product_ids), size=count[i], replace=False, p=popularity)
-                for c in chosen:
-                    yield f"{ids[i]}\t{product_ids[c]}\n"
-
+        # Weighted sampling without replacement, on arrays: each deal's
+        # lines are those with the smallest exponential keys (Efraimidis and
+        # Spirakis), the first ``count`` of them.
+        keys = rng.exponential(1.0, (n, len(product_ids))) / popularity
+        order = np.argsort(keys, axis=1)
+        deal, place = np.nonzero(np.arange(len(product_ids)) < count[:, None])
+        chosen = order[deal, place]
         m2m = copy_rows(
             cursor,
             "dealreg_dealregistration_product_lines",
             ("dealregistration_id", "productline_id"),
-            product_rows(),
+            (
+                f"{ids[i]}\t{product_ids[c]}\n"
+                for i, c in zip(deal.tolist(), chosen.tolist(), strict=True)
+            ),
         )
         events = seed_events(
             cursor,

@@ -538,9 +538,9 @@ class Seeder:
             k += 1
 
     def seed_direct(self, tenant, size: Size, rng, today: date) -> int:
-        """The vendor's direct opportunities (a tenth of the registrations):
+        """The vendor's direct opportunities (an eighth of the registrations):
         what the share metrics divide by."""
-        n = max(10, size.registrations // 10)
+        n = max(10, size.registrations // 8)
         close = np.datetime64(today) + rng.integers(-WINDOW_DAYS, 180, n).astype("timedelta64[D]")
         past = close <= np.datetime64(today)
         stage = np.where(
@@ -548,7 +548,7 @@ class Seeder:
             np.where(rng.random(n) < 0.45, "closed_won", "closed_lost"),
             rng.choice(["prospecting", "qualification", "proposal", "negotiation"], n),
         )
-        amount = np.round(rng.lognormal(np.log(40000), 0.9, n), -2)
+        amount = np.round(rng.lognormal(np.log(90000), 0.9, n), -2)
         imported = iso(pd.DatetimeIndex([timezone.now()] * n))
         tid = str(tenant.pk)
         ids = uuid7s(rng, np.full(n, int(time.time() * 1000)))

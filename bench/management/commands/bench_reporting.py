@@ -99,6 +99,11 @@ class Command(BaseCommand):
             )
         results = Measure(tenant, self.log, requests=opts["requests"]).run()
         self.report(results)
+        varying = [page for page in ("exec", "cm", "partner") if not results[page + "_constant"]]
+        if varying:
+            raise CommandError(
+                f"The number of queries changes with the filters on: {', '.join(varying)}."
+            )
 
     def log(self, message: str) -> None:
         self.stdout.write(message)
