@@ -109,7 +109,7 @@ def seed_registrations(tenant: Tenant, size: Size) -> dict:
     # Days: a growing trend, quarter-end peaks, quiet weekends; mapped into
     # each partner's active span.
     days = pd.date_range(window_start, periods=WINDOW_DAYS + 1, freq="D")
-    density = (1 + 0.4 * np.arange(len(days)) / WINDOW_DAYS) * np.where(days.weekday >= 5, 0.15, 1)
+    density = (1 + 0.4 * np.arange(len(days)) / WINDOW_DAYS) * np.where(days.day_of_week >= 5, 0.15, 1)
     quarter_end = (days.month % 3 == 0) & (days.day >= 10)
     density = density * np.where(quarter_end, 1.35, 1.0)
     day = rng.choice(len(days), size=n, p=density / density.sum())
