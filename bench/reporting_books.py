@@ -30,6 +30,7 @@ VIAS = [
 ]
 CURRENCIES = ["USD", "EUR", "GBP"]
 RESOLUTION = "Commission recalculated on the final invoice."
+CHUNK = 250_000
 
 
 def day_texts(days: np.ndarray) -> dict[int, str]:
@@ -154,36 +155,41 @@ def write_entries(
     )
     statement = month_starts(frame["created_ms"], zone)
     dates.update(day_texts(statement))
-    created = instant_texts(frame["created_ms"])
     sha256 = hashlib.sha256
-    columns = [
-        frame[c].tolist()
-        for c in (
-            "partner",
-            "kind",
-            "amount",
-            "currency",
-            "r8",
-            "base",
-            "source",
-            "deal",
-            "version",
-            "dispute",
-            "run",
-            "reverses",
-            "basis",
-            "period_start",
-            "effective",
-            "available",
-            "by",
-            "via",
-        )
-    ]
-    statement_l = statement.tolist()
+    names = (
+        "partner",
+        "kind",
+        "amount",
+        "currency",
+        "r8",
+        "base",
+        "source",
+        "deal",
+        "version",
+        "dispute",
+        "run",
+        "reverses",
+        "basis",
+        "period_start",
+        "effective",
+        "available",
+        "by",
+        "via",
+    )
     rate_text: dict[int, str] = {}
 
+    def chunks():
+        """(index, column values...) a chunk at a time: Python lists of
+        millions of ints would take gigabytes."""
+        for lo in range(0, len(statement), CHUNK):
+            hi = lo + CHUNK
+            columns = [frame[c][lo:hi].tolist() for c in names]
+            extra = (statement[lo:hi].tolist(), instant_texts(frame["created_ms"][lo:hi]))
+            yield from zip(range(lo, lo + len(columns[0])), *columns, *extra, strict=True)
+
     def rows():
-        for i, (
+        for (
+            i,
             p,
             kind,
             amount,
@@ -202,7 +208,9 @@ def write_entries(
             available,
             who,
             via,
-        ) in enumerate(zip(*columns, strict=True)):
+            booked,
+            created,
+        ) in chunks():
             pid = partners[p]
             kind_t = KINDS[kind]
             source_t = SOURCES[source]
@@ -236,9 +244,9 @@ def write_entries(
                 f"{run_ids_[run] if run >= 0 else NULL}\t"
                 f"{ids[reverses] if reverses >= 0 else NULL}\t"
                 f"{cents_text(basis) if basis >= 0 and deal >= 0 else NULL}\t"
-                f"{currency if deal >= 0 else ''}\t{dates[period]}\t{dates[statement_l[i]]}\t"
+                f"{currency if deal >= 0 else ''}\t{dates[period]}\t{dates[booked]}\t"
                 f"{effective_t}\t{available_t}\t{text[:300]}\t{by[who] if who > 0 else NULL}\t"
-                f"{VIAS[via]}\t{created[i]}\t{key}\t{checksum}\n"
+                f"{VIAS[via]}\t{created}\t{key}\t{checksum}\n"
             )
 
     return copy_rows(
@@ -371,24 +379,20 @@ def write_settlements(cursor, tenant, frame, ids, runs, rng, today_days: int) ->
     paid_day = np.array(runs["paid"])[run_of]
     settlement_ids = uuid7s(rng, np.array(runs["approved"])[run_of] + 120_000)
     paid_text = day_texts(paid_day)
-    who, kind, effective = (
-        frame["partner"][settled],
-        frame["kind"][settled],
-        frame["effective"][settled],
-    )
+    # Python lists: indexing them is several times quicker than numpy's.
+    who = frame["partner"][settled].tolist()
+    accrual = ((frame["kind"][settled] == 0) & (frame["deal"][settled] >= 0)).tolist()
+    days = (paid_day - frame["effective"][settled]).tolist()
+    paid = (paid_day <= today_days).tolist()
+    run_l, paid_l, settled_l = run_of.tolist(), paid_day.tolist(), settled.tolist()
 
     def rows():
-        for k, e in enumerate(settled.tolist()):
-            r, p = int(run_of[k]), int(who[k])
-            paid = paid_day[k] <= today_days
-            days = (
-                str(paid_day[k] - effective[k])
-                if paid and kind[k] == 0 and frame["deal"][e] >= 0
-                else NULL
-            )
+        for k, e in enumerate(settled_l):
+            r, p, on = run_l[k], who[k], paid[k]
             yield (
                 f"{settlement_ids[k]}\t{tid}\t{ids[e]}\t{ids[payout_of[(r, p)]]}\t{run_ids_[r]}\t"
-                f"{partners[p]}\t{paid_text[paid_day[k]] if paid else NULL}\t{days}\n"
+                f"{partners[p]}\t{paid_text[paid_l[k]] if on else NULL}\t"
+                f"{days[k] if on and accrual[k] else NULL}\n"
             )
 
     return copy_rows(

@@ -175,29 +175,47 @@ def lines(*columns: Sequence[Any]) -> Iterator[str]:
 
 
 @contextmanager
-def bulk_load(cursor, tables: Sequence[str]) -> Iterator[None]:
-    """Load ``tables`` without their secondary (non-unique) indexes and
-    their foreign keys; afterwards build the indexes once and add the keys
-    back, which checks every row in one join instead of one lookup per row.
-    Inside the caller's transaction: a failure leaves the schema as it was."""
-    cursor.execute(
-        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) "
-        "AND indexdef NOT LIKE 'CREATE UNIQUE%%'",
-        [list(tables)],
-    )
-    indexes = cursor.fetchall()
+def bulk_load(cursor, tables: Sequence[str], *, keep: Sequence[str] = ()) -> Iterator[None]:
+    """Load ``tables`` without their indexes, primary and unique keys
+    (except those of the tables in ``keep``: a trigger's ``ON CONFLICT``
+    needs them) and the foreign keys from or to them; afterwards build the
+    keys and indexes once, by sorting, and add the foreign keys back, which
+    checks every row in one join instead of one lookup per row (what
+    ``pg_restore`` does). Inside the caller's transaction: a failure leaves
+    the schema as it was."""
+    loose = [t for t in tables if t not in keep]
     cursor.execute(
         "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) "
-        "FROM pg_constraint c WHERE c.contype = 'f' AND c.conrelid::regclass::text = ANY(%s)",
-        [list(tables)],
+        "FROM pg_constraint c WHERE c.contype = 'f' AND (c.conrelid::regclass::text = ANY(%s) "
+        "OR c.confrelid::regclass::text = ANY(%s)) ORDER BY 1, 2",
+        [list(tables), loose],
     )
     keys = cursor.fetchall()
+    cursor.execute(
+        "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) "
+        "FROM pg_constraint c WHERE c.contype IN ('p', 'u') "
+        "AND c.conrelid::regclass::text = ANY(%s) ORDER BY c.contype, 1, 2",
+        [loose],
+    )
+    uniques = cursor.fetchall()
+    cursor.execute(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = ANY(%s) "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = "
+        "(quote_ident(i.schemaname) || '.' || quote_ident(i.indexname))::regclass) "
+        "AND (i.tablename = ANY(%s) OR i.indexdef NOT LIKE 'CREATE UNIQUE%%')",
+        [list(tables), loose],
+    )
+    indexes = cursor.fetchall()
     for table, name, _definition in keys:
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    for table, name, _definition in uniques:
         cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     for name, _definition in indexes:
         cursor.execute(f'DROP INDEX "{name}"')
     yield
     cursor.execute(f"SET maintenance_work_mem = '{os.environ.get('BENCH_MAINTENANCE_MEM', '1GB')}'")
+    for table, name, definition in uniques:
+        cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
     for _name, definition in indexes:
         cursor.execute(definition)
     for table, name, definition in keys:

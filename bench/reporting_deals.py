@@ -109,7 +109,9 @@ def seed_registrations(tenant: Tenant, size: Size) -> dict:
     # Days: a growing trend, quarter-end peaks, quiet weekends; mapped into
     # each partner's active span.
     days = pd.date_range(window_start, periods=WINDOW_DAYS + 1, freq="D")
-    density = (1 + 0.4 * np.arange(len(days)) / WINDOW_DAYS) * np.where(days.day_of_week >= 5, 0.15, 1)
+    density = (1 + 0.4 * np.arange(len(days)) / WINDOW_DAYS) * np.where(
+        days.day_of_week >= 5, 0.15, 1
+    )
     quarter_end = (days.month % 3 == 0) & (days.day >= 10)
     density = density * np.where(quarter_end, 1.35, 1.0)
     day = rng.choice(len(days), size=n, p=density / density.sum())
@@ -244,21 +246,34 @@ def seed_registrations(tenant: Tenant, size: Size) -> dict:
     met = worked <= SLA_MINUTES
     ext = (protection > 90).astype(int)
 
+    # Python lists: indexing them is several times quicker than numpy's.
+    status_l, customer_l, country_l = status.tolist(), customer.tolist(), country.tolist()
+    currency_l, corrected_l, met_l, ext_l = (
+        currency.tolist(),
+        corrected.tolist(),
+        met.tolist(),
+        ext.tolist(),
+    )
+    value_t = [f"{v:.2f}" for v in value.tolist()]
+    won_t = [f"{v:.2f}" for v in won_amount.tolist()]
+    pid_l, admin_l, cm_l = pid.tolist(), admin.tolist(), cm.tolist()
+    asked_l, begin_l = asked_at.tolist(), begin.tolist()
+
     def row(i: int) -> str:
-        st = status[i]
+        st = status_l[i]
         is_decided = st not in ("submitted", "more_info_requested")
         is_closed = st in ("won", "reversed", "lost")
         win = st in ("won", "reversed")
         if st == "more_info_requested":
             paused, remaining = (
                 asked_t[i],
-                str(max(0, SLA_MINUTES - int(asked_at[i] - begin[i])) * 60),
+                str(max(0, SLA_MINUTES - (asked_l[i] - begin_l[i])) * 60),
             )
         else:
             paused = remaining = NULL
         updated = (
             chg_t[i]
-            if st == "reversed" or (st == "won" and corrected[i])
+            if st == "reversed" or (st == "won" and corrected_l[i])
             else out_t[i]
             if is_closed
             else dec_t[i]
@@ -271,23 +286,23 @@ def seed_registrations(tenant: Tenant, size: Size) -> dict:
                     ids[i],
                     tid,
                     code[i],
-                    pid[i],
-                    admin[i],
-                    customer[i],
-                    customer[i].lower(),
-                    customer[i].lower().replace(" ", "-") + ".example",
-                    country[i],
+                    pid_l[i],
+                    admin_l[i],
+                    customer_l[i],
+                    customer_l[i].lower(),
+                    customer_l[i].lower().replace(" ", "-") + ".example",
+                    country_l[i],
                     "",
                     "",
                     "",
                     "",
-                    f"{value[i]:.2f}",
-                    currency[i],
+                    value_t[i],
+                    currency_l[i],
                     expect_t[i],
                     "{}",
                     st,
                     "clear",
-                    cm[i],
+                    cm_l[i],
                     sub_t[i],
                     due_t[i],
                     paused,
@@ -295,15 +310,15 @@ def seed_registrations(tenant: Tenant, size: Size) -> dict:
                     "1",
                     due_t[i] if st == "submitted" else NULL,
                     dec_t[i] if is_decided else NULL,
-                    cm[i] if is_decided else NULL,
+                    cm_l[i] if is_decided else NULL,
                     "Customer already engaged directly." if st == "rejected" else "",
-                    ("t" if met[i] else "f") if is_decided else NULL,
+                    ("t" if met_l[i] else "f") if is_decided else NULL,
                     prot_t[i]
                     if st in ("approved", "expired", "won", "lost", "withdrawn", "reversed")
                     else NULL,
-                    str(ext[i]) if st != "rejected" and is_decided else "0",
-                    f"{won_amount[i]:.2f}" if win else NULL,
-                    currency[i] if win else "",
+                    str(ext_l[i]) if st != "rejected" and is_decided else "0",
+                    won_t[i] if win else NULL,
+                    currency_l[i] if win else "",
                     close_t[i] if win else NULL,
                     "Went with a competitor." if st == "lost" else "",
                     "Order cancelled by the customer." if st == "reversed" else "",
@@ -373,7 +388,7 @@ def seed_registrations(tenant: Tenant, size: Size) -> dict:
     count = np.minimum(1 + rng.poisson(lines_per_deal - 1, n), len(product_ids))
     popularity = np.linspace(2.0, 0.5, len(product_ids))
     popularity /= popularity.sum()
-    with connection.cursor() as cursor, bulk_load(cursor, TABLES):
+    with connection.cursor() as cursor, bulk_load(cursor, TABLES, keep=["dealreg_activeclaim"]):
         copy_rows(cursor, "dealreg_dealregistration", columns, (row(i) for i in range(n)))
         log_time("registrations", started)
 

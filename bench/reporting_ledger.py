@@ -128,7 +128,6 @@ def seed_ledger(tenant: Tenant, size: Size) -> dict:
     changed_days = local_days(changed_ms, zone)
     products = deals["products"].to_numpy()
     entries = Entries()
-    accrual_of: dict[tuple[int, int], int] = {}
     for v_index, version in enumerate(versions):
         eligible = np.ones(n, dtype=bool)
         tiers = {str(t.pk) for t in version.tiers.all()}
@@ -167,8 +166,6 @@ def seed_ledger(tenant: Tenant, size: Size) -> dict:
             via=0,
             what=0,
         )
-        for k, i in enumerate(idx):
-            accrual_of[(int(i), v_index)] = int(ids[k])
         # A corrected win: the difference (zero too), on the new amount.
         fix = corrected[idx]
         j = idx[fix]

@@ -22,20 +22,24 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SIZE = Size(partners=40, registrations=2000, entries=10_000)
 
 
-def foreign_keys() -> int:
-    """Foreign keys of the tables the seed loads without them."""
+def schema() -> list[tuple[str, str]]:
+    """The keys, constraints and indexes of the tables the seed loads
+    without them (and of the keys pointing at them)."""
+    tables = [*DEAL_TABLES, *LEDGER_TABLES]
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_constraint WHERE contype = 'f' "
-            "AND conrelid::regclass::text = ANY(%s)",
-            [[*DEAL_TABLES, *LEDGER_TABLES]],
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid::regclass::text = ANY(%s) OR confrelid::regclass::text = ANY(%s) "
+            "UNION SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) "
+            "ORDER BY 1, 2",
+            [tables, tables, tables],
         )
-        return cursor.fetchone()[0]
+        return cursor.fetchall()
 
 
 def test_the_seed_is_what_the_application_would_have_written():
     messages: list[str] = []
-    keys = foreign_keys()
+    before = schema()
     with scopes_disabled():
         tenant, figures = Seeder(messages.append).seed(SIZE, fresh=True)
     assert figures["seeded"] and figures["registrations"] == SIZE.registrations
@@ -46,7 +50,7 @@ def test_the_seed_is_what_the_application_would_have_written():
         assert kinds == {"accrual", "adjustment", "clawback", "payout"}
         assert check_seed(tenant, messages.append) == []
     call_command("check_ledger", stdout=_Sink())  # raises on any difference
-    assert foreign_keys() == keys  # put back after the load
+    assert schema() == before  # put back after the load
 
     with scopes_disabled():
         kept, again = Seeder(messages.append).seed(SIZE)
