@@ -38,7 +38,7 @@ from prm.tenancy.declarations import (
 from prm.tenancy.figures import PercentileCont, money, one_decimal, percent
 from prm.tenancy.models import Membership, Tenant
 
-from .models import MeasurementDay, PartnerDay, SegmentDay
+from .models import MeasurementDay, PartnerDay, SegmentDay, SegmentTotal
 from .periods import buckets
 
 Value_ = Decimal | int | None
@@ -72,29 +72,36 @@ def _facts_of(metric: Metric) -> list[tuple[str, Days, bool]]:
 
 @dataclass
 class _Sums:
-    """Per-day sums of the facts asked for: partners' and the vendor's own."""
+    """Per-day sums of the facts asked for, from the first day of the
+    earliest period on, partners' and the vendor's own; and every fact
+    a balance needs summed over all days (``SegmentTotal``)."""
 
     partners: dict[date, dict[str, Decimal]] = field(default_factory=dict)
     vendor: dict[date, dict[str, Decimal]] = field(default_factory=dict)
+    all_partners: dict[str, Decimal] = field(default_factory=dict)
+    all_vendor: dict[str, Decimal] = field(default_factory=dict)
 
     def total(self, fact: str, days: Days, period: Period, vendor: bool) -> Decimal:
         table = self.vendor if vendor else self.partners
-        wanted: Iterable[tuple[date, dict[str, Decimal]]]
+        if days == Days.PERIOD:
+            wanted = (v for d, v in table.items() if period.start <= d <= period.end)
+            return sum((values.get(fact) or Decimal(0) for values in wanted), Decimal(0))
+        everything = (self.all_vendor if vendor else self.all_partners).get(fact) or Decimal(0)
         if days == Days.ALL:
-            wanted = table.items()
-        elif days == Days.TO_END:
-            wanted = ((d, v) for d, v in table.items() if d <= period.end)
-        else:
-            wanted = ((d, v) for d, v in table.items() if period.start <= d <= period.end)
-        return sum((values.get(fact) or Decimal(0) for _, values in wanted), Decimal(0))
+            return everything
+        # Up to the period's end: everything less the days after it.
+        after = (v for d, v in table.items() if d > period.end)
+        return everything - sum((values.get(fact) or Decimal(0) for values in after), Decimal(0))
 
 
 def _rows(tenant: Tenant, filters: Filters, partner: Any) -> QuerySet[Any]:
     if partner is not None:
         return PartnerDay.objects.filter(tenant_id=tenant.pk, partner_id=partner)
-    return SegmentDay.objects.filter(tenant_id=tenant.pk).filter(
-        (Q(partners=True) & dims_q(filters)) | Q(partners=False)
-    )
+    return SegmentDay.objects.filter(tenant_id=tenant.pk).filter(_mine_or_vendor(filters))
+
+
+def _mine_or_vendor(filters: Filters) -> Q:
+    return (Q(partners=True) & dims_q(filters)) | Q(partners=False)
 
 
 def _sums(
@@ -104,26 +111,47 @@ def _sums(
     filters: Filters,
     partner: Any,
 ) -> _Sums:
+    """Two queries: the days from the earliest period's start on, grouped by
+    day; the all-day totals of the facts a balance needs."""
     wanted = [f for m in metrics for f in _facts_of(m)]
     sums = _Sums()
     if not wanted:
         return sums
-    rows = _rows(tenant, filters, partner)
-    scopes = {days for _, days, _ in wanted}
-    if Days.ALL not in scopes:
-        rows = rows.filter(day__lte=max(p.end for p in periods))
-    if scopes == {Days.PERIOD}:
-        rows = rows.filter(day__gte=min(p.start for p in periods))
     facts = sorted({fact for fact, _, _ in wanted})
+    rows = _rows(tenant, filters, partner).filter(day__gte=min(p.start for p in periods))
+    if all(days == Days.PERIOD for _, days, _ in wanted):
+        rows = rows.filter(day__lte=max(p.end for p in periods))
     totals = {f: Sum(f) for f in facts}
     if partner is not None:
         # One organisation's rows (PartnerDay): every one of them a partner's.
         for row in rows.values("day").annotate(**totals).order_by():
             sums.partners[row["day"]] = {f: row[f] for f in facts}
+    else:
+        for row in rows.values("day", "partners").annotate(**totals).order_by():
+            table = sums.partners if row["partners"] else sums.vendor
+            table[row["day"]] = {f: row[f] for f in facts}
+    balances = sorted({fact for fact, days, _ in wanted if days != Days.PERIOD})
+    if not balances:
         return sums
-    for row in rows.values("day", "partners").annotate(**totals).order_by():
-        table = sums.partners if row["partners"] else sums.vendor
-        table[row["day"]] = {f: row[f] for f in facts}
+    if partner is not None:
+        found = PartnerDay.objects.filter(tenant_id=tenant.pk, partner_id=partner).aggregate(
+            **{f: Sum(f) for f in balances}
+        )
+        sums.all_partners = {f: found[f] or Decimal(0) for f in balances}
+        return sums
+    grouped = (
+        SegmentTotal.objects.filter(tenant_id=tenant.pk)
+        .filter(_mine_or_vendor(filters))
+        .values("partners")
+        .annotate(**{f: Sum(f) for f in balances})
+        .order_by()
+    )
+    for row in grouped:
+        found = {f: row[f] or Decimal(0) for f in balances}
+        if row["partners"]:
+            sums.all_partners = found
+        else:
+            sums.all_vendor = found
     return sums
 
 

@@ -21,12 +21,14 @@ string of the current view.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import Any, NamedTuple
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import F, QuerySet
+from django.forms.models import ModelChoiceIterator
 from django.utils.http import urlencode
 
 from partners.models import Partner, Region, Tier
@@ -58,19 +60,56 @@ class DateInput(forms.DateInput):
         super().__init__(attrs, format="%Y-%m-%d")
 
 
+class OwnRows(ModelChoiceIterator):
+    """The options from the rows the field read once (``OwnChoiceField.rows``)."""
+
+    def __iter__(self) -> Iterator[Any]:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self._rows():
+            yield self.choice(obj)
+
+    def __len__(self) -> int:
+        return len(self._rows()) + (self.field.empty_label is not None)
+
+    def _rows(self) -> list[Any]:
+        field = self.field
+        assert isinstance(field, OwnChoiceField)
+        return field.rows()
+
+
 class OwnChoiceField(forms.ModelChoiceField):
     """A choice among the tenant's own rows by id: anything else, a
-    malformed id included, is the field's "invalid_choice" error."""
+    malformed id included, is the field's "invalid_choice" error. The rows
+    are read once, for the options and the check alike, so a page costs the
+    same queries whichever filters it was given."""
+
+    iterator = OwnRows
+    _rows: list[Any] | None = None
+
+    def _get_queryset(self) -> Any:
+        return self._queryset
+
+    def _set_queryset(self, queryset: Any) -> None:
+        self._queryset = None if queryset is None else queryset.all()
+        self._rows = None
+        self.widget.choices = self.choices
+
+    queryset = property(_get_queryset, _set_queryset)
+
+    def rows(self) -> list[Any]:
+        if self._rows is None:
+            self._rows = list(self.queryset)
+        return self._rows
 
     def to_python(self, value: Any) -> Any:
-        try:
-            return super().to_python(value)
-        except ValidationError as exc:
-            if exc.code == "invalid_choice":
-                raise
-            raise ValidationError(
-                self.error_messages["invalid_choice"], code="invalid_choice"
-            ) from exc
+        if value in self.empty_values:
+            return None
+        key = str(value).strip()
+        for obj in self.rows():
+            if str(obj.pk) == key:
+                return obj
+        raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
 
 
 class ChannelManagerChoiceField(OwnChoiceField):

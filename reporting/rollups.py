@@ -36,7 +36,14 @@ from partners.models import Partner
 from prm.tenancy import registry
 from prm.tenancy.models import Tenant
 
-from .models import MeasurementDay, PartnerDay, RollupCheck, SegmentDay, StalePartner
+from .models import (
+    MeasurementDay,
+    PartnerDay,
+    RollupCheck,
+    SegmentDay,
+    SegmentTotal,
+    StalePartner,
+)
 from .models.rollups import Facts
 
 log = logging.getLogger(__name__)
@@ -156,6 +163,28 @@ SEGMENT_DELETE = f"""{AFFECTED}
 """  # noqa: S608 (the names are the code's, not input)
 
 
+TOTAL_INSERT = f"""
+    INSERT INTO {SegmentTotal._meta.db_table}
+        (tenant_id, partners, {", ".join(DIMENSIONS)}, {", ".join(FACTS)})
+    SELECT s.tenant_id, s.partners, {", ".join(f"s.{d}" for d in DIMENSIONS)}, {SEGMENT_SUMS}
+    FROM {SegmentDay._meta.db_table} s
+"""  # noqa: S608 (the names are the code's, not input)
+TOTAL_GROUP = "GROUP BY s.tenant_id, s.partners, " + ", ".join(f"s.{d}" for d in DIMENSIONS)
+TOTALS_AFFECTED = """
+    WITH affected AS (
+        SELECT DISTINCT * FROM unnest(%s::bool[], %s::uuid[], %s::uuid[], %s::text[],
+            %s::uuid[]) AS a(partners, region_id, tier_id, partner_type, channel_manager_id)
+    )
+"""
+TOTAL_MATCH = " AND ".join(
+    ["{t}.partners = a.partners"] + [f"{{t}}.{d} IS NOT DISTINCT FROM a.{d}" for d in DIMENSIONS]
+)
+TOTAL_DELETE = f"""{TOTALS_AFFECTED}
+    DELETE FROM {SegmentTotal._meta.db_table} t USING affected a
+    WHERE t.tenant_id = %s AND {TOTAL_MATCH.format(t="t")}
+"""  # noqa: S608 (the names are the code's, not input)
+
+
 def _segments_of(keys: Iterable[tuple[Any, date, tuple[Any, ...]]]) -> list[list[Any]]:
     found = {(day, partner is not None, *where) for partner, day, where in keys}
     return [list(column) for column in zip(*found, strict=True)] if found else []
@@ -178,6 +207,17 @@ def _resum_segments(tenant: Tenant, segments: list[list[Any]]) -> None:
             + " WHERE p.tenant_id = %s "
             + SEGMENT_GROUP,
             [*segments, tenant.pk],
+        )
+        totals = segments[1:]  # the segments without their days
+        cursor.execute(TOTAL_DELETE, [*totals, tenant.pk])
+        cursor.execute(
+            TOTALS_AFFECTED
+            + TOTAL_INSERT
+            + " JOIN affected a ON "
+            + TOTAL_MATCH.format(t="s")
+            + " WHERE s.tenant_id = %s "
+            + TOTAL_GROUP,
+            [*totals, tenant.pk],
         )
 
 
@@ -218,7 +258,7 @@ def rebuild(tenant: Tenant) -> dict[str, int]:
     """Recompute all of a tenant's rollups from the apps' tables."""
     started = time.monotonic()
     with scope(tenant=tenant), transaction.atomic():
-        for model in (PartnerDay, MeasurementDay, SegmentDay, StalePartner):
+        for model in (PartnerDay, MeasurementDay, SegmentDay, SegmentTotal, StalePartner):
             model.objects.filter(tenant_id=tenant.pk).delete()
         # Deleted partners too: the directory's history still counts them.
         ids = sorted(
@@ -242,6 +282,7 @@ def rebuild(tenant: Tenant) -> dict[str, int]:
         with connection.cursor() as cursor:
             cursor.execute(SEGMENT_INSERT + " WHERE p.tenant_id = %s " + SEGMENT_GROUP, [tenant.pk])
             segments = cursor.rowcount
+            cursor.execute(TOTAL_INSERT + " WHERE s.tenant_id = %s " + TOTAL_GROUP, [tenant.pk])
     log.info(
         "Rebuilt the rollups of %s: %s partner-day rows, %s segment rows, %s measurements, %.1f s",
         tenant.slug,

@@ -135,19 +135,13 @@ def build(
         tables["top_partners"] = partner_table(
             "top_partners",
             "Top partners by revenue",
-            common.per_partner(tenant, period, filters, order="-revenue", limit=TOP),
+            common.ranked(tenant, period, filters, falling=False, limit=TOP),
             currency,
         )
         tables["falling_partners"] = partner_table(
             "falling_partners",
             "Partners whose revenue fell most",
-            [
-                row
-                for row in common.per_partner(
-                    tenant, period, filters, order="revenue_change", limit=TOP
-                )
-                if row["revenue"] < row["previous_revenue"]
-            ],
+            common.ranked(tenant, period, filters, falling=True, limit=TOP),
             currency,
         )
     return Executive(period, common.sections(figures, currency), charts, tables)

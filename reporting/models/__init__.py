@@ -3,7 +3,14 @@ scores and at-risk episodes, digests sent."""
 
 from .digests import DigestSent
 from .health import AtRiskEpisode, HealthScore, HealthSettings, Part
-from .rollups import MeasurementDay, PartnerDay, RollupCheck, SegmentDay, StalePartner
+from .rollups import (
+    MeasurementDay,
+    PartnerDay,
+    RollupCheck,
+    SegmentDay,
+    SegmentTotal,
+    StalePartner,
+)
 
 __all__ = [
     "AtRiskEpisode",
@@ -15,5 +22,6 @@ __all__ = [
     "PartnerDay",
     "RollupCheck",
     "SegmentDay",
+    "SegmentTotal",
     "StalePartner",
 ]

@@ -33,6 +33,9 @@ from prm.tenancy.models import Tenant
 MONEY: dict[str, Any] = {"max_digits": 20, "decimal_places": 3, "default": 0}
 
 
+DIMENSION_NAMES = ["region_id", "tier_id", "partner_type", "channel_manager_id"]
+
+
 class Facts(models.Model):
     """The facts every rollup row carries (the apps' ``FactSource.facts``;
     ``tests/reporting/test_rollups.py`` checks each declared fact has its
@@ -97,6 +100,14 @@ class PartnerDay(Dimensions, Facts):
         indexes = [
             models.Index(fields=["tenant", "partner", "day"], name="partnerday_partner"),
             models.Index(fields=["tenant", "day"], name="partnerday_day"),
+            # The partners with revenue in a period (top and falling partners):
+            # a small part of the rows, read from the index alone.
+            models.Index(
+                fields=["tenant", "day"],
+                include=["partner_id", "won_revenue", *DIMENSION_NAMES],
+                condition=~models.Q(won_revenue=0),
+                name="partnerday_revenue",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -144,6 +155,41 @@ class SegmentDay(Dimensions, Facts):
         return f"segment on {self.day}"
 
 
+class SegmentTotal(Facts):
+    """Each segment's facts summed over every day: a balance at a period's
+    end is this total less the days after it, so a figure "as it stands" or
+    "up to the period's end" reads a few hundred rows, not every day since
+    the program began."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    partners = models.BooleanField(default=True)
+    region_id = models.UUIDField(null=True)
+    tier_id = models.UUIDField(null=True)
+    partner_type = models.CharField(max_length=20, blank=True)
+    channel_manager_id = models.UUIDField(null=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "tenant",
+                    "partners",
+                    "region_id",
+                    "tier_id",
+                    "partner_type",
+                    "channel_manager_id",
+                ],
+                nulls_distinct=False,
+                name="segmenttotal_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return "segment total"
+
+
 class MeasurementDay(Dimensions):
     series = models.CharField(max_length=40)
     partner = models.ForeignKey(
@@ -153,7 +199,12 @@ class MeasurementDay(Dimensions):
 
     class Meta:
         indexes = [
-            models.Index(fields=["tenant", "series", "day"], name="measurement_series_day"),
+            # Covering: a percentile over a period reads the index only.
+            models.Index(
+                fields=["tenant", "series", "day"],
+                include=["value", "region_id", "tier_id", "partner_type", "channel_manager_id"],
+                name="measurement_series_day",
+            ),
             models.Index(fields=["tenant", "partner"], name="measurement_partner"),
         ]
 
