@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import OuterRef, Subquery
 
 from partners.metrics import partner_q
+from partners.models import Partner
 from prm.charts import Chart, Series
 from prm.tenancy.declarations import Filters, Unit
 from prm.tenancy.models import Tenant
@@ -82,13 +83,21 @@ def at_risk_table(tenant: Tenant, filters: Filters) -> Table:
     )
 
 
-def distribution(latest: dict[Any, Latest]) -> Chart:
+def distribution(tenant: Tenant, filters: Filters) -> Chart:
+    """Active partners matching the filters by their latest score's band."""
+    wanted = Partner.objects.filter(tenant_id=tenant.pk, status=Partner.Status.ACTIVE).filter(
+        partner_q(filters)
+    )
+    latest = (
+        HealthScore.objects.filter(tenant_id=tenant.pk, partner__in=wanted)
+        .order_by("partner_id", "-day")
+        .distinct("partner_id")
+        .values_list("score", flat=True)
+    )
     counts: list[Decimal | int | None] = [0] * len(BANDS)
-    for found in latest.values():
-        if found.score is None:
-            continue
+    for score in latest:
         for index, (low, high) in enumerate(BANDS):
-            if low <= found.score < high:
+            if low <= score < high:
                 counts[index] = (counts[index] or 0) + 1
     return Chart(
         key="health",

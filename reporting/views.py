@@ -64,6 +64,7 @@ def executive_dashboard(request: MemberRequest) -> HttpResponse:
     if split not in common.SPLITS:
         split = "region"
     board = executive.build(tenant, request.membership, form.period, form.filters, split)
+    board.charts.append(health_view.distribution(tenant, form.filters))
     tables = {key: board.tables[key] for key in board.tables if key != "kpis"}
     tables["at_risk"] = health_view.at_risk_table(tenant, form.filters)
     answer = exports.requested(request, {**board.tables, **tables})
