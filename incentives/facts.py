@@ -125,6 +125,16 @@ def measure(
         yield "close_to_paid", Measurement(partner, day, days)
 
 
+def _run_partners(run: Any) -> list[Any]:
+    """Marking a run paid fills its settlements' paid dates in one UPDATE
+    (``incentives.payouts.paid``): every partner the run pays."""
+    return list(
+        Settlement._base_manager.filter(run_id=run.pk)
+        .values_list("partner_id", flat=True)
+        .distinct()
+    )
+
+
 def _entry_partner(dispute: Dispute) -> list[Any]:
     return [dispute.partner_id]
 
@@ -138,6 +148,7 @@ SOURCE = FactSource(
     watch={
         "incentives.LedgerEntry": lambda entry: [entry.partner_id],
         "incentives.Settlement": lambda settlement: [settlement.partner_id],
+        "incentives.PayoutRun": _run_partners,
         "incentives.Dispute": _entry_partner,
         # The payment target decides which payments were on time: all of them.
         "incentives.IncentiveSettings": lambda settings_row: ["*"],

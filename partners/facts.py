@@ -129,6 +129,16 @@ def _member_partner(membership: Membership) -> list[Any]:
     return [membership.partner_id] if membership.partner_id else []
 
 
+def _user_partners(user: Any) -> list[tuple[Any, Any]]:
+    """A person's sign-in counts for the partners they belong to, in every
+    tenant they are a member of."""
+    return list(
+        Membership._base_manager.filter(
+            user_id=user.pk, role__in=sorted(PARTNER_ROLES), partner_id__isnull=False
+        ).values_list("tenant_id", "partner_id")
+    )
+
+
 SOURCE = FactSource(
     key="partners",
     facts=("active_delta", "adopted_delta"),
@@ -136,5 +146,6 @@ SOURCE = FactSource(
     watch={
         "partners.Partner": lambda partner: [partner.pk],
         "tenancy.Membership": _member_partner,
+        "tenancy.User": _user_partners,
     },
 )

@@ -43,6 +43,25 @@ def at_risk_counts(membership: "Membership") -> list[Count]:
     return counts
 
 
+# The digest mails (reporting.digests), each a switch on "My account".
+NOTIFICATION_KINDS = (
+    NotificationKind(
+        "reporting.weekly_digest",
+        "The program's week, every Monday (weekly digest)",
+        {Role.EXECUTIVE},
+    ),
+    NotificationKind(
+        "reporting.monthly_digest",
+        "Our organisation's month, on the 1st (monthly digest)",
+        {Role.PARTNER_ADMIN},
+    ),
+    NotificationKind(
+        AT_RISK_KIND,
+        "A partner of mine is flagged at risk",
+        {Role.CHANNEL_MANAGER, Role.OPS_ADMIN},
+    ),
+)
+
 APP = PRMApp(
     label="reporting",
     permissions={
@@ -57,13 +76,6 @@ APP = PRMApp(
         "reporting.view_healthsettings": STAFF_ROLES,
         "reporting.view_atriskepisode": STAFF_ROLES,
     },
-    notification_kinds=(
-        NotificationKind(
-            AT_RISK_KIND,
-            "A partner of mine is flagged at risk",
-            {Role.CHANNEL_MANAGER, Role.OPS_ADMIN},
-        ),
-    ),
     at_risk_rules=AT_RISK_RULES,
     metrics=METRICS,
     cards=(
@@ -100,6 +112,9 @@ APP = PRMApp(
     ),
     url_matrix="reporting.url_matrix",
     beat={
+        # Digests go out at 07:00 in each tenant's time zone (weekly on
+        # Mondays, monthly on the 1st): an hourly sweep sends those due.
+        "reporting-digests": {"task": "reporting.tasks.send_due_digests", "schedule": 3600.0},
         # Every hour at :30, the tenants whose local time is 02:xx score
         # yesterday (their night, whatever their time zone).
         "reporting-health": {
@@ -107,4 +122,5 @@ APP = PRMApp(
             "schedule": crontab(minute=30),
         },
     },
+    notification_kinds=NOTIFICATION_KINDS,
 )

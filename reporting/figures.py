@@ -114,11 +114,14 @@ def _sums(
     if scopes == {Days.PERIOD}:
         rows = rows.filter(day__gte=min(p.start for p in periods))
     facts = sorted({fact for fact, _, _ in wanted})
-    vendor_column = "partner_id__isnull" if partner is not None else "partners"
-    grouped = rows.values("day", vendor_column).annotate(**{f: Sum(f) for f in facts}).order_by()
-    for row in grouped:
-        own = row[vendor_column] if partner is not None else not row[vendor_column]
-        table = sums.vendor if own else sums.partners
+    totals = {f: Sum(f) for f in facts}
+    if partner is not None:
+        # One organisation's rows (PartnerDay): every one of them a partner's.
+        for row in rows.values("day").annotate(**totals).order_by():
+            sums.partners[row["day"]] = {f: row[f] for f in facts}
+        return sums
+    for row in rows.values("day", "partners").annotate(**totals).order_by():
+        table = sums.partners if row["partners"] else sums.vendor
         table[row["day"]] = {f: row[f] for f in facts}
     return sums
 

@@ -21,9 +21,18 @@ from .rollups import mark_stale
 
 def _receiver(partners_of: Callable[[Any], Iterable[Any]]) -> Callable[..., None]:
     def changed(sender: type, instance: Any, raw: bool = False, **kwargs: Any) -> None:
-        if raw or getattr(instance, "tenant_id", None) is None:
-            return  # fixtures load as they are; rows of no tenant have no rollups
-        mark_stale(instance.tenant_id, partners_of(instance))
+        if raw:
+            return  # fixtures load as they are
+        tenant_id = getattr(instance, "tenant_id", None)
+        if tenant_id is not None:
+            mark_stale(tenant_id, partners_of(instance))
+            return
+        # A row of no one tenant (a person): (tenant id, partner id) pairs.
+        by_tenant: dict[Any, list[Any]] = {}
+        for tenant, partner in partners_of(instance):
+            by_tenant.setdefault(tenant, []).append(partner)
+        for tenant, partners in by_tenant.items():
+            mark_stale(tenant, partners)
 
     return changed
 

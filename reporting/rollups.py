@@ -74,10 +74,12 @@ def compute(
             for fact in source.compute(tenant, partner_ids, since):
                 if fact.partner is None:
                     where = VENDOR_DIMS
-                elif fact.partner not in dims:
-                    continue  # deleted since: its rows go with it
+                elif fact.dims is not None:
+                    where = fact.dims  # as the partner stood then, deleted or not
+                elif fact.partner in dims:
+                    where = dims[fact.partner]  # type: ignore[assignment]
                 else:
-                    where = fact.dims or dims[fact.partner]  # type: ignore[assignment]
+                    continue  # a deleted partner's: it counts only where history says
                 values = rows[(fact.partner, fact.day, where)]
                 for name, value in fact.values.items():
                     values[name] = values.get(name, 0) + value
@@ -218,7 +220,16 @@ def rebuild(tenant: Tenant) -> dict[str, int]:
     with scope(tenant=tenant), transaction.atomic():
         for model in (PartnerDay, MeasurementDay, SegmentDay, StalePartner):
             model.objects.filter(tenant_id=tenant.pk).delete()
-        ids = list(Partner.objects.filter(tenant_id=tenant.pk).values_list("pk", flat=True))
+        # Deleted partners too: the directory's history still counts them.
+        ids = sorted(
+            set(Partner.objects.filter(tenant_id=tenant.pk).values_list("pk", flat=True))
+            | set(
+                Partner.history.model.objects.filter(tenant_id=tenant.pk)
+                .values_list("id", flat=True)
+                .distinct()
+            ),
+            key=str,
+        )
         written = measured = 0
         for first in range(0, len(ids), CHUNK):
             rows, measurements = compute(tenant, ids[first : first + CHUNK])

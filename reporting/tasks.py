@@ -1,6 +1,8 @@
-"""Reporting's tasks: keeping the rollups fresh and reconciled; the nightly
-partner health run per tenant, and a backfill of past days."""
+"""Reporting's tasks: keeping the rollups fresh and reconciled, sending the
+digests, the nightly partner health run per tenant and a backfill of past
+days. Thin, by id, inside the tenant's scope."""
 
+import logging
 from dataclasses import asdict
 from typing import Any
 
@@ -10,9 +12,12 @@ from django_scopes import scopes_disabled
 
 from prm.celery import TenantTask, app
 from prm.tenancy.models import Tenant
+from prm.tenancy.scoping import tenant_scope
 
-from . import health, rollups
+from . import digests, health, rollups
 from .models import StalePartner
+
+log = logging.getLogger(__name__)
 
 # A refresh that waited longer than this is dropped: the next beat does it.
 REFRESH_EXPIRES = 120
@@ -61,6 +66,28 @@ def dispatch_reconciliations() -> int:
     for tenant_id in tenant_ids:
         reconcile.apply_async(kwargs={"tenant_id": str(tenant_id)}, expires=RECONCILE_EXPIRES)
     return len(tenant_ids)
+
+
+@app.task
+def send_due_digests() -> int:
+    """Beat (hourly): claim and queue the digests due in every active
+    tenant (each mailed by ``send_digest`` through the outbox). A tenant
+    that fails is logged and the others go on; the next hour tries again.
+    Platform-level: it enters each tenant's scope in turn."""
+    queued = 0
+    for tenant in Tenant.objects.filter(is_active=True).order_by("pk"):
+        try:
+            with tenant_scope(tenant):
+                queued += digests.queue_due(tenant)
+        except Exception:
+            log.exception("Digests of tenant %s could not be queued", tenant.slug)
+    return queued
+
+
+@app.task(base=TenantTask)
+def send_digest(*, tenant: Tenant, digest_id: str) -> bool:
+    """Mail one claimed digest (deferred through the outbox): once."""
+    return digests.send(digest_id)
 
 
 # --- Partner health ----------------------------------------------------------------

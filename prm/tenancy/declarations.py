@@ -247,7 +247,9 @@ class FactSource:
     percentiles a metric shows (``Measurement``s: they do not add up).
     ``watch`` maps a model (``"app_label.ModelName"``) to a function giving
     the partner ids (None: the vendor's own rows) a saved or deleted row of
-    it changes: reporting refreshes those partners' rollups after commit."""
+    it changes: reporting refreshes those partners' rollups after commit.
+    For a model of no one tenant (a person), it gives (tenant id, partner
+    id) pairs."""
 
     key: str
     facts: tuple[str, ...] = ()

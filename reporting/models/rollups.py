@@ -81,8 +81,14 @@ class Dimensions(models.Model):
 
 
 class PartnerDay(Dimensions, Facts):
+    # No constraint: a deleted partner's levels (active partners at a past
+    # period's end) still count, as the directory's history keeps them.
     partner = models.ForeignKey(
-        "partners.Partner", on_delete=models.CASCADE, null=True, related_name="+"
+        "partners.Partner",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        related_name="+",
     )
 
     class Meta:
@@ -138,7 +144,9 @@ class SegmentDay(Dimensions, Facts):
 
 class MeasurementDay(Dimensions):
     series = models.CharField(max_length=40)
-    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="+")
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
     value = models.BigIntegerField()
 
     class Meta:

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('partners', '0003_tenant_keys'),
-        ('reporting', '0001_rollups'),
+        ('reporting', '0002_digests'),
         ('tenancy', '0008_tenant_fiscal_year_start'),
     ]
 
