@@ -1,5 +1,8 @@
 """Reporting's declaration: the dashboards (executive, channel manager,
-partner), partner health and at-risk flags, the digests."""
+partner), partner health and at-risk flags, the digests, and the beat
+entries keeping the rollups fresh and reconciled."""
+
+from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
@@ -8,7 +11,15 @@ from django.db.models import Count as Tally
 from django.db.models import Q
 from django.urls import reverse
 
-from prm.tenancy.declarations import Card, Count, NotificationKind, PartnerPanel, PRMApp
+from prm.tenancy.declarations import (
+    Action,
+    Card,
+    Count,
+    NavEntry,
+    NotificationKind,
+    PartnerPanel,
+    PRMApp,
+)
 from prm.tenancy.roles import PARTNER_ROLES, STAFF_ROLES, Role
 from prm.tenancy.text import plural
 
@@ -22,7 +33,56 @@ if TYPE_CHECKING:
     from prm.tenancy.models import Membership
 
 
-def at_risk_counts(membership: "Membership") -> list[Count]:
+# The digest mails (reporting.digests), each a switch on "My account".
+NOTIFICATION_KINDS = (
+    NotificationKind(
+        "reporting.weekly_digest",
+        "The program's week, every Monday (weekly digest)",
+        {Role.EXECUTIVE},
+    ),
+    NotificationKind(
+        "reporting.monthly_digest",
+        "Our organisation's month, on the 1st (monthly digest)",
+        {Role.PARTNER_ADMIN},
+    ),
+)
+
+HOME_FIGURES = (
+    "dealreg.partner_sourced_revenue",
+    "dealreg.partner_sourced_pipeline",
+    "dealreg.sla_compliance",
+)
+
+
+def program_counts(membership: Membership) -> list[Count]:
+    """The quarter's headline figures on an executive's home card."""
+    from prm.tenancy.declarations import NO_FILTERS
+
+    from .dashboards.common import tile
+    from .figures import headline
+    from .periods import DEFAULT_PRESET, resolve
+
+    tenant = membership.tenant
+    period = resolve(tenant, DEFAULT_PRESET, today=tenant.local_today())
+    figures = headline(
+        tenant,
+        period,
+        NO_FILTERS,
+        keys=HOME_FIGURES,
+        membership=membership,
+        trend=False,
+        links=False,
+    )
+    url = reverse("reporting:executive")
+    counts = []
+    for figure in figures:
+        shown = tile(figure, tenant.base_currency)
+        change = f" ({shown.change} on the quarter before)" if shown.change else ""
+        counts.append(Count(f"{figure.metric.name}: {shown.value}{change}", url))
+    return counts
+
+
+def at_risk_counts(membership: Membership) -> list[Count]:
     """Partners flagged at risk now: a channel manager's own first, then
     the program's (one query)."""
     figures = AtRiskEpisode.objects.filter(closed_on__isnull=True).aggregate(
@@ -43,25 +103,6 @@ def at_risk_counts(membership: "Membership") -> list[Count]:
     return counts
 
 
-# The digest mails (reporting.digests), each a switch on "My account".
-NOTIFICATION_KINDS = (
-    NotificationKind(
-        "reporting.weekly_digest",
-        "The program's week, every Monday (weekly digest)",
-        {Role.EXECUTIVE},
-    ),
-    NotificationKind(
-        "reporting.monthly_digest",
-        "Our organisation's month, on the 1st (monthly digest)",
-        {Role.PARTNER_ADMIN},
-    ),
-    NotificationKind(
-        AT_RISK_KIND,
-        "A partner of mine is flagged at risk",
-        {Role.CHANNEL_MANAGER, Role.OPS_ADMIN},
-    ),
-)
-
 APP = PRMApp(
     label="reporting",
     permissions={
@@ -76,9 +117,38 @@ APP = PRMApp(
         "reporting.view_healthsettings": STAFF_ROLES,
         "reporting.view_atriskepisode": STAFF_ROLES,
     },
+    nav=(
+        NavEntry("reporting:executive", "Dashboard", ("reporting.view_executive",), 50),
+        NavEntry(
+            "reporting:channel",
+            "My partners",
+            ("reporting.view_channel",),
+            55,
+            visible=lambda m: m.role == Role.CHANNEL_MANAGER,
+        ),
+        NavEntry("reporting:partner", "Our figures", ("reporting.view_partner",), 50),
+    ),
+    notification_kinds=(
+        *NOTIFICATION_KINDS,
+        NotificationKind(
+            AT_RISK_KIND,
+            "A partner of mine is flagged at risk",
+            {Role.CHANNEL_MANAGER, Role.OPS_ADMIN},
+        ),
+    ),
     at_risk_rules=AT_RISK_RULES,
     metrics=METRICS,
     cards=(
+        Card(
+            key="reporting.program",
+            title="This quarter",
+            url_name="reporting:executive",
+            perms=("reporting.view_executive",),
+            description="The program's figures beside the quarter before.",
+            counts=program_counts,
+            actions=(Action("Open the dashboard", "reporting:executive"),),
+            order=5,
+        ),
         Card(
             key="reporting.at_risk",
             title="Partners at risk",
@@ -110,17 +180,28 @@ APP = PRMApp(
             order=10,
         ),
     ),
+    urls="reporting.urls",
+    url_prefix="reports/",
     url_matrix="reporting.url_matrix",
     beat={
-        # Digests go out at 07:00 in each tenant's time zone (weekly on
-        # Mondays, monthly on the 1st): an hourly sweep sends those due.
-        "reporting-digests": {"task": "reporting.tasks.send_due_digests", "schedule": 3600.0},
+        "reporting-refresh": {
+            "task": "reporting.tasks.dispatch_refreshes",
+            "schedule": 60.0,
+            "options": {"expires": 55},
+        },
+        "reporting-reconcile": {
+            "task": "reporting.tasks.dispatch_reconciliations",
+            "schedule": crontab(hour=2, minute=0),
+            "options": {"expires": 3600},
+        },
         # Every hour at :30, the tenants whose local time is 02:xx score
         # yesterday (their night, whatever their time zone).
         "reporting-health": {
             "task": "reporting.tasks.dispatch_health",
             "schedule": crontab(minute=30),
         },
+        # Digests go out at 07:00 in each tenant's time zone (weekly on
+        # Mondays, monthly on the 1st): an hourly sweep sends those due.
+        "reporting-digests": {"task": "reporting.tasks.send_due_digests", "schedule": 3600.0},
     },
-    notification_kinds=NOTIFICATION_KINDS,
 )

@@ -79,6 +79,7 @@ class _Sums:
 
     def total(self, fact: str, days: Days, period: Period, vendor: bool) -> Decimal:
         table = self.vendor if vendor else self.partners
+        wanted: Iterable[tuple[date, dict[str, Decimal]]]
         if days == Days.ALL:
             wanted = table.items()
         elif days == Days.TO_END:
@@ -286,21 +287,29 @@ def headline(
     trend: bool = True,
     links: bool = True,
 ) -> list[Figure]:
-    """The figures of these metrics (default: every metric with a rollup)
-    for ``period``, with the previous period and the trend."""
+    """The figures of these metrics (default: every metric) for ``period``,
+    with the previous period and the trend. A metric without a rollup
+    (one read from a small table of its own, e.g. the at-risk partners) is
+    computed directly, for the period and the one before only, and not for
+    one partner."""
     declared = registry.metrics()
     chosen = [declared[k] for k in keys] if keys is not None else list(declared.values())
-    chosen = [m for m in visible(chosen, membership) if m.rollup is not None]
+    chosen = visible(chosen, membership)
     parts = buckets(period) if trend else []
     periods = [period, period.previous(), *parts]
-    found = values(tenant, chosen, periods, filters, partner=partner)
-    return [
-        Figure(
-            metric=m,
-            value=found[0][m.key],
-            previous=found[1][m.key],
-            series=[(part, found[2 + i][m.key]) for i, part in enumerate(parts)],
-            url=drill.link(m, tenant, period, filters) if links and partner is None else None,
-        )
-        for m in chosen
-    ]
+    rolled = [m for m in chosen if m.rollup is not None]
+    found = values(tenant, rolled, periods, filters, partner=partner)
+    figures = []
+    for m in chosen:
+        if m.rollup is not None:
+            value, previous = found[0][m.key], found[1][m.key]
+            series = [(part, found[2 + i][m.key]) for i, part in enumerate(parts)]
+        elif partner is None:
+            value = m.compute(tenant, period, filters)
+            previous = m.compute(tenant, period.previous(), filters)
+            series = []
+        else:
+            continue
+        url = drill.link(m, tenant, period, filters) if links and partner is None else None
+        figures.append(Figure(m, value, previous, series, url))
+    return figures

@@ -58,7 +58,7 @@ class DateInput(forms.DateInput):
         super().__init__(attrs, format="%Y-%m-%d")
 
 
-class OwnChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+class OwnChoiceField(forms.ModelChoiceField):
     """A choice among the tenant's own rows by id: anything else, a
     malformed id included, is the field's "invalid_choice" error."""
 
@@ -193,7 +193,7 @@ class ReportFilterForm(forms.Form):
             # Dates beside a preset mean nothing: not even a mistyped one
             # stops the preset from applying.
             for name in ("from", "to"):
-                self._errors.pop(name, None)
+                self._errors.pop(name, None)  # type: ignore[attr-defined]
                 cleaned[name] = None
             return cleaned
         if "from" in self.errors or "to" in self.errors:

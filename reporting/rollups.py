@@ -77,7 +77,7 @@ def compute(
                 elif fact.dims is not None:
                     where = fact.dims  # as the partner stood then, deleted or not
                 elif fact.partner in dims:
-                    where = dims[fact.partner]  # type: ignore[assignment]
+                    where = dims[fact.partner]
                 else:
                     continue  # a deleted partner's: it counts only where history says
                 values = rows[(fact.partner, fact.day, where)]
@@ -326,7 +326,7 @@ def _stored(tenant: Tenant, since: date) -> dict[Key, dict[str, Any]]:
     rows = PartnerDay.objects.filter(tenant_id=tenant.pk, day__gte=since)
     for row in rows.values("partner_id", "day", *DIMENSIONS, *FACTS):
         key = (row["partner_id"], row["day"], tuple(row[d] for d in DIMENSIONS))
-        found[key] = {f: row[f] for f in FACTS if row[f]}  # type: ignore[index]
+        found[key] = {f: row[f] for f in FACTS if row[f]}
     return found
 
 

@@ -1,6 +1,6 @@
-"""Reporting's tasks: keeping the rollups fresh and reconciled, sending the
-digests, the nightly partner health run per tenant and a backfill of past
-days. Thin, by id, inside the tenant's scope."""
+"""Reporting's tasks: keeping the rollups fresh and reconciled, the nightly
+partner health run per tenant and a backfill of past days, sending the
+digests. Thin, by id, inside the tenant's scope."""
 
 import logging
 from dataclasses import asdict

@@ -4,6 +4,8 @@ admin model."""
 
 from typing import Any
 
+from prm.tenancy.roles import PARTNER_ROLES, Role
+
 from .models import AtRiskEpisode, HealthSettings
 
 
@@ -36,4 +38,13 @@ ADMIN_NOBODY = {
     ("reporting.healthsettings", "delete"),
     ("reporting.atriskepisode", "add"),
     ("reporting.atriskepisode", "delete"),
+}
+
+# The dashboards: executives, ops and finance read the program's; channel
+# managers (and ops and executives, choosing one) the channel view; partner
+# roles their own organisation's.
+PORTAL_ROUTES: dict[str, dict[str, Any]] = {
+    "reporting:executive": {"allowed": {Role.EXECUTIVE, Role.OPS_ADMIN, Role.FINANCE}},
+    "reporting:channel": {"allowed": {Role.CHANNEL_MANAGER, Role.OPS_ADMIN, Role.EXECUTIVE}},
+    "reporting:partner": {"allowed": PARTNER_ROLES},
 }

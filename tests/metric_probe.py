@@ -23,6 +23,8 @@ def compute(world, key, period=MARCH, filters=NO_FILTERS):
 
     with world.scope():
         raw = metric(key).compute(world.tenant, period, filters)
+        if metric(key).rollup is None:
+            return raw  # read from its own small table, not the rollups
         rollups.refresh_stale(world.tenant, limit=10_000)
         kept = figures.values(world.tenant, [metric(key)], [period], filters)[0][key]
         assert kept == raw, f"{key}: the rollups kept up to date say {kept}, the tables {raw}"

@@ -22,13 +22,15 @@ the apps' tables at any time.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.utils import timezone
 from django_scopes import ScopedManager
 
 from prm.tenancy.models import Tenant
 
-MONEY = {"max_digits": 20, "decimal_places": 3, "default": 0}
+MONEY: dict[str, Any] = {"max_digits": 20, "decimal_places": 3, "default": 0}
 
 
 class Facts(models.Model):
