@@ -138,19 +138,29 @@ def update_episodes(
     opened: dict[Any, AtRiskEpisode] = {}
     if new:
         opened, changes.opened = _open_all(tenant, day, new)
+    reworded, untold = [], []
     for partner_id, reasons in flagged.items():
         episode = open_now.get(partner_id)
         if episode is None:
             episode = opened.get(partner_id)
         elif episode.opened_on <= day and episode.reasons != reasons:
-            AtRiskEpisode.objects.filter(pk=episode.pk, closed_on__isnull=True).update(
-                reasons=reasons, updated_at=now
-            )
-        if episode is not None and send and episode.notified_at is None:
-            changes.notified += notify_once(tenant, episode.pk, now=now)
-    for partner_id, episode in open_now.items():
-        if partner_id not in flagged and episode.opened_on <= day:
-            changes.closed += AtRiskEpisode.objects.filter(
-                pk=episode.pk, closed_on__isnull=True
-            ).update(closed_on=day, updated_at=now)
+            episode.reasons, episode.updated_at = reasons, now
+            reworded.append(episode)
+        if episode is not None and episode.notified_at is None:
+            untold.append(episode.pk)
+    # The reasons as of this day ("no registration in 61 days", then 62...).
+    AtRiskEpisode.objects.using(PRIMARY).bulk_update(
+        reworded, ["reasons", "updated_at"], batch_size=500
+    )
+    if send:
+        changes.notified = sum(notify_once(tenant, pk, now=now) for pk in untold)
+    ending = [
+        episode.pk
+        for partner_id, episode in open_now.items()
+        if partner_id not in flagged and episode.opened_on <= day
+    ]
+    if ending:
+        changes.closed = AtRiskEpisode.objects.filter(pk__in=ending, closed_on__isnull=True).update(
+            closed_on=day, updated_at=now
+        )
     return changes

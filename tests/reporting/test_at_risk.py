@@ -197,6 +197,8 @@ def test_no_channel_manager_nobody_told_until_one_is_assigned(quiet):
         )
     run(quiet, DAY + timedelta(days=1))
     assert len(told(quiet)) == 2  # one per partner, once each
+    late = next(n for n in told(quiet) if quiet.other_partner.name in n.title)
+    assert "401 days ago" in late.body  # the reasons of the day it was told
 
 
 def test_a_partner_no_longer_active_closes_its_episode(quiet):

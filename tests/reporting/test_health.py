@@ -439,6 +439,11 @@ def test_the_health_panel_on_the_partners_page(scored, role):
     assert shown.panel.key == "reporting.health"
     months = re.findall(r'data-label="Month">([^<]+)<', html)
     assert months == ["Dec 2026", "Jan 2027", "Mar 2027"]
+    closing = [m.score for m in page.context["history"]]
+    assert (
+        f'aria-label="Health score by month: {closing[0]} \N{RIGHTWARDS ARROW} {closing[-1]}"'
+        in html
+    )
     assert "Weights and thresholds" in html
 
 
