@@ -4,10 +4,11 @@ incentive spend against revenue, the top partners and those falling back."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from prm.charts import Chart, Series, Value
+from prm.tenancy import drill, registry
 from prm.tenancy.declarations import Filters, Period, Unit
 from prm.tenancy.figures import percent
 from prm.tenancy.models import Membership, Tenant
@@ -33,6 +34,20 @@ def _series_of(figures: dict[str, Figure], key: str) -> list[Any]:
     return figure.trend if figure else []
 
 
+def _drills(
+    tenant: Tenant, key: str, periods: list[Period], filters: Filters
+) -> list[str | None] | None:
+    """Where each point of a metric's series drills: the metric's own list,
+    for the point's days (None when the metric is not declared or shown)."""
+    metric = registry.metrics().get(key)
+    if metric is None:
+        return None
+    return [drill.link(metric, tenant, part, filters) for part in periods]
+
+
+SPLIT_FILTER = {"region": "region", "tier": "tier", "partner_type": "partner_type"}
+
+
 def build(
     tenant: Tenant, membership: Membership, period: Period, filters: Filters, split: str
 ) -> Executive:
@@ -47,14 +62,16 @@ def build(
             tenant, ["won_revenue", "approved_value"], parts, filters, split
         )
         names = common.dimension_labels(tenant, split)
-        for fact, title, description in (
+        for fact, drills, title, description in (
             (
                 "won_revenue",
+                "dealreg.partner_sourced_revenue",
                 "Partner-sourced revenue",
                 f"Won revenue by close date, by {split.replace('_', ' ')}.",
             ),
             (
                 "approved_value",
+                None,  # no list holds exactly these (base currency, approved then)
                 "Partner-sourced pipeline added",
                 f"Estimated value of registrations approved, by {split.replace('_', ' ')}.",
             ),
@@ -68,7 +85,18 @@ def build(
                     currency=currency,
                     labels=labels,
                     series=[
-                        Series(names.get(value, "Not set"), list[Value](values))
+                        Series(
+                            names.get(value, "Not set"),
+                            list[Value](values),
+                            _drills(
+                                tenant,
+                                drills,
+                                parts,
+                                replace(filters, **{SPLIT_FILTER[split]: value or None}),
+                            )
+                            if drills and value
+                            else None,
+                        )
                         for value, values in sorted(
                             split_facts[fact].items(), key=lambda kv: names.get(kv[0], "~")
                         )
@@ -88,6 +116,13 @@ def build(
                     Series(
                         "Registrations",
                         [int(funnel["submitted"]), int(funnel["approved"]), int(funnel["won"])],
+                        # Submitted: that figure's list; approved: the cohort
+                        # the conversion rate divides by (decided, not rejected).
+                        [
+                            *(_drills(tenant, "dealreg.submitted", [period], filters) or [None]),
+                            *(_drills(tenant, "dealreg.conversion", [period], filters) or [None]),
+                            None,
+                        ],
                     )
                 ],
                 description=(
@@ -104,8 +139,16 @@ def build(
                 unit=Unit.PERCENT,
                 labels=labels,
                 series=[
-                    Series("SLA compliance", _series_of(by_key, "dealreg.sla_compliance")),
-                    Series("Approval rate", _series_of(by_key, "dealreg.approval_rate")),
+                    Series(
+                        "SLA compliance",
+                        _series_of(by_key, "dealreg.sla_compliance"),
+                        _drills(tenant, "dealreg.sla_compliance", parts, filters),
+                    ),
+                    Series(
+                        "Approval rate",
+                        _series_of(by_key, "dealreg.approval_rate"),
+                        _drills(tenant, "dealreg.approval_rate", parts, filters),
+                    ),
                 ],
                 description=(
                     "Registrations decided within their SLA, and approved, of those decided."
@@ -122,9 +165,21 @@ def build(
                 currency=currency,
                 labels=labels,
                 series=[
-                    Series("Revenue", _series_of(by_key, "dealreg.partner_sourced_revenue")),
-                    Series("Incentives accrued", _series_of(by_key, "incentives.accrued")),
-                    Series("Incentives paid", _series_of(by_key, "incentives.paid")),
+                    Series(
+                        "Revenue",
+                        _series_of(by_key, "dealreg.partner_sourced_revenue"),
+                        _drills(tenant, "dealreg.partner_sourced_revenue", parts, filters),
+                    ),
+                    Series(
+                        "Incentives accrued",
+                        _series_of(by_key, "incentives.accrued"),
+                        _drills(tenant, "incentives.accrued", parts, filters),
+                    ),
+                    Series(
+                        "Incentives paid",
+                        _series_of(by_key, "incentives.paid"),
+                        _drills(tenant, "incentives.paid", parts, filters),
+                    ),
                 ],
                 description="What partners earned and were paid, beside the revenue they sourced.",
             )

@@ -202,3 +202,25 @@ def test_another_tenants_dashboard_is_not_shown(acme, globex, data):
 def test_the_executive_home_shows_the_quarter(acme, data):
     response = acme.client(Role.EXECUTIVE).get("/")
     assert "Partner-sourced revenue: 16,000.00 USD" in response.content.decode()
+
+
+def test_every_chart_segment_lists_what_it_counts(acme, data):
+    page = acme.client(Role.EXECUTIVE).get("/reports/?split=tier")
+    ops = acme.client(Role.OPS_ADMIN)
+    summed = {"Revenue": ("won_amount", 1), "Incentives accrued": ("amount_base", 1)}
+    checked = 0
+    for chart in page.context["board"].charts:
+        for series in chart.series:
+            field = "won_amount" if chart.key.startswith("won_revenue") else None
+            field, sign = summed.get(series.name, (field, 1))
+            for value, url in zip(series.values, series.urls or [], strict=False):
+                if url is None:
+                    continue
+                listed = list(ops.get(url).context["cl"].queryset)
+                if chart.key == "funnel":
+                    assert len(listed) == value, (chart.key, url)
+                elif field is not None:
+                    total = sum((getattr(row, field) for row in listed), Decimal(0)) * sign
+                    assert total.quantize(Decimal("0.01")) == value, (chart.key, series.name)
+                checked += 1
+    assert checked >= 10
