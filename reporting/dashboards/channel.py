@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 
 from dealreg.models import DealRegistration
 from partners.models import Partner
 from prm.tenancy.declarations import Filters, Period, Unit
 from prm.tenancy.models import Membership, Tenant
-from prm.tenancy.roles import Role
+from prm.tenancy.roles import PARTNER_ROLES, Role
 
 from ..exports import Column, Table
 from ..figures import Figure, headline
@@ -86,6 +86,14 @@ def build(
         for row in common.per_partner(tenant, period, mine, partners=[p.pk for p in partners])
     }
     health = health or {}
+    signed_in = dict(
+        Membership.objects.filter(
+            tenant_id=tenant.pk, partner__in=[p.pk for p in partners], role__in=PARTNER_ROLES
+        )
+        .values("partner_id")
+        .annotate(last=Max("user__last_login"))
+        .values_list("partner_id", "last")
+    )
     rows = []
     for partner in partners:
         found = sums.get(partner.pk, {})
@@ -102,6 +110,7 @@ def build(
                 "revenue": found.get("revenue", 0),
                 "submitted": found.get("submissions", 0),
                 "last_submitted": found.get("last_submitted"),
+                "last_sign_in": signed_in.get(partner.pk),
             }
         )
     currency = tenant.base_currency
@@ -117,6 +126,7 @@ def build(
             Column("revenue", f"Revenue in the period ({currency})", Unit.MONEY),
             Column("submitted", "Registrations submitted", Unit.COUNT),
             Column("last_submitted", "Last registration", None),
+            Column("last_sign_in", "Last portal sign-in", None),
         ],
         rows=rows,
     )

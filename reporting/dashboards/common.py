@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -292,6 +292,8 @@ def shown(table: Any, currency: str, link: Link | None = None, empty: str = "") 
                 text = format_value(
                     value, column.unit, currency if column.unit == Unit.MONEY else ""
                 )
+            elif isinstance(value, datetime):
+                text = fmt.moment(value)
             elif isinstance(value, date):
                 text = fmt.day(value)
             else:

@@ -224,3 +224,13 @@ def test_every_chart_segment_lists_what_it_counts(acme, data):
                     assert total.quantize(Decimal("0.01")) == value, (chart.key, series.name)
                 checked += 1
     assert checked >= 10
+
+
+def test_the_channel_table_exports_with_its_dates(acme, data):
+    acme.client(Role.PARTNER_USER)  # signs in: the partner's last sign-in
+    client = acme.client(Role.CHANNEL_MANAGER)
+    rows = client.get("/reports/channel/").context["board"].partners.rows
+    assert [r["last_sign_in"] for r in rows if r["partner_id"] == acme.partner.pk][0]
+    for fmt in ("csv", "xlsx"):
+        response = client.get(f"/reports/channel/?export=my_partners&format={fmt}")
+        assert response.status_code == 200, fmt
