@@ -20,7 +20,7 @@ from prm.tenancy.models import Membership, Tenant, User
 from prm.tenancy.roles import Role
 
 from ..figures import Figure, dims_q
-from ..models import PartnerDay, SegmentDay
+from ..models import PartnerDay, SegmentDay, SegmentTotal
 
 # The program's outcomes come first on every dashboard; the rest follow in
 # the order the apps declare them, under their app's name.
@@ -75,6 +75,16 @@ def dimension_labels(tenant: Tenant, split: str) -> dict[Any, str]:
     return {value: str(label) for value, label in Partner.Type.choices}
 
 
+def tiers(tenant: Tenant) -> dict[Any, tuple[str, int]]:
+    """Tier id → (name, rank): one query."""
+    return {
+        pk: (name, rank)
+        for pk, name, rank in Tier.objects.filter(tenant_id=tenant.pk).values_list(
+            "pk", "name", "rank"
+        )
+    }
+
+
 def channel_managers(tenant: Tenant) -> list[User]:
     ids = Membership.objects.filter(
         tenant_id=tenant.pk, role=Role.CHANNEL_MANAGER, is_active=True
@@ -114,6 +124,35 @@ def split_series(
         for fact in facts:
             found[fact][row[column]][row["bucket"]] += row[fact] or 0
     return found
+
+
+def levels_by(
+    tenant: Tenant, fact: str, period: Period, filters: Filters, split: str
+) -> dict[Any, Decimal]:
+    """A level (a fact kept as changes, e.g. active partners) at the
+    period's end per value of a dimension: the all-day totals less the days
+    after the end. Two queries."""
+    column = SPLITS[split]
+    everything = (
+        SegmentTotal.objects.filter(tenant_id=tenant.pk, partners=True)
+        .filter(dims_q(filters))
+        .values(column)
+        .annotate(total=Sum(fact))
+        .order_by()
+    )
+    later = (
+        SegmentDay.objects.filter(tenant_id=tenant.pk, partners=True, day__gt=period.end)
+        .filter(dims_q(filters))
+        .values(column)
+        .annotate(total=Sum(fact))
+        .order_by()
+    )
+    found: dict[Any, Decimal] = defaultdict(Decimal)
+    for row in everything:
+        found[row[column]] += row["total"] or 0
+    for row in later:
+        found[row[column]] -= row["total"] or 0
+    return {key: value for key, value in found.items() if value}
 
 
 def totals(

@@ -35,13 +35,24 @@ def _series_of(figures: dict[str, Figure], key: str) -> list[Any]:
 
 
 def _drills(
-    tenant: Tenant, key: str, periods: list[Period], filters: Filters
+    tenant: Tenant,
+    key: str,
+    periods: list[Period],
+    filters: Filters,
+    *,
+    tiers: list[Any] | None = None,
 ) -> list[str | None] | None:
     """Where each point of a metric's series drills: the metric's own list,
-    for the point's days (None when the metric is not declared or shown)."""
+    for the point's days (and, given ``tiers``, the point's tier); None when
+    the metric is not declared."""
     metric = registry.metrics().get(key)
     if metric is None:
         return None
+    if tiers is not None:
+        return [
+            drill.link(metric, tenant, part, replace(filters, tier=tier)) if tier else None
+            for part, tier in zip(periods, tiers, strict=True)
+        ]
     return [drill.link(metric, tenant, part, filters) for part in periods]
 
 
@@ -182,6 +193,33 @@ def build(
                     ),
                 ],
                 description="What partners earned and were paid, beside the revenue they sourced.",
+            )
+        )
+    if "partners.active" in by_key:
+        tiers = common.levels_by(tenant, "active_delta", period, filters, "tier")
+        known = common.tiers(tenant)
+        shown = sorted(tiers, key=lambda t: known.get(t, ("", -1))[::-1], reverse=True)
+        charts.append(
+            Chart(
+                key="tiers",
+                title="Active partners by tier",
+                kind="bar",
+                unit=Unit.COUNT,
+                labels=[known[t][0] if t in known else "No tier" for t in shown],
+                series=[
+                    Series(
+                        "Active partners",
+                        [int(tiers[t]) for t in shown],
+                        _drills(
+                            tenant,
+                            "partners.active",
+                            [period] * len(shown),
+                            filters,
+                            tiers=shown,
+                        ),
+                    )
+                ],
+                description="Partners active at the period's end, in the tier they had then.",
             )
         )
     charts = [c for c in charts if any(s.values for s in c.series)]

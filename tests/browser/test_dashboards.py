@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 # (role, page, charts it draws)
 DASHBOARDS = [
-    (Role.EXECUTIVE, "/reports/", 6),
+    (Role.EXECUTIVE, "/reports/", 7),
     (Role.CHANNEL_MANAGER, "/reports/channel/", 0),
     (Role.PARTNER_ADMIN, "/reports/partner/", 0),
 ]
@@ -61,7 +61,7 @@ def test_without_javascript_the_executive_charts_are_tables(site):
     page = context.new_page()
     page.goto(site.url("/reports/"))
     figures = page.locator("figure.chart")
-    assert figures.count() == 6
+    assert figures.count() == 7
     for i in range(figures.count()):
         figure = figures.nth(i)
         assert figure.locator("table").is_visible()
