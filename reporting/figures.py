@@ -13,6 +13,7 @@ so a figure read here equals the one computed from the apps' tables
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.db import connections
 from django.db.models import Case, IntegerField, Q, QuerySet, Sum, Value, When
 
 from prm.tenancy import drill, registry
@@ -35,10 +37,10 @@ from prm.tenancy.declarations import (
     Total,
     Unit,
 )
-from prm.tenancy.figures import PercentileCont, money, one_decimal, percent
+from prm.tenancy.figures import money, one_decimal, percent
 from prm.tenancy.models import Membership, Tenant
 
-from .models import MeasurementDay, PartnerDay, SegmentDay, SegmentTotal
+from .models import MeasurementDay, MeasurementSegment, PartnerDay, SegmentDay, SegmentTotal
 from .periods import buckets
 
 Value_ = Decimal | int | None
@@ -155,26 +157,54 @@ def _sums(
     return sums
 
 
+QUANTILES = """
+    WITH v AS ({grouped}),
+    c AS (
+        SELECT period, value, SUM(n) OVER (PARTITION BY period ORDER BY value) AS cum,
+            SUM(n) OVER (PARTITION BY period) AS total
+        FROM v
+    )
+    SELECT period, MAX(total), {picks} FROM c GROUP BY period
+"""
+PICK = (
+    "MIN(value) FILTER (WHERE cum > FLOOR(%s::{kind} * (total - 1))), "
+    "MIN(value) FILTER (WHERE cum > CEIL(%s::{kind} * (total - 1)))"
+)
+
+
 def _quantiles(
     tenant: Tenant,
     metrics: Sequence[Metric],
     periods: Sequence[Period],
     filters: Filters,
     partner: Any,
-) -> dict[tuple[str, float, int], float | None]:
-    """(series, fraction, period index) → the percentile: one query per
-    series, the periods told apart by a CASE (they may overlap: a query per
-    group of periods that do not)."""
+) -> dict[tuple[str, float, int], Decimal | float | None]:
+    """(series, fraction, period index) → the percentile, scaled.
+
+    Measurements are kept as (value, how many) per day: the continuous
+    percentile is read as ``percentile_cont`` reads it, from the two values
+    at the ranks around ``fraction * (count - 1)``, found with running
+    counts (one query per series and group of periods that do not overlap),
+    and interpolated between them as the metric's own computation does
+    (``Quantile.exact``: in decimals; otherwise in double precision)."""
     fractions: dict[str, set[float]] = defaultdict(set)
+    specs: dict[str, Quantile] = {}
     for metric in metrics:
         if isinstance(metric.rollup, Quantile):
             fractions[metric.rollup.series].add(metric.rollup.fraction)
-    found: dict[tuple[str, float, int], float | None] = {}
+            specs[metric.rollup.series] = metric.rollup
+    found: dict[tuple[str, float, int], Decimal | float | None] = {}
     for series, wanted in fractions.items():
-        rows = MeasurementDay.objects.filter(tenant_id=tenant.pk, series=series)
-        rows = (
-            rows.filter(partner_id=partner) if partner is not None else rows.filter(dims_q(filters))
-        )
+        spec = specs[series]
+        ordered = sorted(wanted)
+        if partner is not None:
+            rows = MeasurementDay.objects.filter(
+                tenant_id=tenant.pk, series=series, partner_id=partner
+            )
+        else:
+            rows = MeasurementSegment.objects.filter(tenant_id=tenant.pk, series=series).filter(
+                dims_q(filters)
+            )
         for group in _disjoint(periods):
             which = Case(
                 *(
@@ -186,21 +216,42 @@ def _quantiles(
             )
             first = min(periods[i].start for i in group)
             last = max(periods[i].end for i in group)
-            aggregates = {
-                f"p{index}": PercentileCont("value", fraction=fraction)
-                for index, fraction in enumerate(sorted(wanted))
-            }
-            result = (
+            grouped = (
                 rows.filter(day__gte=first, day__lte=last)
                 .annotate(period=which)
-                .values("period")
-                .annotate(**aggregates)
+                .values("period", "value")
+                .annotate(n=Sum("count"))
                 .order_by()
             )
-            for row in result:
-                for index, fraction in enumerate(sorted(wanted)):
-                    found[(series, fraction, row["period"])] = row[f"p{index}"]
+            sql, params = grouped.query.sql_with_params()
+            kind = "numeric" if spec.exact else "float8"
+            query = QUANTILES.format(
+                grouped=sql, picks=", ".join(PICK.format(kind=kind) for _ in ordered)
+            )
+            arguments = [*params]
+            for fraction in ordered:
+                arguments += [str(fraction), str(fraction)]
+            with connections[rows.db].cursor() as cursor:
+                cursor.execute(query, arguments)
+                answers = cursor.fetchall()
+            for period, total, *picks in answers:
+                for index, fraction in enumerate(ordered):
+                    low, high = picks[2 * index], picks[2 * index + 1]
+                    found[(series, fraction, period)] = _interpolate(
+                        low, high, fraction, int(total), spec
+                    )
     return found
+
+
+def _interpolate(low: int, high: int, fraction: float, total: int, spec: Quantile) -> Any:
+    if spec.exact:
+        position = Decimal(str(fraction)) * (total - 1)
+        weight = position - math.floor(position)
+        lower, upper = Decimal(low) / spec.scale, Decimal(high) / spec.scale
+        return lower + (upper - lower) * weight
+    position_f = fraction * (total - 1)
+    proportion = position_f - math.floor(position_f)
+    return (low + (high - low) * proportion) / spec.scale
 
 
 def _disjoint(periods: Sequence[Period]) -> list[list[int]]:
@@ -221,7 +272,7 @@ def _value(
     period: Period,
     index: int,
     sums: _Sums,
-    quantiles: dict[tuple[str, float, int], float | None],
+    quantiles: dict[tuple[str, float, int], Decimal | float | None],
 ) -> Value_:
     rollup = metric.rollup
     if isinstance(rollup, Total):
@@ -240,7 +291,7 @@ def _value(
         found = quantiles.get((rollup.series, rollup.fraction, index))
         if found is None:
             return None
-        return one_decimal(Decimal(str(found)) / rollup.scale)
+        return one_decimal(found if isinstance(found, Decimal) else Decimal(str(found)))
     raise ValueError(f"{metric.key} declares no rollup.")
 
 

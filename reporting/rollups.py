@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -38,6 +38,7 @@ from prm.tenancy.models import Tenant
 
 from .models import (
     MeasurementDay,
+    MeasurementSegment,
     PartnerDay,
     RollupCheck,
     SegmentDay,
@@ -128,10 +129,11 @@ def _write(
         ["tenant_id", "partner_id", "day", *DIMENSIONS, *FACTS],
         partner_rows(),
     )
+    counted = Counter((s, p, d, v, tuple(w)) for s, p, d, v, w in measurements)
     _copy(
         MeasurementDay._meta.db_table,
-        ["tenant_id", "series", "partner_id", "day", "value", *DIMENSIONS],
-        ([tenant.pk, s, p, d, v, *w] for s, p, d, v, w in measurements),
+        ["tenant_id", "series", "partner_id", "day", "value", "count", *DIMENSIONS],
+        ([tenant.pk, s, p, d, v, n, *w] for (s, p, d, v, w), n in counted.items()),
     )
 
 
@@ -183,6 +185,49 @@ TOTAL_DELETE = f"""{TOTALS_AFFECTED}
     DELETE FROM {SegmentTotal._meta.db_table} t USING affected a
     WHERE t.tenant_id = %s AND {TOTAL_MATCH.format(t="t")}
 """  # noqa: S608 (the names are the code's, not input)
+
+
+MEASURE_INSERT = f"""
+    INSERT INTO {MeasurementSegment._meta.db_table}
+        (tenant_id, series, day, value, count, {", ".join(DIMENSIONS)})
+    SELECT m.tenant_id, m.series, m.day, m.value, SUM(m.count),
+        {", ".join(f"m.{d}" for d in DIMENSIONS)}
+    FROM {MeasurementDay._meta.db_table} m
+"""  # noqa: S608 (the names are the code's, not input)
+MEASURE_GROUP = "GROUP BY m.tenant_id, m.series, m.day, m.value, " + ", ".join(
+    f"m.{d}" for d in DIMENSIONS
+)
+MEASURE_AFFECTED = """
+    WITH affected AS (
+        SELECT DISTINCT * FROM unnest(%s::date[], %s::uuid[], %s::uuid[], %s::text[],
+            %s::uuid[]) AS a(day, region_id, tier_id, partner_type, channel_manager_id)
+    )
+"""
+MEASURE_MATCH = " AND ".join(
+    ["{t}.day = a.day"] + [f"{{t}}.{d} IS NOT DISTINCT FROM a.{d}" for d in DIMENSIONS]
+)
+MEASURE_DELETE = f"""{MEASURE_AFFECTED}
+    DELETE FROM {MeasurementSegment._meta.db_table} t USING affected a
+    WHERE t.tenant_id = %s AND {MEASURE_MATCH.format(t="t")}
+"""  # noqa: S608 (the names are the code's, not input)
+
+
+def _resum_measurements(tenant: Tenant, keys: set[tuple[Any, ...]]) -> None:
+    """Sum the program-wide measurements of these (day, dimensions) again."""
+    if not keys:
+        return
+    columns = [list(column) for column in zip(*keys, strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(MEASURE_DELETE, [*columns, tenant.pk])
+        cursor.execute(
+            MEASURE_AFFECTED
+            + MEASURE_INSERT
+            + " JOIN affected a ON "
+            + MEASURE_MATCH.format(t="m")
+            + " WHERE m.tenant_id = %s "
+            + MEASURE_GROUP,
+            [*columns, tenant.pk],
+        )
 
 
 def _segments_of(keys: Iterable[tuple[Any, date, tuple[Any, ...]]]) -> list[list[Any]]:
@@ -244,13 +289,16 @@ def refresh_partners(tenant: Tenant, partner_ids: Sequence[Any]) -> int:
     partner_ids = list(dict.fromkeys(partner_ids))
     with transaction.atomic():
         before = _existing_keys(tenant, partner_ids)
+        measured = MeasurementDay.objects.filter(
+            tenant_id=tenant.pk, partner_id__in=[p for p in partner_ids if p]
+        )
+        measured_before = set(measured.values_list("day", *DIMENSIONS).distinct())
         rows, measurements = compute(tenant, partner_ids)
         PartnerDay.objects.filter(tenant_id=tenant.pk).filter(_partners_q(partner_ids)).delete()
-        MeasurementDay.objects.filter(
-            tenant_id=tenant.pk, partner_id__in=[p for p in partner_ids if p]
-        ).delete()
+        measured.delete()
         _write(tenant, rows, measurements)
         _resum_segments(tenant, _segments_of([*before, *rows]))
+        _resum_measurements(tenant, measured_before | {(d, *w) for _, _, d, _, w in measurements})
     return len(rows)
 
 
@@ -258,7 +306,14 @@ def rebuild(tenant: Tenant) -> dict[str, int]:
     """Recompute all of a tenant's rollups from the apps' tables."""
     started = time.monotonic()
     with scope(tenant=tenant), transaction.atomic():
-        for model in (PartnerDay, MeasurementDay, SegmentDay, SegmentTotal, StalePartner):
+        for model in (
+            PartnerDay,
+            MeasurementDay,
+            MeasurementSegment,
+            SegmentDay,
+            SegmentTotal,
+            StalePartner,
+        ):
             model.objects.filter(tenant_id=tenant.pk).delete()
         # Deleted partners too: the directory's history still counts them.
         ids = sorted(
@@ -283,6 +338,7 @@ def rebuild(tenant: Tenant) -> dict[str, int]:
             cursor.execute(SEGMENT_INSERT + " WHERE p.tenant_id = %s " + SEGMENT_GROUP, [tenant.pk])
             segments = cursor.rowcount
             cursor.execute(TOTAL_INSERT + " WHERE s.tenant_id = %s " + TOTAL_GROUP, [tenant.pk])
+            cursor.execute(MEASURE_INSERT + " WHERE m.tenant_id = %s " + MEASURE_GROUP, [tenant.pk])
     log.info(
         "Rebuilt the rollups of %s: %s partner-day rows, %s segment rows, %s measurements, %.1f s",
         tenant.slug,
@@ -374,8 +430,8 @@ def _stored(tenant: Tenant, since: date) -> dict[Key, dict[str, Any]]:
 def _measured(tenant: Tenant, since: date) -> dict[tuple[Any, str], list[int]]:
     found: dict[tuple[Any, str], list[int]] = defaultdict(list)
     rows = MeasurementDay.objects.filter(tenant_id=tenant.pk, day__gte=since)
-    for partner, series, value in rows.values_list("partner_id", "series", "value"):
-        found[(partner, series)].append(value)
+    for partner, series, value, count in rows.values_list("partner_id", "series", "value", "count"):
+        found[(partner, series)] += [value] * count
     return found
 
 

@@ -300,11 +300,14 @@ class Share:
 @dataclass(frozen=True)
 class Quantile:
     """The continuous percentile of a series' measurements in the period,
-    divided by ``scale`` (microseconds → hours)."""
+    divided by ``scale`` (microseconds → hours). ``exact`` interpolates in
+    decimals, as a metric computed in Python does; otherwise in double
+    precision, as PostgreSQL's ``percentile_cont`` does."""
 
     series: str
     fraction: float
     scale: int = 1
+    exact: bool = False
 
 
 Rollup = Total | Rate | Share | Quantile

@@ -5,6 +5,7 @@ from .digests import DigestSent
 from .health import AtRiskEpisode, HealthScore, HealthSettings, Part
 from .rollups import (
     MeasurementDay,
+    MeasurementSegment,
     PartnerDay,
     RollupCheck,
     SegmentDay,
@@ -18,6 +19,7 @@ __all__ = [
     "HealthScore",
     "HealthSettings",
     "MeasurementDay",
+    "MeasurementSegment",
     "Part",
     "PartnerDay",
     "RollupCheck",
