@@ -155,7 +155,9 @@ class Measure:
             if response.status_code != 200:
                 raise RuntimeError(f"{url} answered {response.status_code}")
         default, filtered = counts[url] | seen, counts[other]
-        constant = len(default | filtered) == 1
+        # Constant: the same queries on every request, and a filter adds
+        # none (one that leaves a list empty may skip its lookup).
+        constant = len(default) == 1 and len(filtered) == 1 and max(filtered) <= max(default)
         text = "/".join(str(c) for c in sorted(default | filtered))
         self.log(
             f"{page}: {url} p50 {statistics.median(times):.1f} ms, p95 {pct(times, 95):.1f} ms, "

@@ -9,15 +9,17 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, Sum
+from django.db.models import Min, Sum
 from django.urls import reverse
 
 from incentives.models import LedgerEntry
 from incentives.portal_access import may_read_statements
 from prm.tenancy.declarations import NO_FILTERS, Period
+from prm.tenancy.figures import money
 from prm.tenancy.models import Membership, Tenant
 
 from ..figures import Figure, headline
+from ..models import PartnerDay
 
 DEALS = (
     "dealreg.partner_sourced_revenue",
@@ -72,20 +74,24 @@ def build(
     payable = held = None
     next_available = None
     if earnings_visible:
-        unsettled = LedgerEntry.objects.filter(
-            tenant_id=tenant.pk, partner_id=partner.pk, settlement__isnull=True
-        ).exclude(kind=LedgerEntry.Kind.PAYOUT)
-        sums = unsettled.aggregate(
-            payable=Sum("amount_base", filter=Q(available_on__lte=today), default=0),
-            held=Sum("amount_base", filter=Q(available_on__gt=today), default=0),
+        # What the partner is owed is the sum of every entry (a payout
+        # entry takes back what it settled), read from the rollups; what is
+        # still held is the few entries whose holding period runs past today
+        # (an index on the partner and that date): the rest is payable.
+        owed = PartnerDay.objects.filter(tenant_id=tenant.pk, partner_id=partner.pk).aggregate(
+            total=Sum("booked", default=0)
+        )["total"]
+        holding = LedgerEntry.objects.filter(
+            tenant_id=tenant.pk,
+            partner_id=partner.pk,
+            available_on__gt=today,
+            base_currency=tenant.base_currency,
         )
-        payable, held = sums["payable"], sums["held"]
-        next_available = (
-            unsettled.filter(available_on__gt=today)
-            .order_by("available_on")
-            .values_list("available_on", flat=True)
-            .first()
-        )
+        sums = holding.aggregate(held=Sum("amount_base", default=0), next=Min("available_on"))
+        held = sums["held"]
+        payable = money(owed - held)
+        held = money(held)
+        next_available = sums["next"]
     return PartnerDashboard(
         deals=[by_key[k] for k in DEALS if k in by_key],
         earnings=[by_key[k] for k in EARNINGS if k in by_key],
