@@ -216,15 +216,15 @@ def per_partner(
 
 
 def ranked(
-    tenant: Tenant, period: Period, filters: Filters, *, falling: bool, limit: int
-) -> list[dict[str, Any]]:
-    """The partners with the most revenue in the period (``falling``: whose
-    revenue fell most against the period before), with their figures: one
+    tenant: Tenant, period: Period, filters: Filters, *, limit: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The partners with the most revenue in the period, and those whose
+    revenue fell most against the period before, with their figures: one
     query over the partner-days with revenue (a covering index), one for
     the chosen partners' figures."""
     previous = period.previous()
     in_period = Q(day__gte=period.start, day__lte=period.end)
-    rows = (
+    rows = list(
         PartnerDay.objects.filter(tenant_id=tenant.pk, day__gte=previous.start, day__lte=period.end)
         .exclude(won_revenue=0)
         .filter(dims_q(filters))
@@ -233,18 +233,23 @@ def ranked(
             revenue=Sum("won_revenue", filter=in_period, default=0),
             previous_revenue=Sum("won_revenue", filter=~in_period, default=0),
         )
-        .annotate(change=F("revenue") - F("previous_revenue"))
         .order_by()
     )
-    if falling:
-        rows = rows.filter(change__lt=0).order_by("change", "partner_id")
-    else:
-        rows = rows.filter(revenue__gt=0).order_by("-revenue", "partner_id")
-    chosen = [row["partner_id"] for row in rows[:limit]]
+    top = sorted(
+        (r for r in rows if r["revenue"] > 0), key=lambda r: (-r["revenue"], str(r["partner_id"]))
+    )[:limit]
+    falling = sorted(
+        (r for r in rows if r["revenue"] < r["previous_revenue"]),
+        key=lambda r: (r["revenue"] - r["previous_revenue"], str(r["partner_id"])),
+    )[:limit]
+    chosen = [r["partner_id"] for r in (*top, *falling)]
     details = {
         row["partner_id"]: row for row in per_partner(tenant, period, filters, partners=chosen)
     }
-    return [details[p] for p in chosen if p in details]
+    return (
+        [details[r["partner_id"]] for r in top if r["partner_id"] in details],
+        [details[r["partner_id"]] for r in falling if r["partner_id"] in details],
+    )
 
 
 # --- Tiles ----------------------------------------------------------------------------------

@@ -225,16 +225,17 @@ def build(
     charts = [c for c in charts if any(s.values for s in c.series)]
     tables = {"kpis": kpi_table(figures, period)}
     if "dealreg.partner_sourced_revenue" in by_key:
+        top, falling = common.ranked(tenant, period, filters, limit=TOP)
         tables["top_partners"] = partner_table(
             "top_partners",
             "Top partners by revenue",
-            common.ranked(tenant, period, filters, falling=False, limit=TOP),
+            top,
             currency,
         )
         tables["falling_partners"] = partner_table(
             "falling_partners",
             "Partners whose revenue fell most",
-            common.ranked(tenant, period, filters, falling=True, limit=TOP),
+            falling,
             currency,
         )
     return Executive(period, common.sections(figures, currency), charts, tables)
