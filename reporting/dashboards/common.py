@@ -171,7 +171,7 @@ def totals(
 
 
 def partner_rows(tenant: Tenant, filters: Filters) -> QuerySet[PartnerDay]:
-    return PartnerDay.objects.filter(tenant_id=tenant.pk, partner__isnull=False).filter(
+    return PartnerDay.objects.filter(tenant_id=tenant.pk, partner_id__isnull=False).filter(
         dims_q(filters)
     )
 
@@ -195,7 +195,7 @@ def per_partner(
     if partners is not None:
         rows = rows.filter(partner_id__in=partners)
     found = (
-        rows.values("partner_id", "partner__name")
+        rows.values("partner_id")
         .annotate(
             revenue=Sum("won_revenue", filter=in_period, default=0),
             previous_revenue=Sum("won_revenue", filter=before, default=0),
@@ -209,7 +209,7 @@ def per_partner(
         .order_by()
     )
     if order:
-        found = found.order_by(order, "partner__name")
+        found = found.order_by(order, "partner_id")
     if limit:
         found = found[:limit]
     return list(found)
@@ -246,6 +246,9 @@ def ranked(
     details = {
         row["partner_id"]: row for row in per_partner(tenant, period, filters, partners=chosen)
     }
+    names = dict(Partner.objects.filter(pk__in=chosen).values_list("pk", "name"))
+    for partner, row in details.items():
+        row["partner__name"] = names.get(partner, "(deleted partner)")
     return (
         [details[r["partner_id"]] for r in top if r["partner_id"] in details],
         [details[r["partner_id"]] for r in falling if r["partner_id"] in details],

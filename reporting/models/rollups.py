@@ -86,22 +86,18 @@ class Dimensions(models.Model):
 
 
 class PartnerDay(Dimensions, Facts):
-    # No constraint: a deleted partner's levels (active partners at a past
-    # period's end) still count, as the directory's history keeps them.
-    partner = models.ForeignKey(
-        "partners.Partner",
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        null=True,
-        related_name="+",
-    )
+    # The partner's id, a copy like the dimensions, not a reference: a
+    # deleted partner's levels (active partners at a past period's end)
+    # still count, as the directory's history keeps them. None: the
+    # vendor's own rows.
+    partner_id = models.UUIDField(null=True)
 
     class Meta:
         indexes = [
             # Covering what a partner's row on the dashboards sums (its
             # revenue, wins, submissions, open pipeline): read from the index.
             models.Index(
-                fields=["tenant", "partner", "day"],
+                fields=["tenant", "partner_id", "day"],
                 include=["won_revenue", "won", "closed", "submitted", "open_pipeline"],
                 name="partnerday_partner",
             ),
@@ -119,7 +115,7 @@ class PartnerDay(Dimensions, Facts):
             models.UniqueConstraint(
                 fields=[
                     "tenant",
-                    "partner",
+                    "partner_id",
                     "day",
                     "region_id",
                     "tier_id",
@@ -201,16 +197,16 @@ class MeasurementDay(Dimensions):
     value (days from close to payment repeat; business microseconds rarely)."""
 
     series = models.CharField(max_length=40)
-    partner = models.ForeignKey(
-        "partners.Partner", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
+    partner_id = models.UUIDField()
     value = models.BigIntegerField()
     count = models.IntegerField(default=1)
 
     class Meta:
         indexes = [
             # Covering: a percentile over a period reads the index only.
-            models.Index(fields=["tenant", "partner", "series", "day"], name="measurement_partner"),
+            models.Index(
+                fields=["tenant", "partner_id", "series", "day"], name="measurement_partner"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -230,7 +230,7 @@ def test_the_channel_table_exports_with_its_dates(acme, data):
     acme.client(Role.PARTNER_USER)  # signs in: the partner's last sign-in
     client = acme.client(Role.CHANNEL_MANAGER)
     rows = client.get("/reports/channel/").context["board"].partners.rows
-    assert [r["last_sign_in"] for r in rows if r["partner_id"] == acme.partner.pk][0]
+    assert next(r["last_sign_in"] for r in rows if r["partner_id"] == acme.partner.pk)
     for fmt in ("csv", "xlsx"):
         response = client.get(f"/reports/channel/?export=my_partners&format={fmt}")
         assert response.status_code == 200, fmt
