@@ -13,4 +13,6 @@ APP = PRMApp(
         "reporting.view_health": STAFF_ROLES,
         "reporting.change_healthsettings": {Role.OPS_ADMIN},
     },
+    demo="reporting.demo.step",
+    demo_after=("partners", "dealreg", "incentives"),
 )

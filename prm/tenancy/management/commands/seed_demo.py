@@ -5,7 +5,7 @@ run again: what exists is left as it is."""
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from prm.tenancy import registry
@@ -15,7 +15,18 @@ from prm.tenancy.scoping import tenant_scope
 
 
 class Command(BaseCommand):
-    help = "Create (or complete) the demo tenants acme and globex with their logins."
+    help = (
+        "Create (or complete) the demo tenants acme and globex with their logins and a "
+        "year of history."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--scale",
+            type=float,
+            default=1.0,
+            help="How much history to write, 1 for the full demo year (tests use less).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         steps = registry.demo_steps()
@@ -29,7 +40,7 @@ class Command(BaseCommand):
             for spec in TENANTS:
                 tenant, _ = Tenant.objects.get_or_create(slug=spec["slug"], defaults=spec)
                 with tenant_scope(tenant):
-                    ctx = tenant_context(tenant)
+                    ctx = tenant_context(tenant, options["scale"])
                     for _label, step in steps:
                         step(ctx)
                 host = tenant.absolute_url("/")
