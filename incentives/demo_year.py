@@ -8,8 +8,8 @@ clawed back; partner admins dispute a statement line about once a quarter
 and finance adjusts most of them; the period close issues the month's
 statements and the quarter's rebates on the first of each month; finance
 pays out every month (started by one person, approved by another, written,
-then marked paid when accounts payable has sent the money, sooner as the
-year goes on); this month's run may still wait for its approval.
+then marked paid when accounts payable has sent the money, much sooner as
+the year goes on); this month's run may still wait for its approval.
 """
 
 import heapq
@@ -212,8 +212,8 @@ class LedgerYear:
     def pay_out(self, month: date) -> Callable[[], None]:
         """The month's payout run: started by finance mid-month (cutoff that
         day), approved by the second pair of eyes the next morning, marked
-        paid when accounts payable has sent the money: a week later at the
-        start of the year, the next day by its end. The current month's run
+        paid when accounts payable has sent the money: two weeks and more
+        later at the start of the year, the next day by its end. The current month's run
         may still wait for its approval or payment."""
 
         def run() -> None:
@@ -235,7 +235,7 @@ class LedgerYear:
             with self.past.at(approved):
                 run = payouts.approve(run, by=self.checker, now=approved)
                 run = payouts.write_payouts(run, now=approved + timedelta(minutes=1))
-            delay = max(round(7 - 6 * progress), 1)
+            delay = max(round(12 - 11 * progress), 1)
             paid_on = _business_day(self.tenant.local_today(approved), delay)
             paid = at(self.tenant, paid_on, 15)
             if paid >= self.now:
