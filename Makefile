@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 PYTEST_WORKERS ?= auto
 
 .PHONY: run test setup venv services migrate seed lint format lock clean bench-dealreg bench-payouts \
-	bench-load backup restore
+	bench-load bench-reporting backup restore
 
 run: setup migrate seed
 	scripts/run_all.sh
@@ -80,6 +80,16 @@ bench-payouts: setup
 	PRM_DB_NAME=$(BENCH_PAYOUTS_DB) scripts/ensure_services.sh
 	PRM_DB_NAME=$(BENCH_PAYOUTS_DB) $(PY) manage.py migrate --noinput -v0
 	PRM_DB_NAME=$(BENCH_PAYOUTS_DB) PRM_LOG_LEVEL=WARNING $(PY) manage.py bench_payouts --settings=bench.settings $(BENCH_ARGS)
+
+# The reporting dashboards over one tenant with 5,000 partners, 1,000,000
+# registrations and ~5,000,000 ledger entries (BENCH_PARTNERS,
+# BENCH_REGISTRATIONS, BENCH_ENTRIES scale it down; a seed of the same size
+# is kept, BENCH_ARGS=--fresh seeds again).
+BENCH_REPORTING_DB := prm_bench_reporting
+bench-reporting: setup
+	PRM_DB_NAME=$(BENCH_REPORTING_DB) scripts/ensure_services.sh
+	PRM_DB_NAME=$(BENCH_REPORTING_DB) $(PY) manage.py migrate --noinput -v0
+	PRM_DB_NAME=$(BENCH_REPORTING_DB) PRM_LOG_LEVEL=WARNING $(PY) manage.py bench_reporting --settings=bench.settings $(BENCH_ARGS)
 
 # The whole system (gunicorn, Celery worker and beat, a private Redis of its
 # own) under a Locust load: a step search, a calm run and a run through a

@@ -13,6 +13,8 @@ from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 from prm.tenancy.text import plural
 
 from .admin_lists import SlaClock, needs_decision, partner_answered
+from .facts import SOURCE as FACTS
+from .health import AT_RISK_RULES, HEALTH_COMPONENTS
 from .metrics import METRICS
 from .models import DealRegistration, ExtensionRequest, RoutingRule
 from .routing import routing_gaps
@@ -295,5 +297,8 @@ APP = PRMApp(
     demo_after=("partners",),
     url_matrix="dealreg.url_matrix",
     metrics=METRICS,
+    facts=(FACTS,),
     notification_kinds=NOTIFICATION_KINDS,
+    health_components=HEALTH_COMPONENTS,
+    at_risk_rules=AT_RISK_RULES,
 )

@@ -11,15 +11,27 @@ tenant's time zone; dates (a won deal's close date) with its days.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from partners.metrics import partner_q
 from prm.tenancy.businesstime import BusinessCalendar
-from prm.tenancy.declarations import Filters, Good, Metric, Period, Unit
+from prm.tenancy.declarations import (
+    Days,
+    Filters,
+    Good,
+    Metric,
+    Period,
+    Quantile,
+    Rate,
+    Share,
+    Total,
+    Unit,
+)
 from prm.tenancy.figures import money, one_decimal, percent, percentile
 from prm.tenancy.models import Tenant
 
@@ -181,30 +193,30 @@ def _calendar(tenant: Tenant) -> BusinessCalendar:
     return settings_row.calendar()
 
 
-def turnaround_hours(tenant: Tenant, period: Period, filters: Filters) -> list[Decimal]:
-    """Business hours from submission to decision of each registration
-    decided in the period, less the business time it waited on the partner
-    (from each request for more information to the partner's answer, or to
-    the decision if it came first, as the timeline records them). One query
-    for the registrations with their requests and answers, two for the
-    calendar; the hours are measured on the tenant's calendar, which only
-    Python knows (public holidays), and so are the percentiles."""
+def turnaround(tenant: Tenant, rows: QuerySet[DealRegistration]) -> list[tuple[Any, datetime, int]]:
+    """(partner id, decided at, business microseconds from submission to
+    decision) of each of ``rows`` (decided registrations), less the business
+    time it waited on the partner (from each request for more information to
+    the partner's answer, or to the decision if it came first, as the
+    timeline records them). One query for the registrations with their
+    requests and answers, two for the calendar; the time is measured on the
+    tenant's calendar, which only Python knows (public holidays)."""
     asked = Q(events__kind__in=[Kind.INFO_REQUESTED, Kind.INFO_PROVIDED])
     in_order = ("events__created_at", "events__id")
-    rows = list(
-        measured_rows(tenant, period, filters)
+    found = list(
+        rows.filter(submitted_at__isnull=False, decided_at__isnull=False)
         .annotate(
             kinds=ArrayAgg("events__kind", filter=asked, order_by=in_order),
             moments=ArrayAgg("events__created_at", filter=asked, order_by=in_order),
         )
-        .values_list("submitted_at", "decided_at", "kinds", "moments")
+        .values_list("partner_id", "submitted_at", "decided_at", "kinds", "moments")
     )
-    if not rows:
+    if not found:
         return []
     calendar = _calendar(tenant)
-    hours = []
-    for submitted_at, decided_at, kinds, moments in rows:
-        assert submitted_at is not None and decided_at is not None  # decided registrations
+    measured = []
+    for partner_id, submitted_at, decided_at, kinds, moments in found:
+        assert submitted_at is not None and decided_at is not None  # filtered above
         waited = timedelta(0)
         since = None
         for kind, at in zip(kinds or [], moments or [], strict=True):
@@ -216,9 +228,22 @@ def turnaround_hours(tenant: Tenant, period: Period, filters: Filters) -> list[D
         if since is not None:
             waited += calendar.between(since, decided_at)
         worked = calendar.between(submitted_at, decided_at) - waited
-        microseconds = max(worked, timedelta(0)) // timedelta(microseconds=1)
-        hours.append(Decimal(microseconds) / Decimal(3_600_000_000))
-    return hours
+        measured.append((partner_id, decided_at, max(worked, timedelta(0)) // MICROSECOND))
+    return measured
+
+
+MICROSECOND = timedelta(microseconds=1)
+MICROSECONDS_PER_HOUR = 3_600_000_000
+
+
+def turnaround_hours(tenant: Tenant, period: Period, filters: Filters) -> list[Decimal]:
+    """Business hours from submission to decision of each registration
+    decided in the period (``turnaround``)."""
+    rows = measured_rows(tenant, period, filters)
+    return [
+        Decimal(microseconds) / Decimal(MICROSECONDS_PER_HOUR)
+        for _, _, microseconds in turnaround(tenant, rows)
+    ]
 
 
 def turnaround_median(tenant: Tenant, period: Period, filters: Filters) -> Decimal | None:
@@ -229,16 +254,21 @@ def turnaround_p90(tenant: Tenant, period: Period, filters: Filters) -> Decimal 
     return one_decimal(percentile(turnaround_hours(tenant, period, filters), 0.9))
 
 
-def conflict_rate(tenant: Tenant, period: Period, filters: Filters) -> Decimal | None:
-    had_conflict = (
+def had_conflict() -> Any:
+    """True for a registration that had at least one conflict: one involving
+    it is stored, or its conflict check recorded one on its timeline."""
+    return (
         Exists(Conflict.objects.filter(registration=OuterRef("pk")))
         | Exists(Conflict.objects.filter(other_registration=OuterRef("pk")))
         | Exists(
             RegistrationEvent.objects.filter(registration=OuterRef("pk"), kind=Kind.CONFLICTS_FOUND)
         )
     )
+
+
+def conflict_rate(tenant: Tenant, period: Period, filters: Filters) -> Decimal | None:
     counts = submitted_rows(tenant, period, filters).aggregate(
-        conflicted=Count("pk", filter=had_conflict), submitted=Count("pk")
+        conflicted=Count("pk", filter=had_conflict()), submitted=Count("pk")
     )
     return percent(counts["conflicted"], counts["submitted"])
 
@@ -284,6 +314,7 @@ METRICS: list[Metric] = [
         unit=Unit.MONEY,
         good=Good.HIGH,
         compute=partner_sourced_pipeline,
+        rollup=Total("open_pipeline", Days.ALL),
         rows=pipeline_rows,
         rows_admin=REGISTRATIONS,
         perms=VIEW,
@@ -299,6 +330,7 @@ METRICS: list[Metric] = [
         unit=Unit.PERCENT,
         good=Good.HIGH,
         compute=channel_pipeline_share,
+        rollup=Share("open_pipeline", "direct_open", Days.ALL),
         rows=pipeline_rows,
         rows_admin=REGISTRATIONS,
         perms=VIEW_DIRECT,
@@ -314,6 +346,7 @@ METRICS: list[Metric] = [
         unit=Unit.MONEY,
         good=Good.HIGH,
         compute=partner_sourced_revenue,
+        rollup=Total("won_revenue"),
         rows=revenue_rows,
         rows_admin=REGISTRATIONS,
         perms=VIEW,
@@ -330,6 +363,7 @@ METRICS: list[Metric] = [
         unit=Unit.PERCENT,
         good=Good.HIGH,
         compute=channel_revenue_contribution,
+        rollup=Share("won_revenue", "direct_won"),
         rows=revenue_rows,
         rows_admin=REGISTRATIONS,
         perms=VIEW_DIRECT,
@@ -341,6 +375,7 @@ METRICS: list[Metric] = [
         unit=Unit.COUNT,
         good=Good.HIGH,
         compute=submitted,
+        rollup=Total("submitted"),
         rows=submitted_rows,
         rows_admin=REGISTRATIONS,
         perms=VIEW,
@@ -355,6 +390,7 @@ METRICS: list[Metric] = [
         unit=Unit.PERCENT,
         good=Good.NEITHER,
         compute=approval_rate,
+        rollup=Rate("approved", "decided"),
         rows=decided_rows,
         rows_admin=REGISTRATIONS,
         perms=VIEW,
@@ -372,6 +408,7 @@ METRICS: list[Metric] = [
         unit=Unit.HOURS,
         good=Good.LOW,
         compute=turnaround_median,
+        rollup=Quantile("turnaround", 0.5, MICROSECONDS_PER_HOUR),
         rows=measured_rows,
         rows_admin=REGISTRATIONS,
         perms=VIEW,
@@ -389,6 +426,7 @@ METRICS: list[Metric] = [
         unit=Unit.HOURS,
         good=Good.LOW,
         compute=turnaround_p90,
+        rollup=Quantile("turnaround", 0.9, MICROSECONDS_PER_HOUR),
         rows=measured_rows,
         rows_admin=REGISTRATIONS,
         perms=VIEW,
@@ -403,6 +441,7 @@ METRICS: list[Metric] = [
         unit=Unit.PERCENT,
         good=Good.HIGH,
         compute=sla_compliance,
+        rollup=Rate("sla_met", "decided"),
         rows=decided_rows,
         rows_admin=REGISTRATIONS,
         perms=VIEW,
@@ -419,6 +458,7 @@ METRICS: list[Metric] = [
         unit=Unit.PERCENT,
         good=Good.NEITHER,
         compute=conflict_rate,
+        rollup=Rate("conflicted", "submitted"),
         rows=submitted_rows,
         rows_admin=REGISTRATIONS,
         perms=VIEW,
@@ -435,6 +475,7 @@ METRICS: list[Metric] = [
         unit=Unit.PERCENT,
         good=Good.HIGH,
         compute=win_rate,
+        rollup=Rate("won", "closed"),
         rows=closed_rows,
         rows_admin=REGISTRATIONS,
         perms=VIEW,
@@ -449,6 +490,7 @@ METRICS: list[Metric] = [
         unit=Unit.PERCENT,
         good=Good.HIGH,
         compute=conversion,
+        rollup=Rate("approved_won", "approved"),
         rows=approved_rows,
         rows_admin=REGISTRATIONS,
         perms=VIEW,

@@ -12,6 +12,8 @@ from prm.tenancy.roles import FINANCE, FINANCE_READERS, OPS, Role
 from prm.tenancy.text import plural
 
 from .disputes import OPEN as OPEN_DISPUTES
+from .facts import SOURCE as FACTS
+from .health import HEALTH_COMPONENTS
 from .metrics import METRICS
 from .models import DealAccrualState, Dispute, PayoutRun
 from .payouts.writing import maker_may_not_approve
@@ -222,5 +224,7 @@ APP = PRMApp(
     demo_after=("dealreg",),
     url_matrix="incentives.url_matrix",
     metrics=METRICS,
+    facts=(FACTS,),
     notification_kinds=NOTIFICATION_KINDS,
+    health_components=HEALTH_COMPONENTS,
 )

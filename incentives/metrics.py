@@ -16,7 +16,17 @@ from decimal import Decimal
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from partners.metrics import partner_q
-from prm.tenancy.declarations import Filters, Good, Metric, Period, Unit
+from prm.tenancy.declarations import (
+    Days,
+    Filters,
+    Good,
+    Metric,
+    Period,
+    Quantile,
+    Rate,
+    Total,
+    Unit,
+)
 from prm.tenancy.figures import PercentileCont, money, one_decimal, percent
 from prm.tenancy.models import Tenant
 
@@ -163,6 +173,7 @@ METRICS: list[Metric] = [
         unit=Unit.MONEY,
         good=Good.NEITHER,
         compute=accrued,
+        rollup=Total("earned"),
         rows=earned_rows,
         rows_admin=LEDGER,
         perms=VIEW,
@@ -178,6 +189,7 @@ METRICS: list[Metric] = [
         unit=Unit.MONEY,
         good=Good.NEITHER,
         compute=paid,
+        rollup=Total("paid"),
         rows=payout_rows,
         rows_admin=LEDGER,
         perms=VIEW,
@@ -193,6 +205,7 @@ METRICS: list[Metric] = [
         unit=Unit.MONEY,
         good=Good.NEITHER,
         compute=outstanding,
+        rollup=Total("booked", Days.TO_END),
         rows=booked_rows,
         rows_admin=LEDGER,
         perms=VIEW,
@@ -206,6 +219,7 @@ METRICS: list[Metric] = [
         unit=Unit.PERCENT,
         good=Good.HIGH,
         compute=paid_within_target,
+        rollup=Rate("paid_within_target", "paid_accruals"),
         rows=paid_accrual_rows,
         rows_admin=LEDGER,
         perms=VIEW,
@@ -220,6 +234,7 @@ METRICS: list[Metric] = [
         unit=Unit.DAYS,
         good=Good.LOW,
         compute=payment_turnaround_median,
+        rollup=Quantile("close_to_paid", 0.5),
         rows=paid_accrual_rows,
         rows_admin=LEDGER,
         perms=VIEW,
@@ -235,6 +250,7 @@ METRICS: list[Metric] = [
         unit=Unit.DAYS,
         good=Good.LOW,
         compute=payment_turnaround_p90,
+        rollup=Quantile("close_to_paid", 0.9),
         rows=paid_accrual_rows,
         rows_admin=LEDGER,
         perms=VIEW,
@@ -252,6 +268,7 @@ METRICS: list[Metric] = [
         unit=Unit.PERCENT,
         good=Good.LOW,
         compute=calculation_error_rate,
+        rollup=Rate("accruals_corrected", "accruals"),
         rows=accrual_rows,
         rows_admin=LEDGER,
         perms=VIEW,

@@ -30,6 +30,7 @@ from prm.tenancy.text import plural
 
 from . import services
 from .models import Contact, Partner, Region, Tier, without_people
+from .panels import panel_css, shown_panels
 
 
 class _Refused(Exception):
@@ -163,6 +164,7 @@ class PartnerAdmin(CsvImportMixin, TenantHistoryAdmin):
     user_fk_roles = {"channel_manager": (Role.CHANNEL_MANAGER,)}
     actions = ["export_selected"]
     change_list_template = "admin/partners/partner/change_list.html"
+    change_form_template = "admin/partners/partner/change_form.html"
     fieldsets = [
         (None, {"fields": ["name", "legal_name", "website", "domain", "partner_type"]}),
         ("Program", {"fields": ["tier", "status", "channel_manager"]}),
@@ -229,6 +231,22 @@ class PartnerAdmin(CsvImportMixin, TenantHistoryAdmin):
             # service's reason as a field error.
             request._partner_refusal = refused.error  # type: ignore[attr-defined]  # for get_form
             return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> HttpResponse:
+        """Below the form, the panels other apps declare for a partner's
+        page (health, ...), those this member may see."""
+        if obj is not None and not add:
+            panels = shown_panels(request, obj)
+            context = {**context, "partner_panels": panels, "panel_css": panel_css(panels)}
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def _ask_before_closing(self, request: HttpRequest, object_id: str | None) -> Any:
         """Suspending or terminating a partner is asked first, on the admin's

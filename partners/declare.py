@@ -11,6 +11,8 @@ from prm.tenancy.declarations import Card, Count, PRMApp
 from prm.tenancy.roles import OPS, STAFF_ROLES, Role
 from prm.tenancy.text import plural
 
+from .facts import SOURCE as FACTS
+from .health import HEALTH_COMPONENTS
 from .metrics import METRICS
 from .models import Partner, without_people
 
@@ -161,4 +163,6 @@ APP = PRMApp(
     demo="partners.demo.seed",
     url_matrix="partners.url_matrix",
     metrics=METRICS,
+    facts=(FACTS,),
+    health_components=HEALTH_COMPONENTS,
 )

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from prm.tenancy.declarations import Filters, Good, Metric, Period, Unit
+from prm.tenancy.declarations import Days, Filters, Good, Metric, Period, Rate, Total, Unit
 from prm.tenancy.figures import percent
 from prm.tenancy.models import Membership, Tenant
 from prm.tenancy.roles import PARTNER_ROLES
@@ -117,6 +117,7 @@ METRICS: list[Metric] = [
         unit=Unit.COUNT,
         good=Good.HIGH,
         compute=active_partners,
+        rollup=Total("active_delta", Days.TO_END),
         rows=active_rows,
         rows_admin=PARTNERS,
         perms=PERMS,
@@ -133,6 +134,7 @@ METRICS: list[Metric] = [
         unit=Unit.PERCENT,
         good=Good.HIGH,
         compute=system_adoption,
+        rollup=Rate("adopted_delta", "active_delta", Days.TO_END),
         rows=active_rows,
         rows_admin=PARTNERS,
         perms=PERMS,

@@ -3,7 +3,7 @@ from typing import Any
 
 from celery import Celery, Task, signals
 
-from prm import log
+from prm import dbrouter, log
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prm.settings")
 
@@ -25,6 +25,8 @@ def use_django_logging(**kwargs: Any) -> None:
 
 
 log.connect_task_signals()
+# Tasks read from the primary database, never from a read replica.
+dbrouter.connect_task_signals()
 
 
 class TenantTask(Task):

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from csp.constants import NONE, SELF
 
+from prm.dbrouter import replica_database
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -142,6 +144,19 @@ DATABASES = {
         "TEST": {"NAME": env("DB_TEST_NAME", "test_prm")},
     }
 }
+# A read replica for the reporting dashboards, when PRM_DB_REPLICA_HOST is
+# set (prm/dbrouter.py): reads of the reporting app's models go there.
+_replica = replica_database(
+    DATABASES["default"],
+    host=env("DB_REPLICA_HOST"),
+    port=env("DB_REPLICA_PORT"),
+    name=env("DB_REPLICA_NAME"),
+    user=env("DB_REPLICA_USER"),
+    password=env("DB_REPLICA_PASSWORD"),
+)
+if _replica is not None:
+    DATABASES["replica"] = _replica
+    DATABASE_ROUTERS = ["prm.dbrouter.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")

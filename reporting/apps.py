@@ -5,3 +5,8 @@ class ReportingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "reporting"
     verbose_name = "Reporting"
+
+    def ready(self) -> None:
+        from . import receivers
+
+        receivers.connect()

@@ -243,7 +243,15 @@ class TenantSettingsAdmin(TenantModelAdmin):
     """Ops edit their own tenant's settings; the slug, domains and activation
     are the platform operator's."""
 
-    fields = ["name", "timezone", "base_currency", "country", "require_staff_mfa", "support_email"]
+    fields = [
+        "name",
+        "timezone",
+        "base_currency",
+        "country",
+        "fiscal_year_start",
+        "require_staff_mfa",
+        "support_email",
+    ]
 
     def _perm(self, action: str) -> str:
         return f"tenancy.{action}_tenant"
@@ -274,7 +282,15 @@ class TenantDomainInline(admin.TabularInline):  # type: ignore[type-arg]
 
 @admin.register(Tenant)
 class PlatformTenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ["name", "slug", "timezone", "base_currency", "country", "is_active"]
+    list_display = [
+        "name",
+        "slug",
+        "timezone",
+        "base_currency",
+        "country",
+        "fiscal_year_start",
+        "is_active",
+    ]
     search_fields = ["name", "slug"]
     list_filter = ["is_active"]
     inlines = [TenantDomainInline]

@@ -32,7 +32,7 @@ _TONE: dict[str, str] = {
     **dict.fromkeys(
         (
             *("suspended", "terminated", "rejected", "expired", "lost", "breached", "missed"),
-            *("failed", "reversed", "negative", "error"),
+            *("failed", "reversed", "negative", "error", "at_risk"),
         ),
         "bad",
     ),

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
-    from django.db.models import QuerySet
+    from django.db.models import Model, QuerySet
+    from django.http import HttpRequest
 
     from .models import Membership, Tenant
 
@@ -204,6 +205,192 @@ class Metric:
     perms: tuple[str, ...] = ()
     rows: Callable[[Tenant, Period, Filters], QuerySet[Any]] | None = None
     rows_admin: str | None = None
+    rollup: Rollup | None = None
+
+
+# --- Rollups --------------------------------------------------------------------------
+
+
+class FactRow(NamedTuple):
+    """One partner's figures for one day (``partner`` None: the vendor's own,
+    e.g. its direct pipeline). ``dims`` overrides the partner's region, tier,
+    type and channel manager as they are now, for facts that count the
+    partner as it stood that day (``(region, tier, partner_type,
+    channel_manager)``)."""
+
+    partner: Any
+    day: date
+    values: Mapping[str, Decimal | int]
+    dims: tuple[Any, Any, str, Any] | None = None
+
+
+class Measurement(NamedTuple):
+    """One measured duration (an integer in the series' unit, e.g.
+    microseconds of business time) of one partner on one day."""
+
+    partner: Any
+    day: date
+    value: int
+
+
+@dataclass(frozen=True)
+class FactSource:
+    """Daily figures an app keeps in reporting's rollups, so dashboards read
+    a few thousand rows instead of millions.
+
+    ``compute(tenant, partner_ids, since)`` yields ``FactRow``s for the
+    given partners (None: all, the vendor's own rows included) from ``since``
+    on (None: all days); each day is a calendar day in the tenant's time
+    zone and the values add up (counts, sums of money in the base currency).
+    ``facts`` names the values it yields: each is a column of reporting's
+    rollups. ``measure`` does the same for ``series``, durations whose
+    percentiles a metric shows (``Measurement``s: they do not add up).
+    ``watch`` maps a model (``"app_label.ModelName"``) to a function giving
+    the partner ids (None: the vendor's own rows) a saved or deleted row of
+    it changes: reporting refreshes those partners' rollups after commit.
+    For a model of no one tenant (a person), it gives (tenant id, partner
+    id) pairs."""
+
+    key: str
+    facts: tuple[str, ...] = ()
+    compute: Callable[[Tenant, Sequence[Any] | None, date | None], Iterable[FactRow]] | None = None
+    series: tuple[str, ...] = ()
+    measure: (
+        Callable[[Tenant, Sequence[Any] | None, date | None], Iterable[tuple[str, Measurement]]]
+        | None
+    ) = None
+    watch: Mapping[str, Callable[[Any], Iterable[Any]]] = field(default_factory=dict)
+
+
+class Days(StrEnum):
+    PERIOD = "period"  # the days of the period
+    TO_END = "to_end"  # every day up to the period's end (a balance, a level)
+    ALL = "all"  # every day, whatever the period (a figure "as it stands now")
+
+
+@dataclass(frozen=True)
+class Total:
+    """A metric that is the sum of one fact (``sign`` -1 turns a negative
+    sum positive, e.g. payouts booked as negative entries)."""
+
+    fact: str
+    days: Days = Days.PERIOD
+    sign: int = 1
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``part`` ÷ ``whole`` as a percentage, both summed over ``days``."""
+
+    part: str
+    whole: str
+    days: Days = Days.PERIOD
+
+
+@dataclass(frozen=True)
+class Share:
+    """``part`` ÷ (``part`` + ``other``): ``other`` is the vendor's own
+    figure (rows without a partner), which the filters do not narrow."""
+
+    part: str
+    other: str
+    days: Days = Days.PERIOD
+
+
+@dataclass(frozen=True)
+class Quantile:
+    """The continuous percentile of a series' measurements in the period,
+    divided by ``scale`` (microseconds → hours)."""
+
+    series: str
+    fraction: float
+    scale: int = 1
+
+
+Rollup = Total | Rate | Share | Quantile
+
+
+# --- Partner health --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One partner's value of a health component on a day: ``value`` from 0
+    (worst) to 1 (best), or None when there is no data for that partner
+    (the other components' weights are then rescaled for them), and ``why``,
+    a short sentence of the facts behind it ("12 days since the last
+    registration")."""
+
+    value: Decimal | None
+    why: str = ""
+
+
+# What a component's ``compute`` returns per partner id: a Reading, or just
+# the value (then without a "why").
+HealthValue = Reading | Decimal | None
+
+
+@dataclass(frozen=True)
+class HealthComponent:
+    """A part of the partner health score, declared by the app owning its
+    data (``PRMApp.health_components``).
+
+    ``compute(tenant, day, partner_ids)`` runs inside the tenant's scope and
+    returns, for each of ``partner_ids`` (a list, or a flat ``values_list``
+    queryset, of partner ids), a ``HealthValue``; a partner left out has no data. It must
+    use only data up to the end of ``day`` in the tenant's time zone, so the
+    nightly job, a recomputation and a backfill of past days agree.
+    ``default_weight`` (0-100) applies until ops set another in the tenant's
+    health settings. ``compute_days(tenant, days, partner_ids)``, where
+    given, returns the same readings for many days at once (day -> partner
+    id -> value), for a backfill of the history."""
+
+    key: str
+    name: str
+    description: str
+    default_weight: int
+    compute: Callable[[Tenant, date, Any], Mapping[Any, HealthValue]]
+    compute_days: (
+        Callable[[Tenant, Sequence[date], Any], Mapping[date, Mapping[Any, HealthValue]]] | None
+    ) = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.default_weight <= 100:
+            raise ValueError(f"{self.key}: a weight is from 0 to 100.")
+
+
+@dataclass(frozen=True)
+class AtRiskRule:
+    """A rule that flags a partner as at risk (``PRMApp.at_risk_rules``).
+
+    ``evaluate(tenant, day, partner_ids, thresholds)`` runs inside the
+    tenant's scope, after the day's health scores are stored, and returns
+    partner id -> the reason in words ("No registration in 75 days") for
+    each partner the rule flags on ``day`` (data up to that day's end only).
+    ``thresholds`` are the tenant's health settings (field name -> value,
+    e.g. ``no_registration_days``); a rule reads the ones it names."""
+
+    key: str
+    name: str
+    description: str
+    evaluate: Callable[[Tenant, date, Any, Mapping[str, int]], Mapping[Any, str]]
+
+
+@dataclass(frozen=True)
+class PartnerPanel:
+    """A panel on the partner's staff page (the partner's admin change
+    page), below its form, for members holding any of ``perms`` on that
+    partner. ``template`` renders it with ``context(request, partner)``
+    (plus ``panel``); ``css`` lists static stylesheets the page loads for
+    it. Panels sort by ``order``."""
+
+    key: str
+    title: str
+    template: str
+    context: Callable[[HttpRequest, Model], Mapping[str, Any]]
+    perms: tuple[str, ...]
+    css: tuple[str, ...] = ()
+    order: int = 100
 
 
 # --- Demo data ------------------------------------------------------------------------
@@ -251,8 +438,13 @@ class PRMApp:
     - ``url_matrix``: dotted path of the module holding the app's part of the
       URL-matrix test (see ``tests/test_url_matrix.py``): loaded by tests only.
     - ``metrics``: the figures reporting shows.
+    - ``facts``: the daily figures the app keeps in reporting's rollups
+      (a metric's ``rollup`` says how it is read from them).
     - ``notification_kinds``: the mailed notifications the app sends, each
       a switch on the members' mail preferences.
+    - ``health_components``, ``at_risk_rules``: the parts of the partner
+      health score and the at-risk rules whose data the app owns.
+    - ``partner_panels``: panels on the partner's staff page.
     """
 
     label: str
@@ -267,4 +459,8 @@ class PRMApp:
     demo_after: tuple[str, ...] = ()
     url_matrix: str | None = None
     metrics: Sequence[Metric] = ()
+    facts: Sequence[FactSource] = ()
     notification_kinds: Sequence[NotificationKind] = ()
+    health_components: Sequence[HealthComponent] = ()
+    at_risk_rules: Sequence[AtRiskRule] = ()
+    partner_panels: Sequence[PartnerPanel] = ()

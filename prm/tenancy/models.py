@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -58,6 +58,18 @@ def validate_slug_not_reserved(value: str) -> None:
         raise ValidationError(f"“{value}” is reserved; choose another slug.")
 
 
+MONTH_CHOICES = [
+    (number, name)
+    for number, name in enumerate(
+        (
+            *("January", "February", "March", "April", "May", "June"),
+            *("July", "August", "September", "October", "November", "December"),
+        ),
+        start=1,
+    )
+]
+
+
 class Tenant(models.Model):
     """A vendor: one partner program with its own portal, people and data."""
 
@@ -83,10 +95,27 @@ class Tenant(models.Model):
         help_text="Vendor staff must set up an authenticator app before they can work.",
     )
     support_email = models.EmailField(blank=True)
+    fiscal_year_start = models.PositiveSmallIntegerField(
+        "fiscal year starts in",
+        default=1,
+        choices=MONTH_CHOICES,
+        validators=[MinValueValidator(1), MaxValueValidator(12)],
+        help_text=(
+            "The month the program's fiscal year starts in; the reports' quarters and years "
+            "follow it. A fiscal year is named after the calendar year it ends in: starting "
+            "in February, Feb 2026 to Jan 2027 is FY2027."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(fiscal_year_start__gte=1, fiscal_year_start__lte=12),
+                name="tenant_fiscal_year_start_is_a_month",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -19,7 +19,18 @@ from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string, module_has_submodule
 
-from .declarations import Card, DemoContext, Metric, NavEntry, NotificationKind, PRMApp
+from .declarations import (
+    AtRiskRule,
+    Card,
+    DemoContext,
+    FactSource,
+    HealthComponent,
+    Metric,
+    NavEntry,
+    NotificationKind,
+    PartnerPanel,
+    PRMApp,
+)
 from .roles import ALL_ROLES
 
 DECLARATION_MODULE = "declare"
@@ -173,6 +184,35 @@ def metrics() -> dict[str, Metric]:
 
 
 @cache
+def fact_sources() -> tuple[FactSource, ...]:
+    """Every app's rollup facts, in declaration order. A fact or series name
+    is declared once, and every metric's ``rollup`` names declared ones."""
+    sources: list[FactSource] = []
+    names: set[str] = set()
+    for app in declared_apps():
+        for source in app.facts:
+            for name in (*source.facts, *source.series):
+                if name in names:
+                    raise ImproperlyConfigured(f"Rollup fact {name!r} is declared twice.")
+                names.add(name)
+            sources.append(source)
+    for metric in metrics().values():
+        rollup = metric.rollup
+        if rollup is None:
+            continue
+        wanted = {
+            getattr(rollup, attribute)
+            for attribute in ("fact", "part", "whole", "other", "series")
+            if hasattr(rollup, attribute)
+        }
+        if wanted - names:
+            raise ImproperlyConfigured(
+                f"Metric {metric.key} reads undeclared rollup facts {sorted(wanted - names)}."
+            )
+    return tuple(sources)
+
+
+@cache
 def notification_kinds() -> dict[str, NotificationKind]:
     """Notification kind key → its declaration, from every app, in
     declaration order. A key must start with its app's label."""
@@ -191,6 +231,42 @@ def notification_kinds() -> dict[str, NotificationKind]:
     return found
 
 
+def _unique_keys(what: str, found: list[tuple[str, Any]]) -> dict[str, Any]:
+    table: dict[str, Any] = {}
+    for key, item in found:
+        if key in table:
+            raise ImproperlyConfigured(f"{what} {key!r} is declared twice.")
+        table[key] = item
+    return table
+
+
+@cache
+def health_components() -> dict[str, HealthComponent]:
+    """Health component key → its declaration, from every app, in
+    declaration order."""
+    return _unique_keys(
+        "Health component",
+        [(c.key, c) for app in declared_apps() for c in app.health_components],
+    )
+
+
+@cache
+def at_risk_rules() -> dict[str, AtRiskRule]:
+    """At-risk rule key → its declaration, from every app."""
+    return _unique_keys(
+        "At-risk rule", [(r.key, r) for app in declared_apps() for r in app.at_risk_rules]
+    )
+
+
+@cache
+def partner_panels() -> tuple[PartnerPanel, ...]:
+    """The panels of the partner's staff page, in their order."""
+    found = _unique_keys(
+        "Partner panel", [(p.key, p) for app in declared_apps() for p in app.partner_panels]
+    )
+    return tuple(sorted(found.values(), key=lambda panel: panel.order))
+
+
 def check() -> None:
     """Assemble everything once (start-up calls this)."""
     permissions()
@@ -201,6 +277,9 @@ def check() -> None:
     demo_steps()
     metrics()
     notification_kinds()
+    health_components()
+    at_risk_rules()
+    partner_panels()
 
 
 def role_has_perm(role: str, perm: str) -> bool:

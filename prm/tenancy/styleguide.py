@@ -20,7 +20,10 @@ from django.shortcuts import render
 from django.template import engines
 from django.utils import timezone
 
+from prm.charts import Chart, Series
+
 from .access import role_required
+from .declarations import Unit
 from .requests import MemberRequest
 
 PERMISSION = "portal.style_guide"
@@ -90,6 +93,28 @@ EXAMPLES: tuple[Example, ...] = (
         "Form fields",
         "Every control has a label; help under it; the error next to the field.",
     ),
+    Example(
+        "print",
+        "Printing",
+        "A page prints as its content (static/css/print.css): no menus, buttons or filter "
+        "forms; the .filter-summary says what the figures cover; a figure's closed <details> "
+        "(or one marked data-print-open) prints open; .print-only shows on paper only. The "
+        "Print button (components/print_button.html) appears once JavaScript runs.",
+    ),
+    Example(
+        "charts",
+        "Charts",
+        "A prm.charts.Chart (line, bar, stacked-bar or funnel) drawn by Chart.js, with "
+        'its numbers in a table: the content without JavaScript, under "Show the '
+        'numbers" with it; each number links to the list that makes it up. Series '
+        "take the --chart-1..6 colours in order. The figures here are samples.",
+    ),
+    Example(
+        "sparklines",
+        "Sparklines",
+        "A trend beside a figure, drawn on the server as an inline SVG (no JavaScript); "
+        "None is a gap, the dot is the latest value. The figures here are samples.",
+    ),
 )
 
 TOKENS: tuple[tuple[str, str, str], ...] = (
@@ -105,6 +130,12 @@ TOKENS: tuple[tuple[str, str, str], ...] = (
     ("--bad", "sg-bad", "Rejected, breached, errors (5.6:1 on --bad-soft)."),
     ("--info", "sg-info", "Neutral statuses (7.7:1 on --info-soft)."),
     ("--focus", "sg-focus", "The focus outline (3 px, offset 2 px) of every control."),
+    ("--chart-1", "sg-chart-1", "Charts' first series, sparklines (blue); 7.3:1 on white."),
+    ("--chart-2", "sg-chart-2", "Second series (orange); 3.8:1, graphics need 3:1."),
+    ("--chart-3", "sg-chart-3", "Third series (teal); 5.2:1."),
+    ("--chart-4", "sg-chart-4", "Fourth series (purple); 5.3:1."),
+    ("--chart-5", "sg-chart-5", "Fifth series (brown); 7.9:1."),
+    ("--chart-6", "sg-chart-6", "Sixth series (magenta); 5.1:1."),
 )
 SCALE = (
     "--space-1 .25rem · --space-2 .5rem · --space-3 1rem · --space-4 1.5rem · --space-5 2.5rem",
@@ -134,6 +165,80 @@ FILTERS: tuple[str, ...] = (
 )
 
 
+MONTHS = [f"{month} 2026" for month in ("Jul", "Aug", "Sep", "Oct", "Nov", "Dec")]
+SAMPLE = "Style-guide sample data, not your program's figures."
+
+
+def _d(*values: str | None) -> list[Decimal | int | None]:
+    return [None if v is None else Decimal(v) for v in values]
+
+
+def sample_charts() -> dict[str, Chart]:
+    """One chart of each kind, with made-up numbers (labelled as samples)."""
+    anchor = "#charts"  # a real page links each number to its list
+    return {
+        "line": Chart(
+            key="sg-line",
+            title="Sample: partner-sourced pipeline and won revenue",
+            kind="line",
+            unit=Unit.MONEY,
+            currency="USD",
+            labels=MONTHS,
+            series=[
+                Series(
+                    "Pipeline",
+                    _d("410000", "455000", "430500", "520000", "587250.5", "640000"),
+                    [anchor] * 6,
+                ),
+                Series("Won revenue", _d("120000", "98000", None, "151000", "173400", "210000")),
+            ],
+            description=f"By month. {SAMPLE} September has no won revenue recorded: a gap.",
+        ),
+        "bar": Chart(
+            key="sg-bar",
+            title="Sample: registrations submitted by region",
+            kind="bar",
+            unit=Unit.COUNT,
+            labels=["North America", "EMEA", "APAC", "Latin America"],
+            series=[Series("Registrations", [412, 305, 188, 64], [anchor] * 4)],
+            description=SAMPLE,
+            axis="Region",
+        ),
+        "stacked": Chart(
+            key="sg-stacked",
+            title="Sample: won revenue by tier",
+            kind="stacked-bar",
+            unit=Unit.MONEY,
+            currency="EUR",
+            labels=["Q1 2026", "Q2 2026", "Q3 2026", "Q4 2026"],
+            series=[
+                Series("Platinum", _d("210000", "232000", "251500", "240000")),
+                Series("Gold", _d("120500", "131000", "118250", "142000")),
+                Series("Silver", _d("45000", "52500", "61000", "58750")),
+            ],
+            description=f"Per fiscal quarter. {SAMPLE}",
+        ),
+        "funnel": Chart(
+            key="sg-funnel",
+            title="Sample: from registration to won",
+            kind="funnel",
+            unit=Unit.COUNT,
+            labels=["Submitted", "Approved", "Closed", "Won"],
+            series=[Series("Registrations", [969, 802, 455, 301], [anchor] * 4)],
+            description=f"Registrations submitted this quarter, by how far they went. {SAMPLE}",
+        ),
+    }
+
+
+def sample_sparklines() -> dict[str, list[Decimal | int | None]]:
+    return {
+        "rising": _d("410000", "455000", "430500", "520000", "587250", "640000"),
+        "gaps": _d("62.5", "71", None, "68", "74.5", None),
+        "flat": [12, 12, 12, 12, 12, 12],
+        "empty": [None, None, None],
+    }
+
+
 def sample_context() -> dict[str, Any]:
     filed = timezone.localtime().replace(hour=14, minute=5, second=0, microsecond=0)
     return {
@@ -149,6 +254,8 @@ def sample_context() -> dict[str, Any]:
         "fx": Decimal("1.08370000"),
         "crumbs": [("#", "Deal registrations"), ("", "DR-5JA9NAXB")],
         "page_obj": Paginator(range(60), 20).page(2),
+        "charts": sample_charts(),
+        "sparklines": sample_sparklines(),
     }
 
 

@@ -11,8 +11,9 @@ from .mail_preferences import wants_mail
 from .models import Invitation, Notification, Tenant
 
 
-def _send(*, subject: str, message: str, to: str) -> None:
-    """``send_mail`` to ``to``, saying goodbye to the mail server (QUIT)
+def send_one(*, subject: str, message: str, to: str, html: str | None = None) -> None:
+    """``send_mail`` to ``to`` (with ``html`` as its HTML alternative, when
+    given), saying goodbye to the mail server (QUIT)
     only once the transaction that records the sending has committed.
 
     The server has the message once it answers its DATA. The goodbye is one
@@ -30,6 +31,7 @@ def _send(*, subject: str, message: str, to: str) -> None:
             from_email=None,
             recipient_list=[to],
             connection=connection,
+            html_message=html,
         )
     except BaseException:
         connection.close()
@@ -54,7 +56,7 @@ def send_invitation(*, tenant: Tenant, invitation_id: str, token: str) -> bool:
     }
     with timezone.override(tenant.tzinfo):  # dates as the tenant's people read them
         message = render_to_string("tenancy/email/invitation.txt", context)
-    _send(
+    send_one(
         subject=f"[{tenant.name}] You are invited to the partner portal",
         message=message,
         to=invitation.email,
@@ -77,7 +79,7 @@ def send_notification_email(*, tenant: Tenant, notification_id: str) -> bool:
         if note is None or not note.user.is_active or not wants_mail(note):
             return False
         link = tenant.absolute_url(note.url) if note.url else tenant.absolute_url("/")
-        _send(
+        send_one(
             subject=f"[{tenant.name}] {note.title}",
             message=f"{note.body}\n\n{link}\n",
             to=note.user.email,

@@ -1,11 +1,27 @@
 /* PRM portal: progressive enhancement only; every page works without it.
    Loaded with `defer` from base.html (strict CSP: no inline script).
    - The main menu collapses behind the "Menu" button below 900 px.
-   - The user menu (<details>) closes on Escape and on a click elsewhere. */
+   - The user menu (<details>) closes on Escape and on a click elsewhere.
+   - A [data-print] button (components/print_button.html, hidden until this
+     runs) prints the page; for printing, the closed <details> of figures (a
+     chart's table of numbers) and those marked [data-print-open] are opened,
+     and closed again afterwards (static/css/print.css).
+   - A page with a chart (templates/components/chart.html) gets Chart.js and
+     static/js/charts.js, in that order; the figure names both files. */
 (function () {
   "use strict";
   var root = document.documentElement;
   root.classList.add("js");
+
+  var chart = document.querySelector("figure.chart[data-chart-script]");
+  if (chart) {
+    [chart.getAttribute("data-chartjs"), chart.getAttribute("data-chart-script")].forEach(function (src) {
+      var script = document.createElement("script");
+      script.src = src;
+      script.async = false;  // run in order: the library, then the charts
+      document.head.appendChild(script);
+    });
+  }
 
   var bar = document.querySelector(".topbar");
   var toggle = document.querySelector(".nav-toggle");
@@ -40,5 +56,23 @@
       toggle.setAttribute("aria-expanded", "false");
       toggle.focus();
     }
+  });
+
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () { window.print(); });
+  });
+
+  var openedForPrint = [];
+  window.addEventListener("beforeprint", function () {
+    document.querySelectorAll("figure details:not([open]), details[data-print-open]:not([open])")
+      .forEach(function (details) {
+        details.setAttribute("open", "");
+        openedForPrint.push(details);
+      });
+  });
+  window.addEventListener("afterprint", function () {
+    openedForPrint.forEach(function (details) { details.removeAttribute("open"); });
+    openedForPrint = [];
   });
 })();

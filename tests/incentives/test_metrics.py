@@ -177,8 +177,10 @@ def test_paid_within_30_days_and_payment_turnaround(acme, globex, story):
     # Globex paid its one accrual 15 days after close.
     assert compute(globex, "incentives.payment_turnaround_median") == Decimal("15.0")
     # The promise is the tenant's payout target.
-    with acme.scope():
-        IncentiveSettings.objects.filter(tenant=acme.tenant).update(payout_target_days=36)
+    with acme.scope():  # saved as the settings page saves it
+        settings_row = IncentiveSettings.objects.get(tenant=acme.tenant)
+        settings_row.payout_target_days = 36
+        settings_row.save()
     assert compute(acme, "incentives.paid_within_30_days") == Decimal("100.0")
 
 

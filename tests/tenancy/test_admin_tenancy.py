@@ -112,6 +112,7 @@ def test_ops_changes_program_settings_of_their_own_tenant(acme, globex):
             "timezone": "Europe/Berlin",
             "base_currency": "EUR",
             "country": "DE",
+            "fiscal_year_start": "4",
             "require_staff_mfa": "on",
             "support_email": "",
         },
@@ -119,6 +120,7 @@ def test_ops_changes_program_settings_of_their_own_tenant(acme, globex):
     assert response.status_code == 302
     acme.tenant.refresh_from_db()
     assert acme.tenant.require_staff_mfa and acme.tenant.timezone == "Europe/Berlin"
+    assert acme.tenant.fiscal_year_start == 4
     globex.tenant.refresh_from_db()
     assert not globex.tenant.require_staff_mfa
     with acme.scope():

@@ -20,10 +20,12 @@ def test_create_tenant_makes_the_tenant_and_its_first_ops_admin(capsys):
         "--timezone=Europe/Paris",
         "--currency=eur",
         "--country=fr",
+        "--fiscal-year-start=4",
         "--domain=partners.initech.test",
     )
     tenant = Tenant.objects.get(slug="initech")
     assert (tenant.timezone, tenant.base_currency, tenant.country) == ("Europe/Paris", "EUR", "FR")
+    assert tenant.fiscal_year_start == 4
     assert TenantDomain.objects.get(tenant=tenant).host == "partners.initech.test"
     with scopes_disabled():
         membership = Membership.objects.get(tenant=tenant)
@@ -42,6 +44,7 @@ def test_create_tenant_makes_the_tenant_and_its_first_ops_admin(capsys):
         (["ok", "X", "--timezone=Mars/Base"], "not a known time zone"),
         (["ok", "X", "--currency=EURO"], "three-letter"),
         (["ok", "X", "--domain=ok.localhost"], "come from the tenant's slug"),
+        (["ok", "X", "--fiscal-year-start=13"], "fiscal_year_start: Value 13 is not a valid"),
     ],
 )
 def test_create_tenant_refuses_bad_input_and_writes_nothing(args, message):

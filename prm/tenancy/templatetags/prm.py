@@ -4,20 +4,23 @@ Thin wrappers over :mod:`prm.format` (the rules and their tests live there):
 ``{{ amount|money:currency }}``, ``{{ n|number }}``, ``{{ n|number:2 }}``,
 ``{{ p|percent }}``, ``{{ d|day }}``, ``{{ dt|moment }}``,
 ``{{ n|plural:"row" }}``, ``{{ n|plural:"entry,entries" }}``,
-``{{ name|possessive }}``, and ``{{ x|rate }}`` for exchange rates.
+``{{ name|possessive }}``, ``{{ x|rate }}`` for exchange rates, and
+``{{ values|sparkline:"label" }}``, a trend as an inline SVG (:mod:`prm.sparkline`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django import template
 from django.http import QueryDict
 from django.urls import reverse
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 
 from prm import format as fmt
+from prm import sparkline as spark
 from prm.tenancy.chips import tone
 
 register = template.Library()
@@ -64,6 +67,15 @@ def rate(value: Decimal | None) -> str:
     if value is None or value == "":
         return ""
     return format(Decimal(value).normalize(), "f")
+
+
+@register.filter
+def sparkline(values: object, label: str = "Trend") -> SafeString:
+    """``{{ figure.series|sparkline:"Pipeline" }}``: values (None for a gap)
+    or (period, value) pairs, as an inline SVG named "Pipeline: first → last"."""
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        return spark.sparkline(None, label)
+    return spark.sparkline(values, label)
 
 
 @register.filter

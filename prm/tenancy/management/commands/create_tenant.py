@@ -26,6 +26,12 @@ class Command(BaseCommand):
         parser.add_argument("--currency", default="USD")
         parser.add_argument("--country", default="US")
         parser.add_argument(
+            "--fiscal-year-start",
+            type=int,
+            default=1,
+            help="Month (1-12) the fiscal year starts in; the reports' quarters follow it",
+        )
+        parser.add_argument(
             "--domain",
             action="append",
             default=[],
@@ -39,6 +45,7 @@ class Command(BaseCommand):
             timezone=opts["timezone"],
             base_currency=opts["currency"].upper(),
             country=opts["country"].upper(),
+            fiscal_year_start=opts["fiscal_year_start"],
         )
         try:
             tenant.full_clean()
