@@ -228,13 +228,13 @@ class Year:
             # Deals come at the partner's rate, irregularly but without the
             # long droughts and bursts of pure chance (a quarter's figures
             # follow the story, not the dice).
-            gap = self.rng.uniform(0.3, 1.7)
+            gap = self.rng.uniform(0.6, 1.4)
             day, due = first, self.rng.uniform(0, gap)
             while day < last:
                 due += story.activity * MONTHLY / 30 * self.growth(day) * self.season(day)
                 if due >= gap:
                     due -= gap
-                    gap = self.rng.uniform(0.3, 1.7)
+                    gap = self.rng.uniform(0.6, 1.4)
                     self.plans.append(self.planned(partner, sellers, story, day))
                 day += timedelta(days=1)
         self.plan_direct()

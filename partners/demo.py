@@ -115,7 +115,7 @@ MOVES: dict[int, list[tuple[int, dict[str, Any]]]] = {
 FIRST_TIER = {2: 2, 15: 3, 10: 4, 23: 2}
 QUIET_DAYS = {5: 105, 14: 80, 18: 130}
 # Deals a month of a typical partner of each tier (deal registration's scale).
-TIER_ACTIVITY = {1: 0.45, 2: 0.8, 3: 1.25, 4: 1.7}
+TIER_ACTIVITY = {1: 0.85, 2: 1.0, 3: 1.2, 4: 1.45}
 
 FIRST_NAMES = ["Ana", "Ben", "Chloe", "Dev", "Emma", "Felix", "Grace", "Hugo", "Ines", "Jonas"]
 LAST_NAMES = ["Alvarez", "Brooks", "Chen", "Duval", "Eriksen", "Fischer", "Gupta", "Haddad"]
@@ -223,7 +223,7 @@ def _story(i: int, today: date, rank: int, history: float) -> PartnerStory:
             registers_until = today - timedelta(days=days)
     quiet = QUIET_DAYS.get(i)
     # Some partners bring more deals than their tier's typical one.
-    activity = TIER_ACTIVITY[rank] * (0.7 + ((i * 37) % 10) / 15) * history
+    activity = TIER_ACTIVITY[rank] * (0.8 + ((i * 37) % 10) / 22) * history
     return PartnerStory(
         enrolled=enrolled,
         registers_from=registers_from,

@@ -2,6 +2,7 @@
 demo data (its declared ``PRMApp.demo`` step, in dependency order). Safe to
 run again: what exists is left as it is."""
 
+import time
 from typing import Any
 
 from django.conf import settings
@@ -38,11 +39,13 @@ class Command(BaseCommand):
                 platform_url += f":{settings.PRM_URL_PORT}"
             logins.append(("platform", "superuser", "admin@platform.example"))
             for spec in TENANTS:
+                started = time.monotonic()
                 tenant, _ = Tenant.objects.get_or_create(slug=spec["slug"], defaults=spec)
                 with tenant_scope(tenant):
                     ctx = tenant_context(tenant, options["scale"])
                     for _label, step in steps:
                         step(ctx)
+                self.stdout.write(f"{tenant.slug}: ready in {time.monotonic() - started:.1f} s")
                 host = tenant.absolute_url("/")
                 logins += [(host, role.value, ctx.users[role].email) for role, *_ in ROLE_LOGINS]
         self.stdout.write(self.style.SUCCESS("Demo data is ready."))
