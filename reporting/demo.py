@@ -3,9 +3,10 @@ of partner health history computed from it, so that the dashboards and the
 partners' health pages open filled (the other apps' steps wrote the year
 first: see ``demo_after`` in ``declare.py``).
 
-Both are recomputed from the apps' data, so running this again changes
-nothing. While the rollups or the health score are not built yet, their
-part is skipped with a line in the log."""
+Run again, the rollups are rebuilt (cheap: they are recomputed from the
+apps' data) and the health history is left as it is (the nightly run adds
+each day since). While the rollups or the health score are not built yet,
+their part is skipped with a line in the log."""
 
 import importlib
 import logging
@@ -14,6 +15,8 @@ from typing import Any
 
 from prm.tenancy.declarations import DemoContext
 from prm.tenancy.demo import HISTORY_DAYS
+
+from .models import HealthScore
 
 log = logging.getLogger(__name__)
 
@@ -38,5 +41,5 @@ def step(ctx: DemoContext) -> None:
     if rebuild is not None:
         rebuild(ctx.tenant)
     backfill = _optional("reporting.health", "backfill_health")
-    if backfill is not None:
+    if backfill is not None and not HealthScore.objects.filter(tenant_id=ctx.tenant.pk).exists():
         backfill(ctx.tenant, days=HISTORY_DAYS)

@@ -17,6 +17,7 @@ from prm.tenancy import registry
 from prm.tenancy.declarations import NO_FILTERS, Period
 from prm.tenancy.demo import HISTORY_DAYS, tenant_context
 from prm.tenancy.models import AuditEntry, Notification, OutboxMessage
+from reporting.models import AtRiskEpisode
 
 DAY = datetime(2026, 12, 6, 15, 0, tzinfo=UTC)
 STEPS = ("partners", "dealreg", "incentives", "reporting")
@@ -61,8 +62,11 @@ def figures(world, key: str, periods: Callable[[date], list[Period]] = quarters)
 
 
 @pytest.mark.django_db
-def test_every_figure_has_a_value_in_each_quarter_and_the_year_tells_its_story(year):
-    world, _ctx = year
+def test_the_demo_year(year):
+    """One test (seeding takes half a minute): every figure has a value in
+    each quarter, the year tells its story, quiet partners are quiet, and
+    the past is dated and its work done."""
+    world, ctx = year
     empty = {
         key: values
         for key in registry.metrics()
@@ -86,10 +90,7 @@ def test_every_figure_has_a_value_in_each_quarter_and_the_year_tells_its_story(y
         waits = [(run.paid_at.date() - run.cutoff).days for run in runs]
     assert len(waits) >= 10 and waits[0] > waits[-1] + 7
 
-
-@pytest.mark.django_db
-def test_quiet_partners_are_quiet_and_the_past_is_dated_and_done(year):
-    world, ctx = year
+    # Partners that went quiet registered nothing for two months...
     with time_machine.travel(DAY), world.scope():
         today = world.tenant.local_today()
         stories = ctx.objects["partners.stories"]
@@ -101,6 +102,9 @@ def test_quiet_partners_are_quiet_and_the_past_is_dated_and_done(year):
             assert last is not None  # they were registering deals before
             assert world.tenant.local_today(last) < today - timedelta(days=60)
             assert not registrations.filter(status=DealRegistration.Status.APPROVED).exists()
+        # ... and are on the at-risk list.
+        at_risk = AtRiskEpisode.objects.filter(closed_on__isnull=True).values_list("partner_id")
+        assert set(quiet) <= {pk for (pk,) in at_risk}
 
         # The past's work is done: only today's registrations leave work for
         # the worker; its notifications are dated then and were read.
