@@ -1,5 +1,5 @@
-"""Deal registration's demo data: product lines and a handful of
-registrations in every state (once)."""
+"""Deal registration's demo data: product lines, a year of registrations
+(``demo_year``) and, today, a handful in every state (once)."""
 
 import uuid
 from collections.abc import Iterable
@@ -12,6 +12,7 @@ from prm.tenancy.models import Membership
 from prm.tenancy.roles import Role
 
 from . import services
+from .demo_year import seed_year
 from .models import DealRegistration, DealRegSettings, ProductLine
 
 PRODUCT_LINES = [
@@ -33,6 +34,7 @@ def seed(ctx: DemoContext) -> None:
         )
     if DealRegistration.objects.exists():
         return
+    seed_year(ctx, [products[code] for code, _name in PRODUCT_LINES])
     partner_user = ctx.people[Role.PARTNER_USER]
     other_member = demo_member(
         tenant,

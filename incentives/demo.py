@@ -1,6 +1,7 @@
-"""Incentives' demo data: exchange rates, a plan of each kind, half a year of
-won deals accrued through the same services as production, one win
-reversed, and a paid payout run (once)."""
+"""Incentives' demo data: exchange rates, a plan of each kind, the ledger of
+the demo's year (``demo_year``: every win accrued when it was recorded, a
+few reversed and clawed back, disputes, monthly statements and payout runs),
+and half a year of won deals of the first partners (once)."""
 
 import uuid
 from datetime import date, timedelta
@@ -12,29 +13,31 @@ from django.utils import timezone
 from dealreg import services as dealreg
 from dealreg.models import ProductLine
 from prm.tenancy.declarations import DemoContext
-from prm.tenancy.demo import demo_member, demo_user
+from prm.tenancy.demo import HISTORY_DAYS, LEAD_IN_DAYS, Past, at, demo_member, demo_user
 from prm.tenancy.roles import Role
 
-from . import ledger, payouts, plans
+from . import plans
+from .demo_year import MONTHLY_RATES, seed_year
 from .models import Bracket, ExchangeRate, IncentiveSettings, Plan, PlanVersion
 from .periods import Period, period_start
+
+# Accruals are payable ten days after the deal's close (refunds and
+# cancellations come within them), so monthly payout runs can keep the
+# promise of paying within 30 days for most deals.
+HOLDING_DAYS = 10
 
 
 def seed(ctx: DemoContext) -> None:
     tenant = ctx.tenant
-    IncentiveSettings.for_tenant(tenant)
+    settings_row = IncentiveSettings.for_tenant(tenant)
     if Plan.objects.exists():
         return
+    settings_row.holding_days = HOLDING_DAYS
+    settings_row.save(update_fields=["holding_days"])
     ops = ctx.people[Role.OPS_ADMIN]
     today = tenant.local_today()
-    for currency, rate in (("EUR", "1.0842"), ("GBP", "1.2671"), ("CAD", "0.7312")):
-        if currency != tenant.base_currency:
-            ExchangeRate.objects.create(
-                tenant=tenant,
-                currency=currency,
-                valid_from=date(today.year - 1, 1, 1),
-                rate=Decimal(rate),
-            )
+    _rates(ctx, today)
+    published = at(tenant, today - timedelta(days=HISTORY_DAYS + LEAD_IN_DAYS + 30), 10)
 
     def version(name: str, kind: str, rate_type: str, **rule: Any) -> PlanVersion:
         brackets = rule.pop("brackets", [])
@@ -56,7 +59,7 @@ def seed(ctx: DemoContext) -> None:
                 lower=Decimal(lower),
                 rate_percent=Decimal(percent),
             )
-        return plans.publish(draft, by=ops)
+        return plans.publish(draft, by=ops, now=published)
 
     version(
         "Resale commission",
@@ -91,6 +94,7 @@ def seed(ctx: DemoContext) -> None:
     products = list(ProductLine.objects.order_by("code"))
     active = [p for p in ctx.objects["partners.partners"] if p.status == "active"][:5]
     deals = []
+    past = Past(tenant)
     for i in range(18):
         partner = active[i % len(active)]
         member = demo_member(
@@ -104,52 +108,75 @@ def seed(ctx: DemoContext) -> None:
         close = today - timedelta(days=170 - i * 9)
         # History: each step at the time it happened.
         then = timezone.now() - timedelta(days=200 - i * 9)
-        registration = dealreg.submit(
-            tenant=tenant,
-            by=member,
-            given=dealreg.RegistrationInput(
-                data={
-                    "customer_name": f"Demo Customer {i + 1:02d}",
-                    "customer_domain": f"customer{i + 1:02d}.example",
-                    "customer_country": "US",
-                    "estimated_value": amount,
-                    "currency": currency,
-                    "expected_close_date": close + timedelta(days=30),
-                    "description": "Demo history",
-                },
-                product_lines=[products[i % len(products)]],
-            ),
-            client_token=uuid.uuid4(),
-            now=then,
-        )
-        dealreg.approve(registration, by=ops, now=then + timedelta(hours=5))
-        deals.append(
-            dealreg.record_outcome(
-                registration,
-                by=ops,
-                won=True,
-                amount=amount,
-                close_date=close,
-                now=then + timedelta(days=31),
+        with past.at(then):
+            registration = dealreg.submit(
+                tenant=tenant,
+                by=member,
+                given=dealreg.RegistrationInput(
+                    data={
+                        "customer_name": f"Demo Customer {i + 1:02d}",
+                        "customer_domain": f"customer{i + 1:02d}.example",
+                        "customer_country": "US",
+                        "estimated_value": amount,
+                        "currency": currency,
+                        "expected_close_date": close + timedelta(days=30),
+                        "description": "Demo history",
+                    },
+                    product_lines=[products[i % len(products)]],
+                ),
+                client_token=uuid.uuid4(),
+                now=then,
             )
-        )
-    for deal in deals:
-        ledger.sync_deal(deal, via="seed_demo")
-    # A cancelled order: its commission is clawed back.
-    dealreg.reverse_win(deals[-3], by=ops, reason="Customer cancelled the order.")
-    ledger.sync_deal(deals[-3], via="seed_demo")
+        with past.at(then + timedelta(hours=5)):
+            dealreg.approve(registration, by=ops, now=then + timedelta(hours=5))
+        with past.at(then + timedelta(days=31)):
+            deals.append(
+                dealreg.record_outcome(
+                    registration,
+                    by=ops,
+                    won=True,
+                    amount=amount,
+                    close_date=close,
+                    now=then + timedelta(days=31),
+                )
+            )
+    past.settle()
+    # The year's ledger, these deals' included (one of them cancelled).
+    seed_year(ctx, reverse=[deals[-3]])
 
-    # A paid payout run: deals closed over 30 days ago are paid; newer ones
-    # wait out the holding period.
-    finance = ctx.people[Role.FINANCE]
-    # Four eyes on payout runs: a second finance person approves.
-    checker = demo_member(
-        tenant,
-        demo_user(f"finance.checker@{tenant.slug}.example", "Farid Finance-Checker"),
-        Role.FINANCE,
-    )
-    run = payouts.start_run(tenant, by=finance, cutoff=today)
-    run = payouts.compute_run(run)
-    run = payouts.approve(run, by=checker)
-    run = payouts.write_payouts(run)
-    payouts.mark_paid(run, by=finance, reference="DEMO-ACH-0001")
+
+def _rates(ctx: DemoContext, today: date) -> None:
+    """A rate per currency from the start of last year, and one from the
+    first of each month of the demo's year (rates drift), as finance enters
+    them on the first working day of the month."""
+    tenant = ctx.tenant
+    base = tenant.base_currency
+    rates = MONTHLY_RATES.get(base, MONTHLY_RATES["USD"])
+    start = today - timedelta(days=HISTORY_DAYS)
+    for currency, rate in rates.items():
+        if currency == base:
+            continue
+        first = date(today.year - 1, 1, 1)
+        ExchangeRate.objects.create(
+            tenant=tenant,
+            currency=currency,
+            valid_from=first,
+            rate=rate,
+            created_by=ctx.users[Role.FINANCE],
+            created_at=at(tenant, first, 9),
+        )
+        month = date(start.year, start.month, 1)
+        n = 0
+        while month <= today:
+            if month > first:
+                drift = Decimal(1 + 0.018 * ((n * 7) % 5 - 2) / 2).quantize(Decimal("0.0001"))
+                ExchangeRate.objects.create(
+                    tenant=tenant,
+                    currency=currency,
+                    valid_from=month,
+                    rate=(rate * drift).quantize(Decimal("0.000001")),
+                    created_by=ctx.users[Role.FINANCE],
+                    created_at=at(tenant, month, 9),
+                )
+            month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+            n += 1

@@ -204,4 +204,6 @@ APP = PRMApp(
         # Mondays, monthly on the 1st): an hourly sweep sends those due.
         "reporting-digests": {"task": "reporting.tasks.send_due_digests", "schedule": 3600.0},
     },
+    demo="reporting.demo.step",
+    demo_after=("partners", "dealreg", "incentives"),
 )

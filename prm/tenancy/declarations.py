@@ -407,12 +407,18 @@ class DemoContext:
     directory's step has made their partner), and ``objects``, where a step
     leaves what later steps use under keys prefixed with its app label
     ("partners.partners"). Steps run inside the tenant's scope and one
-    transaction, in dependency order, and must be safe to run again."""
+    transaction, in dependency order, and must be safe to run again.
+
+    Besides a few rows of every kind made today, the steps write a year of
+    history through the apps' services, dated when it happened; ``history``
+    scales how much of it (1 is the demo's full year; tests ask for less,
+    and the second demo tenant has a smaller program)."""
 
     tenant: Tenant
     users: dict[str, Any]
     people: dict[str, Membership] = field(default_factory=dict)
     objects: dict[str, Any] = field(default_factory=dict)
+    history: float = 1.0
 
 
 # --- The declaration ------------------------------------------------------------------

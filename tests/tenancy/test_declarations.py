@@ -163,12 +163,13 @@ def test_demo_steps_run_in_dependency_order(acme):
     labels = [label for label, _step in registry.demo_steps()]
     assert labels.index("partners") < labels.index(SAMPLE)
     assert labels.index("partners") < labels.index("dealreg") < labels.index("incentives")
+    assert labels.index("incentives") < labels.index("reporting")
     with acme.scope():
         ctx = tenant_context(acme.tenant)
         for label, step in registry.demo_steps():
             if label in ("partners", SAMPLE):
                 step(ctx)
-    assert ctx.objects["declared_sample.partners_seen"] == 20
+    assert ctx.objects["declared_sample.partners_seen"] == 35
 
 
 # --- Assembly refuses mistakes ------------------------------------------------------------

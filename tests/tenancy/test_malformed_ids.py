@@ -219,7 +219,7 @@ class Prober:
 
 @pytest.fixture
 def demo(db):
-    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", verbosity=0, scale=0.2)
     with scopes_disabled():
         return Tenant.objects.get(slug="acme"), Tenant.objects.get(slug="globex")
 
