@@ -111,14 +111,19 @@ def current_scores(tenant: Tenant) -> QuerySet[HealthScore]:
     return HealthScore.objects.filter(tenant=tenant, day=day)
 
 
-def backfill_health(tenant: Tenant, days: int, *, now: datetime | None = None) -> list[HealthRun]:
+def backfill_health(
+    tenant: Tenant, days: int, *, every: int = 1, now: datetime | None = None
+) -> list[HealthRun]:
     """Scores and episodes for the ``days`` days before today, oldest first,
-    each from the data as it stood that day (for the demo and the bench).
-    Nobody is notified; the next nightly run tells the channel managers of
-    episodes still open."""
+    each from the data as it stood that day (for the demo and the bench);
+    ``every`` 7 scores one day a week (and always yesterday), a history
+    for trends at a seventh of the cost. Nobody is notified; the next
+    nightly run tells the channel managers of episodes still open."""
     now = now or timezone.now()
     today = tenant.local_today(now)
-    span = [today - timedelta(days=back) for back in range(days, 0, -1)]
+    span = [today - timedelta(days=back) for back in range(days, 0, -every)]
+    if span and span[-1] != today - timedelta(days=1):
+        span.append(today - timedelta(days=1))
     if not span:
         return []
     active = {day: active_partners(tenant, day) for day in span}
