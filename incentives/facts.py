@@ -14,7 +14,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from prm.tenancy.declarations import FactRow, FactSource, Measurement
@@ -47,11 +47,11 @@ def _target(tenant: Tenant) -> int:
     return settings_row.payout_target_days if settings_row else 30
 
 
-def compute(
+def _paid_accruals(
     tenant: Tenant, partner_ids: Sequence[Any] | None, since: date | None
-) -> Iterator[FactRow]:
-    zone = ZoneInfo(tenant.timezone)
-    entries = LedgerEntry.objects.filter(tenant_id=tenant.pk, base_currency=tenant.base_currency)
+) -> QuerySet[Settlement]:
+    """The settlements of deal accruals paid (``metrics.paid_accruals``
+    without its period), of these partners, paid from ``since`` on."""
     settlements = Settlement.objects.filter(
         tenant_id=tenant.pk,
         entry__kind=Kind.ACCRUAL,
@@ -60,12 +60,22 @@ def compute(
         days_close_to_paid__isnull=False,
     )
     if partner_ids is not None:
-        wanted = [p for p in partner_ids if p]
-        entries = entries.filter(partner_id__in=wanted)
-        settlements = settlements.filter(partner_id__in=wanted)
+        settlements = settlements.filter(partner_id__in=[p for p in partner_ids if p])
+    if since:
+        settlements = settlements.filter(paid_on__gte=since)
+    return settlements
+
+
+def compute(
+    tenant: Tenant, partner_ids: Sequence[Any] | None, since: date | None
+) -> Iterator[FactRow]:
+    zone = ZoneInfo(tenant.timezone)
+    entries = LedgerEntry.objects.filter(tenant_id=tenant.pk, base_currency=tenant.base_currency)
+    settlements = _paid_accruals(tenant, partner_ids, since)
+    if partner_ids is not None:
+        entries = entries.filter(partner_id__in=[p for p in partner_ids if p])
     if since:
         entries = entries.filter(created_at__gte=datetime.combine(since, time.min, tzinfo=zone))
-        settlements = settlements.filter(paid_on__gte=since)
     booked = (
         entries.annotate(day=TruncDate("created_at", tzinfo=zone))
         .values("partner_id", "day")
@@ -108,17 +118,7 @@ def measure(
 ) -> Iterator[tuple[str, Measurement]]:
     """Days from the deal's close to payment of each paid deal accrual, on
     the day it was paid."""
-    settlements = Settlement.objects.filter(
-        tenant_id=tenant.pk,
-        entry__kind=Kind.ACCRUAL,
-        entry__registration__isnull=False,
-        paid_on__isnull=False,
-        days_close_to_paid__isnull=False,
-    )
-    if partner_ids is not None:
-        settlements = settlements.filter(partner_id__in=[p for p in partner_ids if p])
-    if since:
-        settlements = settlements.filter(paid_on__gte=since)
+    settlements = _paid_accruals(tenant, partner_ids, since)
     found = settlements.values_list("partner_id", "paid_on", "days_close_to_paid")
     for partner, day, days in found:
         assert day is not None and days is not None  # filtered above
