@@ -14,6 +14,8 @@ class Migration(migrations.Migration):
             migrations.RunSQL.noop,
         ),
         migrations.RemoveIndex(model_name="partnerday", name="partnerday_partner"),
+        # It includes the partner's column, which is dropped and added again.
+        migrations.RemoveIndex(model_name="partnerday", name="partnerday_revenue"),
         migrations.RemoveConstraint(model_name="partnerday", name="partnerday_unique"),
         migrations.RemoveIndex(model_name="measurementday", name="measurement_partner"),
         migrations.RemoveField(model_name="partnerday", name="partner"),
@@ -33,6 +35,22 @@ class Migration(migrations.Migration):
                 fields=["tenant", "partner_id", "day"],
                 include=["won_revenue", "won", "closed", "submitted", "open_pipeline"],
                 name="partnerday_partner",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="partnerday",
+            index=models.Index(
+                condition=models.Q(("won_revenue", 0), _negated=True),
+                fields=["tenant", "day"],
+                include=[
+                    "partner_id",
+                    "won_revenue",
+                    "region_id",
+                    "tier_id",
+                    "partner_type",
+                    "channel_manager_id",
+                ],
+                name="partnerday_revenue",
             ),
         ),
         migrations.AddConstraint(
