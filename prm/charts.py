@@ -10,7 +10,7 @@ is formatted once, here, by :mod:`prm.format` (the rules of the ``{% load prm
 
 The chart is a presentation object of the design system, like the
 components, so it lives in the foundation: the style guide shows it and any
-app may draw one. ``reporting.charts`` is where the dashboards import it from.
+app may draw one; the dashboards import it from here.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from prm.tenancy.declarations import Filters, Unit
 from prm.tenancy.models import Tenant
 
 from .exports import Column, Table
+from .health import current_scores
 from .models import AtRiskEpisode, HealthScore
 
 BANDS = ((0, 20), (20, 40), (40, 60), (60, 80), (80, 101))
@@ -28,14 +29,9 @@ class Latest:
 
 
 def latest_scores(tenant: Tenant) -> dict[Any, Latest]:
-    """partner id → its latest score and whether an at-risk episode is open:
-    two queries."""
-    scores = (
-        HealthScore.objects.filter(tenant_id=tenant.pk)
-        .order_by("partner_id", "-day")
-        .distinct("partner_id")
-        .values_list("partner_id", "score")
-    )
+    """partner id → its score on the last day scored
+    (``health.current_scores``) and whether an at-risk episode is open."""
+    scores = current_scores(tenant).values_list("partner_id", "score")
     risky = set(
         AtRiskEpisode.objects.filter(tenant_id=tenant.pk, closed_on__isnull=True).values_list(
             "partner_id", flat=True
@@ -84,16 +80,12 @@ def at_risk_table(tenant: Tenant, filters: Filters) -> Table:
 
 
 def distribution(tenant: Tenant, filters: Filters) -> Chart:
-    """Active partners matching the filters by their latest score's band."""
+    """Active partners matching the filters by the band of their score on
+    the last day scored."""
     wanted = Partner.objects.filter(tenant_id=tenant.pk, status=Partner.Status.ACTIVE).filter(
         partner_q(filters)
     )
-    latest = (
-        HealthScore.objects.filter(tenant_id=tenant.pk, partner__in=wanted)
-        .order_by("partner_id", "-day")
-        .distinct("partner_id")
-        .values_list("score", flat=True)
-    )
+    latest = current_scores(tenant).filter(partner__in=wanted).values_list("score", flat=True)
     counts: list[Decimal | int | None] = [0] * len(BANDS)
     for score in latest:
         for index, (low, high) in enumerate(BANDS):

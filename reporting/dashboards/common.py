@@ -10,14 +10,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Case, F, IntegerField, Max, Q, QuerySet, Sum, When
+from django.db.models import Case, IntegerField, Max, Q, QuerySet, Sum, When
 
 from partners.models import Partner, Region, Tier
 from prm import format as fmt
 from prm.charts import format_value
 from prm.tenancy.declarations import Filters, Period, Unit
-from prm.tenancy.models import Membership, Tenant, User
-from prm.tenancy.roles import Role
+from prm.tenancy.models import Tenant
 
 from ..figures import Figure, dims_q
 from ..models import PartnerDay, SegmentDay, SegmentTotal
@@ -83,13 +82,6 @@ def tiers(tenant: Tenant) -> dict[Any, tuple[str, int]]:
             "pk", "name", "rank"
         )
     }
-
-
-def channel_managers(tenant: Tenant) -> list[User]:
-    ids = Membership.objects.filter(
-        tenant_id=tenant.pk, role=Role.CHANNEL_MANAGER, is_active=True
-    ).values("user_id")
-    return list(User.objects.filter(pk__in=ids).order_by("first_name", "last_name", "email"))
 
 
 def _bucket(parts: Sequence[Period]) -> Case:
@@ -182,8 +174,6 @@ def per_partner(
     filters: Filters,
     *,
     partners: Sequence[Any] | None = None,
-    order: str | None = None,
-    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Per partner: revenue, wins, closed, submissions in the period; the
     previous period's revenue; the open pipeline now; the last day it
@@ -205,13 +195,8 @@ def per_partner(
             pipeline=Sum("open_pipeline", default=0),
             last_submitted=Max("day", filter=Q(submitted__gt=0)),
         )
-        .annotate(revenue_change=F("revenue") - F("previous_revenue"))
         .order_by()
     )
-    if order:
-        found = found.order_by(order, "partner_id")
-    if limit:
-        found = found[:limit]
     return list(found)
 
 

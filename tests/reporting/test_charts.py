@@ -13,7 +13,6 @@ from django.template import engines
 from prm.charts import Chart, Series, format_value
 from prm.sparkline import sparkline
 from prm.tenancy.declarations import Unit
-from reporting import charts as reporting_charts
 from tests.test_design_system import ROOT, contrast
 
 D = Decimal
@@ -57,10 +56,6 @@ def tiers() -> Chart:
         series=[Series("Gold", [D("1000"), None]), Series("Silver", [D("250.4"), None])],
         axis="Quarter",
     )
-
-
-def test_reporting_imports_the_foundations_chart():
-    assert reporting_charts.Chart is Chart and reporting_charts.Series is Series
 
 
 # --- Chart.data(): what charts.js draws --------------------------------------------------

@@ -234,3 +234,21 @@ def test_the_channel_table_exports_with_its_dates(acme, data):
     for fmt in ("csv", "xlsx"):
         response = client.get(f"/reports/channel/?export=my_partners&format={fmt}")
         assert response.status_code == 200, fmt
+
+
+def test_the_health_scores_of_the_last_day_scored_show(acme, data):
+
+    from reporting.health import compute_scores
+    from reporting.models import HealthScore
+
+    day = acme.tenant.local_today()  # the partners joined today
+    with acme.scope():
+        compute_scores(acme.tenant, day, notify=False)
+        scored = dict(HealthScore.objects.filter(day=day).values_list("partner_id", "score"))
+    assert scored
+    board = acme.client(Role.CHANNEL_MANAGER).get("/reports/channel/").context["board"]
+    shown = {r["partner_id"]: r["health"] for r in board.partners.rows}
+    assert shown[acme.partner.pk] == scored[acme.partner.pk]
+    page = acme.client(Role.EXECUTIVE).get("/reports/")
+    [spread] = [c for c in page.context["board"].charts if c.key == "health"]
+    assert sum(spread.series[0].values) == len(scored)
