@@ -7,6 +7,7 @@ starts again on the same port. The relay that beat runs every few seconds
 is called by the test.
 """
 
+import subprocess
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -49,7 +50,15 @@ def supervised(worker: Worker, broker, request, tmp_path) -> Worker:
     message as the broker goes can exit ("Unrecoverable error", a known
     Celery/kombu behaviour), and its supervisor starts it again
     (scripts/run_all.sh, docker compose's restart policy). What it was doing
-    is redelivered by the outbox or found by a sweep."""
+    is redelivered by the outbox or found by a sweep. A worker that logged
+    the error may still be shutting down: it is waited for (and killed if it
+    hangs), so a dying worker is never taken for a live one."""
+    if "Unrecoverable error" in worker.output():
+        try:
+            worker.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.process.wait(timeout=5)
     if worker.process.poll() is None:
         return worker
     again = Worker(tmp_path / "worker-2.log", "redis-outage-2", PRM_CELERY_BROKER_URL=broker.url)
