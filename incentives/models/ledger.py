@@ -50,6 +50,8 @@ class LedgerEntry(TenantOwned):
         ADJUSTMENT = "adjustment", "Adjustment"
         CLAWBACK = "clawback", "Clawback"
         PAYOUT = "payout", "Payout"
+        # Money owed for an approved MDF claim (the mdf app writes it).
+        REIMBURSEMENT = "reimbursement", "MDF reimbursement"
 
     class Source(models.TextChoices):
         DEAL = "deal", "Won deal"
@@ -58,6 +60,7 @@ class LedgerEntry(TenantOwned):
         DISPUTE = "dispute", "Dispute"
         PAYOUT_RUN = "payout_run", "Payout run"
         MANUAL = "manual", "Manual adjustment"
+        MDF_CLAIM = "mdf_claim", "MDF claim"
 
     # Foreign keys get no single-column index of their own: the composite
     # and partial indexes below serve every lookup, and each index costs
@@ -82,7 +85,7 @@ class LedgerEntry(TenantOwned):
         db_index=False,
         db_constraint=False,
     )
-    kind = models.CharField(max_length=12, choices=Kind.choices)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
     amount = models.DecimalField(**MONEY)
     currency = models.CharField(max_length=3, validators=[currency_validator])
     fx_rate = models.DecimalField("exchange rate", **RATE)
