@@ -120,7 +120,14 @@ class FundRequest(TenantOwned):
                 "period_start",
                 Lower("title"),
                 condition=Q(
-                    status__in=["draft", "submitted", "more_info_requested", "approved", "claimed", "closed"]
+                    status__in=[
+                        "draft",
+                        "submitted",
+                        "more_info_requested",
+                        "approved",
+                        "claimed",
+                        "closed",
+                    ]
                 ),
                 name="mdf_request_title_unique",
                 violation_error_message="You already have an activity with this title this period.",
@@ -138,7 +145,9 @@ class FundRequest(TenantOwned):
                 & (Q(reserved=0) | Q(reserved__lte=F("approved_amount"))),
                 name="mdf_request_reserved_within_approved",
             ),
-            models.CheckConstraint(condition=Q(ends_on__gte=F("starts_on")), name="mdf_request_dates"),
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=F("starts_on")), name="mdf_request_dates"
+            ),
             tenant_key("mdf_request_tenant_key"),
             *tenant_foreign_keys("mdf_request", "partner", "allocation", "fund_type"),
         ]
@@ -203,7 +212,10 @@ class ActivityEvent(TenantOwned):
         MESSAGE = "message", "Message"
         INFO_REQUESTED = "info_requested", "More information requested"
         INFO_PROVIDED = "info_provided", "Information provided"
-        FIRST_APPROVAL = "first_approval", "Approved by the channel manager, awaiting second approval"
+        FIRST_APPROVAL = (
+            "first_approval",
+            "Approved by the channel manager, awaiting second approval",
+        )
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
         CANCELLED = "cancelled", "Cancelled"

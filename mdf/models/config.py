@@ -52,7 +52,7 @@ class FundType(TenantOwned):
         "reimbursement %",
         **PERCENT,
         validators=[MinValueValidator(Decimal(5)), MaxValueValidator(Decimal(100))],
-        help_text="The vendor's share of an activity's cost (5–100 %); the partner funds the rest.",
+        help_text="The vendor's share of an activity's cost (5-100 %); the partner funds the rest.",
     )
     accrual_percent = models.DecimalField(
         "accrual %",
@@ -155,7 +155,9 @@ class MdfSettings(TenantOwned):
     class Meta:
         verbose_name = "MDF settings"
         verbose_name_plural = "MDF settings"
-        constraints = [models.UniqueConstraint(fields=["tenant"], name="mdfsettings_one_per_tenant")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant"], name="mdfsettings_one_per_tenant")
+        ]
 
     def __str__(self) -> str:
         return "MDF settings"

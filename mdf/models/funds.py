@@ -49,7 +49,7 @@ class Budget(TenantOwned):
         help_text="Named after the calendar year it ends in."
     )
     number = models.PositiveSmallIntegerField(
-        default=1, help_text="Quarter 1–4 or half 1–2 of the fiscal year; 1 for a year."
+        default=1, help_text="Quarter 1-4 or half 1-2 of the fiscal year; 1 for a year."
     )
     starts_on = models.DateField(editable=False)
     ends_on = models.DateField(editable=False)
@@ -97,7 +97,9 @@ class Budget(TenantOwned):
                 name="mdf_budget_not_overallocated",
                 violation_error_message="A budget cannot be allocated past its amount.",
             ),
-            models.CheckConstraint(condition=Q(ends_on__gte=F("starts_on")), name="mdf_budget_dates"),
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=F("starts_on")), name="mdf_budget_dates"
+            ),
             models.CheckConstraint(
                 condition=Q(span="quarter", number__gte=1, number__lte=4)
                 | Q(span="half", number__gte=1, number__lte=2)
