@@ -10,7 +10,7 @@ from dealreg.models import DealRegistration
 from prm.celery import TenantTask, app
 from prm.tenancy.models import Tenant
 
-from . import funds, requests
+from . import coop, funds, requests
 from .models import FundType
 
 FUNDS_SWEEP_EXPIRES = 60 * 60
@@ -21,7 +21,7 @@ def sync_coop(*, tenant: Tenant, registration_id: str) -> int:
     registration = DealRegistration.objects.filter(pk=registration_id).first()
     if registration is None:
         return 0
-    return len(funds.sync_coop(registration))
+    return len(coop.sync_coop(registration))
 
 
 @app.task(base=TenantTask)
@@ -39,7 +39,7 @@ def sweep_funds(*, tenant: Tenant) -> dict[str, Any]:
             outcome_recorded_at__gte=now - timedelta(days=3)
         ).only("pk", "tenant_id")
         for registration in recent:
-            synced += len(funds.sync_coop(registration, now=now))
+            synced += len(coop.sync_coop(registration, now=now))
     return {"released": len(released), "expired": len(expired), "accruals": synced}
 
 

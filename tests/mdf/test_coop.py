@@ -31,7 +31,7 @@ def coop(world, budget_amount=None):
         span="year",
         fiscal_year=year,
         number=number,
-        amount=budget_amount,
+        amount=budget_amount or D("100000"),
     )
 
 
