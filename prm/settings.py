@@ -284,6 +284,10 @@ if env("PROOF_STORAGE", "local").strip().lower() == "s3":
 MDF_UPLOAD_MAX_FILE_BYTES = int(env("MDF_UPLOAD_MAX_FILE_BYTES", str(10 * 1024 * 1024)))
 MDF_UPLOAD_MAX_CLAIM_BYTES = int(env("MDF_UPLOAD_MAX_CLAIM_BYTES", str(100 * 1024 * 1024)))
 MDF_UPLOAD_MAX_FILES = int(env("MDF_UPLOAD_MAX_FILES", "100"))
+# Django refuses a request with more files than this before any view runs
+# (a bare 400 page): above the claim's cap, so that one file too many gets
+# the claim form's message naming it.
+DATA_UPLOAD_MAX_NUMBER_FILES = 2 * MDF_UPLOAD_MAX_FILES
 
 # Content-Security-Policy: no inline scripts anywhere, no third-party origins.
 CONTENT_SECURITY_POLICY = {

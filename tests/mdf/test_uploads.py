@@ -237,6 +237,15 @@ def test_the_101st_file_is_refused():
     assert len(uploads.check_uploads(batch[:100])) == 100
 
 
+def test_django_lets_one_file_too_many_reach_the_claim_form():
+    """Past DATA_UPLOAD_MAX_NUMBER_FILES Django answers a bare 400 before the
+    view runs: the cap is above the claim's, so the 101st file gets the
+    message that names it."""
+    from prm import settings as configured
+
+    assert configured.DATA_UPLOAD_MAX_NUMBER_FILES > configured.MDF_UPLOAD_MAX_FILES == 100
+
+
 def test_one_bad_file_refuses_the_whole_batch():
     with pytest.raises(MdfError, match=r"^page\.pdf is not"):
         uploads.check_uploads([upload("ok.pdf", PDF), upload("page.pdf", HTML)])
@@ -490,3 +499,8 @@ def test_the_s3_setting_makes_the_proofs_storage_a_private_bucket(monkeypatch):
     monkeypatch.setenv("PRM_PROOF_STORAGE", "local")
     local = runpy.run_path(settings_file)["STORAGES"]
     assert local["proofs"]["BACKEND"] == "django.core.files.storage.FileSystemStorage"
+
+
+def test_an_empty_file_is_refused():
+    with pytest.raises(MdfError, match=r"^empty\.pdf is empty\.$"):
+        uploads.check_upload(upload("empty.pdf", b""))
