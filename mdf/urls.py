@@ -4,10 +4,11 @@ primary keys that count."""
 
 from django.urls import path
 
-from . import views_proof
+from . import views, views_proof
 
 app_name = "mdf"
 
 urlpatterns = [
+    path("requests/<str:code>/", views.request_detail, name="request"),
     path("claims/<str:code>/proofs/<uuid:proof_id>/", views_proof.proof_file, name="proof"),
 ]
