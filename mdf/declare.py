@@ -75,6 +75,7 @@ APP = PRMApp(
     },
     urls="mdf.urls",
     url_prefix="funds/",
+    url_matrix="mdf.url_matrix",
     beat={
         "mdf-funds": {"task": "mdf.tasks.dispatch_funds_sweeps", "schedule": 3600.0},
     },
