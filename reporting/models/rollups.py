@@ -63,6 +63,13 @@ class Facts(models.Model):
     accruals_corrected = models.IntegerField(default=0)
     paid_accruals = models.IntegerField(default=0)
     paid_within_target = models.IntegerField(default=0)
+    # Market development funds
+    mdf_allocated = models.DecimalField(**MONEY)
+    mdf_allocated_claimed = models.DecimalField(**MONEY)
+    mdf_claimed = models.DecimalField(**MONEY)
+    mdf_spend = models.DecimalField(**MONEY)
+    mdf_paid = models.DecimalField(**MONEY)
+    mdf_roi_won = models.DecimalField(**MONEY)
     # Partner directory (levels kept as changes)
     active_delta = models.IntegerField(default=0)
     adopted_delta = models.IntegerField(default=0)

@@ -185,3 +185,34 @@ def source(world, registration: DealRegistration, request: FundRequest) -> Sourc
     return SourcedDeal.objects.create(
         tenant=world.tenant, registration=registration, request=request
     )
+
+
+def reimburse(world, claim: Claim, *, now: datetime | None = None):
+    """The ledger entry an approved claim writes (as ``mdf.claims`` does),
+    and its ``Reimbursement`` link."""
+    from incentives import ledger
+    from incentives.models import LedgerEntry
+    from mdf.models import Reimbursement
+
+    day = (now.date() if now else claim.decided_at.date()) if claim.decided_at or now else None
+    entry = ledger.write(
+        world.tenant,
+        ledger.NewEntry(
+            partner_id=claim.partner_id,
+            kind=LedgerEntry.Kind.REIMBURSEMENT,
+            amount=claim.reimbursement_amount,
+            currency=world.tenant.base_currency,
+            fx_rate=ledger.ONE,
+            source=LedgerEntry.Source.MDF_CLAIM,
+            effective_date=day,
+            available_on=day,
+            description=f"MDF claim {claim.code}",
+            idempotency_key=f"mdf:claim:{claim.pk}",
+            created_via="tests.mdf.factories",
+        ),
+        now=now or claim.decided_at,
+    )
+    Reimbursement.objects.create(
+        tenant=world.tenant, claim=claim, entry=entry, amount=claim.reimbursement_amount
+    )
+    return entry
