@@ -1,5 +1,7 @@
-"""Market development funds' facts in the rollups (``mdf.facts``): derived
-data, zero until MDF has data (``reporting.rollups.rebuild`` recomputes them)."""
+"""Market development funds' facts in the rollups (``mdf.facts``), and
+incentives outstanding without MDF reimbursements (``booked_incentives``):
+derived data, zero for MDF (no MDF data exists before this migration) and, for
+incentives, booked as it stood (no reimbursement was booked before it)."""
 
 from django.db import migrations, models
 
@@ -12,6 +14,11 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name="partnerday",
+            name="booked_incentives",
+            field=models.DecimalField(decimal_places=3, default=0, max_digits=20),
+        ),
+        migrations.AddField(
+            model_name="partnerday",
             name="mdf_allocated",
             field=models.DecimalField(decimal_places=3, default=0, max_digits=20),
         ),
@@ -42,6 +49,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="segmentday",
+            name="booked_incentives",
+            field=models.DecimalField(decimal_places=3, default=0, max_digits=20),
+        ),
+        migrations.AddField(
+            model_name="segmentday",
             name="mdf_allocated",
             field=models.DecimalField(decimal_places=3, default=0, max_digits=20),
         ),
@@ -72,6 +84,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="segmenttotal",
+            name="booked_incentives",
+            field=models.DecimalField(decimal_places=3, default=0, max_digits=20),
+        ),
+        migrations.AddField(
+            model_name="segmenttotal",
             name="mdf_allocated",
             field=models.DecimalField(decimal_places=3, default=0, max_digits=20),
         ),
@@ -99,5 +116,11 @@ class Migration(migrations.Migration):
             model_name="segmenttotal",
             name="mdf_spend",
             field=models.DecimalField(decimal_places=3, default=0, max_digits=20),
+        ),
+        migrations.RunSQL(
+            "UPDATE reporting_partnerday SET booked_incentives = booked WHERE booked <> 0;"
+            "UPDATE reporting_segmentday SET booked_incentives = booked WHERE booked <> 0;"
+            "UPDATE reporting_segmenttotal SET booked_incentives = booked WHERE booked <> 0;",
+            migrations.RunSQL.noop,
         ),
     ]

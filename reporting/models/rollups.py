@@ -59,6 +59,8 @@ class Facts(models.Model):
     earned = models.DecimalField(**MONEY)
     paid = models.DecimalField(**MONEY)
     booked = models.DecimalField(**MONEY)
+    # Booked less MDF reimbursements and the payouts' part that paid them.
+    booked_incentives = models.DecimalField(**MONEY)
     accruals = models.IntegerField(default=0)
     accruals_corrected = models.IntegerField(default=0)
     paid_accruals = models.IntegerField(default=0)

@@ -131,10 +131,15 @@ def test_claimed_spend_and_paid(acme, story):
     assert compute(acme, "mdf.paid", APRIL) == Decimal("0.00")
 
 
-def test_reimbursements_paid_are_not_incentives_paid(acme, story):
+def test_reimbursements_are_not_incentives(acme, story):
     assert compute(acme, "incentives.paid") == Decimal("0.00")
     assert compute(acme, "incentives.accrued") == Decimal("0.00")
     assert compute(acme, "incentives.outstanding") == Decimal("0.00")
+    with acme.scope():
+        unpaid = Claim.objects.get(status=Claim.Status.APPROVED, decided_at__month=4)
+        f.reimburse(acme, unpaid)  # booked 2 April, not paid yet
+    assert compute(acme, "incentives.outstanding", APRIL) == Decimal("0.00")
+    assert compute(acme, "incentives.accrued", APRIL) == Decimal("0.00")
 
 
 def test_claim_turnaround(acme, story):
