@@ -5,3 +5,10 @@ class MdfConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "mdf"
     verbose_name = "Market development funds"
+
+    def ready(self) -> None:
+        from dealreg.signals import outcome_changed
+
+        from .receivers import deal_outcome_changed
+
+        outcome_changed.connect(deal_outcome_changed, dispatch_uid="mdf.sync_coop")

@@ -363,6 +363,26 @@ class Migration(migrations.Migration):
                 ('tenant', models.ForeignKey(editable=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.tenant')),
             ],
         ),
+        migrations.AddConstraint(
+            model_name='allocation',
+            constraint=models.UniqueConstraint(fields=('tenant', 'id'), name='mdf_allocation_tenant_key'),
+        ),
+        migrations.AddConstraint(
+            model_name='claim',
+            constraint=models.UniqueConstraint(fields=('tenant', 'id'), name='mdf_claim_tenant_key'),
+        ),
+        migrations.AddConstraint(
+            model_name='fundtype',
+            constraint=models.UniqueConstraint(fields=('tenant', 'id'), name='mdf_fundtype_tenant_key'),
+        ),
+        migrations.AddConstraint(
+            model_name='fundrequest',
+            constraint=models.UniqueConstraint(fields=('tenant', 'id'), name='mdf_request_tenant_key'),
+        ),
+        migrations.AddConstraint(
+            model_name='budget',
+            constraint=models.UniqueConstraint(fields=('tenant', 'id'), name='mdf_budget_tenant_key'),
+        ),
         migrations.AddIndex(
             model_name='allocation',
             index=models.Index(fields=['partner', 'budget'], name='mdf_allocation_partner'),
@@ -378,10 +398,6 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='allocation',
             constraint=models.CheckConstraint(condition=models.Q(('amount__gte', django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('reserved'), '+', models.F('claimed')), '+', models.F('expired')))), name='mdf_allocation_not_overdrawn', violation_error_message='An allocation cannot reserve, claim or expire more than its amount.'),
-        ),
-        migrations.AddConstraint(
-            model_name='allocation',
-            constraint=models.UniqueConstraint(fields=('tenant', 'id'), name='mdf_allocation_tenant_key'),
         ),
         migrations.AddConstraint(
             model_name='allocation',
@@ -469,10 +485,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='claim',
-            constraint=models.UniqueConstraint(fields=('tenant', 'id'), name='mdf_claim_tenant_key'),
-        ),
-        migrations.AddConstraint(
-            model_name='claim',
             constraint=prm.tenancy.constraints.TenantForeignKey(field='request', name='mdf_claim_request_tenant_fk'),
         ),
         migrations.AddConstraint(
@@ -531,10 +543,6 @@ class Migration(migrations.Migration):
             model_name='fundtype',
             constraint=models.CheckConstraint(condition=models.Q(('second_approval_above__isnull', True), ('second_approval_above__gte', 0), _connector='OR'), name='mdf_fundtype_threshold_not_negative'),
         ),
-        migrations.AddConstraint(
-            model_name='fundtype',
-            constraint=models.UniqueConstraint(fields=('tenant', 'id'), name='mdf_fundtype_tenant_key'),
-        ),
         migrations.AddIndex(
             model_name='fundrequest',
             index=models.Index(fields=['tenant', 'status', 'due_at'], name='mdf_request_queue'),
@@ -581,10 +589,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='fundrequest',
-            constraint=models.UniqueConstraint(fields=('tenant', 'id'), name='mdf_request_tenant_key'),
-        ),
-        migrations.AddConstraint(
-            model_name='fundrequest',
             constraint=prm.tenancy.constraints.TenantForeignKey(field='partner', name='mdf_request_partner_tenant_fk'),
         ),
         migrations.AddConstraint(
@@ -614,10 +618,6 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='budget',
             constraint=models.CheckConstraint(condition=models.Q(models.Q(('number__gte', 1), ('number__lte', 4), ('span', 'quarter')), models.Q(('number__gte', 1), ('number__lte', 2), ('span', 'half')), models.Q(('number', 1), ('span', 'year')), _connector='OR'), name='mdf_budget_number'),
-        ),
-        migrations.AddConstraint(
-            model_name='budget',
-            constraint=models.UniqueConstraint(fields=('tenant', 'id'), name='mdf_budget_tenant_key'),
         ),
         migrations.AddConstraint(
             model_name='budget',
