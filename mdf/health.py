@@ -4,9 +4,10 @@ rule "funds expiring unused".
 
 As of a day: only what had happened by the end of that day in the tenant's
 time zone counts (claims approved by then, requests approved by then), so
-the nightly score, a recomputation and a backfill agree. An allocation's
-amount is taken as it stands now (its history is ``AllocationChange``; a
-backfill does not replay it).
+the nightly score, a recomputation and a backfill agree. Allocations are
+taken as they stand now, whenever made (an allocation is made for its
+budget's period; its history is ``AllocationChange``, which a backfill does
+not replay).
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ def utilization(tenant: Tenant, day: date, partner_ids: Any) -> dict[Any, Readin
         partner_id__in=partner_ids,
         budget__ends_on__lte=day,
         budget__ends_on__gt=day - timedelta(days=UTILIZATION_DAYS),
-        created_at__lt=after,
     )
     allocated = dict(
         allocations.values("partner_id")
@@ -96,7 +96,6 @@ def expiring_unused(
             budget__starts_on__lte=day,
             budget__ends_on__gte=day,
             budget__ends_on__lte=day + timedelta(days=EXPIRING_DAYS),
-            created_at__lt=after,
         ).values_list("pk", "partner_id", "amount", "budget__ends_on")
     )
     if not allocations:

@@ -172,3 +172,44 @@ def test_rows(acme, story):
     assert len(rows(acme, "mdf.claim_turnaround_median")) == 3
     assert len(rows(acme, "mdf.paid")) == 2
     assert len(rows(acme, "mdf.allocated", MARCH)) == 2
+
+
+# --- Health ------------------------------------------------------------------------------------
+
+
+def test_utilization_component(acme, story):
+    from mdf.health import utilization
+
+    with acme.scope():
+        partners = [acme.partner.pk, acme.other_partner.pk]
+        # Budget B (Jan-Mar) has ended: 1 000 claimed (2 April) of 8 000.
+        april = utilization(acme.tenant, date(2026, 4, 15), partners)
+        first = utilization(acme.tenant, date(2026, 4, 1), partners)
+        march = utilization(acme.tenant, date(2026, 3, 20), partners)
+        # Budget A (Mar-May) too: 3 000 of 18 000; the other partner 1 500 of 5 000.
+        june = utilization(acme.tenant, date(2026, 6, 10), partners)
+    assert april[acme.partner.pk].value == Decimal("0.125")
+    assert "Claimed 1,000.00 USD of 8,000.00 USD" in april[acme.partner.pk].why
+    assert acme.other_partner.pk not in april  # its budget has not ended: no data
+    assert first[acme.partner.pk].value == Decimal("0.000")  # not yet approved then
+    assert june[acme.partner.pk].value == Decimal("0.167")
+    assert june[acme.other_partner.pk].value == Decimal("0.300")
+    assert march == {}
+
+
+def test_funds_expiring_unused(acme):
+    from mdf.health import expiring_unused
+
+    with acme.scope():
+        fund = f.make_fund_type(acme)
+        budget = f.make_budget(acme, fund, starts_on=date(2026, 3, 1), ends_on=date(2026, 5, 31))
+        mine = f.make_allocation(acme, budget, amount="10000")
+        theirs = f.make_allocation(acme, budget, partner=acme.other_partner, amount="4000")
+        f.make_request(acme, mine, decided_at=utc(3, 5))  # 2 000: 20 %
+        f.make_request(acme, theirs, requested="1500", approved="1500", decided_at=utc(3, 5))
+        partners = [acme.partner.pk, acme.other_partner.pk]
+        may = expiring_unused(acme.tenant, date(2026, 5, 10), partners, {})
+        april = expiring_unused(acme.tenant, date(2026, 4, 10), partners, {})
+    assert set(may) == {acme.partner.pk}
+    assert "unused, expiring in 21 days" in may[acme.partner.pk]
+    assert april == {}
