@@ -5,6 +5,10 @@ managers decide requests, finance decides claims, in the admin."""
 from prm.tenancy.declarations import NotificationKind, PRMApp
 from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 
+from .facts import SOURCE as FACTS
+from .health import AT_RISK_RULES, HEALTH_COMPONENTS
+from .metrics import METRICS
+
 # Who decides fund requests (the partner's channel manager; ops for anyone's).
 DECIDERS = frozenset({Role.CHANNEL_MANAGER, Role.OPS_ADMIN})
 # Who approves large requests a second time, and decides claims.
@@ -80,4 +84,8 @@ APP = PRMApp(
         "mdf-funds": {"task": "mdf.tasks.dispatch_funds_sweeps", "schedule": 3600.0},
     },
     notification_kinds=NOTIFICATION_KINDS,
+    metrics=METRICS,
+    facts=(FACTS,),
+    health_components=HEALTH_COMPONENTS,
+    at_risk_rules=AT_RISK_RULES,
 )
