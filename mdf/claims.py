@@ -541,6 +541,8 @@ def withdraw_claim(claim: Claim, *, by: Membership, now: datetime | None = None)
         claim.status = Status.WITHDRAWN
         claim.next_check_at = None
         claim.save()
+        # The other claims with the same invoice no longer name this one.
+        flag_duplicates(claim)
         if request.status == FundRequest.Status.CLAIMED:
             request.status = FundRequest.Status.APPROVED
             request.save(update_fields=["status", "updated_at"])
