@@ -23,9 +23,9 @@ umask 077
 
 [ -x "$PY" ] || die "$PY is missing: run make setup first."
 
-# Uploaded files. The settings define no MEDIA_ROOT yet (Django's default is
-# empty): nothing is uploaded so far, CSV imports are read in memory. Once
-# MEDIA_ROOT is set and the directory exists, it is archived beside the dump.
+# Uploaded files (MDF proof of performance) live under MEDIA_ROOT
+# (PRM_MEDIA_ROOT); when the directory exists it is archived beside the dump.
+# CSV imports are read in memory.
 SETTINGS=${DJANGO_SETTINGS_MODULE:-prm.settings}
 media_root=$(DJANGO_SETTINGS_MODULE=$SETTINGS "$PY" -c \
   'from django.conf import settings; print(settings.MEDIA_ROOT or "")') \
