@@ -94,7 +94,9 @@ def line_formset(
 ) -> BaseLineFormSet:
     """The lines' formset: bound to ``data`` on a POST, else the given
     lines followed by empty rows."""
-    initial = [{"description": t, "amount": a} for t, a in (lines or [])]
+    # Bound, the rows are what was posted: with initial values, a posted row
+    # equal to them would count as unchanged, and be skipped as empty.
+    initial = [{"description": t, "amount": a} for t, a in (lines or [])] if data is None else []
     formset = LineFormSet(data, prefix=prefix, initial=initial or None)
     assert isinstance(formset, BaseLineFormSet)
     return formset

@@ -2,7 +2,7 @@
 does on it (submit, answer, write, cancel, ask for more time to claim)."""
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
@@ -64,6 +64,22 @@ def show_error(form: Form, lines: BaseLineFormSet, error: MdfError, line_field: 
     return []
 
 
+def _requested(form: RequestForm) -> Decimal | None:
+    """The amount asked for as the form holds it (a refusal on the field
+    takes it out of ``cleaned_data``: then as typed, if it is a number)."""
+    if not form.is_bound:
+        value = form.initial.get("requested_amount")
+        return value if isinstance(value, Decimal) else None
+    value = (getattr(form, "cleaned_data", None) or {}).get("requested_amount")
+    if value is not None:
+        return value
+    try:
+        found = Decimal(str(form.data.get("requested_amount", "")).strip())
+    except InvalidOperation:
+        return None
+    return found if found.is_finite() else None
+
+
 def money_figures(form: RequestForm, lines: BaseLineFormSet) -> dict[str, Any] | None:
     """Total cost, what the fund pays at most, the amount asked and the
     partner's contribution, from what the form holds (recomputed on every
@@ -73,10 +89,7 @@ def money_figures(form: RequestForm, lines: BaseLineFormSet) -> dict[str, Any] |
     if allocation is None and not total:
         return None
     currency = form.tenant.base_currency
-    if form.is_bound:
-        requested = (getattr(form, "cleaned_data", None) or {}).get("requested_amount")
-    else:
-        requested = form.initial.get("requested_amount")
+    requested = _requested(form)
     percent = allocation.budget.fund_type.reimbursement_percent if allocation else None
     limit = services.max_reimbursable(total, percent, currency) if percent is not None else None
     return {
