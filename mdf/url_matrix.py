@@ -3,7 +3,6 @@ loaded by the tests only (``PRMApp.url_matrix``). Each factory builds its
 objects once per tenant (the matrix calls it for every route and role).
 The admin models' objects (ADMIN_OBJECTS) are the admin's part."""
 
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -45,8 +44,8 @@ def _allocation(world: Any) -> Any:
 
 
 def _request(world: Any) -> Any:
-    """An approved request of the world's partner, whose activity ended
-    today (so it can be claimed), with a draft claim."""
+    """An approved request of the world's partner, whose one-day activity
+    is today (so it can be claimed), with a draft claim."""
     from mdf import claims, requests
     from mdf.models import ActivityType, Claim, FundRequest
 
@@ -55,7 +54,7 @@ def _request(world: Any) -> Any:
         return found
     allocation = _allocation(world)
     today = world.tenant.local_today()
-    start = max(allocation.budget.starts_on, today - timedelta(days=1))
+    start = today  # in the budget's period, which holds today
     data = requests.RequestData(
         allocation=allocation,
         activity_type=ActivityType.WEBINAR,
