@@ -116,3 +116,19 @@ PORTAL_ROUTES: dict[str, dict[str, Any]] = {
     "mdf:claim_message": {"allowed": PARTNERS, "method": "post", "args": claim_code},
     "mdf:claim_withdraw": {"allowed": PARTNERS, "args": claim_code},
 }
+
+
+def _request_obj(world: Any) -> Any:
+    with world.scope():
+        return _request(world)
+
+
+def _claim_obj(world: Any) -> Any:
+    from mdf.models import Claim
+
+    with world.scope():
+        return Claim.objects.get(request=_request(world))
+
+
+# The models the interim admin registers; the admin's part adds its others.
+ADMIN_OBJECTS = {"mdf.fundrequest": _request_obj, "mdf.claim": _claim_obj}
