@@ -1,10 +1,10 @@
 """The partner portal's "Funds" pages, under the prefix the app's
 declaration gives them (``funds/``). URLs carry public codes
-(FR-7KQ2M9XA, FC-7KQ2M9XA), never primary keys that count."""
+(FR-7KQ2M9XA, FC-7KQ2M9XA) and UUIDs, never primary keys that count."""
 
 from django.urls import path
 
-from . import views, views_claims, views_requests
+from . import views, views_claims, views_proof, views_requests
 
 app_name = "mdf"
 
@@ -30,4 +30,5 @@ urlpatterns = [
     path("claims/<str:code>/answer/", views_claims.claim_answer, name="claim_answer"),
     path("claims/<str:code>/messages/", views_claims.claim_message, name="claim_message"),
     path("claims/<str:code>/withdraw/", views_claims.claim_withdraw, name="claim_withdraw"),
+    path("claims/<str:code>/proofs/<uuid:proof_id>/", views_proof.proof_file, name="proof"),
 ]
