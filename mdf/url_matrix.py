@@ -201,6 +201,7 @@ PORTAL_ROUTES: dict[str, dict[str, Any]] = {
     "mdf:request_answer": {"allowed": PARTNERS, "method": "post", "args": request_code},
     "mdf:request_cancel": {"allowed": PARTNERS, "args": request_code},
     "mdf:request_extension": {"allowed": PARTNERS, "method": "post", "args": request_code},
+    "mdf:request_leads": {"allowed": PARTNERS, "args": request_code},
     "mdf:claim_new": {"allowed": PARTNERS, "args": request_code},
     "mdf:claim": {"allowed": PARTNERS, "args": claim_code},
     "mdf:claim_edit": {"allowed": PARTNERS, "args": claim_code},

@@ -4,7 +4,7 @@ declaration gives them (``funds/``). URLs carry public codes
 
 from django.urls import path
 
-from . import views, views_claims, views_proof, views_requests
+from . import views, views_claims, views_leads, views_proof, views_requests
 
 app_name = "mdf"
 
@@ -23,6 +23,7 @@ urlpatterns = [
         views_requests.request_extension,
         name="request_extension",
     ),
+    path("requests/<str:code>/leads/", views_leads.request_leads, name="request_leads"),
     path("requests/<str:code>/claim/", views_claims.claim_new, name="claim_new"),
     path("claims/<str:code>/", views_claims.claim_detail, name="claim"),
     path("claims/<str:code>/edit/", views_claims.claim_edit, name="claim_edit"),

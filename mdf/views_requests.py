@@ -1,7 +1,6 @@
 """Partner portal: a fund request's form, its page and what the partner
 does on it (submit, answer, write, cancel, ask for more time to claim)."""
 
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -13,8 +12,6 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from dealreg.models import DealRegistration
-from incentives.ledger import NoRate, rate_on
 from prm import format as fmt
 from prm.tenancy import confirm
 from prm.tenancy.access import role_required
@@ -23,6 +20,7 @@ from prm.tenancy.models import Membership
 from prm.tenancy.requests import MemberRequest
 
 from . import requests as services
+from . import roi
 from .errors import MdfError
 from .forms import (
     AnswerForm,
@@ -33,8 +31,8 @@ from .forms import (
     RequestForm,
     line_formset,
 )
-from .models import ActivityEvent, Claim, ClaimExtension, FundRequest, SourcedDeal
-from .views import PERM, ZERO, Status, deadline, request_url, request_view
+from .models import ActivityEvent, Claim, ClaimExtension, FundRequest
+from .views import PERM, Status, deadline, request_url, request_view
 
 Kind = ActivityEvent.Kind
 EDITABLE = (Status.DRAFT, Status.MORE_INFO)
@@ -254,65 +252,19 @@ def request_submit(request: MemberRequest, fund_request: FundRequest) -> HttpRes
 # --- The page ---------------------------------------------------------------------------
 
 
-@dataclass
-class ActivityFigures:
-    """What the activity brought and, once its claim is approved, cost."""
-
-    registrations: list[DealRegistration]
-    leads: int
-    pipeline: Decimal = ZERO
-    won: Decimal = ZERO
-    spent: Decimal | None = None
-    vendor_share: Decimal | None = None
-    partner_share: Decimal | None = None
-    roi: Decimal | None = None
-    unconverted: int = 0
-
-
-def _in_base(tenant: Any, amount: Decimal | None, currency: str, day: Any) -> Decimal | None:
-    if amount is None:
-        return ZERO
-    try:
-        return amount * rate_on(tenant, currency, day)
-    except NoRate:
-        return None
-
-
-def activity_figures(fund_request: FundRequest, approved: Claim | None) -> ActivityFigures:
-    """Sourced registrations and leads of the activity, and its ROI once a
-    claim is approved (won revenue of the sourced registrations ÷ the
-    vendor's share), as ``mdf.roi`` defines them; amounts in the base
-    currency at incentives' rates (one without a rate is left out, and
-    counted)."""
+def activity_figures(fund_request: FundRequest, claim_approved: bool) -> dict[str, Any]:
+    """The activity's closed loop as ``mdf.roi`` computes it (one query for
+    the figures, one for the sourced registrations): spent, the vendor's
+    and the partner's shares and ROI once its claim is approved."""
     tenant = fund_request.tenant
-    sourced = [
-        s.registration
-        for s in SourcedDeal.objects.filter(request=fund_request)
-        .select_related("registration")
-        .order_by("created_at")
-    ]
-    figures = ActivityFigures(registrations=sourced, leads=fund_request.leads.count())
-    today = tenant.local_today()
-    RegStatus = DealRegistration.Status
-    for reg in sourced:
-        value: Decimal | None = ZERO
-        if reg.status == RegStatus.APPROVED:
-            value = _in_base(tenant, reg.estimated_value, reg.currency, today)
-            figures.pipeline += value or ZERO
-        elif reg.status == RegStatus.WON:
-            value = _in_base(tenant, reg.won_amount, reg.won_currency, reg.won_close_date)
-            figures.won += value or ZERO
-        if value is None:
-            figures.unconverted += 1
-    if approved is not None and approved.approved_cost is not None:
-        vendor = approved.reimbursement_amount or ZERO
-        figures.spent = approved.approved_cost
-        figures.vendor_share = vendor
-        figures.partner_share = approved.approved_cost - vendor
-        figures.roi = (figures.won / vendor) if vendor > 0 else None
-        if not figures.leads:
-            figures.leads = approved.leads
-    return figures
+    row = roi.RoiRow(key=fund_request.pk, label=str(fund_request))
+    found = roi.activities(tenant).filter(pk=fund_request.pk).first()
+    if found is not None:
+        row.add(found)
+    registrations = list(
+        roi.sourced_registrations(tenant, requests=[fund_request.pk]).order_by("created_at")
+    )
+    return {"row": row, "registrations": registrations, "claim_approved": claim_approved}
 
 
 def _render_detail(
@@ -364,7 +316,7 @@ def _render_detail(
         "can_extend": fund_request.status == Status.APPROVED and pending_extension is None,
         "pending_extension": pending_extension,
         "extensions": extensions,
-        "figures": activity_figures(fund_request, approved) if funded else None,
+        "figures": activity_figures(fund_request, approved is not None) if funded else None,
         "message_form": forms.get("message_form") or MessageForm(),
         "answer_form": forms.get("answer_form") or AnswerForm(),
         "extension_form": forms.get("extension_form") or ExtensionForm(),
