@@ -10,6 +10,7 @@ from .demo import DEMO, DEMO_AFTER
 from .facts import SOURCE as FACTS
 from .health import AT_RISK_RULES, HEALTH_COMPONENTS
 from .metrics import METRICS
+from .portal import CARDS, NAV
 
 # Who decides fund requests (the partner's channel manager; ops for anyone's).
 DECIDERS = frozenset({Role.CHANNEL_MANAGER, Role.OPS_ADMIN})
@@ -79,6 +80,8 @@ APP = PRMApp(
         "mdf.verify_claim": CM,
         "mdf.change_claim": CM,
     },
+    nav=NAV,
+    cards=CARDS,
     urls="mdf.urls",
     url_prefix="funds/",
     url_matrix="mdf.url_matrix",
