@@ -183,8 +183,14 @@ def save_claim(
             claim.save()
             claim.lines.all().delete()
             ClaimLine.objects.bulk_create(
-                ClaimLine(tenant=request.tenant, claim=claim, description=t.strip()[:200], amount=a)
-                for t, a in data.lines
+                ClaimLine(
+                    tenant=request.tenant,
+                    claim=claim,
+                    position=position,
+                    description=t.strip()[:200],
+                    amount=a,
+                )
+                for position, (t, a) in enumerate(data.lines)
             )
             for (kind, _), item in zip(data.files, checked, strict=True):
                 store_proof(claim, item, kind=kind, by_user=by.user)

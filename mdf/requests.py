@@ -209,9 +209,13 @@ def save_request(
             request.cost_lines.all().delete()
             CostLine.objects.bulk_create(
                 CostLine(
-                    tenant=tenant, request=request, description=text.strip()[:200], amount=amount
+                    tenant=tenant,
+                    request=request,
+                    position=position,
+                    description=text.strip()[:200],
+                    amount=amount,
                 )
-                for text, amount in data.cost_lines
+                for position, (text, amount) in enumerate(data.cost_lines)
             )
             if created:
                 record_event(request, Kind.CREATED, by=by.user, now=now)

@@ -148,8 +148,10 @@ class ClaimLine(TenantOwned):
     description = models.CharField(max_length=200)
     amount = models.DecimalField(**MONEY)
 
+    position = models.PositiveSmallIntegerField(default=0, editable=False)
+
     class Meta:
-        ordering = ["id"]
+        ordering = ["position", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="mdf_claimline_positive"),
             *tenant_foreign_keys("mdf_claimline", "claim"),
