@@ -238,7 +238,7 @@ class BudgetAdmin(ActionFormsMixin, MoneyColumns, TenantModelAdmin):
             "is_open": obj.ends_on >= tenant_of(request).local_today(),
             "can_allocate": membership.has_perm("mdf.add_allocation"),
             "can_import": membership.has_perm("mdf.import_allocation"),
-            "rule_url": reverse("tenant_admin:mdf_budget_rule", args=[obj.pk]),
+            "rule_url": reverse("tenant_admin:mdf_budget_rule") + f"?budget={obj.pk}",
             "import_url": reverse("tenant_admin:mdf_allocation_import") + f"?budget={obj.pk}",
             "add_url": reverse("tenant_admin:mdf_allocation_add") + f"?budget={obj.pk}",
             "allocations_url": f"{allocation_list}?budget={obj.pk}",
@@ -249,25 +249,21 @@ class BudgetAdmin(ActionFormsMixin, MoneyColumns, TenantModelAdmin):
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
-            path(
-                "<path:object_id>/allocate-by-rule/",
-                wrap(self.rule_view),
-                name="mdf_budget_rule",
-            ),
+            path("allocate-by-rule/", wrap(self.rule_view), name="mdf_budget_rule"),
             *super().get_urls(),
         ]
 
-    def rule_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """The rule's plan first (a dry run: who gets what, who is left out
-        and why); "Allocate" applies the same plan, all or nothing."""
-        budget = self.get_object(request, object_id)
-        if budget is None:
-            raise Http404("No such object.")
+    def rule_view(self, request: HttpRequest) -> HttpResponse:
+        """Of the budget ``?budget=<id>`` (without one: which budget?). The
+        rule's plan first (a dry run: who gets what, who is left out and
+        why); "Allocate" applies the same plan, all or nothing."""
         membership = as_member(request).membership
         if not membership.has_perm("mdf.add_allocation"):
             raise PermissionDenied
+        if "budget" not in request.GET:
+            return choose_budget(self, request, "Allocate a budget by a rule")
+        budget = budget_of_query(request)
         tenant = tenant_of(request)
-        budget.tenant = tenant
         form = admin_forms.RuleForm(tenant=tenant, budget=budget)
         plan = None
         if request.method == "POST":
@@ -310,6 +306,22 @@ class BudgetAdmin(ActionFormsMixin, MoneyColumns, TenantModelAdmin):
             "media": self.media,
         }
         return TemplateResponse(request, "admin/mdf/budget/allocate_rule.html", context)
+
+
+def choose_budget(model_admin: Any, request: HttpRequest, title: str) -> TemplateResponse:
+    """Which budget? The open ones, each a link to this page for it."""
+    today = tenant_of(request).local_today()
+    budgets = Budget.objects.filter(ends_on__gte=today).select_related(
+        "fund_type", "region", "tier"
+    )
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": title,
+        "budgets": budgets.order_by("starts_on", "fund_type__name"),
+        "media": model_admin.media,
+    }
+    return TemplateResponse(request, "admin/mdf/choose_budget.html", context)
 
 
 def _add_page(
@@ -468,6 +480,13 @@ class AllocationAdmin(CsvImportMixin, ActionFormsMixin, MoneyColumns, TenantMode
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
+
+    def import_view(self, request: MemberRequest) -> HttpResponse:
+        if "budget" not in request.GET:
+            if not request.membership.has_perm("mdf.import_allocation"):
+                raise PermissionDenied
+            return choose_budget(self, request, "Import allocations from CSV")
+        return super().import_view(request)
 
     def _preview_key(self, request: MemberRequest, token: str) -> str:
         # A checked file is confirmed into the budget it was checked against.

@@ -24,6 +24,10 @@ def url(name, *args):
     return reverse(f"tenant_admin:mdf_{name}", args=args)
 
 
+def rule_url(budget):
+    return url("budget_rule") + f"?budget={budget.pk}"
+
+
 def messages_of(response):
     return [str(m) for m in get_messages(response.wsgi_request)]
 
@@ -203,7 +207,7 @@ def test_other_tenants_budgets_are_404(acme, globex):
         foreign_alloc = b.allocation(globex, D("10"), fund=foreign.fund_type, bud=foreign)
     client = acme.client("ops_admin")
     assert client.get(url("budget_change", foreign.pk)).status_code == 404
-    assert client.get(url("budget_rule", foreign.pk)).status_code == 404
+    assert client.get(rule_url(foreign)).status_code == 404
     assert client.get(url("allocation_change", foreign_alloc.pk)).status_code == 404
     assert client.get(url("allocation_import") + f"?budget={foreign.pk}").status_code == 404
     assert client.get(url("budget_changelist")).context["cl"].result_count == 0
@@ -343,10 +347,10 @@ def test_rule_allocation_shows_the_plan_then_applies_it(acme):
         silver = factories.make_tier(acme.tenant, "Bronze", 1)
         factories.make_partner(acme.tenant, "Bronze Partner", tier=silver)
     client = acme.client("ops_admin")
-    page = client.get(url("budget_rule", budget.pk))
+    page = client.get(rule_url(budget))
     assert page.status_code == 200
     data = {"rule": "per_tier", f"tier_{gold.pk}": "300", "total": "", "reason": "Q plan"}
-    response = client.post(url("budget_rule", budget.pk), {**data, "preview": "1"})
+    response = client.post(rule_url(budget), {**data, "preview": "1"})
     plan = response.context["plan"]
     assert plan.total == D("600") and len(plan.rows) == 2
     assert [p.name for p, _ in plan.skipped] == ["Bronze Partner"]
@@ -354,28 +358,40 @@ def test_rule_allocation_shows_the_plan_then_applies_it(acme):
         assert not Allocation.objects.exists()  # a dry run
     # Too much: refused, nothing written.
     too_much = {**data, f"tier_{gold.pk}": "600", "apply": "1"}
-    response = client.post(url("budget_rule", budget.pk), too_much)
+    response = client.post(rule_url(budget), too_much)
     assert response.status_code == 200 and response.context["too_much"]
     assert "more than the" in str(response.context["form"].non_field_errors())
     with acme.scope():
         assert not Allocation.objects.exists()
-    response = client.post(url("budget_rule", budget.pk), {**data, "apply": "1"})
+    response = client.post(rule_url(budget), {**data, "apply": "1"})
     assert response.status_code == 302
     with acme.scope():
         assert set(Allocation.objects.values_list("source", flat=True)) == {"rule"}
         assert Budget.objects.get().allocated == D("600")
-    assert acme.client("finance").get(url("budget_rule", budget.pk)).status_code == 403
+    assert acme.client("finance").get(rule_url(budget)).status_code == 403
 
 
 def test_rule_allocation_by_revenue_needs_a_total(acme):
     with acme.scope():
         budget = b.budget(acme, b.fund_type(acme), D("1000"))
     client = acme.client("ops_admin")
-    response = client.post(url("budget_rule", budget.pk), {"rule": "revenue_share", "preview": "1"})
+    response = client.post(rule_url(budget), {"rule": "revenue_share", "preview": "1"})
     assert "total" in response.context["form"].errors
     response = client.post(
-        url("budget_rule", budget.pk), {"rule": "revenue_share", "total": "500", "preview": "1"}
+        rule_url(budget), {"rule": "revenue_share", "total": "500", "preview": "1"}
     )
     plan = response.context["plan"]
     assert plan.rows == [] and len(plan.skipped) == 2  # nobody won anything last period
     assert messages_of(response) == []
+
+
+def test_without_a_budget_the_rule_and_import_pages_ask_which(acme):
+    with acme.scope():
+        budget = b.budget(acme, b.fund_type(acme))
+    client = acme.client("ops_admin")
+    for page in (url("budget_rule"), url("allocation_import")):
+        response = client.get(page)
+        assert response.status_code == 200
+        assert f"?budget={budget.pk}" in response.content.decode()
+    assert acme.client("finance").get(url("allocation_import")).status_code == 403
+    assert acme.client("finance").get(url("budget_rule")).status_code == 403
