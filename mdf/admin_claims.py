@@ -37,6 +37,7 @@ from .admin_lists import (
     DuplicateFilter,
     PartnerFilter,
     StatusFilter,
+    VerifiedFilter,
 )
 from .admin_requests import bulk_page, deadline_chip, run_bulk, status_chip
 from .errors import MdfError
@@ -84,6 +85,7 @@ class ClaimAdmin(ActionFormsMixin, TenantModelAdmin):
         DeadlineFilter,
         ClaimAssignedFilter,
         DuplicateFilter,
+        VerifiedFilter,
         PartnerFilter,
         ClaimFundTypeFilter,
     ]

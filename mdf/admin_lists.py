@@ -175,6 +175,39 @@ class ClaimAssignedFilter(admin.SimpleListFilter):
         return pending.filter(partner__channel_manager=membership.user)
 
 
+class SecondApprovalFilter(admin.SimpleListFilter):
+    """Pending requests by stage: the first decision, or the second approval
+    of a large request (ops or finance)."""
+
+    title = "approval"
+    parameter_name = "second"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+        return [("no", "First decision"), ("yes", "Second approval")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.filter(status="submitted", first_approved_by__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(first_approved_by__isnull=True)
+        return queryset
+
+
+class VerifiedFilter(admin.SimpleListFilter):
+    title = "checked by the channel manager"
+    parameter_name = "verified"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+        return [("yes", "Checked"), ("no", "Not checked")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.filter(verified_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(verified_at__isnull=True)
+        return queryset
+
+
 class DuplicateFilter(admin.SimpleListFilter):
     title = "same invoice"
     parameter_name = "duplicate"
@@ -200,5 +233,7 @@ __all__ = [
     "FundTypeFilter",
     "PartnerFilter",
     "RequestAssignedFilter",
+    "SecondApprovalFilter",
     "StatusFilter",
+    "VerifiedFilter",
 ]

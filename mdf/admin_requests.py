@@ -37,6 +37,7 @@ from .admin_lists import (
     FundTypeFilter,
     PartnerFilter,
     RequestAssignedFilter,
+    SecondApprovalFilter,
     StatusFilter,
 )
 from .errors import MdfError
@@ -88,6 +89,7 @@ class FundRequestAdmin(ActionFormsMixin, TenantModelAdmin):
         StatusFilter,
         DeadlineFilter,
         RequestAssignedFilter,
+        SecondApprovalFilter,
         PartnerFilter,
         FundTypeFilter,
     ]
