@@ -31,6 +31,7 @@ class FundTypeAdmin(TenantModelAdmin):
         "claim_window_days",
         "request_lead_days",
         "activities",
+        "documents",
         "active",
     ]
     list_filter = ["funding", "active"]
