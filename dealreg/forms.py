@@ -16,8 +16,9 @@ from django.forms import BoundField
 from django_countries import countries
 
 from partners.models import Region
-from prm.tenancy.models import Tenant, currency_validator
+from prm.tenancy.models import Membership, Tenant, currency_validator
 
+from . import extensions
 from .models import CustomField, DealRegistration, ProductLine
 from .services import RegistrationInput
 
@@ -134,6 +135,7 @@ class RegistrationForm(forms.Form):
         tenant: Tenant,
         registration: DealRegistration | None = None,
         with_token: bool = False,
+        membership: Membership | None = None,
         **kwargs: Any,
     ) -> None:
         initial = kwargs.pop("initial", None) or {}
@@ -164,6 +166,10 @@ class RegistrationForm(forms.Form):
             self.fields[name] = _custom_form_field(definition)
             if definition.key in stored and name not in self.initial:
                 self.initial[name] = _from_stored(definition, stored[definition.key])
+        # Fields later apps add to the partner's form (dealreg.extensions).
+        self.extensions = extensions.collect(membership, registration) if membership else []
+        for extension in self.extensions:
+            self.fields.update(extension.fields)
 
     @staticmethod
     def initial_from(registration: DealRegistration) -> dict:
@@ -190,8 +196,22 @@ class RegistrationForm(forms.Form):
     def custom_bound_fields(self) -> list[BoundField]:
         return [self[CUSTOM_PREFIX + d.key] for d in self.custom_fields]
 
+    def extension_sections(self) -> list[tuple[str, list[BoundField]]]:
+        """(legend, bound fields) of each extension, for the template."""
+        return [(e.legend, [self[name] for name in e.fields]) for e in self.extensions]
+
     def standard_bound_fields(self) -> list[BoundField]:
-        return [f for f in self.visible_fields() if not f.name.startswith(CUSTOM_PREFIX)]
+        added = {name for extension in self.extensions for name in extension.fields}
+        return [
+            f
+            for f in self.visible_fields()
+            if not f.name.startswith(CUSTOM_PREFIX) and f.name not in added
+        ]
+
+    def save_extensions(self, registration: DealRegistration) -> None:
+        """Hand the added fields' values to the apps that added them (in the
+        transaction that saved the registration)."""
+        extensions.save(self.extensions, registration, self.cleaned_data)
 
     def custom_data(self) -> dict:
         """The custom answers as JSON-safe values, keeping answers to fields

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.forms import Form
 from django.http import HttpResponse, StreamingHttpResponse
@@ -206,13 +207,16 @@ def _save(
     submitting = request.POST.get("action") == "submit"
     operation = services.submit if submitting else services.save_draft
     try:
-        saved = operation(
-            tenant=request.tenant,
-            by=request.membership,
-            given=form.to_input(),
-            registration=registration,
-            client_token=form.cleaned_data.get("client_token"),
-        )
+        with transaction.atomic():
+            saved = operation(
+                tenant=request.tenant,
+                by=request.membership,
+                given=form.to_input(),
+                registration=registration,
+                client_token=form.cleaned_data.get("client_token"),
+            )
+            if saved.partner_id == request.membership.partner_id:
+                form.save_extensions(saved)
     except DealRegError as exc:
         add_service_error(form, exc)
         return None
@@ -296,7 +300,12 @@ def _form_page(
 
 @role_required(PERM)
 def registration_new(request: MemberRequest) -> HttpResponse:
-    form = RegistrationForm(request.POST or None, tenant=request.tenant, with_token=True)
+    form = RegistrationForm(
+        request.POST or None,
+        tenant=request.tenant,
+        with_token=True,
+        membership=request.membership,
+    )
     found: list[DealRegistration] = []
     if request.method == "POST" and form.is_valid():
         saved, found = _save_or_warn(request, form, None)
@@ -313,7 +322,12 @@ def registration_edit(request: MemberRequest, registration: DealRegistration) ->
     if registration.status != Status.DRAFT:
         messages.info(request, f"{registration.code} is no longer a draft.")
         return redirect(_detail_url(registration))
-    form = RegistrationForm(request.POST or None, tenant=request.tenant, registration=registration)
+    form = RegistrationForm(
+        request.POST or None,
+        tenant=request.tenant,
+        registration=registration,
+        membership=request.membership,
+    )
     found: list[DealRegistration] = []
     if request.method == "POST" and form.is_valid():
         saved, found = _save_or_warn(request, form, registration)

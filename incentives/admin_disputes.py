@@ -284,6 +284,7 @@ STATEMENT_CSV_COLUMNS = [
     "accruals",
     "adjustments",
     "clawbacks",
+    "MDF reimbursements",
     "payouts",
     "closing",
     "lines",
@@ -300,6 +301,7 @@ class StatementAdmin(TenantModelAdmin):
         "accruals_display",
         "adjustments_display",
         "clawbacks_display",
+        "reimbursements_display",
         "payouts_display",
         "closing_display",
         "line_count",
@@ -321,6 +323,7 @@ class StatementAdmin(TenantModelAdmin):
         "accruals",
         "adjustments",
         "clawbacks",
+        "reimbursements",
         "payouts",
         "closing",
         "line_count",
@@ -363,6 +366,10 @@ class StatementAdmin(TenantModelAdmin):
     @admin.display(description="clawbacks", ordering="clawbacks")
     def clawbacks_display(self, obj: Statement) -> str:
         return self._money(obj, "clawbacks")
+
+    @admin.display(description="MDF reimbursements", ordering="reimbursements")
+    def reimbursements_display(self, obj: Statement) -> str:
+        return self._money(obj, "reimbursements")
 
     @admin.display(description="payouts", ordering="payouts")
     def payouts_display(self, obj: Statement) -> str:
@@ -459,7 +466,14 @@ class StatementAdmin(TenantModelAdmin):
                     s.currency,
                     *(
                         statement_export.plain(getattr(s, part), s.currency)
-                        for part in ("opening", "accruals", "adjustments", "clawbacks", "payouts")
+                        for part in (
+                            "opening",
+                            "accruals",
+                            "adjustments",
+                            "clawbacks",
+                            "reimbursements",
+                            "payouts",
+                        )
                     ),
                     statement_export.plain(s.closing, s.currency),
                     s.line_count,

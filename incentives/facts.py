@@ -27,6 +27,7 @@ FACTS = (
     "earned",
     "paid",
     "booked",
+    "booked_incentives",
     "accruals",
     "accruals_corrected",
     "paid_accruals",
@@ -83,6 +84,7 @@ def compute(
             earned=Sum("amount_base", filter=Q(kind__in=EARNED)),
             payouts=Sum("amount_base", filter=Q(kind=Kind.PAYOUT)),
             booked=Sum("amount_base"),
+            reimbursed=Sum("amount_base", filter=Q(kind=Kind.REIMBURSEMENT)),
             accruals=Count("pk", filter=Q(kind=Kind.ACCRUAL)),
             accruals_corrected=Count("pk", filter=Q(kind=Kind.ACCRUAL) & Q(_corrected())),
         )
@@ -93,10 +95,34 @@ def compute(
             "earned": row["earned"],
             "paid": -row["payouts"] if row["payouts"] is not None else None,
             "booked": row["booked"],
+            "booked_incentives": row["booked"] - (row["reimbursed"] or 0),
             "accruals": row["accruals"],
             "accruals_corrected": row["accruals_corrected"],
         }
         yield FactRow(row["partner_id"], row["day"], {k: v for k, v in values.items() if v})
+    # The part of each payout that paid MDF reimbursements is not incentives
+    # paid, nor does it lower incentives outstanding (metrics.reimbursed).
+    reimbursements = Settlement.objects.filter(
+        tenant_id=tenant.pk,
+        entry__kind=Kind.REIMBURSEMENT,
+        entry__base_currency=tenant.base_currency,
+        payout__kind=Kind.PAYOUT,
+    )
+    if partner_ids is not None:
+        reimbursements = reimbursements.filter(partner_id__in=[p for p in partner_ids if p])
+    if since:
+        reimbursements = reimbursements.filter(
+            payout__created_at__gte=datetime.combine(since, time.min, tzinfo=zone)
+        )
+    for row in (
+        reimbursements.annotate(day=TruncDate("payout__created_at", tzinfo=zone))
+        .values("partner_id", "day")
+        .annotate(total=Sum("entry__amount_base"))
+        .order_by()
+    ):
+        if row["total"]:
+            values = {"paid": -row["total"], "booked_incentives": row["total"]}
+            yield FactRow(row["partner_id"], row["day"], values)
     target = _target(tenant)
     paid_on = (
         settlements.values("partner_id", "paid_on")

@@ -6,6 +6,12 @@ Definitions are those of ``shared/METRICS.md``. Amounts are the entries'
 ``amount_base`` (the tenant's base currency at the entry's rate); an entry
 counts in a period when it was booked (``created_at``) in it, in the
 tenant's time zone, which is also the statement period it is booked in.
+
+MDF reimbursements (``Kind.REIMBURSEMENT``, written by the mdf app) are
+money owed through the same ledger and paid by the same payout runs, but
+they are not incentives: accrued leaves them out, paid leaves out the part
+of each payout that settled them (``reimbursed``), and outstanding
+leaves out both.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, DecimalField, Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from partners.metrics import partner_q
 from prm.tenancy.declarations import (
@@ -87,16 +94,41 @@ def _total(rows: QuerySet[LedgerEntry]) -> Decimal:
     return rows.aggregate(total=Sum("amount_base"))["total"] or ZERO
 
 
+def reimbursed() -> Coalesce:
+    """For a payout entry, the part of it that paid MDF reimbursements: the
+    reimbursement entries it settled (a payout is the sum of the entries it
+    settles), as a positive amount; zero for any other entry."""
+    settled = (
+        Settlement.objects.filter(payout=OuterRef("pk"), entry__kind=Kind.REIMBURSEMENT)
+        .values("payout")
+        .annotate(total=Sum("entry__amount_base"))
+        .values("total")
+    )
+    return Coalesce(Subquery(settled), ZERO, output_field=DecimalField())
+
+
+def _without_reimbursements(rows: QuerySet[LedgerEntry]) -> Decimal:
+    """The entries' sum (base currency) less MDF reimbursements and the part
+    of payouts that paid them, in one query."""
+    found = rows.annotate(paid_reimbursements=reimbursed()).aggregate(
+        total=Sum("amount_base", filter=~Q(kind=Kind.REIMBURSEMENT)),
+        reimbursements=Sum("paid_reimbursements"),
+    )
+    return (found["total"] or ZERO) + (found["reimbursements"] or ZERO)
+
+
 def accrued(tenant: Tenant, period: Period, filters: Filters) -> Decimal:
     return money(_total(earned_rows(tenant, period, filters)))
 
 
 def paid(tenant: Tenant, period: Period, filters: Filters) -> Decimal:
-    return money(-_total(payout_rows(tenant, period, filters)))
+    rows = payout_rows(tenant, period, filters)
+    return money(-_without_reimbursements(rows))
 
 
 def outstanding(tenant: Tenant, period: Period, filters: Filters) -> Decimal:
-    return money(_total(booked_rows(tenant, period, filters)))
+    rows = booked_rows(tenant, period, filters)
+    return money(_without_reimbursements(rows))
 
 
 # --- Paying on time ---------------------------------------------------------------------------
@@ -184,7 +216,7 @@ METRICS: list[Metric] = [
         definition=(
             "Sum (base currency) of the payout entries booked in the period: what payout "
             "runs paid out (a run books its payouts when it is approved, before the bank "
-            "transfer is marked paid)."
+            "transfer is marked paid), less the MDF reimbursements they paid."
         ),
         unit=Unit.MONEY,
         good=Good.NEITHER,
@@ -200,12 +232,13 @@ METRICS: list[Metric] = [
         definition=(
             "Accrued less paid as of the period's end: the sum (base currency) of every ledger "
             "entry booked before the period ended (accruals, adjustments and clawbacks less "
-            "payouts), across the partners counted."
+            "payouts), across the partners counted. MDF reimbursements, and the part of "
+            "payouts that paid them, are left out."
         ),
         unit=Unit.MONEY,
         good=Good.NEITHER,
         compute=outstanding,
-        rollup=Total("booked", Days.TO_END),
+        rollup=Total("booked_incentives", Days.TO_END),
         rows=booked_rows,
         rows_admin=LEDGER,
         perms=VIEW,

@@ -160,11 +160,15 @@ def _csv_rows(view: StatementView, entries: Iterable[LedgerEntry]) -> Iterator[l
 
 
 def totals(view: StatementView) -> list[tuple[str, Decimal]]:
+    """The statement's totals; MDF reimbursements only for partners that
+    have any in the period (most programs pay none)."""
+    mdf = [("MDF reimbursements", view.reimbursements)] if view.reimbursements else []
     return [
         (f"Opening balance {view.start:%Y-%m-%d}", view.opening),
         ("Accruals", view.accruals),
         ("Adjustments", view.adjustments),
         ("Clawbacks", view.clawbacks),
+        *mdf,
         ("Payouts", view.payouts),
         (f"Closing balance {view.end:%Y-%m-%d}", view.closing),
     ]

@@ -4,7 +4,8 @@ An entry is booked in the statement period of the day it was written
 (``LedgerEntry.statement_start``, set by ``ledger.write``), so a period that
 has ended never changes. A statement is the partner's balance before the
 period (opening), the period's entries summed per kind (accruals,
-adjustments, clawbacks, payouts) and the balance after it (closing). Totals
+adjustments, clawbacks, MDF reimbursements, payouts) and the balance after
+it (closing). Totals
 are sums of ``amount_base`` (the tenant's base currency) only; each line
 shows its own amount and currency besides.
 
@@ -50,6 +51,7 @@ class StatementView:
     accruals: Decimal
     adjustments: Decimal
     clawbacks: Decimal
+    reimbursements: Decimal
     payouts: Decimal
     closing: Decimal
     line_count: int
@@ -136,6 +138,9 @@ def _sums(queryset: QuerySet[LedgerEntry], start: date) -> dict[str, Any]:
         accruals=Sum("amount_base", filter=in_period & Q(kind=Kind.ACCRUAL), default=ZERO),
         adjustments=Sum("amount_base", filter=in_period & Q(kind=Kind.ADJUSTMENT), default=ZERO),
         clawbacks=Sum("amount_base", filter=in_period & Q(kind=Kind.CLAWBACK), default=ZERO),
+        reimbursements=Sum(
+            "amount_base", filter=in_period & Q(kind=Kind.REIMBURSEMENT), default=ZERO
+        ),
         payouts=Sum("amount_base", filter=in_period & Q(kind=Kind.PAYOUT), default=ZERO),
         line_count=Count("pk", filter=in_period),
     )
@@ -164,6 +169,7 @@ def statement(
         + sums["accruals"]
         + sums["adjustments"]
         + sums["clawbacks"]
+        + sums["reimbursements"]
         + sums["payouts"]
     )
     return StatementView(
@@ -177,6 +183,7 @@ def statement(
         accruals=sums["accruals"],
         adjustments=sums["adjustments"],
         clawbacks=sums["clawbacks"],
+        reimbursements=sums["reimbursements"],
         payouts=sums["payouts"],
         closing=closing,
         line_count=sums["line_count"],
@@ -298,6 +305,9 @@ def issue_statements(tenant: Tenant, period_start: date, *, now: datetime | None
                 "amount_base", filter=in_period & Q(kind=Kind.ADJUSTMENT), default=ZERO
             ),
             clawbacks=Sum("amount_base", filter=in_period & Q(kind=Kind.CLAWBACK), default=ZERO),
+            reimbursements=Sum(
+                "amount_base", filter=in_period & Q(kind=Kind.REIMBURSEMENT), default=ZERO
+            ),
             payouts=Sum("amount_base", filter=in_period & Q(kind=Kind.PAYOUT), default=ZERO),
             line_count=Count("pk", filter=in_period),
         )
@@ -310,7 +320,14 @@ def issue_statements(tenant: Tenant, period_start: date, *, now: datetime | None
         for row in rows:
             if row["partner_id"] in existing or not (row["line_count"] or row["opening"]):
                 continue
-            parts = ("opening", "accruals", "adjustments", "clawbacks", "payouts")
+            parts = (
+                "opening",
+                "accruals",
+                "adjustments",
+                "clawbacks",
+                "reimbursements",
+                "payouts",
+            )
             new.append(
                 Statement(
                     tenant=tenant,
@@ -323,6 +340,7 @@ def issue_statements(tenant: Tenant, period_start: date, *, now: datetime | None
                     accruals=row["accruals"],
                     adjustments=row["adjustments"],
                     clawbacks=row["clawbacks"],
+                    reimbursements=row["reimbursements"],
                     payouts=row["payouts"],
                     closing=sum((row[p] for p in parts), ZERO),
                     line_count=row["line_count"],

@@ -12,3 +12,8 @@ class MdfConfig(AppConfig):
         from .receivers import deal_outcome_changed
 
         outcome_changed.connect(deal_outcome_changed, dispatch_uid="mdf.sync_coop")
+        from dealreg.extensions import registration_form_fields
+
+        from .sourcing import registration_form_fields as sourcing_field
+
+        registration_form_fields.connect(sourcing_field, dispatch_uid="mdf.sourcing")

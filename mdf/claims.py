@@ -21,7 +21,7 @@ from prm.tenancy.models import Membership
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit, finish_tasks, notify
 
-from . import funds
+from . import counters
 from .duplicates import flag_duplicates, normalize_invoice_number, normalize_supplier
 from .errors import MdfError
 from .models import Claim, ClaimLine, Document, FundRequest, ProofFile, Reimbursement
@@ -88,16 +88,16 @@ def _check(request: FundRequest, data: ClaimData, *, today: date) -> Decimal:
     total = sum((amount for _, amount in data.lines), ZERO)
     limit = min(
         request.approved_amount or ZERO,
-        funds.round_money(total * request.reimbursement_percent / 100, tenant.base_currency),
+        counters.round_money(total * request.reimbursement_percent / 100, tenant.base_currency),
     )
     if data.claimed_amount is None or data.claimed_amount <= 0:
         raise MdfError("Enter the amount you claim.", "claimed_amount")
     if data.claimed_amount > limit:
         raise MdfError(
-            f"You can claim at most {funds.money(limit, tenant)}: "
+            f"You can claim at most {counters.money(limit, tenant)}: "
             f"{fmt.number(request.reimbursement_percent.normalize())} % of the actual cost "
-            f"({funds.money(total, tenant)}), up to the "
-            f"{funds.money(request.approved_amount, tenant)} approved.",
+            f"({counters.money(total, tenant)}), up to the "
+            f"{counters.money(request.approved_amount, tenant)} approved.",
             "claimed_amount",
         )
     return total
@@ -245,7 +245,7 @@ def _submit_claim(claim: Claim, request: FundRequest, *, by: Membership, now: da
         [*reviewers, request.approver],
         kind="mdf.claim_submitted",
         title=f"Claim {claim.code} to review by {fmt.moment(claim.due_at, claim.tenant.tzinfo)}: "
-        f"{claim.partner.name}, {funds.money(claim.claimed_amount, claim.tenant)}"
+        f"{claim.partner.name}, {counters.money(claim.claimed_amount, claim.tenant)}"
         + (f" (same invoice as {', '.join(duplicates)})" if duplicates else ""),
         url=admin_claim_url(claim),
         about=claim,
@@ -360,7 +360,7 @@ def reimbursement_for(claim: Claim, approved_cost: Decimal) -> Decimal:
     """Approved cost times the fund's reimbursement %, never more than claimed
     (nor, therefore, than approved for the activity)."""
     request = claim.request
-    amount = funds.round_money(
+    amount = counters.round_money(
         approved_cost * request.reimbursement_percent / 100, claim.tenant.base_currency
     )
     return min(amount, claim.claimed_amount)
@@ -394,7 +394,7 @@ def approve_claim(
         if cost > claim.total_cost:
             raise MdfError(
                 f"The approved cost cannot exceed the actual cost claimed "
-                f"({funds.money(claim.total_cost, tenant)}).",
+                f"({counters.money(claim.total_cost, tenant)}).",
                 "approved_cost",
             )
         amount = reimbursement_for(claim, cost)
@@ -405,9 +405,9 @@ def approve_claim(
         reserved = request.reserved
         allocation = request.allocation
         # The reservation becomes the claimed amount; what is left of it is released.
-        funds._move(
+        counters.move(
             allocation,
-            funds.Change.CLAIMED,
+            counters.Change.CLAIMED,
             amount,
             by=by.user,
             request=request,
@@ -417,7 +417,7 @@ def approve_claim(
             counters={"reserved": -min(reserved, amount), "claimed": amount},
         )
         if reserved > amount:
-            funds.release(
+            counters.release(
                 allocation,
                 reserved - amount,
                 by=by.user,
@@ -482,7 +482,7 @@ def approve_claim(
             tenant,
             partner_people(claim.partner_id, claim.submitted_by),
             kind="mdf.claim_approved",
-            title=f"Claim {claim.code} approved: {funds.money(amount, tenant)} will be paid"
+            title=f"Claim {claim.code} approved: {counters.money(amount, tenant)} will be paid"
             + (" (part of what you claimed)" if partial else ""),
             body=reason,
             url=portal_url(request),
@@ -541,6 +541,8 @@ def withdraw_claim(claim: Claim, *, by: Membership, now: datetime | None = None)
         claim.status = Status.WITHDRAWN
         claim.next_check_at = None
         claim.save()
+        # The other claims with the same invoice no longer name this one.
+        flag_duplicates(claim)
         if request.status == FundRequest.Status.CLAIMED:
             request.status = FundRequest.Status.APPROVED
             request.save(update_fields=["status", "updated_at"])

@@ -5,6 +5,12 @@ managers decide requests, finance decides claims, in the admin."""
 from prm.tenancy.declarations import NotificationKind, PRMApp
 from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 
+from .deadlines import BEAT as DEADLINE_BEAT
+from .demo import DEMO, DEMO_AFTER
+from .facts import SOURCE as FACTS
+from .health import AT_RISK_RULES, HEALTH_COMPONENTS
+from .metrics import METRICS
+
 # Who decides fund requests (the partner's channel manager; ops for anyone's).
 DECIDERS = frozenset({Role.CHANNEL_MANAGER, Role.OPS_ADMIN})
 # Who approves large requests a second time, and decides claims.
@@ -75,8 +81,18 @@ APP = PRMApp(
     },
     urls="mdf.urls",
     url_prefix="funds/",
+    url_matrix="mdf.url_matrix",
     beat={
+        # Warnings, releases and expiry by local date (hourly); decision
+        # reminders and escalations every minute (only tenants with one due).
         "mdf-funds": {"task": "mdf.tasks.dispatch_funds_sweeps", "schedule": 3600.0},
+        **DEADLINE_BEAT,
     },
+    demo=DEMO,
+    demo_after=DEMO_AFTER,
     notification_kinds=NOTIFICATION_KINDS,
+    metrics=METRICS,
+    facts=(FACTS,),
+    health_components=HEALTH_COMPONENTS,
+    at_risk_rules=AT_RISK_RULES,
 )

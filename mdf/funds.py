@@ -1,13 +1,6 @@
 """Money in: budgets, allocations to partners (by hand, by rule), moves
-between partners, co-op accruals from won deals and expiry at the period's
-end.
-
-Every change of an allocation's money goes through ``_move``: one UPDATE of
-the counters with ``F()`` expressions (the row lock serializes concurrent
-writers) inside a savepoint, so the check constraints on ``Allocation`` and
-``Budget`` refuse an overdraft and the refusal becomes an ``MdfError``
-instead of a broken transaction; and one ``AllocationChange`` row, the
-allocation's history."""
+between partners and expiry at the period's end (co-op accruals: ``coop``).
+Every change of an allocation's money goes through ``counters.move``."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Sum
 
 from dealreg.models import DealRegistration
 from incentives.ledger import NoRate, rate_on
@@ -24,73 +17,16 @@ from incentives.money import allocate as split_exactly
 from incentives.money import round_money
 from partners.models import Partner
 from prm import format as fmt
-from prm.tenancy.models import Membership, Tenant, User
+from prm.tenancy.models import Membership, Tenant
 from prm.tenancy.services import audit
 
 from . import periods
+from .coop import sync_coop as sync_coop
+from .counters import ZERO, Change, money, move, positive, refresh
+from .counters import release as release
 from .errors import MdfError
-from .models import Allocation, AllocationChange, Budget, CoopAccrual, FundRequest, FundType
+from .models import Allocation, Budget, FundType
 from .workflow import require_perm, resolve_now
-
-ZERO = Decimal("0")
-Change = AllocationChange.Kind
-
-
-def money(amount: Decimal, tenant: Tenant) -> str:
-    return fmt.money(amount, tenant.base_currency)
-
-
-def _positive(amount: Any, field: str = "amount") -> Decimal:
-    if not isinstance(amount, Decimal):
-        raise MdfError("Enter an amount.", field)
-    if amount <= 0:
-        raise MdfError("Enter an amount greater than zero.", field)
-    return amount
-
-
-def _move(
-    allocation: Allocation,
-    kind: str,
-    change: Decimal,
-    *,
-    by: User | None,
-    counters: dict[str, Decimal],
-    reason: str = "",
-    request: FundRequest | None = None,
-    refusal: str,
-    field: str = "amount",
-    now: datetime | None = None,
-) -> None:
-    """Add ``counters`` (e.g. ``{"reserved": Decimal("100")}``) to the
-    allocation (and ``amount`` changes to its budget's ``allocated``) in
-    one constrained UPDATE, and record the change."""
-    try:
-        with transaction.atomic():
-            Allocation.objects.filter(pk=allocation.pk).update(
-                **{name: F(name) + delta for name, delta in counters.items()}
-            )
-            if "amount" in counters:
-                Budget.objects.filter(pk=allocation.budget_id).update(
-                    allocated=F("allocated") + counters["amount"]
-                )
-    except IntegrityError as error:
-        raise MdfError(refusal, field) from error
-    AllocationChange.objects.create(
-        tenant_id=allocation.tenant_id,
-        allocation=allocation,
-        kind=kind,
-        amount=change,
-        reason=reason[:300],
-        request=request,
-        actor=by,
-        created_at=resolve_now(now),
-    )
-
-
-def refresh(allocation: Allocation) -> Allocation:
-    allocation.refresh_from_db(fields=["amount", "reserved", "claimed", "expired"])
-    return allocation
-
 
 # --- Budgets --------------------------------------------------------------------------
 
@@ -220,7 +156,7 @@ def allocate(
     allocation on the first). Refused past the budget's amount."""
     if by is not None:
         require_perm(by, "mdf.add_allocation", None, "Only ops may allocate funds.")
-    amount = _positive(amount)
+    amount = positive(amount)
     now = resolve_now(now)
     _open(budget, budget.tenant.local_today(now))
     if problem := partner_fits(budget, partner):
@@ -233,7 +169,7 @@ def allocate(
             defaults={"source": source},
         )
         Allocation.objects.select_for_update().filter(pk=allocation.pk).first()
-        _move(
+        move(
             allocation,
             Change.ALLOCATED if created else Change.ADJUSTED,
             amount,
@@ -270,7 +206,7 @@ def set_allocation_amount(
         if delta == 0:
             return locked
         used = locked.reserved + locked.claimed + locked.expired
-        _move(
+        move(
             locked,
             Change.ADJUSTED,
             delta,
@@ -300,7 +236,7 @@ def move_funds(
     """Move unspent money of ``source`` to ``partner``'s allocation of the
     same budget. Returns the target allocation."""
     require_perm(by, "mdf.change_allocation", source, "Only ops may move funds.")
-    amount = _positive(amount)
+    amount = positive(amount)
     if not reason.strip():
         raise MdfError("Say why the funds move.", "reason")
     if partner.pk == source.partner_id:
@@ -321,7 +257,7 @@ def move_funds(
             .order_by("pk")
         )
         refresh(source)
-        _move(
+        move(
             source,
             Change.MOVED_OUT,
             -amount,
@@ -332,7 +268,7 @@ def move_funds(
             now=now,
             counters={"amount": -amount},
         )
-        _move(
+        move(
             target,
             Change.MOVED_IN,
             amount,
@@ -456,154 +392,6 @@ def apply_plan(
         ]
 
 
-# --- Co-op accruals -------------------------------------------------------------------
-
-
-def _accrual_budget(fund_type: FundType, partner: Partner, day: date) -> Budget | None:
-    """The most specific budget of ``fund_type`` covering ``day`` that the
-    partner's region and tier fit."""
-    budgets = Budget.objects.filter(
-        fund_type=fund_type, starts_on__lte=day, ends_on__gte=day
-    ).filter(
-        Q(region__isnull=True) | Q(region_id=partner.region_id),
-        Q(tier__isnull=True) | Q(tier_id=partner.tier_id),
-    )
-    return min(
-        budgets, key=lambda b: (b.region_id is None, b.tier_id is None, b.starts_on), default=None
-    )
-
-
-def sync_coop(registration: DealRegistration, *, now: datetime | None = None) -> list[CoopAccrual]:
-    """Bring the co-op accruals of ``registration`` in line with its
-    outcome: a won deal accrues each co-op fund type's percentage of its won
-    amount (base currency, at the rate on the close date) to the partner's
-    allocation of the budget covering the close date; a reversed or
-    corrected win is offset by a negative row. Idempotent: rows sum to what
-    should have accrued, so running it again writes nothing. Capped by the
-    budget (what it cannot hold is not accrued) and, on reversal, by what is
-    still unspent."""
-    now = resolve_now(now)
-    tenant = registration.tenant
-    written: list[CoopAccrual] = []
-    fund_types = list(FundType.objects.filter(funding=FundType.Funding.ACCRUAL, active=True))
-    if not fund_types:
-        return written
-    with transaction.atomic():
-        registration = (
-            DealRegistration.objects.select_for_update()
-            .select_related("partner")
-            .get(pk=registration.pk)
-        )
-        won = registration.status == DealRegistration.Status.WON and registration.won_amount
-        base = ZERO
-        if won:
-            try:
-                base = round_money(
-                    registration.won_amount
-                    * rate_on(tenant, registration.won_currency, registration.won_close_date),
-                    tenant.base_currency,
-                )
-            except NoRate:
-                base = ZERO
-        for fund_type in fund_types:
-            rows = list(
-                CoopAccrual.objects.filter(
-                    registration=registration, allocation__budget__fund_type=fund_type
-                ).select_related("allocation")
-            )
-            held: dict[Any, Decimal] = {}
-            for row in rows:
-                held[row.allocation_id] = held.get(row.allocation_id, ZERO) + row.amount
-            sequence = max((r.sequence for r in rows), default=0)
-            budget = (
-                _accrual_budget(fund_type, registration.partner, registration.won_close_date)
-                if won
-                else None
-            )
-            desired = (
-                round_money(base * fund_type.accrual_percent / 100, tenant.base_currency)
-                if budget is not None
-                else ZERO
-            )
-            target = None
-            if budget is not None:
-                target, _ = Allocation.objects.get_or_create(
-                    tenant_id=tenant.pk,
-                    budget=budget,
-                    partner=registration.partner,
-                    defaults={"source": Allocation.Source.ACCRUAL},
-                )
-            for allocation_id, amount in held.items():
-                keep = desired if target is not None and allocation_id == target.pk else ZERO
-                if amount == keep:
-                    continue
-                allocation = Allocation.objects.select_for_update().get(pk=allocation_id)
-                delta = keep - amount
-                if delta < 0:
-                    delta = max(delta, -allocation.available)
-                if delta == 0:
-                    continue
-                if delta > 0:
-                    room = allocation.budget.amount - allocation.budget.allocated
-                    delta = min(delta, room)
-                    if delta <= 0:
-                        continue
-                sequence += 1
-                _move(
-                    allocation,
-                    Change.ACCRUED if delta > 0 else Change.ACCRUAL_REVERSED,
-                    delta,
-                    by=None,
-                    reason=f"{registration.code} {registration.customer_name}",
-                    refusal="The co-op budget is used up.",
-                    now=now,
-                    counters={"amount": delta},
-                )
-                written.append(
-                    CoopAccrual.objects.create(
-                        tenant_id=tenant.pk,
-                        registration=registration,
-                        allocation=allocation,
-                        sequence=sequence,
-                        amount=delta,
-                        basis_amount=base,
-                        created_at=now,
-                    )
-                )
-            if target is not None and target.pk not in held and desired > 0:
-                target = (
-                    Allocation.objects.select_for_update()
-                    .select_related("budget")
-                    .get(pk=target.pk)
-                )
-                budget = Budget.objects.select_for_update().get(pk=target.budget_id)
-                amount = min(desired, budget.amount - budget.allocated)
-                if amount > 0:
-                    sequence += 1
-                    _move(
-                        target,
-                        Change.ACCRUED,
-                        amount,
-                        by=None,
-                        reason=f"{registration.code} {registration.customer_name}",
-                        refusal="The co-op budget is used up.",
-                        now=now,
-                        counters={"amount": amount},
-                    )
-                    written.append(
-                        CoopAccrual.objects.create(
-                            tenant_id=tenant.pk,
-                            registration=registration,
-                            allocation=target,
-                            sequence=sequence,
-                            amount=amount,
-                            basis_amount=base,
-                            created_at=now,
-                        )
-                    )
-    return written
-
-
 # --- Expiry ---------------------------------------------------------------------------
 
 
@@ -625,7 +413,7 @@ def expire(tenant: Tenant, *, now: datetime | None = None) -> list[Allocation]:
             left = allocation.available
             if left <= 0:
                 continue
-            _move(
+            move(
                 allocation,
                 Change.EXPIRED,
                 left,
@@ -637,37 +425,6 @@ def expire(tenant: Tenant, *, now: datetime | None = None) -> list[Allocation]:
             )
             done.append(refresh(allocation))
     return done
-
-
-def release(
-    allocation: Allocation,
-    amount: Decimal,
-    *,
-    by: User | None,
-    request: FundRequest,
-    reason: str,
-    now: datetime | None = None,
-) -> None:
-    """Give a reservation back: to the available funds while the period
-    lasts, to expired once it has ended."""
-    if amount <= 0:
-        return
-    now = resolve_now(now)
-    ended = allocation.budget.ends_on < allocation.tenant.local_today(now)
-    counters = {"reserved": -amount}
-    if ended:
-        counters["expired"] = amount
-    _move(
-        allocation,
-        Change.RELEASED,
-        -amount,
-        by=by,
-        request=request,
-        reason=reason + (" The period has ended: the funds expire." if ended else ""),
-        refusal="The reservation could not be released.",
-        now=now,
-        counters=counters,
-    )
 
 
 def totals(allocations: Iterable[Allocation]) -> dict[str, Decimal]:

@@ -8,7 +8,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from django.db import IntegrityError, transaction
 
@@ -17,14 +16,17 @@ from prm.tenancy.models import Membership
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit, finish_tasks, notify
 
-from . import funds
+from . import counters
 from .errors import MdfError
-from .models import Allocation, ClaimExtension, CostLine, FundRequest
+from .models import Allocation, CostLine, FundRequest
+from .windows import decide_extension as decide_extension
+from .windows import post_message as post_message
+from .windows import release_unclaimed as release_unclaimed
+from .windows import request_extension as request_extension
 from .workflow import (
     ANSWER,
     CLAIM,
     DECIDE,
-    DECIDE_EXTENSION,
     SECOND,
     Kind,
     admin_request_url,
@@ -70,7 +72,7 @@ class RequestData:
 def max_reimbursable(total_cost: Decimal, percent: Decimal, currency: str) -> Decimal:
     """The most a fund pays of ``total_cost``: its reimbursement percentage,
     rounded by the ledger's rule."""
-    return funds.round_money(total_cost * percent / 100, currency)
+    return counters.round_money(total_cost * percent / 100, currency)
 
 
 def _check(
@@ -132,15 +134,15 @@ def _check(
     if data.requested_amount > limit:
         raise MdfError(
             f"{fund_type.name} pays {fmt.number(fund_type.reimbursement_percent.normalize())} % "
-            f"of the cost: at most {funds.money(limit, tenant)} of "
-            f"{funds.money(total, tenant)}.",
+            f"of the cost: at most {counters.money(limit, tenant)} of "
+            f"{counters.money(total, tenant)}.",
             "requested_amount",
         )
     if submitting:
-        funds.refresh(allocation)
+        counters.refresh(allocation)
         if data.requested_amount > allocation.available:
             raise MdfError(
-                f"Only {funds.money(allocation.available, tenant)} of this allocation is "
+                f"Only {counters.money(allocation.available, tenant)} of this allocation is "
                 "available.",
                 "requested_amount",
             )
@@ -297,7 +299,7 @@ def _submit(request: FundRequest, *, by: Membership, now: datetime) -> None:
         kind="mdf.request_assigned",
         title=f"Fund request {request.code} to decide by "
         f"{fmt.moment(request.due_at, request.tenant.tzinfo)}: "
-        f"{request.partner.name}, {funds.money(request.requested_amount, request.tenant)}",
+        f"{request.partner.name}, {counters.money(request.requested_amount, request.tenant)}",
         url=admin_request_url(request),
         about=request,
         task=DECIDE,
@@ -383,7 +385,7 @@ def approve_request(
         if amount > request.requested_amount:
             raise MdfError(
                 "You can approve at most the "
-                f"{funds.money(request.requested_amount, request.tenant)} asked for.",
+                f"{counters.money(request.requested_amount, request.tenant)} asked for.",
                 "amount",
             )
         if (
@@ -393,7 +395,7 @@ def approve_request(
         ):
             raise MdfError(
                 "The first approval was for "
-                f"{funds.money(request.approved_amount, request.tenant)}: "
+                f"{counters.money(request.approved_amount, request.tenant)}: "
                 "the second cannot approve more.",
                 "amount",
             )
@@ -418,21 +420,22 @@ def approve_request(
                 staff(Role.OPS_ADMIN, Role.FINANCE),
                 kind="mdf.second_approval",
                 title=f"Fund request {request.code} needs a second approval: "
-                f"{request.partner.name}, {funds.money(amount, request.tenant)}",
+                f"{request.partner.name}, {counters.money(amount, request.tenant)}",
                 url=admin_request_url(request),
                 about=request,
                 task=SECOND,
             )
             return request
         allocation = Allocation.objects.select_related("budget").get(pk=request.allocation_id)
-        funds._move(
+        available = allocation.available
+        counters.move(
             allocation,
-            funds.Change.RESERVED,
+            counters.Change.RESERVED,
             amount,
             by=by.user,
             request=request,
             reason=f"{request.code} {request.title}",
-            refusal=f"Only {funds.money(funds.refresh(allocation).available, request.tenant)} of "
+            refusal=f"Only {counters.money(available, request.tenant)} of "
             f"{request.partner.name}'s allocation is available.",
             now=now,
             counters={"reserved": amount},
@@ -470,7 +473,7 @@ def approve_request(
             request.tenant,
             partner_people(request.partner_id, request.submitted_by),
             kind="mdf.request_approved",
-            title=f"{request.code} approved: {funds.money(amount, request.tenant)}"
+            title=f"{request.code} approved: {counters.money(amount, request.tenant)}"
             + (" (part of what you asked for)" if partial else "")
             + f"; claim by {fmt.day(request.claim_deadline)}",
             body=reason,
@@ -564,7 +567,7 @@ def cancel_request(
         if request.claims.filter(status__in=["draft", "submitted", "more_info_requested"]).exists():
             raise MdfError("Withdraw the activity's claim first.")
         if request.reserved > 0:
-            funds.release(
+            counters.release(
                 request.allocation,
                 request.reserved,
                 by=by.user,
@@ -580,194 +583,3 @@ def cancel_request(
         record_event(request, Kind.CANCELLED, by=by.user, message=reason.strip(), now=now)
         finish_tasks(request, DECIDE, SECOND, ANSWER, CLAIM, now=now)
     return request
-
-
-def post_message(
-    request: FundRequest,
-    *,
-    by: Membership,
-    text: str,
-    claim: Any = None,
-    now: datetime | None = None,
-) -> None:
-    """A message between the partner and the reviewers, on the timeline;
-    the other side is told."""
-    now = resolve_now(now)
-    text = text.strip()
-    if not text:
-        raise MdfError("Write a message.", "message")
-    if len(text) > 4000:
-        raise MdfError("A message is at most 4,000 characters.", "message")
-    partner_side = is_partner_member(by, request.partner_id)
-    if not partner_side and not by.has_perm("mdf.view_fundrequest", request):
-        raise MdfError("Only the partner or the vendor's reviewers may write here.")
-    record_event(request, Kind.MESSAGE, by=by.user, claim=claim, message=text, now=now)
-    if partner_side:
-        people = [request.approver] if request.approver else staff(Role.OPS_ADMIN)
-        url = admin_request_url(request)
-    else:
-        people = partner_people(request.partner_id, request.submitted_by)
-        url = portal_url(request)
-    notify(
-        request.tenant,
-        [p for p in people if p != by.user],
-        kind="mdf.message",
-        title=f"Message on {request.code} {request.title}",
-        body=text,
-        url=url,
-    )
-
-
-# --- Claim windows --------------------------------------------------------------------
-
-
-def request_extension(
-    request: FundRequest, *, by: Membership, days: int, reason: str, now: datetime | None = None
-) -> ClaimExtension:
-    now = resolve_now(now)
-    require_partner(by, request.partner_id)
-    if not reason.strip():
-        raise MdfError("Say why you need more time.", "reason")
-    if not isinstance(days, int) or not 1 <= days <= 180:
-        raise MdfError("Ask for 1 to 180 more days.", "days")
-    with transaction.atomic():
-        request = lock_request(request)
-        require_status(request, (Status.APPROVED,), "extended")
-        try:
-            with transaction.atomic():
-                extension = ClaimExtension.objects.create(
-                    tenant=request.tenant,
-                    request=request,
-                    days=days,
-                    reason=reason.strip(),
-                    requested_by=by.user,
-                    requested_at=now,
-                )
-        except IntegrityError as error:
-            raise MdfError(
-                "An extension of this claim window is already waiting for a decision.", "days"
-            ) from error
-        record_event(
-            request,
-            Kind.EXTENSION_REQUESTED,
-            by=by.user,
-            message=reason.strip(),
-            now=now,
-            data={"days": days},
-        )
-        notify(
-            request.tenant,
-            [request.approver] if request.approver else staff(Role.OPS_ADMIN),
-            kind="mdf.extension_requested",
-            title=f"{request.partner.name} asks {fmt.plural(days, 'more day')} "
-            f"to claim {request.code}",
-            body=reason.strip(),
-            url=admin_request_url(request),
-            about=request,
-            task=DECIDE_EXTENSION,
-        )
-    return extension
-
-
-def decide_extension(
-    extension: ClaimExtension,
-    *,
-    by: Membership,
-    approve: bool,
-    reason: str = "",
-    now: datetime | None = None,
-) -> ClaimExtension:
-    now = resolve_now(now)
-    with transaction.atomic():
-        request = lock_request(extension.request)
-        require_perm(
-            by, DECIDE_PERM, request, "Only the partner's channel manager or ops may decide."
-        )
-        extension = ClaimExtension.objects.select_for_update().get(pk=extension.pk)
-        if extension.status != ClaimExtension.Status.PENDING:
-            raise MdfError("This extension was already decided.")
-        if not approve and not reason.strip():
-            raise MdfError("Give the partner the reason for the refusal.", "reason")
-        extension.status = (
-            ClaimExtension.Status.APPROVED if approve else ClaimExtension.Status.REJECTED
-        )
-        extension.decided_by = by.user
-        extension.decided_at = now
-        extension.decision_reason = reason.strip()
-        extension.save()
-        if approve and request.claim_deadline is not None:
-            request.claim_deadline += timedelta(days=extension.days)
-            request.save(update_fields=["claim_deadline", "updated_at"])
-        record_event(
-            request,
-            Kind.EXTENSION_APPROVED if approve else Kind.EXTENSION_REJECTED,
-            by=by.user,
-            message=reason.strip(),
-            now=now,
-            data={"days": extension.days, "claim_deadline": str(request.claim_deadline)},
-        )
-        finish_tasks(request, DECIDE_EXTENSION, now=now)
-        notify(
-            request.tenant,
-            partner_people(request.partner_id, extension.requested_by),
-            kind="mdf.extension_decided",
-            title=(
-                f"{request.code}: claim by {fmt.day(request.claim_deadline)}"
-                if approve
-                else f"{request.code}: no extension of the claim window"
-            ),
-            body=reason.strip(),
-            url=portal_url(request),
-        )
-    return extension
-
-
-def release_unclaimed(tenant: Any, *, now: datetime | None = None) -> list[FundRequest]:
-    """Approved activities whose claim window has closed with no claim
-    waiting: their reservation goes back (or expires with the period) and
-    the request is closed."""
-    now = resolve_now(now)
-    today = tenant.local_today(now)
-    done = []
-    ids = list(
-        FundRequest.objects.filter(status=Status.APPROVED, claim_deadline__lt=today).values_list(
-            "pk", flat=True
-        )
-    )
-    for pk in ids:
-        with transaction.atomic():
-            request = lock_request(FundRequest(pk=pk))
-            if request.status != Status.APPROVED or request.claim_deadline >= today:
-                continue
-            if request.claims.filter(status__in=["submitted", "more_info_requested"]).exists():
-                continue
-            if request.reserved > 0:
-                funds.release(
-                    request.allocation,
-                    request.reserved,
-                    by=None,
-                    request=request,
-                    reason=f"{request.code}: the claim window closed on "
-                    f"{fmt.day(request.claim_deadline)}.",
-                    now=now,
-                )
-                request.reserved = ZERO
-            request.status = Status.CLOSED
-            request.closed_at = now
-            request.save()
-            record_event(
-                request,
-                Kind.RELEASED,
-                now=now,
-                message=f"No claim by {fmt.day(request.claim_deadline)}.",
-            )
-            finish_tasks(request, CLAIM, now=now)
-            notify(
-                tenant,
-                partner_people(request.partner_id, request.submitted_by),
-                kind="mdf.window_closed",
-                title=f"{request.code}: the claim window closed; its funds were released",
-                url=portal_url(request),
-            )
-            done.append(request)
-    return done

@@ -262,6 +262,33 @@ STORAGES = {
     },
 }
 
+# PRM_PROOF_STORAGE=s3 keeps the proofs in an S3-compatible bucket instead
+# (django-storages, with boto3): private objects, names never overwritten;
+# still served only through the proof view, which streams them.
+if env("PROOF_STORAGE", "local").strip().lower() == "s3":
+    STORAGES["proofs"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("PROOF_S3_BUCKET"),
+            "endpoint_url": env("PROOF_S3_ENDPOINT_URL") or None,
+            "region_name": env("PROOF_S3_REGION") or None,
+            "access_key": env("PROOF_S3_ACCESS_KEY_ID") or None,
+            "secret_key": env("PROOF_S3_SECRET_ACCESS_KEY") or None,
+            "location": env("PROOF_S3_PREFIX", "proofs"),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+# Proof of performance uploads (mdf.uploads): caps per file and per claim.
+MDF_UPLOAD_MAX_FILE_BYTES = int(env("MDF_UPLOAD_MAX_FILE_BYTES", str(10 * 1024 * 1024)))
+MDF_UPLOAD_MAX_CLAIM_BYTES = int(env("MDF_UPLOAD_MAX_CLAIM_BYTES", str(100 * 1024 * 1024)))
+MDF_UPLOAD_MAX_FILES = int(env("MDF_UPLOAD_MAX_FILES", "100"))
+# Django refuses a request with more files than this before any view runs
+# (a bare 400 page): above the claim's cap, so that one file too many gets
+# the claim form's message naming it.
+DATA_UPLOAD_MAX_NUMBER_FILES = 2 * MDF_UPLOAD_MAX_FILES
+
 # Content-Security-Policy: no inline scripts anywhere, no third-party origins.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

@@ -2,7 +2,11 @@
 database and key prefix, with fast password hashing. Still real PostgreSQL
 and real Redis."""
 
+import atexit
 import os
+import shutil
+import tempfile
+from pathlib import Path
 from urllib.parse import urlsplit
 
 os.environ.setdefault("PRM_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -13,6 +17,19 @@ from prm.settings import *  # noqa: F403
 # An app that only the tests install: it declares itself inside its own
 # folder, and tests/tenancy/test_declarations.py finds it everywhere.
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.declared_app"]  # noqa: F405
+
+# Files the tests upload (MDF proofs) go to a folder of this test process,
+# removed when it ends: never var/media. A test that wants its own folder
+# points the proofs storage at tmp_path (tests/mdf/test_uploads.py).
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="prm-test-media-"))
+atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "proofs": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT / "proofs", "base_url": None},
+    },
+}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True

@@ -29,6 +29,13 @@ class Statement(TenantOwned):
     accruals = models.DecimalField(**MONEY)
     adjustments = models.DecimalField(**MONEY)
     clawbacks = models.DecimalField(**MONEY)
+    reimbursements = models.DecimalField(
+        "MDF reimbursements",
+        **MONEY,
+        default=0,
+        db_default=0,
+        help_text="Approved MDF claims owed.",
+    )
     payouts = models.DecimalField(**MONEY)
     closing = models.DecimalField(**MONEY)
     line_count = models.PositiveIntegerField()

@@ -16,7 +16,16 @@ pytestmark = pytest.mark.django_db
 
 STATEMENT_LIST = "/admin/incentives/statement/"
 ADMIN_PARTNER = "/admin/incentives/statement/partner/"
-FIGURES = ("opening", "accruals", "adjustments", "clawbacks", "payouts", "closing", "line_count")
+FIGURES = (
+    "opening",
+    "accruals",
+    "adjustments",
+    "clawbacks",
+    "reimbursements",
+    "payouts",
+    "closing",
+    "line_count",
+)
 
 
 @pytest.fixture

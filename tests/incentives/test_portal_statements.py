@@ -372,6 +372,7 @@ class TestStaffStatement:
         exported = client.get("/admin/incentives/statement/export.csv?period_start=2026-02-01")
         rows = list(csv.reader(io.StringIO(exported.content.decode())))
         assert rows[1][:3] == ["Acme Reseller One", "February 2026", "2026-02-01"]
-        assert rows[1][10] == "23.00"
+        assert rows[0][9:12] == ["MDF reimbursements", "payouts", "closing"]
+        assert (rows[1][9], rows[1][11]) == ("0.00", "23.00")
         none = client.get("/admin/incentives/statement/export.csv?period_start=2026-03-01")
         assert len(list(csv.reader(io.StringIO(none.content.decode())))) == 1

@@ -213,7 +213,7 @@ class TestOpenDisputes:
         assert value(acme, self.KEY, day=date.today() - timedelta(1)) is None
 
 
-def test_certification_onboarding_and_mdf_are_not_faked():
+def test_certification_and_onboarding_are_not_faked():
     keys = set(registry.health_components())
     assert keys == {
         "partners.portal_engagement",
@@ -222,6 +222,7 @@ def test_certification_onboarding_and_mdf_are_not_faked():
         "dealreg.registration_recency",
         "dealreg.win_rate",
         "incentives.open_disputes",
+        "mdf.utilization",
     }
 
 

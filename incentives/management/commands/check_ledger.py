@@ -153,7 +153,15 @@ def check_entries(tenant: Tenant) -> list[Difference]:
 
 # --- 2. Statements ------------------------------------------------------------------
 
-_STATEMENT_FIELDS = ("opening", "accruals", "adjustments", "clawbacks", "payouts", "closing")
+_STATEMENT_FIELDS = (
+    "opening",
+    "accruals",
+    "adjustments",
+    "clawbacks",
+    "reimbursements",
+    "payouts",
+    "closing",
+)
 _STATEMENTS_SQL = """
 WITH e AS (
     SELECT partner_id, statement_start AS start,
@@ -161,6 +169,7 @@ WITH e AS (
            SUM(amount_base) FILTER (WHERE kind = 'accrual') AS accruals,
            SUM(amount_base) FILTER (WHERE kind = 'adjustment') AS adjustments,
            SUM(amount_base) FILTER (WHERE kind = 'clawback') AS clawbacks,
+           SUM(amount_base) FILTER (WHERE kind = 'reimbursement') AS reimbursements,
            SUM(amount_base) FILTER (WHERE kind = 'payout') AS payouts,
            COUNT(*) AS n
       FROM incentives_ledgerentry
@@ -168,12 +177,15 @@ WITH e AS (
      GROUP BY partner_id, statement_start
 ), x AS (
     SELECT s.id, s.partner_id, s.period_start,
-           s.opening, s.accruals, s.adjustments, s.clawbacks, s.payouts, s.closing, s.line_count,
+           s.opening, s.accruals, s.adjustments, s.clawbacks, s.reimbursements, s.payouts,
+           s.closing, s.line_count,
            COALESCE(SUM(e.total) FILTER (WHERE e.start < s.period_start), 0) AS x_opening,
            COALESCE(SUM(e.accruals) FILTER (WHERE e.start >= s.period_start), 0) AS x_accruals,
            COALESCE(SUM(e.adjustments) FILTER (WHERE e.start >= s.period_start), 0)
                AS x_adjustments,
            COALESCE(SUM(e.clawbacks) FILTER (WHERE e.start >= s.period_start), 0) AS x_clawbacks,
+           COALESCE(SUM(e.reimbursements) FILTER (WHERE e.start >= s.period_start), 0)
+               AS x_reimbursements,
            COALESCE(SUM(e.payouts) FILTER (WHERE e.start >= s.period_start), 0) AS x_payouts,
            COALESCE(SUM(e.n) FILTER (WHERE e.start >= s.period_start), 0) AS x_lines
       FROM incentives_statement s
@@ -182,13 +194,16 @@ WITH e AS (
      GROUP BY s.id
 )
 SELECT id, partner_id, period_start,
-       opening, accruals, adjustments, clawbacks, payouts, closing, line_count,
-       x_opening, x_accruals, x_adjustments, x_clawbacks, x_payouts,
-       x_opening + x_accruals + x_adjustments + x_clawbacks + x_payouts AS x_closing, x_lines
+       opening, accruals, adjustments, clawbacks, reimbursements, payouts, closing, line_count,
+       x_opening, x_accruals, x_adjustments, x_clawbacks, x_reimbursements, x_payouts,
+       x_opening + x_accruals + x_adjustments + x_clawbacks + x_reimbursements + x_payouts
+           AS x_closing, x_lines
   FROM x
  WHERE opening <> x_opening OR accruals <> x_accruals OR adjustments <> x_adjustments
-    OR clawbacks <> x_clawbacks OR payouts <> x_payouts OR line_count <> x_lines
-    OR closing <> x_opening + x_accruals + x_adjustments + x_clawbacks + x_payouts
+    OR clawbacks <> x_clawbacks OR reimbursements <> x_reimbursements
+    OR payouts <> x_payouts OR line_count <> x_lines
+    OR closing <> x_opening + x_accruals + x_adjustments + x_clawbacks + x_reimbursements
+                  + x_payouts
  LIMIT %(limit)s
 """
 
@@ -197,7 +212,7 @@ def check_statements(tenant: Tenant) -> list[Difference]:
     found = []
     for row in _rows(_STATEMENTS_SQL, {"tenant": tenant.pk, "limit": MAX_PER_CHECK}):
         statement_id, partner_id, start = row[:3]
-        stored, expected = row[3:10], row[10:17]
+        stored, expected = row[3:11], row[11:19]
         names = (*_STATEMENT_FIELDS, "line_count")
         for name, have, want in zip(names, stored, expected, strict=True):
             if have != want:
