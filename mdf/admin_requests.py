@@ -13,6 +13,7 @@ offers a decision only where the service would take it
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.contrib import admin, messages
@@ -20,6 +21,7 @@ from django.db.models import F, QuerySet
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 from django.utils.html import format_html
 
 from prm import format as fmt
@@ -29,7 +31,7 @@ from prm.tenancy.confirm import Confirmation
 from prm.tenancy.models import Membership
 from prm.tenancy.requests import as_member
 
-from . import admin_forms, requests
+from . import admin_forms, admin_roi, requests
 from .admin_lists import (
     DEADLINE_LABELS,
     DeadlineClock,
@@ -97,6 +99,7 @@ class FundRequestAdmin(ActionFormsMixin, TenantModelAdmin):
     list_select_related = ["partner", "approver", "fund_type"]
     actions = ["approve_selected", "reject_selected"]
     change_form_template = "admin/mdf/fundrequest/change_form.html"
+    change_list_template = "admin/mdf/fundrequest/change_list.html"
     fieldsets = [
         ("Activity", {"fields": ["description", "audience", "expected"]}),
         ("Decision", {"fields": ["decided_by", "decided_at", "decision_reason"]}),
@@ -141,6 +144,17 @@ class FundRequestAdmin(ActionFormsMixin, TenantModelAdmin):
     def get_ordering(self, request: HttpRequest) -> list[Any]:
         """A work queue: oldest due first."""
         return [F("due_at").asc(nulls_last=True), "submitted_at"]
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        roi_page = wrap(partial(admin_roi.roi_view, self))
+        return [path("roi/", roi_page, name="mdf_fundrequest_roi"), *super().get_urls()]
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        shows_roi = as_member(request).membership.has_perm("mdf.view_roi")
+        return super().changelist_view(request, {**(extra_context or {}), "roi": shows_roi})
 
     # Columns
 
