@@ -134,4 +134,5 @@ ADMIN_NOBODY = {
 CUSTOM_ADMIN_VIEWS = {
     "mdf_budget_rule": "mdf.add_allocation",
     "mdf_allocation_import": "mdf.import_allocation",
+    "mdf_fundrequest_roi": "mdf.view_roi",
 }

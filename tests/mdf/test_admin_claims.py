@@ -100,7 +100,8 @@ def test_duplicates_are_flagged_and_link_to_the_other_claim(acme, alloc):
     response = client.get(CHANGELIST)
     page = response.content.decode()
     assert f"?q={first.code}" in page and "⚠" in page
-    assert set(listed(client.get(CHANGELIST + "?duplicate=yes"))) == {second.code}
+    # Each names the other.
+    assert set(listed(client.get(CHANGELIST + "?duplicate=yes"))) == {first.code, second.code}
     assert plain.code in listed(client.get(CHANGELIST + "?duplicate=no"))
     review = client.get(change_url(second))
     assert 'data-testid="duplicate-warning"' in review.content.decode()
@@ -144,7 +145,7 @@ def test_other_tenants_claims_are_404(acme, globex):
 # --- The review -----------------------------------------------------------------------------
 
 
-def test_the_review_shows_the_request_the_lines_and_the_proof(acme, alloc, monkeypatch):
+def test_the_review_shows_the_request_the_lines_and_the_proof(acme, alloc):
     claim = new_claim(acme, alloc)
     client = acme.client("finance")
     response = client.get(change_url(claim))
@@ -152,19 +153,22 @@ def test_the_review_shows_the_request_the_lines_and_the_proof(acme, alloc, monke
     assert 'data-testid="approved-amount"' in page and "50 %" in page
     assert len(response.context["planned_lines"]) == 1
     assert len(response.context["actual_lines"]) == 1
-    # Without the proof view routed, the names only, and a word why.
-    if response.context["proofs"][0]["url"] == "":
-        assert "proof view is not installed" in page
-    monkeypatch.setattr(
-        admin_claims,
-        "proof_url",
-        lambda claim, proof, inline=False: (
-            f"/funds/p/{proof.pk}/" + ("?inline=1" if inline else "")
-        ),
-    )
-    page = client.get(change_url(claim)).content.decode()
-    assert "<iframe" in page and "?inline=1" in page  # the PDF, inline
+    with acme.scope():
+        proof = claim.proofs.get()
+    inline = reverse("mdf:proof", args=[claim.code, proof.pk]) + "?inline=1"
+    assert f'<iframe src="{inline}"' in page  # the PDF, inline
     assert "download>invoice.pdf</a>" in page
+    shown = client.get(inline)
+    assert shown.status_code == 200
+    assert shown["Content-Disposition"].startswith("inline")
+    assert "frame-ancestors 'self'" in shown["Content-Security-Policy"]
+
+
+def test_without_the_proof_view_the_review_names_the_files(acme, alloc, monkeypatch):
+    claim = new_claim(acme, alloc)
+    monkeypatch.setattr(admin_claims, "proof_url", lambda claim, proof, inline=False: "")
+    page = acme.client("finance").get(change_url(claim)).content.decode()
+    assert "proof view is not installed" in page and "<iframe" not in page
 
 
 def test_finance_approves_in_full_and_the_reimbursement_is_owed(acme, alloc):
