@@ -77,6 +77,8 @@ def roi_view(model_admin: Any, request: HttpRequest) -> HttpResponse:
         "group": group,
         "group_label": GROUPS[group],
         "period": period,
+        "period_from": period.start.isoformat() if period else "",
+        "period_to": period.end.isoformat() if period else "",
         "rows": [{"row": r, "key": row_key(r)} for r in rows],
         "total": roi.totals(rows),
         "drilled": drilled,

@@ -90,3 +90,14 @@ def test_the_roi_page_is_one_query_for_the_figures(acme, activity, django_assert
         response = client.get(URL)
     assert len(response.context["rows"]) == 5
     assert roi  # the page reads mdf.roi
+
+
+def test_a_period_keeps_the_activities_whose_claim_was_approved_in_it(acme, activity):
+    client = acme.client("ops_admin")
+    march = client.get(URL + "?from=2026-03-01&to=2026-03-31")
+    assert len(march.context["rows"]) == 1
+    assert 'value="2026-03-01"' in march.content.decode()
+    april = client.get(URL + "?from=2026-04-01&to=2026-04-30")
+    assert april.context["rows"] == []
+    bad = client.get(URL + "?from=2026-04-30&to=2026-04-01")
+    assert bad.status_code == 200 and len(bad.context["rows"]) == 1  # all time, with a word
