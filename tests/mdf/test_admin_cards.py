@@ -128,3 +128,28 @@ def test_the_cards_are_declared_for_the_right_people():
     }
     assert keys["mdf.claims"].perms == ("mdf.decide_claim", "mdf.verify_claim")
     assert keys["mdf.fund_types"].setup and keys["mdf.settings"].setup
+
+
+@pytest.mark.parametrize("role", ["ops_admin", "channel_manager", "finance", "executive"])
+def test_the_staff_home_shows_the_mdf_cards(acme, role):
+    """Once declared (mdf/declare.py cards=CARDS): the home page renders
+    them for the staff who hold their permissions."""
+    from prm.tenancy import registry
+
+    if not any(card.key == "mdf.requests" for card in registry.cards()):
+        pytest.skip("the MDF cards are not declared yet")
+    with acme.scope():
+        b.submitted(acme, b.allocation(acme, D("5000")))
+    response = acme.client(role).get("/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    expected = {
+        "ops_admin": ["Fund requests", "MDF budgets"],
+        "channel_manager": ["Fund requests"],
+        "finance": ["MDF claims", "MDF budgets"],
+        "executive": [],
+    }[role]
+    for title in expected:
+        assert title in page, (role, title)
+    if role == "executive":
+        assert "Fund requests" not in page
