@@ -101,3 +101,7 @@ def proof(world: Any) -> list[Any]:
 PORTAL_ROUTES: dict = {
     "mdf:proof": {"allowed": ALL_ROLES, "args": proof},
 }
+
+
+# The admin's part (mdf/admin_matrix.py).
+from .admin_matrix import ADMIN_NOBODY, ADMIN_OBJECTS, CUSTOM_ADMIN_VIEWS  # noqa: E402, F401
