@@ -10,6 +10,7 @@ from .demo import DEMO, DEMO_AFTER
 from .facts import SOURCE as FACTS
 from .health import AT_RISK_RULES, HEALTH_COMPONENTS
 from .metrics import METRICS
+from .staff_cards import CARDS
 
 # Who decides fund requests (the partner's channel manager; ops for anyone's).
 DECIDERS = frozenset({Role.CHANNEL_MANAGER, Role.OPS_ADMIN})
@@ -82,6 +83,7 @@ APP = PRMApp(
     urls="mdf.urls",
     url_prefix="funds/",
     url_matrix="mdf.url_matrix",
+    cards=CARDS,
     beat={
         # Warnings, releases and expiry by local date (hourly); decision
         # reminders and escalations every minute (only tenants with one due).
