@@ -1,17 +1,13 @@
-"""The MDF admin (the admin helper's modules replace this interim one)."""
+"""The MDF admin, one module per area: configuration (``admin_config``),
+budgets (``admin_funds``), allocations and their CSV import
+(``admin_allocations``), the fund request queue (``admin_requests``) and
+the claim queue and review (``admin_claims``); ``admin_lists`` and
+``admin_forms`` hold what they share."""
 
-from django.contrib import admin
-
-from prm.tenancy.admin_base import TenantModelAdmin, tenant_admin_site
-
-from .models import Claim, FundRequest
-
-
-@admin.register(FundRequest, site=tenant_admin_site)
-class FundRequestAdmin(TenantModelAdmin):
-    list_display = ("code", "title", "partner", "status")
-
-
-@admin.register(Claim, site=tenant_admin_site)
-class ClaimAdmin(TenantModelAdmin):
-    list_display = ("code", "partner", "status")
+from . import (  # noqa: F401
+    admin_allocations,
+    admin_claims,
+    admin_config,
+    admin_funds,
+    admin_requests,
+)

@@ -10,7 +10,9 @@ from .demo import DEMO, DEMO_AFTER
 from .facts import SOURCE as FACTS
 from .health import AT_RISK_RULES, HEALTH_COMPONENTS
 from .metrics import METRICS
-from .portal import CARDS, NAV
+from .portal import CARDS as PORTAL_CARDS
+from .portal import NAV
+from .staff_cards import CARDS as STAFF_CARDS
 
 # Who decides fund requests (the partner's channel manager; ops for anyone's).
 DECIDERS = frozenset({Role.CHANNEL_MANAGER, Role.OPS_ADMIN})
@@ -81,7 +83,7 @@ APP = PRMApp(
         "mdf.change_claim": CM,
     },
     nav=NAV,
-    cards=CARDS,
+    cards=(*PORTAL_CARDS, *STAFF_CARDS),
     urls="mdf.urls",
     url_prefix="funds/",
     url_matrix="mdf.url_matrix",

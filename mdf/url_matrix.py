@@ -212,17 +212,5 @@ PORTAL_ROUTES: dict[str, dict[str, Any]] = {
 }
 
 
-def _request_obj(world: Any) -> Any:
-    with world.scope():
-        return _request(world)
-
-
-def _claim_obj(world: Any) -> Any:
-    from mdf.models import Claim
-
-    with world.scope():
-        return Claim.objects.get(request=_request(world))
-
-
-# The models the interim admin registers; the admin's part adds its others.
-ADMIN_OBJECTS = {"mdf.fundrequest": _request_obj, "mdf.claim": _claim_obj}
+# The admin's part (mdf/admin_matrix.py).
+from .admin_matrix import ADMIN_NOBODY, ADMIN_OBJECTS, CUSTOM_ADMIN_VIEWS  # noqa: E402, F401
