@@ -34,7 +34,8 @@ from prm.tenancy.demo import at
 from prm.tenancy.models import Membership
 
 from . import claims, deadlines, funds, requests
-from .demo_year import D, Story, pdf
+from .demo_history import History, free_day, reissue_statements, source
+from .demo_year import D, Story, business_day, pdf
 from .models import (
     ActivityLead,
     ActivityType,
@@ -69,10 +70,14 @@ def seed(ctx: DemoContext) -> None:
     coop_year = story.budget(coop, "year")
     funds.set_budget_amount(coop_year, COOP_BUDGET, by=story.ops, reason="The year's co-op pool.")
     _money_in(story, last, current, following)
+    history = History(story, mdf)
+    history.plan(last)
     _activities(story)
     _coop(story, coop_year)
     story.play()
     _sourced(story)
+    source(history)
+    reissue_statements(story)
     # What beat would have done by now: warnings, releases, expiry, reminders.
     deadlines.sweep_dates(tenant, now=story.now)
     deadlines.sweep_decisions(tenant, now=story.now)
@@ -178,7 +183,7 @@ def _activities(s: Story) -> None:
     for key, days, cost, amount, supplier, number in CLAIMS:
         s.claim(key, days, cost=cost, amount=amount, supplier=supplier, number=number)
     s.finance_does("paid", -64, "approve")
-    s.pay(-62)
+    s.pay_at(free_day(s.tenant, business_day(s.today - timedelta(days=62), 0)))
     s.finance_does("approved_claim", -3, "approve")
     s.finance_does(
         "rejected_claim",

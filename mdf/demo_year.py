@@ -17,7 +17,7 @@ from incentives import payouts
 from incentives.demo_year import finance_people
 from partners.models import Partner, Tier
 from prm.tenancy.declarations import DemoContext
-from prm.tenancy.demo import Past, at, demo_member, demo_user
+from prm.tenancy.demo import HISTORY_DAYS, Past, at, demo_member, demo_user
 from prm.tenancy.models import Membership, Tenant
 from prm.tenancy.roles import Role
 
@@ -37,6 +37,8 @@ D = Decimal
 PER_TIER = {3: D("20000"), 2: D("10000"), 1: D("4000")}
 # The first partner's extra for its launch campaign, by hand, each quarter.
 TOP_UP = D("15000")
+# A partner gets the rule's allocation once it has been in the program this long.
+JOINED_BEFORE = 30
 
 
 def pdf(text: str) -> bytes:
@@ -92,6 +94,8 @@ class Story:
         self.requests: dict[str, FundRequest] = {}
         self.claims: dict[str, Claim] = {}
         self.allocations: list[Allocation] = []
+        # The off-cycle payout runs the story made.
+        self.runs: list[Any] = []
 
     # --- time -------------------------------------------------------------------------
 
@@ -190,6 +194,11 @@ class Story:
         reserve for top-ups), then apply the rule."""
         plan = funds.plan_per_tier(
             budget, {t.pk: PER_TIER[t.rank] for t in Tier.objects.all() if t.rank in PER_TIER}
+        )
+        # The partners in the program by then (a month past joining).
+        joined = moment - timedelta(days=JOINED_BEFORE)
+        plan = funds.RulePlan(
+            [(p, amount) for p, amount in plan.rows if p.created_at <= joined], plan.skipped
         )
         funds.set_budget_amount(
             budget,
@@ -344,11 +353,11 @@ class Story:
 
         self.later(days, run, 11)
 
-    def pay(self, days: int) -> None:
-        """An off-cycle payout run started ``days`` from today (cutoff that
-        day), approved by the second finance person the next day, paid two
-        days after: the reimbursements approved so far reach the partner's
-        statement."""
+    def pay_at(self, day: date) -> None:
+        """An off-cycle payout run started on ``day`` (cutoff that day),
+        approved by the second finance person the next business day, marked
+        paid when accounts payable has sent the money (``paying_takes``):
+        the reimbursements approved so far reach the partners' statements."""
         runs: list[Any] = []
 
         def start(now: datetime) -> None:
@@ -359,6 +368,7 @@ class Story:
             run = payouts.compute_run(run, now=now + timedelta(minutes=1))
             if run.lines.filter(status="ready").exists():
                 runs.append(run)
+                self.runs.append(run)
             else:
                 payouts.cancel(run, by=self.finance, reason="Nothing to pay.")
 
@@ -377,6 +387,25 @@ class Story:
                     now=now,
                 )
 
-        self.later(days, start, 9)
-        self.later(days + 1, approve, 9.5)
-        self.later(days + 3, paid, 15)
+        self.push(at(self.tenant, day, 9), start)
+        self.push(at(self.tenant, business_day(day, 1), 9.5), approve)
+        approved = business_day(day, 1)
+        self.push(at(self.tenant, business_day(approved, self.paying_takes(day)), 15), paid)
+
+    def paying_takes(self, day: date) -> int:
+        """Business days accounts payable takes to send a run's money, as in
+        the incentives demo's monthly runs: two weeks and more at the start
+        of the year, the next day by its end."""
+        progress = (day - (self.today - timedelta(days=HISTORY_DAYS))).days / HISTORY_DAYS
+        return max(round(12 - 11 * progress), 1)
+
+
+def business_day(day: date, count: int) -> date:
+    """The ``count``-th weekday after ``day`` (``day`` itself for 0 on a weekday)."""
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    for _ in range(count):
+        day += timedelta(days=1)
+        while day.weekday() >= 5:
+            day += timedelta(days=1)
+    return day
