@@ -5,10 +5,13 @@ Two fund types: "MDF" (allocated per fiscal quarter, 50 % of an activity's
 cost, claims within 60 days, requests 14 days ahead, an invoice required,
 a second approval above 10,000) and "Co-op" (2 % of each won deal accrues
 to the partner over the fiscal year, 50 % reimbursed, claims within 90
-days). Budgets for the last, the current and the next fiscal quarter and
-the co-op year; ops allocated the last two quarters by rule (per tier) when
-planning them, topped the first partner up by hand, moved a quiet partner's
-unspent money to a busier one, and allocated the next quarter by hand.
+days). Budgets for every fiscal quarter from the one the demo's history
+starts in to the next one, and the co-op year; ops allocated each past and
+the current quarter by rule (per tier) when planning them, topped the first
+partner up by hand, moved a quiet partner's unspent money to a busier one,
+and allocated the next quarter by hand. The quarters before the current one
+have other partners' activities, claims, payout runs and sourced deals
+(``demo_history``), so every MDF figure has a value in each quarter.
 
 The first partner (the demo partner admin's, Northwind) has an activity in
 every state: a draft; one awaiting its channel manager with the deadline

@@ -13,7 +13,7 @@ import pytest
 import time_machine
 from django.db.models import Sum
 
-from incentives.models import PayoutRun
+from incentives.models import PayoutRun, Settlement
 from mdf import demo
 from mdf.models import (
     ActivityLead,
@@ -28,7 +28,7 @@ from mdf.models import (
     SourcedDeal,
 )
 from prm.tenancy import registry
-from prm.tenancy.demo import tenant_context
+from prm.tenancy.demo import HISTORY_DAYS, tenant_context
 from prm.tenancy.models import Notification
 from prm.tenancy.roles import Role
 
@@ -58,7 +58,21 @@ def test_the_mdf_demo(seeded):
     with world.scope():
         today = world.tenant.local_today()
         assert set(FundType.objects.values_list("name", flat=True)) == {"MDF", "Co-op"}
-        assert Budget.objects.filter(fund_type__name="MDF").count() >= 5
+        # A budget a quarter from the one the history starts in to the next
+        # one; before the current quarter, other partners' claims approved.
+        budgets = Budget.objects.filter(fund_type__name="MDF").order_by("starts_on")
+        assert budgets.count() == 6
+        assert budgets[0].starts_on <= today - timedelta(days=HISTORY_DAYS) <= budgets[0].ends_on
+        admin = ctx.people[Role.PARTNER_ADMIN]
+        for budget in budgets.filter(ends_on__lt=today):
+            assert (
+                Claim.objects.filter(request__allocation__budget=budget, status="approved")
+                .exclude(partner=admin.partner)
+                .exists()
+            ), budget
+        # Paid by an off-cycle run each past quarter, and the story's.
+        paying = Settlement.objects.filter(entry__kind="reimbursement", paid_on__isnull=False)
+        assert paying.values("run").distinct().count() >= 4
         assert Budget.objects.filter(fund_type__name="Co-op", span="year").count() == 1
         sources = set(Allocation.objects.values_list("source", flat=True))
         assert {"rule", "manual", "accrual"} <= sources
