@@ -23,6 +23,7 @@ from prm import format as fmt
 from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
 from prm.tenancy.admin_filters import ChosenObjectFilter
 from prm.tenancy.csv_import import CsvImporter, CsvImportMixin
+from prm.tenancy.drill import MetricRowsFilter
 from prm.tenancy.errors import add_service_error
 from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 
@@ -153,6 +154,7 @@ class AllocationAdmin(CsvImportMixin, ActionFormsMixin, MoneyColumns, TenantMode
     ]
     list_display_links = ["partner"]
     list_filter = [
+        MetricRowsFilter,
         BudgetFilter,
         AllocationFundTypeFilter,
         PeriodFilter,

@@ -25,6 +25,7 @@ from django.utils.html import format_html, format_html_join
 from prm import format as fmt
 from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
 from prm.tenancy.confirm import Confirmation
+from prm.tenancy.drill import MetricRowsFilter
 from prm.tenancy.models import Membership
 from prm.tenancy.requests import as_member
 
@@ -81,6 +82,7 @@ class ClaimAdmin(ActionFormsMixin, TenantModelAdmin):
     ]
     list_display_links = ["claim"]
     list_filter = [
+        MetricRowsFilter,
         StatusFilter,
         DeadlineFilter,
         ClaimAssignedFilter,
