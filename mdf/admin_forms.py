@@ -17,6 +17,7 @@ from partners.models import Partner, Region, Tier
 from prm.tenancy.models import Tenant
 
 from . import periods
+from .forms import MoneyField
 from .models import ActivityType, Budget, Document, FundType
 
 MONEY_FIELD = {"max_digits": 14, "decimal_places": 2}
@@ -34,7 +35,7 @@ def _text(
 
 
 def _amount(label: str, *, required: bool = True, help_text: str = "", minimum: str = "0.01"):
-    return forms.DecimalField(
+    return MoneyField(
         label=label,
         required=required,
         help_text=help_text,

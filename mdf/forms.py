@@ -25,6 +25,19 @@ from .requests import RequestData
 Status = FundRequest.Status
 ZERO = Decimal("0")
 MONEY_FIELD: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
+
+
+class MoneyField(forms.DecimalField):
+    """An amount of money. A stored amount (three decimal places in the
+    database) is shown at the field's two, so that a form sent back
+    unchanged validates: 2000.000 shows as 2000.00."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, Decimal) and self.decimal_places is not None:
+            return value.quantize(Decimal(1).scaleb(-self.decimal_places))
+        return value
+
+
 # Rows of cost lines a form offers beyond those filled in (no JavaScript needed).
 EMPTY_LINES = 3
 
@@ -49,9 +62,7 @@ class LineForm(forms.Form):
     """One cost line: a row left wholly empty is ignored."""
 
     description = forms.CharField(label="Cost", max_length=200, required=False)
-    amount = forms.DecimalField(
-        label="Amount", required=False, min_value=Decimal("0.01"), **MONEY_FIELD
-    )
+    amount = MoneyField(label="Amount", required=False, min_value=Decimal("0.01"), **MONEY_FIELD)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -154,13 +165,13 @@ class RequestForm(forms.Form):
     expected_reach = forms.IntegerField(
         label="Expected reach", min_value=0, max_value=10**9, required=False
     )
-    requested_amount = forms.DecimalField(
+    requested_amount = MoneyField(
         label="Amount requested", min_value=Decimal("0.01"), **MONEY_FIELD
     )
     expected_leads = forms.IntegerField(
         label="Expected leads", min_value=0, max_value=10**9, required=False
     )
-    expected_pipeline = forms.DecimalField(
+    expected_pipeline = MoneyField(
         label="Expected pipeline", min_value=ZERO, required=False, **MONEY_FIELD
     )
 
@@ -329,9 +340,7 @@ class ClaimForm(forms.Form):
     invoice_number = forms.CharField(label="Invoice number", max_length=60)
     invoice_date = forms.DateField(label="Invoice date", widget=DateInput)
     supplier = forms.CharField(label="Supplier", max_length=200, help_text="As on the invoice.")
-    claimed_amount = forms.DecimalField(
-        label="Amount claimed", min_value=Decimal("0.01"), **MONEY_FIELD
-    )
+    claimed_amount = MoneyField(label="Amount claimed", min_value=Decimal("0.01"), **MONEY_FIELD)
     leads = forms.IntegerField(label="Leads", min_value=0, max_value=10**9, required=False)
     attendees = forms.IntegerField(label="Attendees", min_value=0, max_value=10**9, required=False)
     opportunities = forms.IntegerField(
