@@ -291,12 +291,14 @@ def status_counts(requests: QuerySet[FundRequest]) -> list[dict[str, Any]]:
 
 
 def _totals(rows: list[FundsRow], today: date) -> dict[str, Decimal]:
+    """What can still be used (open periods), and what was claimed and paid
+    (every period on the page, as the bars below show)."""
     live = [r for r in rows if r.budget.ends_on >= today]
     return {
         "available": sum((r.allocation.available for r in live), ZERO),
         "reserved": sum((r.allocation.reserved for r in live), ZERO),
-        "claimed": sum((r.allocation.claimed for r in live), ZERO),
-        "paid": sum((r.paid for r in live), ZERO),
+        "claimed": sum((r.allocation.claimed for r in rows), ZERO),
+        "paid": sum((r.paid for r in rows), ZERO),
     }
 
 
