@@ -10,7 +10,7 @@ table, one about the proof files (``proofs``) above the file inputs.
 import uuid
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
@@ -24,7 +24,16 @@ from .requests import RequestData
 
 Status = FundRequest.Status
 ZERO = Decimal("0")
-MONEY_FIELD: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
+
+
+class MoneyDigits(TypedDict):
+    """A money field's size, as keyword arguments (``**MONEY_FIELD``)."""
+
+    max_digits: int
+    decimal_places: int
+
+
+MONEY_FIELD: MoneyDigits = {"max_digits": 14, "decimal_places": 2}
 
 
 class MoneyField(forms.DecimalField):
@@ -36,6 +45,12 @@ class MoneyField(forms.DecimalField):
         if isinstance(value, Decimal) and self.decimal_places is not None:
             return value.quantize(Decimal(1).scaleb(-self.decimal_places))
         return value
+
+
+def _add_to_label(field: forms.Field, text: str) -> None:
+    """``text`` after the field's label (the currency after an amount's)."""
+    assert field.label is not None  # the form's fields are all labelled
+    field.label = f"{field.label}{text}"
 
 
 # Rows of cost lines a form offers beyond those filled in (no JavaScript needed).
@@ -131,7 +146,7 @@ class AllocationChoiceField(forms.ModelChoiceField):
         super().__init__(*args, **kwargs)
         self.tenant = tenant
 
-    def label_from_instance(self, obj: Allocation) -> str:  # type: ignore[override]
+    def label_from_instance(self, obj: Allocation) -> str:
         from prm import format as fmt
 
         budget = obj.budget
@@ -146,7 +161,7 @@ class RequestForm(forms.Form):
     """A new fund request, a draft, or one sent back for information."""
 
     client_token = forms.UUIDField(widget=forms.HiddenInput, required=False)
-    allocation = forms.ModelChoiceField(
+    allocation: "forms.ModelChoiceField[Allocation]" = forms.ModelChoiceField(
         label="Funds to draw on", queryset=Allocation.objects.none(), empty_label="Choose funds"
     )
     activity_type = forms.ChoiceField(
@@ -211,8 +226,8 @@ class RequestForm(forms.Form):
         )
         self.fields["allocation"] = field
         money_label = f" ({tenant.base_currency})"
-        self.fields["requested_amount"].label += money_label
-        self.fields["expected_pipeline"].label += money_label
+        _add_to_label(self.fields["requested_amount"], money_label)
+        _add_to_label(self.fields["expected_pipeline"], money_label)
         self.allocations = list(choices)
         self.fields["activity_type"].help_text = "; ".join(
             f"{a.budget.fund_type.name} pays for "
@@ -372,7 +387,7 @@ class ClaimForm(forms.Form):
             del self.fields["client_token"]
         from prm import format as fmt
 
-        self.fields["claimed_amount"].label += f" ({request.currency})"
+        _add_to_label(self.fields["claimed_amount"], f" ({request.currency})")
         self.fields["claimed_amount"].help_text = (
             f"At most {fmt.money(request.approved_amount, request.currency)} (approved), and "
             f"{fmt.number(request.reimbursement_percent.normalize())} % of the actual cost."

@@ -309,6 +309,7 @@ def _totals(rows: list[FundsRow], today: date) -> dict[str, Decimal]:
 def funds(request: MemberRequest) -> HttpResponse:
     """What the organisation has, where it stands, and its activities."""
     partner_id = request.membership.partner_id
+    assert partner_id is not None  # PERM is a partner permission
     today = request.tenant.local_today()
     rows = funds_rows(partner_id, today)
     mine = FundRequest.objects.filter(partner_id=partner_id)
@@ -333,6 +334,7 @@ def funds(request: MemberRequest) -> HttpResponse:
 
 @role_required(PERM)
 def request_list(request: MemberRequest) -> HttpResponse:
+    assert request.membership.partner_id is not None  # PERM is a partner permission
     mine = FundRequest.objects.filter(partner_id=request.membership.partner_id)
     filters = RequestFilterForm(request.GET)
     filter_notices(request, filters)
