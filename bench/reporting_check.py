@@ -118,13 +118,20 @@ def check_business_time(tenant: Tenant, log: Callable[[str], None]) -> list[str]
     return [f"business time: {wrong} SLA marks wrong"] if wrong else []
 
 
+# The apps whose data the seed writes; the others' figures (MDF) have no
+# rows here, so they are empty by design and not checked.
+SEEDED_APPS = ("partners", "dealreg", "incentives", "reporting")
+
+
 def check_metrics(tenant: Tenant, log: Callable[[str], None]) -> list[str]:
-    """Every declared metric over the last twelve months, computed once
-    (a figure that cannot be computed, or is empty, is reported)."""
+    """Every metric of the seeded apps over the last twelve months, computed
+    once (a figure that cannot be computed, or is empty, is reported)."""
     today = tenant.local_today()
     period = Period(today - timedelta(days=364), today)
     problems = []
     for key, metric in registry.metrics().items():
+        if key.split(".", 1)[0] not in SEEDED_APPS:
+            continue
         started = time.perf_counter()
         try:
             value = metric.compute(tenant, period, NO_FILTERS)

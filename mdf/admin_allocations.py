@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, QuerySet
 from django.forms import Form
@@ -23,6 +24,7 @@ from prm import format as fmt
 from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
 from prm.tenancy.admin_filters import ChosenObjectFilter
 from prm.tenancy.csv_import import CsvImporter, CsvImportMixin
+from prm.tenancy.drill import MetricRowsFilter
 from prm.tenancy.errors import add_service_error
 from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 
@@ -153,6 +155,7 @@ class AllocationAdmin(CsvImportMixin, ActionFormsMixin, MoneyColumns, TenantMode
     ]
     list_display_links = ["partner"]
     list_filter = [
+        MetricRowsFilter,
         BudgetFilter,
         AllocationFundTypeFilter,
         PeriodFilter,
@@ -178,7 +181,7 @@ class AllocationAdmin(CsvImportMixin, ActionFormsMixin, MoneyColumns, TenantMode
         return False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
+        return flatten_fieldsets(self.fieldsets)
 
     def import_view(self, request: MemberRequest) -> HttpResponse:
         if "budget" not in request.GET:
@@ -265,7 +268,8 @@ class AllocationAdmin(CsvImportMixin, ActionFormsMixin, MoneyColumns, TenantMode
     # The change page: history, the amount and "move unspent funds"
 
     def action_allowed(self, request: HttpRequest, action: str, obj: Allocation) -> bool:
-        return as_member(request).membership.has_perm("mdf.change_allocation", obj)
+        # Not object-scoped (mdf.declare): whoever may change allocations may change each.
+        return as_member(request).membership.has_perm("mdf.change_allocation")
 
     def make_action_form(
         self, request: HttpRequest, action: str, obj: Allocation, data: QueryDict | None = None

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import F, QuerySet
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -25,6 +26,7 @@ from django.utils.html import format_html, format_html_join
 from prm import format as fmt
 from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
 from prm.tenancy.confirm import Confirmation
+from prm.tenancy.drill import MetricRowsFilter
 from prm.tenancy.models import Membership
 from prm.tenancy.requests import as_member
 
@@ -81,6 +83,7 @@ class ClaimAdmin(ActionFormsMixin, TenantModelAdmin):
     ]
     list_display_links = ["claim"]
     list_filter = [
+        MetricRowsFilter,
         StatusFilter,
         DeadlineFilter,
         ClaimAssignedFilter,
@@ -114,7 +117,7 @@ class ClaimAdmin(ActionFormsMixin, TenantModelAdmin):
         return as_member(request).membership.has_perm(claims.DECIDE_PERM)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
+        return flatten_fieldsets(self.fieldsets)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         if obj is not None and obj.decided_at is None:

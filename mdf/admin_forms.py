@@ -17,9 +17,8 @@ from partners.models import Partner, Region, Tier
 from prm.tenancy.models import Tenant
 
 from . import periods
+from .forms import MONEY_FIELD, MoneyField
 from .models import ActivityType, Budget, Document, FundType
-
-MONEY_FIELD = {"max_digits": 14, "decimal_places": 2}
 
 
 def _text(
@@ -33,8 +32,10 @@ def _text(
     )
 
 
-def _amount(label: str, *, required: bool = True, help_text: str = "", minimum: str = "0.01"):
-    return forms.DecimalField(
+def _amount(
+    label: str, *, required: bool = True, help_text: str = "", minimum: str = "0.01"
+) -> MoneyField:
+    return MoneyField(
         label=label,
         required=required,
         help_text=help_text,
@@ -86,7 +87,9 @@ class FundTypeForm(forms.ModelForm):
 
 
 class BudgetForm(forms.Form):
-    fund_type = forms.ModelChoiceField(queryset=FundType.objects.none())
+    fund_type: forms.ModelChoiceField[FundType] = forms.ModelChoiceField(
+        queryset=FundType.objects.none()
+    )
     span = forms.ChoiceField(choices=Budget.Span.choices, initial=Budget.Span.QUARTER)
     fiscal_year = forms.IntegerField(
         min_value=2000, max_value=2100, help_text="Named after the calendar year it ends in."
@@ -94,12 +97,12 @@ class BudgetForm(forms.Form):
     number = forms.IntegerField(
         min_value=1, max_value=4, initial=1, help_text="Quarter 1-4 or half 1-2; 1 for a year."
     )
-    region = forms.ModelChoiceField(
+    region: forms.ModelChoiceField[Region] = forms.ModelChoiceField(
         queryset=Region.objects.none(),
         required=False,
         help_text="Only partners of this region are allocated from it.",
     )
-    tier = forms.ModelChoiceField(
+    tier: forms.ModelChoiceField[Tier] = forms.ModelChoiceField(
         queryset=Tier.objects.none(),
         required=False,
         help_text="Only partners of this tier are allocated from it.",
@@ -135,8 +138,10 @@ class AmountForm(forms.Form):
 
 
 class AllocateForm(forms.Form):
-    budget = forms.ModelChoiceField(queryset=Budget.objects.none())
-    partner = forms.ModelChoiceField(queryset=Partner.objects.none())
+    budget: forms.ModelChoiceField[Budget] = forms.ModelChoiceField(queryset=Budget.objects.none())
+    partner: forms.ModelChoiceField[Partner] = forms.ModelChoiceField(
+        queryset=Partner.objects.none()
+    )
     amount = _amount("Amount", help_text="Added to what the partner already has of this budget.")
     reason = _text("Note", required=False)
 
@@ -152,7 +157,9 @@ class AllocateForm(forms.Form):
 
 
 class MoveFundsForm(forms.Form):
-    partner = forms.ModelChoiceField(queryset=Partner.objects.none(), label="Move to")
+    partner: forms.ModelChoiceField[Partner] = forms.ModelChoiceField(
+        queryset=Partner.objects.none(), label="Move to"
+    )
     amount = _amount("Amount", help_text="At most what is still available (unspent).")
     reason = _text("Why the funds move")
 

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db.models import DecimalField, F, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -37,7 +38,7 @@ from .errors import MdfError
 from .models import Allocation, Budget, Reimbursement
 
 ZERO = Decimal("0")
-MONEY_OUT = DecimalField(max_digits=14, decimal_places=2)
+MONEY_OUT: DecimalField[Decimal, Decimal] = DecimalField(max_digits=14, decimal_places=2)
 
 
 def _sum(model: Any, column: str, link: str, **where: Any) -> Coalesce:
@@ -118,7 +119,7 @@ class BudgetAdmin(ActionFormsMixin, MoneyColumns, TenantModelAdmin):
         return False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
+        return flatten_fieldsets(self.fieldsets)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         link = "budget"
@@ -217,7 +218,8 @@ class BudgetAdmin(ActionFormsMixin, MoneyColumns, TenantModelAdmin):
     # The change page: allocations, totals and the amount form
 
     def action_allowed(self, request: HttpRequest, action: str, obj: Budget) -> bool:
-        return as_member(request).membership.has_perm("mdf.change_budget", obj)
+        # Not object-scoped (budgets are the vendor's, no partner's): no object to check.
+        return as_member(request).membership.has_perm("mdf.change_budget")
 
     def make_action_form(
         self, request: HttpRequest, action: str, obj: Budget, data: QueryDict | None = None

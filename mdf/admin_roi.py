@@ -21,7 +21,7 @@ from prm.tenancy.requests import as_member, tenant_of
 
 from . import roi
 
-GROUPS = {
+GROUPS: dict[roi.Group, str] = {
     "activity": "Activity",
     "partner": "Partner",
     "fund_type": "Fund type",
@@ -54,11 +54,10 @@ def roi_view(model_admin: Any, request: HttpRequest) -> HttpResponse:
     if not membership.has_perm("mdf.view_roi"):
         raise PermissionDenied
     tenant = tenant_of(request)
-    group = request.GET.get("group", "activity")
-    if group not in GROUPS:
-        group = "activity"
+    asked = request.GET.get("group")
+    group: roi.Group = next((g for g in GROUPS if g == asked), "activity")
     period = _period(request)
-    rows = roi.roi_rows(tenant, group=group, period=period)  # type: ignore[arg-type]
+    rows = roi.roi_rows(tenant, group=group, period=period)
     chosen = request.GET.get("row")
     drilled = next((r for r in rows if row_key(r) == chosen), None) if chosen else None
     registrations = []

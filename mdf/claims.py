@@ -86,8 +86,11 @@ def _check(request: FundRequest, data: ClaimData, *, today: date) -> Decimal:
         if amount is None or amount <= 0:
             raise MdfError(f"The cost of “{text.strip()}” must be more than zero.", "lines")
     total = sum((amount for _, amount in data.lines), ZERO)
+    approved = request.approved_amount
+    if approved is None:  # set on approval; only an approved activity is claimed
+        raise MdfError("Only an approved activity takes a claim.")
     limit = min(
-        request.approved_amount or ZERO,
+        approved,
         counters.round_money(total * request.reimbursement_percent / 100, tenant.base_currency),
     )
     if data.claimed_amount is None or data.claimed_amount <= 0:
@@ -97,7 +100,7 @@ def _check(request: FundRequest, data: ClaimData, *, today: date) -> Decimal:
             f"You can claim at most {counters.money(limit, tenant)}: "
             f"{fmt.number(request.reimbursement_percent.normalize())} % of the actual cost "
             f"({counters.money(total, tenant)}), up to the "
-            f"{counters.money(request.approved_amount, tenant)} approved.",
+            f"{counters.money(approved, tenant)} approved.",
             "claimed_amount",
         )
     return total

@@ -52,18 +52,25 @@ def sync_coop(registration: DealRegistration, *, now: datetime | None = None) ->
             .select_related("partner")
             .get(pk=registration.pk)
         )
-        won = registration.status == DealRegistration.Status.WON and registration.won_amount
+        # The close date of a won deal with an amount (else None: nothing accrues).
+        won_on: date | None = None
         base = ZERO
-        if won:
+        if registration.status == DealRegistration.Status.WON and registration.won_amount:
+            # A won deal has both: recording or correcting a win sets them
+            # (dealreg.protection).
+            assert registration.won_close_date is not None
+            won_on = registration.won_close_date
             try:
                 base = round_money(
-                    registration.won_amount
-                    * rate_on(tenant, registration.won_currency, registration.won_close_date),
+                    registration.won_amount * rate_on(tenant, registration.won_currency, won_on),
                     tenant.base_currency,
                 )
             except NoRate:
                 base = ZERO
         for fund_type in fund_types:
+            percent = fund_type.accrual_percent
+            # Co-op funding has a percentage (constraint mdf_fundtype_accrual_percent).
+            assert percent is not None
             rows = list(
                 CoopAccrual.objects.filter(
                     registration=registration, allocation__budget__fund_type=fund_type
@@ -74,12 +81,12 @@ def sync_coop(registration: DealRegistration, *, now: datetime | None = None) ->
                 held[row.allocation_id] = held.get(row.allocation_id, ZERO) + row.amount
             sequence = max((r.sequence for r in rows), default=0)
             budget = (
-                _accrual_budget(fund_type, registration.partner, registration.won_close_date)
-                if won
+                _accrual_budget(fund_type, registration.partner, won_on)
+                if won_on is not None
                 else None
             )
             desired = (
-                round_money(base * fund_type.accrual_percent / 100, tenant.base_currency)
+                round_money(base * percent / 100, tenant.base_currency)
                 if budget is not None
                 else ZERO
             )

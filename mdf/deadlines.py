@@ -25,7 +25,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection, transaction
 from django.urls import NoReverseMatch, reverse
@@ -119,39 +119,55 @@ def sweep_decisions(
     now = now or timezone.now()
     result = DecisionResult()
     people = _People()
-    for model in (FundRequest, Claim):
-        while True:
-            with transaction.atomic():
-                batch = list(
-                    model.objects.select_for_update(skip_locked=True, of=("self",))
-                    .select_related(
-                        *(
-                            ("partner", "approver")
-                            if model is FundRequest
-                            else ("partner", "request__approver")
-                        )
-                    )
-                    .filter(next_check_at__lte=now)
-                    .order_by("next_check_at", "pk")[:batch_size]
-                )
-                for row in batch:
-                    row.tenant = tenant
-                    result.checked += 1
-                    try:
-                        with transaction.atomic():
-                            _check(row, tenant, now, people, result)
-                    except Exception:
-                        logger.exception("MDF deadline check of %s failed", row.pk)
-                        result.failed += 1
-                        row.next_check_at = now + RETRY_DELAY
-                    model.objects.filter(pk=row.pk).update(
-                        next_check_at=row.next_check_at,
-                        reminded_at=row.reminded_at,
-                        escalated_at=row.escalated_at,
-                    )
-            if len(batch) < batch_size:
-                break
+    _sweep(FundRequest, tenant, now, people, result, batch_size)
+    _sweep(Claim, tenant, now, people, result, batch_size)
     return result
+
+
+_Due = TypeVar("_Due", FundRequest, Claim)
+
+
+def _sweep(
+    model: type[_Due],
+    tenant: Tenant,
+    now: datetime,
+    people: _People,
+    result: DecisionResult,
+    batch_size: int,
+) -> None:
+    """Check ``model``'s rows due at ``now``, a batch at a time (each batch
+    in its own transaction, rows locked and skipped by a parallel sweep)."""
+    while True:
+        with transaction.atomic():
+            batch = list(
+                model.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related(
+                    *(
+                        ("partner", "approver")
+                        if model is FundRequest
+                        else ("partner", "request__approver")
+                    )
+                )
+                .filter(next_check_at__lte=now)
+                .order_by("next_check_at", "pk")[:batch_size]
+            )
+            for row in batch:
+                row.tenant = tenant
+                result.checked += 1
+                try:
+                    with transaction.atomic():
+                        _check(row, tenant, now, people, result)
+                except Exception:
+                    logger.exception("MDF deadline check of %s failed", row.pk)
+                    result.failed += 1
+                    row.next_check_at = now + RETRY_DELAY
+                model.objects.filter(pk=row.pk).update(
+                    next_check_at=row.next_check_at,
+                    reminded_at=row.reminded_at,
+                    escalated_at=row.escalated_at,
+                )
+        if len(batch) < batch_size:
+            return
 
 
 def _check(

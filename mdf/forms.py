@@ -10,7 +10,7 @@ table, one about the proof files (``proofs``) above the file inputs.
 import uuid
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
@@ -24,7 +24,35 @@ from .requests import RequestData
 
 Status = FundRequest.Status
 ZERO = Decimal("0")
-MONEY_FIELD: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
+
+
+class MoneyDigits(TypedDict):
+    """A money field's size, as keyword arguments (``**MONEY_FIELD``)."""
+
+    max_digits: int
+    decimal_places: int
+
+
+MONEY_FIELD: MoneyDigits = {"max_digits": 14, "decimal_places": 2}
+
+
+class MoneyField(forms.DecimalField):
+    """An amount of money. A stored amount (three decimal places in the
+    database) is shown at the field's two, so that a form sent back
+    unchanged validates: 2000.000 shows as 2000.00."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, Decimal) and self.decimal_places is not None:
+            return value.quantize(Decimal(1).scaleb(-self.decimal_places))
+        return value
+
+
+def _add_to_label(field: forms.Field, text: str) -> None:
+    """``text`` after the field's label (the currency after an amount's)."""
+    assert field.label is not None  # the form's fields are all labelled
+    field.label = f"{field.label}{text}"
+
+
 # Rows of cost lines a form offers beyond those filled in (no JavaScript needed).
 EMPTY_LINES = 3
 
@@ -49,9 +77,7 @@ class LineForm(forms.Form):
     """One cost line: a row left wholly empty is ignored."""
 
     description = forms.CharField(label="Cost", max_length=200, required=False)
-    amount = forms.DecimalField(
-        label="Amount", required=False, min_value=Decimal("0.01"), **MONEY_FIELD
-    )
+    amount = MoneyField(label="Amount", required=False, min_value=Decimal("0.01"), **MONEY_FIELD)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -120,7 +146,7 @@ class AllocationChoiceField(forms.ModelChoiceField):
         super().__init__(*args, **kwargs)
         self.tenant = tenant
 
-    def label_from_instance(self, obj: Allocation) -> str:  # type: ignore[override]
+    def label_from_instance(self, obj: Allocation) -> str:
         from prm import format as fmt
 
         budget = obj.budget
@@ -135,7 +161,7 @@ class RequestForm(forms.Form):
     """A new fund request, a draft, or one sent back for information."""
 
     client_token = forms.UUIDField(widget=forms.HiddenInput, required=False)
-    allocation = forms.ModelChoiceField(
+    allocation: "forms.ModelChoiceField[Allocation]" = forms.ModelChoiceField(
         label="Funds to draw on", queryset=Allocation.objects.none(), empty_label="Choose funds"
     )
     activity_type = forms.ChoiceField(
@@ -154,13 +180,13 @@ class RequestForm(forms.Form):
     expected_reach = forms.IntegerField(
         label="Expected reach", min_value=0, max_value=10**9, required=False
     )
-    requested_amount = forms.DecimalField(
+    requested_amount = MoneyField(
         label="Amount requested", min_value=Decimal("0.01"), **MONEY_FIELD
     )
     expected_leads = forms.IntegerField(
         label="Expected leads", min_value=0, max_value=10**9, required=False
     )
-    expected_pipeline = forms.DecimalField(
+    expected_pipeline = MoneyField(
         label="Expected pipeline", min_value=ZERO, required=False, **MONEY_FIELD
     )
 
@@ -200,8 +226,8 @@ class RequestForm(forms.Form):
         )
         self.fields["allocation"] = field
         money_label = f" ({tenant.base_currency})"
-        self.fields["requested_amount"].label += money_label
-        self.fields["expected_pipeline"].label += money_label
+        _add_to_label(self.fields["requested_amount"], money_label)
+        _add_to_label(self.fields["expected_pipeline"], money_label)
         self.allocations = list(choices)
         self.fields["activity_type"].help_text = "; ".join(
             f"{a.budget.fund_type.name} pays for "
@@ -329,9 +355,7 @@ class ClaimForm(forms.Form):
     invoice_number = forms.CharField(label="Invoice number", max_length=60)
     invoice_date = forms.DateField(label="Invoice date", widget=DateInput)
     supplier = forms.CharField(label="Supplier", max_length=200, help_text="As on the invoice.")
-    claimed_amount = forms.DecimalField(
-        label="Amount claimed", min_value=Decimal("0.01"), **MONEY_FIELD
-    )
+    claimed_amount = MoneyField(label="Amount claimed", min_value=Decimal("0.01"), **MONEY_FIELD)
     leads = forms.IntegerField(label="Leads", min_value=0, max_value=10**9, required=False)
     attendees = forms.IntegerField(label="Attendees", min_value=0, max_value=10**9, required=False)
     opportunities = forms.IntegerField(
@@ -363,7 +387,7 @@ class ClaimForm(forms.Form):
             del self.fields["client_token"]
         from prm import format as fmt
 
-        self.fields["claimed_amount"].label += f" ({request.currency})"
+        _add_to_label(self.fields["claimed_amount"], f" ({request.currency})")
         self.fields["claimed_amount"].help_text = (
             f"At most {fmt.money(request.approved_amount, request.currency)} (approved), and "
             f"{fmt.number(request.reimbursement_percent.normalize())} % of the actual cost."

@@ -347,6 +347,9 @@ def plan_revenue_share(budget: Budget, total: Decimal) -> RulePlan:
     ).values_list("partner_id", "won_amount", "won_currency", "won_close_date")
     tenant = budget.tenant
     for partner_id, amount, currency, closed in rows:
+        # A won deal has both: recording or correcting a win sets them
+        # (dealreg.protection).
+        assert amount is not None and closed is not None
         try:
             won[partner_id] += round_money(
                 amount * rate_on(tenant, currency, closed), tenant.base_currency

@@ -193,8 +193,9 @@ def turnaround(tenant: Tenant, rows: QuerySet[Claim]) -> list[tuple[Any, datetim
         return []
     business = calendar(tenant)
     day = business.hours_per_day
-    measured = []
+    measured: list[tuple[Any, datetime, int]] = []
     for partner_id, submitted_at, decided_at in found:
+        assert submitted_at is not None and decided_at is not None  # filtered above
         worked = business.between(submitted_at, decided_at)
         measured.append((partner_id, decided_at, round(worked * HUNDREDTHS / day)))
     return measured

@@ -18,7 +18,7 @@ from prm.tenancy.services import audit, finish_tasks, notify
 
 from . import counters
 from .errors import MdfError
-from .models import Allocation, CostLine, FundRequest
+from .models import ActivityType, Allocation, CostLine, FundRequest
 from .windows import decide_extension as decide_extension
 from .windows import post_message as post_message
 from .windows import release_unclaimed as release_unclaimed
@@ -96,7 +96,7 @@ def _check(
     if data.activity_type not in fund_type.activity_types:
         allowed = ", ".join(
             label
-            for value, label in FundRequest._meta.get_field("activity_type").choices
+            for value, label in ActivityType.choices  # the field's choices, in their order
             if value in fund_type.activity_types
         )
         raise MdfError(f"{fund_type.name} pays for: {allowed}.", "activity_type")

@@ -31,9 +31,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict
 
 from django.db.models import (
     Case,
@@ -60,11 +60,33 @@ from prm.tenancy.models import Tenant
 
 from .models import ActivityLead, Claim, FundRequest, SourcedDeal
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
 ZERO = Decimal(0)
 Group = Literal["activity", "partner", "fund_type", "period"]
 FUNDED = (FundRequest.Status.APPROVED, FundRequest.Status.CLAIMED, FundRequest.Status.CLOSED)
 RegStatus = DealRegistration.Status
-AMOUNT = DecimalField(max_digits=30, decimal_places=10)
+AMOUNT: DecimalField[Decimal, Decimal] = DecimalField(max_digits=30, decimal_places=10)
+
+
+class Figures(TypedDict):
+    """What ``activities`` annotates each activity with."""
+
+    vendor_spend: Decimal
+    spent: Decimal
+    claim_decided_at: datetime | None
+    uploaded_leads: int
+    reported_leads: int
+    lead_count: int
+    sourced_pipeline: Decimal
+    won_revenue: Decimal
+    registrations: int
+
+
+if TYPE_CHECKING:
+    # A funded activity with its figures (``activities``).
+    Activity: TypeAlias = WithAnnotations[FundRequest, Figures]
 
 
 def in_base(tenant: Tenant, amount: str, currency: str, day: Any) -> Expression:
@@ -96,7 +118,7 @@ def _sum_of_sourced(tenant: Tenant, status: str, value: Expression) -> Subquery:
     return Subquery(rows, output_field=AMOUNT)
 
 
-def activities(tenant: Tenant, *, today: date | None = None) -> QuerySet[FundRequest]:
+def activities(tenant: Tenant, *, today: date | None = None) -> QuerySet[Activity]:
     """The tenant's funded activities, each annotated with its figures
     (``vendor_spend``, ``spent``, ``sourced_pipeline``, ``won_revenue``,
     ``registrations``, ``lead_count``, ``claim_decided_at``)."""
@@ -192,14 +214,14 @@ class RoiRow:
     def cost_per_lead(self) -> Decimal | None:
         return money(self.vendor_spend / self.leads) if self.leads else None
 
-    def add(self, activity: FundRequest) -> None:
+    def add(self, activity: Activity) -> None:
         self.activities.append(activity.pk)
-        self.spent += activity.spent  # type: ignore[attr-defined]
-        self.vendor_spend += activity.vendor_spend  # type: ignore[attr-defined]
-        self.sourced_pipeline += money(activity.sourced_pipeline)  # type: ignore[attr-defined]
-        self.won_revenue += money(activity.won_revenue)  # type: ignore[attr-defined]
-        self.leads += activity.lead_count  # type: ignore[attr-defined]
-        self.registrations += activity.registrations  # type: ignore[attr-defined]
+        self.spent += activity.spent
+        self.vendor_spend += activity.vendor_spend
+        self.sourced_pipeline += money(activity.sourced_pipeline)
+        self.won_revenue += money(activity.won_revenue)
+        self.leads += activity.lead_count
+        self.registrations += activity.registrations
 
 
 def _key(activity: FundRequest, group: Group) -> tuple[Any, str, Any]:

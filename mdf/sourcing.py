@@ -32,6 +32,7 @@ FUNDED = (FundRequest.Status.APPROVED, FundRequest.Status.CLAIMED, FundRequest.S
 def own_activities(membership: Membership) -> QuerySet[FundRequest]:
     """The funded activities a member's registration may name: their own
     partner's, never another's."""
+    assert membership.partner_id is not None  # registrations are made by partner roles
     return FundRequest.objects.filter(
         tenant_id=membership.tenant_id,
         partner_id=membership.partner_id,

@@ -291,12 +291,14 @@ def status_counts(requests: QuerySet[FundRequest]) -> list[dict[str, Any]]:
 
 
 def _totals(rows: list[FundsRow], today: date) -> dict[str, Decimal]:
+    """What can still be used (open periods), and what was claimed and paid
+    (every period on the page, as the bars below show)."""
     live = [r for r in rows if r.budget.ends_on >= today]
     return {
         "available": sum((r.allocation.available for r in live), ZERO),
         "reserved": sum((r.allocation.reserved for r in live), ZERO),
-        "claimed": sum((r.allocation.claimed for r in live), ZERO),
-        "paid": sum((r.paid for r in live), ZERO),
+        "claimed": sum((r.allocation.claimed for r in rows), ZERO),
+        "paid": sum((r.paid for r in rows), ZERO),
     }
 
 
@@ -307,6 +309,7 @@ def _totals(rows: list[FundsRow], today: date) -> dict[str, Decimal]:
 def funds(request: MemberRequest) -> HttpResponse:
     """What the organisation has, where it stands, and its activities."""
     partner_id = request.membership.partner_id
+    assert partner_id is not None  # PERM is a partner permission
     today = request.tenant.local_today()
     rows = funds_rows(partner_id, today)
     mine = FundRequest.objects.filter(partner_id=partner_id)
@@ -331,6 +334,7 @@ def funds(request: MemberRequest) -> HttpResponse:
 
 @role_required(PERM)
 def request_list(request: MemberRequest) -> HttpResponse:
+    assert request.membership.partner_id is not None  # PERM is a partner permission
     mine = FundRequest.objects.filter(partner_id=request.membership.partner_id)
     filters = RequestFilterForm(request.GET)
     filter_notices(request, filters)

@@ -2,6 +2,7 @@
 reviewers, claim-window extensions, and the release of what an activity
 that was never claimed reserved."""
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from prm import format as fmt
-from prm.tenancy.models import Membership
+from prm.tenancy.models import Membership, User
 from prm.tenancy.roles import Role
 from prm.tenancy.services import finish_tasks, notify
 
@@ -59,7 +60,9 @@ def post_message(
         raise MdfError("Only the partner or the vendor's reviewers may write here.")
     record_event(request, Kind.MESSAGE, by=by.user, claim=claim, message=text, now=now)
     if partner_side:
-        people = [request.approver] if request.approver else staff(Role.OPS_ADMIN)
+        people: Sequence[User | None] = (
+            [request.approver] if request.approver else staff(Role.OPS_ADMIN)
+        )
         url = admin_request_url(request)
     else:
         people = partner_people(request.partner_id, request.submitted_by)

@@ -196,6 +196,8 @@ class MembershipMiddleware:
                 logout(request)
             else:
                 membership.user = user
+                # The same tenant object the request runs in: no query to read it.
+                membership.tenant = request.tenant
                 request.membership = membership
         if request.user.is_authenticated:
             log.bind(user_id=request.user.pk)

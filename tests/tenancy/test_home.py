@@ -11,14 +11,14 @@ from prm.tenancy.roles import ALL_ROLES, Role
 # the partners at risk (one query); the program's quarter for those who read
 # the dashboard (its settings, the rollups' daily sums and all-day totals:
 # three). MDF: fund requests and claims one each; the budgets card one, and
-# one more once a budget is open.
+# one more once a budget is open; the partners' funds card two.
 MAX_QUERIES = {
     Role.OPS_ADMIN: 20,
     Role.CHANNEL_MANAGER: 10,
     Role.FINANCE: 18,
     Role.EXECUTIVE: 13,
-    Role.PARTNER_ADMIN: 9,
-    Role.PARTNER_USER: 8,
+    Role.PARTNER_ADMIN: 11,
+    Role.PARTNER_USER: 10,
 }
 
 
