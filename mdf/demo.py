@@ -26,6 +26,7 @@ name won deal registrations (ROI) and carry leads. Finally the sweeps run
 as beat would have: reminders, window and expiry warnings, release, expiry.
 """
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -325,7 +326,11 @@ def _coop(s: Story, budget: Budget) -> None:
     for deal in won:
         assert deal.outcome_recorded_at is not None
         moment = deal.outcome_recorded_at + timedelta(minutes=2)
-        s.push(moment, lambda now, deal=deal: funds.sync_coop(deal, now=now))
+        s.push(moment, _sync_coop(deal))
+
+
+def _sync_coop(deal: DealRegistration) -> Callable[[datetime], object]:
+    return lambda now: funds.sync_coop(deal, now=now)
 
 
 def _sourced(s: Story) -> None:

@@ -238,9 +238,11 @@ class History:
         supplier = SUPPLIERS[count % len(SUPPLIERS)]
         number = f"{supplier[:2].upper()}-{request.starts_on:%y%m}-{count:03d}"
         # The actual cost: a little under the plan, now and then over it.
+        approved = request.approved_amount
+        assert approved is not None  # an approved request
         share = D(("0.92", "1.0", "0.85", "1.1")[count % 4])
-        cost = (request.approved_amount * 2 * share).quantize(D("1"))
-        amount = min((cost / 2).quantize(D("0.01")), request.approved_amount)
+        cost = (approved * 2 * share).quantize(D("1"))
+        amount = min((cost / 2).quantize(D("0.01")), approved)
         leads = 8 + count % 9
         data = claims.ClaimData(
             invoice_number=number,
@@ -328,9 +330,11 @@ def free_day(tenant: Any, day: date) -> date:
     """The first business day from ``day`` on which no monthly payout run
     was open, nor opened the next business day (the off-cycle run is
     approved then)."""
-    runs = list(
-        PayoutRun.objects.exclude(approved_at=None).values_list("created_at", "approved_at")
-    )
+    runs = [
+        (created, approved)
+        for created, approved in PayoutRun.objects.values_list("created_at", "approved_at")
+        if approved is not None
+    ]
     while True:
         start = at(tenant, day, 8.5)
         end = at(tenant, business_day(day, 1), 10)
@@ -382,7 +386,7 @@ def source(history: History) -> None:
                     tenant=history.tenant,
                     registration=deal,
                     request=request,
-                    created_at=deal.submitted_at,
+                    created_at=deal.submitted_at or after,
                 )
             )
     SourcedDeal.objects.bulk_create(links)

@@ -88,6 +88,7 @@ class Story:
         self.finance, self.checker = finance_people(ctx)
         self.user = ctx.people[Role.PARTNER_USER]
         self.admin = ctx.people[Role.PARTNER_ADMIN]
+        assert self.user.partner is not None  # the directory's step made it
         self.first: Partner = self.user.partner
         self.queue: list[tuple[datetime, int, Callable[[], None]]] = []
         self.pushed = 0
@@ -344,11 +345,12 @@ class Story:
     def finance_does(self, key: str, days: int, action: str, **kw: Any) -> None:
         def run(now: datetime) -> None:
             claim = self.claims[key]
-            service = {
+            services: dict[str, Callable[..., Claim]] = {
                 "approve": claims.approve_claim,
                 "reject": claims.reject_claim,
                 "ask": claims.request_claim_info,
-            }[action]
+            }
+            service = services[action]
             self.claims[key] = service(claim, by=self.finance, now=now, **kw)
 
         self.later(days, run, 11)
