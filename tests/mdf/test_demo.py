@@ -54,7 +54,9 @@ def seeded(acme):
 
 def test_the_mdf_demo(seeded):
     world, ctx, seconds = seeded
-    assert seconds < 10, f"the MDF demo step took {seconds:.1f} s"
+    # At this scale the step takes 2-5 s; the bound catches work that grows
+    # with the data (a query per row), not a slow or busy machine.
+    assert seconds < 30, f"the MDF demo step took {seconds:.1f} s"
     with world.scope():
         today = world.tenant.local_today()
         assert set(FundType.objects.values_list("name", flat=True)) == {"MDF", "Co-op"}
