@@ -32,19 +32,18 @@ from .workflow import (
     REVIEW,
     Kind,
     admin_claim_url,
-    due_at,
     is_partner_member,
     lock_claim,
     lock_request,
     partner_people,
     portal_url,
     record_event,
-    reminder_at,
     require_partner,
     require_perm,
     require_status,
     resolve_now,
     staff,
+    start_clock,
 )
 
 Status = Claim.Status
@@ -232,8 +231,7 @@ def _submit_claim(claim: Claim, request: FundRequest, *, by: Membership, now: da
     claim.status = Status.SUBMITTED
     claim.submitted_at = now
     claim.submitted_by = by.user
-    claim.due_at = due_at(claim.tenant, now, claims=True)
-    claim.next_check_at = reminder_at(claim.tenant, now, claim.due_at)
+    start_clock(claim, now)
     claim.save()
     request.status = FundRequest.Status.CLAIMED
     request.save(update_fields=["status", "updated_at"])
@@ -264,10 +262,7 @@ def _submit_claim(claim: Claim, request: FundRequest, *, by: Membership, now: da
 
 def _claim_answered(claim: Claim, *, by: Membership, message: str, now: datetime) -> None:
     claim.status = Status.SUBMITTED
-    claim.due_at = due_at(claim.tenant, now, claims=True)
-    claim.next_check_at = reminder_at(claim.tenant, now, claim.due_at)
-    claim.reminded_at = None
-    claim.escalated_at = None
+    start_clock(claim, now)
     claim.save()
     flag_duplicates(claim)
     record_event(

@@ -31,18 +31,17 @@ from .workflow import (
     Kind,
     admin_request_url,
     approver_for,
-    due_at,
     is_partner_member,
     lock_request,
     partner_people,
     portal_url,
     record_event,
-    reminder_at,
     require_partner,
     require_perm,
     require_status,
     resolve_now,
     staff,
+    start_clock,
 )
 
 Status = FundRequest.Status
@@ -263,13 +262,6 @@ def data_of(request: FundRequest) -> RequestData:
     )
 
 
-def _deadline(request: FundRequest, now: datetime) -> None:
-    request.due_at = due_at(request.tenant, now)
-    request.next_check_at = reminder_at(request.tenant, now, request.due_at)
-    request.reminded_at = None
-    request.escalated_at = None
-
-
 def _submit(request: FundRequest, *, by: Membership, now: datetime) -> None:
     request.status = Status.SUBMITTED
     request.submitted_at = now
@@ -277,7 +269,7 @@ def _submit(request: FundRequest, *, by: Membership, now: datetime) -> None:
     request.approver = approver_for(request.partner)
     threshold = request.fund_type.second_approval_above
     request.needs_second_approval = threshold is not None and request.requested_amount > threshold
-    _deadline(request, now)
+    start_clock(request, now)
     request.save()
     record_event(
         request,
@@ -312,7 +304,7 @@ def _submit(request: FundRequest, *, by: Membership, now: datetime) -> None:
 
 def _answered(request: FundRequest, *, by: Membership, message: str, now: datetime) -> None:
     request.status = Status.SUBMITTED
-    _deadline(request, now)
+    start_clock(request, now)
     request.save()
     record_event(request, Kind.INFO_PROVIDED, by=by.user, message=message, now=now)
     finish_tasks(request, ANSWER, now=now)

@@ -152,6 +152,15 @@ def due_at(tenant: Tenant, start: datetime, *, claims: bool = False) -> datetime
     return DealRegSettings.for_tenant(tenant).calendar().add_days(start, days)
 
 
+def start_clock(obj: FundRequest | Claim, now: datetime) -> None:
+    """A new decision deadline from ``now`` (a submission, or the partner's
+    answer): the reminder and escalation of the new cycle not yet sent."""
+    obj.due_at = due_at(obj.tenant, now, claims=isinstance(obj, Claim))
+    obj.next_check_at = reminder_at(obj.tenant, now, obj.due_at)
+    obj.reminded_at = None
+    obj.escalated_at = None
+
+
 def reminder_at(tenant: Tenant, start: datetime, due: datetime) -> datetime:
     """When the decider is reminded: ``reminder_hours_before`` business
     hours before the deadline (at once if less is left)."""
