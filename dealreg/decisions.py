@@ -19,6 +19,7 @@ from .models import (
     RegistrationEvent,
     TierProtection,
 )
+from .signals import registration_decided
 from .workflow import (
     ANSWER,
     DECIDE,
@@ -73,6 +74,12 @@ def _sla_met(registration: DealRegistration, now: datetime) -> bool:
         return (registration.sla_remaining_seconds or 0) > 0
     assert registration.sla_due_at is not None  # pending: the clock runs
     return now <= registration.sla_due_at
+
+
+def _decided_after_commit(registration: DealRegistration) -> None:
+    transaction.on_commit(
+        lambda: registration_decided.send(sender=DealRegistration, registration=registration)
+    )
 
 
 def approve(
@@ -155,6 +162,7 @@ def approve(
             body=reason.strip(),
             url=detail_url(registration),
         )
+        _decided_after_commit(registration)
     return registration
 
 
@@ -195,6 +203,7 @@ def reject(
             body=reason.strip(),
             url=detail_url(registration),
         )
+        _decided_after_commit(registration)
     return registration
 
 

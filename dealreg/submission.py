@@ -24,6 +24,7 @@ from .models import (
     DealRegSettings,
     ProductLine,
 )
+from .signals import registration_submitted
 from .workflow import (
     ANSWER,
     DECIDE,
@@ -308,6 +309,10 @@ def submit(
             url=admin_change_url(registration),
         )
         check_conflicts_after_commit(registration)
+        submitted = registration
+        transaction.on_commit(
+            lambda: registration_submitted.send(sender=DealRegistration, registration=submitted)
+        )
     return registration
 
 

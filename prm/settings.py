@@ -93,6 +93,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "prm.tenancy.middleware.StaffMFAMiddleware",
+    # Partners held back by an app's portal gate (agreements to accept).
+    "prm.tenancy.middleware.PortalGateMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 

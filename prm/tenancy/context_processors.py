@@ -13,6 +13,7 @@ def tenancy(request: HttpRequest) -> dict[str, Any]:
     return {
         "tenant": getattr(request, "tenant", None),
         "membership": membership,
+        "portal_gate": getattr(request, "portal_gate", None),
         "Role": Role,
         "nav": navigation(membership),
         "unread_notifications": unread_notifications(membership),

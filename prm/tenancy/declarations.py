@@ -396,6 +396,41 @@ class PartnerPanel:
     order: int = 100
 
 
+# --- Portal gates --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What a gate says to a member it holds back: ``message`` (the banner,
+    e.g. "Accept the partner agreement to use the portal"), and where to do
+    what lifts it (``url``, with ``action`` as the link's words)."""
+
+    message: str
+    url: str
+    action: str
+
+
+@dataclass(frozen=True)
+class PortalGate:
+    """A condition that limits a partner's people to a few pages until it is
+    met (agreements accepted, say): ``PRMApp.gates``.
+
+    ``holds(membership)`` returns a ``Gate`` while the member is held back
+    (one query at most: it runs on every portal request of a partner
+    member), None otherwise. While held, the member may open the pages whose
+    URL names are in ``open_names`` or whose namespace is in
+    ``open_namespaces``, plus the foundation's own (sign-out, "My account",
+    notifications); every page shows the gate's banner. Any other page
+    answers GET with a redirect to ``Gate.url`` (an open page: no loop) and
+    POST with a 403 page saying why, so nothing is changed behind the gate.
+    """
+
+    key: str
+    holds: Callable[[Membership], Gate | None]
+    open_names: tuple[str, ...] = ()
+    open_namespaces: tuple[str, ...] = ()
+
+
 # --- Demo data ------------------------------------------------------------------------
 
 
@@ -448,6 +483,8 @@ class PRMApp:
     - ``health_components``, ``at_risk_rules``: the parts of the partner
       health score and the at-risk rules whose data the app owns.
     - ``partner_panels``: panels on the partner's staff page.
+    - ``gates``: conditions that keep a partner's people to a few pages
+      until met (``PortalGate``).
     """
 
     label: str
@@ -467,3 +504,4 @@ class PRMApp:
     health_components: Sequence[HealthComponent] = ()
     at_risk_rules: Sequence[AtRiskRule] = ()
     partner_panels: Sequence[PartnerPanel] = ()
+    gates: Sequence[PortalGate] = ()

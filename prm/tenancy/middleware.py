@@ -1,6 +1,7 @@
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib import messages
@@ -10,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, JsonRes
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.template import loader
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django_scopes import scopes_disabled
@@ -20,6 +22,9 @@ from . import outage
 from .hosts import is_platform_host, normalize_host, tenant_for_host
 from .models import Membership
 from .requests import TenantRequest
+
+if TYPE_CHECKING:
+    from .declarations import Gate, PortalGate
 from .scoping import tenant_scope
 
 request_log = logging.getLogger("prm.request")
@@ -237,3 +242,68 @@ class StaffMFAMiddleware:
                     return redirect("mfa_activate_totp")
                 return HttpResponse("Two-factor authentication must be set up first.", status=403)
         return self.get_response(request)
+
+
+class PortalGateMiddleware:
+    """Keep a partner's people to the pages the apps' portal gates leave
+    open while a gate holds them (``PortalGate``): a GET elsewhere is sent
+    to the page that lifts the gate, a POST elsewhere is refused (403) and
+    changes nothing. Every page they open carries the gate's banner
+    (``request.portal_gate``, shown by the base template)."""
+
+    # The foundation's pages a held member can always open: signing out,
+    # their account, their notifications, an invitation link.
+    OPEN_NAMES = frozenset(
+        {
+            "account",
+            "account_profile",
+            "account_mails",
+            "notifications",
+            "notifications_read_all",
+            "notification_read",
+            "notification_open",
+            "accept_invitation",
+        }
+    )
+    OPEN_PREFIXES = ("/accounts/",)
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: TenantRequest) -> HttpResponseBase:
+        request.portal_gate = None
+        membership = getattr(request, "membership", None)
+        if membership is None or not membership.is_partner_role:
+            return self.get_response(request)
+        from . import registry
+
+        for gate in registry.gates():
+            held = gate.holds(membership)
+            if held is None:
+                continue
+            request.portal_gate = held
+            if not self._is_open(request, gate):
+                return self._refuse(request, held)
+            break
+        return self.get_response(request)
+
+    def _is_open(self, request: HttpRequest, gate: "PortalGate") -> bool:
+        path = request.path_info
+        if path.startswith(self.OPEN_PREFIXES) or path.startswith(settings.STATIC_URL):
+            return True
+        try:
+            match = resolve(path, getattr(request, "urlconf", None))
+        except Resolver404:
+            return True  # the 404 page, as for anyone
+        if match.url_name in self.OPEN_NAMES and not match.namespace:
+            return True
+        return match.view_name in gate.open_names or match.namespace in gate.open_namespaces
+
+    @staticmethod
+    def _refuse(request: HttpRequest, held: "Gate") -> HttpResponseBase:
+        if request.method in ("GET", "HEAD"):
+            return redirect(held.url)
+        body = loader.render_to_string(
+            "403.html", {"exception": f"{held.message} {held.action}: {held.url}"}, request
+        )
+        return HttpResponse(body, status=403)

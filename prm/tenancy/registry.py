@@ -29,6 +29,7 @@ from .declarations import (
     NavEntry,
     NotificationKind,
     PartnerPanel,
+    PortalGate,
     PRMApp,
 )
 from .roles import ALL_ROLES
@@ -267,6 +268,13 @@ def partner_panels() -> tuple[PartnerPanel, ...]:
     return tuple(sorted(found.values(), key=lambda panel: panel.order))
 
 
+@cache
+def gates() -> tuple[PortalGate, ...]:
+    """The portal gates of every app, in app order."""
+    found = _unique_keys("Portal gate", [(g.key, g) for app in declared_apps() for g in app.gates])
+    return tuple(found.values())
+
+
 def check() -> None:
     """Assemble everything once (start-up calls this)."""
     permissions()
@@ -280,6 +288,7 @@ def check() -> None:
     health_components()
     at_risk_rules()
     partner_panels()
+    gates()
 
 
 def role_has_perm(role: str, perm: str) -> bool:

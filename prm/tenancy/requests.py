@@ -22,6 +22,7 @@ class TenantRequest(HttpRequest):
     urlconf: str  # set on the platform host only
     membership: Membership | None
     user: User | AnonymousUser
+    portal_gate: object  # a declarations.Gate holding the member back, or None
 
 
 class MemberRequest(TenantRequest):
