@@ -1,0 +1,4 @@
+"""The onboarding admin, one module per area: applications and their
+vetting (``admin_applications``), configuration (``admin_config``), plan
+templates and plans (``admin_plans``), agreements and acceptances
+(``admin_agreements``)."""

@@ -1,0 +1,9 @@
+"""Onboarding's part of the URL-matrix test (tests/test_url_matrix.py),
+loaded by the tests only: merged from one module per area."""
+
+from typing import Any
+
+PORTAL_ROUTES: dict[str, dict[str, Any]] = {}
+ADMIN_OBJECTS: dict[str, Any] = {}
+ADMIN_NOBODY: set[tuple[str, str]] = set()
+PERM_MODEL: dict[str, str] = {}

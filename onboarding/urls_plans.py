@@ -1,0 +1,5 @@
+"""Onboarding pages: plans (see urls.py)."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
