@@ -16,11 +16,10 @@ def sync_partner(*, tenant: Tenant, partner_id: str) -> int:
 def send_applicant_mail(*, tenant: Tenant, application_id: str, kind: str, token: str = "") -> bool:
     """One mail to an applicant (deferred through the outbox: sent once)."""
     from django.template.loader import render_to_string
+    from django.urls import reverse
     from django.utils import timezone
 
     from prm.tenancy.tasks import send_one
-
-    from django.urls import reverse
 
     from .mail import LINKS, SUBJECTS
     from .models import Application
