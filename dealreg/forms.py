@@ -8,7 +8,7 @@ names the form field a refusal belongs to (see ``prm.tenancy.errors``).
 import uuid
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 from django import forms
 from django.db.models import Q, QuerySet
@@ -34,7 +34,22 @@ class DateInput(forms.DateInput):
         super().__init__(attrs, format="%Y-%m-%d")
 
 
-def _custom_form_field(definition: CustomField) -> forms.Field:
+class FieldDefinition(Protocol):
+    """A question defined by ops: deal registration's ``CustomField`` and
+    other apps' models of the same shape (onboarding's application
+    ``Question``). ``field_type`` is one of ``CustomField.Type``'s values."""
+
+    key: str
+    label: str
+    field_type: str
+    required: bool
+    help_text: str
+
+    def choice_list(self) -> list[str]: ...
+
+
+def custom_form_field(definition: FieldDefinition) -> forms.Field:
+    """The form field that asks ``definition``'s question."""
     common: dict[str, Any] = {
         "label": definition.label,
         "required": definition.required,
@@ -55,7 +70,7 @@ def _custom_form_field(definition: CustomField) -> forms.Field:
     return forms.CharField(max_length=500, **common)
 
 
-def _json_safe(definition: CustomField, value: Any) -> Any:
+def json_safe_value(definition: FieldDefinition, value: Any) -> Any:
     """A cleaned custom value as stored in ``custom_data``: text as text, a
     number as its exact decimal string (JSON numbers are floats), a date in
     ISO form, a yes/no as a boolean. Empty optional values are left out."""
@@ -71,7 +86,7 @@ def _json_safe(definition: CustomField, value: Any) -> Any:
     return value
 
 
-def _from_stored(definition: CustomField, value: Any) -> Any:
+def value_from_stored(definition: FieldDefinition, value: Any) -> Any:
     """A stored custom value back as the form field's initial value."""
     if value is None:
         return None
@@ -163,9 +178,9 @@ class RegistrationForm(forms.Form):
         stored = registration.custom_data if registration is not None else {}
         for definition in self.custom_fields:
             name = CUSTOM_PREFIX + definition.key
-            self.fields[name] = _custom_form_field(definition)
+            self.fields[name] = custom_form_field(definition)
             if definition.key in stored and name not in self.initial:
-                self.initial[name] = _from_stored(definition, stored[definition.key])
+                self.initial[name] = value_from_stored(definition, stored[definition.key])
         # Fields later apps add to the partner's form (dealreg.extensions).
         self.extensions = extensions.collect(membership, registration) if membership else []
         for extension in self.extensions:
@@ -220,7 +235,9 @@ class RegistrationForm(forms.Form):
         stored = self.registration.custom_data if self.registration is not None else {}
         data = {k: v for k, v in (stored or {}).items() if k not in active}
         for definition in self.custom_fields:
-            value = _json_safe(definition, self.cleaned_data.get(CUSTOM_PREFIX + definition.key))
+            value = json_safe_value(
+                definition, self.cleaned_data.get(CUSTOM_PREFIX + definition.key)
+            )
             if value is not None:
                 data[definition.key] = value
         return data

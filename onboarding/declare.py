@@ -6,6 +6,7 @@ from prm.tenancy.declarations import PRMApp
 from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 
 from .agreements import GATE
+from .applications import NOTIFICATION_KINDS as APPLY_NOTIFICATIONS
 
 # Who reviews applications and looks after new partners' plans.
 REVIEWERS = frozenset({Role.OPS_ADMIN, Role.CHANNEL_MANAGER})
@@ -45,4 +46,5 @@ APP = PRMApp(
     url_prefix="",
     url_matrix="onboarding.url_matrix",
     gates=(GATE,),
+    notification_kinds=(*APPLY_NOTIFICATIONS,),
 )

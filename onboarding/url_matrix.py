@@ -3,7 +3,9 @@ loaded by the tests only: merged from one module per area."""
 
 from typing import Any
 
-PORTAL_ROUTES: dict[str, dict[str, Any]] = {}
+from .url_matrix_apply import PORTAL_ROUTES as APPLY_ROUTES
+
+PORTAL_ROUTES: dict[str, dict[str, Any]] = {**APPLY_ROUTES}
 ADMIN_OBJECTS: dict[str, Any] = {}
 ADMIN_NOBODY: set[tuple[str, str]] = set()
 PERM_MODEL: dict[str, str] = {}

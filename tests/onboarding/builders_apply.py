@@ -1,0 +1,85 @@
+"""Applications for tests, built through the services (``onboarding.applications``):
+what an applicant types, an application received, confirmed or asked a question,
+and the secret of each mailed link (read from the outbox row that holds it
+until the mail is sent)."""
+
+import itertools
+from typing import Any
+
+from django_scopes import scope
+
+from onboarding import applications
+from onboarding.models import Application, Question
+from onboarding.models.applications import new_token
+from prm.tenancy.models import OutboxMessage
+
+_ips = itertools.count(1)
+
+
+def fields(**overrides: Any) -> dict[str, Any]:
+    """The application page's POST data for a company nobody knows."""
+    data = {
+        "company_name": "Initech",
+        "legal_name": "Initech Holdings GmbH",
+        "website": "initech.example",
+        "country": "DE",
+        "partner_type": "reseller",
+        "company_size": "10-49",
+        "specialities": "Networking\nSecurity",
+        "markets": "Manufacturing in DACH",
+        "contact_name": "Peter Gibbons",
+        "contact_email": "peter@initech.example",
+        "contact_phone": "+49 30 1234567",
+    }
+    data.update(overrides)
+    return data
+
+
+def applicant(**overrides: Any) -> applications.ApplicationInput:
+    answers = overrides.pop("answers", {})
+    return applications.ApplicationInput(**fields(**overrides), answers=answers)
+
+
+def received(world, *, ip: str | None = None, **overrides: Any) -> Application:
+    """An application received (unconfirmed), each from an address of its own
+    unless ``ip`` is given (the rate limits are not what these tests test)."""
+    with world.scope():
+        application = applications.submit(
+            world.tenant, applicant(**overrides), ip_address=ip or f"198.51.100.{next(_ips) % 250}"
+        )
+    assert application is not None
+    return application
+
+
+def mailed_token(application: Application, kind: str = "confirm") -> str:
+    """The secret of the link the application's ``kind`` mail carries."""
+    with scope(tenant=application.tenant):
+        row = OutboxMessage.objects.filter(
+            kwargs__application_id=str(application.pk), kwargs__kind=kind
+        ).latest("created_at")
+    return row.kwargs["token"]
+
+
+def confirmed(world, **overrides: Any) -> Application:
+    application = received(world, **overrides)
+    with world.scope():
+        assert applications.confirm(application)
+        application.refresh_from_db()
+    return application
+
+
+def asked(world, application: Application, question: str = "Which products do you sell?") -> str:
+    """The reviewer asks the applicant ``question`` (as the vetting module
+    does: the question, a link's hash, MORE_INFO). Returns the link's secret."""
+    token, token_hash = new_token()
+    with world.scope():
+        application.info_request = question
+        application.info_token_hash = token_hash
+        application.status = Application.Status.MORE_INFO
+        application.save(update_fields=["info_request", "info_token_hash", "status"])
+    return token
+
+
+def question(world, key: str, label: str, **extra: Any) -> Question:
+    with world.scope():
+        return Question.objects.create(tenant=world.tenant, key=key, label=label, **extra)
