@@ -18,6 +18,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import F, QuerySet
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -178,7 +179,7 @@ class ApplicationAdmin(ActionFormsMixin, TenantModelAdmin):
         return False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f for _, options in self.fieldsets for f in options["fields"]]
+        return flatten_fieldsets(self.fieldsets)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         if obj is not None and obj.decided_at is None:
@@ -365,11 +366,12 @@ class ApplicationAdmin(ActionFormsMixin, TenantModelAdmin):
             c.check_item_id: c
             for c in ApplicationCheck.objects.filter(application=obj).select_related("done_by")
         }
+        checks = list(VettingCheck.objects.filter(is_active=True).order_by("position", "name"))
         checklist = [
             {"check": check, "done": done.get(check.pk), "errors": _check_errors(bound, check)}
-            for check in VettingCheck.objects.filter(is_active=True).order_by("position", "name")
+            for check in checks
         ]
-        missing = [row["check"] for row in checklist if row["check"].required and not row["done"]]
+        missing = [check for check in checks if check.required and check.pk not in done]
         return {
             "application": obj,
             "deadline_label": DEADLINE_LABELS.get(getattr(obj, "deadline_state", ""), ""),

@@ -5,7 +5,6 @@ pick a new partner's channel manager. Each save is audited."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -118,7 +117,7 @@ class QuestionAdmin(AuditedAdmin):
         "is_active",
     ]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # Answers are stored under the key: renaming it would orphan them.
         if obj is not None and Application.objects.filter(answers__has_key=obj.key).exists():
             return ["key"]

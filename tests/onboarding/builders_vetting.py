@@ -81,7 +81,9 @@ def rule(world, manager, *, name=None, priority=100, regions=(), **extra) -> Ass
 
 def template(world, partner_type="reseller") -> PlanTemplate:
     made = PlanTemplate.objects.create(
-        tenant=world.tenant, name=f"{partner_type} onboarding {next(_seq)}", partner_type=partner_type
+        tenant=world.tenant,
+        name=f"{partner_type} onboarding {next(_seq)}",
+        partner_type=partner_type,
     )
     TemplateStep.objects.create(
         tenant=world.tenant,

@@ -115,7 +115,7 @@ def test_the_list_is_constant_in_queries(acme, django_assert_max_num_queries):
         client.get(CHANGELIST)
     with acme.scope():
         b.rule(acme, acme[Role.CHANNEL_MANAGER].user)
-        for n in range(6):
+        for _ in range(6):
             first = b.queued(acme)
             b.queued(acme, duplicate_application=first)
     with django_assert_max_num_queries(len(few.captured_queries)):

@@ -94,7 +94,9 @@ def test_approval_takes_a_tier_and_a_manager_and_the_settings_joining_tier(acme,
     with acme.scope():
         gold = Tier.objects.get(name="Gold")
         second = factories.make_member(acme.tenant, Role.CHANNEL_MANAGER, email="cm2@acme.test")
-        done = vetting.approve(ready, by=acme[Role.OPS_ADMIN], tier=gold, channel_manager=second.user)
+        done = vetting.approve(
+            ready, by=acme[Role.OPS_ADMIN], tier=gold, channel_manager=second.user
+        )
         partner = Partner.objects.get(pk=done.partner_id)
         assert (partner.tier, partner.channel_manager) == (gold, second.user)
         settings_row = OnboardingSettings.for_tenant(acme.tenant)
@@ -102,9 +104,10 @@ def test_approval_takes_a_tier_and_a_manager_and_the_settings_joining_tier(acme,
         settings_row.save()
         other = b.queued(acme)
         b.tick_all(acme, other, acme[Role.OPS_ADMIN])
-        assert Partner.objects.get(
-            pk=vetting.approve(other, by=acme[Role.OPS_ADMIN]).partner_id
-        ).tier == gold
+        assert (
+            Partner.objects.get(pk=vetting.approve(other, by=acme[Role.OPS_ADMIN]).partner_id).tier
+            == gold
+        )
 
 
 def refused(call, *args, **kwargs) -> OnboardingError:

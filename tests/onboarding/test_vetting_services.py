@@ -154,7 +154,9 @@ def test_checks_refused_off_the_list_or_once_decided(acme, globex):
         retired = b.check(acme, "Retired", is_active=False)
         refused(vetting.tick_check, app, retired, by=ops, field="check")
         refused(vetting.tick_check, app, foreign, by=ops, field="check")
-        refused(vetting.tick_check, app, b.check(acme, "Fine"), by=ops, note="x" * 301, field="note")
+        refused(
+            vetting.tick_check, app, b.check(acme, "Fine"), by=ops, note="x" * 301, field="note"
+        )
         vetting.reject(app, by=ops, reason="Not a fit.")
         error = refused(vetting.tick_check, app, b.check(acme, "Late"), by=ops)
         assert "rejected" in str(error)
