@@ -9,7 +9,17 @@ class OnboardingConfig(AppConfig):
     def ready(self) -> None:
         from dealreg.signals import registration_decided, registration_submitted
 
+        from . import applications, vetting
         from .receivers import registration_changed
+
+        # A confirmed application is routed to its reviewer with a deadline;
+        # the applicant's answer moves the deadline on by the time waited.
+        for hooks, hook in (
+            (applications.ON_QUEUED, vetting.queue),
+            (applications.ON_ANSWERED, vetting.resume),
+        ):
+            if hook not in hooks:
+                hooks.append(hook)
 
         registration_submitted.connect(registration_changed, dispatch_uid="onboarding.submitted")
         registration_decided.connect(registration_changed, dispatch_uid="onboarding.decided")

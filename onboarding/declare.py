@@ -2,11 +2,13 @@
 vetting in the admin, onboarding plans and agreements in the portal
 (``onboarding/``) and the admin, and the agreements gate."""
 
-from prm.tenancy.declarations import PRMApp
+from prm.tenancy.declarations import NotificationKind, PRMApp
 from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 
 from .agreements import GATE
+from .application_deadlines import BEAT as APPLICATION_BEAT
 from .applications import NOTIFICATION_KINDS as APPLY_NOTIFICATIONS
+from .vetting_cards import CARDS as VETTING_CARDS
 
 # Who reviews applications and looks after new partners' plans.
 REVIEWERS = frozenset({Role.OPS_ADMIN, Role.CHANNEL_MANAGER})
@@ -37,6 +39,22 @@ PERMISSIONS = {
     "onboarding.change_plan": REVIEWERS,
 }
 
+VETTING_NOTIFICATIONS = (
+    NotificationKind(
+        "onboarding.application_assigned", "A partner application is mine to review", REVIEWERS
+    ),
+    NotificationKind(
+        "onboarding.application_answered", "An applicant answered my question", REVIEWERS
+    ),
+    NotificationKind(
+        "onboarding.application_reminder", "A partner application of mine is coming due", REVIEWERS
+    ),
+    NotificationKind(
+        "onboarding.application_escalated", "A partner application is overdue", REVIEWERS
+    ),
+    NotificationKind("onboarding.partner_assigned", "A newly approved partner is mine", CM),
+)
+
 APP = PRMApp(
     label="onboarding",
     permissions=PERMISSIONS,
@@ -46,5 +64,7 @@ APP = PRMApp(
     url_prefix="",
     url_matrix="onboarding.url_matrix",
     gates=(GATE,),
-    notification_kinds=(*APPLY_NOTIFICATIONS,),
+    cards=(*VETTING_CARDS,),
+    beat={**APPLICATION_BEAT},
+    notification_kinds=(*APPLY_NOTIFICATIONS, *VETTING_NOTIFICATIONS),
 )

@@ -40,3 +40,42 @@ def send_applicant_mail(*, tenant: Tenant, application_id: str, kind: str, token
         to=application.contact_email,
     )
     return True
+
+
+# --- Beat: application reminders, escalations and expiry (application_deadlines) ---
+
+APPLICATION_SWEEP_EXPIRES = 5 * 60  # a late sweep is dropped: the next does its work
+
+
+@app.task(base=TenantTask)
+def sweep_applications(*, tenant: Tenant) -> dict[str, int]:
+    from dataclasses import asdict
+
+    from .application_deadlines import sweep_applications as sweep
+
+    return asdict(sweep(tenant))
+
+
+@app.task
+def dispatch_application_sweeps() -> int:
+    """Beat, every minute: one sweep per active tenant with an application
+    check or an expiry due. Platform-level: reads across tenants under
+    ``scopes_disabled()`` on purpose, only to learn which tenants to sweep."""
+    from django.db.models import Exists, OuterRef, Q
+    from django.utils import timezone
+    from django_scopes import scopes_disabled
+
+    from .models import Application
+
+    now = timezone.now()
+    due = Q(next_check_at__lte=now) | Q(status="unconfirmed", confirm_by__lte=now)
+    with scopes_disabled():
+        rows = Application.objects.filter(due, tenant=OuterRef("pk"))
+        tenant_ids = list(
+            Tenant.objects.filter(Exists(rows), is_active=True).values_list("pk", flat=True)
+        )
+    for tenant_id in tenant_ids:
+        sweep_applications.apply_async(
+            kwargs={"tenant_id": str(tenant_id)}, expires=APPLICATION_SWEEP_EXPIRES
+        )
+    return len(tenant_ids)
