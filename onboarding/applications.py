@@ -34,11 +34,9 @@ from dealreg.forms import custom_form_field, json_safe_value
 from partners.models import Partner
 from partners.normalize import normalize_domain, normalize_name
 from prm import format as fmt
-from prm.tenancy.declarations import NotificationKind
 from prm.tenancy.models import AuditEntry, Tenant
 from prm.tenancy.ratelimits import try_again
-from prm.tenancy.roles import Role
-from prm.tenancy.services import AlreadyDone, audit, notify, once, staff_with_role
+from prm.tenancy.services import AlreadyDone, audit, once
 
 from . import mail
 from .errors import OnboardingError
@@ -56,14 +54,6 @@ Kind = ApplicationEvent.Kind
 # clock here when it is imported.
 ON_QUEUED: list[Callable[[Application, datetime], None]] = []
 ON_ANSWERED: list[Callable[[Application, datetime], None]] = []
-
-NOTIFICATION_KINDS = (
-    NotificationKind(
-        "onboarding.info_provided",
-        "An applicant answered my question on their application",
-        frozenset({Role.OPS_ADMIN, Role.CHANNEL_MANAGER}),
-    ),
-)
 
 QUESTION_PREFIX = "q_"
 ANSWER_MAX = 4000
@@ -498,18 +488,7 @@ def provide_info(
         audit(
             application.tenant, by=None, action="onboarding.info_provided", obj=application, now=now
         )
-        reviewers = (
-            [application.reviewer] if application.reviewer else staff_with_role(Role.OPS_ADMIN)
-        )
-        notify(
-            application.tenant,
-            reviewers,
-            kind="onboarding.info_provided",
-            title=f"{application.company_name} answered your question on {application.code}",
-            body=answer,
-            url=admin_url(application),
-            about=application,
-        )
+        # Vetting's hook puts it back in the queue and tells the reviewer.
         for callback in ON_ANSWERED:
             callback(application, now)
     return application

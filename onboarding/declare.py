@@ -7,7 +7,6 @@ from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 
 from .agreements import GATE
 from .application_deadlines import BEAT as APPLICATION_BEAT
-from .applications import NOTIFICATION_KINDS as APPLY_NOTIFICATIONS
 from .vetting_cards import CARDS as VETTING_CARDS
 
 # Who reviews applications and looks after new partners' plans.
@@ -66,5 +65,5 @@ APP = PRMApp(
     gates=(GATE,),
     cards=(*VETTING_CARDS,),
     beat={**APPLICATION_BEAT},
-    notification_kinds=(*APPLY_NOTIFICATIONS, *VETTING_NOTIFICATIONS),
+    notification_kinds=(*VETTING_NOTIFICATIONS,),
 )

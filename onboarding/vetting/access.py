@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from prm.tenancy.models import Membership, User
 from prm.tenancy.roles import Role
-from prm.tenancy.services import invitable_roles, staff_with_role
+from prm.tenancy.services import staff_with_role
 
 from ..errors import OnboardingError
 from ..models import Application, ApplicationEvent
@@ -44,9 +44,10 @@ def may_decide(membership: Membership, application: Application) -> bool:
 
 
 def may_approve(membership: Membership, application: Application) -> bool:
-    """Approving invites the applicant as the new partner's admin: only a
-    decider who may hand out that role (``prm.tenancy.roles.INVITABLE_ROLES``)."""
-    return may_decide(membership, application) and Role.PARTNER_ADMIN in invitable_roles(membership)
+    """Whoever may decide it: ops, or the channel manager it is assigned to
+    (approving invites the applicant as the partner's first admin on the
+    decider's behalf: ``invite(admitting=True)``)."""
+    return may_decide(membership, application)
 
 
 def require_decider(by: Membership, application: Application) -> None:

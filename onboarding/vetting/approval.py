@@ -23,7 +23,6 @@ from .access import (
     copy_back,
     event,
     lock,
-    may_approve,
     require_decider,
     require_status,
     resolve_now,
@@ -39,11 +38,6 @@ def _approval_refusals(
 ) -> Tier:
     """What can be refused before anything is written: returns the tier."""
     require_decider(by, application)
-    if not may_approve(by, application):
-        raise OnboardingError(
-            "Approving invites the applicant as the partner's admin, which only ops may do: "
-            "ask an ops admin to approve it."
-        )
     if tier is None:
         tier = OnboardingSettings.for_tenant(application.tenant).joining_tier()
     if tier is None:
@@ -114,6 +108,7 @@ def approve(
                 role=Role.PARTNER_ADMIN,
                 partner=partner,
                 now=now,
+                admitting=True,
             )
             plan = plans.start_plan(partner, by=by.user, application=locked, now=now)
             _decide(locked, by, now, partner)

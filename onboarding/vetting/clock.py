@@ -115,6 +115,12 @@ def resume(application: Application, now: datetime | None = None) -> Application
             locked.next_check_at = reminder_at(settings_row, calendar, now, due)
         locked.save(update_fields=CLOCK_FIELDS)
         when = fmt.moment(due, locked.tenant.tzinfo)
+        answered = (
+            ApplicationEvent.objects.filter(application=locked, kind=Kind.INFO_PROVIDED)
+            .order_by("-at")
+            .first()
+        )
+        answer = answered.message if answered else ""
         event(
             locked,
             Kind.ASSIGNED,
@@ -133,8 +139,8 @@ def resume(application: Application, now: datetime | None = None) -> Application
             locked.tenant,
             reviewers(locked),
             kind="onboarding.application_answered",
-            title=f"{locked.company_name} answered your question ({locked.code})",
-            body=f"The application is back in your queue. Decide by {when}.",
+            title=f"{locked.company_name} answered your question on {locked.code}",
+            body=f"{answer}\n\nThe application is back in your queue. Decide by {when}.",
             url=admin_url(locked),
             about=locked,
             task=DECIDE,

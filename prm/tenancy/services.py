@@ -108,14 +108,18 @@ def invite(
     role: str,
     partner: Any = None,  # a partners.models.Partner (the foundation imports no app)
     now: datetime | None = None,
+    admitting: bool = False,
 ) -> tuple[Invitation, str]:
     """Invite ``email`` into ``tenant`` with ``role``. Returns the invitation and
     the token for its link (only its hash is stored). The mail goes out when
-    the transaction commits."""
+    the transaction commits. ``admitting``: the applicant of a partner
+    application its decider approved (a channel manager among them) joins
+    as its partner's first admin; the caller has checked the decider, so
+    the roles ``by`` may invite on the People page do not apply."""
 
     now = now or timezone.now()
     email = email.strip().lower()
-    if role not in invitable_roles(by):
+    if not admitting and role not in invitable_roles(by):
         raise TenancyError("You may not invite people with that role.")
     if by.role == Role.PARTNER_ADMIN:
         partner = by.partner

@@ -69,15 +69,22 @@ def confirmed(world, **overrides: Any) -> Application:
 
 
 def asked(world, application: Application, question: str = "Which products do you sell?") -> str:
-    """The reviewer asks the applicant ``question`` (as the vetting module
-    does: the question, a link's hash, MORE_INFO). Returns the link's secret."""
-    token, token_hash = new_token()
+    """Ops ask the applicant ``question`` through vetting's service (the
+    question, a link's hash, MORE_INFO, the clock paused). Returns the
+    link's secret, as the mail in the outbox carries it."""
+    from onboarding import vetting
+    from prm.tenancy.models import OutboxMessage
+    from prm.tenancy.roles import Role
+
     with world.scope():
-        application.info_request = question
-        application.info_token_hash = token_hash
-        application.status = Application.Status.MORE_INFO
-        application.save(update_fields=["info_request", "info_token_hash", "status"])
-    return token
+        vetting.request_info(application, by=world[Role.OPS_ADMIN], question=question)
+        application.refresh_from_db()
+        message = (
+            OutboxMessage.objects.filter(kwargs__kind="info_requested")
+            .filter(kwargs__application_id=str(application.pk))
+            .latest("created_at")
+        )
+    return message.kwargs["token"]
 
 
 def question(world, key: str, label: str, **extra: Any) -> Question:

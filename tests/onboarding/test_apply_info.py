@@ -44,19 +44,19 @@ class TestProvideInfo:
             event = application.events.get(kind=Kind.INFO_PROVIDED)
             assert (event.message, event.at, event.by) == ("Cisco and Juniper.", now, None)
             assert AuditEntry.objects.filter(action="onboarding.info_provided").count() == 1
-            [note] = Notification.objects.filter(kind="onboarding.info_provided")
+            [note] = Notification.objects.filter(kind="onboarding.application_answered")
             # The link is used up.
             assert applications.by_info_token(token) is None
         assert note.user == reviewer
         assert note.title == f"Initech answered your question on {application.code}"
-        assert note.body == "Cisco and Juniper."
+        assert note.body.startswith("Cisco and Juniper.\n\nThe application is back in your queue.")
 
     def test_without_a_reviewer_ops_are_told(self, acme):
         application, _ = waiting(acme)
         with acme.scope():
             applications.provide_info(application, answer="Yes.")
             users = set(
-                Notification.objects.filter(kind="onboarding.info_provided").values_list(
+                Notification.objects.filter(kind="onboarding.application_answered").values_list(
                     "user", flat=True
                 )
             )
@@ -85,7 +85,7 @@ class TestProvideInfo:
             application.refresh_from_db()
             assert application.status == Status.MORE_INFO
             assert applications.by_info_token(token) == application
-            assert not Notification.objects.exists()
+            assert not Notification.objects.filter(kind="onboarding.application_answered").exists()
 
     def test_a_second_answer_is_refused_and_changes_nothing(self, acme):
         application, _ = waiting(acme)
@@ -94,7 +94,8 @@ class TestProvideInfo:
             with pytest.raises(OnboardingError, match="already used"):
                 applications.provide_info(application, answer="Second.")
             assert application.events.filter(kind=Kind.INFO_PROVIDED).count() == 1
-            assert Notification.objects.count() == 1
+            answered = Notification.objects.filter(kind="onboarding.application_answered")
+            assert answered.count() == 1
 
     def test_the_token_finds_only_its_own_tenants_application(self, acme, globex):
         _, token = waiting(acme)

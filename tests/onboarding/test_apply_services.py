@@ -213,12 +213,15 @@ class TestConfirming:
             application.refresh_from_db()
             assert application.status == Status.SUBMITTED
             assert application.confirmed_at == now
+            # Then vetting's hook routes it to its reviewer.
             assert list(application.events.values_list("kind", flat=True)) == [
                 Kind.RECEIVED,
                 Kind.CONFIRMED,
+                Kind.ASSIGNED,
             ]
             assert AuditEntry.objects.filter(action="onboarding.application_confirmed").count() == 1
-        [message] = mailoutbox
+        # The applicant's mail (the reviewer is told too, by vetting's hook).
+        [message] = [m for m in mailoutbox if m.to == [application.contact_email]]
         assert message.subject == "[Acme Corp] We received your application"
         assert application.code in message.body
         assert "Initech" in message.body

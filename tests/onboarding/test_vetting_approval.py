@@ -141,12 +141,22 @@ def test_approval_refusals_before_anything_is_written(acme, globex, ready):
         finance = acme[Role.FINANCE].user
         error = refused(vetting.approve, ready, by=ops, channel_manager=finance)
         assert error.field == "channel_manager"
-        # A channel manager, even the reviewer, may not invite the partner admin.
-        Application.objects.filter(pk=ready.pk).update(reviewer=acme[Role.CHANNEL_MANAGER].user)
-        ready.refresh_from_db()
+        # A channel manager decides only the applications assigned to them.
         error = refused(vetting.approve, ready, by=acme[Role.CHANNEL_MANAGER])
-        assert "only ops" in str(error)
+        assert "assigned" in str(error)
         nothing_made(acme, ready)
+
+
+def test_the_assigned_channel_manager_approves_and_invites_the_applicant(acme, ready):
+    with acme.scope():
+        cm = acme[Role.CHANNEL_MANAGER]
+        Application.objects.filter(pk=ready.pk).update(reviewer=cm.user)
+        ready.refresh_from_db()
+        approved = vetting.approve(ready, by=cm)
+        assert approved.status == Application.Status.APPROVED
+        invitation = Invitation.objects.get(email=ready.contact_email.lower())
+        assert invitation.role == Role.PARTNER_ADMIN and invitation.partner == approved.partner
+        assert invitation.invited_by == cm.user
 
 
 def test_approval_refused_without_any_tier(acme, monkeypatch):

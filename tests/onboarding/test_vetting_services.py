@@ -110,8 +110,9 @@ def test_ops_decide_any_application_a_channel_manager_only_theirs(acme):
         assert vetting.may_decide(cm, theirs) and not vetting.may_decide(cm, other)
         for role in (Role.FINANCE, Role.EXECUTIVE, Role.PARTNER_ADMIN, Role.PARTNER_USER):
             assert not vetting.may_decide(acme[role], theirs)
-        # Approving invites the partner's admin: ops only.
-        assert vetting.may_approve(ops, theirs) and not vetting.may_approve(cm, theirs)
+        # Approving is deciding: ops, and the channel manager it is assigned to.
+        assert vetting.may_approve(ops, theirs) and vetting.may_approve(cm, theirs)
+        assert not vetting.may_approve(cm, other)
         error = refused(vetting.reject, other, by=cm, reason="No.")
         assert "assigned" in str(error)
         refused(vetting.request_info, other, by=acme[Role.FINANCE], question="Why?")
