@@ -10,7 +10,6 @@ from django_scopes import scope
 
 from onboarding import applications
 from onboarding.models import Application, Question
-from onboarding.models.applications import new_token
 from prm.tenancy.models import OutboxMessage
 
 _ips = itertools.count(1)
