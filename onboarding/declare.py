@@ -2,9 +2,11 @@
 vetting in the admin, onboarding plans and agreements in the portal
 (``onboarding/``) and the admin, and the agreements gate."""
 
-from prm.tenancy.declarations import PRMApp
+from prm.tenancy.declarations import NotificationKind, PRMApp
 from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 
+from .agreement_cards import CARDS as AGREEMENT_CARDS
+from .agreement_sweeps import BEAT as AGREEMENT_BEAT
 from .agreements import GATE
 
 # Who reviews applications and looks after new partners' plans.
@@ -29,12 +31,29 @@ PERMISSIONS = {
     **_model("agreement"),
     **_model("agreementversion"),
     "onboarding.export_acceptance": OPS | {Role.EXECUTIVE},
+    "onboarding.view_acceptance": STAFF_ROLES,
     "onboarding.view_application": STAFF_ROLES,
     "onboarding.change_application": REVIEWERS,
     "onboarding.decide_application": REVIEWERS,
     "onboarding.view_plan": STAFF_ROLES,
     "onboarding.change_plan": REVIEWERS,
 }
+
+AGREEMENT_KINDS = (
+    NotificationKind(
+        "onboarding.agreement_accepted", "A partner of mine accepted an agreement", REVIEWERS
+    ),
+    NotificationKind(
+        "onboarding.agreement_new_version",
+        "A new version of an agreement is waiting for our acceptance",
+        {Role.PARTNER_ADMIN},
+    ),
+    NotificationKind(
+        "onboarding.agreement_expiring",
+        "An agreement expires soon",
+        OPS | {Role.PARTNER_ADMIN},
+    ),
+)
 
 APP = PRMApp(
     label="onboarding",
@@ -45,4 +64,7 @@ APP = PRMApp(
     url_prefix="",
     url_matrix="onboarding.url_matrix",
     gates=(GATE,),
+    cards=(*AGREEMENT_CARDS,),
+    beat={**AGREEMENT_BEAT},
+    notification_kinds=(*AGREEMENT_KINDS,),
 )

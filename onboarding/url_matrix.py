@@ -3,7 +3,10 @@ loaded by the tests only: merged from one module per area."""
 
 from typing import Any
 
-PORTAL_ROUTES: dict[str, dict[str, Any]] = {}
-ADMIN_OBJECTS: dict[str, Any] = {}
-ADMIN_NOBODY: set[tuple[str, str]] = set()
+from . import url_matrix_agreements as agreements
+
+PORTAL_ROUTES: dict[str, dict[str, Any]] = {**agreements.PORTAL_ROUTES}
+ADMIN_OBJECTS: dict[str, Any] = {**agreements.ADMIN_OBJECTS}
+ADMIN_NOBODY: set[tuple[str, str]] = {*agreements.ADMIN_NOBODY}
 PERM_MODEL: dict[str, str] = {}
+CUSTOM_ADMIN_VIEWS: dict[str, str] = {**agreements.CUSTOM_ADMIN_VIEWS}
