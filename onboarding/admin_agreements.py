@@ -361,7 +361,7 @@ class AcceptanceAdmin(TenantModelAdmin):
     list_select_related = ["partner", "version__agreement", "user"]
     search_fields = ["partner__name", "typed_name", "user__email"]
     ordering = ["-accepted_at"]
-    fields = [
+    fields = (
         "partner",
         "version",
         "user",
@@ -370,7 +370,7 @@ class AcceptanceAdmin(TenantModelAdmin):
         "ip_address",
         "user_agent",
         "content_sha256",
-    ]
+    )
     readonly_fields = fields
 
     class Media:

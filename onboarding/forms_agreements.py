@@ -5,6 +5,8 @@ and in the admin an agreement, a version (whose writes go through
 Choice querysets are set per request in ``__init__`` (inside the tenant's
 scope), never at import."""
 
+from __future__ import annotations
+
 from typing import Any
 
 from django import forms
@@ -61,7 +63,9 @@ class VersionForm(forms.Form):
     content is text or a PDF; on an existing one the agreement is fixed and
     the content keeps its kind."""
 
-    agreement = forms.ModelChoiceField(queryset=Agreement.objects.none(), empty_label=None)
+    agreement: forms.ModelChoiceField[Agreement] = forms.ModelChoiceField(
+        queryset=Agreement.objects.none(), empty_label=None
+    )
     body = forms.CharField(
         label="Text (Markdown)",
         required=False,
@@ -115,7 +119,9 @@ class VersionForm(forms.Form):
             }
         super().__init__(*args, **kwargs)
         if version is None:
-            self.fields["agreement"].queryset = Agreement.objects.order_by("title")
+            field = self.fields["agreement"]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = Agreement.objects.order_by("title")
             return
         del self.fields["agreement"]
         if version.pdf:
@@ -151,7 +157,7 @@ STATUSES = [
 
 
 class ReportForm(forms.Form):
-    agreement = forms.ModelChoiceField(
+    agreement: forms.ModelChoiceField[Agreement] = forms.ModelChoiceField(
         queryset=Agreement.objects.none(), required=False, empty_label="All agreements"
     )
     state = forms.ChoiceField(choices=STATES, required=False, label="Acceptance")

@@ -40,9 +40,12 @@ PERM = "portal.onboarding"
 VIEW_VERSION = "onboarding.view_agreementversion"
 VIEW_ACCEPTANCE = "onboarding.view_acceptance"
 PAGE_SIZE = 25
-# Nothing in a served PDF may load or run anything; the version's page
-# (same site) may frame it.
-PDF_POLICY = "default-src 'none'; frame-ancestors 'self'; sandbox"
+# Nothing in a served PDF may load anything; the version's page (same
+# site) may frame it. Not ``sandbox`` there: browsers do not run their PDF
+# viewer in a sandboxed document, so the page would show nothing. (The
+# file is ops', checked to be a PDF when it was uploaded.) A download, and
+# the receipt, are sandboxed too.
+PDF_POLICY = "default-src 'none'; frame-ancestors 'self'"
 RECEIPT_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox"
 
 

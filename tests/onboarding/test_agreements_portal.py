@@ -259,11 +259,13 @@ def test_a_pdf_version_is_framed_from_its_page(acme):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert b"".join(response.streaming_content) == b.PDF
-    assert "sandbox" in response["Content-Security-Policy"]
+    assert "default-src 'none'" in response["Content-Security-Policy"]
     assert response["X-Frame-Options"] == "SAMEORIGIN"
+    assert response["X-Content-Type-Options"] == "nosniff"
     download = client.get(pdf(version) + "?download=1")
     assert download["Content-Disposition"].startswith("attachment")
     assert download["X-Frame-Options"] == "DENY"
+    assert "sandbox" in download["Content-Security-Policy"]
     # Staff read it too (the admin's preview).
     assert acme.client(Role.FINANCE).get(pdf(version)).status_code == 200
 

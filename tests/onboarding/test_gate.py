@@ -189,19 +189,27 @@ def test_expired_versions_and_inactive_agreements_hold_nobody(acme):
         assert held(client)  # the scheduled one is in force now
 
 
-def test_the_gate_costs_one_query(acme, monkeypatch):
-    """The same page for the same partner admin, with and without the
-    agreements gate declared: one query apart."""
+@pytest.mark.parametrize("holds", [False, True], ids=["not held", "held"])
+def test_the_gate_costs_one_query(acme, holds, monkeypatch, django_assert_num_queries):
+    """The same page for the same partner admin, without and with the
+    agreements gate declared: one query apart, whether it holds or not
+    (the account page stays open while held)."""
+    with acme.scope():
+        types = None if holds else ["msp"]
+        b.version(acme, b.agreement(acme, "Terms", **({"partner_types": types} if types else {})))
     client = acme.client(Role.PARTNER_ADMIN)
     client.get("/account/")
-    with acme.scope():
-        b.version(acme, b.agreement(acme, "MSP terms", partner_types=["msp"]))
-    with CaptureQueriesContext(connection) as with_gate:
-        assert client.get("/account/").status_code == 200
+    declared = registry.gates
     monkeypatch.setattr(registry, "gates", lambda: ())
     with CaptureQueriesContext(connection) as without:
-        assert client.get("/account/").status_code == 200
-    assert len(with_gate.captured_queries) == len(without.captured_queries) + 1
+        response = client.get("/account/")
+    assert response.status_code == 200
+    assert 'data-testid="portal-gate"' not in response.content.decode()
+    monkeypatch.setattr(registry, "gates", declared)
+    with django_assert_num_queries(len(without.captured_queries) + 1) as with_gate:
+        response = client.get("/account/")
+    assert response.status_code == 200
+    assert ('data-testid="portal-gate"' in response.content.decode()) is holds
     gate_queries = [
         q["sql"] for q in with_gate.captured_queries if "onboarding_agreementversion" in q["sql"]
     ]
