@@ -3,4 +3,4 @@ vetting (``admin_applications``), configuration (``admin_config``), plan
 templates and plans (``admin_plans``), agreements and acceptances
 (``admin_agreements``)."""
 
-from . import admin_applications, admin_config  # noqa: F401
+from . import admin_agreements, admin_applications, admin_config  # noqa: F401

@@ -5,6 +5,8 @@ vetting in the admin, onboarding plans and agreements in the portal
 from prm.tenancy.declarations import NotificationKind, PRMApp
 from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 
+from .agreement_cards import CARDS as AGREEMENT_CARDS
+from .agreement_sweeps import BEAT as AGREEMENT_BEAT
 from .agreements import GATE
 from .application_deadlines import BEAT as APPLICATION_BEAT
 from .vetting_cards import CARDS as VETTING_CARDS
@@ -31,6 +33,7 @@ PERMISSIONS = {
     **_model("agreement"),
     **_model("agreementversion"),
     "onboarding.export_acceptance": OPS | {Role.EXECUTIVE},
+    "onboarding.view_acceptance": STAFF_ROLES,
     "onboarding.view_application": STAFF_ROLES,
     "onboarding.change_application": REVIEWERS,
     "onboarding.decide_application": REVIEWERS,
@@ -54,6 +57,22 @@ VETTING_NOTIFICATIONS = (
     NotificationKind("onboarding.partner_assigned", "A newly approved partner is mine", CM),
 )
 
+AGREEMENT_KINDS = (
+    NotificationKind(
+        "onboarding.agreement_accepted", "A partner of mine accepted an agreement", REVIEWERS
+    ),
+    NotificationKind(
+        "onboarding.agreement_new_version",
+        "A new version of an agreement is waiting for our acceptance",
+        {Role.PARTNER_ADMIN},
+    ),
+    NotificationKind(
+        "onboarding.agreement_expiring",
+        "An agreement expires soon",
+        OPS | {Role.PARTNER_ADMIN},
+    ),
+)
+
 APP = PRMApp(
     label="onboarding",
     permissions=PERMISSIONS,
@@ -63,7 +82,7 @@ APP = PRMApp(
     url_prefix="",
     url_matrix="onboarding.url_matrix",
     gates=(GATE,),
-    cards=(*VETTING_CARDS,),
-    beat={**APPLICATION_BEAT},
-    notification_kinds=(*VETTING_NOTIFICATIONS,),
+    cards=(*VETTING_CARDS, *AGREEMENT_CARDS),
+    beat={**APPLICATION_BEAT, **AGREEMENT_BEAT},
+    notification_kinds=(*VETTING_NOTIFICATIONS, *AGREEMENT_KINDS),
 )

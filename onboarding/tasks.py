@@ -1,9 +1,16 @@
 """Thin tasks: fetch inside the tenant's scope, call a service."""
 
+from dataclasses import asdict
+from typing import Any
+
+from django.db.models import Exists, OuterRef
+from django_scopes import scopes_disabled
+
 from prm.celery import TenantTask, app
 from prm.tenancy.models import Tenant
 
-from . import plans
+from . import agreement_sweeps, plans
+from .models import Agreement
 
 
 @app.task(base=TenantTask)
@@ -77,5 +84,34 @@ def dispatch_application_sweeps() -> int:
     for tenant_id in tenant_ids:
         sweep_applications.apply_async(
             kwargs={"tenant_id": str(tenant_id)}, expires=APPLICATION_SWEEP_EXPIRES
+        )
+    return len(tenant_ids)
+
+
+# --- Beat: agreement reminders and expiry warnings (agreement_sweeps) ------------------
+
+AGREEMENT_SWEEP_EXPIRES = 60 * 60
+
+
+@app.task(base=TenantTask)
+def sweep_agreements(*, tenant: Tenant) -> dict[str, Any]:
+    """The day's agreement reminders and expiry warnings in one tenant."""
+    return asdict(agreement_sweeps.sweep(tenant))
+
+
+@app.task
+def dispatch_agreement_sweeps() -> int:
+    """Beat, hourly (dates are local: hourly catches every time zone's
+    midnight): one sweep per active tenant with an active agreement.
+    Platform-level: it reads across tenants under ``scopes_disabled()`` on
+    purpose, only to learn which tenants to dispatch."""
+    with scopes_disabled():
+        active = Agreement.objects.filter(tenant=OuterRef("pk"), is_active=True)
+        tenant_ids = list(
+            Tenant.objects.filter(Exists(active), is_active=True).values_list("pk", flat=True)
+        )
+    for tenant_id in tenant_ids:
+        sweep_agreements.apply_async(
+            kwargs={"tenant_id": str(tenant_id)}, expires=AGREEMENT_SWEEP_EXPIRES
         )
     return len(tenant_ids)
