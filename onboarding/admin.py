@@ -2,3 +2,5 @@
 vetting (``admin_applications``), configuration (``admin_config``), plan
 templates and plans (``admin_plans``), agreements and acceptances
 (``admin_agreements``)."""
+
+from . import admin_plans  # noqa: F401

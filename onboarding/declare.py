@@ -6,6 +6,12 @@ from prm.tenancy.declarations import PRMApp
 from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 
 from .agreements import GATE
+from .panels import PANELS as PLAN_PANELS
+from .plan_sweeps import BEAT as PLAN_BEAT
+from .plan_sweeps import NOTIFICATION_KINDS as PLAN_KINDS
+from .portal import CARDS as PLAN_CARDS
+from .portal import NAV as PLAN_NAV
+from .staff_cards_plans import CARDS as PLAN_STAFF_CARDS
 
 # Who reviews applications and looks after new partners' plans.
 REVIEWERS = frozenset({Role.OPS_ADMIN, Role.CHANNEL_MANAGER})
@@ -34,6 +40,7 @@ PERMISSIONS = {
     "onboarding.decide_application": REVIEWERS,
     "onboarding.view_plan": STAFF_ROLES,
     "onboarding.change_plan": REVIEWERS,
+    "onboarding.start_plan": OPS,
 }
 
 APP = PRMApp(
@@ -45,4 +52,9 @@ APP = PRMApp(
     url_prefix="",
     url_matrix="onboarding.url_matrix",
     gates=(GATE,),
+    nav=(*PLAN_NAV,),
+    cards=(*PLAN_CARDS, *PLAN_STAFF_CARDS),
+    partner_panels=(*PLAN_PANELS,),
+    beat={**PLAN_BEAT},
+    notification_kinds=(*PLAN_KINDS,),
 )

@@ -40,3 +40,43 @@ def send_applicant_mail(*, tenant: Tenant, application_id: str, kind: str, token
         to=application.contact_email,
     )
     return True
+
+
+# --- Beat: onboarding plan sweeps (plan_sweeps.BEAT) ----------------------------------
+
+# A sweep that waited longer than its period is dropped: the next one does
+# the same work (sweeps are idempotent).
+PLAN_SWEEP_EXPIRES = 60 * 60
+
+
+@app.task(base=TenantTask)
+def sweep_plans(*, tenant: Tenant) -> dict[str, int]:
+    """One tenant's plan reconcile, reminders and escalations."""
+    from dataclasses import asdict
+
+    from . import plan_sweeps
+
+    return asdict(plan_sweeps.sweep(tenant))
+
+
+@app.task
+def dispatch_plan_sweeps() -> int:
+    """Beat, hourly: one plan sweep per active tenant with an active plan.
+    Platform-level: it reads across tenants under ``scopes_disabled()`` on
+    purpose, only to learn which tenants to dispatch; the work runs in each
+    tenant's scope."""
+    from django.db.models import Exists, OuterRef
+    from django_scopes import scopes_disabled
+
+    from .models import Plan
+
+    with scopes_disabled():
+        active = Plan.objects.filter(tenant=OuterRef("pk"), status=Plan.Status.ACTIVE)
+        tenant_ids = list(
+            Tenant.objects.filter(is_active=True)
+            .filter(Exists(active))
+            .values_list("pk", flat=True)
+        )
+    for tenant_id in tenant_ids:
+        sweep_plans.apply_async(kwargs={"tenant_id": str(tenant_id)}, expires=PLAN_SWEEP_EXPIRES)
+    return len(tenant_ids)
