@@ -82,8 +82,8 @@ class TemplateStepForm(forms.ModelForm):
     }
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        need = self.NEEDS.get(data.get("kind"))  # type: ignore[call-overload]
+        data = super().clean() or {}
+        need = self.NEEDS.get(data.get("kind", ""))
         if need is not None:
             name, message = need
             value = data.get(name)
@@ -274,7 +274,7 @@ class PlanAdmin(ActionFormsMixin, TenantModelAdmin):
     list_filter = ["status", OverdueFilter, StalledFilter, MineFilter]
     list_select_related = ["partner__channel_manager", "template"]
     search_fields = ["partner__name", "name"]
-    fields = ["name", "status", "started_at", "target_on", "completed_at", "started_by"]
+    fields = ("name", "status", "started_at", "target_on", "completed_at", "started_by")
     readonly_fields = fields
     change_form_template = "admin/onboarding/plan/change_form.html"
     change_list_template = "admin/onboarding/plan/change_list.html"

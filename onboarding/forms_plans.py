@@ -2,6 +2,8 @@
 document, complete the company profile) and in the admin (tick a step of a
 partner's plan, start a plan)."""
 
+from __future__ import annotations
+
 from typing import Any
 
 from django import forms
@@ -44,11 +46,11 @@ class ProfileForm(forms.Form):
     )
 
     @classmethod
-    def for_partner(cls, partner: Partner, data: Any = None) -> "ProfileForm":
+    def for_partner(cls, partner: Partner, data: Any = None) -> ProfileForm:
         return cls(data, initial={name: getattr(partner, name) for name in cls.base_fields})
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         for name in ("legal_name", "phone", "address"):
             if name in data:
                 data[name] = data[name].strip()
@@ -73,11 +75,11 @@ class StepTickForm(forms.Form):
 
 
 class StartPlanForm(forms.Form):
-    partner = forms.ModelChoiceField(
+    partner: forms.ModelChoiceField[Partner] = forms.ModelChoiceField(
         queryset=Partner.objects.none(),
         help_text="Partners without an onboarding plan.",
     )
-    template = forms.ModelChoiceField(
+    template: forms.ModelChoiceField[PlanTemplate] = forms.ModelChoiceField(
         queryset=PlanTemplate.objects.none(),
         required=False,
         empty_label="The active template for its type and tier",
@@ -94,7 +96,7 @@ class StartPlanForm(forms.Form):
         )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         partner, template = data.get("partner"), data.get("template")
         if partner is not None and template is not None:
             if template.partner_type != partner.partner_type:

@@ -5,6 +5,7 @@ template that applies."""
 
 from typing import Any
 
+from django.db.models import Model
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -17,7 +18,8 @@ from . import plans
 from .models import OnboardingSettings, Plan
 
 
-def plan_panel(request: HttpRequest, partner: Partner) -> dict[str, Any]:
+def plan_panel(request: HttpRequest, partner: Model) -> dict[str, Any]:
+    assert isinstance(partner, Partner)  # the partner's page
     membership = as_member(request).membership
     plan = Plan.objects.select_related("tenant").filter(partner=partner).first()
     if plan is None:

@@ -36,6 +36,7 @@ def plan_card(membership: "Membership") -> dict[str, Any]:
     """The card's figures from one query of the plan's steps (with the
     plan): percent of required steps done, the next open step (due first)
     and the overdue ones."""
+    assert membership.partner_id is not None  # a partner role's card
     today = membership.tenant.local_today()
     steps = list(
         PlanStep.objects.filter(

@@ -180,6 +180,7 @@ def plan_page(
     request: MemberRequest, bound: dict[Any, forms.Form] | None = None, status: int = 200
 ) -> HttpResponse:
     membership = request.membership
+    assert membership.partner_id is not None  # portal.onboarding is a partner role's
     plan = (
         Plan.objects.select_related("partner__channel_manager", "tenant")
         .filter(partner_id=membership.partner_id)
@@ -294,6 +295,7 @@ def profile(request: MemberRequest) -> HttpResponse:
     """The company profile the plan's profile step asks for: partner
     admins edit it, partner users read it."""
     membership = request.membership
+    assert membership.partner_id is not None  # portal.onboarding is a partner role's
     partner = Partner.objects.select_related("channel_manager").get(pk=membership.partner_id)
     may_edit = membership.role == Role.PARTNER_ADMIN
     status = 200
