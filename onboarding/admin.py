@@ -3,4 +3,9 @@ vetting (``admin_applications``), configuration (``admin_config``), plan
 templates and plans (``admin_plans``), agreements and acceptances
 (``admin_agreements``)."""
 
-from . import admin_agreements, admin_applications, admin_config  # noqa: F401
+from . import (  # noqa: F401
+    admin_agreements,
+    admin_applications,
+    admin_config,
+    admin_plans,
+)

@@ -9,6 +9,12 @@ from .agreement_cards import CARDS as AGREEMENT_CARDS
 from .agreement_sweeps import BEAT as AGREEMENT_BEAT
 from .agreements import GATE
 from .application_deadlines import BEAT as APPLICATION_BEAT
+from .panels import PANELS as PLAN_PANELS
+from .plan_sweeps import BEAT as PLAN_BEAT
+from .plan_sweeps import NOTIFICATION_KINDS as PLAN_KINDS
+from .portal import CARDS as PLAN_CARDS
+from .portal import NAV as PLAN_NAV
+from .staff_cards_plans import CARDS as PLAN_STAFF_CARDS
 from .vetting_cards import CARDS as VETTING_CARDS
 
 # Who reviews applications and looks after new partners' plans.
@@ -39,6 +45,7 @@ PERMISSIONS = {
     "onboarding.decide_application": REVIEWERS,
     "onboarding.view_plan": STAFF_ROLES,
     "onboarding.change_plan": REVIEWERS,
+    "onboarding.start_plan": OPS,
 }
 
 VETTING_NOTIFICATIONS = (
@@ -82,7 +89,9 @@ APP = PRMApp(
     url_prefix="",
     url_matrix="onboarding.url_matrix",
     gates=(GATE,),
-    cards=(*VETTING_CARDS, *AGREEMENT_CARDS),
-    beat={**APPLICATION_BEAT, **AGREEMENT_BEAT},
-    notification_kinds=(*VETTING_NOTIFICATIONS, *AGREEMENT_KINDS),
+    nav=(*PLAN_NAV,),
+    cards=(*VETTING_CARDS, *AGREEMENT_CARDS, *PLAN_CARDS, *PLAN_STAFF_CARDS),
+    partner_panels=(*PLAN_PANELS,),
+    beat={**APPLICATION_BEAT, **AGREEMENT_BEAT, **PLAN_BEAT},
+    notification_kinds=(*VETTING_NOTIFICATIONS, *AGREEMENT_KINDS, *PLAN_KINDS),
 )

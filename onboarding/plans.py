@@ -22,8 +22,10 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from dealreg.models import DealRegistration
+from partners import services as partner_services
 from partners.models import Contact, Partner
 from prm.broker import kick_on_commit
+from prm.tenancy.errors import ServiceError
 from prm.tenancy.models import Membership, User
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit
@@ -41,6 +43,8 @@ from .models import (
 )
 
 SYNC_TASK = "onboarding.tasks.sync_partner"
+# Who starts a partner's plan by hand (ops, from the partner's page).
+START_PERM = "onboarding.start_plan"
 
 
 def resolve_now(now: datetime | None) -> datetime:
@@ -133,6 +137,8 @@ class Done:
 
 
 PROFILE_FIELDS = ("legal_name", "website", "phone", "address")
+# The gap a partner's people cannot fill in the portal: the vendor records contacts.
+CONTACT_GAP = "a contact"
 
 
 def profile_gaps(partner: Partner) -> list[str]:
@@ -143,7 +149,7 @@ def profile_gaps(partner: Partner) -> list[str]:
         if not getattr(partner, name)
     ]
     if not Contact.objects.filter(partner=partner).exists():
-        gaps.append("a contact")
+        gaps.append(CONTACT_GAP)
     return [str(gap) for gap in gaps]
 
 
@@ -379,7 +385,7 @@ def progress(plan: Plan, *, today: date | None = None) -> Progress:
     """Required steps done ÷ required steps, the next open step (the one
     due first), the steps past their due date, days to the target."""
     today = today or plan.tenant.local_today()
-    steps = list(plan.steps.select_related("agreement"))
+    steps = list(plan.steps.select_related("agreement", "completed_by"))
     required = [step for step in steps if step.required]
     done = sum(1 for step in required if step.completed_at is not None)
     percent = 100 if not required else (100 * done) // len(required)
@@ -420,3 +426,57 @@ def first_event_times(partner_ids: Iterable[Any]) -> dict[Any, dict[str, datetim
 
 def settings_for(plan: Plan) -> OnboardingSettings:
     return OnboardingSettings.for_tenant(plan.tenant)
+
+
+# --- Pages, cards and sweeps ---------------------------------------------------------
+
+
+def complete_step(
+    step: PlanStep, *, at: datetime, by: User | None, source: str, evidence: str, now: datetime
+) -> None:
+    """Record ``step`` (locked by the caller) done and move its plan on:
+    its last progress and, when it was its last required step, its
+    completion. Inside a transaction."""
+    _complete(step, at=at, by=by, source=source, evidence=evidence)
+    plan = Plan.objects.select_for_update().select_related("tenant").get(pk=step.plan_id)
+    plan.last_progress_at = max(at, plan.last_progress_at)
+    plan.save(update_fields=["last_progress_at"])
+    _finish_if_done(plan, now)
+
+
+def stalled_before(settings_row: OnboardingSettings, now: datetime) -> datetime:
+    """An active plan whose last step was completed (or which started)
+    before this moment is stalled."""
+    return now - timedelta(days=settings_row.stalled_after_days)
+
+
+def is_stalled(plan: Plan, settings_row: OnboardingSettings, now: datetime) -> bool:
+    return plan.status == Plan.Status.ACTIVE and plan.last_progress_at < stalled_before(
+        settings_row, now
+    )
+
+
+def update_profile(
+    partner: Partner, *, by: Membership, data: dict[str, Any], now: datetime | None = None
+) -> Partner:
+    """The partner admin completes their company profile (legal name,
+    website, phone, address) through the partner directory's own service,
+    and the plan's profile step completes if that made it complete."""
+    now = resolve_now(now)
+    if by.partner_id != partner.pk or by.role != Role.PARTNER_ADMIN:
+        raise OnboardingError("Only a partner admin of this organisation edits its profile.")
+    changes = {name: data[name] for name in PROFILE_FIELDS if name in data}
+    with transaction.atomic():
+        try:
+            partner_services.update_partner(partner, by=by.user, data=changes)
+        except ServiceError as exc:
+            raise OnboardingError(exc.message, field=exc.field) from exc
+        plan = (
+            Plan.objects.select_for_update()
+            .select_related("partner", "tenant")
+            .filter(partner=partner, status=Plan.Status.ACTIVE)
+            .first()
+        )
+        if plan is not None:
+            sync_plan(plan, now=now)
+    return partner

@@ -1,16 +1,19 @@
 """Thin tasks: fetch inside the tenant's scope, call a service."""
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from django.db.models import Exists, OuterRef
+from celery import Task
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from prm.celery import TenantTask, app
 from prm.tenancy.models import Tenant
 
-from . import agreement_sweeps, plans
-from .models import Agreement
+from . import agreement_sweeps, application_deadlines, plan_sweeps, plans
+from .models import Agreement, Application, Plan
 
 
 @app.task(base=TenantTask)
@@ -24,7 +27,6 @@ def send_applicant_mail(*, tenant: Tenant, application_id: str, kind: str, token
     """One mail to an applicant (deferred through the outbox: sent once)."""
     from django.template.loader import render_to_string
     from django.urls import reverse
-    from django.utils import timezone
 
     from prm.tenancy.tasks import send_one
 
@@ -49,48 +51,41 @@ def send_applicant_mail(*, tenant: Tenant, application_id: str, kind: str, token
     return True
 
 
-# --- Beat: application reminders, escalations and expiry (application_deadlines) ---
+# --- Beat: the sweeps ------------------------------------------------------------------
+#
+# Each dispatcher is platform-level: it reads across tenants under
+# ``scopes_disabled()`` on purpose, only to learn which tenants have work
+# due, and queues one sweep per such tenant, which runs in its scope. A
+# sweep that waited longer than its period is dropped (``expires``): the
+# next does the same work (sweeps are idempotent).
 
-APPLICATION_SWEEP_EXPIRES = 5 * 60  # a late sweep is dropped: the next does its work
+
+def _dispatch(rows: Callable[[], QuerySet[Any]], sweep: Task, expires: int) -> int:
+    """Queue ``sweep`` for every active tenant with one of ``rows()`` (a
+    queryset correlated to the tenant with ``OuterRef("pk")``)."""
+    with scopes_disabled():
+        tenant_ids = list(
+            Tenant.objects.filter(Exists(rows()), is_active=True).values_list("pk", flat=True)
+        )
+    for tenant_id in tenant_ids:
+        sweep.apply_async(kwargs={"tenant_id": str(tenant_id)}, expires=expires)
+    return len(tenant_ids)
 
 
 @app.task(base=TenantTask)
 def sweep_applications(*, tenant: Tenant) -> dict[str, int]:
-    from dataclasses import asdict
-
-    from .application_deadlines import sweep_applications as sweep
-
-    return asdict(sweep(tenant))
+    """Application reminders, escalations and expiry in one tenant."""
+    return asdict(application_deadlines.sweep_applications(tenant))
 
 
 @app.task
 def dispatch_application_sweeps() -> int:
-    """Beat, every minute: one sweep per active tenant with an application
-    check or an expiry due. Platform-level: reads across tenants under
-    ``scopes_disabled()`` on purpose, only to learn which tenants to sweep."""
-    from django.db.models import Exists, OuterRef, Q
-    from django.utils import timezone
-    from django_scopes import scopes_disabled
-
-    from .models import Application
-
+    """Beat, every minute: tenants with an application check or expiry due."""
     now = timezone.now()
-    due = Q(next_check_at__lte=now) | Q(status="unconfirmed", confirm_by__lte=now)
-    with scopes_disabled():
-        rows = Application.objects.filter(due, tenant=OuterRef("pk"))
-        tenant_ids = list(
-            Tenant.objects.filter(Exists(rows), is_active=True).values_list("pk", flat=True)
-        )
-    for tenant_id in tenant_ids:
-        sweep_applications.apply_async(
-            kwargs={"tenant_id": str(tenant_id)}, expires=APPLICATION_SWEEP_EXPIRES
-        )
-    return len(tenant_ids)
-
-
-# --- Beat: agreement reminders and expiry warnings (agreement_sweeps) ------------------
-
-AGREEMENT_SWEEP_EXPIRES = 60 * 60
+    due = Q(next_check_at__lte=now) | Q(status=Application.Status.UNCONFIRMED, confirm_by__lte=now)
+    return _dispatch(
+        lambda: Application.objects.filter(due, tenant=OuterRef("pk")), sweep_applications, 5 * 60
+    )
 
 
 @app.task(base=TenantTask)
@@ -102,16 +97,25 @@ def sweep_agreements(*, tenant: Tenant) -> dict[str, Any]:
 @app.task
 def dispatch_agreement_sweeps() -> int:
     """Beat, hourly (dates are local: hourly catches every time zone's
-    midnight): one sweep per active tenant with an active agreement.
-    Platform-level: it reads across tenants under ``scopes_disabled()`` on
-    purpose, only to learn which tenants to dispatch."""
-    with scopes_disabled():
-        active = Agreement.objects.filter(tenant=OuterRef("pk"), is_active=True)
-        tenant_ids = list(
-            Tenant.objects.filter(Exists(active), is_active=True).values_list("pk", flat=True)
-        )
-    for tenant_id in tenant_ids:
-        sweep_agreements.apply_async(
-            kwargs={"tenant_id": str(tenant_id)}, expires=AGREEMENT_SWEEP_EXPIRES
-        )
-    return len(tenant_ids)
+    midnight): tenants with an active agreement."""
+    return _dispatch(
+        lambda: Agreement.objects.filter(tenant=OuterRef("pk"), is_active=True),
+        sweep_agreements,
+        60 * 60,
+    )
+
+
+@app.task(base=TenantTask)
+def sweep_plans(*, tenant: Tenant) -> dict[str, int]:
+    """One tenant's plan reconcile, reminders and escalations."""
+    return asdict(plan_sweeps.sweep(tenant))
+
+
+@app.task
+def dispatch_plan_sweeps() -> int:
+    """Beat, hourly: tenants with a plan in progress."""
+    return _dispatch(
+        lambda: Plan.objects.filter(tenant=OuterRef("pk"), status=Plan.Status.ACTIVE),
+        sweep_plans,
+        60 * 60,
+    )

@@ -4,11 +4,27 @@ loaded by the tests only: merged from one module per area."""
 from typing import Any
 
 from . import url_matrix_agreements as agreements
+from . import url_matrix_plans as plans
 from . import url_matrix_vetting as vetting
 from .url_matrix_apply import PORTAL_ROUTES as APPLY_ROUTES
 
-PORTAL_ROUTES: dict[str, dict[str, Any]] = {**APPLY_ROUTES, **agreements.PORTAL_ROUTES}
-ADMIN_OBJECTS: dict[str, Any] = {**vetting.ADMIN_OBJECTS, **agreements.ADMIN_OBJECTS}
-ADMIN_NOBODY: set[tuple[str, str]] = {*vetting.ADMIN_NOBODY, *agreements.ADMIN_NOBODY}
-PERM_MODEL: dict[str, str] = {}
-CUSTOM_ADMIN_VIEWS: dict[str, str] = {**agreements.CUSTOM_ADMIN_VIEWS}
+PORTAL_ROUTES: dict[str, dict[str, Any]] = {
+    **APPLY_ROUTES,
+    **agreements.PORTAL_ROUTES,
+    **plans.PORTAL_ROUTES,
+}
+ADMIN_OBJECTS: dict[str, Any] = {
+    **vetting.ADMIN_OBJECTS,
+    **agreements.ADMIN_OBJECTS,
+    **plans.ADMIN_OBJECTS,
+}
+ADMIN_NOBODY: set[tuple[str, str]] = {
+    *vetting.ADMIN_NOBODY,
+    *agreements.ADMIN_NOBODY,
+    *plans.ADMIN_NOBODY,
+}
+PERM_MODEL: dict[str, str] = {**plans.PERM_MODEL}
+CUSTOM_ADMIN_VIEWS: dict[str, str] = {
+    **agreements.CUSTOM_ADMIN_VIEWS,
+    **plans.CUSTOM_ADMIN_VIEWS,
+}
