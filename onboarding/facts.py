@@ -8,6 +8,10 @@ metric (``onboarding.metrics``) places it:
   before its target date) on the day the plan started;
 - ``onboarding_steps_due`` and ``onboarding_steps_on_time`` on the day the
   required steps were due;
+- ``onboarding_stalled_delta``: +1 on the day a plan in progress became
+  stalled, -1 on the day it stopped (a step done, completed): summed up to
+  a day, the plans stalled that day (a day may lie ahead: the plan will be
+  stalled then unless something is done);
 - the series (days) ``onboarding_first_registration`` on the day of the
   partner's first registration, ``onboarding_first_won`` on its first won
   deal's close date, ``onboarding_time_to_onboard`` on the day its plan
@@ -38,7 +42,10 @@ from .metrics import (
     first_instant,
     local_day,
     plan_days,
+    stall_changes,
+    stalled_after,
     timelines,
+    zone,
 )
 from .models import Plan, PlanStep
 
@@ -49,6 +56,7 @@ FACTS = (
     "onboarding_on_target",
     "onboarding_steps_due",
     "onboarding_steps_on_time",
+    "onboarding_stalled_delta",
 )
 SERIES = (
     "onboarding_first_registration",
@@ -120,8 +128,34 @@ def compute(
         add(row["plan__partner_id"], row["due_on"], "onboarding_steps_due", row["due"])
         add(row["plan__partner_id"], row["due_on"], "onboarding_steps_on_time", row["on_time"])
 
+    _stalled(tenant, partner_ids, add)
+
     for (partner, day), found in values.items():
         yield FactRow(partner, day, found)
+
+
+def _stalled(tenant: Tenant, partner_ids: Sequence[Any] | None, add: Any) -> None:
+    """Each plan's stall changes (``metrics.stall_changes``): three queries."""
+    where = zone(tenant)
+    after_days = stalled_after(tenant)
+    plans = list(
+        _of(
+            Plan.objects.filter(tenant_id=tenant.pk).exclude(status=Plan.Status.CANCELLED),
+            partner_ids,
+            "partner_id",
+        ).values_list("pk", "partner_id", "started_at", "completed_at")
+    )
+    progress: dict[Any, list[date]] = defaultdict(list)
+    for plan_id, completed_at in PlanStep.objects.filter(
+        plan_id__in=[row[0] for row in plans], completed_at__isnull=False
+    ).values_list("plan_id", "completed_at"):
+        progress[plan_id].append(completed_at.astimezone(where).date())
+    for plan_id, partner, started_at, completed_at in plans:
+        ended = completed_at.astimezone(where).date() if completed_at else None
+        for day, change in stall_changes(
+            started_at.astimezone(where).date(), progress[plan_id], ended, after_days
+        ):
+            add(partner, day, "onboarding_stalled_delta", change)
 
 
 def measure(
@@ -178,7 +212,8 @@ SOURCE = FactSource(
         "onboarding.Application": lambda application: (
             [application.partner_id] if application.partner_id else []
         ),
-        # What activates a partner (a won deal or an approval) is a setting.
+        # What activates a partner (a won deal or an approval), and when a
+        # plan is stalled, are settings.
         "onboarding.OnboardingSettings": lambda settings_row: ["*"],
     },
 )

@@ -42,19 +42,21 @@ from django.db.models import (
     QuerySet,
     Subquery,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, Greatest, TruncDate
 
 from dealreg.models import DealRegistration
 from partners.metrics import partner_q
 from partners.models import Partner
 from prm.tenancy.declarations import (
     NO_FILTERS,
+    Days,
     Filters,
     Good,
     Metric,
     Period,
     Quantile,
     Rate,
+    Total,
     Unit,
 )
 from prm.tenancy.figures import one_decimal, percent, percentile
@@ -309,14 +311,41 @@ def active_plans(tenant: Tenant, day: date) -> QuerySet[Plan]:
     step completed by then (else its start)."""
     after = first_instant(tenant, day + timedelta(days=1))
     done_by_then = Q(steps__completed_at__lt=after)
+    # GREATEST ignores NULLs in PostgreSQL: no step done yet is the start; a
+    # step done before the plan started (an agreement accepted) is too.
     return (
         Plan.objects.filter(tenant_id=tenant.pk, started_at__lt=after)
         .exclude(status=Plan.Status.CANCELLED)
         .filter(Q(completed_at__isnull=True) | Q(completed_at__gte=after))
         .annotate(
-            last_progress=Coalesce(Max("steps__completed_at", filter=done_by_then), F("started_at"))
+            last_progress=Greatest(Max("steps__completed_at", filter=done_by_then), F("started_at"))
         )
     )
+
+
+def stall_changes(
+    started: date, progress: Sequence[date], ended: date | None, after_days: int
+) -> list[tuple[date, int]]:
+    """When a plan started on ``started``, with steps completed on the days
+    ``progress``, completed on ``ended`` (None: not yet), became stalled
+    (+1) and stopped being stalled (-1): stalled on a day when its last
+    progress by then (its start, else its last step) was ``after_days`` or
+    more before, and it was still in progress. Their sum up to a day is 1
+    exactly when ``stalled_plans`` counts it that day."""
+    points = sorted({started, *(day for day in progress if day >= started)})
+    changes = []
+    for k, point in enumerate(points):
+        if ended is not None and point >= ended:
+            break
+        following = points[k + 1] if k + 1 < len(points) else None
+        if ended is not None:
+            following = ended if following is None else min(following, ended)
+        begins = point + timedelta(days=after_days)
+        if following is None or begins < following:
+            changes.append((begins, 1))
+            if following is not None:
+                changes.append((following, -1))
+    return changes
 
 
 def stalled_plans(tenant: Tenant, day: date, filters: Filters = NO_FILTERS) -> QuerySet[Plan]:
@@ -495,6 +524,7 @@ METRICS: list[Metric] = [
         unit=Unit.COUNT,
         good=Good.LOW,
         compute=stalled,
+        rollup=Total("onboarding_stalled_delta", Days.TO_END),
         rows=stalled_rows,
         rows_admin=PARTNERS,
         perms=PERMS,

@@ -103,6 +103,21 @@ class Migration(migrations.Migration):
             name="onboarding_steps_on_time",
             field=models.IntegerField(default=0),
         ),
+        migrations.AddField(
+            model_name="partnerday",
+            name="onboarding_stalled_delta",
+            field=models.IntegerField(default=0),
+        ),
+        migrations.AddField(
+            model_name="segmentday",
+            name="onboarding_stalled_delta",
+            field=models.IntegerField(default=0),
+        ),
+        migrations.AddField(
+            model_name="segmenttotal",
+            name="onboarding_stalled_delta",
+            field=models.IntegerField(default=0),
+        ),
         migrations.RunSQL(
             "INSERT INTO reporting_stalepartner (tenant_id, partner_id, everything, since) "
             "SELECT id, NULL, true, now() FROM tenancy_tenant ON CONFLICT DO NOTHING;",

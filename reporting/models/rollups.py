@@ -82,6 +82,7 @@ class Facts(models.Model):
     onboarding_on_target = models.IntegerField(default=0)
     onboarding_steps_due = models.IntegerField(default=0)
     onboarding_steps_on_time = models.IntegerField(default=0)
+    onboarding_stalled_delta = models.IntegerField(default=0)
 
     class Meta:
         abstract = True

@@ -210,6 +210,12 @@ def test_stalled_plans_as_at_the_periods_end(acme, story):
         OnboardingSettings.objects.create(tenant=acme.tenant, stalled_after_days=30)
     assert on(d(4, 10)) == 0
     assert on(d(4, 19)) == 1
+    # A step done before its plan started (an agreement accepted earlier)
+    # dates no progress before the start.
+    early = new_partner(acme, "Acme Early Six", at(d(4, 20)))
+    plan(acme, early, at(d(4, 20)), [(d(4, 27), at(d(3, 1))), (d(5, 10), None)])
+    assert on(d(5, 19)) == 1  # P3 only: 29 days since the start
+    assert on(d(5, 20)) == 2
 
 
 def test_filters(acme, story):
