@@ -6,6 +6,10 @@ from prm.tenancy.declarations import PRMApp
 from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 
 from .agreements import GATE
+from .demo import DEMO, DEMO_AFTER
+from .facts import SOURCE as FACTS
+from .health import AT_RISK_RULES, HEALTH_COMPONENTS
+from .metrics import METRICS
 
 # Who reviews applications and looks after new partners' plans.
 REVIEWERS = frozenset({Role.OPS_ADMIN, Role.CHANNEL_MANAGER})
@@ -45,4 +49,10 @@ APP = PRMApp(
     url_prefix="",
     url_matrix="onboarding.url_matrix",
     gates=(GATE,),
+    metrics=METRICS,
+    facts=(FACTS,),
+    health_components=HEALTH_COMPONENTS,
+    at_risk_rules=AT_RISK_RULES,
+    demo=DEMO,
+    demo_after=DEMO_AFTER,
 )
