@@ -272,7 +272,9 @@ class History:
 
     def manager(self, partner: Partner) -> Membership:
         """The partner's channel manager (who ticks the kickoff), else ops."""
-        found = self.managers.get(partner.channel_manager_id)
+        found = (
+            self.managers.get(partner.channel_manager_id) if partner.channel_manager_id else None
+        )
         return found or self.ctx.people[Role.OPS_ADMIN]
 
     def upload_w9(self, plan: Plan, step: PlanStep, when: datetime) -> None:

@@ -149,6 +149,7 @@ def _stalled(tenant: Tenant, partner_ids: Sequence[Any] | None, add: Any) -> Non
     for plan_id, completed_at in PlanStep.objects.filter(
         plan_id__in=[row[0] for row in plans], completed_at__isnull=False
     ).values_list("plan_id", "completed_at"):
+        assert completed_at is not None  # filtered above
         progress[plan_id].append(completed_at.astimezone(where).date())
     for plan_id, partner, started_at, completed_at in plans:
         ended = completed_at.astimezone(where).date() if completed_at else None

@@ -86,10 +86,10 @@ def reading(tenant: Tenant, plan: _Plan, day: date) -> Reading | None:
         took = fmt.plural((completed - plan.started_at.astimezone(where).date()).days, "day")
         if completed <= plan.target_on:
             return Reading(Decimal(1), f"Onboarded in {took}, within its target")
-        on_time = sum(1 for s in plan.steps if (done_on(s) or date.max) <= s.due_on)
-        value = _share(on_time, len(plan.steps) - on_time, len(plan.steps))
-        late = (completed - plan.target_on).days
-        return Reading(value, f"Onboarded in {took}, {fmt.plural(late, 'day')} past its target")
+        in_time = sum(1 for s in plan.steps if (done_on(s) or date.max) <= s.due_on)
+        value = _share(in_time, len(plan.steps) - in_time, len(plan.steps))
+        behind = fmt.plural((completed - plan.target_on).days, "day")
+        return Reading(value, f"Onboarded in {took}, {behind} past its target")
 
     due = [s for s in plan.steps if s.due_on < day]
     on_time = [s for s in due if (done_on(s) or date.max) <= s.due_on]

@@ -101,7 +101,7 @@ def _of(rows: QuerySet[Any], partner_ids: Sequence[Any] | None, field: str) -> Q
 
 def timelines(
     tenant: Tenant, filters: Filters = NO_FILTERS, partner_ids: Sequence[Any] | None = None
-) -> QuerySet[Partner]:
+) -> QuerySet[Any]:
     """The partners, each with the local days of its enrollment
     (``enrolled_day``), its start (``start_day``: applied, else enrolled),
     its first registration (``first_submitted_day``), its first approval
@@ -147,7 +147,7 @@ def timelines(
     )
 
 
-def first_registration_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[Partner]:
+def first_registration_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[Any]:
     """Partners whose first registration was submitted in the period (none
     before their start)."""
     return timelines(tenant, filters).filter(
@@ -155,7 +155,7 @@ def first_registration_rows(tenant: Tenant, period: Period, filters: Filters) ->
     )
 
 
-def first_won_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[Partner]:
+def first_won_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[Any]:
     """Partners whose first won deal closed in the period (not before their
     enrollment)."""
     return timelines(tenant, filters).filter(
@@ -163,7 +163,7 @@ def first_won_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet
     )
 
 
-def enrolled_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[Partner]:
+def enrolled_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[Any]:
     """Partners enrolled in the period (activation's denominator)."""
     return timelines(tenant, filters).filter(_on_days("enrolled_day", period))
 
@@ -189,7 +189,7 @@ def activated(
     return found is not None and found <= enrolled + timedelta(days=ACTIVATION_DAYS)
 
 
-def _days(rows: QuerySet[Partner], until: str, since: str) -> list[int]:
+def _days(rows: QuerySet[Any], until: str, since: str) -> list[int]:
     return [(end - begin).days for end, begin in rows.values_list(until, since)]
 
 
@@ -250,9 +250,10 @@ def plan_days(tenant: Tenant, rows: QuerySet[Plan]) -> list[tuple[Any, date, int
     completed plans."""
     where = zone(tenant)
     found = []
-    for partner_id, started_at, completed_at in rows.values_list(
+    for partner_id, started_at, completed_at in rows.filter(completed_at__isnull=False).values_list(
         "partner_id", "started_at", "completed_at"
     ):
+        assert completed_at is not None  # filtered above
         done = completed_at.astimezone(where).date()
         found.append((partner_id, done, (done - started_at.astimezone(where).date()).days))
     return found
@@ -305,7 +306,7 @@ def stalled_after(tenant: Tenant) -> int:
     return found or OnboardingSettings._meta.get_field("stalled_after_days").default
 
 
-def active_plans(tenant: Tenant, day: date) -> QuerySet[Plan]:
+def active_plans(tenant: Tenant, day: date) -> QuerySet[Any]:
     """Plans in progress at the end of ``day``: started by then, not
     completed by then, not cancelled; each with ``last_progress``, the last
     step completed by then (else its start)."""
@@ -348,7 +349,7 @@ def stall_changes(
     return changes
 
 
-def stalled_plans(tenant: Tenant, day: date, filters: Filters = NO_FILTERS) -> QuerySet[Plan]:
+def stalled_plans(tenant: Tenant, day: date, filters: Filters = NO_FILTERS) -> QuerySet[Any]:
     """Plans in progress at the end of ``day`` whose last step was completed
     (or which started) ``stalled_after_days`` days or more before it."""
     threshold = first_instant(tenant, day - timedelta(days=stalled_after(tenant) - 1))
