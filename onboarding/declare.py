@@ -9,6 +9,10 @@ from .agreement_cards import CARDS as AGREEMENT_CARDS
 from .agreement_sweeps import BEAT as AGREEMENT_BEAT
 from .agreements import GATE
 from .application_deadlines import BEAT as APPLICATION_BEAT
+from .demo import DEMO, DEMO_AFTER
+from .facts import SOURCE as FACTS
+from .health import AT_RISK_RULES, HEALTH_COMPONENTS
+from .metrics import METRICS
 from .panels import PANELS as PLAN_PANELS
 from .plan_sweeps import BEAT as PLAN_BEAT
 from .plan_sweeps import NOTIFICATION_KINDS as PLAN_KINDS
@@ -94,4 +98,10 @@ APP = PRMApp(
     partner_panels=(*PLAN_PANELS,),
     beat={**APPLICATION_BEAT, **AGREEMENT_BEAT, **PLAN_BEAT},
     notification_kinds=(*VETTING_NOTIFICATIONS, *AGREEMENT_KINDS, *PLAN_KINDS),
+    metrics=METRICS,
+    facts=(FACTS,),
+    health_components=HEALTH_COMPONENTS,
+    at_risk_rules=AT_RISK_RULES,
+    demo=DEMO,
+    demo_after=DEMO_AFTER,
 )

@@ -75,6 +75,14 @@ class Facts(models.Model):
     # Partner directory (levels kept as changes)
     active_delta = models.IntegerField(default=0)
     adopted_delta = models.IntegerField(default=0)
+    # Onboarding
+    onboarding_enrolled = models.IntegerField(default=0)
+    onboarding_activated = models.IntegerField(default=0)
+    onboarding_started = models.IntegerField(default=0)
+    onboarding_on_target = models.IntegerField(default=0)
+    onboarding_steps_due = models.IntegerField(default=0)
+    onboarding_steps_on_time = models.IntegerField(default=0)
+    onboarding_stalled_delta = models.IntegerField(default=0)
 
     class Meta:
         abstract = True

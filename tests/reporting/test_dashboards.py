@@ -110,7 +110,9 @@ def test_a_constant_number_of_queries_whatever_the_data_and_filters(acme, data):
     # Filters cost nothing more: the form reads its choices once, and checks
     # the values given against them.
     assert before[3] == before[0]
-    assert max(before) <= 32
+    # (Each series of durations costs one query per group of periods: onboarding's three
+    # add six.)
+    assert max(before) <= 38
     seed(acme)  # twice the data: the same queries
     assert [counted(url) for url in urls] == before
 

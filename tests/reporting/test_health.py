@@ -223,6 +223,7 @@ def test_certification_and_onboarding_are_not_faked():
         "dealreg.win_rate",
         "incentives.open_disputes",
         "mdf.utilization",
+        "onboarding.progress",
     }
 
 

@@ -12,14 +12,16 @@ from prm.tenancy.roles import ALL_ROLES, Role
 # the dashboard (its settings, the rollups' daily sums and all-day totals:
 # three). MDF: fund requests and claims one each; the budgets card one, and
 # one more once a budget is open; the partners' funds card two. Onboarding:
-# the plans card two (channel managers, ops); partners, whether their plan
-# runs (the menu entry and the card share it).
+# the applications card one (channel managers, ops), the agreements card one
+# (ops), the plans card two (channel managers, ops); partners, the
+# agreements gate one and whether their plan runs one (the menu entry and
+# the card share it).
 MAX_QUERIES = {
-    Role.OPS_ADMIN: 20,
-    Role.CHANNEL_MANAGER: 12,
+    Role.OPS_ADMIN: 22,
+    Role.CHANNEL_MANAGER: 13,
     Role.FINANCE: 18,
     Role.EXECUTIVE: 13,
-    Role.PARTNER_ADMIN: 13,  # + the agreements gate (onboarding)
+    Role.PARTNER_ADMIN: 13,
     Role.PARTNER_USER: 12,
 }
 
