@@ -14,12 +14,10 @@ class OnboardingConfig(AppConfig):
 
         # A confirmed application is routed to its reviewer with a deadline;
         # the applicant's answer moves the deadline on by the time waited.
-        for hooks, hook in (
-            (applications.ON_QUEUED, vetting.queue),
-            (applications.ON_ANSWERED, vetting.resume),
-        ):
-            if hook not in hooks:
-                hooks.append(hook)
+        if vetting.on_queued not in applications.ON_QUEUED:
+            applications.ON_QUEUED.append(vetting.on_queued)
+        if vetting.on_answered not in applications.ON_ANSWERED:
+            applications.ON_ANSWERED.append(vetting.on_answered)
 
         registration_submitted.connect(registration_changed, dispatch_uid="onboarding.submitted")
         registration_decided.connect(registration_changed, dispatch_uid="onboarding.decided")

@@ -144,9 +144,9 @@ CONTACT_GAP = "a contact"
 def profile_gaps(partner: Partner) -> list[str]:
     """What the company profile still lacks (empty: complete)."""
     gaps = [
-        Partner._meta.get_field(name).verbose_name
-        for name in PROFILE_FIELDS
-        if not getattr(partner, name)
+        str(field.verbose_name)
+        for field in Partner._meta.concrete_fields
+        if field.name in PROFILE_FIELDS and not getattr(partner, field.name)
     ]
     if not Contact.objects.filter(partner=partner).exists():
         gaps.append(CONTACT_GAP)
@@ -160,7 +160,8 @@ def _first_registration(partner: Partner) -> Done | None:
         .values("submitted_at", "code")
         .first()
     )
-    return Done(first["submitted_at"], first["code"]) if first else None
+    # Filtered on submitted_at: never None here.
+    return Done(first["submitted_at"], first["code"]) if first and first["submitted_at"] else None
 
 
 def _first_approval(partner: Partner) -> Done | None:
@@ -171,7 +172,7 @@ def _first_approval(partner: Partner) -> Done | None:
         .values("decided_at", "code")
         .first()
     )
-    return Done(first["decided_at"], first["code"]) if first else None
+    return Done(first["decided_at"], first["code"]) if first and first["decided_at"] else None
 
 
 def _acceptance(partner: Partner, step: PlanStep) -> Done | None:

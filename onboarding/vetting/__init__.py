@@ -29,7 +29,7 @@ from .access import (
     waiting_for,
 )
 from .approval import approve
-from .clock import queue, resume
+from .clock import on_answered, on_queued, queue, resume
 from .review import add_note, missing_checks, reject, request_info, tick_check, untick_check
 
 __all__ = [
@@ -43,6 +43,8 @@ __all__ = [
     "may_approve",
     "may_decide",
     "missing_checks",
+    "on_answered",
+    "on_queued",
     "overdue",
     "queue",
     "reject",

@@ -146,3 +146,13 @@ def resume(application: Application, now: datetime | None = None) -> Application
             task=DECIDE,
         )
     return copy_back(locked, application)
+
+
+def on_queued(application: Application, now: datetime) -> None:
+    """The applications' hook (``applications.ON_QUEUED``): ``queue``."""
+    queue(application, now)
+
+
+def on_answered(application: Application, now: datetime) -> None:
+    """The applications' hook (``applications.ON_ANSWERED``): ``resume``."""
+    resume(application, now)
