@@ -21,7 +21,6 @@ threshold sent, set by a conditional UPDATE, so concurrent sweeps send
 once); then unclaimed reservations are released and unused funds expire.
 """
 
-import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -32,6 +31,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from prm import format as fmt
+from prm.tenancy.batches import check_deadlines
 from prm.tenancy.models import Membership, Tenant, User
 from prm.tenancy.roles import Role
 from prm.tenancy.services import notify
@@ -51,12 +51,7 @@ from .workflow import (
     staff,
 )
 
-logger = logging.getLogger(__name__)
-
 BATCH_SIZE = 200
-# A row whose check failed unexpectedly is tried again this much later, so
-# one bad row cannot stall (or spin) a tenant's sweep.
-RETRY_DELAY = timedelta(minutes=15)
 # Days before a claim window closes when the partner is warned.
 WINDOW_WARNINGS = (7, 1)
 # Days before an allocation's period ends when unused funds are announced to expire.
@@ -137,37 +132,22 @@ def _sweep(
 ) -> None:
     """Check ``model``'s rows due at ``now``, a batch at a time (each batch
     in its own transaction, rows locked and skipped by a parallel sweep)."""
-    while True:
-        with transaction.atomic():
-            batch = list(
-                model.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related(
-                    *(
-                        ("partner", "approver")
-                        if model is FundRequest
-                        else ("partner", "request__approver")
-                    )
-                )
-                .filter(next_check_at__lte=now)
-                .order_by("next_check_at", "pk")[:batch_size]
-            )
-            for row in batch:
-                row.tenant = tenant
-                result.checked += 1
-                try:
-                    with transaction.atomic():
-                        _check(row, tenant, now, people, result)
-                except Exception:
-                    logger.exception("MDF deadline check of %s failed", row.pk)
-                    result.failed += 1
-                    row.next_check_at = now + RETRY_DELAY
-                model.objects.filter(pk=row.pk).update(
-                    next_check_at=row.next_check_at,
-                    reminded_at=row.reminded_at,
-                    escalated_at=row.escalated_at,
-                )
-        if len(batch) < batch_size:
-            return
+    related = ("partner", "approver") if model is FundRequest else ("partner", "request__approver")
+    due = (
+        model.objects.select_related(*related)
+        .filter(next_check_at__lte=now)
+        .order_by("next_check_at", "pk")
+    )
+    checked, failed = check_deadlines(
+        due,
+        lambda row: _check(row, tenant, now, people, result),
+        tenant=tenant,
+        now=now,
+        size=batch_size,
+        what="MDF",
+    )
+    result.checked += checked
+    result.failed += failed
 
 
 def _check(

@@ -18,14 +18,13 @@ expires: it leaves the rate limits and the duplicate checks (which count
 live applications only) and its confirmation link answers no more.
 """
 
-import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.db import transaction
 from django.utils import timezone
 
 from prm import format as fmt
+from prm.tenancy.batches import check_deadlines, in_locked_batches
 from prm.tenancy.models import Tenant, User
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit, notify, staff_with_role
@@ -33,15 +32,10 @@ from prm.tenancy.services import audit, notify, staff_with_role
 from .models import Application, ApplicationEvent
 from .vetting import DECIDE, admin_url, reviewers
 
-logger = logging.getLogger(__name__)
-
 Status = Application.Status
 Kind = ApplicationEvent.Kind
 
 BATCH_SIZE = 200
-# A row whose check failed unexpectedly is tried again this much later, so
-# one bad row cannot stall (or spin) a tenant's sweep.
-RETRY_DELAY = timedelta(minutes=15)
 
 # Beat entry, merged into ``onboarding.declare.APP.beat``: reminders,
 # escalations and expiry every minute (only tenants with something due get
@@ -77,31 +71,22 @@ def sweep_applications(
 
 def _sweep_decisions(tenant: Tenant, now: datetime, result: SweepResult, batch_size: int) -> None:
     ops: list[User] = staff_with_role(Role.OPS_ADMIN)
-    while True:
-        with transaction.atomic():
-            batch = list(
-                Application.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("reviewer")
-                .filter(next_check_at__lte=now)
-                .order_by("next_check_at", "pk")[:batch_size]
-            )
-            for row in batch:
-                row.tenant = tenant
-                result.checked += 1
-                try:
-                    with transaction.atomic():
-                        _check(row, tenant, now, ops, result)
-                except Exception:
-                    logger.exception("Application deadline check of %s failed", row.pk)
-                    result.failed += 1
-                    row.next_check_at = now + RETRY_DELAY
-                Application.objects.filter(pk=row.pk).update(
-                    next_check_at=row.next_check_at,
-                    reminded_at=row.reminded_at,
-                    escalated_at=row.escalated_at,
-                )
-        if len(batch) < batch_size:
-            return
+
+    due = (
+        Application.objects.select_related("reviewer")
+        .filter(next_check_at__lte=now)
+        .order_by("next_check_at", "pk")
+    )
+    checked, failed = check_deadlines(
+        due,
+        lambda row: _check(row, tenant, now, ops, result),
+        tenant=tenant,
+        now=now,
+        size=batch_size,
+        what="Application",
+    )
+    result.checked += checked
+    result.failed += failed
 
 
 def _check(
@@ -178,35 +163,29 @@ def _event(row: Application, kind: str, now: datetime, message: str) -> None:
 def _expire_unconfirmed(
     tenant: Tenant, now: datetime, result: SweepResult, batch_size: int
 ) -> None:
-    while True:
-        with transaction.atomic():
-            batch = list(
-                Application.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(status=Status.UNCONFIRMED, confirm_by__isnull=False, confirm_by__lte=now)
-                .order_by("confirm_by", "pk")[:batch_size]
+    def handle(batch: list[Application]) -> None:
+        Application.objects.filter(pk__in=[a.pk for a in batch]).update(
+            status=Status.EXPIRED, next_check_at=None
+        )
+        ApplicationEvent.objects.bulk_create(
+            ApplicationEvent(
+                tenant_id=tenant.pk,
+                application=row,
+                kind=Kind.EXPIRED,
+                message="The applicant did not confirm their email in time.",
+                at=now,
             )
-            if batch:
-                Application.objects.filter(pk__in=[a.pk for a in batch]).update(
-                    status=Status.EXPIRED, next_check_at=None
-                )
-                ApplicationEvent.objects.bulk_create(
-                    ApplicationEvent(
-                        tenant_id=tenant.pk,
-                        application=row,
-                        kind=Kind.EXPIRED,
-                        message="The applicant did not confirm their email in time.",
-                        at=now,
-                    )
-                    for row in batch
-                )
-                for row in batch:
-                    row.tenant = tenant
-                    audit(
-                        tenant, by=None, action="onboarding.application_expired", obj=row, now=now
-                    )
-                result.expired += len(batch)
-        if len(batch) < batch_size:
-            return
+            for row in batch
+        )
+        for row in batch:
+            row.tenant = tenant
+            audit(tenant, by=None, action="onboarding.application_expired", obj=row, now=now)
+        result.expired += len(batch)
+
+    unconfirmed = Application.objects.filter(
+        status=Status.UNCONFIRMED, confirm_by__isnull=False, confirm_by__lte=now
+    ).order_by("confirm_by", "pk")
+    in_locked_batches(unconfirmed, handle, size=batch_size)
 
 
 __all__ = ["BEAT", "SweepResult", "sweep_applications"]

@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from partners.models import Partner
 from prm import format as fmt
+from prm.tenancy.batches import in_locked_batches
 from prm.tenancy.declarations import NotificationKind
 from prm.tenancy.models import Membership, Tenant, User
 from prm.tenancy.roles import Role
@@ -148,27 +148,26 @@ def _remind(
     result: SweepResult,
 ) -> None:
     horizon = today + timedelta(days=settings_row.step_reminder_days)
-    while True:
-        with transaction.atomic():
-            batch = list(
-                PlanStep.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("plan__partner__channel_manager")
-                .filter(
-                    plan__status=Plan.Status.ACTIVE,
-                    completed_at__isnull=True,
-                    reminded_at__isnull=True,
-                    due_on__gte=today,
-                    due_on__lte=horizon,
-                )
-                .order_by("due_on", "pk")[:BATCH_SIZE]
-            )
-            admins = partner_admins({step.plan.partner_id for step in batch})
-            for step in batch:
-                _remind_one(tenant, step, today, admins, ops)
-            PlanStep.objects.filter(pk__in=[step.pk for step in batch]).update(reminded_at=now)
-            result.reminders += len(batch)
-        if len(batch) < BATCH_SIZE:
-            return
+
+    def handle(batch: list[PlanStep]) -> None:
+        admins = partner_admins({step.plan.partner_id for step in batch})
+        for step in batch:
+            _remind_one(tenant, step, today, admins, ops)
+        PlanStep.objects.filter(pk__in=[step.pk for step in batch]).update(reminded_at=now)
+        result.reminders += len(batch)
+
+    due = (
+        PlanStep.objects.select_related("plan__partner__channel_manager")
+        .filter(
+            plan__status=Plan.Status.ACTIVE,
+            completed_at__isnull=True,
+            reminded_at__isnull=True,
+            due_on__gte=today,
+            due_on__lte=horizon,
+        )
+        .order_by("due_on", "pk")
+    )
+    in_locked_batches(due, handle, size=BATCH_SIZE)
 
 
 def _remind_one(
@@ -207,29 +206,27 @@ def _remind_one(
 def _escalate_steps(
     tenant: Tenant, today: date, now: datetime, ops: _Ops, result: SweepResult
 ) -> None:
-    while True:
-        with transaction.atomic():
-            batch = list(
-                PlanStep.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("plan__partner__channel_manager")
-                .filter(
-                    plan__status=Plan.Status.ACTIVE,
-                    required=True,
-                    completed_at__isnull=True,
-                    escalated_at__isnull=True,
-                    due_on__lt=today,
-                )
-                .order_by("plan_id", "due_on", "position")[:BATCH_SIZE]
-            )
-            by_plan: dict[Any, list[PlanStep]] = defaultdict(list)
-            for step in batch:
-                by_plan[step.plan_id].append(step)
-            for steps in by_plan.values():
-                _escalate_plan_steps(tenant, steps, ops)
-            PlanStep.objects.filter(pk__in=[step.pk for step in batch]).update(escalated_at=now)
-            result.escalations += len(batch)
-        if len(batch) < BATCH_SIZE:
-            return
+    def handle(batch: list[PlanStep]) -> None:
+        by_plan: dict[Any, list[PlanStep]] = defaultdict(list)
+        for step in batch:
+            by_plan[step.plan_id].append(step)
+        for steps in by_plan.values():
+            _escalate_plan_steps(tenant, steps, ops)
+        PlanStep.objects.filter(pk__in=[step.pk for step in batch]).update(escalated_at=now)
+        result.escalations += len(batch)
+
+    overdue = (
+        PlanStep.objects.select_related("plan__partner__channel_manager")
+        .filter(
+            plan__status=Plan.Status.ACTIVE,
+            required=True,
+            completed_at__isnull=True,
+            escalated_at__isnull=True,
+            due_on__lt=today,
+        )
+        .order_by("plan_id", "due_on", "position")
+    )
+    in_locked_batches(overdue, handle, size=BATCH_SIZE)
 
 
 def _owner_label(step: PlanStep, partner: Partner) -> str:
@@ -267,24 +264,18 @@ def _escalate_plan_steps(tenant: Tenant, steps: list[PlanStep], ops: _Ops) -> No
 def _escalate_plans(
     tenant: Tenant, today: date, now: datetime, ops: _Ops, result: SweepResult
 ) -> None:
-    while True:
-        with transaction.atomic():
-            batch = list(
-                Plan.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("partner__channel_manager", "tenant")
-                .filter(
-                    status=Plan.Status.ACTIVE,
-                    target_on__lt=today,
-                    overdue_escalated_at__isnull=True,
-                )
-                .order_by("target_on", "pk")[:BATCH_SIZE]
-            )
-            for plan in batch:
-                _escalate_plan(tenant, plan, today, ops)
-            Plan.objects.filter(pk__in=[plan.pk for plan in batch]).update(overdue_escalated_at=now)
-            result.plans_overdue += len(batch)
-        if len(batch) < BATCH_SIZE:
-            return
+    def handle(batch: list[Plan]) -> None:
+        for plan in batch:
+            _escalate_plan(tenant, plan, today, ops)
+        Plan.objects.filter(pk__in=[plan.pk for plan in batch]).update(overdue_escalated_at=now)
+        result.plans_overdue += len(batch)
+
+    late = (
+        Plan.objects.select_related("partner__channel_manager", "tenant")
+        .filter(status=Plan.Status.ACTIVE, target_on__lt=today, overdue_escalated_at__isnull=True)
+        .order_by("target_on", "pk")
+    )
+    in_locked_batches(late, handle, size=BATCH_SIZE)
 
 
 def _escalate_plan(tenant: Tenant, plan: Plan, today: date, ops: _Ops) -> None:

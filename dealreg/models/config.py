@@ -142,8 +142,11 @@ class TierProtection(TenantOwned):
         return f"{self.tier}: {self.protection_days} days"
 
 
-class CustomField(TenantOwned):
-    """An extra question on the registration form, defined by ops."""
+class Question(TenantOwned):
+    """An extra question on a form, defined by ops: its shape (the form
+    field it becomes: ``dealreg.forms.custom_form_field``). Deal
+    registration's custom fields and onboarding's application questions
+    are questions."""
 
     class Type(models.TextChoices):
         TEXT = "text", "Short text"
@@ -163,16 +166,23 @@ class CustomField(TenantOwned):
     is_active = models.BooleanField(default=True)
 
     class Meta:
+        abstract = True
         ordering = ["position", "label"]
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "key"], name="customfield_key_unique")
-        ]
 
     def __str__(self) -> str:
         return self.label
 
     def choice_list(self) -> list[str]:
         return [line.strip() for line in self.choices.splitlines() if line.strip()]
+
+
+class CustomField(Question):
+    """An extra question on the registration form, defined by ops."""
+
+    class Meta(Question.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "key"], name="customfield_key_unique")
+        ]
 
 
 class RoutingRule(TenantOwned):

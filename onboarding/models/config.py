@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django_countries.fields import CountryField
 
+from dealreg.models.config import Question as FormQuestion
 from partners.models import Partner, Region, Tier
 from prm.tenancy.constraints import tenant_foreign_keys, tenant_key
 from prm.tenancy.models import Tenant, TenantOwned, User
@@ -121,39 +122,15 @@ class OnboardingSettings(TenantOwned):
         return Tier.objects.order_by("rank").first()
 
 
-class Question(TenantOwned):
-    """A question of the tenant's own on the public application form. Its
-    shape is deal registration's custom field's (the same form fields)."""
+class Question(FormQuestion):
+    """A question of the tenant's own on the public application form (the
+    same shape, and form fields, as deal registration's custom fields)."""
 
-    class Type(models.TextChoices):
-        TEXT = "text", "Short text"
-        TEXTAREA = "textarea", "Long text"
-        NUMBER = "number", "Number"
-        DATE = "date", "Date"
-        CHOICE = "choice", "Choice"
-        CHECKBOX = "checkbox", "Yes/no"
-
-    key = models.SlugField(max_length=40, help_text="Stored name; do not change once used.")
-    label = models.CharField(max_length=120)
-    field_type = models.CharField(max_length=20, choices=Type.choices, default=Type.TEXT)
-    choices = models.TextField(blank=True, help_text="For choice fields: one option per line.")
-    required = models.BooleanField(default=False)
-    help_text = models.CharField(max_length=200, blank=True)
-    position = models.PositiveSmallIntegerField(default=0)
-    is_active = models.BooleanField(default=True)
-
-    class Meta:
+    class Meta(FormQuestion.Meta):
         verbose_name = "application question"
-        ordering = ["position", "label"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "key"], name="onboarding_question_key_unique")
         ]
-
-    def __str__(self) -> str:
-        return self.label
-
-    def choice_list(self) -> list[str]:
-        return [line.strip() for line in self.choices.splitlines() if line.strip()]
 
 
 class VettingCheck(TenantOwned):

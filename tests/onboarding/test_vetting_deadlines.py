@@ -167,3 +167,29 @@ def test_the_dispatch_sweeps_only_tenants_with_something_due(acme, globex):
         assert told("onboarding.application_reminder") == []
     with time_machine.travel(MONDAY - MINUTE, tick=False):
         assert tasks.dispatch_application_sweeps() == 0
+
+
+def test_a_check_that_fails_is_retried_later_and_the_others_go_on(acme, monkeypatch):
+    from onboarding import application_deadlines
+    from prm.tenancy.batches import RETRY_DELAY
+
+    with acme.scope():
+        broken = b.queued(acme, now=MONDAY)
+        fine = b.queued(acme, now=MONDAY)
+    real = application_deadlines._check
+
+    def check(row, *args):
+        if row.pk == broken.pk:
+            raise RuntimeError("mail server on fire")
+        real(row, *args)
+
+    monkeypatch.setattr(application_deadlines, "_check", check)
+    moment = broken.next_check_at
+    result = sweep_at(acme, moment)
+    assert (result.checked, result.failed, result.reminders) == (2, 1, 1)
+    with acme.scope():
+        broken.refresh_from_db()
+        fine.refresh_from_db()
+        assert broken.next_check_at == moment + RETRY_DELAY and broken.reminded_at is None
+        assert not events(broken, Kind.REMINDED)
+        assert fine.reminded_at == moment and len(events(fine, Kind.REMINDED)) == 1
