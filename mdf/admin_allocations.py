@@ -12,7 +12,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, QuerySet
 from django.forms import Form
@@ -21,7 +20,11 @@ from django.shortcuts import redirect
 
 from partners.admin_filters import PartnerFilter
 from prm import format as fmt
-from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
+from prm.tenancy.admin_base import (
+    ActionFormsMixin,
+    ServiceFormsAdmin,
+    tenant_admin_site,
+)
 from prm.tenancy.admin_filters import ChosenObjectFilter
 from prm.tenancy.csv_import import CsvImporter, CsvImportMixin
 from prm.tenancy.drill import MetricRowsFilter
@@ -141,7 +144,7 @@ class AllocationImporter(CsvImporter):
 
 
 @admin.register(Allocation, site=tenant_admin_site)
-class AllocationAdmin(CsvImportMixin, ActionFormsMixin, MoneyColumns, TenantModelAdmin):
+class AllocationAdmin(CsvImportMixin, ActionFormsMixin, MoneyColumns, ServiceFormsAdmin):
     csv_importer = AllocationImporter
     list_display = [
         "partner",
@@ -173,15 +176,6 @@ class AllocationAdmin(CsvImportMixin, ActionFormsMixin, MoneyColumns, TenantMode
 
     class Media:
         css = {"all": ["admin/dealreg.css", "admin/mdf.css"]}
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # through the page's forms (the services)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return flatten_fieldsets(self.fieldsets)
 
     def import_view(self, request: MemberRequest) -> HttpResponse:
         if "budget" not in request.GET:

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import F, QuerySet
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -24,7 +23,11 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 
 from prm import format as fmt
-from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
+from prm.tenancy.admin_base import (
+    ActionFormsMixin,
+    ServiceFormsAdmin,
+    tenant_admin_site,
+)
 from prm.tenancy.confirm import Confirmation
 from prm.tenancy.drill import MetricRowsFilter
 from prm.tenancy.models import Membership
@@ -71,7 +74,7 @@ def decide_claim(claim: Claim, decision: str, *, by: Membership, reason: str) ->
 
 
 @admin.register(Claim, site=tenant_admin_site)
-class ClaimAdmin(ActionFormsMixin, TenantModelAdmin):
+class ClaimAdmin(ActionFormsMixin, ServiceFormsAdmin):
     list_display = [
         "claim",
         "activity",
@@ -104,20 +107,11 @@ class ClaimAdmin(ActionFormsMixin, TenantModelAdmin):
     class Media:
         css = {"all": ["admin/dealreg.css", "admin/mdf.css"]}
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # through the page's forms (the services)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # partners claim in the portal
 
     def has_decide_permission(self, request: HttpRequest) -> bool:
         return as_member(request).membership.has_perm(claims.DECIDE_PERM)
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return flatten_fieldsets(self.fieldsets)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         if obj is not None and obj.decided_at is None:

@@ -17,7 +17,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db.models import DecimalField, F, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -29,7 +28,11 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from prm import format as fmt
-from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
+from prm.tenancy.admin_base import (
+    ActionFormsMixin,
+    ServiceFormsAdmin,
+    tenant_admin_site,
+)
 from prm.tenancy.errors import add_service_error
 from prm.tenancy.requests import as_member, tenant_of
 
@@ -85,7 +88,7 @@ class BudgetStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(Budget, site=tenant_admin_site)
-class BudgetAdmin(ActionFormsMixin, MoneyColumns, TenantModelAdmin):
+class BudgetAdmin(ActionFormsMixin, MoneyColumns, ServiceFormsAdmin):
     list_display = [
         "budget",
         "scope",
@@ -111,15 +114,6 @@ class BudgetAdmin(ActionFormsMixin, MoneyColumns, TenantModelAdmin):
 
     class Media:
         css = {"all": ["admin/dealreg.css", "admin/mdf.css"]}
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # through the page's forms (the services)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return flatten_fieldsets(self.fieldsets)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         link = "budget"

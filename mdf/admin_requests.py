@@ -17,7 +17,6 @@ from functools import partial
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import F, QuerySet
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
@@ -26,7 +25,11 @@ from django.urls import URLPattern, path
 from django.utils.html import format_html
 
 from prm import format as fmt
-from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
+from prm.tenancy.admin_base import (
+    ActionFormsMixin,
+    ServiceFormsAdmin,
+    tenant_admin_site,
+)
 from prm.tenancy.chips import chip
 from prm.tenancy.confirm import Confirmation
 from prm.tenancy.models import Membership
@@ -77,7 +80,7 @@ def status_chip(obj: Any) -> str:
 
 
 @admin.register(FundRequest, site=tenant_admin_site)
-class FundRequestAdmin(ActionFormsMixin, TenantModelAdmin):
+class FundRequestAdmin(ActionFormsMixin, ServiceFormsAdmin):
     list_display = [
         "request",
         "activity",
@@ -109,13 +112,6 @@ class FundRequestAdmin(ActionFormsMixin, TenantModelAdmin):
     class Media:
         css = {"all": ["admin/dealreg.css", "admin/mdf.css"]}
 
-    # The request changes only through the services (the page's forms).
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # partners propose activities in the portal
 
@@ -124,9 +120,6 @@ class FundRequestAdmin(ActionFormsMixin, TenantModelAdmin):
         return membership.has_perm(requests.DECIDE_PERM) or membership.has_perm(
             requests.SECOND_PERM
         )
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return flatten_fieldsets(self.fieldsets)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         if obj is not None and obj.decided_at is None:

@@ -18,7 +18,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import F, QuerySet
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -26,7 +25,11 @@ from django.utils.html import format_html, format_html_join
 
 from partners.models import Tier
 from prm import format as fmt
-from prm.tenancy.admin_base import ActionFormsMixin, TenantModelAdmin, tenant_admin_site
+from prm.tenancy.admin_base import (
+    ActionFormsMixin,
+    ServiceFormsAdmin,
+    tenant_admin_site,
+)
 from prm.tenancy.chips import chip
 from prm.tenancy.confirm import Confirmation
 from prm.tenancy.models import User
@@ -126,7 +129,7 @@ def _answer_text(value: Any) -> str:
 
 
 @admin.register(Application, site=tenant_admin_site)
-class ApplicationAdmin(ActionFormsMixin, TenantModelAdmin):
+class ApplicationAdmin(ActionFormsMixin, ServiceFormsAdmin):
     list_display = [
         "application",
         "type_column",
@@ -171,15 +174,6 @@ class ApplicationAdmin(ActionFormsMixin, TenantModelAdmin):
     # services only (the page's forms); none is deleted.
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return flatten_fieldsets(self.fieldsets)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         if obj is not None and obj.decided_at is None:

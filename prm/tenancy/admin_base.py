@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.db import models
@@ -353,6 +353,22 @@ def audit_form_changes(
     user = request.user
     assert isinstance(user, User)  # the admin is for signed-in members
     audit(tenant_of(request), by=user, action=action, obj=obj, data=form_changes(form))
+
+
+class ServiceFormsAdmin(TenantModelAdmin):
+    """A model that changes only through its services, from the forms its
+    change page offers (decisions, ticks, notes): the admin never saves it
+    itself (no change, no delete) and shows every field of its fieldsets
+    read-only. Whether it may be added here is each admin's own say."""
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return flatten_fieldsets(self.get_fieldsets(request, obj))
 
 
 class SettingsRowAdmin(TenantModelAdmin):
