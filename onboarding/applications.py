@@ -209,6 +209,31 @@ def _count(key: str, timeout: int) -> int:
     raise RuntimeError(f"Could not count {key}")
 
 
+# Public mailbox providers: an email domain limit would let three strangers
+# with a gmail.com address a day shut out every other one.
+MAILBOX_PROVIDERS = frozenset(
+    {
+        "aol.com",
+        "gmail.com",
+        "gmx.de",
+        "gmx.net",
+        "googlemail.com",
+        "hotmail.com",
+        "icloud.com",
+        "live.com",
+        "mail.com",
+        "me.com",
+        "outlook.com",
+        "proton.me",
+        "protonmail.com",
+        "qq.com",
+        "web.de",
+        "yahoo.com",
+        "yandex.ru",
+    }
+)
+
+
 def count_attempt(
     tenant: Tenant,
     policy: OnboardingSettings,
@@ -231,6 +256,8 @@ def count_attempt(
             + try_again(wait, now=now),
             retry_after=wait,
         )
+    if email_domain in MAILBOX_PROVIDERS:
+        return  # thousands of unrelated people: the address limit alone applies
     today = tenant.local_today(now)
     domain_key = f"onboarding:apply:{tenant.pk}:domain:{email_domain}:{today.isoformat()}"
     midnight = datetime.combine(today + timedelta(days=1), time(0), tzinfo=tenant.tzinfo)

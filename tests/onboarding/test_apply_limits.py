@@ -116,6 +116,18 @@ def test_the_domain_limit_is_per_day_of_the_tenants_calendar(acme):
 
 
 @pytest.mark.django_db
+def test_mailbox_providers_are_not_limited_as_one_company(acme):
+    limits(acme, limit_per_ip=1000, limit_per_domain=2)
+    for i in range(5):
+        send(acme, ip=f"198.51.100.{i}", email=f"founder{i}@gmail.com")
+    assert created(acme) == 5
+    # The address limit still holds for them.
+    limits(acme, limit_per_ip=1, limit_per_domain=2)
+    with pytest.raises(applications.TooMany):
+        send(acme, ip="198.51.100.1", email="founder9@gmail.com")
+
+
+@pytest.mark.django_db
 def test_limits_are_per_tenant(acme, globex):
     limits(acme, limit_per_ip=1)
     send(acme)
