@@ -127,7 +127,6 @@ class TemplateStepInline(TenantTabularInline):
         "instructions",
     ]
     formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
-    extra = 1
     ordering = ["position", "due_days"]
 
     # A template's steps are part of the template: its permissions apply.
