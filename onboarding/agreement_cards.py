@@ -35,7 +35,11 @@ def _count(rows: QuerySet) -> Coalesce:
 def agreement_counts(membership: Membership) -> list[Count]:
     tenant = membership.tenant
     today = tenant.local_today()
-    held_rows = agreements.held_partners(today).filter(tenant_id=OuterRef("pk"))
+    # Partners in the program (a prospect's people, if any, are held too,
+    # but ops have not admitted it yet).
+    held_rows = agreements.held_partners(today).filter(
+        tenant_id=OuterRef("pk"), status__in=agreements.IN_PROGRAM
+    )
     expiring_rows = agreements.expiring_versions(today, EXPIRING_DAYS).filter(
         tenant_id=OuterRef("pk")
     )
@@ -50,8 +54,8 @@ def agreement_counts(membership: Membership) -> list[Count]:
         counts.append(
             Count(
                 f"{plural(figures['held'], 'partner')} held back by an agreement not accepted",
-                # Partners of any status, as counted here.
-                reverse("tenant_admin:onboarding_acceptance_report") + "?status=",
+                # The report's partners in the program, as counted here.
+                reverse("tenant_admin:onboarding_acceptance_report"),
                 urgent=True,
             )
         )

@@ -383,6 +383,14 @@ def test_the_ops_card(acme):
     texts = [count.text for count in cards["onboarding.agreements"]["counts"]]
     assert "2 partners held back by an agreement not accepted" in texts
     assert "1 agreement version expiring within 60 days" in texts
+    # A prospect is not in the program yet: not counted.
+    with acme.scope():
+        acme.other_partner.status = "prospect"
+        acme.other_partner.save(update_fields=["status"])
+    response = acme.client(Role.OPS_ADMIN).get("/")
+    cards = {c["card"].key: c for c in response.context["cards"]}
+    texts = [count.text for count in cards["onboarding.agreements"]["counts"]]
+    assert "1 partner held back by an agreement not accepted" in texts
     assert "onboarding.agreements" not in {
         c["card"].key for c in acme.client(Role.CHANNEL_MANAGER).get("/").context["cards"]
     }
