@@ -82,4 +82,15 @@ CARDS = (
         empty="Every partner has accepted what it must; nothing expires soon.",
         order=60,
     ),
+    # The partner's way to the agreements it accepted (and their receipts)
+    # when nothing holds it back; no query.
+    Card(
+        key="onboarding.our_agreements",
+        title="Agreements",
+        url_name="onboarding:agreements",
+        perms=("portal.onboarding",),
+        description="The agreements your organisation accepted, with receipts, "
+        "and any new version to accept.",
+        order=900,
+    ),
 )

@@ -322,3 +322,12 @@ def test_another_partners_receipt_is_404(acme, globex):
     assert globex.client(Role.OPS_ADMIN).get(receipt(found)).status_code == 404
     assert globex.client(Role.PARTNER_ADMIN).get(page(version)).status_code == 404
     assert globex.client(Role.PARTNER_ADMIN).get(pdf(version)).status_code == 404
+
+
+@pytest.mark.django_db
+def test_partner_people_find_their_agreements_from_home(acme):
+    for role in (Role.PARTNER_ADMIN, Role.PARTNER_USER):
+        cards = {c["card"].key: c for c in acme.client(role).get("/").context["cards"]}
+        assert "onboarding.our_agreements" in cards
+    staff = {c["card"].key for c in acme.client(Role.OPS_ADMIN).get("/").context["cards"]}
+    assert "onboarding.our_agreements" not in staff
