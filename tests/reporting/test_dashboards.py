@@ -57,6 +57,8 @@ def test_every_figure_equals_its_metric_on_the_apps_tables(acme, data):
             filters = response.context["form"].filters
             previous = figure.metric.compute(acme.tenant, period.previous(), filters)
             assert figure.previous == previous, figure.metric.key
+    outcomes = next(s for s in response.context["board"].sections if s.key == "outcomes")
+    assert "onboarding.activation_rate" in {f.metric.key for f in outcomes.figures}
     by_key = {f.metric.key: f for f in figures}
     # Hand-computed: 12,000 + 4,000 won in the base currency this quarter; the
     # euro win and the reversed one do not count. Last quarter: 20,000.
