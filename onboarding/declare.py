@@ -50,6 +50,16 @@ PERMISSIONS = {
     "onboarding.view_plan": STAFF_ROLES,
     "onboarding.change_plan": REVIEWERS,
     "onboarding.start_plan": OPS,
+    # Training and certifications: ops keep the catalogue; ops and channel
+    # managers record and confirm people's training; partners see their own.
+    "portal.training": PARTNER_ROLES,
+    **_model("course"),
+    **_model("certification"),
+    "onboarding.view_trainingrecord": STAFF_ROLES,
+    "onboarding.add_trainingrecord": REVIEWERS,
+    "onboarding.change_trainingrecord": REVIEWERS,
+    "onboarding.delete_trainingrecord": OPS,
+    "onboarding.import_trainingrecord": OPS,
 }
 
 VETTING_NOTIFICATIONS = (

@@ -10,6 +10,7 @@ from .plans import (
     StepKind,
     TemplateStep,
 )
+from .training import Certification, Course, Function, TrainingRecord, valid_on
 
 __all__ = [
     "AUTOMATIC_KINDS",
@@ -20,6 +21,9 @@ __all__ = [
     "ApplicationCheck",
     "ApplicationEvent",
     "AssignmentRule",
+    "Certification",
+    "Course",
+    "Function",
     "OnboardingSettings",
     "Owner",
     "Plan",
@@ -28,5 +32,7 @@ __all__ = [
     "Question",
     "StepKind",
     "TemplateStep",
+    "TrainingRecord",
     "VettingCheck",
+    "valid_on",
 ]
