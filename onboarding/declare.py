@@ -18,6 +18,8 @@ from .plan_sweeps import BEAT as PLAN_BEAT
 from .plan_sweeps import NOTIFICATION_KINDS as PLAN_KINDS
 from .portal import CARDS as PLAN_CARDS
 from .portal import NAV as PLAN_NAV
+from .portal_training import CARDS as TRAINING_CARDS
+from .portal_training import NAV as TRAINING_NAV
 from .staff_cards_plans import CARDS as PLAN_STAFF_CARDS
 from .vetting_cards import CARDS as VETTING_CARDS
 
@@ -103,8 +105,14 @@ APP = PRMApp(
     url_prefix="",
     url_matrix="onboarding.url_matrix",
     gates=(GATE,),
-    nav=(*PLAN_NAV,),
-    cards=(*VETTING_CARDS, *AGREEMENT_CARDS, *PLAN_CARDS, *PLAN_STAFF_CARDS),
+    nav=(*PLAN_NAV, *TRAINING_NAV),
+    cards=(
+        *VETTING_CARDS,
+        *AGREEMENT_CARDS,
+        *PLAN_CARDS,
+        *PLAN_STAFF_CARDS,
+        *TRAINING_CARDS,
+    ),
     partner_panels=(*PLAN_PANELS,),
     beat={**APPLICATION_BEAT, **AGREEMENT_BEAT, **PLAN_BEAT},
     notification_kinds=(*VETTING_NOTIFICATIONS, *AGREEMENT_KINDS, *PLAN_KINDS),

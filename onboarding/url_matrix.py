@@ -5,6 +5,7 @@ from typing import Any
 
 from . import url_matrix_agreements as agreements
 from . import url_matrix_plans as plans
+from . import url_matrix_training_portal as training_portal
 from . import url_matrix_vetting as vetting
 from .url_matrix_apply import PORTAL_ROUTES as APPLY_ROUTES
 
@@ -12,6 +13,7 @@ PORTAL_ROUTES: dict[str, dict[str, Any]] = {
     **APPLY_ROUTES,
     **agreements.PORTAL_ROUTES,
     **plans.PORTAL_ROUTES,
+    **training_portal.PORTAL_ROUTES,
 }
 ADMIN_OBJECTS: dict[str, Any] = {
     **vetting.ADMIN_OBJECTS,

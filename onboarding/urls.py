@@ -1,7 +1,7 @@
 """Onboarding's pages: the public application (``apply/``, no login) and
 the partner's onboarding pages (``onboarding/``: the plan, agreements)."""
 
-from . import urls_agreements, urls_apply, urls_plans
+from . import urls_agreements, urls_apply, urls_plans, urls_training
 
 app_name = "onboarding"
 
@@ -9,4 +9,5 @@ urlpatterns = [
     *urls_apply.urlpatterns,
     *urls_plans.urlpatterns,
     *urls_agreements.urlpatterns,
+    *urls_training.urlpatterns,
 ]
