@@ -22,7 +22,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from prm.tenancy.access import role_required, visible_or_404
+from prm.tenancy.access import own_or_404, role_required, visible_or_404
 from prm.tenancy.errors import add_service_error
 from prm.tenancy.models import Membership
 from prm.tenancy.params import page_of
@@ -173,12 +173,13 @@ def report(request: MemberRequest) -> HttpResponse:
 
 
 @require_GET
-@role_required(PERM)
+@role_required()
 def certificate(request: MemberRequest, record_id: UUID) -> FileResponse:
     """A record's certificate, to the partner's own people: an attachment
     under the name it was uploaded with, typed as detected at upload."""
     record = visible_or_404(TrainingRecord.objects.all(), pk=record_id)
-    if record.partner_id != request.membership.partner_id or not record.evidence:
+    own_or_404(request, record, perm=PERM)
+    if not record.evidence:
         raise Http404("No such file.")
     try:
         handle = record.evidence.open("rb")

@@ -15,14 +15,14 @@ from prm.tenancy.roles import ALL_ROLES, Role
 # the applications card one (channel managers, ops), the agreements card one
 # (ops), the plans card two (channel managers, ops); partners, the
 # agreements gate one and whether their plan runs one (the menu entry and
-# the card share it).
+# the card share it), the training card one.
 MAX_QUERIES = {
     Role.OPS_ADMIN: 22,
     Role.CHANNEL_MANAGER: 13,
     Role.FINANCE: 18,
     Role.EXECUTIVE: 13,
-    Role.PARTNER_ADMIN: 13,
-    Role.PARTNER_USER: 12,
+    Role.PARTNER_ADMIN: 14,
+    Role.PARTNER_USER: 13,
 }
 
 
