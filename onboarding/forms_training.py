@@ -16,7 +16,7 @@ CERT = "cert"
 COURSE = "course"
 
 
-class PersonChoice(forms.ModelChoiceField):  # type: ignore[type-arg]
+class PersonChoice(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         user = obj.user
         return f"{user.full_name} ({user.email})" if user.full_name else user.email
@@ -60,6 +60,7 @@ class ReportForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.membership = membership
         fields: Any = self.fields
+        assert membership.partner_id is not None  # portal.training is a partner role's
         if membership.role == Role.PARTNER_ADMIN:
             fields["person"].queryset = (
                 Membership.objects.filter(partner_id=membership.partner_id, is_active=True)
