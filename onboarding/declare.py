@@ -5,6 +5,7 @@ vetting in the admin, onboarding plans and agreements in the portal
 from prm.tenancy.declarations import NotificationKind, PRMApp
 from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 
+from .admin_training import CARDS as TRAINING_CARDS
 from .agreement_cards import CARDS as AGREEMENT_CARDS
 from .agreement_sweeps import BEAT as AGREEMENT_BEAT
 from .agreements import GATE
@@ -104,7 +105,7 @@ APP = PRMApp(
     url_matrix="onboarding.url_matrix",
     gates=(GATE,),
     nav=(*PLAN_NAV,),
-    cards=(*VETTING_CARDS, *AGREEMENT_CARDS, *PLAN_CARDS, *PLAN_STAFF_CARDS),
+    cards=(*VETTING_CARDS, *AGREEMENT_CARDS, *PLAN_CARDS, *PLAN_STAFF_CARDS, *TRAINING_CARDS),
     partner_panels=(*PLAN_PANELS,),
     beat={**APPLICATION_BEAT, **AGREEMENT_BEAT, **PLAN_BEAT},
     notification_kinds=(*VETTING_NOTIFICATIONS, *AGREEMENT_KINDS, *PLAN_KINDS),
