@@ -143,7 +143,7 @@ def _parse_rows(tenant: Tenant, text: str, result: TrainingImportResult) -> None
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     if not _headers(reader, result):
         return
-    raw_rows = []
+    raw_rows: list[tuple[int, dict[Any, Any], dict[str, str]]] = []
     for number, raw in enumerate(reader, start=2):
         if len(raw_rows) >= MAX_IMPORT_ROWS:
             result.errors.append(f"The file has more than {MAX_IMPORT_ROWS} rows; split it.")
@@ -241,11 +241,15 @@ def _already_recorded(rows: list[TrainingRow]) -> None:
         kind, pk = ("course", course_id) if course_id else ("certification", certification_id)
         recorded[(membership_id, kind, pk, day)] = status
     for row in keyed:
-        status = recorded.get(row.key) if row.key else None
-        if status is None:
+        found_status = recorded.get(row.key) if row.key else None
+        if found_status is None:
             continue
         assert row.person is not None and row.completed_on is not None
-        how = "waits for confirmation" if status == TrainingRecord.Status.PENDING else "is recorded"
+        how = (
+            "waits for confirmation"
+            if found_status == TrainingRecord.Status.PENDING
+            else "is recorded"
+        )
         row.errors.append(
             f"{row.person.user.email} already has {row.achievement} on "
             f"{fmt.day(row.completed_on)}: it {how}."
