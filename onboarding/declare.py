@@ -18,9 +18,10 @@ from .plan_sweeps import BEAT as PLAN_BEAT
 from .plan_sweeps import NOTIFICATION_KINDS as PLAN_KINDS
 from .portal import CARDS as PLAN_CARDS
 from .portal import NAV as PLAN_NAV
-from .portal_training import CARDS as TRAINING_CARDS
+from .portal_training import CARDS as TRAINING_PORTAL_CARDS
 from .portal_training import NAV as TRAINING_NAV
 from .staff_cards_plans import CARDS as PLAN_STAFF_CARDS
+from .training_cards import CARDS as TRAINING_STAFF_CARDS
 from .vetting_cards import CARDS as VETTING_CARDS
 
 # Who reviews applications and looks after new partners' plans.
@@ -111,7 +112,8 @@ APP = PRMApp(
         *AGREEMENT_CARDS,
         *PLAN_CARDS,
         *PLAN_STAFF_CARDS,
-        *TRAINING_CARDS,
+        *TRAINING_PORTAL_CARDS,
+        *TRAINING_STAFF_CARDS,
     ),
     partner_panels=(*PLAN_PANELS,),
     beat={**APPLICATION_BEAT, **AGREEMENT_BEAT, **PLAN_BEAT},

@@ -5,6 +5,7 @@ from typing import Any
 
 from . import url_matrix_agreements as agreements
 from . import url_matrix_plans as plans
+from . import url_matrix_training_admin as training_admin
 from . import url_matrix_training_portal as training_portal
 from . import url_matrix_vetting as vetting
 from .url_matrix_apply import PORTAL_ROUTES as APPLY_ROUTES
@@ -19,6 +20,7 @@ ADMIN_OBJECTS: dict[str, Any] = {
     **vetting.ADMIN_OBJECTS,
     **agreements.ADMIN_OBJECTS,
     **plans.ADMIN_OBJECTS,
+    **training_admin.ADMIN_OBJECTS,
 }
 ADMIN_NOBODY: set[tuple[str, str]] = {
     *vetting.ADMIN_NOBODY,
@@ -29,4 +31,5 @@ PERM_MODEL: dict[str, str] = {**plans.PERM_MODEL}
 CUSTOM_ADMIN_VIEWS: dict[str, str] = {
     **agreements.CUSTOM_ADMIN_VIEWS,
     **plans.CUSTOM_ADMIN_VIEWS,
+    **training_admin.CUSTOM_ADMIN_VIEWS,
 }
