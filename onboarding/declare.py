@@ -19,6 +19,10 @@ from .plan_sweeps import NOTIFICATION_KINDS as PLAN_KINDS
 from .portal import CARDS as PLAN_CARDS
 from .portal import NAV as PLAN_NAV
 from .staff_cards_plans import CARDS as PLAN_STAFF_CARDS
+from .training_health import HEALTH_COMPONENTS as TRAINING_HEALTH
+from .training_metrics import METRICS as TRAINING_METRICS
+from .training_sweeps import BEAT as TRAINING_BEAT
+from .training_sweeps import NOTIFICATION_KINDS as TRAINING_KINDS
 from .vetting_cards import CARDS as VETTING_CARDS
 
 # Who reviews applications and looks after new partners' plans.
@@ -106,11 +110,11 @@ APP = PRMApp(
     nav=(*PLAN_NAV,),
     cards=(*VETTING_CARDS, *AGREEMENT_CARDS, *PLAN_CARDS, *PLAN_STAFF_CARDS),
     partner_panels=(*PLAN_PANELS,),
-    beat={**APPLICATION_BEAT, **AGREEMENT_BEAT, **PLAN_BEAT},
-    notification_kinds=(*VETTING_NOTIFICATIONS, *AGREEMENT_KINDS, *PLAN_KINDS),
-    metrics=METRICS,
+    beat={**APPLICATION_BEAT, **AGREEMENT_BEAT, **PLAN_BEAT, **TRAINING_BEAT},
+    notification_kinds=(*VETTING_NOTIFICATIONS, *AGREEMENT_KINDS, *PLAN_KINDS, *TRAINING_KINDS),
+    metrics=(*METRICS, *TRAINING_METRICS),
     facts=(FACTS,),
-    health_components=HEALTH_COMPONENTS,
+    health_components=(*HEALTH_COMPONENTS, *TRAINING_HEALTH),
     at_risk_rules=AT_RISK_RULES,
     demo=DEMO,
     demo_after=DEMO_AFTER,
