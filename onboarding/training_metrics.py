@@ -7,7 +7,7 @@ that was earned last month counts for last month (the person held it
 then). Only confirmed records count; a certification counts from the day
 it was earned until the day before it expires (``models.valid_on``).
 *People* are the active accounts of partner people (``Membership`` with a
-partner, active, created by the period's end). The filters apply to the
+partner, active), as they are now, like the filters. The filters apply to the
 partners as they are now (``partners.metrics.partner_q``).
 
 No drill yet: the training records' admin list (built separately) can
@@ -20,7 +20,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from partners.metrics import partner_q
 from prm.tenancy.declarations import Filters, Good, Metric, Period, Unit
@@ -33,14 +34,13 @@ PERMS = ("onboarding.view_trainingrecord",)
 TRAINING_RECORDS = "tenant_admin:onboarding_trainingrecord_changelist"
 
 
-def people(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[Membership]:
-    """Active partner people (accounts made by the period's end)."""
+def people(tenant: Tenant, filters: Filters) -> QuerySet[Membership]:
+    """Active partner people, as they are now."""
     return Membership.objects.filter(
         partner_q(filters, "partner__"),
         tenant_id=tenant.pk,
         partner__isnull=False,
         is_active=True,
-        created_at__lt=period.bounds(tenant)[1],
     )
 
 
@@ -50,7 +50,7 @@ def certified_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet
         valid_on(period.end),
         tenant_id=tenant.pk,
         certification__isnull=False,
-        membership__in=people(tenant, period, filters).values("pk"),
+        membership__in=people(tenant, filters).values("pk"),
     )
 
 
@@ -89,24 +89,27 @@ def required_certifications(tenant: Tenant) -> list[Any]:
 
 def completion_counts(tenant: Tenant, period: Period, filters: Filters) -> tuple[int, int]:
     """(people holding every required certification at the period's end,
-    people required to hold them). Three queries."""
+    people required to hold them). Two queries."""
     required = required_certifications(tenant)
     if not required:
         return 0, 0
-    everyone = people(tenant, period, filters)
-    complete = (
+    held = (
         TrainingRecord.objects.filter(
             valid_on(period.end),
-            tenant_id=tenant.pk,
+            membership_id=OuterRef("pk"),
             certification_id__in=required,
-            membership__in=everyone.values("pk"),
         )
+        .order_by()
         .values("membership_id")
-        .annotate(held=Count("certification_id", distinct=True))
-        .filter(held=len(required))
-        .count()
+        .annotate(n=Count("certification_id", distinct=True))
+        .values("n")
     )
-    return complete, everyone.count()
+    found = (
+        people(tenant, filters)
+        .annotate(held=Coalesce(Subquery(held, output_field=IntegerField()), 0))
+        .aggregate(complete=Count("pk", filter=Q(held=len(required))), total=Count("pk"))
+    )
+    return found["complete"], found["total"]
 
 
 def training_completion(tenant: Tenant, period: Period, filters: Filters) -> Decimal | None:
@@ -142,8 +145,8 @@ METRICS: list[Metric] = [
         key="onboarding.training_completion",
         name="Training completion",
         definition=(
-            "Active people at partners holding a valid certification (at the period's end) "
-            "of every certification required of them ÷ active people at partners. A "
+            "Active people at partners (as they are now) holding a valid certification (at "
+            "the period's end) of every certification required of them ÷ those people. A "
             "certification is required of everyone at a partner when it is active and "
             "not limited to some functions (one for some functions only is required of "
             "nobody: people's functions are not recorded). No such certification: no value."

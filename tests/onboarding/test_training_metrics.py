@@ -89,10 +89,9 @@ def test_certified_people_at_the_period_end(acme, training):
     # It stops counting on its expiry day.
     assert compute(acme, CERTIFIED, Period(days(acme, -11), days(acme, -11))) == 3
     assert compute(acme, CERTIFIED, Period(days(acme, -10), days(acme, -10))) == 2
-    # Before the user earned theirs, only the colleague; before anyone's
-    # account existed, nobody.
+    # Before the user earned theirs, only the colleague; before that, nobody.
     assert compute(acme, CERTIFIED, Period(days(acme, -200), days(acme, -150))) == 1
-    assert compute(acme, CERTIFIED, Period(days(acme, -400), days(acme, -370))) == 0
+    assert compute(acme, CERTIFIED, Period(days(acme, -800), days(acme, -701))) == 0
 
 
 def test_certifications_expiring_in_the_period(acme, training):
@@ -109,8 +108,9 @@ def test_training_completion(acme, training):
     # technical people). Of the user, admin and colleague, the user holds it.
     assert compute(acme, COMPLETION, last(acme, 30)) == D("33.3")
     assert compute(acme, COMPLETION, Period(days(acme, -40), days(acme, -20))) == D("66.7")
-    # Before anyone's account existed: nobody to divide by.
-    assert compute(acme, COMPLETION, Period(days(acme, -400), days(acme, -370))) is None
+    # People as they are now: long ago only the colleague held it.
+    assert compute(acme, COMPLETION, Period(days(acme, -400), days(acme, -370))) == D("33.3")
+    assert compute(acme, COMPLETION, Period(days(acme, -800), days(acme, -701))) == D("0.0")
     with acme.scope():
         training["ce"].functions = []
         training["ce"].save()
