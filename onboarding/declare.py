@@ -22,6 +22,10 @@ from .portal_training import CARDS as TRAINING_PORTAL_CARDS
 from .portal_training import NAV as TRAINING_NAV
 from .staff_cards_plans import CARDS as PLAN_STAFF_CARDS
 from .training_cards import CARDS as TRAINING_STAFF_CARDS
+from .training_health import HEALTH_COMPONENTS as TRAINING_HEALTH
+from .training_metrics import METRICS as TRAINING_METRICS
+from .training_sweeps import BEAT as TRAINING_BEAT
+from .training_sweeps import NOTIFICATION_KINDS as TRAINING_KINDS
 from .vetting_cards import CARDS as VETTING_CARDS
 
 # Who reviews applications and looks after new partners' plans.
@@ -116,11 +120,11 @@ APP = PRMApp(
         *TRAINING_STAFF_CARDS,
     ),
     partner_panels=(*PLAN_PANELS,),
-    beat={**APPLICATION_BEAT, **AGREEMENT_BEAT, **PLAN_BEAT},
-    notification_kinds=(*VETTING_NOTIFICATIONS, *AGREEMENT_KINDS, *PLAN_KINDS),
-    metrics=METRICS,
+    beat={**APPLICATION_BEAT, **AGREEMENT_BEAT, **PLAN_BEAT, **TRAINING_BEAT},
+    notification_kinds=(*VETTING_NOTIFICATIONS, *AGREEMENT_KINDS, *PLAN_KINDS, *TRAINING_KINDS),
+    metrics=(*METRICS, *TRAINING_METRICS),
     facts=(FACTS,),
-    health_components=HEALTH_COMPONENTS,
+    health_components=(*HEALTH_COMPONENTS, *TRAINING_HEALTH),
     at_risk_rules=AT_RISK_RULES,
     demo=DEMO,
     demo_after=DEMO_AFTER,

@@ -32,6 +32,7 @@ from prm.tenancy.demo import at
 from prm.tenancy.models import Tenant, User
 from prm.tenancy.roles import Role
 
+from . import demo_training
 from .demo_history import History
 from .models import (
     Agreement,
@@ -152,6 +153,7 @@ def seed(ctx: DemoContext) -> None:
     for question in QUESTIONS:
         defaults = {k: v for k, v in question.items() if k != "key"}
         Question.objects.get_or_create(tenant=tenant, key=question["key"], defaults=defaults)
+    demo_training.seed(ctx)  # courses, certifications, people's records (written once)
     if Agreement.objects.filter(title=PROGRAM).exists():
         return  # the year is written once
     today = tenant.local_today()

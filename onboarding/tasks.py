@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Any
 
 from celery import Task
@@ -12,8 +13,8 @@ from django_scopes import scopes_disabled
 from prm.celery import TenantTask, app
 from prm.tenancy.models import Tenant
 
-from . import agreement_sweeps, application_deadlines, plan_sweeps, plans
-from .models import Agreement, Application, Plan
+from . import agreement_sweeps, application_deadlines, plan_sweeps, plans, training_sweeps
+from .models import Agreement, Application, Plan, TrainingRecord
 
 
 @app.task(base=TenantTask)
@@ -117,5 +118,29 @@ def dispatch_plan_sweeps() -> int:
     return _dispatch(
         lambda: Plan.objects.filter(tenant=OuterRef("pk"), status=Plan.Status.ACTIVE),
         sweep_plans,
+        60 * 60,
+    )
+
+
+@app.task(base=TenantTask)
+def sweep_training(*, tenant: Tenant) -> dict[str, int]:
+    """One tenant's certification expiry reminders."""
+    return asdict(training_sweeps.sweep(tenant))
+
+
+@app.task
+def dispatch_training_sweeps() -> int:
+    """Beat, hourly: tenants with a confirmed certification expiring within
+    60 days (a day either side: each tenant's own date decides)."""
+    today = timezone.now().date()
+    return _dispatch(
+        lambda: TrainingRecord.objects.filter(
+            tenant=OuterRef("pk"),
+            certification__isnull=False,
+            status=TrainingRecord.Status.CONFIRMED,
+            expires_on__gte=today,
+            expires_on__lte=today + timedelta(days=training_sweeps.HORIZON + 1),
+        ),
+        sweep_training,
         60 * 60,
     )

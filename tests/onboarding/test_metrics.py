@@ -281,4 +281,7 @@ def test_declared_metrics():
         "onboarding.time_to_first_won_p90",
         "onboarding.activation_rate",
         "onboarding.stalled_plans",
+        "onboarding.certified_people",
+        "onboarding.certifications_expiring",
+        "onboarding.training_completion",
     }

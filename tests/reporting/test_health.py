@@ -224,6 +224,7 @@ def test_certification_and_onboarding_are_not_faked():
         "incentives.open_disputes",
         "mdf.utilization",
         "onboarding.progress",
+        "onboarding.certification_coverage",
     }
 
 
@@ -281,6 +282,7 @@ def test_score_per_active_partner_and_day_with_time_moved(acme, globex):
                 "partners.portal_engagement": 0,
                 "partners.compliance": 0,
                 "incentives.open_disputes": 0,
+                "onboarding.certification_coverage": 0,
             },
         )
     for day, expected in ((date(2027, 3, 1), D("88.9")), (date(2027, 3, 2), D("87.8"))):
