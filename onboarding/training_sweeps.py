@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.urls import reverse
 from django.utils import timezone
 
 from prm import format as fmt
@@ -86,8 +87,11 @@ def sweep(tenant: Tenant, now: datetime | None = None) -> SweepResult:
     now = now or timezone.now()
     today = tenant.local_today(now)
     rows = due(today)
-    steps = {row.pk: expiry_step((row.expires_on - today).days) for row in rows}
-    keys = {row.pk: reminder_key(row, steps[row.pk]) for row in rows if steps[row.pk]}
+    # ``due`` reads only records with an expiry date.
+    steps = {row.pk: expiry_step((row.expires_on - today).days) for row in rows if row.expires_on}
+    keys = {
+        pk: reminder_key(row, step) for row in rows if (step := steps.get(pk := row.pk)) is not None
+    }
     sent_keys = set(
         AuditEntry.objects.filter(once_key__in=list(keys.values())).values_list(
             "once_key", flat=True
@@ -131,8 +135,9 @@ def _remind(
                 [person],
                 kind=CERTIFICATION_EXPIRING,
                 title=f"Your {row.certification.name} certification expires on {when}",
-                body="Renew it before then: from that day it no longer counts toward "
-                f"{row.partner.name}'s tier and compliance.",
+                body="Renew it before then: from that day it no longer counts as one of "
+                f"{row.partner.name}'s certifications.",
+                url=reverse("onboarding:training"),
                 about=row,
             )
             notify(
@@ -140,8 +145,9 @@ def _remind(
                 [user for user in admins.get(row.partner_id, []) if user.pk != person.pk],
                 kind=CERTIFICATION_EXPIRING,
                 title=f"{person}'s {row.certification.name} certification expires on {when}",
-                body="From that day it no longer counts toward your organisation's tier "
-                "and compliance, unless it is renewed.",
+                body="From that day it no longer counts as one of your organisation's "
+                "certifications, unless it is renewed.",
+                url=reverse("onboarding:training"),
                 about=row,
             )
     except AlreadyDone:
