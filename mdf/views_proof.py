@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET
 
 from prm.tenancy.access import role_required, visible_or_404
 from prm.tenancy.codes import normalize_code
+from prm.tenancy.files import serve
 from prm.tenancy.models import Membership
 from prm.tenancy.requests import MemberRequest
 
@@ -27,9 +28,7 @@ from .models import Claim, ProofFile
 
 PARTNER_PERM = "portal.mdf"
 STAFF_PERM = "mdf.view_claim"
-# Nothing in a served proof may load or run anything, or be framed (a
-# preview may be framed by the site's own pages).
-ATTACHMENT_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox"
+# A preview may be framed by the site's own pages; nothing in it may run.
 INLINE_POLICY = "default-src 'none'; img-src 'self'; frame-ancestors 'self'; sandbox"
 
 
@@ -48,19 +47,9 @@ def proof_file(request: MemberRequest, code: str, proof_id: uuid.UUID) -> FileRe
         raise Http404("No such file.")
     proof = visible_or_404(ProofFile.objects.filter(claim=claim), pk=proof_id)
     inline = request.GET.get("inline") == "1" and bool(proof.inline_preview)
-    try:
-        handle = proof.file.open("rb")
-    except FileNotFoundError:
-        raise Http404("No such file.") from None
-    response = FileResponse(
-        handle,
-        as_attachment=not inline,
+    return serve(
+        proof.file,
         filename=proof.original_name,
         content_type=proof.content_type,
+        inline_policy=INLINE_POLICY if inline else "",
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = INLINE_POLICY if inline else ATTACHMENT_POLICY
-    response["X-Frame-Options"] = "SAMEORIGIN" if inline else "DENY"
-    response["Cache-Control"] = "private, no-store"
-    response["Referrer-Policy"] = "no-referrer"
-    return response

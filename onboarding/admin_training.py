@@ -48,6 +48,7 @@ from prm.tenancy.admin_base import (
 from prm.tenancy.chips import chip
 from prm.tenancy.csv_import import CsvImporter, CsvImportMixin
 from prm.tenancy.errors import add_service_error
+from prm.tenancy.files import serve
 from prm.tenancy.models import Membership
 from prm.tenancy.requests import as_member, tenant_of
 from prm.tenancy.roles import PARTNER_ROLES
@@ -63,8 +64,6 @@ CHANGE_PERM = training.CONFIRM_PERM
 IMPORT_PERM = "onboarding.import_trainingrecord"
 RECORDS = "tenant_admin:onboarding_trainingrecord_changelist"
 EXPIRY_DAYS = 60
-# A served certificate may load or run nothing, nor be framed.
-ATTACHMENT_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox"
 
 
 class AuditedAdmin(TenantModelAdmin):
@@ -445,22 +444,11 @@ class TrainingRecordAdmin(CsvImportMixin, ActionFormsMixin, ServiceFormsAdmin):
             raise Http404("No such file.")
         if not self.has_view_permission(request, obj):
             raise PermissionDenied
-        try:
-            handle = obj.evidence.open("rb")
-        except FileNotFoundError:
-            raise Http404("No such file.") from None
-        response = FileResponse(
-            handle,
-            as_attachment=True,
+        return serve(
+            obj.evidence,
             filename=obj.evidence_name or "certificate",
-            content_type=obj.evidence_type or "application/octet-stream",
+            content_type=obj.evidence_type,
         )
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Content-Security-Policy"] = ATTACHMENT_POLICY
-        response["X-Frame-Options"] = "DENY"
-        response["Cache-Control"] = "private, no-store"
-        response["Referrer-Policy"] = "no-referrer"
-        return response
 
     def action_allowed(self, request: HttpRequest, action: str, obj: TrainingRecord) -> bool:
         return as_member(request).membership.has_perm(CHANGE_PERM)

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from prm.tenancy.access import role_required, visible_or_404
 from prm.tenancy.errors import add_service_error
+from prm.tenancy.files import serve
 from prm.tenancy.params import page_of
 from prm.tenancy.requests import MemberRequest
 
@@ -196,21 +197,13 @@ def agreement_pdf(request: MemberRequest, version_id: uuid.UUID) -> FileResponse
     version = _version(request, version_id, PERM, VIEW_VERSION)
     if not version.pdf:
         raise Http404("This version has no PDF.")
-    try:
-        handle = version.pdf.open("rb")
-    except FileNotFoundError:
-        raise Http404("No such file.") from None
     download = request.GET.get("download") == "1"
-    name = f"{version.agreement.title} v{version.number}.pdf"
-    response = FileResponse(
-        handle, as_attachment=download, filename=name, content_type="application/pdf"
+    return serve(
+        version.pdf,
+        filename=f"{version.agreement.title} v{version.number}.pdf",
+        content_type="application/pdf",
+        inline_policy="" if download else PDF_POLICY,
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = RECEIPT_POLICY if download else PDF_POLICY
-    response["X-Frame-Options"] = "DENY" if download else "SAMEORIGIN"
-    response["Cache-Control"] = "private, no-store"
-    response["Referrer-Policy"] = "no-referrer"
-    return response
 
 
 @require_GET

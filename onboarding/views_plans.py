@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from partners.models import Partner
 from prm.tenancy.access import own_or_404, role_required, visible_or_404
 from prm.tenancy.errors import add_service_error
+from prm.tenancy.files import serve
 from prm.tenancy.models import Membership
 from prm.tenancy.requests import MemberRequest
 from prm.tenancy.roles import Role
@@ -38,8 +39,6 @@ from .models import Owner, Plan, PlanStep, StepKind
 PERM = "portal.onboarding"
 STAFF_PERM = "onboarding.view_plan"
 DEALREG_PERM = "portal.dealreg"
-# Nothing in a served document may load or run anything, or be framed.
-ATTACHMENT_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox"
 
 
 def _steps() -> QuerySet[PlanStep]:
@@ -268,22 +267,11 @@ def step_document(request: MemberRequest, step_id: UUID) -> FileResponse:
         mine = membership.has_perm(STAFF_PERM)
     if not mine or not step.document:
         raise Http404("No such file.")
-    try:
-        handle = step.document.open("rb")
-    except FileNotFoundError:
-        raise Http404("No such file.") from None
-    response = FileResponse(
-        handle,
-        as_attachment=True,
+    return serve(
+        step.document,
         filename=step.document_original_name or "document",
-        content_type=step.document_type or "application/octet-stream",
+        content_type=step.document_type,
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = ATTACHMENT_POLICY
-    response["X-Frame-Options"] = "DENY"
-    response["Cache-Control"] = "private, no-store"
-    response["Referrer-Policy"] = "no-referrer"
-    return response
 
 
 # --- The company profile ---------------------------------------------------------------

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from prm.tenancy.access import own_or_404, role_required, visible_or_404
 from prm.tenancy.errors import add_service_error
+from prm.tenancy.files import serve
 from prm.tenancy.models import Membership
 from prm.tenancy.params import page_of
 from prm.tenancy.requests import MemberRequest
@@ -34,7 +35,6 @@ from .errors import OnboardingError
 from .forms_training import ReportForm
 from .models import Certification, Course, Function, TrainingRecord
 from .portal_training import PERM, SOON_DAYS, renewed
-from .views_plans import ATTACHMENT_POLICY
 
 PAGE_SIZE = 25
 Status = TrainingRecord.Status
@@ -181,19 +181,8 @@ def certificate(request: MemberRequest, record_id: UUID) -> FileResponse:
     own_or_404(request, record, perm=PERM)
     if not record.evidence:
         raise Http404("No such file.")
-    try:
-        handle = record.evidence.open("rb")
-    except FileNotFoundError:
-        raise Http404("No such file.") from None
-    response = FileResponse(
-        handle,
-        as_attachment=True,
+    return serve(
+        record.evidence,
         filename=record.evidence_name or "certificate",
-        content_type=record.evidence_type or "application/octet-stream",
+        content_type=record.evidence_type,
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = ATTACHMENT_POLICY
-    response["X-Frame-Options"] = "DENY"
-    response["Cache-Control"] = "private, no-store"
-    response["Referrer-Policy"] = "no-referrer"
-    return response
