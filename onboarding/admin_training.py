@@ -47,6 +47,7 @@ from prm.tenancy.admin_base import (
 )
 from prm.tenancy.chips import chip
 from prm.tenancy.csv_import import CsvImporter, CsvImportMixin
+from prm.tenancy.drill import MetricRowsFilter
 from prm.tenancy.errors import add_service_error
 from prm.tenancy.files import serve
 from prm.tenancy.models import Membership
@@ -293,7 +294,7 @@ class TrainingRecordAdmin(CsvImportMixin, ActionFormsMixin, ServiceFormsAdmin):
         "source",
     ]
     list_display_links = ["person"]
-    list_filter = ["status", KindFilter, ExpiryFilter, PartnerFilter, "source"]
+    list_filter = [MetricRowsFilter, "status", KindFilter, ExpiryFilter, PartnerFilter, "source"]
     list_select_related = ["membership__user", "partner", "course", "certification"]
     search_fields = [
         "membership__user__email",

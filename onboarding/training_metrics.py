@@ -10,9 +10,8 @@ it was earned until the day before it expires (``models.valid_on``).
 partner, active), as they are now, like the filters. The filters apply to the
 partners as they are now (``partners.metrics.partner_q``).
 
-No drill yet: the training records' admin list (built separately) can
-take ``certified_rows`` / ``expiring_rows`` as ``rows`` once it reads
-drills (``prm.tenancy.drill.MetricRowsFilter``).
+Certified people and certifications expiring drill into the training
+records' admin list (the records they count).
 """
 
 from __future__ import annotations
@@ -116,6 +115,8 @@ def training_completion(tenant: Tenant, period: Period, filters: Filters) -> Dec
     return percent(*completion_counts(tenant, period, filters))
 
 
+RECORDS = "tenant_admin:onboarding_trainingrecord_changelist"
+
 METRICS: list[Metric] = [
     Metric(
         key="onboarding.certified_people",
@@ -129,6 +130,9 @@ METRICS: list[Metric] = [
         good=Good.HIGH,
         compute=certified_people,
         perms=PERMS,
+        # The certifications behind the count (a person may hold several).
+        rows=certified_rows,
+        rows_admin=RECORDS,
     ),
     Metric(
         key="onboarding.certifications_expiring",
@@ -140,6 +144,8 @@ METRICS: list[Metric] = [
         good=Good.LOW,
         compute=certifications_expiring,
         perms=PERMS,
+        rows=expiring_rows,
+        rows_admin=RECORDS,
     ),
     Metric(
         key="onboarding.training_completion",

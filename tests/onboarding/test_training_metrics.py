@@ -180,3 +180,17 @@ def test_coverage_reads_only_what_was_known_by_the_day(acme, training):
     assert before[acme.other_partner.pk].why == "0 of 1 person hold a valid certification"
     now = coverage(acme, days(acme, 0), [acme.other_partner])
     assert now[acme.other_partner.pk].why == "1 of 2 people hold a valid certification"
+
+
+def test_the_counts_drill_into_the_records_they_count(acme, training):
+    from tests.metric_probe import drill, listed, rows
+
+    for key, period in (
+        (CERTIFIED, last(acme, 30)),
+        (EXPIRING, Period(days(acme, 1), days(acme, 800))),
+    ):
+        expected = rows(acme, key, period)
+        assert expected, key
+        url = drill(acme, key, period)
+        assert url and "/admin/onboarding/trainingrecord/" in url
+        assert listed(acme, Role.OPS_ADMIN, url) == expected, key
