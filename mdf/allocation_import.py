@@ -73,29 +73,6 @@ def parse_allocations_csv(budget: Budget, text: str) -> AllocationImportResult:
     return csvio.read_import(text, result, lambda text, r: _parse_rows(budget, text, r))
 
 
-def _headers(reader: csv.DictReader, result: AllocationImportResult) -> bool:
-    headers = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
-    if not any(headers):
-        result.errors.append("The file is empty.")
-        return False
-    reader.fieldnames = headers
-    missing = sorted(REQUIRED_COLUMNS - set(headers))
-    if missing:
-        result.errors.append(f"Missing {fmt.noun(len(missing), 'column')}: {', '.join(missing)}.")
-    unknown = sorted(set(headers) - set(CSV_COLUMNS))
-    if unknown:
-        result.errors.append(
-            f"Unknown {fmt.noun(len(unknown), 'column')}: {', '.join(unknown)}. "
-            f"Allowed: {', '.join(CSV_COLUMNS)}."
-        )
-    repeated = sorted({h for h in headers if headers.count(h) > 1})
-    if repeated:
-        result.errors.append(
-            f"{fmt.noun(len(repeated), 'Column')} named more than once: {', '.join(repeated)}."
-        )
-    return not result.errors
-
-
 class _Directory:
     """The tenant's partners by name, domain and id, read once."""
 
@@ -122,7 +99,9 @@ class _Directory:
 
 def _parse_rows(budget: Budget, text: str, result: AllocationImportResult) -> None:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    if not _headers(reader, result):
+    if not csvio.read_headers(
+        reader, result.errors, required=REQUIRED_COLUMNS, allowed=CSV_COLUMNS
+    ):
         return
     directory = _Directory()
     seen: dict[Any, int] = {}

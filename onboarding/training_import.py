@@ -76,29 +76,6 @@ def parse_training_csv(tenant: Tenant, text: str) -> TrainingImportResult:
     return csvio.read_import(text, result, lambda text, r: _parse_rows(tenant, text, r))
 
 
-def _headers(reader: csv.DictReader, result: TrainingImportResult) -> bool:
-    headers = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
-    if not any(headers):
-        result.errors.append("The file is empty.")
-        return False
-    reader.fieldnames = headers
-    missing = sorted(REQUIRED_COLUMNS - set(headers))
-    if missing:
-        result.errors.append(f"Missing {fmt.noun(len(missing), 'column')}: {', '.join(missing)}.")
-    unknown = sorted(set(headers) - set(CSV_COLUMNS))
-    if unknown:
-        result.errors.append(
-            f"Unknown {fmt.noun(len(unknown), 'column')}: {', '.join(unknown)}. "
-            f"Allowed: {', '.join(CSV_COLUMNS)}."
-        )
-    repeated = sorted({h for h in headers if headers.count(h) > 1})
-    if repeated:
-        result.errors.append(
-            f"{fmt.noun(len(repeated), 'Column')} named more than once: {', '.join(repeated)}."
-        )
-    return not result.errors
-
-
 class _Lookup:
     """The people (by email) and the catalogue (by code) a file names, read
     in three queries."""
@@ -141,7 +118,9 @@ class _Lookup:
 
 def _parse_rows(tenant: Tenant, text: str, result: TrainingImportResult) -> None:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    if not _headers(reader, result):
+    if not csvio.read_headers(
+        reader, result.errors, required=REQUIRED_COLUMNS, allowed=CSV_COLUMNS
+    ):
         return
     raw_rows: list[tuple[int, dict[Any, Any], dict[str, str]]] = []
     for number, raw in enumerate(reader, start=2):

@@ -7,7 +7,7 @@ text, and imports read such cells back as they were."""
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,6 +16,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import Field, Model
 from django.http import HttpResponse, StreamingHttpResponse
 from django_countries import countries
+
+from . import format as fmt
 
 if TYPE_CHECKING:
     from prm.tenancy.models import Tenant
@@ -164,3 +166,37 @@ def read_import(text: str, result: _R, parse_rows: Callable[[str, _R], object]) 
         result.rows = []
         result.errors.append(f"The file is not valid CSV: {exc}.")
     return result
+
+
+def read_headers(
+    reader: "csv.DictReader[str]",
+    errors: list[str],
+    *,
+    required: Collection[str],
+    allowed: Sequence[str],
+) -> bool:
+    """Read ``reader``'s header row as lower-case names (the reader then
+    uses them) and say in ``errors`` what is wrong with it: an empty file,
+    missing required columns, unknown or repeated ones. True when the rows
+    can be read."""
+    headers = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
+    if not any(headers):
+        errors.append("The file is empty.")
+        return False
+    reader.fieldnames = headers
+    before = len(errors)
+    missing = sorted(set(required) - set(headers))
+    if missing:
+        errors.append(f"Missing {fmt.noun(len(missing), 'column')}: {', '.join(missing)}.")
+    unknown = sorted(set(headers) - set(allowed))
+    if unknown:
+        errors.append(
+            f"Unknown {fmt.noun(len(unknown), 'column')}: {', '.join(unknown)}. "
+            f"Allowed: {', '.join(allowed)}."
+        )
+    repeated = sorted({h for h in headers if headers.count(h) > 1})
+    if repeated:
+        errors.append(
+            f"{fmt.noun(len(repeated), 'Column')} named more than once: {', '.join(repeated)}."
+        )
+    return len(errors) == before

@@ -57,6 +57,35 @@ def _checklist_item(application: Application, check: VettingCheck) -> VettingChe
     return check
 
 
+def _optional_note(note: str) -> str:
+    note = (note or "").strip()
+    if len(note) > 300:
+        raise OnboardingError("Keep the note under 300 characters.", "note")
+    return note
+
+
+def _record_check(
+    locked: Application,
+    check: VettingCheck,
+    *,
+    by: Membership,
+    note: str,
+    now: datetime,
+    ticked: bool,
+) -> None:
+    """The timeline line and audit entry of a tick or an untick."""
+    message = check.name + (f": {note}" if note else "")
+    event(locked, Kind.CHECKED if ticked else Kind.UNCHECKED, now, by=by.user, message=message)
+    audit(
+        locked.tenant,
+        by=by.user,
+        action=f"onboarding.application_check_{'ticked' if ticked else 'unticked'}",
+        obj=locked,
+        data={"check": check.name, "note": note},
+        now=now,
+    )
+
+
 def tick_check(
     application: Application,
     check: VettingCheck,
@@ -67,9 +96,7 @@ def tick_check(
 ) -> ApplicationCheck:
     """Tick ``check`` on the application, with an optional note."""
     now = resolve_now(now)
-    note = (note or "").strip()
-    if len(note) > 300:
-        raise OnboardingError("Keep the note under 300 characters.", "note")
+    note = _optional_note(note)
     _checklist_item(application, check)
     with transaction.atomic():
         locked = lock(application)
@@ -97,16 +124,7 @@ def tick_check(
                 )
         except IntegrityError as exc:  # ticked a moment ago by someone else
             raise OnboardingError(f"“{check.name}” was just ticked.", "check") from exc
-        message = check.name + (f": {note}" if note else "")
-        event(locked, Kind.CHECKED, now, by=by.user, message=message)
-        audit(
-            locked.tenant,
-            by=by.user,
-            action="onboarding.application_check_ticked",
-            obj=locked,
-            data={"check": check.name, "note": note},
-            now=now,
-        )
+        _record_check(locked, check, by=by, note=note, now=now, ticked=True)
     return row
 
 
@@ -120,9 +138,7 @@ def untick_check(
 ) -> None:
     """Undo a tick (a check that turned out wrong), saying why."""
     now = resolve_now(now)
-    note = (note or "").strip()
-    if len(note) > 300:
-        raise OnboardingError("Keep the note under 300 characters.", "note")
+    note = _optional_note(note)
     if check.tenant_id != application.tenant_id:
         raise OnboardingError("This check is not on the checklist.", "check")
     with transaction.atomic():
@@ -132,16 +148,7 @@ def untick_check(
         deleted, _ = ApplicationCheck.objects.filter(application=locked, check_item=check).delete()
         if not deleted:
             raise OnboardingError(f"“{check.name}” is not ticked.", "check")
-        message = check.name + (f": {note}" if note else "")
-        event(locked, Kind.UNCHECKED, now, by=by.user, message=message)
-        audit(
-            locked.tenant,
-            by=by.user,
-            action="onboarding.application_check_unticked",
-            obj=locked,
-            data={"check": check.name, "note": note},
-            now=now,
-        )
+        _record_check(locked, check, by=by, note=note, now=now, ticked=False)
 
 
 def add_note(
