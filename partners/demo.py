@@ -20,7 +20,7 @@ from prm.tenancy.models import Tenant, User
 from prm.tenancy.roles import Role
 
 from . import services
-from .models import Contact, Partner, Region, Tier
+from .models import Contact, Partner, Region, Tier, TierChange
 from .normalize import normalize_name
 
 TIERS = [
@@ -281,6 +281,17 @@ def _backdate(tenant: Tenant, partner: Partner, moments: list[datetime]) -> None
         type(version).objects.filter(pk=version.pk).update(history_date=moment)
     Partner.objects.filter(pk=partner.pk).update(created_at=moments[0], updated_at=moments[-1])
     backdate_audit(tenant, partner, moments)
+    # Its tier history: the row of each version that set a new tier, dated then.
+    changes = iter(TierChange.objects.filter(partner=partner).order_by("id"))
+    held = None
+    for version, moment in zip(list(versions), moments, strict=True):
+        if version.tier_id != held:
+            held = version.tier_id
+            change = next(changes)
+            moment_day = tenant.local_today(moment)
+            TierChange.objects.filter(pk=change.pk).update(
+                effective_on=moment_day, created_at=moment
+            )
 
 
 def _people(

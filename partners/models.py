@@ -1,5 +1,6 @@
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
@@ -150,6 +151,64 @@ class Contact(TenantOwned):
 
     def object_permission_target(self) -> Partner:
         return self.partner
+
+
+class TierChange(TenantOwned):
+    """A dated row of a partner's tier history: from ``effective_on`` the
+    partner holds ``tier`` (until the next row). Incentives, MDF allocation
+    and deal protection read the tier held on the day that matters
+    (``partners.tiers.tier_on``), not the partner's tier today. Append-only:
+    a correction is a new row."""
+
+    class Reason(models.TextChoices):
+        JOINED = "joined", "Joined the program"
+        MANUAL = "manual", "Changed by ops"
+        UPGRADE = "upgrade", "Qualified for a higher tier"
+        DOWNGRADE = "downgrade", "Grace period ended"
+        HOLD = "hold", "Held in tier by ops"
+        HOLD_ENDED = "hold_ended", "Hold ended"
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="tier_changes", db_constraint=False
+    )
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    previous = models.ForeignKey(
+        Tier,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        help_text="The tier held before; empty when the partner joined.",
+    )
+    effective_on = models.DateField()
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    note = models.TextField(blank=True)
+    by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["partner", "effective_on", "id"]
+        constraints = [
+            tenant_key("tierchange_tenant_key"),
+            *tenant_foreign_keys("tierchange", "partner", "tier", "previous"),
+        ]
+        indexes = [
+            models.Index(fields=["partner", "effective_on"]),
+            models.Index(fields=["tenant", "effective_on"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner}: {self.tier} from {self.effective_on}"
+
+    @property
+    def direction(self) -> int:
+        """1 up, -1 down, 0 for a first tier or a sideways record."""
+        if self.previous_id is None or self.previous is None:
+            return 0
+        return (self.tier.rank > self.previous.rank) - (self.tier.rank < self.previous.rank)
 
 
 def partner_admin_url(partner: Partner) -> str:

@@ -20,6 +20,7 @@ from prm.tenancy.models import MANAGE_PARTNER_PERM, Membership, Tenant, User
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit
 
+from . import tiers
 from .models import Contact, Partner, Region, Tier
 from .normalize import normalize_domain, normalize_name
 
@@ -180,6 +181,7 @@ def create_partner(*, tenant: Tenant, by: User | None, data: dict[str, Any]) -> 
         partner = Partner(tenant=tenant)
         _apply(partner, data)
         _save(partner)
+        tiers.record_joined(partner, by=by)
         _sync_manager_permission(partner, None, partner.channel_manager)
         audit(tenant, by=by, action="partner.created", obj=partner)
     return partner
@@ -202,9 +204,12 @@ def update_partner(partner: Partner, *, by: User | None, data: dict[str, Any]) -
         )
         _check_references(locked.tenant, data)
         old_manager = locked.channel_manager
+        old_tier = locked.tier_id
         before = _snapshot(locked)
         _apply(locked, data)
         _save(locked)
+        if locked.tier_id != old_tier:
+            tiers.record_change(locked, old_tier, by=by, reason=tiers.Reason.MANUAL)
         _sync_manager_permission(locked, old_manager, locked.channel_manager)
         after = _snapshot(locked)
         changed = {f: [before[f], after[f]] for f in PARTNER_FIELDS if before[f] != after[f]}
