@@ -184,9 +184,7 @@ class TierChange(TenantOwned):
     effective_on = models.DateField()
     reason = models.CharField(max_length=20, choices=Reason.choices)
     note = models.TextField(blank=True)
-    by = models.ForeignKey(
-        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "mdf",
     "onboarding",
     "reporting",
+    "program",
 ]
 
 MIDDLEWARE = [

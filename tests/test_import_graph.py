@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ["prm", "partners", "dealreg", "incentives", "mdf", "onboarding", "reporting"]
+APPS = ["prm", "partners", "dealreg", "incentives", "mdf", "onboarding", "reporting", "program"]
 
 
 def _module_name(path: Path) -> str:

@@ -1,0 +1,5 @@
+from prm.tenancy.errors import ServiceError
+
+
+class ProgramError(ServiceError):
+    """A refused partner-program operation; the message is for the person."""

@@ -1,0 +1,43 @@
+"""Thin tasks: fetch inside the tenant's scope, call a service."""
+
+from dataclasses import asdict
+from typing import Any
+
+from django.db.models import Exists, OuterRef
+from django_scopes import scopes_disabled
+
+from prm.celery import TenantTask, app
+from prm.tenancy.models import Tenant
+
+from . import sweeps
+from .models import CriteriaVersion
+
+
+@app.task(base=TenantTask)
+def sweep_tiers(*, tenant: Tenant) -> dict[str, Any]:
+    """One tenant's daily tier round (holds ending, the scheduled review,
+    grace periods ending)."""
+    return asdict(sweeps.sweep(tenant))
+
+
+@app.task
+def dispatch_tier_sweeps() -> int:
+    """Beat, hourly (dates are the tenants' own: hourly catches every time
+    zone's midnight; a sweep does a day's work once): tenants with
+    published tier criteria. Platform-level: it reads across tenants only
+    to learn which have criteria, and queues one sweep each."""
+    with scopes_disabled():
+        live = CriteriaVersion.objects.filter(
+            tenant=OuterRef("pk"), status=CriteriaVersion.Status.PUBLISHED
+        )
+        tenant_ids = list(
+            Tenant.objects.filter(Exists(live), is_active=True).values_list("pk", flat=True)
+        )
+    for tenant_id in tenant_ids:
+        sweep_tiers.apply_async(kwargs={"tenant_id": str(tenant_id)}, expires=60 * 60)
+    return len(tenant_ids)
+
+
+BEAT = {
+    "program-tiers": {"task": "program.tasks.dispatch_tier_sweeps", "schedule": 3600.0},
+}
