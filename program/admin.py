@@ -1,0 +1,1 @@
+"""The program admin, one module per area."""

@@ -1,0 +1,12 @@
+"""The partner program's portal pages (``program/``): tier progress,
+compliance reviews."""
+
+from django.urls import URLPattern, path
+
+from . import views_progress
+
+app_name = "program"
+
+urlpatterns: list[URLPattern] = [
+    path("program/tiers/", views_progress.progress, name="progress"),
+]
