@@ -1,7 +1,6 @@
 """partners.tiers: the dated tier history and the tier held on a day."""
 
-from datetime import date, datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
@@ -24,7 +23,7 @@ def ladder(in_acme):
 
 
 def _at(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, 12, tzinfo=dt_timezone.utc)
+    return datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
 
 
 def test_a_new_partner_joins_at_its_tier(in_acme, ladder):

@@ -7,8 +7,8 @@ from decimal import Decimal
 from dealreg.models import DealRegistration
 from incentives.models import ExchangeRate
 from partners.models import Tier
-from program.models import CriteriaVersion, TierCriterion, TierTarget
 from prm.tenancy.roles import Role
+from program.models import CriteriaVersion, TierCriterion, TierTarget
 
 Kind = TierCriterion.Kind
 

@@ -12,14 +12,14 @@ import time_machine
 from dealreg.models import DealRegistration
 from partners import tiers as tier_history
 from partners.models import TierChange
+from prm.tenancy.models import Notification
+from prm.tenancy.roles import Role
 from program import holds
 from program.errors import ProgramError
 from program.evaluation import Trigger, evaluate
 from program.figures import Needs, measure
 from program.models import QualificationSettings, TierStanding
 from program.sweeps import sweep
-from prm.tenancy.models import Notification
-from prm.tenancy.roles import Role
 from tests.onboarding import builders_training as tb
 
 from . import builders as b
@@ -228,9 +228,7 @@ class TestMoves:
         ops = world[Role.OPS_ADMIN].user
         partner = world.partner
         end = TODAY + dt.timedelta(days=10)
-        holds.hold(
-            partner, tiers["Silver"], reason="Strategic launch partner", ends_on=end, by=ops
-        )
+        holds.hold(partner, tiers["Silver"], reason="Strategic launch partner", ends_on=end, by=ops)
         partner.refresh_from_db()
         assert partner.tier == tiers["Silver"]
         run = evaluate(world.tenant, trigger=Trigger.ON_DEMAND)
