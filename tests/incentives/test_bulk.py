@@ -27,7 +27,8 @@ from incentives.models import (
     Plan,
     PlanVersion,
 )
-from partners.models import Partner, Region, Tier
+from partners.models import Partner, Region, Tier, TierChange
+from partners.tiers import Reason, set_tier
 from prm.tenancy.roles import Role
 from tests import factories
 
@@ -45,6 +46,9 @@ PARTNERS = [
     ("Bulk Referral Silver", Partner.Type.REFERRAL, "Silver", "na"),
 ]
 PRODUCTS = [("Firewall", "fw"), ("Storage", "st"), ("Network", "nw")]
+# (index in the partners of ``build``, tier moved to, from): the distributor
+# moves up mid-quarter, the MSP down mid-quarter.
+TIER_MOVES = [(2, "Gold", date(2025, 5, 15)), (3, "Silver", date(2025, 8, 12))]
 
 
 def deal_specs(count: int, seed: int = 7) -> list[dict]:
@@ -101,6 +105,13 @@ def build(world, specs) -> dict:
                 website=f"https://{name.lower().replace(' ', '-')}.{tenant.slug}.test",
             )
         )
+    # Two partners change tier in the middle of the deals' dates (tiers are
+    # effective-dated: the close date's tier decides), inside a quarter of
+    # the order-dependent plans.
+    TierChange.objects.update(effective_on=date(2024, 1, 1))  # rows from the real 'now'
+    for index, tier, day in TIER_MOVES:
+        at = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+        set_tier(partners[index], tiers[tier], by=None, reason=Reason.MANUAL, now=at)
     products = [
         ProductLine.objects.create(tenant=tenant, name=name, code=code) for name, code in PRODUCTS
     ]
@@ -174,6 +185,7 @@ def build(world, specs) -> dict:
             accelerator=Decimal("2"),
             cap_per_period=Decimal("6000"),
             period="quarter",
+            tiers=[tiers["Gold"]],
         ),
         # Produce nothing: a draft, and a plan made inactive.
         make_plan(world, name="Draft", rate_percent=Decimal("50"), publish=False),
@@ -321,6 +333,16 @@ def test_bulk_writes_what_sync_deal_writes(acme, globex, inline):
         "Late",
     }
     assert {row[5] for row in got} == {"USD", "EUR", "GBP"}
+    # The partners that changed tier were paid by the tier of each close date.
+    for name, only, before_move in (
+        ("Bulk Distributor Silver", "Whole brackets silver", True),
+        ("Bulk Distributor Silver", "Accelerated capped", False),
+        ("Bulk Msp Gold", "Accelerated capped", True),
+        ("Bulk Msp Gold", "Whole brackets silver", False),
+    ):
+        moved = TIER_MOVES[0 if name == "Bulk Distributor Silver" else 1][2]
+        closes = [row[10] for row in got if row[2] == name and row[1] == only]
+        assert closes and all((close < moved) == before_move for close in closes)
     # The caps and the accelerator did bite.
     assert any(row[1] == "Capped" and row[4] == Decimal("800") for row in got)
     monthly: dict = {}
