@@ -10,6 +10,10 @@ outside the budget's region or tier (or suspended), amounts that are not
 amounts, a partner named twice and a total past what the budget has left;
 the import checks again in its transaction, and the database's constraint
 refuses an overdraft whatever runs meanwhile.
+
+A budget limited to a tier takes the tier each partner held on the budget's
+first day (``funds``: tiers are effective-dated), read for every partner in
+one query.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from django.db import transaction
 
 from partners.models import Partner
 from partners.normalize import normalize_domain, normalize_name
+from partners.tiers import timelines
 from prm import csvio
 from prm import format as fmt
 from prm.tenancy.models import Membership
@@ -78,6 +83,8 @@ class _Directory:
 
     def __init__(self) -> None:
         partners = list(Partner.objects.select_related("region", "tier"))
+        # The tier histories, for a budget limited to a tier (``funds.partner_fits``).
+        self.lines = timelines(partners)
         self.by_name = {p.normalized_name: p for p in partners}
         self.by_domain = {p.domain: p for p in partners if p.domain}
         self.by_id = {str(p.pk): p for p in partners}
@@ -157,7 +164,7 @@ def _parse_row(budget: Budget, directory: _Directory, row: AllocationRow) -> Non
             row.errors.append(
                 f"partner: “{given}” is no partner here (give its name, web domain or id)."
             )
-        elif problem := funds.partner_fits(budget, partner):
+        elif problem := funds.partner_fits(budget, partner, timeline=directory.lines[partner.pk]):
             row.errors.append(f"partner: {problem}")
         else:
             row.partner = partner
@@ -189,6 +196,7 @@ def import_allocations(budget: Budget, text: str, *, by: Membership) -> Allocati
     result = parse_allocations_csv(budget, text)
     if not result.ok:
         return result
+    lines = timelines(r.partner for r in result.rows if r.partner) if budget.tier_id else {}
     try:
         with transaction.atomic():
             for row in result.rows:
@@ -201,6 +209,7 @@ def import_allocations(budget: Budget, text: str, *, by: Membership) -> Allocati
                         by=by,
                         reason=row.reason or "CSV import",
                         source=Allocation.Source.CSV,
+                        timeline=lines.get(row.partner.pk),
                     )
                 except MdfError as error:
                     row.errors.append(str(error))

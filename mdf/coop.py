@@ -1,5 +1,10 @@
 """Co-op accruals: a fund type with ``accrual`` funding fills each
-partner's allocation with a share of their won deals."""
+partner's allocation with a share of their won deals.
+
+A deal accrues to the most specific budget covering its close date whose
+region and tier the partner fits; as everywhere in MDF (``funds``), a
+budget limited to a tier counts the tier the partner held on the budget's
+first day, not the tier it holds today."""
 
 from datetime import date, datetime
 from decimal import Decimal
@@ -11,6 +16,7 @@ from django.db.models import Q
 from dealreg.models import DealRegistration
 from incentives.ledger import NoRate, rate_on
 from partners.models import Partner
+from partners.tiers import timelines
 
 from .counters import ZERO, Change, move, round_money
 from .models import Allocation, Budget, CoopAccrual, FundType
@@ -19,13 +25,12 @@ from .workflow import resolve_now
 
 def _accrual_budget(fund_type: FundType, partner: Partner, day: date) -> Budget | None:
     """The most specific budget of ``fund_type`` covering ``day`` that the
-    partner's region and tier fit."""
-    budgets = Budget.objects.filter(
-        fund_type=fund_type, starts_on__lte=day, ends_on__gte=day
-    ).filter(
-        Q(region__isnull=True) | Q(region_id=partner.region_id),
-        Q(tier__isnull=True) | Q(tier_id=partner.tier_id),
-    )
+    partner's region and tier (held on the budget's first day) fit."""
+    covering = Budget.objects.filter(fund_type=fund_type, starts_on__lte=day, ends_on__gte=day)
+    budgets = list(covering.filter(Q(region__isnull=True) | Q(region_id=partner.region_id)))
+    if any(b.tier_id for b in budgets):
+        line = timelines([partner])[partner.pk]
+        budgets = [b for b in budgets if b.tier_id is None or b.tier_id == line.on(b.starts_on)]
     return min(
         budgets, key=lambda b: (b.region_id is None, b.tier_id is None, b.starts_on), default=None
     )

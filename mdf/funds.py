@@ -1,6 +1,14 @@
 """Money in: budgets, allocations to partners (by hand, by rule), moves
 between partners and expiry at the period's end (co-op accruals: ``coop``).
-Every change of an allocation's money goes through ``counters.move``."""
+Every change of an allocation's money goes through ``counters.move``.
+
+Tiers are effective-dated (``partners.tiers``): wherever a budget's rules
+look at a partner's tier (a budget limited to a tier, the per-tier rule's
+amount), they take the tier the partner held on the budget's first day
+(``starts_on``), not the tier it holds when ops allocate. For a budget that
+starts in the future that is the tier held today (the history knows no
+later change).
+"""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,7 +23,8 @@ from dealreg.models import DealRegistration
 from incentives.ledger import NoRate, rate_on
 from incentives.money import allocate as split_exactly
 from incentives.money import round_money
-from partners.models import Partner
+from partners.models import Partner, Tier
+from partners.tiers import Timeline, timelines
 from prm import format as fmt
 from prm.tenancy.models import Membership, Tenant
 from prm.tenancy.services import audit
@@ -115,12 +124,25 @@ def set_budget_amount(budget: Budget, amount: Decimal, *, by: Membership, reason
 # --- Allocations ----------------------------------------------------------------------
 
 
-def partner_fits(budget: Budget, partner: Partner) -> str:
-    """Why ``partner`` cannot be allocated from ``budget`` ("" if it can)."""
+def budget_tier_id(budget: Budget, partner: Partner, timeline: Timeline | None = None) -> Any:
+    """The id of the tier ``partner`` held on ``budget``'s first day.
+    ``timeline``: the partner's, when the caller read many at once."""
+    if timeline is None:
+        timeline = timelines([partner])[partner.pk]
+    return timeline.on(budget.starts_on)
+
+
+def partner_fits(budget: Budget, partner: Partner, *, timeline: Timeline | None = None) -> str:
+    """Why ``partner`` cannot be allocated from ``budget`` ("" if it can).
+    ``timeline``: the partner's tier history, when the caller read many at
+    once (read here otherwise, for a budget limited to a tier)."""
     if budget.region_id and partner.region_id != budget.region_id:
         return f"{partner.name} is not in this budget's region ({budget.region})."
-    if budget.tier_id and partner.tier_id != budget.tier_id:
-        return f"{partner.name} is not in this budget's tier ({budget.tier})."
+    if budget.tier_id and budget_tier_id(budget, partner, timeline) != budget.tier_id:
+        return (
+            f"{partner.name} was not in this budget's tier ({budget.tier}) on its first day "
+            f"({fmt.day(budget.starts_on)})."
+        )
     if partner.status in (Partner.Status.SUSPENDED, Partner.Status.TERMINATED):
         return f"{partner.name} is {partner.get_status_display().lower()}."
     return ""
@@ -151,15 +173,17 @@ def allocate(
     reason: str = "",
     source: str = Allocation.Source.MANUAL,
     now: datetime | None = None,
+    timeline: Timeline | None = None,
 ) -> Allocation:
     """Give ``partner`` ``amount`` more of ``budget`` (creating its
-    allocation on the first). Refused past the budget's amount."""
+    allocation on the first). Refused past the budget's amount.
+    ``timeline``: as ``partner_fits``."""
     if by is not None:
         require_perm(by, "mdf.add_allocation", None, "Only ops may allocate funds.")
     amount = positive(amount)
     now = resolve_now(now)
     _open(budget, budget.tenant.local_today(now))
-    if problem := partner_fits(budget, partner):
+    if problem := partner_fits(budget, partner, timeline=timeline):
         raise MdfError(problem, "partner")
     with transaction.atomic():
         allocation, created = Allocation.objects.get_or_create(
@@ -302,19 +326,28 @@ class RulePlan:
 
 
 def _candidates(budget: Budget) -> list[Partner]:
-    partners = Partner.objects.filter(status=Partner.Status.ACTIVE).order_by("name")
+    """The active partners in the budget's region and (on its first day)
+    tier, each with ``budget_tier``: the Tier it held that day."""
+    active = Partner.objects.filter(status=Partner.Status.ACTIVE).order_by("name")
     if budget.region_id:
-        partners = partners.filter(region_id=budget.region_id)
+        active = active.filter(region_id=budget.region_id)
+    partners = list(active)
+    held = {pk: line.on(budget.starts_on) for pk, line in timelines(partners).items()}
     if budget.tier_id:
-        partners = partners.filter(tier_id=budget.tier_id)
-    return list(partners)
+        partners = [p for p in partners if held[p.pk] == budget.tier_id]
+    names = Tier.objects.in_bulk({held[p.pk] for p in partners} - {None})
+    for partner in partners:
+        partner.budget_tier = names.get(held[partner.pk])  # type: ignore[attr-defined]  # for the plan
+    return partners
 
 
 def plan_per_tier(budget: Budget, amounts: dict[Any, Decimal]) -> RulePlan:
-    """Each active partner in the budget's scope gets its tier's amount."""
+    """Each active partner in the budget's scope gets the amount of the tier
+    it held on the budget's first day."""
     rows, skipped = [], []
     for partner in _candidates(budget):
-        amount = amounts.get(partner.tier_id)
+        tier = partner.budget_tier  # type: ignore[attr-defined]  # set by _candidates
+        amount = amounts.get(tier.pk if tier is not None else None)
         if amount:
             rows.append((partner, round_money(amount, budget.currency)))
         else:
@@ -381,6 +414,7 @@ def apply_plan(
                 f"{money(left, locked.tenant)} this budget has left.",
                 "rule",
             )
+        lines = timelines(p for p, _ in plan.rows) if locked.tier_id else {}
         return [
             allocate(
                 locked,
@@ -390,6 +424,7 @@ def apply_plan(
                 reason=reason,
                 source=Allocation.Source.RULE,
                 now=now,
+                timeline=lines.get(partner.pk),
             )
             for partner, amount in plan.rows
         ]

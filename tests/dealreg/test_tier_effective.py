@@ -72,9 +72,7 @@ def test_submitted_on_the_day_of_the_move_gets_the_new_tier(acme, silver_then_go
     assert decided.protected_until == date(2026, 3, 11) + timedelta(days=GOLD_DAYS)
 
 
-def test_submitted_as_gold_then_moved_down_keeps_gold_protection(
-    acme, silver_then_gold, submit_as
-):
+def test_submitted_as_gold_then_moved_down_keeps_gold_protection(acme, silver_then_gold, submit_as):
     silver, gold = silver_then_gold
     move_to_gold(acme, gold)
     with time_machine.travel(MOVE + timedelta(days=3), tick=False):
