@@ -68,7 +68,8 @@ class TestNextTier:
         assert 'data-testid="headline">1 more certified engineer to Gold<' in html
         nxt = response.context["p"].next
         assert nxt.tier == tiers["Gold"]
-        assert [ln.standing for ln in nxt.lines] == ["2 of 3 certified engineers (Certified Engineer)"]
+        standing = "2 of 3 certified engineers (Certified Engineer)"
+        assert [ln.standing for ln in nxt.lines] == [standing]
         assert [ln.share for ln in nxt.lines] == [66]
         assert 'value="66" max="100"' in html
         assert "Missing: 1 more certified engineer" in html
