@@ -162,6 +162,10 @@ class Step:
         return self.check.counted_met
 
     @property
+    def met_count(self) -> int:
+        return sum(ln.met for ln in self.lines)
+
+    @property
     def required_lines(self) -> list[Line]:
         return [ln for ln in self.lines if ln.required]
 
