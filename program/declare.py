@@ -5,7 +5,9 @@ and compliance reviews."""
 from prm.tenancy.declarations import NotificationKind, PRMApp
 from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 
+from .demo import DEMO, DEMO_AFTER
 from .evaluation import GRACE_STARTED, TIER_CHANGED
+from .metrics import METRICS as TIER_METRICS
 from .tasks import BEAT as TIER_BEAT
 
 CM = frozenset({Role.CHANNEL_MANAGER})
@@ -52,4 +54,7 @@ APP = PRMApp(
     url_matrix="program.url_matrix",
     beat={**TIER_BEAT},
     notification_kinds=TIER_KINDS,
+    metrics=(*TIER_METRICS,),
+    demo=DEMO,
+    demo_after=DEMO_AFTER,
 )

@@ -36,6 +36,7 @@ from prm import format as fmt
 from prm.tenancy.models import Membership, Notification, Tenant, User
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit, mail_notifications, unsaved_notifications
+from reporting.rollups import mark_stale
 
 from .errors import ProgramError
 from .figures import Figures, measure
@@ -292,6 +293,9 @@ def _move(
         default_change_reason="Tier evaluation",
         default_date=now,
     )
+    # A bulk update sends no post_save: tell reporting the partners' rollups
+    # (their tier on each day) are out of date, as a save would.
+    mark_stale(tenant.pk, [p.pk for p in partners])
 
 
 def _why(d: Decision) -> str:
