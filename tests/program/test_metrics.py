@@ -8,8 +8,8 @@ import time_machine
 
 from partners import tiers as tier_history
 from partners.models import TierChange
-from program.evaluation import Trigger, evaluate
 from prm.tenancy.declarations import NO_FILTERS, Filters, Period
+from program.evaluation import Trigger, evaluate
 from tests.metric_probe import compute, metric
 
 from . import builders as b
