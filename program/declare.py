@@ -5,7 +5,9 @@ and compliance reviews."""
 from prm.tenancy.declarations import NotificationKind, PRMApp
 from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 
+from .demo import DEMO, DEMO_AFTER
 from .evaluation import GRACE_STARTED, TIER_CHANGED
+from .metrics import METRICS as TIER_METRICS
 from .panels import PANELS as TIER_PANELS
 from .portal_progress import CARDS as PROGRESS_CARDS
 from .portal_progress import NAV as PROGRESS_NAV
@@ -59,4 +61,7 @@ APP = PRMApp(
     cards=(*PROGRESS_CARDS, *MOVING_CARDS),
     partner_panels=(*TIER_PANELS,),
     notification_kinds=TIER_KINDS,
+    metrics=(*TIER_METRICS,),
+    demo=DEMO,
+    demo_after=DEMO_AFTER,
 )
