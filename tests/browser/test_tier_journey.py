@@ -3,7 +3,8 @@ certified engineers and the Silver partner has two; its admin opens "Tier
 progress" and reads "1 more certified engineer to Gold" (the page fits a
 390 px phone without scrolling sideways); ops import the third engineer's
 certification through the training CSV import in the admin (dry run, then
-confirm); the evaluation runs (called here as the beat would); the partner
+confirm); the evaluation runs (called here as the beat would; the confirmed
+certification already triggered the partner's upgrade check); the partner
 admin's page shows Gold; a deal the partner user marks won afterwards
 accrues at Gold's commission rate, not Silver's.
 
@@ -133,11 +134,16 @@ def test_a_certification_imported_lifts_the_partner_to_gold_and_its_rate(
     assert_clean(admin_console, admin=True)
 
     # --- The evaluation runs, as the beat would --------------------------------------
+    # (Upgrades apply at once: the confirmed certification already had the
+    # partner checked; the run confirms Gold and moves it no further.)
     with acme.scope():
-        run = evaluate(acme.tenant, trigger=Trigger.ON_DEMAND)
-        assert run.upgrades == 1
+        evaluate(acme.tenant, trigger=Trigger.ON_DEMAND)
         acme.partner.refresh_from_db()
         assert acme.partner.tier.name == "Gold"
+        upgrades = TierChange.objects.filter(
+            partner=acme.partner, reason=TierChange.Reason.UPGRADE
+        ).values_list("tier__name", "effective_on")
+        assert list(upgrades) == [("Gold", date.today())]
 
     # --- The partner admin's page shows Gold ------------------------------------------
     page.reload()
