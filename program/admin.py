@@ -1,1 +1,3 @@
 """The program admin, one module per area."""
+
+from . import admin_compliance as admin_compliance

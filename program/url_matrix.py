@@ -5,10 +5,13 @@ from typing import Any
 
 from prm.tenancy.roles import PARTNER_ROLES
 
+from . import url_matrix_compliance as compliance
+
 PORTAL_ROUTES: dict[str, dict[str, Any]] = {
     "program:progress": {"allowed": PARTNER_ROLES},
+    **compliance.PORTAL_ROUTES,
 }
-ADMIN_OBJECTS: dict[str, Any] = {}
-ADMIN_NOBODY: set[tuple[str, str]] = set()
+ADMIN_OBJECTS: dict[str, Any] = {**compliance.ADMIN_OBJECTS}
+ADMIN_NOBODY: set[tuple[str, str]] = {*compliance.ADMIN_NOBODY}
 PERM_MODEL: dict[str, str] = {}
 CUSTOM_ADMIN_VIEWS: dict[str, str] = {}
