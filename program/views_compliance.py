@@ -108,6 +108,11 @@ def _page(
             tax_form=(bound.get(TAX) or FileForm(prefix=TAX)) if may_complete else None,
             overdue=review.is_overdue(today),
             days_left=(review.due_on - today).days,
+            # A refusal whose form the page no longer shows (the review
+            # was submitted meanwhile) is said above it.
+            page_errors=[]
+            if may_complete
+            else [str(e) for form in bound.values() for errs in form.errors.values() for e in errs],
             earlier=ComplianceReview.objects.filter(partner=partner)
             .exclude(pk=review.pk)
             .select_related("signed_off_by")[:10],
