@@ -163,7 +163,9 @@ def test_signing_off_and_returning_are_for_the_partners_cm_and_ops(acme):
         assert kinds(acme[Role.PARTNER_ADMIN].user, compliance.DECIDED) == 1
         with pytest.raises(ProgramError, match="only a submitted review"):
             compliance.sign_off(back, by=acme[Role.OPS_ADMIN])
-        compliance.upload_tax_document(back, b.pdf("new.pdf", b.PDF + b"%new"), by=acme[Role.PARTNER_ADMIN])
+        compliance.upload_tax_document(
+            back, b.pdf("new.pdf", b.PDF + b"%new"), by=acme[Role.PARTNER_ADMIN]
+        )
         again = compliance.submit(back, by=acme[Role.PARTNER_ADMIN])
         done = compliance.sign_off(again, by=acme[Role.OPS_ADMIN], note="All good")
         assert done.status == Status.SIGNED_OFF and done.signed_off_by == acme[Role.OPS_ADMIN].user
