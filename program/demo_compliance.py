@@ -10,7 +10,8 @@ and a review for every active demo partner:
 - one partner of the demo channel manager submitted its review, which
   waits for their sign-off;
 - one partner let its review run 9 days past its due date: it is out of
-  compliance (escalated to its channel manager and ops).
+  compliance (the next daily round escalates it to its channel manager
+  and ops).
 
 The reviews are written as they stood (the services check the partners as
 they are today, not as they were then); the demo's later rounds remind
