@@ -31,7 +31,7 @@ from prm.tenancy.demo import Past, at
 from prm.tenancy.models import Membership
 from prm.tenancy.roles import Role
 
-from . import holds
+from . import demo_compliance, holds
 from .evaluation import Trigger, evaluate
 from .models import CriteriaVersion, QualificationSettings, TierCriterion, TierTarget
 
@@ -80,6 +80,13 @@ def last_review(policy: QualificationSettings, today: date, fiscal_year_start: i
 
 
 def seed(ctx: DemoContext) -> None:
+    _tiers(ctx)
+    # Compliance reviews after the tiers: a review's certification item reads
+    # the published criteria.
+    demo_compliance.seed(ctx)
+
+
+def _tiers(ctx: DemoContext) -> None:
     tenant = ctx.tenant
     if CriteriaVersion.objects.exists():
         return

@@ -51,3 +51,8 @@ def dispatch_tier_sweeps() -> int:
 BEAT = {
     "program-tiers": {"task": "program.tasks.dispatch_tier_sweeps", "schedule": 3600.0},
 }
+
+
+# Compliance reviews' tasks live in their own module; importing it here
+# registers them with Celery (which imports each app's ``tasks``).
+from . import compliance_tasks as compliance_tasks  # noqa: E402
