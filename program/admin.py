@@ -1,1 +1,4 @@
 """The program admin, one module per area."""
+
+from . import admin_compliance as admin_compliance
+from . import admin_standings  # noqa: F401  (partners about to move)
