@@ -1,11 +1,17 @@
 """Deciding registrations: approve (with protection), reject, withdraw,
-reassign, and the messages of a registration (see ``workflow``)."""
+reassign, and the messages of a registration (see ``workflow``).
 
-from datetime import datetime, timedelta
+Protection is effective-dated: a registration's protection period is that of
+the tier its partner held on the day the registration was submitted (the
+tenant's local date of ``submitted_at``; today for one never submitted), not
+the tier it holds when the decision is made (``partners.tiers``)."""
+
+from datetime import date, datetime, timedelta
 
 from django.db import transaction
 from django.db.models import QuerySet
 
+from partners import tiers
 from prm import format as fmt
 from prm.tenancy.models import Membership, User
 from prm.tenancy.roles import Role
@@ -62,8 +68,18 @@ def _other_side(conflict: Conflict, registration: DealRegistration) -> DealRegis
     return conflict.other_registration
 
 
-def protection_days(registration: DealRegistration) -> int:
-    override = TierProtection.objects.filter(tier_id=registration.partner.tier_id).first()
+def protection_tier_day(registration: DealRegistration, now: datetime | None = None) -> date:
+    """The day whose tier decides protection: the submission's local date."""
+    tenant = registration.tenant
+    return tenant.local_today(registration.submitted_at or now)
+
+
+def protection_days(registration: DealRegistration, now: datetime | None = None) -> int:
+    """The protection period of the tier the partner held on the day the
+    registration was submitted, else the tenant's default."""
+    day = protection_tier_day(registration, now)
+    tier_id = tiers.tier_id_on(registration.partner, day)
+    override = TierProtection.objects.filter(tier_id=tier_id).first() if tier_id else None
     if override is not None:
         return override.protection_days
     return DealRegSettings.for_tenant(registration.tenant).protection_days
@@ -124,7 +140,7 @@ def approve(
         registration.decided_by = by.user if by else None
         registration.decision_reason = reason.strip()
         registration.protected_until = registration.tenant.local_today(now) + timedelta(
-            days=protection_days(registration)
+            days=protection_days(registration, now)
         )
         registration.sla_paused_at = None
         registration.sla_next_check_at = None

@@ -79,6 +79,9 @@ def rule_matches(
     checks = [
         not rule.countries or registration.customer_country in rule.countries,
         not ids.regions or region_id in ids.regions,
+        # Routing runs as the registration is submitted: the tier held today
+        # is the tier held on the submission day (partners.tiers), so no
+        # history lookup is needed here.
         not ids.tiers or partner.tier_id in ids.tiers,
         not rule.partner_types or partner.partner_type in rule.partner_types,
         not ids.products or bool(ids.products & product_ids),

@@ -20,6 +20,13 @@ runs again the careful way: ``COPY`` into a temporary table, moved with
 NOTHING``, which keeps the entry already there. (The careful way costs
 about 15 % more CPU on a million deals, so it is not the default.)
 
+**Tiers.** A version limited to tiers pays a deal when the partner held one
+of them on the deal's close date (``partners.tiers``, as ``sync_deal``):
+the partners' histories are read in one query with the partners, and a
+partner that changed tier gets its candidate versions per stretch of its
+history, looked up by close date (``bulk_inputs.Candidates``); the others,
+almost all, keep one list.
+
 **Order.** Rules with a quota and accelerator, or a per-period cap, depend on
 what the partner already earned in the rule period (``ledger._period_totals``:
 the won volume of the deals the version paid on, and what it accrued). Those
@@ -79,14 +86,22 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from dealreg.models import DealRegistration
-from partners.models import Partner
 from prm.tenancy.locks import advisory_xact_lock
 from prm.tenancy.models import Tenant
 from prm.tenancy.scoping import tenant_scope
 
 from . import ledger, periods
 from .bulk_copy import Chunk, InlineWriter, Move, ThreadWriter, escaped
-from .bulk_inputs import DEALS_SQL, ID_ORDER, SYNC_ORDER, Ids, Rates, Totals, Version, load_versions
+from .bulk_inputs import (
+    DEALS_SQL,
+    ID_ORDER,
+    SYNC_ORDER,
+    Candidates,
+    Ids,
+    Rates,
+    Totals,
+    load_versions,
+)
 from .models import IncentiveSettings, LedgerEntry, canonical_decimal
 from .money import round_money, to_base
 from .rules import deal_commission
@@ -189,19 +204,14 @@ class _Run:
             "state_prefix": f"{tenant.pk}\t",
         }
         self.synced_text = now.isoformat()
-        # Partner eligibility does not depend on the deal: each partner's
-        # candidate versions, once; and the writer its entries go to.
-        self.independent: dict[str, list[Version]] = {}
-        self.dependent: dict[str, list[Version]] = {}
-        self.route: dict[str, int] = {}
-        partners = Partner.objects.filter(tenant=tenant).order_by("pk")
-        for i, (pk, tier_id, kind, region_id) in enumerate(
-            partners.values_list("id", "tier_id", "partner_type", "region_id")
-        ):
-            eligible = [v for v in self.versions if v.eligible_partner(tier_id, kind, region_id)]
-            self.independent[str(pk)] = [v for v in eligible if not v.order_dependent]
-            self.dependent[str(pk)] = [v for v in eligible if v.order_dependent]
-            self.route[str(pk)] = i % self.workers
+        # Partner eligibility depends on the deal only through the tier the
+        # partner held on its close date: each partner's candidate versions
+        # per stretch of its tier history, once (``Candidates``); and the
+        # writer its entries go to.
+        self.candidates = Candidates(tenant, self.versions)
+        self.route: dict[str, int] = {
+            pk: i % self.workers for i, pk in enumerate(self.candidates.partners)
+        }
         self.params: dict[str, uuid.UUID | str | list[str]] = {
             "tenant": tenant.pk,
             "won": DealRegistration.Status.WON.value,
@@ -309,7 +319,9 @@ class _Run:
 
     def compute(self, rows: list[tuple[Any, ...]], dependent: bool) -> None:
         rates, totals, starts = self.rates, self.totals, self.starts
-        independent, dependents, route = self.independent, self.dependent, self.route
+        candidates, route = self.candidates, self.route
+        independent, dependents = candidates.independent, candidates.dependent
+        dated, on = candidates.dated, candidates.on
         entries_out, fresh_out, restates_out = self.entries, self.states, self.restates
         synced_line = f"\t{self.synced_text}\t\n"
         direct = self.move["direct"]
@@ -321,11 +333,15 @@ class _Run:
             states_out = fresh_out if direct and not kept else restates_out
             if not dependent:
                 self.stats["deals"] += 1
+            if pid in dated:  # the partner changed tier: the close date's
+                indep, deps = on(pid, close)
+            else:
+                indep, deps = independent.get(pid, []), dependents.get(pid, [])
             # The versions that cover the deal, whose products it names and
             # that have no entry on it yet.
             own = [
                 v
-                for v in dependents.get(pid, ())
+                for v in deps
                 if v.effective_from <= close
                 and (v.effective_to is None or close <= v.effective_to)
                 and (not v.products or (products and not v.products.isdisjoint(products)))
@@ -336,7 +352,7 @@ class _Run:
             else:
                 pending = [
                     v
-                    for v in independent.get(pid, ())
+                    for v in indep
                     if v.effective_from <= close
                     and (v.effective_to is None or close <= v.effective_to)
                     and (not v.products or (products and not v.products.isdisjoint(products)))

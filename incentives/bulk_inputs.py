@@ -1,6 +1,7 @@
 """What a bulk accrual run (``bulk``) reads: the won deals (in batches, as
-tuples), the versions that may pay on them, exchange rates, the partners'
-running totals of order-dependent rules, and fresh ids."""
+tuples), the versions that may pay on them (per partner, by the tier it held
+on the close date), exchange rates, the partners' running totals of
+order-dependent rules, and fresh ids."""
 
 import bisect
 import os
@@ -15,6 +16,8 @@ import numpy as np
 from django.db import connection
 
 from dealreg.models import DealRegistration
+from partners.models import Partner
+from partners.tiers import timelines
 from prm.tenancy.models import Tenant
 
 from . import ledger
@@ -128,6 +131,55 @@ def load_versions(tenant: Tenant) -> list[Version]:
             )
         )
     return result
+
+
+class Candidates:
+    """Each partner's candidate versions (order-independent, order-dependent)
+    by the tier it held: one pair for a partner whose tier did not change
+    over its history (``independent``/``dependent``), a pair per stretch of
+    its history for one that did (``dated``, looked up by ``on``). Partner
+    type and region are today's, as in ``ledger.partner_eligible``."""
+
+    def __init__(self, tenant: Tenant, versions: list[Version]):
+        self.independent: dict[str, list[Version]] = {}
+        self.dependent: dict[str, list[Version]] = {}
+        # pk -> (first days of the stretches, [(independent, dependent)])
+        self.dated: dict[str, tuple[list[date], list[tuple[list[Version], list[Version]]]]] = {}
+        rows = list(
+            Partner.objects.filter(tenant=tenant)
+            .order_by("pk")
+            .values_list("id", "tier_id", "partner_type", "region_id")
+        )
+        self.partners = [str(pk) for pk, *_ in rows]
+        lines = timelines((pk, tier_id) for pk, tier_id, _, _ in rows)
+        for pk, _, kind, region_id in rows:
+            line = lines[pk]
+            split: dict = {}  # tier id -> (independent, dependent)
+            for tier_id in {line.current, *line.tiers}:
+                eligible = [v for v in versions if v.eligible_partner(tier_id, kind, region_id)]
+                split[tier_id] = (
+                    [v for v in eligible if not v.order_dependent],
+                    [v for v in eligible if v.order_dependent],
+                )
+            days: list[date] = []
+            stretches: list[tuple[list[Version], list[Version]]] = []
+            for day, tier_id in zip(line.days, line.tiers, strict=True):
+                if not stretches or split[tier_id] != stretches[-1]:
+                    days.append(day)
+                    stretches.append(split[tier_id])
+            key = str(pk)
+            if len(stretches) > 1:
+                self.dated[key] = (days, stretches)
+            else:
+                # No history (its tier today on every day), or one stretch.
+                pair = stretches[0] if stretches else split[line.current]
+                self.independent[key], self.dependent[key] = pair
+
+    def on(self, pk: str, day: date) -> tuple[list[Version], list[Version]]:
+        """The candidates of a partner of ``dated`` for a deal closed on ``day``
+        (before its first row: the tier it joined at, as ``Timeline.on``)."""
+        days, stretches = self.dated[pk]
+        return stretches[max(bisect.bisect_right(days, day) - 1, 0)]
 
 
 class Rates:

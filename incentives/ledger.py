@@ -6,6 +6,13 @@ tenant, so writing the same entry twice (a retried task, two workers) stores
 it once. Work on one partner's entries is serialized by a transaction-level
 advisory lock, so two syncs of the same partner cannot both decide that an
 entry is missing.
+
+Tiers are effective-dated (``partners.tiers``): a per-deal plan limited to
+tiers pays a deal when the partner held one of them on the deal's close date
+(``won_close_date``), whatever tier it holds today; a rebate plan pays a
+rule period when the partner held one of them on the period's last day (the
+day the rebate is earned and dated, ``rebates``). Partner type and region
+are today's.
 """
 
 import uuid
@@ -20,6 +27,7 @@ from django.db.models import F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from dealreg.models import DealRegistration
+from partners import tiers as partner_tiers
 from partners.models import Partner
 from prm.tenancy.errors import ServiceError
 from prm.tenancy.locks import advisory_xact_lock
@@ -214,10 +222,12 @@ def eligibility(
     return found[0], found[1], found[2]
 
 
-def partner_eligible(version: PlanVersion, partner: Partner) -> bool:
+def partner_eligible(version: PlanVersion, partner: Partner, *, tier_id: uuid.UUID | None) -> bool:
+    """Whether ``partner`` qualifies for ``version`` holding ``tier_id``: the
+    tier it held on the day that matters (``tier_day``), not ``partner.tier``."""
     tiers, regions, _ = eligibility(version)
     return (
-        (not tiers or partner.tier_id in tiers)
+        (not tiers or tier_id in tiers)
         and (not version.partner_types or partner.partner_type in version.partner_types)
         and (not regions or partner.region_id in regions)
     )
@@ -232,7 +242,8 @@ def deal_versions(
     registration: DealRegistration, versions: list[PlanVersion] | None = None
 ) -> list[PlanVersion]:
     """Published versions of active commission and SPIFF plans that cover
-    the deal's close date and for which partner and products qualify."""
+    the deal's close date and for which partner (in the tier it held on the
+    close date) and products qualify."""
     if registration.won_close_date is None:
         return []
     if versions is None:
@@ -242,11 +253,12 @@ def deal_versions(
     if products is None:
         products = [p.pk for p in registration.product_lines.all()]
     products = set(products)
+    tier_id = partner_tiers.tier_id_on(registration.partner, registration.won_close_date)
     return [
         v
         for v in versions
         if v.covers(registration.won_close_date)
-        and partner_eligible(v, registration.partner)
+        and partner_eligible(v, registration.partner, tier_id=tier_id)
         and products_eligible(v, products)
     ]
 

@@ -17,6 +17,12 @@ active flag are what-if parameters here, not filters):
   partner's won volume of qualifying deals in it (each deal converted and
   rounded the way ``rebates.rebate_volume`` does).
 
+Tiers are effective-dated, as in the ledger: a deal counts when the partner
+held one of the version's tiers on its close date; a rebate period when it
+held one on the period's last day. ``tiers=`` replaces that history with any
+function ``(partner_id, day) -> tier_id``: "what would partners have earned
+in the tier they would move to" (a simulation of new tier criteria).
+
 Beside it stands what the ledger actually holds from every version of the
 same plan for the same deals (per-deal plans: deals closed in the range;
 rebates: the periods of the range). A deal whose exchange rate is missing is
@@ -29,17 +35,18 @@ a second or two.
 
 import uuid
 from bisect import bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
 from django.db.models import Sum
 from django.http.response import HttpResponseBase
 
 from dealreg.models import DealRegistration
 from partners.models import Partner
+from partners.tiers import timelines
 from prm import format as fmt
 from prm.csvio import csv_response
 from prm.tenancy.models import Tenant
@@ -248,9 +255,22 @@ def _deals(tenant: Tenant, version: PlanVersion, start: date, end: date) -> list
     return [d for d in rows if ledger.products_eligible(version, products.get(d.pk, set()))]
 
 
-def preview(version: PlanVersion, start: date, end: date) -> PreviewResult:
+# Which tier a partner held (or is taken to hold) on a day: (partner id, day) -> tier id.
+TierOf = Callable[[Any, date], Any]
+
+
+def tier_history(partners: Iterable[Partner]) -> TierOf:
+    """The tiers ``partners`` actually held (``partners.tiers``, one query)."""
+    lines = timelines(partners)
+    return lambda partner_id, day: lines[partner_id].on(day)
+
+
+def preview(
+    version: PlanVersion, start: date, end: date, *, tiers: TierOf | None = None
+) -> PreviewResult:
     """What ``version`` would have paid on the deals closed in [start, end]
-    (see the module text). Reads only."""
+    (see the module text). Reads only. ``tiers``: the tier each partner is
+    taken to hold on a day, instead of the tier it held (its history)."""
     version = _load_version(version)
     tenant = version.tenant
     result = PreviewResult(
@@ -263,8 +283,18 @@ def preview(version: PlanVersion, start: date, end: date) -> PreviewResult:
             "id", "name", "tier_id", "partner_type", "region_id"
         )
     }
-    eligible = {pk: ledger.partner_eligible(version, p) for pk, p in partners.items()}
-    deals = [d for d in deals if eligible.get(d.partner_id)]
+    tier_of = tiers or tier_history(partners.values())
+    eligible: dict = {}  # (partner, tier) -> bool
+
+    def qualifies(partner_id: uuid.UUID, day: date) -> bool:
+        """Whether the partner qualifies in the tier it held on ``day``."""
+        tier_id = tier_of(partner_id, day)
+        key = (partner_id, tier_id)
+        if key not in eligible:
+            eligible[key] = ledger.partner_eligible(version, partners[partner_id], tier_id=tier_id)
+        return eligible[key]
+
+    deals = [d for d in deals if d.partner_id in partners]
     rows: dict[uuid.UUID, PreviewRow] = {}
 
     def row_of(partner_id: uuid.UUID) -> PreviewRow:
@@ -276,8 +306,9 @@ def preview(version: PlanVersion, start: date, end: date) -> PreviewResult:
     rule = Rule.of(version)
     if version.plan.kind == Plan.Kind.REBATE:
         result.periods = rebate_periods(version, start, end)
-        _rebates(result, version, rule, deals, rates, row_of)
+        _rebates(result, rule, deals, rates, row_of, qualifies)
     else:
+        deals = [d for d in deals if qualifies(d.partner_id, d.close)]
         _per_deal(result, version, rule, deals, rates, row_of)
     _actuals(result, version, rows, partners)
     result.rows = sorted(rows.values(), key=lambda r: (r.partner_name.lower(), str(r.partner_id)))
@@ -330,17 +361,18 @@ def _per_deal(
 
 def _rebates(
     result: PreviewResult,
-    version: PlanVersion,
     rule: Rule,
     deals: list[_Deal],
     rates: "_Rates",
     row_of: Callable[[uuid.UUID], PreviewRow],
+    qualifies: Callable[[uuid.UUID, date], bool],
 ) -> None:
     base = result.base_currency
     for first, last in result.periods:
         volumes: dict = {}
         for deal in deals:
-            if not first <= deal.close <= last:
+            # The tier held on the period's last day decides (``rebates``).
+            if not first <= deal.close <= last or not qualifies(deal.partner_id, last):
                 continue
             row = row_of(deal.partner_id)
             try:

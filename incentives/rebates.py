@@ -1,6 +1,11 @@
 """Volume rebates: what a partner earned on a rebate plan version for a
 period, written to the ledger as the difference from what it already holds
-(the period close runs it; ``ledger`` holds the entries and the deals)."""
+(the period close runs it; ``ledger`` holds the entries and the deals).
+
+A rebate plan limited to tiers counts the tier the partner held on the rule
+period's last day (the day the rebate is earned and the entry is dated):
+a partner that moved into the tier during the period earns the whole
+period's rebate, one that left it earns none."""
 
 from datetime import date, datetime
 from decimal import Decimal
@@ -10,6 +15,7 @@ from django.utils import timezone
 
 from dealreg.models import DealRegistration
 from partners.models import Partner
+from partners.tiers import Timeline, timelines
 
 from . import periods
 from .ledger import ONE, NewEntry, eligibility, lock_partner, partner_eligible, rate_on, write
@@ -56,11 +62,17 @@ def sync_rebate(
     *,
     now: datetime | None = None,
     via: str = "sync_rebates",
+    timeline: Timeline | None = None,
 ) -> LedgerEntry | None:
-    """Accrue (or correct) the rebate of one partner for one ended period."""
+    """Accrue (or correct) the rebate of one partner for one ended period.
+    ``timeline``: the partner's tier history, when the caller read it for
+    many partners at once (``partners.tiers.timelines``)."""
     now = now or timezone.now()
     tenant = version.tenant
     end = periods.period_end(start, version.period)
+    if timeline is None:
+        timeline = timelines([partner])[partner.pk]
+    tier_id = timeline.on(end)
     with transaction.atomic():
         lock_partner(partner.pk)
         entries = list(
@@ -71,7 +83,7 @@ def sync_rebate(
         net = sum((e.amount for e in entries), ZERO)
         volume = (
             rebate_volume(version, partner, start, end)
-            if partner_eligible(version, partner)
+            if partner_eligible(version, partner, tier_id=tier_id)
             else ZERO
         )
         target = round_money(volume_rebate(Rule.of(version), volume), tenant.base_currency)

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from dealreg.models import DealRegistration
 from partners.models import Partner
+from partners.tiers import timelines
 from prm.celery import TenantTask, app
 from prm.tenancy.models import Tenant
 from prm.tenancy.roles import Role
@@ -112,10 +113,19 @@ def accrue_rebates(tenant: Tenant, *, now: datetime | None = None) -> int:
                 version.effective_to is not None and start > version.effective_to
             ):
                 continue
-            for partner in _rebate_partners(version, start, end):
+            found = _rebate_partners(version, start, end)
+            # Eligibility counts the tier held on the period's last day
+            # (``rebates``): every partner's history in one query.
+            lines = timelines(found)
+            for partner in found:
                 try:
                     entry = rebates.sync_rebate(
-                        version, partner, start, now=now, via="task:close_periods"
+                        version,
+                        partner,
+                        start,
+                        now=now,
+                        via="task:close_periods",
+                        timeline=lines[partner.pk],
                     )
                 except ledger.NoRate as problem:
                     _report_missing_rate(tenant, version, start, problem)

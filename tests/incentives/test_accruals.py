@@ -14,6 +14,7 @@ from dealreg.models import DealRegistration
 from dealreg.services import DealRegError
 from incentives import ledger, rebates, tasks
 from incentives.models import DealAccrualState, ExchangeRate, LedgerEntry, Plan, PlanVersion
+from partners import tiers
 from partners.models import Partner
 from prm.tenancy.models import Notification
 from prm.tenancy.roles import Role
@@ -139,10 +140,13 @@ def test_eligibility_by_tier_type_region_and_product(acme):
         deal = make_won_deal(acme, "1000", close_date=date(2026, 10, 1))
         paid = {e.plan_version_id for e in ledger.sync_deal(deal)}
         assert paid == {everyone.pk}
-        acme.partner.tier = silver
+        # The tier counts as held from the day of the move (tests/incentives/
+        # test_tier_effective.py): the second deal closes that day.
+        tiers.set_tier(acme.partner, silver, by=None, reason=tiers.Reason.MANUAL)
         acme.partner.partner_type = Partner.Type.MSP
         acme.partner.save()
-        deal2 = make_won_deal(acme, "1000", close_date=date(2026, 10, 1), products=[edr])
+        moved = acme.tenant.local_today()
+        deal2 = make_won_deal(acme, "1000", close_date=moved, products=[edr])
         paid = {e.plan_version_id for e in ledger.sync_deal(deal2)}
         assert paid == {everyone.pk, platinum_only.pk, msp_only.pk, edr_only.pk}
 
