@@ -1,8 +1,10 @@
 """The draft criteria's simulation page (ops, ``program.evaluate_tiers``):
 how many active partners would move up, down or stay under the draft, the
 matrix of where they stand now against where the draft puts them, the
-partners that would move with their figures (paginated), and what would
-change in the ladder that looks like a slip. Reads only; a fixed number of
+partners that would move with their figures (paginated), what would
+change in the ladder that looks like a slip, and the incentive impact (what
+each published plan version would have paid over the trailing 12 months
+with partners in their simulated tiers, against their tiers as held). Reads only; a fixed number of
 queries whatever the number of partners (``simulation.simulate``)."""
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from django.template.response import TemplateResponse
 from prm.tenancy.requests import as_member, tenant_of
 
 from . import criteria, simulation
+from .simulation_impact import incentive_impact
 
 if TYPE_CHECKING:
     from .admin_criteria import CriteriaVersionAdmin
@@ -49,6 +52,7 @@ def simulate_view(model_admin: CriteriaVersionAdmin, request: HttpRequest) -> Ht
                 "column_totals": result.column_totals,
                 "page_obj": page,
                 "movers": page.object_list,
+                "impact": incentive_impact(result),
             }
         )
     return TemplateResponse(request, "admin/program/criteriaversion/simulate.html", context)

@@ -9,12 +9,16 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from partners.models import TierChange
 from prm.tenancy.models import AuditEntry
 from prm.tenancy.roles import Role
 from program.models import CriteriaVersion, TierTarget
+from tests.factories import make_partner
+from tests.incentives.conftest import make_plan
 from tests.onboarding import builders_training as tb
 
 from . import builders as b
@@ -105,6 +109,50 @@ def set_criterion(client, target, index, **values):
         data["counted_minimum"] = values.pop("counted_minimum")
         data.pop(f"{prefix}-{index}-counted_minimum", None)
     return client.post(url, data)
+
+
+class TestIncentiveImpact:
+    def test_a_partner_moving_out_of_gold_loses_a_gold_only_commission(self, world, tiers, ops):
+        published_v1(world, tiers)
+        make_plan(world, tiers=[tiers["Gold"]], rate_percent=Decimal("10"), name="Gold bonus")
+        b.win(world, world.partner, "300000", on=TODAY - dt.timedelta(days=40))
+        draft = start_draft(ops)
+        assert (
+            set_criterion(ops, target_of(draft, tiers["Gold"]), 0, threshold="350000").status_code
+            == 302
+        )
+        page = ops.get(reverse(SIMULATE))
+        [impact] = page.context["impact"].impacts
+        assert impact.version.plan.name == "Gold bonus"
+        assert (impact.as_held, impact.simulated) == (Decimal("30000.00"), Decimal("0.00"))
+        assert impact.partners_changed == 1
+        assert page.context["impact"].difference == Decimal("-30000.00")
+        assert b"-30,000" in page.content or b"30,000" in page.content
+
+
+class TestSimulationCost:
+    def test_queries_do_not_grow_with_partners(self, world, tiers, ops):
+        published_v1(world, tiers)
+        draft = start_draft(ops)
+        gold = target_of(draft, tiers["Gold"])
+        assert set_criterion(ops, gold, 0, threshold="350000").status_code == 302
+
+        def queries() -> int:
+            with CaptureQueriesContext(connection) as captured:
+                assert ops.get(reverse(SIMULATE)).status_code == 200
+            return len(captured)
+
+        for _ in range(3):
+            b.win(world, make_partner(world.tenant, tier=tiers["Silver"]), "300000", on=TODAY)
+        few = queries()
+        for _ in range(12):
+            b.win(world, make_partner(world.tenant, tier=tiers["Silver"]), "300000", on=TODAY)
+        assert queries() == few
+        assert ops.get(reverse(SIMULATE)).context["sim"].down == 15
+
+    def test_no_draft_is_an_empty_state(self, world, tiers, ops):
+        page = ops.get(reverse(SIMULATE))
+        assert page.status_code == 200 and b"There is no draft to simulate" in page.content
 
 
 class TestJourney:
