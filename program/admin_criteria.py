@@ -21,6 +21,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.forms.models import BaseInlineFormSet
@@ -137,8 +138,21 @@ class CriteriaFormSet(BaseInlineFormSet):
             )
 
 
+def without_related_links(formfield: Any) -> Any:
+    """A choice without the admin's add/change/delete/view links beside it
+    (tiers and certifications are kept on their own pages)."""
+    widget = getattr(formfield, "widget", None)
+    if isinstance(widget, RelatedFieldWidgetWrapper):
+        widget.can_add_related = widget.can_change_related = False
+        widget.can_delete_related = widget.can_view_related = False
+    return formfield
+
+
 class DraftOnlyInline(TenantTabularInline):
     """Editable only while the parent's version is a draft."""
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        return without_related_links(super().formfield_for_dbfield(db_field, request, **kwargs))
 
     def _version(self, obj: Any) -> Any:
         return obj.version if isinstance(obj, TierTarget) else obj
@@ -207,6 +221,13 @@ class TierTargetAdmin(TargetDraftAdmin):
     @admin.display(description="criteria", ordering="n_criteria")
     def criteria_count(self, obj: Any) -> int:
         return int(obj.n_criteria)
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        return super().render_change_form(
+            request, {**context, "show_save_and_add_another": False}, *args, **kwargs
+        )
 
     def response_change(self, request: HttpRequest, obj: TierTarget) -> HttpResponse:
         if "_continue" in request.POST:
@@ -329,6 +350,14 @@ class CriteriaVersionAdmin(ActionFormsMixin, TenantModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ["note"] if obj is None else self.fields
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        # One draft at a time: there is never another to add.
+        return super().render_change_form(
+            request, {**context, "show_save_and_add_another": False}, *args, **kwargs
+        )
 
     @admin.display(description="version", ordering="number")
     def version(self, obj: CriteriaVersion) -> str:

@@ -21,6 +21,7 @@ from prm.tenancy.requests import as_member
 from prm.tenancy.text import plural
 
 from . import holds
+from .admin_criteria import without_related_links
 from .errors import ProgramError
 from .models import TierHold
 
@@ -118,6 +119,9 @@ class TierHoldAdmin(ActionFormsMixin, ServiceFormsAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [] if obj is None else super().get_readonly_fields(request, obj)
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        return without_related_links(super().formfield_for_dbfield(db_field, request, **kwargs))
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
