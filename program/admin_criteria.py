@@ -329,7 +329,7 @@ class CriteriaVersionAdmin(ActionFormsMixin, TenantModelAdmin):
     action_errors = ProgramError
 
     class Media:
-        css = {"all": ["admin/dealreg.css", "admin/program.css"]}
+        css = {"all": ["admin/dealreg.css", "admin/program_criteria.css"]}
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return (obj is None or is_draft(obj)) and super().has_change_permission(request, obj)

@@ -105,7 +105,7 @@ class TierHoldAdmin(ActionFormsMixin, ServiceFormsAdmin):
     action_errors = ProgramError
 
     class Media:
-        css = {"all": ["admin/dealreg.css", "admin/program.css"]}
+        css = {"all": ["admin/dealreg.css", "admin/program_criteria.css"]}
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._allowed(request, "add")
