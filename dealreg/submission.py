@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from partners.models import Partner
 from partners.normalize import normalize_domain, normalize_name
 from prm import format as fmt
+from prm.tenancy import registry
 from prm.tenancy.models import Membership, Tenant
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit, finish_tasks, notify, staff_with_role
@@ -43,6 +44,10 @@ from .workflow import (
     require_status,
     resolve_now,
 )
+
+# What other apps' restrictions are asked about before a registration is
+# submitted (``PRMApp.restrictions``: e.g. a partner out of compliance).
+REGISTER = "dealreg.register"
 
 # --- Drafts and submission -------------------------------------------------------
 
@@ -227,7 +232,8 @@ def submit(
 ) -> DealRegistration:
     """Submit a new registration (``given``) or a draft. Starts the SLA clock,
     routes it to an approver and queues the conflict check. A repeated submit
-    with the same form token returns the first registration."""
+    with the same form token returns the first registration. Refused while
+    another app's restriction on ``REGISTER`` refuses the partner."""
     now = resolve_now(now)
     if not by.is_partner_role:
         raise DealRegError("Only partners register deals.")
@@ -239,6 +245,9 @@ def submit(
         registration = existing
         if registration is None and given is None:
             raise DealRegError("Nothing to submit.")
+    refused = registry.refusal(REGISTER, by.partner)
+    if refused is not None:
+        raise DealRegError(refused.message)
     with transaction.atomic():
         if registration is None:
             registration = DealRegistration(

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from prm.csvio import csv_response, export_filename
+from prm.tenancy import registry
 from prm.tenancy.access import member_object, role_required
 from prm.tenancy.codes import normalize_code
 from prm.tenancy.errors import add_service_error
@@ -47,6 +48,7 @@ from .models import (
     RegistrationEvent,
 )
 from .services import DealRegError
+from .submission import REGISTER
 
 PERM = "portal.dealreg"
 PAGE_SIZE = 25
@@ -101,6 +103,7 @@ def business_duration(left: timedelta) -> str:
 @role_required(PERM)
 def registration_list(request: MemberRequest) -> HttpResponse:
     mine = organisation_registrations(request.membership)
+    refused = registry.refusal(REGISTER, request.membership.partner)
     filters = ListFilterForm(request.GET)
     filter_notices(request, filters)
     rows = filters.filter(mine).select_related("submitted_by").order_by("-created_at", "-pk")
@@ -118,6 +121,7 @@ def registration_list(request: MemberRequest) -> HttpResponse:
             "query": query.urlencode(),
             "active_status": filters.cleaned_data.get("status", ""),
             "review_statuses": DealRegistration.PENDING,
+            "refused": refused,
         },
     )
 
@@ -300,6 +304,11 @@ def _form_page(
 
 @role_required(PERM)
 def registration_new(request: MemberRequest) -> HttpResponse:
+    """A new registration; refused (403, saying why and what to do) while
+    another app's restriction refuses the partner new registrations."""
+    refused = registry.refusal(REGISTER, request.membership.partner)
+    if refused is not None:
+        return render(request, "dealreg/refused.html", {"refused": refused}, status=403)
     form = RegistrationForm(
         request.POST or None,
         tenant=request.tenant,

@@ -26,6 +26,7 @@ from .models import Certification, Course, TrainingRecord, valid_on
 from .plan_documents import ACCEPTED
 from .plan_documents import check as check_document
 from .plans import resolve_now
+from .signals import training_confirmed
 
 Status = TrainingRecord.Status
 Source = TrainingRecord.Source
@@ -80,6 +81,7 @@ def _after_confirmed(record: TrainingRecord) -> None:
         at=record.decided_at or record.recorded_at,
         evidence=f"{achievement.code} by {record.membership.user}",
     )
+    transaction.on_commit(lambda: training_confirmed.send(sender=TrainingRecord, record=record))
 
 
 def record(

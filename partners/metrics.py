@@ -11,18 +11,19 @@ Definitions are those of ``shared/METRICS.md``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
 from prm.tenancy.declarations import Days, Filters, Good, Metric, Period, Rate, Total, Unit
 from prm.tenancy.figures import percent
 from prm.tenancy.models import Membership, Tenant
 from prm.tenancy.roles import PARTNER_ROLES
 
-from .models import Partner
+from .models import Partner, TierChange
 
 # --- Filters ------------------------------------------------------------------------------
 
@@ -103,8 +104,51 @@ def active_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[Pa
     return Partner.objects.filter(pk__in=active_partner_ids(tenant, period, filters))
 
 
+# --- Tier movements -----------------------------------------------------------------------
+
+
+def tier_moves(tenant: Tenant, period: Period, filters: Filters, direction: int) -> QuerySet[Any]:
+    """The dated tier changes (``TierChange``) taking effect in the period
+    that moved a partner up (1) or down (-1) the ladder. The tier filter
+    matches a move into or out of that tier; the other filters the partner
+    as it is now."""
+    rank, previous_rank = "tier__rank", "previous__rank"
+    moved = (
+        Q(**{f"{rank}__gt": F(previous_rank)})
+        if direction > 0
+        else Q(**{f"{rank}__lt": F(previous_rank)})
+    )
+    rows = TierChange.objects.filter(
+        moved,
+        tenant_id=tenant.pk,
+        previous__isnull=False,
+        effective_on__gte=period.start,
+        effective_on__lte=period.end,
+    )
+    if filters.tier not in (None, ""):
+        rows = rows.filter(Q(tier=filters.tier) | Q(previous=filters.tier))
+    return rows.filter(partner_q(replace(filters, tier=None), "partner__"))
+
+
+def moves_up_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[Any]:
+    return tier_moves(tenant, period, filters, 1)
+
+
+def moves_down_rows(tenant: Tenant, period: Period, filters: Filters) -> QuerySet[Any]:
+    return tier_moves(tenant, period, filters, -1)
+
+
+def moves_up(tenant: Tenant, period: Period, filters: Filters) -> int:
+    return moves_up_rows(tenant, period, filters).count()
+
+
+def moves_down(tenant: Tenant, period: Period, filters: Filters) -> int:
+    return moves_down_rows(tenant, period, filters).count()
+
+
 PERMS = ("partners.view_partner",)
 PARTNERS = "tenant_admin:partners_partner_changelist"
+TIER_CHANGES = "tenant_admin:partners_tierchange_changelist"
 
 METRICS: list[Metric] = [
     Metric(
@@ -137,6 +181,34 @@ METRICS: list[Metric] = [
         rollup=Rate("adopted_delta", "active_delta", Days.TO_END),
         rows=active_rows,
         rows_admin=PARTNERS,
+        perms=PERMS,
+    ),
+    Metric(
+        key="partners.tier_moves_up",
+        name="Tier moves up",
+        definition=(
+            "Partners moved to a higher tier with effect in the period (each move counts: the "
+            "partners' dated tier history). With a tier filter: moves into or out of that tier."
+        ),
+        unit=Unit.COUNT,
+        good=Good.NEITHER,
+        compute=moves_up,
+        rows=moves_up_rows,
+        rows_admin=TIER_CHANGES,
+        perms=PERMS,
+    ),
+    Metric(
+        key="partners.tier_moves_down",
+        name="Tier moves down",
+        definition=(
+            "Partners moved to a lower tier with effect in the period (each move counts: the "
+            "partners' dated tier history). With a tier filter: moves into or out of that tier."
+        ),
+        unit=Unit.COUNT,
+        good=Good.NEITHER,
+        compute=moves_down,
+        rows=moves_down_rows,
+        rows_admin=TIER_CHANGES,
         perms=PERMS,
     ),
 ]

@@ -81,7 +81,7 @@ def tier_on(partner: Partner, day: date) -> Tier:
     """The tier ``partner`` held on ``day`` (two queries; for many partners
     use ``timelines``)."""
     tier_id = tier_id_on(partner, day)
-    if tier_id == partner.tier_id:
+    if tier_id is None or tier_id == partner.tier_id:
         return partner.tier
     return Tier.objects.get(pk=tier_id, tenant_id=partner.tenant_id)
 

@@ -36,6 +36,7 @@ from prm import format as fmt
 from prm.tenancy.models import Membership, Notification, Tenant, User
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit, mail_notifications, unsaved_notifications
+from reporting.rollups import mark_stale
 
 from .errors import ProgramError
 from .figures import Figures, measure
@@ -115,7 +116,11 @@ def decide(
     if qualifying.rank == current.rank:
         found.grace_closed = grace is not None
         return found
-    # Below its tier's criteria.
+    # Below its tier's criteria. A rise in some figure is no time to judge
+    # the others: grace periods open at reviews and evaluations on demand.
+    if trigger == Trigger.EVENT:
+        found.grace_until = grace
+        return found
     if grace is None:
         if policy.grace_days == 0:
             found.move_to, found.reason = qualifying, Reason.DOWNGRADE
@@ -213,6 +218,31 @@ def evaluate(
     return run
 
 
+def upgrade_check(tenant: Tenant, partner_id: Any, *, now: datetime | None = None) -> bool:
+    """After a partner's figures rose (a win, an approval, a confirmed
+    certification): when the policy upgrades at once and the partner now
+    qualifies for a higher tier, evaluate it (and move it up). True when it
+    was evaluated. One partner's figures: a handful of indexed queries."""
+    version = published(tenant)
+    partner = evaluated(tenant).filter(pk=partner_id).first()
+    if version is None or partner is None:
+        return False
+    policy = QualificationSettings.for_tenant(tenant)
+    if policy.upgrades != policy.Upgrades.AT_ONCE:
+        return False
+    steps = ladder(tenant, version)
+    day = tenant.local_today(now)
+    mine = measure(tenant, day, [partner.pk], steps.needs)[partner.pk]
+    qualifying = steps.qualifying(mine)
+    current = steps.by_id.get(partner.tier_id)
+    if qualifying is None or current is None or qualifying.rank <= current.rank:
+        return False
+    if steps.is_by_invitation(current.pk) or open_holds(day, [partner.pk]):
+        return False
+    evaluate(tenant, trigger=Trigger.EVENT, now=now, only=[partner.pk])
+    return True
+
+
 def _save_standings(
     tenant: Tenant,
     decisions: list[Decision],
@@ -292,6 +322,9 @@ def _move(
         default_change_reason="Tier evaluation",
         default_date=now,
     )
+    # A bulk update sends no post_save: tell reporting the partners' rollups
+    # (their tier on each day) are out of date, as a save would.
+    mark_stale(tenant.pk, [p.pk for p in partners])
 
 
 def _why(d: Decision) -> str:

@@ -9,7 +9,7 @@ from django_scopes import scopes_disabled
 from prm.celery import TenantTask, app
 from prm.tenancy.models import Tenant
 
-from . import sweeps
+from . import evaluation, sweeps
 from .models import CriteriaVersion
 
 
@@ -18,6 +18,16 @@ def sweep_tiers(*, tenant: Tenant) -> dict[str, Any]:
     """One tenant's daily tier round (holds ending, the scheduled review,
     grace periods ending)."""
     return asdict(sweeps.sweep(tenant))
+
+
+@app.task(base=TenantTask)
+def check_upgrade(*, tenant: Tenant, partner_id: str) -> bool:
+    """A partner's figures rose: move it up if it now qualifies (a kick;
+    the next review catches what a lost kick misses)."""
+    return evaluation.upgrade_check(tenant, partner_id)
+
+
+CHECK_UPGRADE = "program.tasks.check_upgrade"
 
 
 @app.task
@@ -41,3 +51,8 @@ def dispatch_tier_sweeps() -> int:
 BEAT = {
     "program-tiers": {"task": "program.tasks.dispatch_tier_sweeps", "schedule": 3600.0},
 }
+
+
+# Compliance reviews' tasks live in their own module; importing it here
+# registers them with Celery (which imports each app's ``tasks``).
+from . import compliance_tasks as compliance_tasks  # noqa: E402

@@ -431,6 +431,39 @@ class PortalGate:
     open_namespaces: tuple[str, ...] = ()
 
 
+# --- Restrictions ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a partner may not do something now (``message``, in words the
+    partner's people read: "Your compliance review was due on 3 March ..."),
+    and where to go to lift it (``url``, with ``action`` as the link's
+    words; both empty when there is nothing the partner can do there)."""
+
+    message: str
+    url: str = ""
+    action: str = ""
+
+
+@dataclass(frozen=True)
+class Restriction:
+    """A rule of one app that refuses an action of another to a partner,
+    without either importing the other (``PRMApp.restrictions``).
+
+    ``action`` names what it refuses, as the app doing it asks
+    (``"dealreg.register"``: submitting a new deal registration).
+    ``refuses(partner)`` returns a ``Refusal`` while the partner may not,
+    None otherwise; it runs on the page and in the service of that action,
+    so it keeps to one query. The app doing the action asks
+    ``registry.refusal(action, partner)`` and shows the refusal's message
+    (a page or form error, never a crash)."""
+
+    key: str
+    action: str
+    refuses: Callable[[Any], Refusal | None]
+
+
 # --- Demo data ------------------------------------------------------------------------
 
 
@@ -485,6 +518,8 @@ class PRMApp:
     - ``partner_panels``: panels on the partner's staff page.
     - ``gates``: conditions that keep a partner's people to a few pages
       until met (``PortalGate``).
+    - ``restrictions``: rules refusing another app's action to a partner
+      (``Restriction``; asked through ``registry.refusal``).
     """
 
     label: str
@@ -505,3 +540,4 @@ class PRMApp:
     at_risk_rules: Sequence[AtRiskRule] = ()
     partner_panels: Sequence[PartnerPanel] = ()
     gates: Sequence[PortalGate] = ()
+    restrictions: Sequence[Restriction] = ()

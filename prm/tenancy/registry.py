@@ -31,6 +31,8 @@ from .declarations import (
     PartnerPanel,
     PortalGate,
     PRMApp,
+    Refusal,
+    Restriction,
 )
 from .roles import ALL_ROLES
 
@@ -275,6 +277,29 @@ def gates() -> tuple[PortalGate, ...]:
     return tuple(found.values())
 
 
+@cache
+def restrictions() -> dict[str, tuple[Restriction, ...]]:
+    """Action -> the restrictions of every app on it, in app order (a key
+    is declared once)."""
+    found = _unique_keys(
+        "Restriction", [(r.key, r) for app in declared_apps() for r in app.restrictions]
+    )
+    by_action: dict[str, tuple[Restriction, ...]] = {}
+    for restriction in found.values():
+        by_action[restriction.action] = (*by_action.get(restriction.action, ()), restriction)
+    return by_action
+
+
+def refusal(action: str, partner: Any) -> Refusal | None:
+    """The first refusal of ``action`` to ``partner`` among the apps'
+    restrictions (None: allowed). Each restriction keeps to one query."""
+    for restriction in restrictions().get(action, ()):
+        found = restriction.refuses(partner)
+        if found is not None:
+            return found
+    return None
+
+
 def check() -> None:
     """Assemble everything once (start-up calls this)."""
     permissions()
@@ -289,6 +314,7 @@ def check() -> None:
     at_risk_rules()
     partner_panels()
     gates()
+    restrictions()
 
 
 def role_has_perm(role: str, perm: str) -> bool:

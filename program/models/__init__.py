@@ -2,6 +2,12 @@
 for (``qualification``) and its periodic compliance review
 (``compliance``)."""
 
+from .compliance import (
+    ComplianceAnswer,
+    ComplianceItem,
+    ComplianceReview,
+    ComplianceSettings,
+)
 from .qualification import (
     CriteriaVersion,
     Evaluation,
@@ -13,6 +19,10 @@ from .qualification import (
 )
 
 __all__ = [
+    "ComplianceAnswer",
+    "ComplianceItem",
+    "ComplianceReview",
+    "ComplianceSettings",
     "CriteriaVersion",
     "Evaluation",
     "QualificationSettings",

@@ -302,6 +302,7 @@ class Evaluation(TenantOwned):
         REVIEW = "review", "Scheduled review"
         ON_DEMAND = "on_demand", "Run on demand"
         DAILY = "daily", "Daily check (grace periods and holds ending)"
+        EVENT = "event", "A partner's figures rose (a win, an approval, a certification)"
 
     version = models.ForeignKey(
         CriteriaVersion, on_delete=models.PROTECT, related_name="+", db_constraint=False

@@ -16,9 +16,9 @@ from prm.tenancy.models import Notification
 from prm.tenancy.roles import Role
 from program import holds
 from program.errors import ProgramError
-from program.evaluation import Trigger, evaluate
+from program.evaluation import Trigger, evaluate, upgrade_check
 from program.figures import Needs, measure
-from program.models import QualificationSettings, TierStanding
+from program.models import Evaluation, QualificationSettings, TierStanding
 from program.sweeps import sweep
 from tests.onboarding import builders_training as tb
 
@@ -272,3 +272,48 @@ class TestMoves:
         policy.save()
         assert sweep(world.tenant).review is True
         assert sweep(world.tenant).review is False  # done for the day
+
+
+class TestUpgradeOnEvents:
+    def test_a_confirmed_certification_lifts_the_partner_at_once(
+        self, world, tiers, django_capture_on_commit_callbacks
+    ):
+        cert = tb.certification(world, functions=["technical"])
+        b.version(
+            world,
+            {
+                tiers["Gold"]: (0, [(Kind.WON_REVENUE, "0", True, None)]),
+                tiers["Platinum"]: (0, [(Kind.CERTIFIED, "1", True, cert)]),
+            },
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            tb.earned(world, cert, on=TODAY)
+        world.partner.refresh_from_db()
+        assert world.partner.tier == tiers["Platinum"]
+        run = Evaluation.objects.get()
+        assert (run.trigger, run.partners, run.upgrades, run.graces_opened) == (
+            Trigger.EVENT,
+            1,
+            1,
+            0,
+        )
+
+    def test_not_when_upgrades_wait_for_the_review(
+        self, world, tiers, django_capture_on_commit_callbacks
+    ):
+        policy = QualificationSettings.for_tenant(world.tenant)
+        policy.upgrades = policy.Upgrades.AT_REVIEW
+        policy.save()
+        cert = tb.certification(world)
+        b.version(world, {tiers["Platinum"]: (0, [(Kind.CERTIFIED, "1", True, cert)])})
+        with django_capture_on_commit_callbacks(execute=True):
+            tb.earned(world, cert, on=TODAY)
+        world.partner.refresh_from_db()
+        assert world.partner.tier == tiers["Gold"]
+        assert not Evaluation.objects.exists()
+
+    def test_a_rise_elsewhere_opens_no_grace_period(self, world, tiers):
+        # The partner misses Gold's revenue, but the event check only lifts.
+        revenue_ladder(world, tiers, gold="100", silver="10")
+        assert upgrade_check(world.tenant, world.partner.pk) is False
+        assert not TierStanding.objects.exists()
