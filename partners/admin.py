@@ -28,7 +28,7 @@ from prm.tenancy.requests import MemberRequest, as_member, tenant_of
 from prm.tenancy.roles import Role
 from prm.tenancy.text import plural
 
-from . import services
+from . import admin_tiers, services  # noqa: F401  # admin_tiers: the tier history's admin
 from .models import Contact, Partner, Region, Tier, without_people
 from .panels import panel_css, shown_panels
 

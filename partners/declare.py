@@ -7,7 +7,7 @@ from django.db.models import Count as Tally
 from django.db.models import Q
 from django.urls import reverse
 
-from prm.tenancy.declarations import Card, Count, PRMApp
+from prm.tenancy.declarations import Card, Count, PartnerPanel, PRMApp
 from prm.tenancy.roles import OPS, STAFF_ROLES, Role
 from prm.tenancy.text import plural
 
@@ -15,6 +15,7 @@ from .facts import SOURCE as FACTS
 from .health import HEALTH_COMPONENTS
 from .metrics import METRICS
 from .models import Partner, without_people
+from .tier_panel import tier_panel
 
 if TYPE_CHECKING:
     from prm.tenancy.models import Membership
@@ -98,6 +99,8 @@ APP = PRMApp(
         "partners.add_region": OPS,
         "partners.change_region": OPS,
         "partners.delete_region": OPS,
+        # The tier history is append-only: written by tier changes, read by staff.
+        "partners.view_tierchange": STAFF_ROLES,
     },
     # Channel managers change only the partners assigned to them.
     object_scoped={
@@ -162,6 +165,17 @@ APP = PRMApp(
     ),
     demo="partners.demo.seed",
     url_matrix="partners.url_matrix",
+    partner_panels=(
+        PartnerPanel(
+            key="partners.tier_history",
+            title="Tier history",
+            template="partners/tier_panel.html",
+            context=tier_panel,
+            perms=("partners.view_tierchange",),
+            css=("admin/dealreg.css",),
+            order=20,
+        ),
+    ),
     metrics=METRICS,
     facts=(FACTS,),
     health_components=HEALTH_COMPONENTS,

@@ -4,7 +4,7 @@ one object of a tenant per admin model."""
 
 from typing import Any
 
-from .models import Contact, Region, Tier
+from .models import Contact, Region, Tier, TierChange
 
 
 def _contact(world: Any) -> Contact | None:
@@ -22,7 +22,13 @@ def _region(world: Any) -> Region:
         return Region.objects.get(code="na")
 
 
+def _tier_change(world: Any) -> TierChange | None:
+    with world.scope():
+        return TierChange.objects.filter(partner=world.partner).first()
+
+
 ADMIN_OBJECTS: dict = {
+    "partners.tierchange": _tier_change,
     "partners.partner": lambda w: w.partner,
     "partners.tier": _tier,
     "partners.region": _region,

@@ -3,6 +3,7 @@ loaded by the tests only: merged from one module per area."""
 
 from typing import Any
 
+from . import url_matrix_admin as admin_part
 from . import url_matrix_compliance as compliance
 from . import url_matrix_pages as pages
 
@@ -10,7 +11,11 @@ PORTAL_ROUTES: dict[str, dict[str, Any]] = {
     **pages.PORTAL_ROUTES,
     **compliance.PORTAL_ROUTES,
 }
-ADMIN_OBJECTS: dict[str, Any] = {**pages.ADMIN_OBJECTS, **compliance.ADMIN_OBJECTS}
-ADMIN_NOBODY: set[tuple[str, str]] = {*compliance.ADMIN_NOBODY}
+ADMIN_OBJECTS: dict[str, Any] = {
+    **pages.ADMIN_OBJECTS,
+    **compliance.ADMIN_OBJECTS,
+    **admin_part.ADMIN_OBJECTS,
+}
+ADMIN_NOBODY: set[tuple[str, str]] = {*compliance.ADMIN_NOBODY, *admin_part.ADMIN_NOBODY}
 PERM_MODEL: dict[str, str] = {}
-CUSTOM_ADMIN_VIEWS: dict[str, str] = {}
+CUSTOM_ADMIN_VIEWS: dict[str, str] = {**admin_part.CUSTOM_ADMIN_VIEWS}
