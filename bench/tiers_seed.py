@@ -445,7 +445,7 @@ class Seeder:
                     s.at, s.at
                 FROM bt_partners p CROSS JOIN LATERAL generate_series(0, p.deals - 1) AS g(k)
                 JOIN bt_people e ON e.pi = p.i AND e.k = 0
-                CROSS JOIN LATERAL (SELECT hashint4(p.i * 1000003 + g.k) & 2147483647 AS h) AS q
+                CROSS JOIN LATERAL (SELECT hashint4((p.first_deal + g.k)::int) & 2147483647 AS h) AS q
                 CROSS JOIN LATERAL (SELECT
                     CASE WHEN q.h %% 100 < 8 THEN 'submitted' WHEN q.h %% 100 < 28 THEN 'approved'
                          WHEN q.h %% 100 < 63 THEN 'won' WHEN q.h %% 100 < 64 THEN 'reversed'

@@ -142,7 +142,7 @@ class Command(BaseCommand):
         evaluation_s = runs[1]
         ratio = evaluation_s / sql_s if sql_s else float("inf")
         self.log(
-            f"targets: evaluation ≤ 10 s, ≤ 1.5× the SQL, progress p95 ≤ 100 ms, 0 mismatches"
+            "targets: evaluation ≤ 10 s, ≤ 1.5× the SQL, progress p95 ≤ 100 ms, 0 mismatches"
         )
         self.stdout.write(
             f"RESULT evaluation_s={evaluation_s:.2f} evaluation_vs_sql={ratio:.2f} "
