@@ -331,8 +331,12 @@ class Seeder:
                     %(today)s::date - (q.round * 380 + q.h %% 350) AS done) AS r
                 JOIN bt_people e ON e.pi = p.i AND e.k = q.person
                 """,
-                {"tenant": tenant.pk, "a": certs["cloud-architect"].pk, "b": certs["sales-pro"].pk,
-                 "today": today},
+                {
+                    "tenant": tenant.pk,
+                    "a": certs["cloud-architect"].pk,
+                    "b": certs["sales-pro"].pk,
+                    "today": today,
+                },
             )
 
     def seed_rates(self, tenant: Tenant, today: date) -> None:
@@ -354,12 +358,21 @@ class Seeder:
         only the first is held back again), and each partner's acceptances."""
         agreement = Agreement.objects.create(tenant=tenant, title="Partner program agreement")
         v1 = AgreementVersion.objects.create(
-            tenant=tenant, agreement=agreement, number=1, body="Terms.", content_sha256="1" * 64,
+            tenant=tenant,
+            agreement=agreement,
+            number=1,
+            body="Terms.",
+            content_sha256="1" * 64,
             effective_on=today - timedelta(days=730),
         )
         v2 = AgreementVersion.objects.create(
-            tenant=tenant, agreement=agreement, number=2, body="New terms.",
-            content_sha256="2" * 64, effective_on=today - timedelta(days=120), grace_days=90,
+            tenant=tenant,
+            agreement=agreement,
+            number=2,
+            body="New terms.",
+            content_sha256="2" * 64,
+            effective_on=today - timedelta(days=120),
+            grace_days=90,
         )
         with connection.cursor() as cursor:
             for version, least in ((v1, 1), (v2, 2)):
@@ -445,7 +458,8 @@ class Seeder:
                     s.at, s.at
                 FROM bt_partners p CROSS JOIN LATERAL generate_series(0, p.deals - 1) AS g(k)
                 JOIN bt_people e ON e.pi = p.i AND e.k = 0
-                CROSS JOIN LATERAL (SELECT hashint4((p.first_deal + g.k)::int) & 2147483647 AS h) AS q
+                CROSS JOIN LATERAL (
+                    SELECT hashint4((p.first_deal + g.k)::int) & 2147483647 AS h) AS q
                 CROSS JOIN LATERAL (SELECT
                     CASE WHEN q.h %% 100 < 8 THEN 'submitted' WHEN q.h %% 100 < 28 THEN 'approved'
                          WHEN q.h %% 100 < 63 THEN 'won' WHEN q.h %% 100 < 64 THEN 'reversed'

@@ -173,6 +173,4 @@ def mismatches(tenant: Any, day: date) -> list[tuple[Any, Any, Any]]:
             "partner_id", "qualifying_tier_id"
         )
     )
-    return [
-        (pk, stored.get(pk), tier) for pk, tier in by_sql.items() if stored.get(pk) != tier
-    ]
+    return [(pk, stored.get(pk), tier) for pk, tier in by_sql.items() if stored.get(pk) != tier]

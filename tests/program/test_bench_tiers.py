@@ -106,15 +106,23 @@ def test_the_one_query_agrees_with_the_evaluation(world):
     b.rate(world, "EUR", "9.00000000", dt.date(2026, 6, 16))  # not yet in force
     terms = Agreement.objects.create(tenant=world.tenant, title="Program terms")
     v1 = AgreementVersion.objects.create(
-        tenant=world.tenant, agreement=terms, number=1, body="Terms.",
-        effective_on=dt.date(2025, 1, 1), content_sha256="1" * 64,
+        tenant=world.tenant,
+        agreement=terms,
+        number=1,
+        body="Terms.",
+        effective_on=dt.date(2025, 1, 1),
+        content_sha256="1" * 64,
     )
     msp_only = Agreement.objects.create(
         tenant=world.tenant, title="MSP terms", partner_types=[Partner.Type.MSP]
     )
     AgreementVersion.objects.create(
-        tenant=world.tenant, agreement=msp_only, number=1, body="MSP.",
-        effective_on=dt.date(2025, 1, 1), content_sha256="2" * 64,
+        tenant=world.tenant,
+        agreement=msp_only,
+        number=1,
+        body="MSP.",
+        effective_on=dt.date(2025, 1, 1),
+        content_sha256="2" * 64,
     )
     make = lambda name: factories.make_partner(world.tenant, name, tier=tiers["Silver"])  # noqa: E731
     expected = {}
@@ -153,9 +161,7 @@ def test_the_one_query_agrees_with_the_evaluation(world):
     reversed_ = make("Reversed Win")
     b.win(world, reversed_, "3000.00", on=TODAY, status=DealRegistration.Status.REVERSED)
     b.win(world, reversed_, "999.99", on=TODAY)
-    Plan.objects.create(
-        tenant=world.tenant, partner=reversed_, name="Onboarding", target_on=TODAY
-    )
+    Plan.objects.create(tenant=world.tenant, partner=reversed_, name="Onboarding", target_on=TODAY)
     expected[reversed_.pk] = "Registered"
 
     # Platinum: revenue, a health score, the agreement accepted.

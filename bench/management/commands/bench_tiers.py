@@ -99,7 +99,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         if not connection.settings_dict["NAME"].startswith("prm_bench"):
-            raise CommandError("Run the benchmark on its own database: PRM_DB_NAME=prm_bench_tiers.")
+            raise CommandError(
+                "Run the benchmark on its own database: PRM_DB_NAME=prm_bench_tiers."
+            )
         size = Size(opts["partners"], opts["registrations"], opts["records"])
         seeder = Seeder(self.log)
         with scopes_disabled():
@@ -133,7 +135,8 @@ class Command(BaseCommand):
             by_sql = qualifying_tiers(tenant, day)
             sql_times.append(time.perf_counter() - started)
         sql_s = statistics.median(sql_times)
-        self.log(f"one SQL query: {sql_s:.2f}s (median of {', '.join(f'{t:.2f}' for t in sql_times)})")
+        each = ", ".join(f"{t:.2f}" for t in sql_times)
+        self.log(f"one SQL query: {sql_s:.2f}s (median of {each})")
         wrong = mismatches(tenant, day)
         for pk, stored, computed in wrong[:10]:
             self.log(f"mismatch: partner {pk}: evaluation {stored}, SQL {computed}")
@@ -142,7 +145,7 @@ class Command(BaseCommand):
         evaluation_s = runs[1]
         ratio = evaluation_s / sql_s if sql_s else float("inf")
         self.log(
-            "targets: evaluation ≤ 10 s, ≤ 1.5× the SQL, progress p95 ≤ 100 ms, 0 mismatches"
+            "targets: evaluation ≤ 10 s, ≤ 1.5 times the SQL, progress p95 ≤ 100 ms, 0 mismatches"
         )
         self.stdout.write(
             f"RESULT evaluation_s={evaluation_s:.2f} evaluation_vs_sql={ratio:.2f} "
@@ -194,4 +197,3 @@ class Command(BaseCommand):
     def log(self, message: str) -> None:
         self.stdout.write(message)
         self.stdout.flush()
-
