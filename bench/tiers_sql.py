@@ -30,9 +30,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
 from onboarding.agreements import DEFAULT_GRACE_DAYS
+from program.evaluation import plan_without_jit
 from program.figures import HEALTH_LOOKBACK_DAYS, year_before
 
 QUERY = """
@@ -154,9 +155,13 @@ def params(tenant: Any, day: date) -> dict[str, Any]:
     }
 
 
-def qualifying_tiers(tenant: Any, day: date) -> dict[Any, Any]:
-    """Active partner id → the id of the tier it qualifies for on ``day``."""
-    with connection.cursor() as cursor:
+def qualifying_tiers(tenant: Any, day: date, *, jit: bool = False) -> dict[Any, Any]:
+    """Active partner id → the id of the tier it qualifies for on ``day``.
+    Planned as the evaluation plans its queries (without JIT compilation,
+    ``program.evaluation.plan_without_jit``) unless ``jit``."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        if not jit:
+            plan_without_jit()
         cursor.execute(QUERY, params(tenant, day))
         return dict(cursor.fetchall())
 
