@@ -6,6 +6,10 @@ from prm.tenancy.declarations import NotificationKind, PRMApp
 from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 
 from .evaluation import GRACE_STARTED, TIER_CHANGED
+from .panels import PANELS as TIER_PANELS
+from .portal_progress import CARDS as PROGRESS_CARDS
+from .portal_progress import NAV as PROGRESS_NAV
+from .staff_cards import CARDS as MOVING_CARDS
 from .tasks import BEAT as TIER_BEAT
 
 CM = frozenset({Role.CHANNEL_MANAGER})
@@ -51,5 +55,8 @@ APP = PRMApp(
     url_prefix="",
     url_matrix="program.url_matrix",
     beat={**TIER_BEAT},
+    nav=(*PROGRESS_NAV,),
+    cards=(*PROGRESS_CARDS, *MOVING_CARDS),
+    partner_panels=(*TIER_PANELS,),
     notification_kinds=TIER_KINDS,
 )

@@ -15,7 +15,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from partners import tiers as tier_history
 from partners.models import Partner, Tier, TierChange
 from prm import format as fmt
 
@@ -59,6 +58,7 @@ class Line:
     met: bool
     required: bool
     share: int  # 0-100, for the progress bar
+    kind: str = ""
 
     @property
     def kind_word(self) -> str:
@@ -96,13 +96,21 @@ def line(result: Result, currency: str, figures: Figures) -> Line:
         label = "Won revenue, last 12 months"
     elif c.kind == Kind.APPROVED:
         have = int(value or 0)
-        standing = f"{have} of {int(c.threshold)} registrations approved in the last 12 months"
+        need = int(c.threshold)
+        standing = (
+            f"{have} of {need} registrations approved in the last 12 months"
+            if have <= need
+            else f"{have} registrations approved in the last 12 months, {need} needed"
+        )
         missing = f"{fmt.plural(int(gap), 'more approved registration')}" if gap else ""
         label = "Approved deal registrations, last 12 months"
     elif c.kind == Kind.CERTIFIED:
         have, need = int(value or 0), int(c.threshold)
         name = c.certification.name if c.certification else ""
-        standing = f"{have} of {need} {holder_noun(c, need)}"
+        if have > need:  # "2 certified engineers, 1 needed", not "2 of 1"
+            standing = f"{have} {holder_noun(c, have)}, {need} needed"
+        else:
+            standing = f"{have} of {need} {holder_noun(c, need)}"
         if not holder_noun(c, need).endswith(name):
             standing += f" ({name})"
         missing = f"{int(gap)} more {holder_noun(c, int(gap))}" if gap else ""
@@ -129,6 +137,7 @@ def line(result: Result, currency: str, figures: Figures) -> Line:
         met=result.met,
         required=c.required,
         share=_share(value, c.threshold),
+        kind=c.kind,
     )
 
 
@@ -153,6 +162,23 @@ class Step:
         return self.check.counted_met
 
     @property
+    def required_lines(self) -> list[Line]:
+        return [ln for ln in self.lines if ln.required]
+
+    @property
+    def counted_lines(self) -> list[Line]:
+        return [ln for ln in self.lines if not ln.required]
+
+    @property
+    def counted_phrase(self) -> str:
+        """ "2 of 3 of these" (needed of the counted criteria)."""
+        return f"{self.counted_needed} of {len(self.counted_lines)} of these"
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        return frozenset(ln.kind for ln in self.lines)
+
+    @property
     def still_to_do(self) -> list[str]:
         """What is missing, shortest path: every unmet required criterion,
         and the counted ones still needed (nearest first)."""
@@ -169,12 +195,31 @@ class Step:
     @property
     def summary(self) -> str:
         """ "1 more certified engineer to Gold"; "Gold: all criteria met"."""
-        todo = self.still_to_do
-        if not todo:
-            return f"{self.tier}: all criteria met"
-        if len(todo) == 1:
-            return f"{todo[0][0].upper()}{todo[0][1:]} to {self.tier}"
-        return f"{len(todo)} things to do for {self.tier}: " + "; ".join(todo)
+        return summary(self.tier, self.still_to_do)
+
+    @property
+    def keep_summary(self) -> str:
+        """ "1 more certified engineer to keep Gold"."""
+        return summary(self.tier, self.still_to_do, keep=True)
+
+
+def summary(tier: Tier, todo: list[str], *, keep: bool = False) -> str:
+    """What is missing for ``tier`` in one sentence."""
+    goal = f"keep {tier}" if keep else str(tier)
+    if not todo:
+        return f"{tier}: all criteria met"
+    if len(todo) == 1:
+        return f"{todo[0][0].upper()}{todo[0][1:]} to {goal}"
+    return f"{len(todo)} things to do for {'keeping ' if keep else ''}{tier}: " + "; ".join(todo)
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One tier of the ladder as the partner reads it."""
+
+    tier: Tier
+    current: bool
+    by_invitation: bool
 
 
 @dataclass
@@ -187,20 +232,56 @@ class Progress:
     next: Step | None = None
     by_invitation: bool = False
     hold: TierHold | None = None
+    hold_tier: Tier | None = None
     grace_until: date | None = None
     grace_to: Tier | None = None
     upgrade_waits_until: date | None = None
     qualifying: Tier | None = None
+    standing: TierStanding | None = None
+    evaluated_tier: Tier | None = None  # what the last evaluation found
     tiers: list[Tier] = field(default_factory=list)
+    with_criteria: frozenset[Any] = frozenset()
     history: list[TierChange] = field(default_factory=list)
 
     @property
+    def in_grace(self) -> bool:
+        return self.grace_until is not None
+
+    @property
     def headline(self) -> str:
+        if not self.published:
+            return f"You are in {self.tier}: tiers are assigned by the vendor"
+        if self.in_grace and self.keep is not None and not self.keep.qualifies:
+            return self.keep.keep_summary
+        if self.upgrade_waits_until is not None and self.qualifying is not None:
+            return f"You qualify for {self.qualifying}: it applies at the next review"
         if self.next is not None:
             return self.next.summary
         if self.keep is not None:
             return f"{self.tier} is the highest tier criteria can reach"
         return f"You are in {self.tier}"
+
+    @property
+    def rungs(self) -> list[Rung]:
+        """The ladder, highest tier first."""
+        floor = self.tiers[0].pk if self.tiers else None
+        return [
+            Rung(
+                tier=t,
+                current=t.pk == self.tier.pk,
+                by_invitation=self.published and t.pk not in self.with_criteria and t.pk != floor,
+            )
+            for t in reversed(self.tiers)
+        ]
+
+    @property
+    def links(self) -> frozenset[str]:
+        """The kinds of criteria shown (the page links where to act on them)."""
+        kinds: set[str] = set()
+        for step in (self.keep, self.next):
+            if step is not None:
+                kinds |= step.kinds
+        return frozenset(kinds)
 
 
 def _step(steps: Ladder, tier: Tier | None, figures: Figures, currency: str) -> Step | None:
@@ -212,8 +293,22 @@ def _step(steps: Ladder, tier: Tier | None, figures: Figures, currency: str) -> 
     return Step(tier, [line(r, currency, figures) for r in found.results], found)
 
 
+HISTORY = 12
+
+
+def recent_history(partner: Partner) -> list[TierChange]:
+    """The partner's latest tier changes, newest first (one query)."""
+    return list(
+        TierChange.objects.filter(partner_id=partner.pk)
+        .select_related("tier", "previous")
+        .order_by("-effective_on", "-created_at")[:HISTORY]
+    )
+
+
 def build(partner: Partner, *, day: date | None = None) -> Progress:
-    """``partner``'s progress on ``day`` (default today), live."""
+    """``partner``'s progress on ``day`` (default today), live: a constant
+    number of queries (the ladder, one per kind of figure, the hold, the
+    standing, the policy when an upgrade waits, the history)."""
     tenant = partner.tenant
     day = day or tenant.local_today()
     steps = ladder(tenant)
@@ -224,7 +319,8 @@ def build(partner: Partner, *, day: date | None = None) -> Progress:
         tier=current,
         published=steps.version is not None,
         tiers=steps.tiers,
-        history=tier_history.history(partner)[:12],
+        with_criteria=frozenset(steps.targets),
+        history=recent_history(partner),
     )
     if steps.version is None:
         return found
@@ -235,10 +331,15 @@ def build(partner: Partner, *, day: date | None = None) -> Progress:
     found.next = _step(steps, steps.next_above(current.pk), figures, currency)
     found.by_invitation = steps.is_by_invitation(current.pk)
     found.hold = open_holds(day, [partner.pk]).get(partner.pk)
-    standing = TierStanding.objects.filter(partner=partner).first()
-    if standing is not None and standing.grace_until and found.hold is None:
-        found.grace_until = standing.grace_until
-        found.grace_to = standing.qualifying_tier
+    if found.hold is not None:
+        found.hold_tier = steps.by_id.get(found.hold.tier_id)
+    standing = TierStanding.objects.filter(partner_id=partner.pk).first()
+    found.standing = standing
+    if standing is not None:
+        found.evaluated_tier = steps.by_id.get(standing.qualifying_tier_id)
+        if standing.grace_until and found.hold is None:
+            found.grace_until = standing.grace_until
+            found.grace_to = found.evaluated_tier
     if (
         found.qualifying is not None
         and found.qualifying.rank > current.rank

@@ -3,12 +3,14 @@ loaded by the tests only: merged from one module per area."""
 
 from typing import Any
 
-from prm.tenancy.roles import PARTNER_ROLES
+from . import url_matrix_pages as pages
 
 PORTAL_ROUTES: dict[str, dict[str, Any]] = {
-    "program:progress": {"allowed": PARTNER_ROLES},
+    **pages.PORTAL_ROUTES,
 }
-ADMIN_OBJECTS: dict[str, Any] = {}
+ADMIN_OBJECTS: dict[str, Any] = {
+    **pages.ADMIN_OBJECTS,
+}
 ADMIN_NOBODY: set[tuple[str, str]] = set()
 PERM_MODEL: dict[str, str] = {}
 CUSTOM_ADMIN_VIEWS: dict[str, str] = {}

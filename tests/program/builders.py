@@ -68,3 +68,68 @@ def rate(world, currency, value, valid_from):
     return ExchangeRate.objects.create(
         tenant=world.tenant, currency=currency, rate=Decimal(value), valid_from=valid_from
     )
+
+
+# --- Tier progress: certified engineers and a partner at a tier -------------------
+
+
+def engineering(world, code="ce", name="Certified Engineer"):
+    """A certification for technical people: its holders read as "certified
+    engineers"."""
+    from onboarding.models import Certification
+
+    return Certification.objects.create(
+        tenant=world.tenant, code=code, name=name, validity_years=2, functions=["technical"]
+    )
+
+
+def people(world, partner, count, *, prefix="engineer"):
+    """``count`` more partner users at ``partner``."""
+    from tests import factories
+
+    start = partner.memberships.count()
+    return [
+        factories.make_member(
+            world.tenant,
+            Role.PARTNER_USER,
+            partner=partner,
+            email=f"{prefix}{start + i}.{partner.pk.hex[:6]}@{world.tenant.slug}.test",
+        )
+        for i in range(1, count + 1)
+    ]
+
+
+def certify(world, persons, certification, *, on=None):
+    """Ops record ``certification`` for each of ``persons``, earned ``on``."""
+    from onboarding import training
+
+    on = on or world.tenant.local_today() - dt.timedelta(days=10)
+    return [
+        training.record(
+            person=person, achievement=certification, completed_on=on, by=world[Role.OPS_ADMIN]
+        )
+        for person in persons
+    ]
+
+
+def at_tier(world, partner, tier):
+    """``partner`` moved to ``tier`` by ops (with its history row)."""
+    from partners import tiers as tier_history
+    from partners.models import TierChange
+
+    tier_history.set_tier(
+        partner, tier, by=world[Role.OPS_ADMIN].user, reason=TierChange.Reason.MANUAL
+    )
+    return partner
+
+
+def engineers_ladder(world, tiers, certification, *, gold=3, silver=1):
+    """Published criteria: Silver needs ``silver`` certified engineers, Gold
+    ``gold``."""
+    return version(
+        world,
+        {
+            tiers["Silver"]: (0, [(Kind.CERTIFIED, silver, True, certification)]),
+            tiers["Gold"]: (0, [(Kind.CERTIFIED, gold, True, certification)]),
+        },
+    )
