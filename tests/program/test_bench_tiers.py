@@ -17,7 +17,8 @@ from dealreg.models import DealRegistration
 from onboarding.models import Acceptance, Agreement, AgreementVersion, Plan, TrainingRecord
 from partners.models import Partner
 from prm.tenancy.roles import Role
-from program.evaluation import Trigger, evaluate
+from program.evaluation import Trigger, evaluate, evaluated, ladder
+from program.figures import measure
 from program.models import TierStanding
 from reporting.models import HealthScore
 from tests import factories
@@ -189,6 +190,16 @@ def test_the_one_query_agrees_with_the_evaluation(world):
     # The world's own partners (nothing won) and every standing counted.
     assert names[by_sql[world.partner.pk]] == "Registered"
     assert TierStanding.objects.count() == len(by_sql)
+
+    # One partner's figures (its page: the agreements checked with the portal
+    # gate's query) agree with those of the evaluation over every partner.
+    everyone = measure(world.tenant, TODAY, evaluated(world.tenant), ladder(world.tenant).needs)
+    for one in (gold, held, euro, [gold, held, euro, yen]):
+        few = one if isinstance(one, list) else [one]
+        for ids in (few, [p.pk for p in few]):
+            mine = measure(world.tenant, TODAY, ids, ladder(world.tenant).needs)
+            assert all(mine[p.pk] == everyone[p.pk] for p in few)
+    assert not everyone[held.pk].agreements and everyone[gold.pk].agreements
 
     # A standing that disagrees is reported.
     TierStanding.objects.filter(partner=gold).update(qualifying_tier=tiers["Silver"])
