@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 PYTEST_WORKERS ?= auto
 
 .PHONY: run test setup venv services migrate seed lint format lock clean bench-dealreg bench-payouts \
-	bench-load bench-reporting backup restore
+	bench-load bench-reporting bench-tiers backup restore
 
 run: setup migrate seed
 	scripts/run_all.sh
@@ -90,6 +90,16 @@ bench-reporting: setup
 	PRM_DB_NAME=$(BENCH_REPORTING_DB) scripts/ensure_services.sh
 	PRM_DB_NAME=$(BENCH_REPORTING_DB) $(PY) manage.py migrate --noinput -v0
 	PRM_DB_NAME=$(BENCH_REPORTING_DB) PRM_LOG_LEVEL=WARNING $(PY) manage.py bench_reporting --settings=bench.settings $(BENCH_ARGS)
+
+# Tier qualification over one tenant with 5,000 partners, 1,000,000
+# registrations and 50,000 certification records (a seed of the same size is
+# kept; BENCH_ARGS=--rebuild seeds again; BENCH_PARTNERS, BENCH_REGISTRATIONS,
+# BENCH_RECORDS scale it down).
+BENCH_TIERS_DB := prm_bench_tiers
+bench-tiers: setup
+	PRM_DB_NAME=$(BENCH_TIERS_DB) scripts/ensure_services.sh
+	PRM_DB_NAME=$(BENCH_TIERS_DB) $(PY) manage.py migrate --noinput -v0
+	PRM_DB_NAME=$(BENCH_TIERS_DB) PRM_LOG_LEVEL=WARNING $(PY) manage.py bench_tiers --settings=bench.settings $(BENCH_ARGS)
 
 # The whole system (gunicorn, Celery worker and beat, a private Redis of its
 # own) under a Locust load: a step search, a calm run and a run through a

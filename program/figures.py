@@ -2,8 +2,11 @@
 figures a tier's criteria are compared with.
 
 ``measure`` takes a set of partners (a queryset, evaluated inside each
-query as a subquery, or a list of ids) and answers with one query per kind
-of figure the criteria use, whatever the number of partners:
+query as a subquery, or a list of ids or of Partner instances) and answers
+with one query per kind of figure the criteria use, whatever the number of
+partners (for a few Partner instances, the agreements are checked one by
+one with the portal gate's query, cheaper to build than the one for every
+partner type):
 
 - won revenue: won amounts of registrations won (not reversed) with a
   close date in the 12 months up to the day, each converted to the base
@@ -45,9 +48,10 @@ from django.db.models import (
 
 from dealreg.models import DealRegistration
 from incentives.models import ExchangeRate
-from onboarding.agreements import held_partners
+from onboarding.agreements import blocking_versions, held_partners
 from onboarding.models import Plan
 from onboarding.training import counting
+from partners.models import Partner
 from prm.tenancy.declarations import Period
 from prm.tenancy.figures import money
 from prm.tenancy.models import Tenant
@@ -114,7 +118,12 @@ class Figures:
 def _partner_filter(partners: QuerySet[Any] | list[Any], prefix: str = "partner_id") -> Q:
     if isinstance(partners, QuerySet):
         return Q(**{f"{prefix}__in": partners.values("pk")})
-    return Q(**{f"{prefix}__in": list(partners)})
+    return Q(**{f"{prefix}__in": _ids(partners)})
+
+
+def _ids(partners: list[Any]) -> list[Any]:
+    """Ids of a list of partners given as ids or as Partner instances."""
+    return [p.pk if isinstance(p, Partner) else p for p in partners]
 
 
 def rate_on_close() -> Subquery:
@@ -199,6 +208,26 @@ def certified(
     return found
 
 
+# Up to this many partners, the agreements are checked partner by partner
+# with the portal gate's query (one partner's page: one cheap query instead
+# of the one over every partner type, which costs more to build than to run).
+FEW = 3
+
+
+def held(day: date, partners: QuerySet[Any] | list[Any]) -> list[Any]:
+    """Ids of those of ``partners`` an agreement holds back on ``day``
+    (``onboarding.agreements``' rule)."""
+    if isinstance(partners, QuerySet) or len(partners) > FEW:
+        found = held_partners(day).filter(_partner_filter(partners, "pk"))
+        return list(found.values_list("pk", flat=True))
+    if all(isinstance(p, Partner) for p in partners):
+        types = [(p.pk, p.partner_type) for p in partners]
+    else:
+        found_types = Partner.objects.filter(pk__in=_ids(partners))
+        types = list(found_types.values_list("pk", "partner_type"))
+    return [pk for pk, kind in types if blocking_versions(day, pk, kind).exists()]
+
+
 def measure(
     tenant: Tenant, day: date, partners: QuerySet[Any] | list[Any], needs: Needs
 ) -> dict[Any, Figures]:
@@ -206,7 +235,7 @@ def measure(
     ids = (
         list(partners.values_list("pk", flat=True))
         if isinstance(partners, QuerySet)
-        else list(partners)
+        else _ids(partners)
     )
     found = {pk: Figures() for pk in ids}
     if Kind.WON_REVENUE in needs.kinds:
@@ -219,8 +248,7 @@ def measure(
         for pk, counts in certified(day, partners, needs.certifications).items():
             found[pk].certified = counts
     if Kind.AGREEMENTS in needs.kinds:
-        held = held_partners(day).filter(_partner_filter(partners, "pk"))
-        for pk in held.values_list("pk", flat=True):
+        for pk in held(day, partners):
             found[pk].agreements = False
     if Kind.PLAN in needs.kinds:
         open_plans = Plan.objects.filter(_partner_filter(partners), status=Plan.Status.ACTIVE)

@@ -328,7 +328,7 @@ def build(partner: Partner, *, day: date | None = None) -> Progress:
     )
     if steps.version is None:
         return found
-    figures = measure(tenant, day, [partner.pk], steps.needs)[partner.pk]
+    figures = measure(tenant, day, [partner], steps.needs)[partner.pk]
     currency = tenant.base_currency
     found.qualifying = steps.qualifying(figures)
     found.keep = _step(steps, current, figures, currency)

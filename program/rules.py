@@ -91,11 +91,16 @@ class Ladder:
                 .prefetch_related("criteria__certification")
             )
             self.targets = {t.tier_id: t for t in targets}
+        # Each target's criteria as a tuple, read once: an evaluation checks
+        # them for every partner, several tiers each.
+        self.criteria: dict[Any, tuple[TierCriterion, ...]] = {
+            tier_id: tuple(t.criteria.all()) for tier_id, t in self.targets.items()
+        }
         self.floor = self.tiers[0] if self.tiers else None
 
     @property
     def needs(self) -> Needs:
-        return Needs.of(c for t in self.targets.values() for c in t.criteria.all())
+        return Needs.of(c for criteria in self.criteria.values() for c in criteria)
 
     def is_by_invitation(self, tier_id: Any) -> bool:
         return tier_id not in self.targets and (self.floor is None or tier_id != self.floor.pk)
@@ -104,7 +109,7 @@ class Ladder:
         target = self.targets.get(tier.pk)
         if target is None:
             return None
-        return TierCheck(target, tuple(check(c, figures) for c in target.criteria.all()))
+        return TierCheck(target, tuple(check(c, figures) for c in self.criteria[tier.pk]))
 
     def qualifying(self, figures: Figures) -> Tier | None:
         """The highest tier whose criteria ``figures`` meet (the floor when
