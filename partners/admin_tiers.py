@@ -13,6 +13,7 @@ from django.http import HttpRequest
 
 from prm import format as fmt
 from prm.tenancy.admin_base import TenantModelAdmin, tenant_admin_site
+from prm.tenancy.drill import MetricRowsFilter
 
 from .admin_filters import PartnerFilter
 from .models import TierChange
@@ -24,7 +25,7 @@ FIELDS = ["partner", "tier", "previous", "effective_on", "reason", "note", "by",
 @admin.register(TierChange, site=tenant_admin_site)
 class TierChangeAdmin(TenantModelAdmin):
     list_display = ["partner", "tier", "move", "previous", "effective", "reason", "note", "by"]
-    list_filter = ["reason", "tier", "effective_on", PartnerFilter]
+    list_filter = [MetricRowsFilter, "reason", "tier", "effective_on", PartnerFilter]
     list_select_related = ["partner", "tier", "previous", "by"]
     search_fields = ["partner__name"]
     ordering = ["-effective_on", "-created_at"]

@@ -23,6 +23,7 @@ from partners.models import Tier
 from prm import format as fmt
 from prm.tenancy.admin_base import TenantModelAdmin, tenant_admin_site
 from prm.tenancy.chips import chip
+from prm.tenancy.drill import MetricRowsFilter
 from prm.tenancy.requests import as_member, tenant_of
 
 from . import moving
@@ -95,7 +96,13 @@ class TierHeldFilter(admin.SimpleListFilter):
 @admin.register(TierStanding, site=tenant_admin_site)
 class TierStandingAdmin(TenantModelAdmin):
     list_display = ["partner_link", "tier_now", "qualifies_for", "grace", "evaluated_on"]
-    list_filter = [DirectionFilter, GraceEndingFilter, MyPartnersFilter, TierHeldFilter]
+    list_filter = [
+        MetricRowsFilter,
+        DirectionFilter,
+        GraceEndingFilter,
+        MyPartnersFilter,
+        TierHeldFilter,
+    ]
     search_fields = ["partner__name"]
     fields = ["partner", "qualifying_tier", "grace_until", "evaluated_on", "evaluated_at"]
     readonly_fields = ["partner", "qualifying_tier", "grace_until", "evaluated_on", "evaluated_at"]

@@ -23,7 +23,16 @@ REVIEWS = "tenant_admin:program_compliancereview_changelist"
 
 
 def runs_reviews(membership: Membership) -> bool:
-    return ComplianceSettings.objects.filter(tenant_id=membership.tenant_id, enabled=True).exists()
+    """Whether the tenant runs compliance reviews: asked once per request
+    (the menu entry and the home card share the answer, kept on the
+    request's membership)."""
+    known = getattr(membership, "_runs_compliance_reviews", None)
+    if known is None:
+        known = ComplianceSettings.objects.filter(
+            tenant_id=membership.tenant_id, enabled=True
+        ).exists()
+        membership._runs_compliance_reviews = known  # type: ignore[attr-defined]
+    return bool(known)
 
 
 def partner_counts(membership: Membership) -> list[CardCount]:

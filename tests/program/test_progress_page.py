@@ -277,8 +277,9 @@ class TestQueries:
 
 # Session, user, membership, the portal gates and navigation; the ladder
 # (tiers, version, targets, criteria, certifications), one query per kind
-# of figure (six kinds at most), the hold, the standing, the history.
-QUERIES = 22
+# of figure (six kinds at most), the hold, the standing, the history;
+# whether the tenant runs compliance reviews (the menu entry).
+QUERIES = 23
 
 
 def test_build_reads_a_day(world, tiers, two_of_three):

@@ -20,7 +20,7 @@ from prm.tenancy.models import AuditEntry, Notification, OutboxMessage
 from reporting.models import AtRiskEpisode
 
 DAY = datetime(2026, 12, 6, 15, 0, tzinfo=UTC)
-STEPS = ("partners", "dealreg", "incentives", "mdf", "onboarding", "reporting")
+STEPS = ("partners", "dealreg", "incentives", "mdf", "onboarding", "reporting", "program")
 
 
 @pytest.fixture
