@@ -198,6 +198,19 @@ class PartnerAdmin(CsvImportMixin, TenantHistoryAdmin):
             fields += ["channel_manager", "tier"]
         return fields
 
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        """As Django's, except that records which are part of the partner
+        and kept read-only (its tier history and standing, its compliance
+        reviews: their admins set ``deleted_with_partner``) need no delete
+        permission of their own: they go with the partner."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        part_of = {
+            str(model._meta.verbose_name)
+            for model, model_admin in self.admin_site._registry.items()
+            if getattr(model_admin, "deleted_with_partner", False)
+        }
+        return deleted, counts, {p for p in perms_needed if str(p) not in part_of}, protected
+
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         user = as_member(request).user
         data = {f: form.cleaned_data[f] for f in services.PARTNER_FIELDS if f in form.cleaned_data}

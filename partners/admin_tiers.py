@@ -24,6 +24,8 @@ FIELDS = ["partner", "tier", "previous", "effective_on", "reason", "note", "by",
 
 @admin.register(TierChange, site=tenant_admin_site)
 class TierChangeAdmin(TenantModelAdmin):
+    # Part of the partner: deleting the partner deletes these with it.
+    deleted_with_partner = True
     list_display = ["partner", "tier", "move", "previous", "effective", "reason", "note", "by"]
     list_filter = [MetricRowsFilter, "reason", "tier", "effective_on", PartnerFilter]
     list_select_related = ["partner", "tier", "previous", "by"]

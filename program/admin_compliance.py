@@ -112,6 +112,8 @@ TONES = {
 
 @admin.register(ComplianceReview, site=tenant_admin_site)
 class ComplianceReviewAdmin(ActionFormsMixin, ServiceFormsAdmin):
+    # Part of the partner: deleting the partner deletes these with it.
+    deleted_with_partner = True
     list_display = ["partner_name", "period", "due", "status_chip", "channel_manager"]
     list_display_links = ["partner_name"]
     list_filter = [MetricRowsFilter, StateFilter, "status", MineFilter, PartnerFilter]

@@ -89,6 +89,8 @@ def is_open(row: TierHold) -> bool:
 
 @admin.register(TierHold, site=tenant_admin_site)
 class TierHoldAdmin(ActionFormsMixin, ServiceFormsAdmin):
+    # Part of the partner: deleting the partner deletes these with it.
+    deleted_with_partner = True
     list_display = ["partner", "tier", "state", "starts", "ends", "reason", "created_by"]
     list_filter = [StateFilter, "tier"]
     list_select_related = ["partner", "tier", "created_by"]

@@ -95,6 +95,8 @@ class TierHeldFilter(admin.SimpleListFilter):
 
 @admin.register(TierStanding, site=tenant_admin_site)
 class TierStandingAdmin(TenantModelAdmin):
+    # Part of the partner: deleting the partner deletes these with it.
+    deleted_with_partner = True
     list_display = ["partner_link", "tier_now", "qualifies_for", "grace", "evaluated_on"]
     list_filter = [
         MetricRowsFilter,

@@ -250,7 +250,12 @@ def test_system_adoption_is_undefined_without_active_partners(acme):
 
 
 def test_every_metric_is_declared_with_its_key_and_permission():
-    assert [m.key for m in metrics.METRICS] == ["partners.active", "partners.system_adoption"]
+    assert [m.key for m in metrics.METRICS] == [
+        "partners.active",
+        "partners.system_adoption",
+        "partners.tier_moves_up",
+        "partners.tier_moves_down",
+    ]
     assert all(m.perms == ("partners.view_partner",) for m in metrics.METRICS)
     assert timedelta(days=30) == metrics.ADOPTION_WINDOW
 
