@@ -133,3 +133,11 @@ def engineers_ladder(world, tiers, certification, *, gold=3, silver=1):
             tiers["Gold"]: (0, [(Kind.CERTIFIED, gold, True, certification)]),
         },
     )
+
+
+# The day the program tests live on (time moves from there).
+TODAY = dt.date(2026, 6, 15)
+
+
+def noon(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)

@@ -8,7 +8,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -23,34 +22,13 @@ from tests.onboarding import builders_training as tb
 
 from . import builders as b
 from .admin_forms import errors, rendered
+from .builders import TODAY
 
 pytestmark = pytest.mark.django_db
 Kind = b.Kind
 Status = CriteriaVersion.Status
-TODAY = dt.date(2026, 6, 15)
 VERSIONS = "tenant_admin:program_criteriaversion_changelist"
 SIMULATE = "tenant_admin:program_criteriaversion_simulate"
-
-
-def noon(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def world(acme):
-    with acme.scope(), time_machine.travel(noon(TODAY), tick=False):
-        TierChange.objects.update(effective_on=dt.date(2025, 1, 1))
-        yield acme
-
-
-@pytest.fixture
-def tiers(world):
-    return b.ladder(world)
-
-
-@pytest.fixture
-def ops(world):
-    return world.client(Role.OPS_ADMIN)
 
 
 def change_url(obj) -> str:

@@ -7,7 +7,6 @@ another tenant 404."""
 import datetime as dt
 
 import pytest
-import time_machine
 from django.urls import reverse
 
 from partners import tiers as tier_history
@@ -19,37 +18,16 @@ from program.models import Evaluation, QualificationSettings, TierHold
 
 from . import builders as b
 from .admin_forms import errors
+from .builders import TODAY
 
 pytestmark = pytest.mark.django_db
 Kind = b.Kind
-TODAY = dt.date(2026, 6, 15)
 EVALUATE = "tenant_admin:program_evaluation_evaluate"
 EVALUATIONS = "tenant_admin:program_evaluation_changelist"
 HOLD_ADD = "tenant_admin:program_tierhold_add"
 HOLDS = "tenant_admin:program_tierhold_changelist"
 HISTORY = "tenant_admin:partners_tierchange_changelist"
 NOT_OPS = [Role.CHANNEL_MANAGER, Role.FINANCE, Role.EXECUTIVE]
-
-
-def noon(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def world(acme):
-    with acme.scope(), time_machine.travel(noon(TODAY), tick=False):
-        TierChange.objects.update(effective_on=dt.date(2025, 1, 1))
-        yield acme
-
-
-@pytest.fixture
-def tiers(world):
-    return b.ladder(world)
-
-
-@pytest.fixture
-def ops(world):
-    return world.client(Role.OPS_ADMIN)
 
 
 def revenue_ladder(world, tiers):

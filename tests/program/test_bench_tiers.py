@@ -25,10 +25,10 @@ from tests import factories
 from tests.onboarding import builders_training as tb
 
 from . import builders as b
+from .builders import TODAY
 
 pytestmark = pytest.mark.django_db
 Kind = b.Kind
-TODAY = dt.date(2026, 6, 15)
 
 
 @pytest.fixture

@@ -23,27 +23,10 @@ from program.sweeps import sweep
 from tests.onboarding import builders_training as tb
 
 from . import builders as b
+from .builders import TODAY, noon
 
 pytestmark = pytest.mark.django_db
 Kind = b.Kind
-TODAY = dt.date(2026, 6, 15)
-
-
-def noon(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def world(acme):
-    with acme.scope(), time_machine.travel(noon(TODAY), tick=False):
-        # The world's partners joined before the day these tests live on.
-        TierChange.objects.update(effective_on=dt.date(2025, 1, 1))
-        yield acme
-
-
-@pytest.fixture
-def tiers(world):
-    return b.ladder(world)
 
 
 def revenue_ladder(world, tiers, gold="250000", silver="100000"):

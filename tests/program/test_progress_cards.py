@@ -3,13 +3,9 @@
 the staff home card "Partners about to move" (ops: all partners; channel
 managers: their own)."""
 
-import datetime as dt
-
 import pytest
-import time_machine
 from django.urls import reverse
 
-from partners.models import TierChange
 from prm.tenancy.roles import Role
 from program.evaluation import Trigger, evaluate
 from program.models import QualificationSettings, TierStanding
@@ -19,24 +15,7 @@ from program.staff_cards import moving_counts
 from . import builders as b
 
 pytestmark = pytest.mark.django_db
-TODAY = dt.date(2026, 6, 15)
 LIST = reverse("tenant_admin:program_tierstanding_changelist")
-
-
-def noon(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def world(acme):
-    with acme.scope(), time_machine.travel(noon(TODAY), tick=False):
-        TierChange.objects.update(effective_on=dt.date(2025, 1, 1))
-        yield acme
-
-
-@pytest.fixture
-def tiers(world):
-    return b.ladder(world)
 
 
 @pytest.fixture

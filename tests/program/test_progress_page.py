@@ -8,31 +8,18 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-import time_machine
 from django.urls import reverse
 
-from partners.models import TierChange
 from prm.tenancy.roles import PARTNER_ROLES, STAFF_ROLES, Role
 from program import progress
 from program.models import QualificationSettings, TierHold, TierStanding
 
 from . import builders as b
+from .builders import TODAY, noon
 
 pytestmark = pytest.mark.django_db
 Kind = b.Kind
-TODAY = dt.date(2026, 6, 15)
 URL = "/program/tiers/"
-
-
-def noon(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def world(acme):
-    with acme.scope(), time_machine.travel(noon(TODAY), tick=False):
-        TierChange.objects.update(effective_on=dt.date(2025, 1, 1))
-        yield acme
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ about to move (filters, order, read-only, roles, other tenant: 404)."""
 import datetime as dt
 
 import pytest
-import time_machine
 from django.urls import reverse
 
 from partners.models import TierChange
@@ -15,26 +14,10 @@ from program.evaluation import Trigger, evaluate
 from program.models import QualificationSettings, TierHold, TierStanding
 
 from . import builders as b
+from .builders import TODAY
 
 pytestmark = pytest.mark.django_db
-TODAY = dt.date(2026, 6, 15)
 LIST = reverse("tenant_admin:program_tierstanding_changelist")
-
-
-def noon(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def world(acme):
-    with acme.scope(), time_machine.travel(noon(TODAY), tick=False):
-        TierChange.objects.update(effective_on=dt.date(2025, 1, 1))
-        yield acme
-
-
-@pytest.fixture
-def tiers(world):
-    return b.ladder(world)
 
 
 @pytest.fixture
