@@ -45,6 +45,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from partners.admin_filters import MyPartnersFilter
 from prm import format as fmt
 from prm.tenancy.admin_base import (
     ActionFormsMixin,
@@ -227,19 +228,6 @@ class StalledFilter(admin.SimpleListFilter):
         return queryset
 
 
-class MineFilter(admin.SimpleListFilter):
-    title = "channel manager"
-    parameter_name = "mine"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
-        return [("yes", "My partners")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "yes":
-            return queryset.filter(partner__channel_manager=as_member(request).user)
-        return queryset
-
-
 def flags(obj: Any) -> str:
     """Chips for what needs attention: overdue steps, a passed target, no
     progress lately."""
@@ -270,7 +258,7 @@ class PlanAdmin(ActionFormsMixin, TenantModelAdmin):
         "channel_manager",
     ]
     list_display_links = ["partner_name"]
-    list_filter = ["status", OverdueFilter, StalledFilter, MineFilter]
+    list_filter = ["status", OverdueFilter, StalledFilter, MyPartnersFilter]
     list_select_related = ["partner__channel_manager", "template"]
     search_fields = ["partner__name", "name"]
     fields = ("name", "status", "started_at", "target_on", "completed_at", "started_by")

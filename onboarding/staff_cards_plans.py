@@ -49,7 +49,7 @@ def plan_counts(membership: Membership) -> list[Count]:
         stalled=Tally("pk", filter=Q(last_progress_at__lt=stalled_before)),
     )
     url = reverse(PLANS)
-    who = "&mine=yes" if mine else ""
+    who = "&manager=me" if mine else ""
     whose = "of your partners " if mine else ""
     counts = []
     if figures["late_steps"]:

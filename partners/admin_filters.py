@@ -1,11 +1,14 @@
 """Partner filters for the admin lists of the apps built on the directory:
-one partner's rows, chosen from a short list or by link (?partner=<id>)."""
+one partner's rows, chosen from a short list or by link (?partner=<id>),
+and the rows of the partners the signed-in channel manager manages
+(?manager=me, as on the partner list itself)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -49,3 +52,19 @@ class PartnerWithRowsFilter(PartnerFilter):
     def candidates(self, request: HttpRequest, model_admin: Any) -> QuerySet[Any]:
         with_rows = model_admin.model.objects.values("partner_id")
         return super().candidates(request, model_admin).filter(pk__in=with_rows)
+
+
+class MyPartnersFilter(admin.SimpleListFilter):
+    """Rows of the partners the signed-in member manages as their channel
+    manager (``partner__channel_manager``)."""
+
+    title = "channel manager"
+    parameter_name = "manager"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("me", "My partners")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "me":
+            return queryset.filter(partner__channel_manager=as_member(request).user)
+        return queryset

@@ -27,7 +27,7 @@ from django.http import HttpRequest, QueryDict
 from django.urls import reverse
 from django.utils.html import format_html
 
-from partners.admin_filters import PartnerFilter
+from partners.admin_filters import MyPartnersFilter, PartnerFilter
 from prm import format as fmt
 from prm.tenancy.admin_base import (
     ActionFormsMixin,
@@ -89,19 +89,6 @@ class StateFilter(admin.SimpleListFilter):
         return queryset
 
 
-class MineFilter(admin.SimpleListFilter):
-    title = "channel manager"
-    parameter_name = "mine"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
-        return [("yes", "My partners")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "yes":
-            return queryset.filter(partner__channel_manager=as_member(request).user)
-        return queryset
-
-
 TONES = {
     Status.OPEN: "info",
     Status.SUBMITTED: "warn",
@@ -116,7 +103,7 @@ class ComplianceReviewAdmin(ActionFormsMixin, ServiceFormsAdmin):
     deleted_with_partner = True
     list_display = ["partner_name", "period", "due", "status_chip", "channel_manager"]
     list_display_links = ["partner_name"]
-    list_filter = [MetricRowsFilter, StateFilter, "status", MineFilter, PartnerFilter]
+    list_filter = [MetricRowsFilter, StateFilter, "status", MyPartnersFilter, PartnerFilter]
     list_select_related = ["partner__channel_manager"]
     search_fields = ["partner__name"]
     fieldsets = [

@@ -19,12 +19,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from partners.admin_filters import MyPartnersFilter
 from partners.models import Tier
 from prm import format as fmt
 from prm.tenancy.admin_base import TenantModelAdmin, tenant_admin_site
 from prm.tenancy.chips import chip
 from prm.tenancy.drill import MetricRowsFilter
-from prm.tenancy.requests import as_member, tenant_of
+from prm.tenancy.requests import tenant_of
 
 from . import moving
 from .models import TierStanding
@@ -63,19 +64,6 @@ class GraceEndingFilter(admin.SimpleListFilter):
             tenant = tenant_of(request)
             days = moving.notice_days(tenant)
             return queryset.filter(moving.ending_by(tenant.local_today(), days))
-        return queryset
-
-
-class MyPartnersFilter(admin.SimpleListFilter):
-    title = "channel manager"
-    parameter_name = "manager"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("me", "My partners")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "me":
-            return queryset.filter(partner__channel_manager=as_member(request).user)
         return queryset
 
 

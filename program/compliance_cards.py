@@ -80,7 +80,7 @@ def staff_counts(membership: Membership) -> list[CardCount]:
     mine = ""
     if membership.role == Role.CHANNEL_MANAGER:
         rows = rows.filter(partner__channel_manager_id=membership.user_id)
-        mine = "&mine=yes"
+        mine = "&manager=me"
     found = rows.aggregate(
         waiting=Count("pk", filter=Q(status=Status.SUBMITTED)),
         overdue=Count("pk", filter=compliance.overdue_q(today)),

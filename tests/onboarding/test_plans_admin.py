@@ -198,8 +198,8 @@ def test_the_filters(acme, plan):
 
     both = {plan.partner_id, other.partner_id}
     assert listed("") == both
-    assert listed("?mine=yes") == {plan.partner_id}
-    assert listed("?mine=yes", Role.OPS_ADMIN) == set()  # ops manage no partner here
+    assert listed("?manager=me") == {plan.partner_id}
+    assert listed("?manager=me", Role.OPS_ADMIN) == set()  # ops manage no partner here
     assert listed("?overdue=steps") == set()
     assert listed("?stalled=yes") == set()
     later = timezone.now() + dt.timedelta(days=95)
@@ -207,7 +207,7 @@ def test_the_filters(acme, plan):
         assert listed("?overdue=steps") == {plan.partner_id}
         assert listed("?overdue=target") == {plan.partner_id}
         assert listed("?stalled=yes") == both
-        assert listed("?stalled=yes&mine=yes") == {plan.partner_id}
+        assert listed("?stalled=yes&manager=me") == {plan.partner_id}
         assert listed("?status__exact=completed") == set()
 
 
@@ -385,10 +385,10 @@ def test_the_staff_card_counts_my_partners_and_everyones(acme, plan, django_asse
         "1 plan stalled: no step done in 21 days",
         "1 plan of your partners in progress",
     ]
-    assert all("mine=yes" in c.url for c in mine)
-    assert mine[0].url == f"{PLANS}?overdue=steps&mine=yes" and mine[0].urgent
+    assert all("manager=me" in c.url for c in mine)
+    assert mine[0].url == f"{PLANS}?overdue=steps&manager=me" and mine[0].urgent
     assert everyone[0].text == "2 plans with an overdue step"
-    assert "mine=yes" not in everyone[0].url
+    assert "manager=me" not in everyone[0].url
     home = acme.client(Role.CHANNEL_MANAGER).get("/").content.decode()
     assert "Onboarding plans" in home and "1 plan of your partners in progress" in home
     assert "Onboarding plans" not in acme.client(Role.FINANCE).get("/").content.decode()

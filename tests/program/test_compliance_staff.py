@@ -128,7 +128,7 @@ def test_the_home_cards(acme, django_assert_max_num_queries):
         assert mine[0].urgent and "out of compliance" in mine[0].text
         counts = staff_counts(acme[Role.CHANNEL_MANAGER])
         assert counts[0].text == "1 review overdue (partners out of compliance)"
-        assert counts[0].url == LIST + "?state=overdue&mine=yes"
+        assert counts[0].url == LIST + "?state=overdue&manager=me"
     home = acme.client(Role.PARTNER_ADMIN).get("/").content.decode()
     assert "Compliance review overdue" in home and 'href="/program/compliance/"' in home
 
