@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "simple_history",
     "csp",
     "prm.tenancy",
+    "prm.webhooks",
     "partners",
     "dealreg",
     "incentives",

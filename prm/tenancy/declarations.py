@@ -107,6 +107,18 @@ class NotificationKind:
     roles: Iterable[str]
 
 
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A kind of event an app sends to the tenant's webhook endpoints
+    (``prm.webhooks.events.emit``): ``key`` names it ("registration.approved",
+    unique product-wide), ``description`` says when it happens ("A
+    registration was approved"): ops choose the events an endpoint receives
+    by it."""
+
+    key: str
+    description: str
+
+
 # --- Metrics --------------------------------------------------------------------------
 
 
@@ -520,6 +532,8 @@ class PRMApp:
       until met (``PortalGate``).
     - ``restrictions``: rules refusing another app's action to a partner
       (``Restriction``; asked through ``registry.refusal``).
+    - ``webhook_events``: the events the app sends to webhook endpoints
+      (``WebhookEvent``; sent with ``prm.webhooks.events.emit``).
     """
 
     label: str
@@ -541,3 +555,4 @@ class PRMApp:
     partner_panels: Sequence[PartnerPanel] = ()
     gates: Sequence[PortalGate] = ()
     restrictions: Sequence[Restriction] = ()
+    webhook_events: Sequence[WebhookEvent] = ()
