@@ -163,9 +163,13 @@ def start_manual(delivery: WebhookDelivery, now: datetime) -> WebhookAttempt | N
 def send(attempt: WebhookAttempt, now: datetime | None = None) -> WebhookAttempt:
     """Send the claimed ``attempt`` and record its answer. No transaction
     may be open here: the request waits for the network."""
-    delivery = WebhookDelivery.objects.select_related("endpoint", "event").get(
-        pk=attempt.delivery_id
+    delivery = (
+        WebhookDelivery.objects.select_related("endpoint", "event")
+        .filter(pk=attempt.delivery_id)
+        .first()
     )
+    if delivery is None:
+        return attempt  # the endpoint was deleted meanwhile, with its log
     endpoint, event = delivery.endpoint, delivery.event
     now = now or timezone.now()
     body = event.body()
@@ -226,8 +230,11 @@ def record(
         delivery = (
             WebhookDelivery.objects.select_for_update(of=("self",))
             .select_related("event")
-            .get(pk=attempt.delivery_id)
+            .filter(pk=attempt.delivery_id)
+            .first()
         )
+        if delivery is None:
+            return attempt  # the endpoint was deleted meanwhile, with its log
         attempt.finished_at = now
         attempt.address = address
         attempt.request_headers = headers

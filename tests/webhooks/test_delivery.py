@@ -12,6 +12,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.db import transaction
+from django.db.transaction import TransactionManagementError
 from django_scopes import scopes_disabled
 
 from prm.tenancy.models import Notification, OutboxMessage
@@ -215,6 +216,20 @@ class TestRetries:
 
 
 @pytest.mark.django_db
+def test_an_endpoint_deleted_while_its_attempt_waits_is_no_error(acme, receiver, local_urls):
+    with acme.scope():
+        endpoint = make_endpoint(acme.tenant, receiver.url)
+        with transaction.atomic():
+            event = events.emit(acme.tenant, SAMPLE, {"id": "s-1"})
+        attempt = delivery.claim(str(event.deliveries.get().pk))
+        assert attempt is not None
+        endpoint.delete()
+        assert delivery.send(attempt) is attempt
+        assert not WebhookAttempt.objects.exists()
+    assert receiver.received == []
+
+
+@pytest.mark.django_db
 class TestTimeouts:
     @pytest.mark.parametrize("slowness", ["delay", "dribble"])
     def test_a_slow_receiver_is_cut_at_the_timeout_and_recorded(
@@ -251,6 +266,9 @@ def test_two_sweeps_never_send_one_delivery_at_once(acme, receiver, local_urls):
     receiver.delay = 0.5
     with acme.scope():
         make_endpoint(acme.tenant, receiver.url)
+        # Outside a transaction an event could not commit with its change.
+        with pytest.raises(TransactionManagementError, match="inside the transaction"):
+            events.emit(acme.tenant, SAMPLE, {"id": "s-0"})
         with transaction.atomic():
             event = events.emit(acme.tenant, SAMPLE, {"id": "s-1"})
     # (The outbox's hand-over ran after that commit, eagerly: the delivery
