@@ -163,6 +163,7 @@ APP = PRMApp(
             order=520,
         ),
     ),
+    api="partners.api",
     demo="partners.demo.seed",
     url_matrix="partners.url_matrix",
     partner_panels=(

@@ -64,7 +64,12 @@ INSTALLED_APPS = [
     "guardian",
     "simple_history",
     "csp",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "prm.tenancy",
+    "prm.api",
     "partners",
     "dealreg",
     "incentives",
@@ -391,4 +396,44 @@ LOGGING = {
         "celery.app.trace": {"level": "WARNING"},
         "celery.worker.strategy": {"level": "WARNING"},
     },
+}
+
+
+# --- The REST API (prm/api) -----------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "prm.api.authentication.ApiKeyAuthentication",
+        "prm.api.authentication.TenantSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["prm.api.permissions.DeclaredPermission"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "prm.api.problems.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "DATETIME_FORMAT": "iso-8601",
+    "ORDERING_PARAM": "ordering",
+}
+# Requests per key (or per signed-in member) in each window of seconds.
+API_RATE_LIMIT = int(env("API_RATE_LIMIT", "600"))
+API_RATE_WINDOW = int(env("API_RATE_WINDOW", "60"))
+SPECTACULAR_SETTINGS = {
+    "TITLE": "PRM API",
+    "DESCRIPTION": (
+        "The REST API of a vendor's partner portal, on the portal's own host name "
+        "(https://<portal>/api/v1/). See the README's 'REST API' section for keys, "
+        "scopes, pagination, idempotency, errors and rate limits."
+    ),
+    "VERSION": "v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI's files come from the drf-spectacular-sidecar package and
+    # are served as static files: no CDN, and the page's script is a file
+    # of its own (the split view), as the CSP's script-src 'self' asks.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {},
 }

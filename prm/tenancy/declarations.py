@@ -520,6 +520,9 @@ class PRMApp:
       until met (``PortalGate``).
     - ``restrictions``: rules refusing another app's action to a partner
       (``Restriction``; asked through ``registry.refusal``).
+    - ``api``: dotted path of the module listing the app's REST API
+      resources (``ROUTES``: ``prm.api.routes.Route`` entries, served under
+      ``/api/v1/``).
     """
 
     label: str
@@ -541,3 +544,4 @@ class PRMApp:
     partner_panels: Sequence[PartnerPanel] = ()
     gates: Sequence[PortalGate] = ()
     restrictions: Sequence[Restriction] = ()
+    api: str | None = None
