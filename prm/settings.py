@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "prm.tenancy",
     "prm.api",
+    "prm.webhooks",
     "partners",
     "dealreg",
     "incentives",

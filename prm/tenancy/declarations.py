@@ -107,6 +107,18 @@ class NotificationKind:
     roles: Iterable[str]
 
 
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A kind of event an app sends to the tenant's webhook endpoints
+    (``prm.webhooks.events.emit``): ``key`` names it ("registration.approved",
+    unique product-wide), ``description`` says when it happens ("A
+    registration was approved"): ops choose the events an endpoint receives
+    by it."""
+
+    key: str
+    description: str
+
+
 # --- Metrics --------------------------------------------------------------------------
 
 
@@ -523,6 +535,8 @@ class PRMApp:
     - ``api``: dotted path of the module listing the app's REST API
       resources (``ROUTES``: ``prm.api.routes.Route`` entries, served under
       ``/api/v1/``).
+    - ``webhook_events``: the events the app sends to webhook endpoints
+      (``WebhookEvent``; sent with ``prm.webhooks.events.emit``).
     """
 
     label: str
@@ -545,3 +559,4 @@ class PRMApp:
     gates: Sequence[PortalGate] = ()
     restrictions: Sequence[Restriction] = ()
     api: str | None = None
+    webhook_events: Sequence[WebhookEvent] = ()

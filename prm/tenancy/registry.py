@@ -10,6 +10,7 @@ so a mistake fails at start-up, not on the page that uses it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import import_module
@@ -33,10 +34,13 @@ from .declarations import (
     PRMApp,
     Refusal,
     Restriction,
+    WebhookEvent,
 )
 from .roles import ALL_ROLES
 
 DECLARATION_MODULE = "declare"
+# What a webhook event key looks like: "registration.approved".
+WEBHOOK_EVENT_KEY = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 
 
 @cache
@@ -305,6 +309,23 @@ def refusal(action: str, partner: Any) -> Refusal | None:
     return None
 
 
+@cache
+def webhook_events() -> dict[str, WebhookEvent]:
+    """Webhook event key -> its declaration, from every app, in declaration
+    order (a key is declared once, product-wide, and reads like
+    "registration.approved": lowercase words joined by dots)."""
+    found = _unique_keys(
+        "Webhook event", [(e.key, e) for app in declared_apps() for e in app.webhook_events]
+    )
+    for key in found:
+        if not WEBHOOK_EVENT_KEY.fullmatch(key):
+            raise ImproperlyConfigured(
+                f"Webhook event {key!r}: use lowercase words joined by dots, "
+                "e.g. 'registration.approved'."
+            )
+    return found
+
+
 def check() -> None:
     """Assemble everything once (start-up calls this)."""
     permissions()
@@ -320,6 +341,7 @@ def check() -> None:
     partner_panels()
     gates()
     restrictions()
+    webhook_events()
 
 
 def role_has_perm(role: str, perm: str) -> bool:

@@ -1,7 +1,16 @@
 from django.urls import reverse
 
 from partners.models import Partner
-from prm.tenancy.declarations import Card, Count, Good, Metric, NavEntry, PRMApp, Unit
+from prm.tenancy.declarations import (
+    Card,
+    Count,
+    Good,
+    Metric,
+    NavEntry,
+    PRMApp,
+    Unit,
+    WebhookEvent,
+)
 from prm.tenancy.roles import Role
 
 SEE = "declared_sample.view"
@@ -47,4 +56,5 @@ APP = PRMApp(
             perms=(SEE,),
         ),
     ),
+    webhook_events=(WebhookEvent("sample.happened", "Something happened to a sample"),),
 )
