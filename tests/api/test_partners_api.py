@@ -158,3 +158,15 @@ def test_session_needs_csrf_for_writes(acme):
         f"{PARTNERS}{acme.partner.pk}/", '{"phone": "3"}', content_type="application/json"
     )
     assert refused.status_code == 403
+
+
+def test_a_partner_member_held_by_a_portal_gate_gets_a_403_problem(acme, api, monkeypatch):
+    from prm.tenancy import registry
+    from tests.tenancy.test_portal_gate import TEST_GATE
+
+    monkeypatch.setattr(registry, "gates", lambda: (TEST_GATE,))
+    for client in (api(acme, Role.PARTNER_USER), acme.client(Role.PARTNER_USER)):
+        response = client.get(PARTNERS)
+        assert response.status_code == 403
+        assert response.json()["detail"] == "Finish the thing first."
+    assert api(acme, Role.PARTNER_ADMIN).get(PARTNERS).status_code == 200
