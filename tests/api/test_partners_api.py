@@ -170,3 +170,16 @@ def test_a_partner_member_held_by_a_portal_gate_gets_a_403_problem(acme, api, mo
         assert response.status_code == 403
         assert response.json()["detail"] == "Finish the thing first."
     assert api(acme, Role.PARTNER_ADMIN).get(PARTNERS).status_code == 200
+
+
+def test_lists_are_constant_in_queries(acme, api, django_assert_max_num_queries):
+    from tests import factories
+
+    client = api(acme, Role.OPS_ADMIN)
+    client.get(PARTNERS)  # the key's last use is written on the first request
+    with acme.scope():
+        for n in range(30):
+            factories.make_partner(acme.tenant, f"Bulk Partner {n}", tier=acme.partner.tier)
+    with django_assert_max_num_queries(3):
+        response = client.get(PARTNERS, {"limit": 50})
+    assert len(response.json()["results"]) == 32
