@@ -183,3 +183,23 @@ def test_lists_are_constant_in_queries(acme, api, django_assert_max_num_queries)
     with django_assert_max_num_queries(3):
         response = client.get(PARTNERS, {"limit": 50})
     assert len(response.json()["results"]) == 32
+
+
+def test_idempotency_records_are_forgotten_after_24_hours(acme, api, time_machine):
+    from datetime import timedelta
+
+    from prm.api.models import IdempotentRequest
+    from prm.api.tasks import purge_idempotency_records
+
+    client = api(acme, Role.OPS_ADMIN)
+    with acme.scope():
+        tier_id = str(acme.partner.tier_id)
+    body = {"name": "Forgotten", "type": "msp", "country": "FR", "tier": tier_id}
+    assert client.post(PARTNERS, body, **{"Idempotency-Key": "k1"}).status_code == 201
+    time_machine.move_to(timezone.now() + timedelta(hours=25))
+    assert purge_idempotency_records() == 1
+    with acme.scope():
+        assert not IdempotentRequest.objects.exists()
+    # The key is free again: the same request now runs (and meets the duplicate).
+    again = client.post(PARTNERS, body, **{"Idempotency-Key": "k1"})
+    assert again.status_code == 422 and "Idempotent-Replayed" not in again
