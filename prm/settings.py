@@ -421,11 +421,8 @@ API_RATE_LIMIT = int(env("API_RATE_LIMIT", "600"))
 API_RATE_WINDOW = int(env("API_RATE_WINDOW", "60"))
 SPECTACULAR_SETTINGS = {
     "TITLE": "PRM API",
-    "DESCRIPTION": (
-        "The REST API of a vendor's partner portal, on the portal's own host name "
-        "(https://<portal>/api/v1/). See the README's 'REST API' section for keys, "
-        "scopes, pagination, idempotency, errors and rate limits."
-    ),
+    # The reference page's introduction: keys, lists, writes, errors, limits.
+    "DESCRIPTION": (BASE_DIR / "prm" / "api" / "description.md").read_text(),
     "VERSION": "v1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
