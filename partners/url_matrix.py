@@ -38,3 +38,12 @@ CUSTOM_ADMIN_VIEWS: dict = {
     "partners_partner_import": "partners.import_partner",
     "partners_partner_export": "partners.export_partner",
 }
+
+# One object of a tenant per API resource (tests/api/test_api_matrix.py),
+# by the route's basename.
+API_OBJECTS: dict = {
+    "partner": lambda w: w.partner,
+    "contact": _contact,
+    "tier": _tier,
+    "tierchange": _tier_change,
+}

@@ -64,7 +64,12 @@ INSTALLED_APPS = [
     "guardian",
     "simple_history",
     "csp",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "prm.tenancy",
+    "prm.api",
     "prm.webhooks",
     "partners",
     "dealreg",
@@ -399,4 +404,41 @@ LOGGING = {
         "celery.app.trace": {"level": "WARNING"},
         "celery.worker.strategy": {"level": "WARNING"},
     },
+}
+
+
+# --- The REST API (prm/api) -----------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "prm.api.authentication.ApiKeyAuthentication",
+        "prm.api.authentication.TenantSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["prm.api.permissions.DeclaredPermission"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "prm.api.problems.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "DATETIME_FORMAT": "iso-8601",
+    "ORDERING_PARAM": "ordering",
+}
+# Requests per key (or per signed-in member) in each window of seconds.
+API_RATE_LIMIT = int(env("API_RATE_LIMIT", "600"))
+API_RATE_WINDOW = int(env("API_RATE_WINDOW", "60"))
+SPECTACULAR_SETTINGS = {
+    "TITLE": "PRM API",
+    # The reference page's introduction: keys, lists, writes, errors, limits.
+    "DESCRIPTION": (BASE_DIR / "prm" / "api" / "description.md").read_text(),
+    "VERSION": "v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI's files come from the drf-spectacular-sidecar package and
+    # are served as static files: no CDN, and the page's script is a file
+    # of its own (the split view), as the CSP's script-src 'self' asks.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {},
 }

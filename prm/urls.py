@@ -33,6 +33,7 @@ urlpatterns = [
     path("account/profile/", account_views.profile, name="account_profile"),
     path("account/mails/", account_views.mails, name="account_mails"),
     path("style-guide/", styleguide.style_guide, name="style_guide"),
+    path("api/v1/", include("prm.api.urls")),
     # Each app's pages, where its declaration puts them.
     *(path(prefix, include(module)) for prefix, module in registry.url_modules()),
     path("accounts/", include("allauth.urls")),

@@ -532,6 +532,9 @@ class PRMApp:
       until met (``PortalGate``).
     - ``restrictions``: rules refusing another app's action to a partner
       (``Restriction``; asked through ``registry.refusal``).
+    - ``api``: dotted path of the module listing the app's REST API
+      resources (``ROUTES``: ``prm.api.routes.Route`` entries, served under
+      ``/api/v1/``).
     - ``webhook_events``: the events the app sends to webhook endpoints
       (``WebhookEvent``; sent with ``prm.webhooks.events.emit``).
     """
@@ -555,4 +558,5 @@ class PRMApp:
     partner_panels: Sequence[PartnerPanel] = ()
     gates: Sequence[PortalGate] = ()
     restrictions: Sequence[Restriction] = ()
+    api: str | None = None
     webhook_events: Sequence[WebhookEvent] = ()

@@ -173,6 +173,11 @@ def demo_steps() -> list[tuple[str, Callable[[DemoContext], None]]]:
     return [(label, import_string(str(steps[label].demo))) for label in ordered]
 
 
+def api_modules() -> list[str]:
+    """The apps' API modules (``PRMApp.api``), in app order."""
+    return [app.api for app in declared_apps() if app.api]
+
+
 def url_matrix_modules() -> list[str]:
     """Dotted paths of the apps' URL-matrix specs (tests only)."""
     return [app.url_matrix for app in declared_apps() if app.url_matrix]

@@ -1,0 +1,2 @@
+"""The REST API (``/api/v1/`` on each tenant host): the foundation every
+app's resources are built on. See ``views.TenantViewSet``."""
