@@ -57,6 +57,7 @@ class EndpointForm(forms.ModelForm):
         label="URL",
         max_length=500,
         assume_scheme="https",
+        widget=forms.URLInput(attrs={"class": "vTextField"}),
         help_text="An https:// address on the public internet; it receives a POST per event.",
     )
     events = forms.MultipleChoiceField(
@@ -150,7 +151,7 @@ class WebhookEndpointAdmin(ActionFormsMixin, TenantModelAdmin):
         logged = WebhookDelivery.objects.filter(endpoint__in=endpoints).count()
         listed = [str(endpoint) for endpoint in endpoints]
         if logged:
-            listed.append(f"{fmt.plural(logged, 'delivery')} of the delivery log")
+            listed.append(f"{fmt.plural(logged, 'delivery,deliveries')} of the delivery log")
         counts = {"webhook endpoints": len(endpoints), "webhook deliveries": logged}
         return listed, counts, set(), []
 

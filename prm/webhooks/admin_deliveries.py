@@ -136,11 +136,10 @@ class WebhookDeliveryAdmin(ActionFormsMixin, ServiceFormsAdmin):
                 busy += 1
             else:
                 sent += 1
-        messages.success(request, f"{fmt.plural(sent, 'delivery')} sent again.")
+        messages.success(request, f"{fmt.plural(sent, 'delivery,deliveries')} sent again.")
         if busy:
-            messages.warning(
-                request, f"{fmt.plural(busy, 'delivery')} had an attempt under way, left alone."
-            )
+            busy_text = fmt.plural(busy, "delivery,deliveries")
+            messages.warning(request, f"{busy_text} had an attempt under way, left alone.")
 
     action_forms = {"resend": Form}
     action_errors = services.WebhooksError

@@ -64,7 +64,9 @@ class WebhookEndpoint(TenantOwned):
         constraints = [tenant_key("webhookendpoint_tenant_key")]
 
     def __str__(self) -> str:
-        return self.url
+        # Headings and breadcrumbs show it: a long URL (a token in its
+        # query) is cut.
+        return self.url if len(self.url) <= 80 else f"{self.url[:79]}…"
 
     def signing_secrets(self, now: datetime) -> list[str]:
         """The secrets a request is signed with at ``now``."""
