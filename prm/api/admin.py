@@ -163,6 +163,12 @@ class ApiKeyAdmin(ActionFormsMixin, TenantModelAdmin):
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
+        # Saving shows the token: no "save and add another" or "continue editing".
+        extra_context = {
+            **(extra_context or {}),
+            "show_save_and_add_another": False,
+            "show_save_and_continue": False,
+        }
         try:
             return super().add_view(request, form_url, extra_context)
         except _Refused as refused:
