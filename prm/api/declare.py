@@ -35,4 +35,14 @@ APP = PRMApp(
     urls="prm.api.portal_urls",
     url_prefix="api-keys/",
     url_matrix="prm.api.url_matrix",
+    demo="prm.api.demo.seed",
+    demo_after=("partners",),
+    beat={
+        # Idempotency-Key answers are kept 24 hours (prm.api.idempotency).
+        "api-idempotency-purge": {
+            "task": "prm.api.tasks.purge_idempotency_records",
+            "schedule": 3600.0,
+            "options": {"expires": 1800},
+        },
+    },
 )
