@@ -67,7 +67,7 @@ class DirectOpportunityUpsert(serializers.Serializer):
         "closed_lost or closed; CRM names such as 'Closed Won' are understood."
     )
     amount = _cell(help_text="A decimal string (40000.00); the program's currency by default.")
-    currency = _cell(max_length=3)
+    currency = _cell(help_text="ISO 4217 (USD); the program's by default when an amount is given.")
     close_date = _cell(help_text="ISO date.")
 
     def cells(self) -> dict[str, str]:
