@@ -90,7 +90,7 @@ class RegistrationFilter(django_filters.FilterSet):
         )
 
 
-class Deleted(serializers.Serializer):
+class DeletedRegistration(serializers.Serializer):
     id = serializers.UUIDField()
     code = serializers.CharField()
     deleted = serializers.BooleanField()
@@ -137,7 +137,7 @@ def _action_schema(summary: str, body: Any, example: Any, sent: Any, **kwargs: A
     destroy=extend_schema(
         summary="Delete a draft",
         description="A draft only (a submitted one is withdrawn). Answers what was deleted.",
-        responses={200: Deleted},
+        responses={200: DeletedRegistration},
         examples=ex.examples(
             "Deleted", {"id": ex.REGISTRATION["id"], "code": "DR-7KQ2M9XA", "deleted": True}
         ),
@@ -273,7 +273,9 @@ class RegistrationViewSet(
     def destroy(self, request: Request, id: str) -> Response:
         registration = self.get_object()
         code = services.delete_draft(registration, by=self.membership)
-        return Response(Deleted({"id": registration.pk, "code": code, "deleted": True}).data)
+        return Response(
+            DeletedRegistration({"id": registration.pk, "code": code, "deleted": True}).data
+        )
 
     @_action_schema("Submit a draft", None, ex.REGISTRATION, None)
     @action(detail=True, methods=["post"])

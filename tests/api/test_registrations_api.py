@@ -357,3 +357,47 @@ def test_product_lines_partners_see_only_those_offered(acme, api, lines):
     assert [p["code"] for p in partner] == ["fw"]
     staff = api(acme, Role.FINANCE).get("/api/v1/product-lines/", {"ordering": "code"}).json()
     assert [p["code"] for p in staff["results"]] == ["fw", "sdwan"]
+
+
+def test_a_question_added_after_the_draft_is_asked_on_submit(acme, api, lines):
+    client = api(acme, Role.PARTNER_USER)
+    draft = client.post(REGISTRATIONS, body(lines, submit=False)).json()
+    with acme.scope():
+        CustomField.objects.create(
+            tenant=acme.tenant, key="seats", label="Seats", field_type="number", required=True
+        )
+    refused = client.post(f"{REGISTRATIONS}{draft['id']}/submit/")
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [
+        {"field": "custom_data.seats", "message": "Seats: this field is required."}
+    ]
+    client.patch(f"{REGISTRATIONS}{draft['id']}/", {"custom_data": {"seats": "40"}})
+    sent = client.post(f"{REGISTRATIONS}{draft['id']}/submit/")
+    assert sent.status_code == 200 and sent.json()["custom_data"] == {"seats": "40"}
+
+
+def test_fields_other_apps_add_to_the_form_are_taken_by_their_names(acme, api, lines):
+    from mdf.models import SourcedDeal
+    from tests.mdf import roi_factories as mdf
+
+    with acme.scope():
+        budget = mdf.make_budget(acme, mdf.make_fund_type(acme))
+        ours = mdf.make_request(acme, mdf.make_allocation(acme, budget), title="Spring event")
+        other = mdf.make_allocation(acme, budget, partner=acme.other_partner)
+        theirs = mdf.make_request(acme, other, title="Their event")
+    client = api(acme, Role.PARTNER_USER)
+    refused = client.post(REGISTRATIONS, body(lines, mdf_source=str(theirs.pk)))
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "mdf_source"
+    assert count(acme) == 0
+    created = client.post(REGISTRATIONS, body(lines, mdf_source=str(ours.pk), submit=False))
+    assert created.status_code == 201, created.content
+    with acme.scope():
+        assert SourcedDeal.objects.get(registration_id=created.json()["id"]).request == ours
+    # A change that leaves the field out keeps it; null removes it.
+    client.patch(f"{REGISTRATIONS}{created.json()['id']}/", {"description": "Bigger"})
+    with acme.scope():
+        assert SourcedDeal.objects.filter(registration_id=created.json()["id"]).exists()
+    client.patch(f"{REGISTRATIONS}{created.json()['id']}/", {"mdf_source": None})
+    with acme.scope():
+        assert not SourcedDeal.objects.filter(registration_id=created.json()["id"]).exists()
