@@ -177,3 +177,37 @@ def test_the_receiver_adds_an_approved_registration_to_the_crm_once(acme, api, t
     assert crm_sync.Receiver(SECRET, crm).handle(body, signed(body)) == (200, "Already handled.")
     # What push sends leaves the partner's deal out of the direct pipeline.
     assert [r["Id"] for r in records if r.get("Source") != "partner"] == ["006-A"]
+
+
+def test_the_scripts_copy_of_verify_answers_as_the_programs_own():
+    """crm_sync.py carries a copy of scripts/verify_webhook.py's verify (so
+    that it stands alone): both accept and refuse the same requests."""
+    spec = importlib.util.spec_from_file_location(
+        "verify_webhook", SCRIPT.parent / "verify_webhook.py"
+    )
+    assert spec is not None and spec.loader is not None
+    reference = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reference)
+    body = b'{"id":"evt_1","type":"registration.approved","data":{"object":{}}}'
+    now = time.time()
+    headers = [
+        signed(body),
+        signed(body, "whsec_other"),
+        signed(body, at=now - 301),
+        signed(body, at=now + 301),
+        f"{signed(body, 'whsec_old')},v1=" + signed(body).split("v1=")[1],
+        "t=abc,v1=00",
+        "",
+    ]
+    for header in headers:
+        outcomes = []
+        for verify, refused in (
+            (crm_sync.verify, crm_sync.InvalidSignature),
+            (reference.verify, reference.InvalidSignature),
+        ):
+            try:
+                outcomes.append(verify(body, header, SECRET, now=now))
+            except refused:
+                outcomes.append("refused")
+        assert outcomes[0] == outcomes[1], header
+    assert crm_sync.verify(body, signed(body), SECRET)["id"] == "evt_1"
