@@ -460,6 +460,29 @@ def find_conflicts(
     return found
 
 
+def pending_near(tenant: Tenant, name_normalized: str, domain: str) -> list[uuid.UUID]:
+    """The pending registrations a check would compare with a customer of
+    this normalized name or domain (same domain, or a name at least the
+    tenant's threshold similar, found through ``ActiveClaim``'s index), so
+    that a change to the vendor's pipeline re-checks only those. Product
+    lines are left to the check itself. Sets the threshold for the rest of
+    the transaction, as a check does."""
+    threshold = DealRegSettings.for_tenant(tenant).name_similarity_threshold
+    _set_threshold(threshold)
+    near = Q(
+        pk__in=ActiveClaim.objects.filter(
+            tenant=tenant, customer_name_normalized__trigram_similar=name_normalized
+        ).values("registration_id")
+    )
+    if domain:
+        near |= Q(customer_domain=domain)
+    return list(
+        DealRegistration.objects.filter(
+            near, tenant=tenant, status__in=DealRegistration.PENDING
+        ).values_list("pk", flat=True)
+    )
+
+
 def conflicts_of(registration: DealRegistration) -> list[dict[str, Any]]:
     """Both sides of the stored conflicts, oldest filing first, for the
     approver: [{"conflict", "other" (registration or None), "opportunity"}].

@@ -17,6 +17,7 @@ from prm.tenancy.models import Membership, User
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit, finish_tasks, notify
 
+from . import events
 from .conflicts import find_conflicts
 from .models import (
     Conflict,
@@ -178,6 +179,7 @@ def approve(
             body=reason.strip(),
             url=detail_url(registration),
         )
+        events.registration_changed(registration, events.APPROVED, now=now)
         _decided_after_commit(registration)
     return registration
 
@@ -219,6 +221,7 @@ def reject(
             body=reason.strip(),
             url=detail_url(registration),
         )
+        events.registration_changed(registration, events.REJECTED, now=now)
         _decided_after_commit(registration)
     return registration
 

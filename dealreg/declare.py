@@ -13,6 +13,7 @@ from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 from prm.tenancy.text import plural
 
 from .admin_lists import SlaClock, needs_decision, partner_answered
+from .events import WEBHOOK_EVENTS
 from .facts import SOURCE as FACTS
 from .health import AT_RISK_RULES, HEALTH_COMPONENTS
 from .metrics import METRICS
@@ -296,6 +297,8 @@ APP = PRMApp(
     demo="dealreg.demo.seed",
     demo_after=("partners",),
     url_matrix="dealreg.url_matrix",
+    api="dealreg.api",
+    webhook_events=WEBHOOK_EVENTS,
     metrics=METRICS,
     facts=(FACTS,),
     notification_kinds=NOTIFICATION_KINDS,

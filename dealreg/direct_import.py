@@ -243,6 +243,17 @@ def _parse_rows(tenant: Tenant, text: str, result: ImportResult) -> None:
         row.existing = existing.get(row.data.get("external_id"))
 
 
+def check_row(tenant: Tenant, values: dict[str, str]) -> ImportRow:
+    """One opportunity given as a CSV row's cells (``CSV_COLUMNS``, as
+    text), checked as a row of a file is: ``data`` and ``products`` as an
+    import would write them, or ``errors`` ("column: message"). Reads only."""
+    row = ImportRow(line=1, values={k: (v or "").strip() for k, v in values.items()})
+    products = _product_lookup(tenant)
+    product_codes = ", ".join(sorted({p.code for p in products.values()})) or "none yet"
+    _parse_row(tenant, row, products, product_codes)
+    return row
+
+
 def _parse_row(tenant: Tenant, row: ImportRow, products: dict, product_codes: str) -> None:
     values = row.values
     data: dict = {

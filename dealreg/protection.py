@@ -12,6 +12,7 @@ from prm import format as fmt
 from prm.tenancy.models import Membership
 from prm.tenancy.services import audit, finish_tasks, notify
 
+from . import events
 from .models import (
     DealRegistration,
     DealRegSettings,
@@ -224,6 +225,7 @@ def record_outcome(
             url=detail_url(registration),
             email=False,
         )
+        events.registration_changed(registration, events.WON if won else events.LOST, now=now)
         _outcome_changed(registration)
     return registration
 

@@ -45,7 +45,7 @@ from prm.tenancy.services import (
     staff_with_role,
 )
 
-from . import decisions
+from . import decisions, events
 from .conflicts import find_conflicts
 from .models import (
     Conflict,
@@ -496,6 +496,7 @@ def _expire(batch: Batch, tenant: Tenant, now: datetime, result: ProtectionResul
             url=detail_url(registration),
         )
     writes.save(tenant)
+    events.registrations_changed(tenant, events.EXPIRED, batch, now=now)
     result.expired += len(batch)
 
 

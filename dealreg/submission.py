@@ -18,7 +18,7 @@ from prm.tenancy.models import Membership, Tenant
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit, finish_tasks, notify, staff_with_role
 
-from . import routing, sla
+from . import events, routing, sla
 from .models import (
     CustomField,
     DealRegistration,
@@ -317,6 +317,7 @@ def submit(
             ),
             url=admin_change_url(registration),
         )
+        events.registration_changed(registration, events.SUBMITTED, now=now)
         check_conflicts_after_commit(registration)
         submitted = registration
         transaction.on_commit(
@@ -368,6 +369,7 @@ def request_info(
             about=registration,
             task=ANSWER,
         )
+        events.registration_changed(registration, events.INFORMATION_REQUESTED, now=now)
     return registration
 
 

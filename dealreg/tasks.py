@@ -1,6 +1,7 @@
 from dataclasses import asdict
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -10,16 +11,17 @@ from prm.celery import TenantTask, app
 from prm.tenancy.models import Tenant
 from prm.tenancy.services import notify
 
-from . import sla
+from . import events, sla
 from .conflicts import find_conflicts
-from .models import DealRegistration, RegistrationEvent
-from .workflow import DECIDE, admin_change_url
+from .models import Conflict, DealRegistration, RegistrationEvent
+from .workflow import DECIDE, admin_change_url, serialize_decisions
 
 
 @app.task(base=TenantTask, acks_late=True)
 def check_conflicts(*, tenant: Tenant, registration_id: str) -> int:
     """Run the conflict check of a submitted registration and tell the
-    approver what it found. Safe to run again: results are recomputed."""
+    approver what it found. Safe to run again: results are recomputed, and
+    ``conflict.found`` is sent for what the previous check had not found."""
     registration = (
         DealRegistration.objects.select_related("partner", "approver", "tenant")
         .filter(pk=registration_id)
@@ -27,7 +29,24 @@ def check_conflicts(*, tenant: Tenant, registration_id: str) -> int:
     )
     if registration is None or registration.status not in DealRegistration.ACTIVE:
         return 0
+    with transaction.atomic():
+        return _check_conflicts(tenant, registration)
+
+
+def _check_conflicts(tenant: Tenant, registration: DealRegistration) -> int:
+    # What the last check stored, read under the lock the check takes (it
+    # is re-entrant): a check running at once cannot slip in between.
+    serialize_decisions(tenant)
+    known = set(
+        Conflict.objects.filter(registration=registration).values_list(
+            "other_registration_id", "direct_opportunity_id"
+        )
+    )
     found = find_conflicts(registration)
+    events.conflicts_found(
+        tenant,
+        [c for c in found if (c.other_registration_id, c.direct_opportunity_id) not in known],
+    )
     if found:
         already = RegistrationEvent.objects.filter(
             registration=registration,

@@ -22,6 +22,8 @@ class DirectOpportunity(TenantOwned):
         NEGOTIATION = "negotiation", "Negotiation"
         CLOSED_WON = "closed_won", "Closed won"
         CLOSED_LOST = "closed_lost", "Closed lost"
+        # The CRM no longer lists it (the API's DELETE): neither won nor lost here.
+        CLOSED = "closed", "Closed (no longer in the CRM)"
 
     OPEN_STAGES = (Stage.PROSPECTING, Stage.QUALIFICATION, Stage.PROPOSAL, Stage.NEGOTIATION)
 
