@@ -43,8 +43,9 @@ def resources() -> dict[str, Resource]:
             read, write = found.setdefault(view.resource, (set(), set()))
             read.update(view.read_perms)
             write.update(view.write_perms)
-            for perms in (getattr(view, "action_perms", {}) or {}).values():
-                write.update(perms)
+            reads = set(getattr(view, "read_actions", ()) or ())
+            for action, perms in (getattr(view, "action_perms", {}) or {}).items():
+                (read if action in reads else write).update(perms)
     return {
         name: Resource(name, frozenset(read), frozenset(write))
         for name, (read, write) in sorted(found.items())
