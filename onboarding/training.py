@@ -19,6 +19,7 @@ from django.db.models import Count, Q, QuerySet
 from prm.tenancy.models import Membership
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit
+from prm.webhooks.events import emit
 
 from . import plans
 from .errors import OnboardingError
@@ -26,6 +27,7 @@ from .models import Certification, Course, TrainingRecord, valid_on
 from .plan_documents import ACCEPTED
 from .plan_documents import check as check_document
 from .plans import resolve_now
+from .representations import training_record_data
 from .signals import training_confirmed
 
 Status = TrainingRecord.Status
@@ -72,9 +74,12 @@ def _save_new(record: TrainingRecord) -> TrainingRecord:
 
 
 def _after_confirmed(record: TrainingRecord) -> None:
-    """A confirmed record completes the plan's training steps for its code."""
+    """A confirmed record completes the plan's training steps for its code;
+    a confirmed certification is announced (``certification.earned``)."""
     achievement = record.achievement
     assert achievement is not None  # a check constraint: a course or a certification
+    if record.certification_id is not None:
+        emit(record.tenant, "certification.earned", training_record_data(record))
     plans.record_course_completed(
         record.partner,
         achievement.code,
