@@ -19,9 +19,9 @@ from django.db.models import Count, Q, QuerySet
 from prm.tenancy.models import Membership
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit
-from prm.webhooks.events import emit
 
 from . import plans
+from .announce import announce
 from .errors import OnboardingError
 from .models import Certification, Course, TrainingRecord, valid_on
 from .plan_documents import ACCEPTED
@@ -34,6 +34,8 @@ Status = TrainingRecord.Status
 Source = TrainingRecord.Source
 
 CONFIRM_PERM = "onboarding.change_trainingrecord"
+# The webhook event of a confirmed certification.
+EARNED = "certification.earned"
 
 
 def _require_person(person: Membership) -> Any:
@@ -79,7 +81,7 @@ def _after_confirmed(record: TrainingRecord) -> None:
     achievement = record.achievement
     assert achievement is not None  # a check constraint: a course or a certification
     if record.certification_id is not None:
-        emit(record.tenant, "certification.earned", training_record_data(record))
+        announce(record.tenant, EARNED, lambda: training_record_data(record))
     plans.record_course_completed(
         record.partner,
         achievement.code,

@@ -36,6 +36,7 @@ from prm.tenancy.roles import PARTNER_ROLES
 from prm.tenancy.services import audit
 
 from . import training
+from .announce import batch
 from .errors import OnboardingError
 from .models import Certification, Course, TrainingRecord
 
@@ -323,7 +324,7 @@ def _record_all(
     if not result.ok:
         return result
     try:
-        with transaction.atomic():
+        with transaction.atomic(), batch(tenant, training.EARNED):
             for row in result.rows:
                 assert row.person is not None and row.achievement is not None
                 assert row.completed_on is not None

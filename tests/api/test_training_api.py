@@ -6,6 +6,8 @@ import datetime as dt
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from onboarding import training
 from onboarding.models import TrainingRecord
@@ -242,3 +244,23 @@ def test_the_records_list_is_constant_in_queries(
         b.earned(acme, cert, person=acme[Role.PARTNER_ADMIN])
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert len(client.get(RECORDS).json()["results"]) == 5
+
+
+def test_a_batch_reads_the_endpoints_once_and_announces_each_certification(
+    acme, api, catalogue, outsider
+):
+    subscribe(acme, "certification.earned")
+    people = ["partner.user@acme.test", "partner.admin@acme.test", outsider.user.email]
+    rows = [
+        {"email": email, "course_or_certification_code": "ce", "completed_on": day(acme)}
+        for email in people
+    ]
+    client = api(acme, Role.OPS_ADMIN)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.post(IMPORT, {"rows": rows}).status_code == 201
+    endpoint_reads = [
+        q["sql"] for q in queries.captured_queries if 'FROM "webhooks_webhookendpoint"' in q["sql"]
+    ]
+    assert len(endpoint_reads) == 1
+    events = sent(acme, "certification.earned")
+    assert sorted(e.data["person"]["email"] for e in events) == sorted(people)
