@@ -21,7 +21,8 @@ from prm.tenancy.models import Membership, User
 from prm.tenancy.roles import Role
 
 from . import services
-from .models import Contact, Partner, Region, Tier
+from .models import Contact, Partner, Region, Tier, TierChange
+from .serializers import PartnerSerializer, TierChangeSerializer, TierSerializer
 
 TIER_EXAMPLE = {
     "id": "0190a1b2-0000-7000-8000-000000000001",
@@ -55,57 +56,6 @@ CONTACT_EXAMPLE = {
     "title": "Head of sales",
     "is_primary": True,
 }
-
-
-class TierRef(serializers.ModelSerializer):
-    class Meta:
-        model = Tier
-        fields = ["id", "name", "rank"]
-
-
-class TierSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Tier
-        fields = ["id", "name", "rank", "benefits"]
-
-
-class RegionRef(serializers.ModelSerializer):
-    class Meta:
-        model = Region
-        fields = ["id", "code", "name"]
-
-
-class PersonRef(serializers.Serializer):
-    name = serializers.CharField(source="get_full_name")
-    email = serializers.EmailField()
-
-
-class PartnerSerializer(serializers.ModelSerializer):
-    type = serializers.ChoiceField(source="partner_type", choices=Partner.Type.choices)
-    country = serializers.CharField(source="country.code")
-    region = RegionRef(read_only=True)
-    tier = TierRef(read_only=True)
-    channel_manager = PersonRef(read_only=True, allow_null=True)
-
-    class Meta:
-        model = Partner
-        fields = [
-            "id",
-            "name",
-            "legal_name",
-            "website",
-            "domain",
-            "type",
-            "country",
-            "region",
-            "tier",
-            "status",
-            "channel_manager",
-            "phone",
-            "address",
-            "created_at",
-            "updated_at",
-        ]
 
 
 class PartnerWriteSerializer(serializers.Serializer):
@@ -288,8 +238,55 @@ class TierViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixi
         return self.base_queryset()  # every member may read the ladder
 
 
+TIER_CHANGE_EXAMPLE = {
+    "id": "0190a1b2-0000-7000-8000-0000000000f1",
+    "partner": {"id": PARTNER_EXAMPLE["id"], "name": "Northwind Traders"},
+    "tier": {"id": TIER_EXAMPLE["id"], "name": "Gold", "rank": 3},
+    "previous": {"id": "0190a1b2-0000-7000-8000-000000000002", "name": "Silver", "rank": 2},
+    "effective_on": "2026-10-01",
+    "reason": "upgrade",
+    "note": "Qualified for Gold: 648,771.89 USD won in the last 12 months.",
+    "created_at": "2026-10-01T02:00:11Z",
+}
+
+
+class TierChangeFilter(django_filters.FilterSet):
+    partner = django_filters.UUIDFilter(field_name="partner_id")
+    tier = django_filters.UUIDFilter(field_name="tier_id")
+    reason = django_filters.ChoiceFilter(choices=TierChange.Reason.choices)
+    effective_since = django_filters.DateFilter(field_name="effective_on", lookup_expr="gte")
+    effective_before = django_filters.DateFilter(field_name="effective_on", lookup_expr="lt")
+
+    class Meta:
+        model = TierChange
+        fields: list[str] = []
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List tier changes", examples=_examples("A tier change", TIER_CHANGE_EXAMPLE)
+    ),
+    retrieve=extend_schema(
+        summary="Get a tier change", examples=_examples("A tier change", TIER_CHANGE_EXAMPLE)
+    ),
+)
+class TierChangeViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Partners' dated tier history (append-only), newest first. The
+    ``partner.tier_changed`` webhook event carries one of these."""
+
+    resource = "partners"
+    read_perms = ("partners.view_tierchange", "portal.partner_home")
+    serializer_class = TierChangeSerializer
+    filterset_class = TierChangeFilter
+    ordering_fields = ("effective_on", "created_at")
+
+    def base_queryset(self) -> QuerySet[TierChange]:
+        return TierChange.objects.select_related("partner", "tier", "previous")
+
+
 ROUTES = [
     Route("partners", PartnerViewSet, "partner"),
     Route("contacts", ContactViewSet, "contact"),
     Route("tiers", TierViewSet, "tier"),
+    Route("tier-changes", TierChangeViewSet, "tierchange"),
 ]

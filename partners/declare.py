@@ -7,7 +7,7 @@ from django.db.models import Count as Tally
 from django.db.models import Q
 from django.urls import reverse
 
-from prm.tenancy.declarations import Card, Count, PartnerPanel, PRMApp
+from prm.tenancy.declarations import Card, Count, PartnerPanel, PRMApp, WebhookEvent
 from prm.tenancy.roles import OPS, STAFF_ROLES, Role
 from prm.tenancy.text import plural
 
@@ -164,6 +164,10 @@ APP = PRMApp(
         ),
     ),
     api="partners.api",
+    webhook_events=(
+        WebhookEvent("partner.created", "A partner was added to the directory"),
+        WebhookEvent("partner.tier_changed", "A partner moved to another tier"),
+    ),
     demo="partners.demo.seed",
     url_matrix="partners.url_matrix",
     partner_panels=(

@@ -20,7 +20,7 @@ from prm.tenancy.models import MANAGE_PARTNER_PERM, Membership, Tenant, User
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit
 
-from . import tiers
+from . import events, tiers
 from .models import Contact, Partner, Region, Tier
 from .normalize import normalize_domain, normalize_name
 
@@ -184,6 +184,7 @@ def create_partner(*, tenant: Tenant, by: User | None, data: dict[str, Any]) -> 
         tiers.record_joined(partner, by=by)
         _sync_manager_permission(partner, None, partner.channel_manager)
         audit(tenant, by=by, action="partner.created", obj=partner)
+        events.partner_created(partner)
     return partner
 
 

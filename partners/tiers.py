@@ -26,6 +26,7 @@ from django.db import transaction
 from prm.tenancy.models import User
 from prm.tenancy.services import audit
 
+from . import events
 from .models import Partner, Tier, TierChange
 
 Reason = TierChange.Reason
@@ -111,8 +112,9 @@ def record_change(
     note: str = "",
     now: datetime | None = None,
 ) -> TierChange:
-    """The dated row for a tier ``partner`` (already saved) moved to today."""
-    return TierChange.objects.create(
+    """The dated row for a tier ``partner`` (already saved) moved to today,
+    and its ``partner.tier_changed`` webhook event."""
+    change = TierChange.objects.create(
         tenant_id=partner.tenant_id,
         partner=partner,
         tier_id=partner.tier_id,
@@ -122,6 +124,8 @@ def record_change(
         note=note,
         by=by,
     )
+    events.tier_changed(change)
+    return change
 
 
 def set_tier(

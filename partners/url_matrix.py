@@ -45,4 +45,5 @@ API_OBJECTS: dict = {
     "partner": lambda w: w.partner,
     "contact": _contact,
     "tier": _tier,
+    "tierchange": _tier_change,
 }

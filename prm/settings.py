@@ -349,6 +349,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
 # both double with each attempt, up to an hour.
 OUTBOX_LEASE_SECONDS = int(env("OUTBOX_LEASE_SECONDS", "120"))
 OUTBOX_RETRY_SECONDS = int(env("OUTBOX_RETRY_SECONDS", "30"))
+# Outbound webhooks (prm.webhooks): in production only https:// URLs that
+# resolve to public addresses; on, plain http:// and private, loopback and
+# link-local addresses are allowed too (development: a receiver on this
+# machine). The timeouts of one request, in seconds: to connect, and in all.
+WEBHOOKS_ALLOW_PRIVATE_URLS = env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS", DEBUG)
+WEBHOOKS_CONNECT_TIMEOUT = float(env("WEBHOOKS_CONNECT_TIMEOUT", "3"))
+WEBHOOKS_TIMEOUT = float(env("WEBHOOKS_TIMEOUT", "10"))
 # The beat schedule is assembled from the apps' declarations
 # (``PRMApp.beat``) when the apps are ready: see prm.tenancy.apps.
 CELERY_BEAT_SCHEDULE: dict = {}
@@ -421,11 +428,8 @@ API_RATE_LIMIT = int(env("API_RATE_LIMIT", "600"))
 API_RATE_WINDOW = int(env("API_RATE_WINDOW", "60"))
 SPECTACULAR_SETTINGS = {
     "TITLE": "PRM API",
-    "DESCRIPTION": (
-        "The REST API of a vendor's partner portal, on the portal's own host name "
-        "(https://<portal>/api/v1/). See the README's 'REST API' section for keys, "
-        "scopes, pagination, idempotency, errors and rate limits."
-    ),
+    # The reference page's introduction: keys, lists, writes, errors, limits.
+    "DESCRIPTION": (BASE_DIR / "prm" / "api" / "description.md").read_text(),
     "VERSION": "v1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",

@@ -31,6 +31,7 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
+from partners import events as partner_events
 from partners.models import Partner, Tier, TierChange
 from prm import format as fmt
 from prm.tenancy.models import Membership, Notification, Tenant, User
@@ -343,6 +344,9 @@ def _move(
         d.partner.updated_at = now
         partners.append(d.partner)
     TierChange.objects.bulk_create(changes, batch_size=1000)
+    # Their partner.tier_changed webhook events, written in bulk (none
+    # stored, and nothing serialized, when no endpoint wants them).
+    partner_events.tiers_changed(tenant, changes)
     bulk_update_with_history(
         partners,
         Partner,

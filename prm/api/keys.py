@@ -6,7 +6,7 @@ only the resources its member's role may read at all; it can never do more
 than that member (the permission table is asked on every request)."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
 from functools import cache
 from importlib import import_module
 
@@ -16,7 +16,7 @@ from django.utils import timezone
 from prm.tenancy import registry
 from prm.tenancy.errors import ServiceError
 from prm.tenancy.models import Membership, Tenant, User
-from prm.tenancy.services import audit
+from prm.tenancy.services import audit, once
 
 from .models import ApiKey
 
@@ -71,9 +71,12 @@ def create_key(
     scopes: list[str],
     expires_at: datetime | None,
     now: datetime | None = None,
+    form_token: str | None = None,
 ) -> tuple[ApiKey, str]:
     """A new key acting as ``membership``; returns it with its token, which
-    is shown to the person once and never stored."""
+    is shown to the person once and never stored. ``form_token`` names the
+    form that asked: the same form sent twice (a double click) makes one
+    key, the second raises ``AlreadyDone`` naming it."""
     now = now or timezone.now()
     if not name.strip():
         raise ApiKeyError("Give the key a name that says what it is for.", "name")
@@ -90,7 +93,8 @@ def create_key(
     if expires_at is not None and expires_at <= now:
         raise ApiKeyError("The expiry must be in the future.", "expires_at")
     token, prefix, secret_hash = ApiKey.new_token()
-    with transaction.atomic():
+    once_key = f"api.key:{form_token}" if form_token else ""
+    with transaction.atomic(), once(tenant, once_key):
         key = ApiKey.objects.create(
             tenant=tenant,
             name=name.strip(),
@@ -102,7 +106,14 @@ def create_key(
             created_by=by,
             created_at=now,
         )
-        audit(tenant, by=by, action="api.key_created", obj=key, data={"scopes": key.scopes})
+        audit(
+            tenant,
+            by=by,
+            action="api.key_created",
+            obj=key,
+            data={"scopes": key.scopes},
+            once_key=once_key,
+        )
     return key, token
 
 
@@ -117,3 +128,46 @@ def revoke_key(key: ApiKey, *, by: User, now: datetime | None = None) -> ApiKey:
         locked.save(update_fields=["revoked_at", "revoked_by"])
         audit(locked.tenant, by=by, action="api.key_revoked", obj=locked)
     return locked
+
+
+# --- What the key pages show ---------------------------------------------------------
+
+# A key's state in words: ``state_of`` adds "inactive" to ``ApiKey.state``
+# for a key whose member was deactivated (it is refused like a revoked one).
+STATE_LABELS = {
+    "active": "Active",
+    "expired": "Expired",
+    "revoked": "Revoked",
+    "inactive": "Member deactivated",
+}
+
+
+def state_of(key: ApiKey, now: datetime | None = None) -> str:
+    """ "active", "expired", "revoked" or "inactive" (the member it acts as,
+    or their login, is deactivated). Reads ``key.membership.user``: select
+    them with the key."""
+    state = key.state(now)
+    membership = key.membership
+    if state == "active" and not (membership.is_active and membership.user.is_active):
+        return "inactive"
+    return state
+
+
+def scope_labels(scopes: list[str]) -> list[str]:
+    """The scopes in words, one per resource ("partners: read and write";
+    a write scope includes reading)."""
+    written = {scope.partition(":")[0] for scope in scopes if scope.endswith(":write")}
+    labels = []
+    for scope in sorted(set(scopes)):
+        resource, _, access = scope.partition(":")
+        if access == "write":
+            labels.append(f"{resource}: read and write")
+        elif resource not in written:
+            labels.append(f"{resource}: read")
+    return labels
+
+
+def end_of_day(day: date, tenant: Tenant) -> datetime:
+    """The last instant of ``day`` in the tenant's time zone: a key set to
+    expire "on 3 March" works through that day."""
+    return datetime.combine(day, time.max, tzinfo=tenant.tzinfo)

@@ -24,7 +24,6 @@ from typing import Any
 
 from django.db import models, transaction
 from django.http import HttpResponseBase
-from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import status, viewsets
 from rest_framework.filters import OrderingFilter
 from rest_framework.renderers import JSONRenderer
@@ -34,6 +33,7 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from . import etags, idempotency
 from .authentication import ApiKeyAuthentication, TenantSessionAuthentication
+from .filters import SafeFilterBackend
 from .pagination import Cursor
 from .permissions import DeclaredPermission
 from .problems import PreconditionFailed
@@ -58,7 +58,7 @@ class TenantViewSet(viewsets.GenericViewSet):
     throttle_classes = [PerKeyRate]
     pagination_class = Cursor
     renderer_classes = [JSONRenderer]
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [SafeFilterBackend, OrderingFilter]
     ordering_fields: tuple[str, ...] = ()
     lookup_field = "id"
     lookup_value_regex = UUID_PATTERN

@@ -275,6 +275,10 @@ class PortalGateMiddleware:
         membership = getattr(request, "membership", None)
         if membership is None or not membership.is_partner_role:
             return self.get_response(request)
+        if request.path_info.startswith(outage.API_PREFIX):
+            # The API refuses a held member itself, with a problem document
+            # (prm.api.permissions), rather than a redirect to a page.
+            return self.get_response(request)
         from . import registry
 
         for gate in registry.gates():

@@ -28,6 +28,7 @@ processors: they read the membership, the navigation and the unread
 notifications, from the database that may be gone.
 """
 
+import json
 import logging
 import sys
 from typing import Any
@@ -150,6 +151,10 @@ def _tenant_branding(request: HttpRequest) -> dict[str, str] | None:
     }
 
 
+# Where the REST API lives (prm.api): its outages answer a problem document.
+API_PREFIX = "/api/"
+
+
 def unavailable(request: HttpRequest, error: BaseException) -> HttpResponse:
     """The 503 page for ``error`` (an outage), logged as one warning line."""
     component = component_of(error)
@@ -169,7 +174,21 @@ def unavailable(request: HttpRequest, error: BaseException) -> HttpResponse:
         "tenant": _tenant_branding(request),
         "retry_url": request.get_full_path() if request.method in ("GET", "HEAD") else "",
     }
-    response = HttpResponse(loader.render_to_string("503.html", context), status=503)
+    if request.path.startswith(API_PREFIX):
+        # The API answers in its own format: a problem (RFC 9457), not a page.
+        body = {
+            "type": "about:blank",
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": message,
+            "instance": request.path,
+            "code": "service_unavailable",
+        }
+        response = HttpResponse(
+            json.dumps(body), status=503, content_type="application/problem+json"
+        )
+    else:
+        response = HttpResponse(loader.render_to_string("503.html", context), status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     patch_cache_control(response, no_store=True)
     # Logged above, as a warning: Django logs any other 5xx response as an

@@ -8,7 +8,7 @@ once.
 """
 
 import json
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -39,6 +39,10 @@ class WebhookEndpoint(TenantOwned):
     description = models.CharField(max_length=200, blank=True)
     events = ArrayField(models.CharField(max_length=80), default=list)
     secret = models.CharField(max_length=100, editable=False)
+    # The secret before the last roll, still signing beside the new one
+    # until ``previous_secret_until`` (receivers switch over meanwhile).
+    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    previous_secret_until = models.DateTimeField(null=True, blank=True, editable=False)
     is_active = models.BooleanField("active", default=True)
     disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
     disabled_reason = models.CharField(max_length=300, blank=True, editable=False)
@@ -60,7 +64,14 @@ class WebhookEndpoint(TenantOwned):
         constraints = [tenant_key("webhookendpoint_tenant_key")]
 
     def __str__(self) -> str:
-        return self.url
+        # Headings and breadcrumbs show it: a long URL (a token in its
+        # query) is cut.
+        return self.url if len(self.url) <= 80 else f"{self.url[:79]}…"
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The secrets a request is signed with at ``now``."""
+        previous = self.previous_secret_until is not None and now < self.previous_secret_until
+        return [self.secret, self.previous_secret] if previous else [self.secret]
 
 
 class WebhookEvent(TenantOwned):

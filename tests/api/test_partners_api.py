@@ -158,3 +158,48 @@ def test_session_needs_csrf_for_writes(acme):
         f"{PARTNERS}{acme.partner.pk}/", '{"phone": "3"}', content_type="application/json"
     )
     assert refused.status_code == 403
+
+
+def test_a_partner_member_held_by_a_portal_gate_gets_a_403_problem(acme, api, monkeypatch):
+    from prm.tenancy import registry
+    from tests.tenancy.test_portal_gate import TEST_GATE
+
+    monkeypatch.setattr(registry, "gates", lambda: (TEST_GATE,))
+    for client in (api(acme, Role.PARTNER_USER), acme.client(Role.PARTNER_USER)):
+        response = client.get(PARTNERS)
+        assert response.status_code == 403
+        assert response.json()["detail"] == "Finish the thing first."
+    assert api(acme, Role.PARTNER_ADMIN).get(PARTNERS).status_code == 200
+
+
+def test_lists_are_constant_in_queries(acme, api, django_assert_max_num_queries):
+    from tests import factories
+
+    client = api(acme, Role.OPS_ADMIN)
+    client.get(PARTNERS)  # the key's last use is written on the first request
+    with acme.scope():
+        for n in range(30):
+            factories.make_partner(acme.tenant, f"Bulk Partner {n}", tier=acme.partner.tier)
+    with django_assert_max_num_queries(3):
+        response = client.get(PARTNERS, {"limit": 50})
+    assert len(response.json()["results"]) == 32
+
+
+def test_idempotency_records_are_forgotten_after_24_hours(acme, api, time_machine):
+    from datetime import timedelta
+
+    from prm.api.models import IdempotentRequest
+    from prm.api.tasks import purge_idempotency_records
+
+    client = api(acme, Role.OPS_ADMIN)
+    with acme.scope():
+        tier_id = str(acme.partner.tier_id)
+    body = {"name": "Forgotten", "type": "msp", "country": "FR", "tier": tier_id}
+    assert client.post(PARTNERS, body, **{"Idempotency-Key": "k1"}).status_code == 201
+    time_machine.move_to(timezone.now() + timedelta(hours=25))
+    assert purge_idempotency_records() == 1
+    with acme.scope():
+        assert not IdempotentRequest.objects.exists()
+    # The key is free again: the same request now runs (and meets the duplicate).
+    again = client.post(PARTNERS, body, **{"Idempotency-Key": "k1"})
+    assert again.status_code == 422 and "Idempotent-Replayed" not in again
