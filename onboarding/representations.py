@@ -11,7 +11,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from partners.api import PersonRef
+from partners.serializers import PersonRef
 
 from . import plans
 from .models import (
@@ -28,7 +28,7 @@ from .models import (
 # --- Applications ------------------------------------------------------------------------
 
 
-class ApplicantSerializer(serializers.Serializer):
+class ApplicationApplicantSerializer(serializers.Serializer):
     name = serializers.CharField(source="contact_name")
     email = serializers.EmailField(source="contact_email")
     phone = serializers.CharField(source="contact_phone")
@@ -38,7 +38,7 @@ class ApplicationSerializer(serializers.ModelSerializer):
     """A partner application, as its reviewers read it."""
 
     country = serializers.CharField(source="country.code")
-    applicant = ApplicantSerializer(source="*", read_only=True)
+    applicant = ApplicationApplicantSerializer(source="*", read_only=True)
     reviewer = PersonRef(read_only=True, allow_null=True)
     decided_by = PersonRef(read_only=True, allow_null=True)
     partner = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
@@ -125,7 +125,7 @@ class CertificationRef(serializers.ModelSerializer):
         fields = ["id", "code", "name"]
 
 
-class PersonSerializer(serializers.Serializer):
+class TrainingPersonSerializer(serializers.Serializer):
     """A partner's person: their membership's id, name and email."""
 
     id = serializers.UUIDField()
@@ -136,7 +136,7 @@ class PersonSerializer(serializers.Serializer):
 class TrainingRecordSerializer(serializers.ModelSerializer):
     """One person's completed course or earned certification."""
 
-    person = PersonSerializer(source="membership", read_only=True)
+    person = TrainingPersonSerializer(source="membership", read_only=True)
     partner = serializers.PrimaryKeyRelatedField(read_only=True)
     kind = serializers.SerializerMethodField()
     course = CourseRef(read_only=True, allow_null=True)

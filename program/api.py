@@ -195,11 +195,11 @@ class ComplianceReviewFilter(django_filters.FilterSet):
         return queryset.filter(late) if value else queryset.exclude(late)
 
 
-class DecisionSerializer(serializers.Serializer):
+class ComplianceSignOffSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class ReturnSerializer(serializers.Serializer):
+class ComplianceReturnSerializer(serializers.Serializer):
     reason = serializers.CharField(
         required=False, allow_blank=True, default="", help_text="What the partner must change."
     )
@@ -225,7 +225,7 @@ class ReturnSerializer(serializers.Serializer):
     ),
     sign_off=extend_schema(
         summary="Sign a compliance review off",
-        request=DecisionSerializer,
+        request=ComplianceSignOffSerializer,
         responses={200: ComplianceReviewSerializer},
         examples=_examples(
             "A signed-off review",
@@ -235,7 +235,7 @@ class ReturnSerializer(serializers.Serializer):
     ),
     return_review=extend_schema(
         summary="Return a compliance review to the partner",
-        request=ReturnSerializer,
+        request=ComplianceReturnSerializer,
         responses={200: ComplianceReviewSerializer},
         examples=_examples(
             "A returned review",
@@ -277,7 +277,7 @@ class ComplianceReviewViewSet(TenantViewSet, mixins.ListModelMixin, mixins.Retri
     @action(detail=True, methods=["post"], url_path="sign-off", url_name="sign_off")
     def sign_off(self, request: Request, id: str) -> Response:
         review = self.get_object()
-        form = DecisionSerializer(data=request.data)
+        form = ComplianceSignOffSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         compliance.sign_off(review, by=self.membership, note=form.validated_data["note"])
         return self._now(review)
@@ -285,7 +285,7 @@ class ComplianceReviewViewSet(TenantViewSet, mixins.ListModelMixin, mixins.Retri
     @action(detail=True, methods=["post"], url_path="return", url_name="return")
     def return_review(self, request: Request, id: str) -> Response:
         review = self.get_object()
-        form = ReturnSerializer(data=request.data)
+        form = ComplianceReturnSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         compliance.return_review(review, by=self.membership, reason=form.validated_data["reason"])
         return self._now(review)

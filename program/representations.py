@@ -12,8 +12,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from partners.api import PersonRef, TierRef
 from partners.models import Tier
+from partners.serializers import PersonRef, TierRef
 
 from . import progress
 from .models import ComplianceAnswer, ComplianceReview, TierCriterion
@@ -33,7 +33,7 @@ def _figure(value: Decimal | bool | int | None) -> Any:
     return str(Decimal(value))
 
 
-class CriterionSerializer(serializers.Serializer):
+class TierCriterionFigureSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Kind.choices)
     label = serializers.CharField()
     required = serializers.BooleanField(help_text="Otherwise it counts toward the minimum.")
@@ -50,14 +50,14 @@ class CriterionSerializer(serializers.Serializer):
     share = serializers.IntegerField(help_text="0-100: how far toward the threshold.")
 
 
-class StepSerializer(serializers.Serializer):
+class TierStepSerializer(serializers.Serializer):
     tier = TierRef()
     qualifies = serializers.BooleanField()
     summary = serializers.CharField()
     still_to_do = serializers.ListField(child=serializers.CharField())
     counted_needed = serializers.IntegerField(help_text="How many counted criteria must be met.")
     counted_met = serializers.IntegerField()
-    criteria = CriterionSerializer(many=True)
+    criteria = TierCriterionFigureSerializer(many=True)
 
 
 def step_data(step: progress.Step | None, currency: str) -> dict[str, Any] | None:
@@ -83,7 +83,7 @@ def step_data(step: progress.Step | None, currency: str) -> dict[str, Any] | Non
             }
         )
     return dict(
-        StepSerializer(
+        TierStepSerializer(
             {
                 "tier": step.tier,
                 "qualifies": step.qualifies,
@@ -97,30 +97,30 @@ def step_data(step: progress.Step | None, currency: str) -> dict[str, Any] | Non
     )
 
 
-class HoldSerializer(serializers.Serializer):
+class TierHoldRefSerializer(serializers.Serializer):
     tier = TierRef()
     starts_on = serializers.DateField()
     ends_on = serializers.DateField()
     reason = serializers.CharField(required=False, help_text="Staff only.")
 
 
-class GraceSerializer(serializers.Serializer):
+class TierGraceSerializer(serializers.Serializer):
     until = serializers.DateField(help_text="The tier is kept through this day.")
     to = TierRef(allow_null=True, help_text="Where the partner moves unless it qualifies again.")
 
 
-class EvaluationSerializer(serializers.Serializer):
+class TierEvaluationRefSerializer(serializers.Serializer):
     evaluated_on = serializers.DateField()
     qualifying_tier = TierRef()
 
 
-class RungSerializer(serializers.Serializer):
+class TierRungSerializer(serializers.Serializer):
     tier = TierRef()
     current = serializers.BooleanField()
     by_invitation = serializers.BooleanField()
 
 
-class TierChangeSerializer(serializers.Serializer):
+class TierHistorySerializer(serializers.Serializer):
     effective_on = serializers.DateField()
     tier = TierRef()
     previous = TierRef(allow_null=True)
@@ -138,17 +138,17 @@ class TierProgressSerializer(serializers.Serializer):
     )
     headline = serializers.CharField()
     qualifying_tier = TierRef(allow_null=True, help_text="What today's figures qualify for.")
-    last_evaluation = EvaluationSerializer(allow_null=True)
+    last_evaluation = TierEvaluationRefSerializer(allow_null=True)
     by_invitation = serializers.BooleanField(help_text="The tier held is by invitation.")
-    hold = HoldSerializer(allow_null=True)
-    grace = GraceSerializer(allow_null=True)
+    hold = TierHoldRefSerializer(allow_null=True)
+    grace = TierGraceSerializer(allow_null=True)
     upgrade_waits_until = serializers.DateField(
         allow_null=True, help_text="A qualifying upgrade applies at the review on this day."
     )
-    next = StepSerializer(allow_null=True, help_text="The next tier's criteria.")
-    keep = StepSerializer(allow_null=True, help_text="What keeps the tier held.")
-    ladder = RungSerializer(many=True, help_text="The tiers, highest first.")
-    history = TierChangeSerializer(many=True, help_text="The latest tier changes, newest first.")
+    next = TierStepSerializer(allow_null=True, help_text="The next tier's criteria.")
+    keep = TierStepSerializer(allow_null=True, help_text="What keeps the tier held.")
+    ladder = TierRungSerializer(many=True, help_text="The tiers, highest first.")
+    history = TierHistorySerializer(many=True, help_text="The latest tier changes, newest first.")
 
 
 def tier_progress_data(found: progress.Progress, *, staff: bool) -> dict[str, Any]:

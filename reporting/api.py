@@ -89,7 +89,7 @@ class MetricSerializer(serializers.Serializer):
     )
 
 
-class PeriodSerializer(serializers.Serializer):
+class MetricPeriodSerializer(serializers.Serializer):
     start = serializers.DateField()
     end = serializers.DateField()
     value = serializers.JSONField(
@@ -99,10 +99,10 @@ class PeriodSerializer(serializers.Serializer):
 
 
 class MetricValueSerializer(MetricSerializer):
-    period = PeriodSerializer()
+    period = MetricPeriodSerializer()
     period_label = serializers.CharField()
-    previous = PeriodSerializer(help_text="The period of the same length just before.")
-    series = PeriodSerializer(many=True, help_text="The trend inside the period.")
+    previous = MetricPeriodSerializer(help_text="The period of the same length just before.")
+    series = MetricPeriodSerializer(many=True, help_text="The trend inside the period.")
     filters = serializers.DictField(child=serializers.CharField(allow_null=True))
     partner = serializers.UUIDField(allow_null=True, help_text="A partner member's organisation.")
 

@@ -28,7 +28,7 @@ from ..representations import ApplicationSerializer
 from . import examples as ex
 
 
-class ApproveSerializer(serializers.Serializer):
+class ApplicationApproveSerializer(serializers.Serializer):
     """How an application is approved: the partner's tier (default: the
     joining tier of the onboarding settings) and channel manager (by email;
     default: the assignment rules', else the least busy one)."""
@@ -45,7 +45,7 @@ class ApproveSerializer(serializers.Serializer):
         return found
 
 
-class RejectSerializer(serializers.Serializer):
+class ApplicationRejectSerializer(serializers.Serializer):
     reason = serializers.CharField(
         required=False, allow_blank=True, default="", help_text="Mailed to the applicant."
     )
@@ -95,14 +95,14 @@ class ApplicationFilter(django_filters.FilterSet):
             "invitation as its partner admin, its channel manager and its onboarding plan, "
             "all or nothing. Only a submitted application is approved (409 otherwise)."
         ),
-        request=ApproveSerializer,
+        request=ApplicationApproveSerializer,
         responses={200: ApplicationSerializer},
         examples=ex.examples("An approved application", ex.APPROVED, request=ex.APPROVE_REQUEST),
     ),
     reject=extend_schema(
         summary="Reject an application",
         description="The applicant is mailed the reason. A decided application answers 409.",
-        request=RejectSerializer,
+        request=ApplicationRejectSerializer,
         responses={200: ApplicationSerializer},
         examples=ex.examples("A rejected application", ex.REJECTED, request=ex.REJECT_REQUEST),
     ),
@@ -137,7 +137,7 @@ class ApplicationViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveMo
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, id: str) -> Response:
         application = self._decidable()
-        form = ApproveSerializer(data=request.data)
+        form = ApplicationApproveSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         vetting.approve(
             application,
@@ -150,7 +150,7 @@ class ApplicationViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveMo
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, id: str) -> Response:
         application = self._decidable()
-        form = RejectSerializer(data=request.data)
+        form = ApplicationRejectSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         vetting.reject(application, by=self.membership, reason=form.validated_data["reason"])
         return self._now(application)

@@ -115,7 +115,7 @@ class TrainingRecordFilter(django_filters.FilterSet):
         return queryset.filter(valid_on(value))
 
 
-class ImportRowSerializer(serializers.Serializer):
+class TrainingImportRowSerializer(serializers.Serializer):
     """One record of a batch: the CSV import's columns."""
 
     email = serializers.CharField()
@@ -125,7 +125,7 @@ class ImportRowSerializer(serializers.Serializer):
     certificate_id = serializers.CharField(required=False)
 
 
-class ImportSerializer(serializers.Serializer):
+class TrainingImportSerializer(serializers.Serializer):
     rows = serializers.ListField(
         child=serializers.DictField(
             child=serializers.CharField(allow_blank=True, allow_null=True, trim_whitespace=False)
@@ -139,14 +139,14 @@ class ImportSerializer(serializers.Serializer):
     )
 
 
-class ImportRequestSerializer(serializers.Serializer):
+class TrainingImportRequestSerializer(serializers.Serializer):
     """The import's body as documented (each row's columns)."""
 
-    rows = ImportRowSerializer(many=True)
+    rows = TrainingImportRowSerializer(many=True)
     dry_run = serializers.BooleanField(default=False)
 
 
-class ImportResultSerializer(serializers.Serializer):
+class TrainingImportResultSerializer(serializers.Serializer):
     dry_run = serializers.BooleanField()
     rows = serializers.IntegerField(help_text="How many rows were checked.")
     created = serializers.IntegerField(help_text="How many records were made (0 on a dry run).")
@@ -191,8 +191,8 @@ def row_errors(result: training_import.TrainingImportResult) -> dict[str, Any]:
             "(a certification sends `certification.earned`). With `dry_run` the rows are "
             "checked and nothing is saved (200)."
         ),
-        request=ImportRequestSerializer,
-        responses={201: ImportResultSerializer, 200: ImportResultSerializer},
+        request=TrainingImportRequestSerializer,
+        responses={201: TrainingImportResultSerializer, 200: TrainingImportResultSerializer},
         examples=ex.examples("An import", ex.IMPORT_RESULT, request=ex.IMPORT_REQUEST),
     ),
 )
@@ -214,7 +214,7 @@ class TrainingRecordViewSet(TenantViewSet, mixins.ListModelMixin, mixins.Retriev
     @action(detail=False, methods=["post"], url_path="import", url_name="import")
     def import_records(self, request: Request) -> Response:
         """Ops import a batch (``training_import``): all rows or none."""
-        form = ImportSerializer(data=request.data)
+        form = TrainingImportSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         rows = form.validated_data["rows"]
         dry_run = form.validated_data["dry_run"]
@@ -225,7 +225,7 @@ class TrainingRecordViewSet(TenantViewSet, mixins.ListModelMixin, mixins.Retriev
         if not result.ok:
             raise Invalid(row_errors(result))
         records = [row.record for row in result.rows if row.record is not None]
-        data = ImportResultSerializer(
+        data = TrainingImportResultSerializer(
             {
                 "dry_run": dry_run,
                 "rows": len(result.rows),
