@@ -205,7 +205,8 @@ class MetricViewSet(TenantViewSet):
     owner_field = None
     lookup_field = "key"
     lookup_url_kwarg = "key"
-    lookup_value_regex = r"[a-z0-9_]+(?:\.[a-z0-9_]+)+"
+    # Any key reaches the view: an unknown one is a 404 problem, like an unknown id.
+    lookup_value_regex = r"[^/]+"
     serializer_class = MetricValueSerializer
     filter_backends: list[Any] = []
     pagination_class = None  # type: ignore[assignment]  # a short declared list

@@ -112,7 +112,10 @@ def test_periods_and_filters_as_the_dashboard_reads_them(acme, globex, data, api
     backwards = client.get(f"{URL}{REVENUE}/", {"start": str(end), "end": str(start)})
     assert backwards.status_code == 422
     assert backwards.json()["errors"][0]["field"] in {"start", "end"}
-    assert client.get(f"{URL}nothing.declared/").status_code == 404
+    for unknown in ("nothing.declared", "Not-A-Key"):
+        missing = client.get(f"{URL}{unknown}/")
+        assert missing.status_code == 404
+        assert missing["Content-Type"] == "application/problem+json"
 
 
 def test_a_channel_manager_reads_the_channel_dashboards_for_their_partners(acme, data, api):

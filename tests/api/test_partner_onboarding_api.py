@@ -2,6 +2,7 @@
 accepted and its onboarding plan with the progress the portal shows."""
 
 import datetime as dt
+import itertools
 
 import pytest
 
@@ -10,6 +11,7 @@ from onboarding.models import PlanStep, StepKind
 from prm.tenancy.roles import Role
 from tests.onboarding import builders_agreements as ab
 from tests.onboarding import builders_plans as pb
+from tests.onboarding import builders_training as tb
 
 from .conftest import ApiClient, make_key
 
@@ -17,6 +19,7 @@ pytestmark = pytest.mark.django_db
 
 ACCEPTANCES = "/api/v1/agreement-acceptances/"
 PLANS = "/api/v1/onboarding-plans/"
+SEQ = itertools.count(1)
 
 
 def test_acceptances_partners_read_their_own(acme, globex, api):
@@ -96,3 +99,27 @@ def test_another_partners_plan_is_404_staff_read_all_in_constant_queries(
     with django_assert_max_num_queries(len(few.captured_queries)):
         results = staff.get(PLANS).json()["results"]
     assert len(results) == 2 and all(len(p["steps"]) == 8 for p in results)
+
+
+def test_acceptances_and_the_catalogue_list_in_constant_queries(
+    acme, api, django_assert_max_num_queries
+):
+    client = api(acme, Role.OPS_ADMIN)
+
+    def add(n):
+        with acme.scope():
+            for _ in range(n):
+                ab.accept(acme, ab.version(acme, ab.agreement(acme, title=f"Terms {next(SEQ)}")))
+                course = tb.course(acme, code=f"c-{next(SEQ)}")
+                tb.certification(acme, code=f"cert-{next(SEQ)}", courses=[course])
+
+    add(1)
+    few = {}
+    for url in (ACCEPTANCES, "/api/v1/certifications/"):
+        with django_assert_max_num_queries(12) as counted:
+            assert len(client.get(url).json()["results"]) == 1
+        few[url] = len(counted.captured_queries)
+    add(3)
+    for url, count in few.items():
+        with django_assert_max_num_queries(count):
+            assert len(client.get(url).json()["results"]) == 4
