@@ -2,7 +2,7 @@
 vetting in the admin, onboarding plans and agreements in the portal
 (``onboarding/``) and the admin, and the agreements gate."""
 
-from prm.tenancy.declarations import NotificationKind, PRMApp
+from prm.tenancy.declarations import NotificationKind, PRMApp, WebhookEvent
 from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 
 from .agreement_cards import CARDS as AGREEMENT_CARDS
@@ -101,6 +101,21 @@ AGREEMENT_KINDS = (
     ),
 )
 
+# What onboarding sends to webhook endpoints: the object's API representation.
+WEBHOOK_EVENTS = (
+    WebhookEvent(
+        "application.received",
+        "A partner application was received: its applicant confirmed their email and it "
+        "waits for review",
+    ),
+    WebhookEvent("application.approved", "A partner application was approved"),
+    WebhookEvent("application.rejected", "A partner application was rejected"),
+    WebhookEvent(
+        "certification.earned",
+        "A partner's person earned a certification (recorded, imported or confirmed by staff)",
+    ),
+)
+
 APP = PRMApp(
     label="onboarding",
     permissions=PERMISSIONS,
@@ -128,4 +143,6 @@ APP = PRMApp(
     at_risk_rules=AT_RISK_RULES,
     demo=DEMO,
     demo_after=DEMO_AFTER,
+    api="onboarding.api",
+    webhook_events=WEBHOOK_EVENTS,
 )

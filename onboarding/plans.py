@@ -382,20 +382,24 @@ class Progress:
         return self.days_left < 0 and self.plan.status == Plan.Status.ACTIVE
 
 
-def progress(plan: Plan, *, today: date | None = None) -> Progress:
+def progress(
+    plan: Plan, *, today: date | None = None, steps: Iterable[PlanStep] | None = None
+) -> Progress:
     """Required steps done ÷ required steps, the next open step (the one
-    due first), the steps past their due date, days to the target."""
+    due first), the steps past their due date, days to the target.
+    ``steps``: the plan's steps when the caller read them already (a list
+    of plans prefetches them), in their order."""
     today = today or plan.tenant.local_today()
-    steps = list(plan.steps.select_related("agreement", "completed_by"))
-    required = [step for step in steps if step.required]
+    rows = list(plan.steps.select_related("agreement", "completed_by") if steps is None else steps)
+    required = [step for step in rows if step.required]
     done = sum(1 for step in required if step.completed_at is not None)
     percent = 100 if not required else (100 * done) // len(required)
     open_steps = sorted(
-        (step for step in steps if step.completed_at is None), key=lambda s: (s.due_on, s.position)
+        (step for step in rows if step.completed_at is None), key=lambda s: (s.due_on, s.position)
     )
     return Progress(
         plan=plan,
-        steps=steps,
+        steps=rows,
         percent=percent,
         next_step=open_steps[0] if open_steps and plan.status == Plan.Status.ACTIVE else None,
         overdue=[step for step in open_steps if step.due_on < today]

@@ -21,17 +21,21 @@ from prm.tenancy.roles import Role
 from prm.tenancy.services import audit
 
 from . import plans
+from .announce import announce
 from .errors import OnboardingError
 from .models import Certification, Course, TrainingRecord, valid_on
 from .plan_documents import ACCEPTED
 from .plan_documents import check as check_document
 from .plans import resolve_now
+from .representations import training_record_data
 from .signals import training_confirmed
 
 Status = TrainingRecord.Status
 Source = TrainingRecord.Source
 
 CONFIRM_PERM = "onboarding.change_trainingrecord"
+# The webhook event of a confirmed certification.
+EARNED = "certification.earned"
 
 
 def _require_person(person: Membership) -> Any:
@@ -72,9 +76,12 @@ def _save_new(record: TrainingRecord) -> TrainingRecord:
 
 
 def _after_confirmed(record: TrainingRecord) -> None:
-    """A confirmed record completes the plan's training steps for its code."""
+    """A confirmed record completes the plan's training steps for its code;
+    a confirmed certification is announced (``certification.earned``)."""
     achievement = record.achievement
     assert achievement is not None  # a check constraint: a course or a certification
+    if record.certification_id is not None:
+        announce(record.tenant, EARNED, lambda: training_record_data(record))
     plans.record_course_completed(
         record.partner,
         achievement.code,

@@ -4,7 +4,9 @@ without writing anything, then recorded all or nothing, each row through
 training steps complete as for a record entered by hand.
 
 Columns: ``email``, ``course_or_certification_code``, ``completed_on``
-(YYYY-MM-DD), and optionally ``score`` and ``certificate_id``. A person is
+(YYYY-MM-DD), and optionally ``score`` and ``certificate_id`` (the REST
+API's import gives the same columns as the keys of each row of a batch:
+``parse_training_rows``, ``import_training_rows``). A person is
 matched by email among the active people of this tenant's partners (the
 vendor's staff and unknown addresses are row errors; another tenant's people
 are never looked at). The code names an active course or certification,
@@ -18,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -33,6 +36,7 @@ from prm.tenancy.roles import PARTNER_ROLES
 from prm.tenancy.services import audit
 
 from . import training
+from .announce import batch
 from .errors import OnboardingError
 from .models import Certification, Course, TrainingRecord
 
@@ -55,6 +59,20 @@ class TrainingRow:
     completed_on: date | None = None
     score: Decimal | None = None
     certificate_id: str = ""
+    record: TrainingRecord | None = None  # once imported
+
+    @property
+    def field_errors(self) -> list[tuple[str | None, str]]:
+        """The row's problems as (column, message); None for the row as a
+        whole (the messages about a column start with its name)."""
+        found: list[tuple[str | None, str]] = []
+        for message in self.errors:
+            column, colon, rest = message.partition(": ")
+            if colon and column in CSV_COLUMNS:
+                found.append((column, rest))
+            else:
+                found.append((None, message))
+        return found
 
     @property
     def key(self) -> tuple[Any, str, Any, date] | None:
@@ -122,7 +140,7 @@ def _parse_rows(tenant: Tenant, text: str, result: TrainingImportResult) -> None
         reader, result.errors, required=REQUIRED_COLUMNS, allowed=CSV_COLUMNS
     ):
         return
-    raw_rows: list[tuple[int, dict[Any, Any], dict[str, str]]] = []
+    raw_rows: list[tuple[int, dict[str, str], bool]] = []
     for number, raw in enumerate(reader, start=2):
         if len(raw_rows) >= MAX_IMPORT_ROWS:
             result.errors.append(f"The file has more than {MAX_IMPORT_ROWS} rows; split it.")
@@ -130,23 +148,72 @@ def _parse_rows(tenant: Tenant, text: str, result: TrainingImportResult) -> None
         values = {k: csvio.unquote_cell((v or "").strip()) for k, v in raw.items() if k}
         if not any(values.values()) and None not in raw:
             continue
-        raw_rows.append((number, raw, values))
+        raw_rows.append((number, values, None in raw))
     if not raw_rows and not result.errors:
         result.errors.append("The file has a header but no rows.")
         return
-    lookup = _Lookup(tenant, {v.get("email", "").lower() for _, _, v in raw_rows})
+    _check_rows(
+        tenant,
+        result,
+        raw_rows,
+        repeated=lambda line: f"The same record is already on line {line} of this file.",
+    )
+
+
+def parse_training_rows(tenant: Tenant, rows: Sequence[Mapping[str, str]]) -> TrainingImportResult:
+    """The dry run of a batch of rows given as mappings (the REST API's
+    import): the columns' names as keys, the same checks as a file's rows.
+    Each row's ``line`` is its index in the batch; nothing is written."""
+    result = TrainingImportResult(rows=[], errors=[])
+    if not rows:
+        result.errors.append("Give at least one row.")
+    elif len(rows) > MAX_IMPORT_ROWS:
+        result.errors.append(f"A batch has at most {MAX_IMPORT_ROWS} rows; split it.")
+    else:
+        given = [
+            (index, {k: str(v or "").strip() for k, v in row.items()}, False)
+            for index, row in enumerate(rows)
+        ]
+        _check_rows(
+            tenant,
+            result,
+            given,
+            repeated=lambda index: f"The same record is already in this batch, at rows.{index}.",
+        )
+        for row in result.rows:
+            unknown = sorted(set(row.values) - set(CSV_COLUMNS))
+            if unknown:
+                row.errors.append(
+                    f"Unknown {fmt.noun(len(unknown), 'column')}: {', '.join(unknown)}. "
+                    f"Allowed: {', '.join(CSV_COLUMNS)}."
+                )
+    return result
+
+
+def _check_rows(
+    tenant: Tenant,
+    result: TrainingImportResult,
+    raw_rows: list[tuple[int, dict[str, str], bool]],
+    *,
+    repeated: Callable[[int], str],
+) -> None:
+    """Each row (its line, its values by column, whether it had more cells
+    than columns) checked on its own, against the rows before it
+    (``repeated`` says where the same record was) and against what is
+    recorded already."""
+    lookup = _Lookup(tenant, {v.get("email", "").lower() for _, v, _ in raw_rows})
     today = tenant.local_today()
     seen: dict[Any, int] = {}
-    for number, raw, values in raw_rows:
+    for number, values, overflow in raw_rows:
         row = TrainingRow(line=number, values=values)
         result.rows.append(row)
-        if None in raw:
+        if overflow:
             row.errors.append("The row has more cells than the header has columns.")
         _parse_row(lookup, row, today)
         key = row.key
         if key is not None:
             if key in seen:
-                row.errors.append(f"The same record is already on line {seen[key]} of this file.")
+                row.errors.append(repeated(seen[key]))
             seen.setdefault(key, number)
     _already_recorded(result.rows)
 
@@ -239,16 +306,30 @@ def import_training(tenant: Tenant, text: str, *, by: Membership) -> TrainingImp
     """Check the file again, then record every row in one transaction, or
     none: a refusal of any row (a record made meanwhile) rolls all back and
     is reported on its row."""
-    result = parse_training_csv(tenant, text)
+    return _record_all(tenant, parse_training_csv(tenant, text), by=by, data={})
+
+
+def import_training_rows(
+    tenant: Tenant, rows: Sequence[Mapping[str, str]], *, by: Membership
+) -> TrainingImportResult:
+    """``import_training`` for a batch of rows given as mappings (the REST
+    API's import): checked as ``parse_training_rows`` checks them, then all
+    recorded or none. Each imported row holds its ``record``."""
+    return _record_all(tenant, parse_training_rows(tenant, rows), by=by, data={"via": "api"})
+
+
+def _record_all(
+    tenant: Tenant, result: TrainingImportResult, *, by: Membership, data: dict[str, Any]
+) -> TrainingImportResult:
     if not result.ok:
         return result
     try:
-        with transaction.atomic():
+        with transaction.atomic(), batch(tenant, training.EARNED):
             for row in result.rows:
                 assert row.person is not None and row.achievement is not None
                 assert row.completed_on is not None
                 try:
-                    training.record(
+                    row.record = training.record(
                         person=row.person,
                         achievement=row.achievement,
                         completed_on=row.completed_on,
@@ -266,10 +347,12 @@ def import_training(tenant: Tenant, text: str, *, by: Membership) -> TrainingImp
                 by=by.user,
                 action="onboarding.training_imported",
                 obj=tenant,
-                data={"rows": result.created},
+                data={"rows": result.created, **data},
             )
     except OnboardingError:
         result.created = 0
+        for row in result.rows:
+            row.record = None
         result.errors.append("Nothing was imported: a row was refused (see below).")
     return result
 
@@ -280,5 +363,7 @@ __all__ = [
     "TrainingImportResult",
     "TrainingRow",
     "import_training",
+    "import_training_rows",
     "parse_training_csv",
+    "parse_training_rows",
 ]

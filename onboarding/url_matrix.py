@@ -4,6 +4,7 @@ loaded by the tests only: merged from one module per area."""
 from typing import Any
 
 from . import url_matrix_agreements as agreements
+from . import url_matrix_api as api
 from . import url_matrix_plans as plans
 from . import url_matrix_training_admin as training_admin
 from . import url_matrix_training_portal as training_portal
@@ -33,3 +34,5 @@ CUSTOM_ADMIN_VIEWS: dict[str, str] = {
     **plans.CUSTOM_ADMIN_VIEWS,
     **training_admin.CUSTOM_ADMIN_VIEWS,
 }
+# One object of a tenant per API route basename (tests/api/test_api_matrix.py).
+API_OBJECTS: dict[str, Any] = {**api.API_OBJECTS}

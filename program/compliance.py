@@ -33,10 +33,12 @@ from prm import format as fmt
 from prm.tenancy.models import Membership, User
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit, finish_tasks, notify, staff_with_role
+from prm.webhooks.events import emit
 
 from . import compliance_checks as checks
 from .errors import ProgramError
 from .models import ComplianceAnswer, ComplianceItem, ComplianceReview, ComplianceSettings
+from .representations import compliance_review_data
 
 Status = ComplianceReview.Status
 Kind = ComplianceItem.Kind
@@ -354,6 +356,7 @@ def submit(
             about=locked,
             task=SIGN_OFF,
         )
+        emit(locked.tenant, "compliance_review.submitted", compliance_review_data(locked), now=now)
     return locked
 
 
@@ -411,6 +414,7 @@ def sign_off(
             f"Your compliance review ({locked.period}) is signed off",
             locked.note or "Thank you: nothing more to do until the next review.",
         )
+        emit(locked.tenant, "compliance_review.signed_off", compliance_review_data(locked), now=now)
     return locked
 
 
@@ -441,4 +445,5 @@ def return_review(
             f"Your compliance review ({locked.period}) was returned",
             f"{reason}\nChange what is asked and submit it again by {fmt.day(locked.due_on)}.",
         )
+        emit(locked.tenant, "compliance_review.returned", compliance_review_data(locked), now=now)
     return locked

@@ -2,7 +2,7 @@
 review policy, evaluations, holds, every partner's standing and progress)
 and compliance reviews."""
 
-from prm.tenancy.declarations import NotificationKind, PRMApp
+from prm.tenancy.declarations import NotificationKind, PRMApp, WebhookEvent
 from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 
 from .compliance_cards import CARDS as COMPLIANCE_CARDS
@@ -66,6 +66,17 @@ TIER_KINDS = (
     ),
 )
 
+# What the program sends to webhook endpoints: the review's API representation.
+WEBHOOK_EVENTS = (
+    WebhookEvent(
+        "compliance_review.submitted", "A partner submitted its compliance review for sign-off"
+    ),
+    WebhookEvent("compliance_review.signed_off", "A partner's compliance review was signed off"),
+    WebhookEvent(
+        "compliance_review.returned", "A partner's compliance review was returned for changes"
+    ),
+)
+
 APP = PRMApp(
     label="program",
     permissions=PERMISSIONS,
@@ -82,4 +93,6 @@ APP = PRMApp(
     metrics=(*TIER_METRICS, *COMPLIANCE_METRICS),
     demo=DEMO,
     demo_after=DEMO_AFTER,
+    api="program.api",
+    webhook_events=WEBHOOK_EVENTS,
 )

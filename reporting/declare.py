@@ -206,4 +206,5 @@ APP = PRMApp(
     },
     demo="reporting.demo.step",
     demo_after=("partners", "dealreg", "incentives"),
+    api="reporting.api",
 )

@@ -48,3 +48,15 @@ PORTAL_ROUTES: dict[str, dict[str, Any]] = {
     "reporting:channel": {"allowed": {Role.CHANNEL_MANAGER, Role.OPS_ADMIN, Role.EXECUTIVE}},
     "reporting:partner": {"allowed": PARTNER_ROLES},
 }
+
+
+def metric(world: Any) -> Any:
+    """A metric every dashboard shows (declared, the same in every tenant:
+    the API matrix reads it by its key)."""
+    from prm.tenancy import registry
+
+    return registry.metrics()["dealreg.partner_sourced_revenue"]
+
+
+# One object per API route basename (tests/api/test_api_matrix.py).
+API_OBJECTS: dict[str, Any] = {"metric": metric}

@@ -13,11 +13,13 @@ from partners.services import PartnerError, create_partner, region_for_country
 from prm.tenancy.models import Membership, User
 from prm.tenancy.roles import Role
 from prm.tenancy.services import TenancyError, audit, finish_tasks, invite, notify
+from prm.webhooks.events import emit
 
 from .. import mail, plans
 from ..assignment import choose_manager, is_active_channel_manager
 from ..errors import OnboardingError
 from ..models import Application, ApplicationEvent, OnboardingSettings
+from ..representations import application_data
 from .access import (
     DECIDE,
     copy_back,
@@ -172,6 +174,7 @@ def _record_approval(
     )
     mail.to_applicant(locked, "approved")
     finish_tasks(locked, DECIDE, now=now)
+    emit(tenant, "application.approved", application_data(locked), now=now)
     if manager is not None and manager != by.user:
         notify(
             tenant,

@@ -10,9 +10,11 @@ from django.db.models import Count, Q
 from prm import format as fmt
 from prm.tenancy.businesstime import BusinessCalendar
 from prm.tenancy.services import audit, notify
+from prm.webhooks.events import emit
 
 from ..assignment import choose_reviewer
 from ..models import Application, ApplicationEvent, OnboardingSettings
+from ..representations import application_data
 from .access import DECIDE, admin_url, copy_back, event, lock, resolve_now, reviewers
 
 Status = Application.Status
@@ -46,6 +48,7 @@ def _start_clock(application: Application, now: datetime) -> None:
 
 
 CLOCK_FIELDS = ["due_at", "next_check_at", "reminded_at", "escalated_at"]
+RECEIVED_EVENT = "application.received"
 
 
 def queue(application: Application, now: datetime | None = None) -> Application:
@@ -73,6 +76,8 @@ def queue(application: Application, now: datetime | None = None) -> Application:
             data={"reviewer": str(reviewer or ""), "due_at": locked.due_at.isoformat()},
             now=now,
         )
+        # Received: confirmed by its applicant, in the queue with a reviewer.
+        emit(locked.tenant, RECEIVED_EVENT, application_data(locked), now=now)
         notify(
             locked.tenant,
             reviewers(locked),

@@ -8,11 +8,13 @@ from django.db import IntegrityError, transaction
 from prm import format as fmt
 from prm.tenancy.models import Membership
 from prm.tenancy.services import audit, finish_tasks
+from prm.webhooks.events import emit
 
 from .. import mail
 from ..errors import OnboardingError
 from ..models import Application, ApplicationCheck, ApplicationEvent, VettingCheck
 from ..models.applications import new_token
+from ..representations import application_data
 from .access import (
     DECIDE,
     NOTE_PERM,
@@ -250,4 +252,5 @@ def reject(
         )
         mail.to_applicant(locked, "rejected")
         finish_tasks(locked, DECIDE, now=now)
+        emit(locked.tenant, "application.rejected", application_data(locked), now=now)
     return copy_back(locked, application)
