@@ -21,7 +21,7 @@ from prm.tenancy.roles import ALL_ROLES
 from .conftest import ApiClient, make_key
 
 pytestmark = pytest.mark.django_db
-DOCS = {"api:schema", "api:docs"}
+DOCS = {"api:schema", "api:docs", "api:unknown"}
 
 
 def api_objects() -> dict:

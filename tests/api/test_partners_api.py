@@ -203,3 +203,11 @@ def test_idempotency_records_are_forgotten_after_24_hours(acme, api, time_machin
     # The key is free again: the same request now runs (and meets the duplicate).
     again = client.post(PARTNERS, body, **{"Idempotency-Key": "k1"})
     assert again.status_code == 422 and "Idempotent-Replayed" not in again
+
+
+def test_an_unknown_api_address_is_a_404_problem(acme, api):
+    for path in ("/api/v1/nothing-here/", "/api/v1/partners/not-a-uuid/", "/api/v1/partners"):
+        response = api(acme, Role.OPS_ADMIN).get(path)
+        assert response.status_code == 404, path
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["code"] == "not_found"
