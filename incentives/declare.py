@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from django.db.models import Q
 from django.urls import reverse
 
-from prm.tenancy.declarations import Card, Count, NavEntry, NotificationKind, PRMApp
+from prm.tenancy.declarations import Card, Count, NavEntry, NotificationKind, PRMApp, WebhookEvent
 from prm.tenancy.roles import FINANCE, FINANCE_READERS, OPS, Role
 from prm.tenancy.text import plural
 
@@ -227,4 +227,12 @@ APP = PRMApp(
     facts=(FACTS,),
     notification_kinds=NOTIFICATION_KINDS,
     health_components=HEALTH_COMPONENTS,
+    api="incentives.api",
+    webhook_events=(
+        WebhookEvent(
+            "payout_run.approved", "A payout run was approved and its payouts were written"
+        ),
+        WebhookEvent("payout_run.paid", "A payout run was marked paid by accounts payable"),
+        WebhookEvent("statement.issued", "A partner's statement of an ended period was issued"),
+    ),
 )

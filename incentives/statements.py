@@ -29,9 +29,11 @@ from partners.models import Partner
 from prm.tenancy.models import Tenant
 
 from . import periods
+from .events import emit_each
 from .ledger import IncentiveError
 from .models import Dispute, IncentiveSettings, LedgerEntry, Statement
 from .money import ZERO
+from .serializers import StatementSerializer
 
 Kind = LedgerEntry.Kind
 OPEN_DISPUTE = (Dispute.Status.OPEN, Dispute.Status.ANSWERED)
@@ -349,4 +351,20 @@ def issue_statements(tenant: Tenant, period_start: date, *, now: datetime | None
             )
         # A concurrent run's rows win quietly (the unique constraint).
         Statement.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
+        _announce(tenant, new)
     return len(new)
+
+
+def _announce(tenant: Tenant, new: list[Statement]) -> None:
+    """``statement.issued`` for each statement this call inserted (not those
+    a concurrent run had inserted first): once per statement, not per line."""
+    if not new:
+        return
+    issued = Statement.objects.filter(pk__in=[s.pk for s in new]).select_related("partner")
+    for_each = (_with_tenant(found, tenant) for found in issued.order_by("partner__name", "pk"))
+    emit_each(tenant, "statement.issued", for_each, lambda found: StatementSerializer(found).data)
+
+
+def _with_tenant(statement: Statement, tenant: Tenant) -> Statement:
+    statement.tenant = tenant
+    return statement

@@ -15,10 +15,13 @@ from prm import format as fmt
 from prm.tenancy.models import Membership, User
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit, notify
+from prm.webhooks.events import emit
 
 from .. import periods
 from ..models import IncentiveSettings, PayoutLine, PayoutRun
 from ..money import format_money, round_money
+from ..serializers import PayoutRunSerializer
+from ..signals import payout_run_paid
 from .common import (
     PayoutError,
     Status,
@@ -84,6 +87,10 @@ def mark_paid(
                 _FILL_SETTLEMENTS, {"paid_on": paid_on, "run": run.pk, "tenant": run.tenant_id}
             )
         _notify_paid(run, paid_on)
+        emit(tenant, "payout_run.paid", PayoutRunSerializer(run).data, now=now)
+        # What else this payment paid (MDF claims' reimbursements) is told
+        # by the apps that own it, in this transaction.
+        payout_run_paid.send(sender=PayoutRun, run=run, paid_on=paid_on, now=now)
         audit(
             tenant,
             by=by.user,

@@ -10,11 +10,13 @@ from django.utils import timezone
 
 from prm.tenancy.models import Membership, uuid7
 from prm.tenancy.services import audit
+from prm.webhooks.events import emit
 
 from .. import ledger
 from ..ledger import NewEntry
 from ..models import IncentiveSettings, LedgerEntry, PayoutLine, PayoutRun, Settlement
 from ..money import ZERO
+from ..serializers import PayoutRunSerializer
 from .common import (
     LineStatus,
     PayoutError,
@@ -227,4 +229,7 @@ def write_payouts(run: PayoutRun, *, now: datetime | None = None) -> PayoutRun:
             data={"payouts": written["n"], "total": str(run.total_payable)},
             now=now,
         )
+        # Approved once its payouts are written (the run's status says so
+        # from here): once per run, under its lock.
+        emit(run.tenant, "payout_run.approved", PayoutRunSerializer(run).data, now=now)
     return run

@@ -4,6 +4,7 @@ routes are dicts of ``Route`` arguments (allowed, method, public, args);
 admin objects are factories returning one object of the world's tenant (the
 same one when called again)."""
 
+from .api import API_OBJECTS
 from .payouts import PAYOUTS_ADMIN_NOBODY, PAYOUTS_ADMIN_OBJECTS, PAYOUTS_CUSTOM_ADMIN_VIEWS
 from .plans import PLANS_ADMIN_NOBODY, PLANS_ADMIN_OBJECTS, PLANS_CUSTOM_ADMIN_VIEWS
 from .portal import (
@@ -21,4 +22,4 @@ CUSTOM_ADMIN_VIEWS = {
     **PORTAL_CUSTOM_ADMIN_VIEWS,
 }
 
-__all__ = ["ADMIN_NOBODY", "ADMIN_OBJECTS", "CUSTOM_ADMIN_VIEWS", "PORTAL_ROUTES"]
+__all__ = ["ADMIN_NOBODY", "ADMIN_OBJECTS", "API_OBJECTS", "CUSTOM_ADMIN_VIEWS", "PORTAL_ROUTES"]
