@@ -17,3 +17,8 @@ class MdfConfig(AppConfig):
         from .sourcing import registration_form_fields as sourcing_field
 
         registration_form_fields.connect(sourcing_field, dispatch_uid="mdf.sourcing")
+        from incentives.signals import payout_run_paid
+
+        from .events import claims_paid
+
+        payout_run_paid.connect(claims_paid, dispatch_uid="mdf.claims_paid")

@@ -21,7 +21,7 @@ from prm.tenancy.models import Membership
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit, finish_tasks, notify
 
-from . import counters
+from . import counters, events
 from .duplicates import flag_duplicates, normalize_invoice_number, normalize_supplier
 from .errors import MdfError
 from .models import Claim, ClaimLine, Document, FundRequest, ProofFile, Reimbursement
@@ -482,6 +482,7 @@ def approve_claim(
             data={"reimbursement": str(amount), "entry": str(entry.pk)},
         )
         finish_tasks(claim, REVIEW, ANSWER, now=now)
+        events.claim_decided(claim, "claim.approved", now)
         notify(
             tenant,
             partner_people(claim.partner_id, claim.submitted_by),
@@ -519,6 +520,7 @@ def reject_claim(
         record_event(request, Kind.CLAIM_REJECTED, by=by.user, claim=claim, message=reason, now=now)
         audit(claim.tenant, by=by.user, action="mdf.claim_rejected", obj=claim, now=now)
         finish_tasks(claim, REVIEW, ANSWER, now=now)
+        events.claim_decided(claim, "claim.rejected", now)
         notify(
             claim.tenant,
             partner_people(claim.partner_id, claim.submitted_by),

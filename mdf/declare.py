@@ -2,7 +2,7 @@
 their funds in the portal ("Funds"); ops budget and allocate, channel
 managers decide requests, finance decides claims, in the admin."""
 
-from prm.tenancy.declarations import NotificationKind, PRMApp
+from prm.tenancy.declarations import NotificationKind, PRMApp, WebhookEvent
 from prm.tenancy.roles import OPS, PARTNER_ROLES, STAFF_ROLES, Role
 
 from .deadlines import BEAT as DEADLINE_BEAT
@@ -100,4 +100,14 @@ APP = PRMApp(
     facts=(FACTS,),
     health_components=HEALTH_COMPONENTS,
     at_risk_rules=AT_RISK_RULES,
+    api="mdf.api",
+    # One event per decision (as registration.approved / .rejected); a
+    # first approval waiting for the second decides nothing yet.
+    webhook_events=(
+        WebhookEvent("mdf_request.approved", "A fund request was approved (finally)"),
+        WebhookEvent("mdf_request.rejected", "A fund request was rejected"),
+        WebhookEvent("claim.approved", "An MDF claim was approved"),
+        WebhookEvent("claim.rejected", "An MDF claim was rejected"),
+        WebhookEvent("claim.paid", "The reimbursement of an MDF claim was paid"),
+    ),
 )

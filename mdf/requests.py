@@ -16,7 +16,7 @@ from prm.tenancy.models import Membership
 from prm.tenancy.roles import Role
 from prm.tenancy.services import audit, finish_tasks, notify
 
-from . import counters
+from . import counters, events
 from .errors import MdfError
 from .models import ActivityType, Allocation, CostLine, FundRequest
 from .windows import decide_extension as decide_extension
@@ -465,6 +465,7 @@ def approve_request(
             data={"amount": str(amount)},
         )
         finish_tasks(request, DECIDE, SECOND, now=now)
+        events.request_decided(request, "mdf_request.approved", now)
         notify(
             request.tenant,
             partner_people(request.partner_id, request.submitted_by),
@@ -505,6 +506,7 @@ def reject_request(
         record_event(request, Kind.REJECTED, by=by.user, message=reason, now=now)
         audit(request.tenant, by=by.user, action="mdf.request_rejected", obj=request, now=now)
         finish_tasks(request, DECIDE, SECOND, ANSWER, now=now)
+        events.request_decided(request, "mdf_request.rejected", now)
         notify(
             request.tenant,
             partner_people(request.partner_id, request.submitted_by),

@@ -212,5 +212,22 @@ PORTAL_ROUTES: dict[str, dict[str, Any]] = {
 }
 
 
+def _in_scope(factory: Any) -> Any:
+    def build(world: Any) -> Any:
+        with world.scope():
+            return factory(world)
+
+    return build
+
+
+# One object of a tenant per API route (tests/api/test_api_matrix.py), by
+# the route's basename: the approved request (with a draft claim), the
+# submitted claim (which staff see too) and the portal's allocation.
+API_OBJECTS: dict = {
+    "mdf-request": _in_scope(_request),
+    "mdf-claim": _in_scope(_claim),
+    "mdf-allocation": _in_scope(_allocation),
+}
+
 # The admin's part (mdf/admin_matrix.py).
 from .admin_matrix import ADMIN_NOBODY, ADMIN_OBJECTS, CUSTOM_ADMIN_VIEWS  # noqa: E402, F401
