@@ -27,9 +27,9 @@ from django.utils import timezone
 
 from partners.models import Partner
 from prm.tenancy.models import Tenant
+from prm.webhooks.events import emit_many
 
 from . import periods
-from .events import emit_each
 from .ledger import IncentiveError
 from .models import Dispute, IncentiveSettings, LedgerEntry, Statement
 from .money import ZERO
@@ -357,12 +357,20 @@ def issue_statements(tenant: Tenant, period_start: date, *, now: datetime | None
 
 def _announce(tenant: Tenant, new: list[Statement]) -> None:
     """``statement.issued`` for each statement this call inserted (not those
-    a concurrent run had inserted first): once per statement, not per line."""
+    a concurrent run had inserted first): once per statement, not per line;
+    nothing is read when no endpoint wants the event (``emit_many``)."""
     if not new:
         return
-    issued = Statement.objects.filter(pk__in=[s.pk for s in new]).select_related("partner")
-    for_each = (_with_tenant(found, tenant) for found in issued.order_by("partner__name", "pk"))
-    emit_each(tenant, "statement.issued", for_each, lambda found: StatementSerializer(found).data)
+    issued = (
+        Statement.objects.filter(pk__in=[s.pk for s in new])
+        .select_related("partner")
+        .order_by("partner__name", "pk")
+    )
+    emit_many(
+        tenant,
+        "statement.issued",
+        (StatementSerializer(_with_tenant(found, tenant)).data for found in issued),
+    )
 
 
 def _with_tenant(statement: Statement, tenant: Tenant) -> Statement:

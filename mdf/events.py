@@ -8,9 +8,8 @@ marked paid (``incentives.signals.payout_run_paid``)."""
 from datetime import date, datetime
 from typing import Any
 
-from incentives.events import emit_each
 from incentives.models import PayoutRun
-from prm.webhooks.events import emit
+from prm.webhooks.events import emit, emit_many
 
 from .models import Claim, FundRequest
 from .serializers import ClaimSerializer, FundRequestSerializer, claim_rows, request_rows
@@ -30,6 +29,7 @@ def claim_decided(claim: Claim, event: str, now: datetime) -> None:
 def claims_paid(sender: object, run: PayoutRun, paid_on: date, **kwargs: Any) -> None:
     """``claim.paid`` for each claim whose reimbursement ``run`` paid (a
     receiver of ``payout_run_paid``, in ``mark_paid``'s transaction): once
-    per claim, as a run is marked paid once."""
+    per claim, as a run is marked paid once; nothing is read when no
+    endpoint wants it."""
     paid = claim_rows().filter(reimbursement__entry__settlement__run=run).order_by("code")
-    emit_each(run.tenant, "claim.paid", paid, lambda claim: ClaimSerializer(claim).data)
+    emit_many(run.tenant, "claim.paid", (ClaimSerializer(claim).data for claim in paid))
