@@ -15,7 +15,7 @@ from .keys import scope_choices
 from .models import ApiKey, hash_secret
 
 SECRET = "demo-key-2026"
-KEYS = {Role.OPS_ADMIN: "ops1", Role.PARTNER_ADMIN: "pad1"}
+KEYS: dict[str, str] = {Role.OPS_ADMIN: "ops1", Role.PARTNER_ADMIN: "pad1"}
 
 
 def prefix(slug: str, role: str) -> str:
