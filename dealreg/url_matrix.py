@@ -160,17 +160,10 @@ PORTAL_ROUTES: dict = {
 }
 
 
-class _ByCrmId:
-    """A direct opportunity as its API route names it: by the CRM's id."""
-
-    def __init__(self, opportunity: DirectOpportunity) -> None:
-        self.pk = opportunity.external_id
-
-
 # One object of a tenant per API resource (tests/api/test_api_matrix.py),
 # by the route's basename.
 API_OBJECTS: dict = {
     "registration": registration,
     "product-line": product_line,
-    "direct-opportunity": lambda world: _ByCrmId(direct_opportunity(world)),
+    "direct-opportunity": direct_opportunity,
 }

@@ -38,9 +38,24 @@ class KeyReused(exceptions.APIException):
 
 
 def fingerprint(request: Any) -> str:
+    """A hash of the request: method, path and body. A multipart upload
+    (claim proofs, up to 10 MB) is hashed from its parsed fields and each
+    file's content, since its raw body is not kept in memory."""
     digest = hashlib.sha256()
     digest.update(f"{request.method} {request.path}\n".encode())
-    digest.update(request._request.body)
+    if request.content_type.startswith("multipart/"):
+        for name in sorted(request.data.keys()):
+            for value in request.data.getlist(name):
+                digest.update(f"{name}=".encode())
+                if hasattr(value, "chunks"):
+                    for chunk in value.chunks():
+                        digest.update(chunk)
+                    value.seek(0)
+                else:
+                    digest.update(str(value).encode())
+                digest.update(b"\n")
+    else:
+        digest.update(request._request.body)
     return digest.hexdigest()
 
 

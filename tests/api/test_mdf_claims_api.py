@@ -241,3 +241,20 @@ class TestDecisions:
         withdrawn = client.post(f"{url}withdraw/")
         assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
         assert client.post(f"{url}withdraw/").status_code == 409
+
+
+def test_a_large_upload_with_an_idempotency_key_is_replayed(acme, activity, api):
+    """Proofs may be larger than Django keeps in memory: the key's
+    fingerprint hashes the parsed files, and the retry replays the claim."""
+    client = api(acme, Role.PARTNER_USER)
+    data = fields(activity, submit="true")
+
+    def big():
+        return SimpleUploadedFile("invoice.pdf", mdf.PDF + b" " * 3_000_000, "application/pdf")
+
+    made = multipart(client, CLAIMS, data, {"proof_invoice": big()}, **{"Idempotency-Key": "big"})
+    assert made.status_code == 201, made.content[:300]
+    again = multipart(client, CLAIMS, data, {"proof_invoice": big()}, **{"Idempotency-Key": "big"})
+    assert again["Idempotent-Replayed"] == "true" and again.json() == made.json()
+    with acme.scope():
+        assert Claim.objects.count() == 1
