@@ -22,7 +22,7 @@ from .conftest import make_key
 from .test_api_matrix import api_objects
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
-EXAMPLES = 6
+EXAMPLES = 3
 
 
 def operations(world):
